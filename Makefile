@@ -1,0 +1,48 @@
+# Makefile for the mycelium PostgreSQL extension (PGXS)
+#
+#   make && make install         build and install into the server found by pg_config
+#   make installcheck            pg_regress + isolation + TAP tests, each in a
+#                                throwaway server with the extension preloaded
+#   make COVERAGE=1 ...          build with gcov instrumentation
+#
+# The whole test suite (with pgTAP and coverage) is test/run-tests; see README.md.
+
+EXTENSION = mycelium
+EXTVERSION = 0.1.0
+
+MODULE_big = mycelium
+SRCS = $(filter-out src/json_schema%.c,$(sort $(wildcard src/*.c)))
+OBJS = $(SRCS:.c=.o)
+
+SQL_PARTS = $(sort $(wildcard src/sql/*.sql))
+DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+
+PG_CPPFLAGS = -I$(srcdir)/src
+SHLIB_LINK = -ljansson
+EXTRA_CLEAN = $(OBJS:.o=.gcda) $(OBJS:.o=.gcno) coverage coverage.info
+
+ifdef COVERAGE
+PG_CFLAGS += --coverage -O0
+SHLIB_LINK += --coverage
+endif
+
+# pg_regress: sql/*.sql against expected/*.out, in a temporary instance
+REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+REGRESS_OPTS = --temp-instance=tmp_check --temp-config=$(srcdir)/test/mycelium.conf \
+	--load-extension=mycelium
+
+# isolationtester specs
+ISOLATION = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test/isolation/specs/*.spec)))
+ISOLATION_OPTS = --inputdir=$(srcdir)/test/isolation --temp-instance=tmp_check_iso \
+	--temp-config=$(srcdir)/test/mycelium.conf --load-extension=mycelium
+
+# TAP tests (PostgreSQL::Test::Cluster)
+TAP_TESTS = 1
+PROVE_TESTS = test/t/*.pl
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
+	cat $^ > $@

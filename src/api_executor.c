@@ -1,0 +1,189 @@
+/*-------------------------------------------------------------------------
+ *
+ * api_executor.c
+ *		SQL-callable functions of the executor registry:
+ *		register_executor and unregister_executor.
+ *
+ * An agent type's executor is either a function f(ctx jsonb) RETURNS jsonb
+ * that the scheduler runs inside the database as the workflow's owner, or
+ * NULL for an agent type served by external agents.  A registration
+ * belongs to the role that made it: only that role or an administrator may
+ * replace or remove it, so one user cannot redirect another's tasks to a
+ * function of their choosing.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/regproc.h"
+#include "utils/syscache.h"
+
+#include "catalog.h"
+#include "mycelium.h"
+#include "mycelium_errcodes.h"
+#include "taskdef.h"
+
+PG_FUNCTION_INFO_V1(mc_register_executor);
+PG_FUNCTION_INFO_V1(mc_unregister_executor);
+
+/*
+ * check_agent_type
+ *		An agent type name is an identifier-like string.
+ */
+static char *
+check_agent_type(text *agent_type)
+{
+	char	   *name = text_to_cstring(agent_type);
+	char	   *problem = mc_name_problem(name, strlen(name));
+
+	if (problem != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid agent type \"%s\"", name),
+				 errdetail_internal("%s", problem)));
+	return name;
+}
+
+/*
+ * check_executor_function
+ *		An executor must be a plain function taking one jsonb and returning
+ *		one jsonb, and the caller must be allowed to execute it.
+ */
+static void
+check_executor_function(Oid fn, Oid caller)
+{
+	HeapTuple	tup;
+	Form_pg_proc proc;
+	bool		ok;
+
+	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
+	if (!HeapTupleIsValid(tup))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("function with OID %u does not exist", fn)));
+	proc = (Form_pg_proc) GETSTRUCT(tup);
+	ok = proc->prokind == PROKIND_FUNCTION && !proc->proretset &&
+		proc->pronargs == 1 && proc->proargtypes.values[0] == JSONBOID &&
+		proc->prorettype == JSONBOID;
+	ReleaseSysCache(tup);
+
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_FUNCTION_DEFINITION),
+				 errmsg("function %s cannot be an executor",
+						format_procedure(fn)),
+				 errdetail("An executor must be a function f(ctx jsonb) RETURNS jsonb that returns one value.")));
+	if (pg_proc_aclcheck(fn, caller, ACL_EXECUTE) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for function %s", format_procedure(fn))));
+}
+
+/*
+ * mc_register_executor
+ *		register_executor(agent_type, executor, output_schema): adds or
+ *		replaces the registration of an agent type.
+ */
+Datum
+mc_register_executor(PG_FUNCTION_ARGS)
+{
+	static const Oid argtypes[] = {TEXTOID, REGPROCEDUREOID, JSONBOID,
+		REGROLEOID, BOOLOID};
+	McCatalogSession session;
+	char	   *agent_type;
+	Datum		values[5];
+	char		nulls[5];
+	uint64		n;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("agent type must not be null")));
+	agent_type = check_agent_type(PG_GETARG_TEXT_PP(0));
+	if (!PG_ARGISNULL(1))
+		check_executor_function(PG_GETARG_OID(1), GetUserId());
+	if (!PG_ARGISNULL(2))
+	{
+		Jsonb	   *schema = PG_GETARG_JSONB_P(2);
+		JsonbValue	v;
+		bool		is_bool;
+
+		is_bool = JB_ROOT_IS_SCALAR(schema) &&
+			JsonbExtractScalar(&schema->root, &v) && v.type == jbvBool;
+		if (!JB_ROOT_IS_OBJECT(schema) && !is_bool)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("output schema must be a JSON Schema (an object or a boolean)")));
+		mc_check_payload_size(schema, "output schema");
+	}
+
+	mc_catalog_open(&session);
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = CStringGetTextDatum(agent_type);
+	values[1] = PG_GETARG_DATUM(1);
+	nulls[1] = PG_ARGISNULL(1) ? 'n' : ' ';
+	values[2] = PG_GETARG_DATUM(2);
+	nulls[2] = PG_ARGISNULL(2) ? 'n' : ' ';
+	values[3] = ObjectIdGetDatum(session.caller);
+	values[4] = BoolGetDatum(session.caller_is_admin);
+	n = mc_catalog_run(MC_PLAN_EXECUTOR_UPSERT,
+					   "INSERT INTO mycelium.executors AS e "
+					   "(agent_type, executor, output_schema, registered_by) "
+					   "VALUES ($1, $2, $3, $4) "
+					   "ON CONFLICT (agent_type) DO UPDATE SET executor = $2, "
+					   "output_schema = $3, registered_by = $4, registered_at = pg_catalog.now() "
+					   "WHERE e.registered_by = $4 OR $5",
+					   5, argtypes, values, nulls, 0);
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("agent type \"%s\" is registered by another role", agent_type),
+				 errhint("Only the role that registered it or a member of mycelium_admin can replace it.")));
+	mc_catalog_close(&session);
+	PG_RETURN_VOID();
+}
+
+/*
+ * mc_unregister_executor
+ *		unregister_executor(agent_type): removes a registration.  Tasks of
+ *		that agent type that are still to run fail when they are dispatched.
+ */
+Datum
+mc_unregister_executor(PG_FUNCTION_ARGS)
+{
+	static const Oid argtypes[] = {TEXTOID};
+	McCatalogSession session;
+	char	   *agent_type = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Datum		values[1];
+	bool		isnull;
+
+	mc_catalog_open(&session);
+	values[0] = CStringGetTextDatum(agent_type);
+	if (mc_catalog_run(MC_PLAN_EXECUTOR_GET,
+					   "SELECT registered_by::pg_catalog.oid FROM mycelium.executors "
+					   "WHERE agent_type = $1 FOR UPDATE",
+					   1, argtypes, values, NULL, 1) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("agent type \"%s\" is not registered", agent_type)));
+	if (!session.caller_is_admin &&
+		DatumGetObjectId(mc_catalog_value(0, 1, &isnull)) != session.caller)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("agent type \"%s\" is registered by another role", agent_type),
+				 errhint("Only the role that registered it or a member of mycelium_admin can remove it.")));
+	mc_catalog_run(MC_PLAN_EXECUTOR_DELETE,
+				   "DELETE FROM mycelium.executors WHERE agent_type = $1",
+				   1, argtypes, values, NULL, 0);
+	mc_catalog_close(&session);
+	PG_RETURN_VOID();
+}

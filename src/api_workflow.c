@@ -1,0 +1,484 @@
+/*-------------------------------------------------------------------------
+ *
+ * api_workflow.c
+ *		SQL-callable functions that define and read workflows:
+ *		create_workflow and get_workflow.
+ *
+ * create_workflow checks everything (fields, graph, agent types, limits,
+ * the owner's ability to run tasks) before it stores anything, then stores
+ * the workflow and all its tasks with a few set-based statements: the
+ * task rows are built in C as an array of mycelium.task_states and
+ * inserted through unnest, in chunks, so 100,000 tasks take one pass.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_type.h"
+#include "common/pg_prng.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+#include "utils/typcache.h"
+#include "utils/uuid.h"
+
+#include "catalog.h"
+#include "dag.h"
+#include "mycelium.h"
+#include "mycelium_errcodes.h"
+#include "state.h"
+#include "taskdef.h"
+
+PG_FUNCTION_INFO_V1(mc_create_workflow);
+PG_FUNCTION_INFO_V1(mc_get_workflow);
+
+/* task rows inserted per statement */
+#define MC_INSERT_CHUNK 10000
+
+/* largest max_parallel_tasks */
+#define MC_MAX_PARALLEL 10000
+
+/* the columns of mycelium.task_states that create_workflow fills */
+typedef enum TaskColumn
+{
+	TC_WORKFLOW_ID, TC_TASK_NO, TC_TASK_ID, TC_AGENT_ID, TC_AGENT_TYPE,
+	TC_OWNER, TC_STATUS, TC_ATTEMPT, TC_DEPS_PENDING, TC_DEPENDENCIES,
+	TC_DEPENDENTS, TC_MAX_ATTEMPTS, TC_INITIAL_DELAY, TC_MAX_DELAY,
+	TC_EXPONENTIAL_BASE, TC_TIMEOUT, TC_ALLOW_FAILURE, TC_INPUT, TC_METADATA,
+	TC_NUM
+} TaskColumn;
+
+static const char *const task_column_names[TC_NUM] = {
+	"workflow_id", "task_no", "task_id", "agent_id", "agent_type",
+	"owner", "status", "attempt", "deps_pending", "dependencies",
+	"dependents", "max_attempts", "initial_delay", "max_delay",
+	"exponential_base", "timeout", "allow_failure", "input", "metadata"
+};
+
+/*
+ * check_owner_can_run
+ *		Tasks run as the workflow's owner, and a background worker can only
+ *		connect as a role that may log in.
+ */
+static void
+check_owner_can_run(Oid owner)
+{
+	HeapTuple	tup;
+	bool		canlogin;
+	char	   *name;
+
+	tup = SearchSysCache1(AUTHOID, ObjectIdGetDatum(owner));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for role %u", owner);
+	canlogin = ((Form_pg_authid) GETSTRUCT(tup))->rolcanlogin;
+	name = pstrdup(NameStr(((Form_pg_authid) GETSTRUCT(tup))->rolname));
+	ReleaseSysCache(tup);
+
+	if (!canlogin)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("role \"%s\" cannot own workflows because it cannot log in", name),
+				 errdetail("Workflow tasks run as the role that created the workflow, in a background worker that logs in as that role."),
+				 errhint("Create the workflow as a role with LOGIN, or ALTER ROLE \"%s\" LOGIN.", name)));
+}
+
+/*
+ * check_object_arg
+ *		A jsonb argument that must be a JSON object of bounded size.
+ */
+static Jsonb *
+check_object_arg(FunctionCallInfo fcinfo, int argno, const char *what)
+{
+	Jsonb	   *value;
+
+	if (PG_ARGISNULL(argno))
+		return NULL;
+	value = PG_GETARG_JSONB_P(argno);
+	if (!JB_ROOT_IS_OBJECT(value))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a JSON object", what)));
+	mc_check_payload_size(value, what);
+	return value;
+}
+
+/*
+ * check_agent_types
+ *		Every task's agent type must be registered.  Runs inside the
+ *		catalog session.
+ */
+static void
+check_agent_types(McTaskDef *tasks, int ntasks)
+{
+	static const Oid argtypes[] = {TEXTARRAYOID};
+	Datum	   *names;
+	Datum		values[1];
+	char	   *missing;
+	int			i;
+
+	if (ntasks == 0)
+		return;
+	names = palloc(sizeof(Datum) * ntasks);
+	for (i = 0; i < ntasks; i++)
+		names[i] = CStringGetTextDatum(tasks[i].agent_type);
+	values[0] = PointerGetDatum(construct_array(names, ntasks, TEXTOID, -1,
+												false, TYPALIGN_INT));
+	if (mc_catalog_run(MC_PLAN_AGENT_TYPES_MISSING,
+					   "SELECT a.agent_type FROM pg_catalog.unnest($1) "
+					   "WITH ORDINALITY AS a(agent_type, n) "
+					   "WHERE NOT EXISTS (SELECT 1 FROM mycelium.executors e "
+					   "  WHERE e.agent_type = a.agent_type) "
+					   "ORDER BY a.n LIMIT 1",
+					   1, argtypes, values, NULL, 1) == 0)
+		return;
+
+	missing = mc_catalog_text(0, 1);
+	for (i = 0; strcmp(tasks[i].agent_type, missing) != 0; i++)
+		;
+	ereport(ERROR,
+			(errcode(ERRCODE_MC_ORCHESTRATION),
+			 errmsg("agent type \"%s\" is not registered", missing),
+			 errdetail("Task \"%s\" uses it.", tasks[i].task_id),
+			 errhint("Register it with mycelium.register_executor().")));
+}
+
+/*
+ * int4_array
+ *		An int4[] of n task numbers, or (Datum) 0 for none.
+ */
+static Datum
+int4_array(const int32 *elems, int n)
+{
+	Datum	   *d;
+	int			i;
+
+	if (n == 0)
+		return (Datum) 0;
+	d = palloc(sizeof(Datum) * n);
+	for (i = 0; i < n; i++)
+		d[i] = Int32GetDatum(elems[i]);
+	return PointerGetDatum(construct_array(d, n, INT4OID, sizeof(int32),
+										   true, TYPALIGN_INT));
+}
+
+/*
+ * task_row
+ *		The task_states row of task index i, as a composite datum.
+ */
+static Datum
+task_row(TupleDesc desc, const int *attno, Datum *values, bool *nulls,
+		 pg_uuid_t *id, Oid owner, Datum pending, Datum ready,
+		 McTaskDef *task, McDag *dag)
+{
+	int			no = task->index + 1;
+	int			first = dag->dependents_start[task->index];
+	int			ndependents = dag->dependents_start[no] - first;
+	HeapTuple	tup;
+
+#define SET(col, value) \
+	(values[attno[col]] = (value), nulls[attno[col]] = false)
+#define SET_OR_NULL(col, value) \
+	(values[attno[col]] = (value), nulls[attno[col]] = (values[attno[col]] == (Datum) 0))
+
+	SET(TC_WORKFLOW_ID, UUIDPGetDatum(id));
+	SET(TC_TASK_NO, Int32GetDatum(no));
+	SET(TC_TASK_ID, CStringGetTextDatum(task->task_id));
+	SET(TC_AGENT_ID, CStringGetTextDatum(task->agent_id));
+	SET(TC_AGENT_TYPE, CStringGetTextDatum(task->agent_type));
+	SET(TC_OWNER, ObjectIdGetDatum(owner));
+	SET(TC_STATUS, task->ndeps == 0 ? ready : pending);
+	SET(TC_ATTEMPT, Int32GetDatum(0));
+	SET(TC_DEPS_PENDING, Int32GetDatum(task->ndeps));
+	SET_OR_NULL(TC_DEPENDENCIES, int4_array(task->deps, task->ndeps));
+	SET_OR_NULL(TC_DEPENDENTS, int4_array(dag->dependents + first, ndependents));
+	SET(TC_MAX_ATTEMPTS, Int32GetDatum(task->max_attempts));
+	SET(TC_INITIAL_DELAY, Float8GetDatum(task->initial_delay));
+	SET(TC_MAX_DELAY, Float8GetDatum(task->max_delay));
+	SET(TC_EXPONENTIAL_BASE, Float8GetDatum(task->exponential_base));
+	SET(TC_TIMEOUT, Float8GetDatum(task->timeout));
+	nulls[attno[TC_TIMEOUT]] = (task->timeout == 0);
+	SET(TC_ALLOW_FAILURE, BoolGetDatum(task->allow_failure));
+	SET_OR_NULL(TC_INPUT, PointerGetDatum(task->input));
+	SET_OR_NULL(TC_METADATA, PointerGetDatum(task->metadata));
+#undef SET
+#undef SET_OR_NULL
+
+	tup = heap_form_tuple(desc, values, nulls);
+	return heap_copy_tuple_as_datum(tup, desc);
+}
+
+/*
+ * insert_tasks
+ *		Stores the tasks of a new workflow, MC_INSERT_CHUNK rows per
+ *		statement, each chunk built in a memory context reset after it.
+ */
+static void
+insert_tasks(pg_uuid_t *id, Oid owner, McTaskDef *tasks, int ntasks, McDag *dag)
+{
+	Oid			rowtype = get_rel_type_id(mc_catalog_relid("task_states"));
+	Oid			arraytype = get_array_type(rowtype);
+	TupleDesc	desc = lookup_rowtype_tupdesc_copy(rowtype, -1);
+	int			attno[TC_NUM];
+	Datum	   *values = palloc(sizeof(Datum) * desc->natts);
+	bool	   *nulls = palloc(sizeof(bool) * desc->natts);
+	Oid			status_type;
+	Datum		pending;
+	Datum		ready;
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	MemoryContext chunk_cxt;
+	int			start;
+	int			i;
+
+	for (i = 0; i < TC_NUM; i++)
+	{
+		attno[i] = SPI_fnumber(desc, task_column_names[i]) - 1;
+		if (attno[i] < 0)
+			elog(ERROR, "column \"%s\" of mycelium.task_states is missing",
+				 task_column_names[i]);
+	}
+	status_type = TupleDescAttr(desc, attno[TC_STATUS])->atttypid;
+	pending = DirectFunctionCall2(enum_in, CStringGetDatum("pending"),
+								  ObjectIdGetDatum(status_type));
+	ready = DirectFunctionCall2(enum_in, CStringGetDatum("ready"),
+								ObjectIdGetDatum(status_type));
+	get_typlenbyvalalign(rowtype, &typlen, &typbyval, &typalign);
+
+	chunk_cxt = AllocSetContextCreate(CurrentMemoryContext,
+									  "mycelium task rows",
+									  ALLOCSET_DEFAULT_SIZES);
+	for (start = 0; start < ntasks; start += MC_INSERT_CHUNK)
+	{
+		int			n = Min(MC_INSERT_CHUNK, ntasks - start);
+		MemoryContext old = MemoryContextSwitchTo(chunk_cxt);
+		Datum	   *rows = palloc(sizeof(Datum) * n);
+		Datum		arg;
+		int			rc;
+
+		for (i = 0; i < n; i++)
+		{
+			memset(nulls, true, sizeof(bool) * desc->natts);
+			rows[i] = task_row(desc, attno, values, nulls, id, owner,
+							   pending, ready, &tasks[start + i], dag);
+		}
+		arg = PointerGetDatum(construct_array(rows, n, rowtype, typlen,
+											  typbyval, typalign));
+		rc = SPI_execute_with_args("INSERT INTO mycelium.task_states "
+								   "SELECT * FROM pg_catalog.unnest($1)",
+								   1, &arraytype, &arg, NULL, false, 0);
+		if (rc != SPI_OK_INSERT)
+			elog(ERROR, "could not insert tasks: %s", SPI_result_code_string(rc));
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(chunk_cxt);
+		CHECK_FOR_INTERRUPTS();
+	}
+	MemoryContextDelete(chunk_cxt);
+}
+
+/*
+ * insert_workflow
+ *		Stores the workflow's own row and its first history record.
+ */
+static void
+insert_workflow(McCatalogSession *session, pg_uuid_t *id, text *name,
+				Jsonb *context, Jsonb *variables, int32 max_parallel,
+				int ntasks)
+{
+	static const Oid argtypes[] = {UUIDOID, TEXTOID, REGROLEOID, JSONBOID,
+		JSONBOID, INT4OID, INT4OID};
+	Datum		values[7];
+	char		nulls[7];
+	McWorkflow	wf;
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = UUIDPGetDatum(id);
+	values[1] = PointerGetDatum(name);
+	if (name == NULL)
+		nulls[1] = 'n';
+	values[2] = ObjectIdGetDatum(session->caller);
+	values[3] = JsonbPGetDatum(context);
+	values[4] = JsonbPGetDatum(variables);
+	values[5] = Int32GetDatum(max_parallel);
+	values[6] = Int32GetDatum(ntasks);
+	mc_catalog_run(MC_PLAN_WORKFLOW_INSERT,
+				   "INSERT INTO mycelium.workflow_states "
+				   "(workflow_id, name, owner, context, variables, "
+				   " max_parallel_tasks, task_count, tasks_open) "
+				   "VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+				   7, argtypes, values, nulls, 0);
+
+	memset(&wf, 0, sizeof(wf));
+	memcpy(&wf.id, id, sizeof(pg_uuid_t));
+	wf.owner = session->caller;
+	wf.version = 1;
+	mc_history_record(session, &wf, 0, "pending", 0, NULL, NULL, "created");
+}
+
+/*
+ * empty_object
+ *		The jsonb value {}.
+ */
+static Jsonb *
+empty_object(void)
+{
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
+}
+
+/*
+ * new_workflow_id
+ *		A random (version 4) UUID.
+ */
+static pg_uuid_t *
+new_workflow_id(void)
+{
+	pg_uuid_t  *id = palloc(sizeof(pg_uuid_t));
+
+	if (!pg_strong_random(id->data, UUID_LEN))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate random values")));
+	id->data[6] = (id->data[6] & 0x0f) | 0x40;
+	id->data[8] = (id->data[8] & 0x3f) | 0x80;
+	return id;
+}
+
+/*
+ * mc_create_workflow
+ *		create_workflow(tasks, context, variables, max_parallel_tasks, name):
+ *		validates the whole definition, then stores it as a pending
+ *		workflow and returns its id.
+ */
+Datum
+mc_create_workflow(PG_FUNCTION_ARGS)
+{
+	McCatalogSession session;
+	MemoryContext cxt;
+	MemoryContext old;
+	Jsonb	   *context;
+	Jsonb	   *variables;
+	text	   *name = NULL;
+	int32		max_parallel;
+	McTaskDef  *tasks;
+	int			ntasks;
+	McDag	   *dag;
+	pg_uuid_t  *id;
+	pg_uuid_t  *result;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("tasks must not be null")));
+	if (PG_ARGISNULL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("max_parallel_tasks must not be null")));
+	max_parallel = PG_GETARG_INT32(3);
+	if (max_parallel < 1 || max_parallel > MC_MAX_PARALLEL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_parallel_tasks must be between 1 and %d", MC_MAX_PARALLEL)));
+	if (!PG_ARGISNULL(4))
+	{
+		char	   *problem;
+
+		name = PG_GETARG_TEXT_PP(4);
+		problem = mc_name_problem(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
+		if (problem != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid workflow name"),
+					 errdetail_internal("%s", problem)));
+	}
+	check_owner_can_run(GetUserId());
+
+	cxt = AllocSetContextCreate(CurrentMemoryContext,
+								"mycelium create_workflow",
+								ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+
+	context = check_object_arg(fcinfo, 1, "workflow context");
+	variables = check_object_arg(fcinfo, 2, "workflow variables");
+	if (context == NULL)
+		context = empty_object();
+	if (variables == NULL)
+		variables = empty_object();
+
+	tasks = mc_parse_tasks(PG_GETARG_JSONB_P(0), &ntasks);
+	dag = mc_dag_resolve(tasks, ntasks);
+	id = new_workflow_id();
+
+	mc_catalog_open(&session);
+	check_agent_types(tasks, ntasks);
+	insert_workflow(&session, id, name, context, variables, max_parallel, ntasks);
+	insert_tasks(id, session.caller, tasks, ntasks, dag);
+	mc_catalog_close(&session);
+
+	MemoryContextSwitchTo(old);
+	result = palloc(sizeof(pg_uuid_t));
+	memcpy(result, id, sizeof(pg_uuid_t));
+	MemoryContextDelete(cxt);
+	PG_RETURN_UUID_P(result);
+}
+
+/*
+ * mc_get_workflow
+ *		get_workflow(id): the workflow, its version and status, and every
+ *		task keyed by task id, as one jsonb document.
+ */
+Datum
+mc_get_workflow(PG_FUNCTION_ARGS)
+{
+	static const Oid argtypes[] = {UUIDOID, REGROLEOID, BOOLOID};
+	McCatalogSession session;
+	Datum		values[3];
+	Datum		doc;
+	bool		isnull;
+
+	mc_catalog_open(&session);
+	values[0] = PG_GETARG_DATUM(0);
+	values[1] = ObjectIdGetDatum(session.caller);
+	values[2] = BoolGetDatum(session.caller_is_admin);
+	if (mc_catalog_run(MC_PLAN_WORKFLOW_JSON,
+					   "SELECT pg_catalog.jsonb_build_object("
+					   " 'workflow_id', w.workflow_id, 'name', w.name,"
+					   " 'owner', w.owner::pg_catalog.text, 'status', w.status,"
+					   " 'version', w.version, 'max_parallel_tasks', w.max_parallel_tasks,"
+					   " 'context', w.context, 'variables', w.variables, 'error', w.error,"
+					   " 'created_at', w.created_at, 'started_at', w.started_at,"
+					   " 'finished_at', w.finished_at, 'updated_at', w.updated_at,"
+					   " 'tasks', COALESCE((SELECT pg_catalog.jsonb_object_agg(t.task_id,"
+					   "   pg_catalog.jsonb_build_object("
+					   "   'task_id', t.task_id, 'agent_id', t.agent_id,"
+					   "   'agent_type', t.agent_type, 'status', t.status, 'attempt', t.attempt,"
+					   "   'dependencies', COALESCE((SELECT pg_catalog.jsonb_agg(d.task_id ORDER BY d.task_no)"
+					   "     FROM mycelium.task_states d WHERE d.workflow_id = t.workflow_id"
+					   "     AND d.task_no = ANY (t.dependencies)), '[]'),"
+					   "   'retry_policy', pg_catalog.jsonb_build_object("
+					   "     'max_attempts', t.max_attempts, 'initial_delay', t.initial_delay,"
+					   "     'max_delay', t.max_delay, 'exponential_base', t.exponential_base),"
+					   "   'timeout', t.timeout, 'allow_failure', t.allow_failure,"
+					   "   'input', t.input, 'metadata', COALESCE(t.metadata, '{}'),"
+					   "   'result', t.result, 'error', t.error,"
+					   "   'next_attempt_at', t.run_after, 'started_at', t.started_at,"
+					   "   'finished_at', t.finished_at))"
+					   "  FROM mycelium.task_states t WHERE t.workflow_id = w.workflow_id), '{}'))"
+					   " FROM mycelium.workflow_states w"
+					   " WHERE w.workflow_id = $1 AND (w.owner = $2 OR $3)",
+					   3, argtypes, values, NULL, 1) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_MC_STATE),
+				 errmsg("workflow %s does not exist",
+						DatumGetCString(DirectFunctionCall1(uuid_out, values[0])))));
+	doc = SPI_datumTransfer(mc_catalog_value(0, 1, &isnull), false, -1);
+	mc_catalog_close(&session);
+	PG_RETURN_DATUM(doc);
+}

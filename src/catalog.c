@@ -1,0 +1,206 @@
+/*-------------------------------------------------------------------------
+ *
+ * catalog.c
+ *		Access to mycelium's catalog tables.
+ *
+ * Users cannot write the catalog tables; the API functions do, after
+ * checking that the calling role may make the change.  Every API function
+ * brackets its catalog work with mc_catalog_open/mc_catalog_close, which
+ * connect to SPI, switch to the role that owns the tables (the way
+ * PostgreSQL's referential-integrity triggers do) and pin search_path to
+ * pg_catalog so no object in a user's schema can change what the
+ * statements mean.  An error anywhere inside is cleaned up by transaction
+ * abort, which restores both the user id and the GUC.
+ *
+ * Statements are prepared once per backend and kept (mc_catalog_plan).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_class.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+
+#include "catalog.h"
+#include "mycelium.h"
+
+static SPIPlanPtr plans[MC_NUM_PLANS];
+
+/*
+ * mc_catalog_relid
+ *		OID of one of mycelium's tables; an error if the extension's schema
+ *		or table is missing (for example, the library is loaded but the
+ *		extension was never created in this database).
+ */
+Oid
+mc_catalog_relid(const char *relname)
+{
+	Oid			nspid = get_namespace_oid(MC_SCHEMA_NAME, true);
+	Oid			relid = InvalidOid;
+
+	if (OidIsValid(nspid))
+		relid = get_relname_relid(relname, nspid);
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"mycelium\" is not installed in this database"),
+				 errhint("Run CREATE EXTENSION mycelium.")));
+	return relid;
+}
+
+/*
+ * catalog_owner
+ *		The role that owns the catalog tables, taken from workflow_states.
+ */
+static Oid
+catalog_owner(void)
+{
+	Oid			relid = mc_catalog_relid("workflow_states");
+	HeapTuple	tup;
+	Oid			owner;
+
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+/*
+ * mc_role_is_admin
+ *		Whether a role may see and control every workflow: superusers and
+ *		roles with the privileges of mycelium_admin.
+ */
+bool
+mc_role_is_admin(Oid roleid)
+{
+	Oid			admin = get_role_oid(MC_ADMIN_ROLE, true);
+
+	if (superuser_arg(roleid))
+		return true;
+	return OidIsValid(admin) && has_privs_of_role(roleid, admin);
+}
+
+/*
+ * mc_catalog_open
+ *		Connects to SPI and switches to the catalog owner with a safe
+ *		search_path, remembering who the caller is.
+ */
+void
+mc_catalog_open(McCatalogSession *session)
+{
+	Oid			owner;
+
+	session->caller = GetUserId();
+	session->caller_is_admin = mc_role_is_admin(session->caller);
+	owner = catalog_owner();
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	GetUserIdAndSecContext(&session->saved_userid, &session->saved_sec_context);
+	SetUserIdAndSecContext(owner,
+						   session->saved_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+
+	session->guc_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+}
+
+/*
+ * mc_catalog_close
+ *		Undoes mc_catalog_open: restores search_path and the user id, and
+ *		disconnects from SPI.
+ */
+void
+mc_catalog_close(McCatalogSession *session)
+{
+	AtEOXact_GUC(true, session->guc_nestlevel);
+	SetUserIdAndSecContext(session->saved_userid, session->saved_sec_context);
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed");
+}
+
+/*
+ * mc_catalog_plan
+ *		The prepared statement in slot id, preparing and keeping it on first
+ *		use.  Every statement text must name objects with their schema.
+ */
+SPIPlanPtr
+mc_catalog_plan(McPlanId id, const char *sql, int nargs, const Oid *argtypes)
+{
+	SPIPlanPtr	plan;
+
+	Assert(id >= 0 && id < MC_NUM_PLANS);
+	if (plans[id] != NULL)
+		return plans[id];
+
+	plan = SPI_prepare(sql, nargs, (Oid *) argtypes);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
+			 sql, SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	plans[id] = plan;
+	return plan;
+}
+
+/*
+ * mc_catalog_run
+ *		Runs the statement in slot id (preparing it on first use) with the
+ *		given parameters; returns the number of rows processed.  Results
+ *		are in SPI_tuptable, read with mc_catalog_value and mc_catalog_text.
+ */
+uint64
+mc_catalog_run(McPlanId id, const char *sql, int nargs, const Oid *argtypes,
+			   Datum *values, const char *nulls, long count)
+{
+	SPIPlanPtr	plan = mc_catalog_plan(id, sql, nargs, argtypes);
+	int			rc;
+
+	rc = SPI_execute_plan(plan, values, nulls, false, count);
+	if (rc < 0)
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	return SPI_processed;
+}
+
+/*
+ * mc_catalog_value
+ *		Column col (1-based) of result row row of the last statement.
+ */
+Datum
+mc_catalog_value(uint64 row, int col, bool *isnull)
+{
+	Assert(SPI_tuptable != NULL && row < SPI_processed);
+	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
+						 col, isnull);
+}
+
+/*
+ * mc_catalog_text
+ *		Column col of result row row as a C string (NULL for SQL NULL),
+ *		allocated in the caller's memory context, not SPI's.
+ */
+char *
+mc_catalog_text(uint64 row, int col)
+{
+	char	   *value;
+	char	   *copy;
+
+	Assert(SPI_tuptable != NULL && row < SPI_processed);
+	value = SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col);
+	if (value == NULL)
+		return NULL;
+	copy = SPI_palloc(strlen(value) + 1);
+	strcpy(copy, value);
+	return copy;
+}

@@ -1,0 +1,63 @@
+/*-------------------------------------------------------------------------
+ *
+ * catalog.h
+ *		Access to mycelium's catalog tables through SPI, as the tables'
+ *		owner, with a fixed search_path.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MC_CATALOG_H
+#define MC_CATALOG_H
+
+#include "executor/spi.h"
+
+/*
+ * State saved by mc_catalog_open and restored by mc_catalog_close.  The
+ * caller is the role that called the API (the user the checks are made
+ * for); the statements themselves run as the catalog owner.
+ */
+typedef struct McCatalogSession
+{
+	Oid			caller;
+	bool		caller_is_admin;
+	Oid			saved_userid;
+	int			saved_sec_context;
+	int			guc_nestlevel;
+} McCatalogSession;
+
+/* cached, prepared statements; one slot per statement in the extension */
+typedef enum McPlanId
+{
+	MC_PLAN_EXECUTOR_GET,
+	MC_PLAN_EXECUTOR_UPSERT,
+	MC_PLAN_EXECUTOR_DELETE,
+	MC_PLAN_WORKFLOW_INSERT,
+	MC_PLAN_AGENT_TYPES_MISSING,
+	MC_PLAN_HISTORY_INSERT,
+	MC_PLAN_WORKFLOW_LOCK,
+	MC_PLAN_WORKFLOW_JSON,
+	MC_PLAN_WORKFLOW_SAVE,
+	MC_PLAN_TASK_GET,
+	MC_PLAN_TASK_SET,
+	MC_PLAN_RELEASE_DEPENDENTS,
+	MC_PLAN_SKIP_DESCENDANTS,
+	MC_PLAN_FAIL_OPEN_TASKS,
+	MC_PLAN_ROLLBACK_TASKS,
+	MC_PLAN_ROLLBACK_WORKFLOW_STATE,
+	MC_PLAN_COUNT_TASKS,
+	MC_NUM_PLANS
+} McPlanId;
+
+extern void mc_catalog_open(McCatalogSession *session);
+extern void mc_catalog_close(McCatalogSession *session);
+extern SPIPlanPtr mc_catalog_plan(McPlanId id, const char *sql,
+								  int nargs, const Oid *argtypes);
+extern uint64 mc_catalog_run(McPlanId id, const char *sql, int nargs,
+							 const Oid *argtypes, Datum *values,
+							 const char *nulls, long count);
+extern Datum mc_catalog_value(uint64 row, int col, bool *isnull);
+extern char *mc_catalog_text(uint64 row, int col);
+extern Oid	mc_catalog_relid(const char *relname);
+extern bool mc_role_is_admin(Oid roleid);
+
+#endif							/* MC_CATALOG_H */

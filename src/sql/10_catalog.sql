@@ -1,0 +1,131 @@
+-- mycelium: catalog tables
+--
+-- Every table carries workflow_id as the leading key column and no foreign
+-- key points from one workflow's rows to another's, so the tables can be
+-- distributed by workflow_id (Citus) and a workflow's rows are co-located.
+-- Users never write these tables directly: the API functions do, after
+-- checking ownership.  Users read them through row-level security.
+
+CREATE TABLE mycelium.executors (
+	agent_type text PRIMARY KEY
+		CHECK (pg_catalog.length(agent_type) BETWEEN 1 AND 255),
+	executor regprocedure,
+	output_schema jsonb,
+	registered_by regrole NOT NULL,
+	registered_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE mycelium.executors IS
+	'agent types and the executor that runs their tasks (NULL executor: external agents)';
+
+CREATE TABLE mycelium.workflow_states (
+	workflow_id uuid PRIMARY KEY,
+	name text,
+	owner regrole NOT NULL,
+	status mycelium.workflow_status NOT NULL DEFAULT 'pending',
+	version bigint NOT NULL DEFAULT 1 CHECK (version >= 1),
+	context jsonb NOT NULL DEFAULT '{}',
+	variables jsonb NOT NULL DEFAULT '{}',
+	max_parallel_tasks integer NOT NULL CHECK (max_parallel_tasks >= 1),
+	task_count integer NOT NULL CHECK (task_count >= 0),
+	tasks_open integer NOT NULL CHECK (tasks_open >= 0),
+	tasks_running integer NOT NULL DEFAULT 0 CHECK (tasks_running >= 0),
+	error text,
+	created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	started_at timestamptz,
+	finished_at timestamptz,
+	updated_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE mycelium.workflow_states IS
+	'one row per workflow: status, version and counters';
+COMMENT ON COLUMN mycelium.workflow_states.tasks_open IS
+	'tasks not yet in a terminal status (the workflow ends when it reaches 0)';
+CREATE INDEX workflow_states_owner_idx ON mycelium.workflow_states (owner);
+CREATE INDEX workflow_states_active_idx ON mycelium.workflow_states (status)
+	WHERE status IN ('running', 'paused');
+
+CREATE TABLE mycelium.task_states (
+	workflow_id uuid NOT NULL,
+	task_no integer NOT NULL CHECK (task_no >= 1),
+	task_id text NOT NULL,
+	agent_id text NOT NULL,
+	agent_type text NOT NULL,
+	owner regrole NOT NULL,
+	status mycelium.task_status NOT NULL,
+	attempt integer NOT NULL DEFAULT 0 CHECK (attempt >= 0),
+	deps_pending integer NOT NULL CHECK (deps_pending >= 0),
+	dependencies integer[],
+	dependents integer[],
+	max_attempts integer NOT NULL,
+	initial_delay double precision NOT NULL,
+	max_delay double precision NOT NULL,
+	exponential_base double precision NOT NULL,
+	timeout double precision,
+	allow_failure boolean NOT NULL,
+	input jsonb,
+	metadata jsonb,
+	result jsonb,
+	error text,
+	run_after timestamptz,
+	started_at timestamptz,
+	finished_at timestamptz,
+	PRIMARY KEY (workflow_id, task_no),
+	UNIQUE (workflow_id, task_id)
+);
+COMMENT ON TABLE mycelium.task_states IS
+	'one row per task; task_no numbers a workflow''s tasks from 1 in definition order';
+COMMENT ON COLUMN mycelium.task_states.deps_pending IS
+	'dependencies not yet satisfied; the task is ready when this reaches 0';
+COMMENT ON COLUMN mycelium.task_states.dependencies IS
+	'task_no of each dependency (NULL: none)';
+COMMENT ON COLUMN mycelium.task_states.dependents IS
+	'task_no of each task that depends on this one (NULL: none)';
+COMMENT ON COLUMN mycelium.task_states.owner IS
+	'owner of the workflow, repeated here so row-level security needs no join';
+COMMENT ON COLUMN mycelium.task_states.run_after IS
+	'earliest start of the next attempt (retry back-off)';
+CREATE INDEX task_states_ready_idx ON mycelium.task_states (workflow_id, task_no)
+	WHERE status = 'ready';
+
+CREATE TABLE mycelium.workflow_state_history (
+	workflow_id uuid NOT NULL,
+	version bigint NOT NULL,
+	task_no integer NOT NULL CHECK (task_no >= 0),
+	owner regrole NOT NULL,
+	status text NOT NULL,
+	attempt integer,
+	result jsonb,
+	error text,
+	event text NOT NULL,
+	changed_by regrole NOT NULL,
+	changed_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	PRIMARY KEY (workflow_id, version, task_no)
+);
+COMMENT ON TABLE mycelium.workflow_state_history IS
+	'every change to a workflow: the new state of each task (task_no >= 1) or of the workflow (task_no = 0) at a version';
+
+-- Row-level security: a role sees only its own workflows unless it is a
+-- member of mycelium_admin.  The role tests are wrapped in sub-selects so
+-- they are evaluated once per query, not once per row.
+ALTER TABLE mycelium.workflow_states ENABLE ROW LEVEL SECURITY;
+ALTER TABLE mycelium.task_states ENABLE ROW LEVEL SECURITY;
+ALTER TABLE mycelium.workflow_state_history ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY workflow_states_owner ON mycelium.workflow_states FOR SELECT
+	USING (owner = (SELECT pg_catalog.to_regrole(pg_catalog.current_user()::text)::oid)
+		   OR (SELECT pg_catalog.pg_has_role('mycelium_admin', 'MEMBER')));
+CREATE POLICY task_states_owner ON mycelium.task_states FOR SELECT
+	USING (owner = (SELECT pg_catalog.to_regrole(pg_catalog.current_user()::text)::oid)
+		   OR (SELECT pg_catalog.pg_has_role('mycelium_admin', 'MEMBER')));
+CREATE POLICY workflow_state_history_owner ON mycelium.workflow_state_history FOR SELECT
+	USING (owner = (SELECT pg_catalog.to_regrole(pg_catalog.current_user()::text)::oid)
+		   OR (SELECT pg_catalog.pg_has_role('mycelium_admin', 'MEMBER')));
+
+REVOKE ALL ON mycelium.executors, mycelium.workflow_states,
+	mycelium.task_states, mycelium.workflow_state_history FROM PUBLIC;
+GRANT SELECT ON mycelium.executors, mycelium.workflow_states,
+	mycelium.task_states, mycelium.workflow_state_history TO mycelium_user;
+
+SELECT pg_catalog.pg_extension_config_dump('mycelium.executors', '');
+SELECT pg_catalog.pg_extension_config_dump('mycelium.workflow_states', '');
+SELECT pg_catalog.pg_extension_config_dump('mycelium.task_states', '');
+SELECT pg_catalog.pg_extension_config_dump('mycelium.workflow_state_history', '');

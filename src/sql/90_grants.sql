@@ -1,0 +1,10 @@
+-- mycelium: privileges
+--
+-- Only members of mycelium_user may call the API (USAGE on the schema is
+-- not enough): EXECUTE is revoked from PUBLIC on every function.
+
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA mycelium FROM PUBLIC;
+GRANT USAGE ON SCHEMA mycelium TO mycelium_user;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA mycelium TO mycelium_user;
+GRANT SELECT ON mycelium.workflows, mycelium.tasks, mycelium.workflow_progress
+	TO mycelium_user;

@@ -1,0 +1,551 @@
+/*-------------------------------------------------------------------------
+ *
+ * state.c
+ *		The state manager: validated task transitions and what follows
+ *		from them, workflow status changes, versions, history and rollback.
+ *
+ * The state machines are drawn in doc/state-machines.md.  Every change to
+ * a workflow happens under the lock of its workflow_states row
+ * (mc_workflow_lock), creates exactly one new version, and records the new
+ * state of each task or workflow it touched in workflow_state_history, so
+ * the state at any version can be rebuilt (mc_workflow_rollback).  The
+ * move of a task from pending to ready is derived (all its dependencies
+ * are satisfied) and is not recorded on its own.
+ *
+ * All functions here run inside mc_catalog_open/mc_catalog_close.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+
+#include "mycelium_errcodes.h"
+#include "state.h"
+
+const char *const mc_task_status_names[] = {
+	"pending", "ready", "running", "completed", "failed", "skipped", "cancelled"
+};
+
+const char *const mc_workflow_status_names[] = {
+	"pending", "running", "paused", "completed", "failed", "cancelled"
+};
+
+/*
+ * Allowed explicit task transitions (update_task and the scheduler).
+ * pending -> ready is derived and never requested; running -> ready puts a
+ * task back for another attempt.  Terminal statuses have no way out but
+ * rollback_workflow.
+ */
+static const bool task_transitions[MC_TASK_NSTATUS][MC_TASK_NSTATUS] = {
+	/* to:            pend   ready  run    compl  fail   skip   cancel */
+	[MC_TASK_PENDING] = {false, false, false, false, false, true, true},
+	[MC_TASK_READY] = {false, false, true, true, true, true, true},
+	[MC_TASK_RUNNING] = {false, true, false, true, true, false, true},
+};
+
+/*
+ * mc_task_status_from_name
+ *		The task status called name; an error if there is none.
+ */
+McTaskStatus
+mc_task_status_from_name(const char *name)
+{
+	int			i;
+
+	for (i = 0; i < MC_TASK_NSTATUS; i++)
+		if (strcmp(name, mc_task_status_names[i]) == 0)
+			return (McTaskStatus) i;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid task status \"%s\"", name),
+			 errhint("The task statuses are pending, ready, running, completed, failed, skipped and cancelled.")));
+	pg_unreachable();
+}
+
+/*
+ * mc_workflow_status_from_name
+ *		The workflow status called name (from the catalog, so always valid).
+ */
+McWorkflowStatus
+mc_workflow_status_from_name(const char *name)
+{
+	int			i;
+
+	for (i = 0; i < MC_WF_NSTATUS; i++)
+		if (strcmp(name, mc_workflow_status_names[i]) == 0)
+			return (McWorkflowStatus) i;
+	elog(ERROR, "unknown workflow status \"%s\"", name);
+	pg_unreachable();
+}
+
+/*
+ * mc_task_status_is_terminal
+ *		Whether a task in this status is finished for good.
+ */
+bool
+mc_task_status_is_terminal(McTaskStatus status)
+{
+	return status >= MC_TASK_COMPLETED;
+}
+
+/*
+ * mc_workflow_status_is_terminal
+ *		Whether a workflow in this status is finished for good.
+ */
+bool
+mc_workflow_status_is_terminal(McWorkflowStatus status)
+{
+	return status >= MC_WF_COMPLETED;
+}
+
+/*
+ * mc_task_transition_allowed
+ *		Whether a task may be moved from one status to another.
+ */
+bool
+mc_task_transition_allowed(McTaskStatus from, McTaskStatus to)
+{
+	return task_transitions[from][to];
+}
+
+/*
+ * uuid_text
+ *		A workflow id as text, for messages.
+ */
+static char *
+uuid_text(pg_uuid_t *id)
+{
+	return DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(id)));
+}
+
+/*
+ * mc_workflow_lock
+ *		Locks a workflow's row for the rest of the transaction and reads it.
+ *		A workflow the caller may not see is reported as missing, so its
+ *		existence is not revealed.  wf->version is set to the version the
+ *		coming change will create.
+ */
+void
+mc_workflow_lock(McCatalogSession *session, pg_uuid_t *id, McWorkflow *wf)
+{
+	static const Oid argtypes[] = {UUIDOID};
+	Datum		values[1];
+	bool		isnull;
+
+	values[0] = UUIDPGetDatum(id);
+	if (mc_catalog_run(MC_PLAN_WORKFLOW_LOCK,
+					   "SELECT owner::pg_catalog.oid, status::pg_catalog.text, version, "
+					   "task_count, tasks_open, tasks_running, error "
+					   "FROM mycelium.workflow_states WHERE workflow_id = $1 FOR UPDATE",
+					   1, argtypes, values, NULL, 1) == 0 ||
+		(!session->caller_is_admin &&
+		 DatumGetObjectId(mc_catalog_value(0, 1, &isnull)) != session->caller))
+		ereport(ERROR,
+				(errcode(ERRCODE_MC_STATE),
+				 errmsg("workflow %s does not exist", uuid_text(id))));
+
+	memcpy(&wf->id, id, sizeof(pg_uuid_t));
+	wf->owner = DatumGetObjectId(mc_catalog_value(0, 1, &isnull));
+	wf->status = mc_workflow_status_from_name(mc_catalog_text(0, 2));
+	wf->old_status = wf->status;
+	wf->version = DatumGetInt64(mc_catalog_value(0, 3, &isnull)) + 1;
+	wf->task_count = DatumGetInt32(mc_catalog_value(0, 4, &isnull));
+	wf->tasks_open = DatumGetInt32(mc_catalog_value(0, 5, &isnull));
+	wf->tasks_running = DatumGetInt32(mc_catalog_value(0, 6, &isnull));
+	wf->error = mc_catalog_text(0, 7);
+	wf->changed = false;
+}
+
+/*
+ * mc_history_record
+ *		Records the new state of a task (task_no >= 1) or of the workflow
+ *		(task_no 0) at the workflow's new version.
+ */
+void
+mc_history_record(McCatalogSession *session, McWorkflow *wf, int32 task_no,
+				  const char *status, int32 attempt, Jsonb *result,
+				  const char *error, const char *event)
+{
+	static const Oid argtypes[] = {UUIDOID, INT8OID, INT4OID, REGROLEOID,
+		TEXTOID, INT4OID, JSONBOID, TEXTOID, TEXTOID, REGROLEOID};
+	Datum		values[10];
+	char		nulls[10];
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = UUIDPGetDatum(&wf->id);
+	values[1] = Int64GetDatum(wf->version);
+	values[2] = Int32GetDatum(task_no);
+	values[3] = ObjectIdGetDatum(wf->owner);
+	values[4] = CStringGetTextDatum(status);
+	values[5] = Int32GetDatum(attempt);
+	if (task_no == 0)
+		nulls[5] = 'n';
+	values[6] = PointerGetDatum(result);
+	if (result == NULL)
+		nulls[6] = 'n';
+	values[7] = error ? CStringGetTextDatum(error) : (Datum) 0;
+	if (error == NULL)
+		nulls[7] = 'n';
+	values[8] = CStringGetTextDatum(event);
+	values[9] = ObjectIdGetDatum(session->caller);
+
+	mc_catalog_run(MC_PLAN_HISTORY_INSERT,
+				   "INSERT INTO mycelium.workflow_state_history "
+				   "(workflow_id, version, task_no, owner, status, attempt, result, error, event, changed_by) "
+				   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+				   10, argtypes, values, nulls, 0);
+	wf->changed = true;
+}
+
+/*
+ * mc_workflow_set_status
+ *		Moves the workflow to a new status at its new version, with a
+ *		history record; saved by mc_workflow_save.
+ */
+void
+mc_workflow_set_status(McCatalogSession *session, McWorkflow *wf,
+					   McWorkflowStatus status, const char *event)
+{
+	wf->status = status;
+	mc_history_record(session, wf, 0, mc_workflow_status_names[status], 0,
+					  NULL, wf->error, event);
+}
+
+/*
+ * mc_workflow_save
+ *		Writes the workflow's row: new version, status and counters.
+ */
+void
+mc_workflow_save(McCatalogSession *session, McWorkflow *wf)
+{
+	static const Oid argtypes[] = {UUIDOID, INT8OID, TEXTOID, INT4OID,
+		INT4OID, TEXTOID};
+	Datum		values[6];
+	char		nulls[6];
+
+	Assert(wf->changed);
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = UUIDPGetDatum(&wf->id);
+	values[1] = Int64GetDatum(wf->version);
+	values[2] = CStringGetTextDatum(mc_workflow_status_names[wf->status]);
+	values[3] = Int32GetDatum(wf->tasks_open);
+	values[4] = Int32GetDatum(wf->tasks_running);
+	values[5] = wf->error ? CStringGetTextDatum(wf->error) : (Datum) 0;
+	if (wf->error == NULL)
+		nulls[5] = 'n';
+
+	mc_catalog_run(MC_PLAN_WORKFLOW_SAVE,
+				   "UPDATE mycelium.workflow_states SET version = $2, "
+				   "status = $3::mycelium.workflow_status, tasks_open = $4, "
+				   "tasks_running = $5, error = $6, updated_at = pg_catalog.now(), "
+				   "started_at = CASE WHEN $3 = 'running' THEN "
+				   "  COALESCE(started_at, pg_catalog.now()) ELSE started_at END, "
+				   "finished_at = CASE WHEN $3 IN ('completed', 'failed', 'cancelled') THEN "
+				   "  COALESCE(finished_at, pg_catalog.now()) END "
+				   "WHERE workflow_id = $1",
+				   6, argtypes, values, nulls, 0);
+}
+
+/*
+ * mc_task_get
+ *		Reads a task by id; false if the workflow has no such task.
+ */
+bool
+mc_task_get(McWorkflow *wf, const char *task_id, McTask *task)
+{
+	static const Oid argtypes[] = {UUIDOID, TEXTOID};
+	Datum		values[2];
+	bool		isnull;
+
+	values[0] = UUIDPGetDatum(&wf->id);
+	values[1] = CStringGetTextDatum(task_id);
+	if (mc_catalog_run(MC_PLAN_TASK_GET,
+					   "SELECT task_no, status::pg_catalog.text, attempt, allow_failure, dependents "
+					   "FROM mycelium.task_states WHERE workflow_id = $1 AND task_id = $2",
+					   2, argtypes, values, NULL, 1) == 0)
+		return false;
+
+	task->task_no = DatumGetInt32(mc_catalog_value(0, 1, &isnull));
+	task->task_id = pstrdup(task_id);
+	task->status = mc_task_status_from_name(mc_catalog_text(0, 2));
+	task->attempt = DatumGetInt32(mc_catalog_value(0, 3, &isnull));
+	task->allow_failure = DatumGetBool(mc_catalog_value(0, 4, &isnull));
+	task->dependents = mc_catalog_value(0, 5, &isnull);
+	if (isnull)
+		task->dependents = (Datum) 0;
+	else
+		task->dependents = SPI_datumTransfer(task->dependents, false, -1);
+	return true;
+}
+
+/*
+ * release_dependents
+ *		A task finished so that its dependents may go on: each dependent has
+ *		one unmet dependency fewer and is ready when it has none left.
+ */
+static void
+release_dependents(McWorkflow *wf, McTask *task)
+{
+	static const Oid argtypes[] = {UUIDOID, INT4ARRAYOID};
+	Datum		values[2];
+
+	if (task->dependents == (Datum) 0)
+		return;
+	values[0] = UUIDPGetDatum(&wf->id);
+	values[1] = task->dependents;
+	mc_catalog_run(MC_PLAN_RELEASE_DEPENDENTS,
+				   "UPDATE mycelium.task_states SET deps_pending = deps_pending - 1, "
+				   "status = CASE WHEN deps_pending = 1 AND status = 'pending' "
+				   "  THEN 'ready'::mycelium.task_status ELSE status END "
+				   "WHERE workflow_id = $1 AND task_no = ANY ($2)",
+				   2, argtypes, values, NULL, 0);
+}
+
+/*
+ * skip_descendants
+ *		A task was skipped or cancelled, so nothing that depends on it,
+ *		directly or not, can run: those tasks are skipped.
+ */
+static void
+skip_descendants(McCatalogSession *session, McWorkflow *wf, McTask *task,
+				 const char *event)
+{
+	static const Oid argtypes[] = {UUIDOID, INT4ARRAYOID, INT8OID,
+		REGROLEOID, TEXTOID, REGROLEOID};
+	Datum		values[6];
+	uint64		n;
+
+	if (task->dependents == (Datum) 0)
+		return;
+	values[0] = UUIDPGetDatum(&wf->id);
+	values[1] = task->dependents;
+	values[2] = Int64GetDatum(wf->version);
+	values[3] = ObjectIdGetDatum(wf->owner);
+	values[4] = CStringGetTextDatum(event);
+	values[5] = ObjectIdGetDatum(session->caller);
+	n = mc_catalog_run(MC_PLAN_SKIP_DESCENDANTS,
+					   "WITH RECURSIVE d(task_no) AS ("
+					   "  SELECT pg_catalog.unnest($2::pg_catalog.int4[]) "
+					   "  UNION "
+					   "  SELECT pg_catalog.unnest(t.dependents) FROM mycelium.task_states t "
+					   "  JOIN d ON t.workflow_id = $1 AND t.task_no = d.task_no"
+					   "), s AS ("
+					   "  UPDATE mycelium.task_states t SET status = 'skipped', "
+					   "    finished_at = pg_catalog.now() "
+					   "  FROM d WHERE t.workflow_id = $1 AND t.task_no = d.task_no "
+					   "    AND t.status IN ('pending', 'ready') "
+					   "  RETURNING t.task_no, t.attempt"
+					   ") "
+					   "INSERT INTO mycelium.workflow_state_history "
+					   "(workflow_id, version, task_no, owner, status, attempt, event, changed_by) "
+					   "SELECT $1, $3, s.task_no, $4, 'skipped', s.attempt, $5, $6 FROM s",
+					   6, argtypes, values, NULL, 0);
+	wf->tasks_open -= (int32) n;
+}
+
+/*
+ * finish_open_tasks
+ *		Ends every task of the workflow that is not finished: running tasks
+ *		are cancelled, the others get status rest (skipped when the
+ *		workflow failed, cancelled when it was cancelled).
+ */
+static void
+finish_open_tasks(McCatalogSession *session, McWorkflow *wf,
+				  McTaskStatus rest, const char *event)
+{
+	static const Oid argtypes[] = {UUIDOID, INT8OID, REGROLEOID, TEXTOID,
+		REGROLEOID, TEXTOID};
+	Datum		values[6];
+
+	values[0] = UUIDPGetDatum(&wf->id);
+	values[1] = Int64GetDatum(wf->version);
+	values[2] = ObjectIdGetDatum(wf->owner);
+	values[3] = CStringGetTextDatum(event);
+	values[4] = ObjectIdGetDatum(session->caller);
+	values[5] = CStringGetTextDatum(mc_task_status_names[rest]);
+	mc_catalog_run(MC_PLAN_FAIL_OPEN_TASKS,
+				   "WITH s AS ("
+				   "  UPDATE mycelium.task_states SET finished_at = pg_catalog.now(), "
+				   "    status = CASE WHEN status = 'running' THEN 'cancelled' "
+				   "      ELSE $6::mycelium.task_status END "
+				   "  WHERE workflow_id = $1 AND status IN ('pending', 'ready', 'running') "
+				   "  RETURNING task_no, status, attempt"
+				   ") "
+				   "INSERT INTO mycelium.workflow_state_history "
+				   "(workflow_id, version, task_no, owner, status, attempt, event, changed_by) "
+				   "SELECT $1, $2, s.task_no, $3, s.status::pg_catalog.text, s.attempt, $4, $5 FROM s",
+				   6, argtypes, values, NULL, 0);
+	wf->tasks_open = 0;
+	wf->tasks_running = 0;
+}
+
+/*
+ * mc_task_transition
+ *		Moves a task to a new status and applies what follows: its
+ *		dependents are released or skipped, a failure without allow_failure
+ *		fails the workflow, and a workflow whose tasks are all finished
+ *		completes.  The caller holds the workflow lock, has checked the
+ *		transition, and saves the workflow afterwards (mc_workflow_save).
+ */
+void
+mc_task_transition(McCatalogSession *session, McWorkflow *wf, McTask *task,
+				   McTaskStatus to, Jsonb *result, const char *error,
+				   const char *event)
+{
+	static const Oid argtypes[] = {UUIDOID, INT4OID, TEXTOID, INT4OID,
+		JSONBOID, TEXTOID, BOOLOID};
+	Datum		values[7];
+	char		nulls[7];
+	McTaskStatus from = task->status;
+	bool		isnull;
+
+	Assert(mc_task_transition_allowed(from, to));
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = UUIDPGetDatum(&wf->id);
+	values[1] = Int32GetDatum(task->task_no);
+	values[2] = CStringGetTextDatum(mc_task_status_names[to]);
+	values[3] = Int32GetDatum(to == MC_TASK_RUNNING ? 1 : 0);
+	values[4] = PointerGetDatum(result);
+	if (result == NULL)
+		nulls[4] = 'n';
+	values[5] = error ? CStringGetTextDatum(error) : (Datum) 0;
+	if (error == NULL)
+		nulls[5] = 'n';
+	values[6] = BoolGetDatum(mc_task_status_is_terminal(to));
+	mc_catalog_run(MC_PLAN_TASK_SET,
+				   "UPDATE mycelium.task_states SET status = $3::mycelium.task_status, "
+				   "attempt = attempt + $4, result = $5, error = $6, run_after = NULL, "
+				   "started_at = CASE WHEN $3 = 'running' THEN pg_catalog.now() ELSE started_at END, "
+				   "finished_at = CASE WHEN $7 THEN pg_catalog.now() END "
+				   "WHERE workflow_id = $1 AND task_no = $2 RETURNING attempt",
+				   7, argtypes, values, nulls, 1);
+	task->attempt = DatumGetInt32(mc_catalog_value(0, 1, &isnull));
+	task->status = to;
+
+	mc_history_record(session, wf, task->task_no, mc_task_status_names[to],
+					  task->attempt, result, error, event);
+
+	if (mc_task_status_is_terminal(to))
+		wf->tasks_open--;
+	wf->tasks_running += (to == MC_TASK_RUNNING) - (from == MC_TASK_RUNNING);
+
+	if (to == MC_TASK_COMPLETED || (to == MC_TASK_FAILED && task->allow_failure))
+		release_dependents(wf, task);
+	else if (to == MC_TASK_SKIPPED || to == MC_TASK_CANCELLED)
+		skip_descendants(session, wf, task,
+						 psprintf("skipped: dependency \"%s\" was %s",
+								  task->task_id, mc_task_status_names[to]));
+	else if (to == MC_TASK_FAILED)
+	{
+		wf->error = psprintf("task \"%s\" failed%s%s", task->task_id,
+							 error ? ": " : "", error ? error : "");
+		finish_open_tasks(session, wf, MC_TASK_SKIPPED,
+						  psprintf("workflow failed: task \"%s\" failed",
+								   task->task_id));
+		mc_workflow_set_status(session, wf, MC_WF_FAILED, "failed");
+		return;
+	}
+
+	if (wf->tasks_open == 0 && !mc_workflow_status_is_terminal(wf->status))
+		mc_workflow_set_status(session, wf, MC_WF_COMPLETED, "completed");
+}
+
+/*
+ * mc_workflow_rollback
+ *		Returns every task and the workflow to their state at version
+ *		target, as the new version.  Tasks that were pending, ready or
+ *		running then are pending or ready now (by their dependencies' state
+ *		at target), with the attempt count they had; a workflow that was
+ *		running then is paused now, so nothing runs again until
+ *		resume_workflow.  The caller holds the workflow lock and has
+ *		checked that no task is running.
+ */
+void
+mc_workflow_rollback(McCatalogSession *session, McWorkflow *wf, int64 target)
+{
+	static const Oid task_argtypes[] = {UUIDOID, INT8OID, INT8OID,
+		REGROLEOID, TEXTOID, REGROLEOID};
+	static const Oid wf_argtypes[] = {UUIDOID, INT8OID};
+	Datum		values[6];
+	char	   *event = psprintf("rollback to version " INT64_FORMAT, target);
+	McWorkflowStatus status;
+	bool		isnull;
+
+	values[0] = UUIDPGetDatum(&wf->id);
+	values[1] = Int64GetDatum(target);
+	values[2] = Int64GetDatum(wf->version);
+	values[3] = ObjectIdGetDatum(wf->owner);
+	values[4] = CStringGetTextDatum(event);
+	values[5] = ObjectIdGetDatum(session->caller);
+	mc_catalog_run(MC_PLAN_ROLLBACK_TASKS,
+				   "WITH h AS ("
+				   "  SELECT DISTINCT ON (task_no) task_no, status, attempt, result, error, changed_at "
+				   "  FROM mycelium.workflow_state_history "
+				   "  WHERE workflow_id = $1 AND version <= $2 AND task_no > 0 "
+				   "  ORDER BY task_no, version DESC"
+				   "), tgt AS ("
+				   "  SELECT t.task_no, t.dependencies, t.allow_failure, "
+				   "    t.status::pg_catalog.text AS old_status, t.attempt AS old_attempt, "
+				   "    t.result AS old_result, t.error AS old_error, "
+				   "    COALESCE(h.status, 'pending') AS status, COALESCE(h.attempt, 0) AS attempt, "
+				   "    h.result, h.error, h.changed_at "
+				   "  FROM mycelium.task_states t LEFT JOIN h ON h.task_no = t.task_no "
+				   "  WHERE t.workflow_id = $1"
+				   "), unmet AS ("
+				   "  SELECT c.task_no, pg_catalog.count(*)::pg_catalog.int4 AS n "
+				   "  FROM tgt c CROSS JOIN LATERAL pg_catalog.unnest(c.dependencies) AS dep(task_no) "
+				   "  JOIN tgt d ON d.task_no = dep.task_no "
+				   "  WHERE NOT (d.status = 'completed' OR (d.status = 'failed' AND d.allow_failure)) "
+				   "  GROUP BY c.task_no"
+				   "), fin AS ("
+				   "  SELECT tgt.*, COALESCE(u.n, 0) AS deps_pending, "
+				   "    CASE WHEN tgt.status IN ('pending', 'ready', 'running') THEN "
+				   "      CASE WHEN COALESCE(u.n, 0) = 0 THEN 'ready' ELSE 'pending' END "
+				   "    ELSE tgt.status END AS new_status "
+				   "  FROM tgt LEFT JOIN unmet u ON u.task_no = tgt.task_no"
+				   "), upd AS ("
+				   "  UPDATE mycelium.task_states t SET "
+				   "    status = fin.new_status::mycelium.task_status, attempt = fin.attempt, "
+				   "    result = fin.result, error = fin.error, deps_pending = fin.deps_pending, "
+				   "    run_after = NULL, "
+				   "    started_at = CASE WHEN fin.new_status IN ('pending', 'ready') THEN NULL "
+				   "      ELSE t.started_at END, "
+				   "    finished_at = CASE WHEN fin.new_status IN ('pending', 'ready') THEN NULL "
+				   "      ELSE fin.changed_at END "
+				   "  FROM fin WHERE t.workflow_id = $1 AND t.task_no = fin.task_no "
+				   "    AND (t.status::pg_catalog.text, t.attempt, t.result, t.error, t.deps_pending) "
+				   "      IS DISTINCT FROM (fin.new_status, fin.attempt, fin.result, fin.error, fin.deps_pending) "
+				   "  RETURNING t.task_no, fin.new_status, fin.attempt, fin.result, fin.error, "
+				   "    (fin.old_status, fin.old_attempt, fin.old_result, fin.old_error) "
+				   "      IS DISTINCT FROM (fin.new_status, fin.attempt, fin.result, fin.error) AS visible"
+				   ") "
+				   "INSERT INTO mycelium.workflow_state_history "
+				   "(workflow_id, version, task_no, owner, status, attempt, result, error, event, changed_by) "
+				   "SELECT $1, $3, task_no, $4, new_status, attempt, result, error, $5, $6 "
+				   "FROM upd WHERE visible",
+				   6, task_argtypes, values, NULL, 0);
+
+	/* counters, from the tasks as they are now */
+	mc_catalog_run(MC_PLAN_COUNT_TASKS,
+				   "SELECT pg_catalog.count(*) FILTER (WHERE status IN ('pending', 'ready', 'running'))::pg_catalog.int4, "
+				   "pg_catalog.count(*) FILTER (WHERE status = 'running')::pg_catalog.int4 "
+				   "FROM mycelium.task_states WHERE workflow_id = $1",
+				   1, wf_argtypes, values, NULL, 0);
+	wf->tasks_open = DatumGetInt32(mc_catalog_value(0, 1, &isnull));
+	wf->tasks_running = DatumGetInt32(mc_catalog_value(0, 2, &isnull));
+
+	/* the workflow's own status at target */
+	mc_catalog_run(MC_PLAN_ROLLBACK_WORKFLOW_STATE,
+				   "SELECT status, error FROM mycelium.workflow_state_history "
+				   "WHERE workflow_id = $1 AND task_no = 0 AND version <= $2 "
+				   "ORDER BY version DESC LIMIT 1",
+				   2, wf_argtypes, values, NULL, 1);
+	status = mc_workflow_status_from_name(mc_catalog_text(0, 1));
+	wf->error = mc_catalog_text(0, 2);
+	if (status == MC_WF_RUNNING)
+		status = MC_WF_PAUSED;
+	mc_workflow_set_status(session, wf, status, event);
+}

@@ -1,0 +1,70 @@
+/*-------------------------------------------------------------------------
+ *
+ * state.h
+ *		The state manager: the task and workflow state machines, versioned
+ *		changes with history, and rollback.  See doc/state-machines.md.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MC_STATE_H
+#define MC_STATE_H
+
+#include "utils/jsonb.h"
+#include "utils/uuid.h"
+
+#include "catalog.h"
+#include "mycelium.h"
+
+/* a workflow's row, locked for the rest of the transaction */
+typedef struct McWorkflow
+{
+	pg_uuid_t	id;
+	Oid			owner;
+	McWorkflowStatus status;
+	McWorkflowStatus old_status;
+	int64		version;		/* the version this change will create */
+	int32		task_count;
+	int32		tasks_open;
+	int32		tasks_running;
+	char	   *error;			/* set when the workflow fails */
+	bool		changed;		/* something was changed at this version */
+} McWorkflow;
+
+/* one task's row, as the state manager needs it */
+typedef struct McTask
+{
+	int32		task_no;
+	char	   *task_id;
+	McTaskStatus status;
+	int32		attempt;
+	bool		allow_failure;
+	Datum		dependents;		/* int4[] or 0 */
+} McTask;
+
+extern const char *const mc_task_status_names[];
+extern const char *const mc_workflow_status_names[];
+
+extern McTaskStatus mc_task_status_from_name(const char *name);
+extern McWorkflowStatus mc_workflow_status_from_name(const char *name);
+extern bool mc_task_status_is_terminal(McTaskStatus status);
+extern bool mc_workflow_status_is_terminal(McWorkflowStatus status);
+extern bool mc_task_transition_allowed(McTaskStatus from, McTaskStatus to);
+
+extern void mc_workflow_lock(McCatalogSession *session, pg_uuid_t *id,
+							 McWorkflow *wf);
+extern void mc_workflow_set_status(McCatalogSession *session, McWorkflow *wf,
+								   McWorkflowStatus status, const char *event);
+extern void mc_workflow_save(McCatalogSession *session, McWorkflow *wf);
+extern bool mc_task_get(McWorkflow *wf, const char *task_id, McTask *task);
+extern void mc_task_transition(McCatalogSession *session, McWorkflow *wf,
+							   McTask *task, McTaskStatus to,
+							   Jsonb *result, const char *error,
+							   const char *event);
+extern void mc_history_record(McCatalogSession *session, McWorkflow *wf,
+							  int32 task_no, const char *status, int32 attempt,
+							  Jsonb *result, const char *error,
+							  const char *event);
+extern void mc_workflow_rollback(McCatalogSession *session, McWorkflow *wf,
+								 int64 target);
+
+#endif							/* MC_STATE_H */
