@@ -150,11 +150,11 @@ get_number(McTaskDef *task, const char *field, JsonbValue *v,
 								  field, jsonb_type_name(v)));
 	d = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
 										   NumericGetDatum(v->val.numeric)));
-	if (integral && (isinf(d) || d != floor(d)))
-		task_error(task, psprintf("Field \"%s\" must be an integer.", field));
 	if (isnan(d) || d < min || d > max)
-		task_error(task, psprintf("Field \"%s\" must be between %g and %g.",
+		task_error(task, psprintf("Field \"%s\" must be between %.10g and %.10g.",
 								  field, min, max));
+	if (integral && d != floor(d))
+		task_error(task, psprintf("Field \"%s\" must be an integer.", field));
 	return d;
 }
 

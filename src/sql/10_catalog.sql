@@ -7,7 +7,7 @@
 -- checking ownership.  Users read them through row-level security.
 
 CREATE TABLE mycelium.executors (
-	agent_type text PRIMARY KEY
+	agent_type text COLLATE "C" PRIMARY KEY
 		CHECK (pg_catalog.length(agent_type) BETWEEN 1 AND 255),
 	executor regprocedure,
 	output_schema jsonb,
@@ -46,9 +46,9 @@ CREATE INDEX workflow_states_active_idx ON mycelium.workflow_states (status)
 CREATE TABLE mycelium.task_states (
 	workflow_id uuid NOT NULL,
 	task_no integer NOT NULL CHECK (task_no >= 1),
-	task_id text NOT NULL,
-	agent_id text NOT NULL,
-	agent_type text NOT NULL,
+	task_id text COLLATE "C" NOT NULL,
+	agent_id text COLLATE "C" NOT NULL,
+	agent_type text COLLATE "C" NOT NULL,
 	owner regrole NOT NULL,
 	status mycelium.task_status NOT NULL,
 	attempt integer NOT NULL DEFAULT 0 CHECK (attempt >= 0),
@@ -73,6 +73,8 @@ CREATE TABLE mycelium.task_states (
 );
 COMMENT ON TABLE mycelium.task_states IS
 	'one row per task; task_no numbers a workflow''s tasks from 1 in definition order';
+-- identifiers (task ids, agent ids and types) compare byte by byte: the
+-- same order on every cluster whatever its locale, and cheaper index work
 COMMENT ON COLUMN mycelium.task_states.deps_pending IS
 	'dependencies not yet satisfied; the task is ready when this reaches 0';
 COMMENT ON COLUMN mycelium.task_states.dependencies IS

@@ -1,0 +1,111 @@
+# test/lib/common.sh: shared by test/run-tests, examples/run-demo and bench/.
+#
+# Installs what is missing (Debian packages), builds and installs the
+# extension, and starts throwaway PostgreSQL clusters.  PostgreSQL will not
+# run as root, so when invoked as root the build tree is copied to a
+# directory owned by an unprivileged OS user (postgres, created by the
+# postgresql package) and the servers and tests run as that user.
+
+MC_PG_VERSION=${MC_PG_VERSION:-15}
+MC_PG_BIN=/usr/lib/postgresql/$MC_PG_VERSION/bin
+MC_RUN_USER=${MC_RUN_USER:-postgres}
+
+# packages every command needs; callers may add their own
+MC_PACKAGES="postgresql-$MC_PG_VERSION postgresql-server-dev-$MC_PG_VERSION
+	postgresql-$MC_PG_VERSION-cron postgresql-$MC_PG_VERSION-pgtap
+	libtap-parser-sourcehandler-pgtap-perl libjansson-dev libipc-run-perl
+	make gcc lcov rsync"
+
+mc_log() { printf '\n=== %s\n' "$*"; }
+mc_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# mc_install_packages PKG...: installs the Debian packages not yet installed
+mc_install_packages() {
+	local missing=() p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	mc_log "installing Debian packages: ${missing[*]}"
+	local sudo=""
+	[ "$(id -u)" -eq 0 ] || sudo="sudo"
+	$sudo apt-get update -qq
+	# the postgresql package must not start (or create) a cluster of its own
+	if [ ! -e /etc/postgresql-common/createcluster.conf ]; then
+		$sudo mkdir -p /etc/postgresql-common
+		echo "create_main_cluster = false" | $sudo tee /etc/postgresql-common/createcluster.conf >/dev/null
+	fi
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# mc_as_user CMD...: runs a command as the unprivileged user when we are root
+mc_as_user() {
+	if [ "$(id -u)" -eq 0 ]; then
+		runuser -u "$MC_RUN_USER" -- env PATH="$MC_PG_BIN:$PATH" "$@"
+	else
+		env PATH="$MC_PG_BIN:$PATH" "$@"
+	fi
+}
+
+# mc_as_root CMD...: runs a command with the rights to install into PostgreSQL
+mc_as_root() {
+	if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# mc_stage SRC: sets MC_TREE to a build tree the unprivileged user can write
+# (a copy of SRC when we are root, SRC itself otherwise)
+mc_stage() {
+	local src=$1
+	if [ "$(id -u)" -eq 0 ]; then
+		MC_TREE=$(mktemp -d /tmp/mycelium-tree.XXXXXX)
+		rsync -a --exclude .git --exclude 'tmp_check*' --exclude results \
+			--exclude '*.o' --exclude '*.so' --exclude '*.gc*' "$src"/ "$MC_TREE"/
+		chown -R "$MC_RUN_USER" "$MC_TREE"
+	else
+		MC_TREE=$src
+	fi
+	export MC_TREE
+}
+
+# mc_unstage: removes the copy mc_stage made, if it made one
+mc_unstage() {
+	if [ -n "${MC_TREE:-}" ] && [[ "$MC_TREE" == /tmp/mycelium-tree.* ]]; then
+		rm -rf "$MC_TREE"
+	fi
+}
+
+# mc_build_install [make variables...]: builds in MC_TREE and installs
+mc_build_install() {
+	mc_log "building and installing the extension $*"
+	mc_as_user make -C "$MC_TREE" -s clean >/dev/null
+	mc_as_user make -C "$MC_TREE" -s PG_CONFIG="$MC_PG_BIN/pg_config" "$@" >/dev/null
+	mc_as_root make -C "$MC_TREE" -s PG_CONFIG="$MC_PG_BIN/pg_config" "$@" install >/dev/null
+}
+
+# mc_cluster_start DIR PORT DBNAME [CONF_LINE...]: a new cluster in DIR,
+# started with the extension preloaded; DBNAME is created with mycelium
+mc_cluster_start() {
+	local dir=$1 port=$2 db=$3 line
+	shift 3
+	mc_as_user rm -rf "$dir"
+	mc_as_user mkdir -p "$dir"
+	mc_as_user initdb -D "$dir/data" -A trust -U postgres >/dev/null
+	{
+		cat "$MC_TREE/test/mycelium.conf"
+		echo "port = $port"
+		echo "listen_addresses = ''"
+		echo "unix_socket_directories = '$dir'"
+		echo "cron.database_name = '$db'"
+		for line in "$@"; do echo "$line"; done
+	} | mc_as_user tee -a "$dir/data/postgresql.conf" >/dev/null
+	mc_as_user pg_ctl -D "$dir/data" -l "$dir/server.log" -w start >/dev/null ||
+		{ cat "$dir/server.log"; mc_die "could not start the server in $dir"; }
+	mc_as_user createdb -h "$dir" -p "$port" -U postgres "$db"
+	mc_as_user psql -X -q -h "$dir" -p "$port" -U postgres -d "$db" \
+		-c "CREATE EXTENSION mycelium" >/dev/null
+}
+
+# mc_cluster_stop DIR: stops the cluster in DIR
+mc_cluster_stop() {
+	mc_as_user pg_ctl -D "$1/data" -m fast -w stop >/dev/null 2>&1 || true
+}
