@@ -46,3 +46,7 @@ include $(PGXS)
 
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $^ > $@
+
+# PGXS does not track header dependencies: rebuild every object when a
+# header changes
+$(OBJS): $(wildcard src/*.h)

@@ -13,9 +13,12 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/guc.h"
 
+#include "launcher.h"
 #include "mycelium.h"
+#include "shmem.h"
 
 PG_MODULE_MAGIC;
 
@@ -25,10 +28,38 @@ int			mc_max_tasks_per_workflow = 100000;
 /* largest JSON payload (input, metadata, context, variables, result), kB */
 int			mc_max_payload_kb = 1024;
 
+/* executor workers of the scheduler */
+int			mc_max_workers = 4;
+
+/* most tasks a worker claims at once */
+int			mc_batch_size = 64;
+
+/* longest a worker runs attempts before recording them, ms */
+int			mc_batch_time_ms = 20;
+
+/* the database the scheduler serves */
+char	   *mc_database = NULL;
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+
+/*
+ * shmem_request
+ *		shmem_request_hook: the scheduler's shared memory.
+ */
+static void
+shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	mc_shmem_request();
+}
+
 /*
  * _PG_init
- *		Defines the configuration variables.  Limits are superuser-only so a
- *		user cannot raise the bounds that protect the server.
+ *		Defines the configuration variables; when the library is preloaded,
+ *		also asks for shared memory and registers the scheduler's
+ *		background workers.  Limits are superuser-only so a user cannot
+ *		raise the bounds that protect the server.
  */
 void
 _PG_init(void)
@@ -49,5 +80,48 @@ _PG_init(void)
 							PGC_SUSET, GUC_UNIT_KB,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("mycelium.batch_size",
+							"Most tasks a worker claims and records in one transaction.",
+							NULL,
+							&mc_batch_size,
+							64, 1, 10000,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("mycelium.batch_time",
+							"Longest a worker runs attempts before it records them and commits.",
+							NULL,
+							&mc_batch_time_ms,
+							20, 1, 60000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	/* the scheduler's settings exist only where it can run */
+	if (!process_shared_preload_libraries_in_progress)
+	{
+		MarkGUCPrefixReserved("mycelium");
+		return;
+	}
+
+	DefineCustomStringVariable("mycelium.database",
+							   "Database the scheduler serves.",
+							   "The extension must be created in it.",
+							   &mc_database,
+							   "postgres",
+							   PGC_POSTMASTER, 0,
+							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("mycelium.max_workers",
+							"Executor workers of the scheduler: the most function tasks running at once, server-wide.",
+							"Each is a background worker; max_worker_processes must leave room for them and the launcher.",
+							&mc_max_workers,
+							4, 1, 256,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("mycelium");
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = shmem_request;
+	mc_shmem_startup();
+	mc_register_workers();
 }

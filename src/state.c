@@ -23,6 +23,7 @@
 #include "utils/builtins.h"
 
 #include "mycelium_errcodes.h"
+#include "shmem.h"
 #include "state.h"
 
 const char *const mc_task_status_names[] = {
@@ -122,6 +123,33 @@ uuid_text(pg_uuid_t *id)
 }
 
 /*
+ * read_workflow
+ *		Fills wf from the row the last lock statement returned.
+ */
+static void
+read_workflow(pg_uuid_t *id, McWorkflow *wf)
+{
+	bool		isnull;
+
+	memcpy(&wf->id, id, sizeof(pg_uuid_t));
+	wf->owner = DatumGetObjectId(mc_catalog_value(0, 1, &isnull));
+	wf->status = mc_workflow_status_from_name(mc_catalog_text(0, 2));
+	wf->old_status = wf->status;
+	wf->version = DatumGetInt64(mc_catalog_value(0, 3, &isnull)) + 1;
+	wf->task_count = DatumGetInt32(mc_catalog_value(0, 4, &isnull));
+	wf->tasks_open = DatumGetInt32(mc_catalog_value(0, 5, &isnull));
+	wf->tasks_running = DatumGetInt32(mc_catalog_value(0, 6, &isnull));
+	wf->error = mc_catalog_text(0, 7);
+	wf->max_parallel_tasks = DatumGetInt32(mc_catalog_value(0, 8, &isnull));
+	wf->changed = false;
+}
+
+#define WORKFLOW_LOCK_COLUMNS \
+	"SELECT owner::pg_catalog.oid, status::pg_catalog.text, version, " \
+	"task_count, tasks_open, tasks_running, error, max_parallel_tasks " \
+	"FROM mycelium.workflow_states WHERE workflow_id = $1 "
+
+/*
  * mc_workflow_lock
  *		Locks a workflow's row for the rest of the transaction and reads it.
  *		A workflow the caller may not see is reported as missing, so its
@@ -137,26 +165,34 @@ mc_workflow_lock(McCatalogSession *session, pg_uuid_t *id, McWorkflow *wf)
 
 	values[0] = UUIDPGetDatum(id);
 	if (mc_catalog_run(MC_PLAN_WORKFLOW_LOCK,
-					   "SELECT owner::pg_catalog.oid, status::pg_catalog.text, version, "
-					   "task_count, tasks_open, tasks_running, error "
-					   "FROM mycelium.workflow_states WHERE workflow_id = $1 FOR UPDATE",
+					   WORKFLOW_LOCK_COLUMNS "FOR UPDATE",
 					   1, argtypes, values, NULL, 1) == 0 ||
 		(!session->caller_is_admin &&
 		 DatumGetObjectId(mc_catalog_value(0, 1, &isnull)) != session->caller))
 		ereport(ERROR,
 				(errcode(ERRCODE_MC_STATE),
 				 errmsg("workflow %s does not exist", uuid_text(id))));
+	read_workflow(id, wf);
+}
 
-	memcpy(&wf->id, id, sizeof(pg_uuid_t));
-	wf->owner = DatumGetObjectId(mc_catalog_value(0, 1, &isnull));
-	wf->status = mc_workflow_status_from_name(mc_catalog_text(0, 2));
-	wf->old_status = wf->status;
-	wf->version = DatumGetInt64(mc_catalog_value(0, 3, &isnull)) + 1;
-	wf->task_count = DatumGetInt32(mc_catalog_value(0, 4, &isnull));
-	wf->tasks_open = DatumGetInt32(mc_catalog_value(0, 5, &isnull));
-	wf->tasks_running = DatumGetInt32(mc_catalog_value(0, 6, &isnull));
-	wf->error = mc_catalog_text(0, 7);
-	wf->changed = false;
+/*
+ * mc_workflow_try_lock
+ *		Like mc_workflow_lock for the scheduler, but never waits: false when
+ *		the workflow is gone or another transaction holds its lock.
+ */
+bool
+mc_workflow_try_lock(McCatalogSession *session, pg_uuid_t *id, McWorkflow *wf)
+{
+	static const Oid argtypes[] = {UUIDOID};
+	Datum		values[1];
+
+	values[0] = UUIDPGetDatum(id);
+	if (mc_catalog_run(MC_PLAN_WORKFLOW_LOCK_NOWAIT,
+					   WORKFLOW_LOCK_COLUMNS "FOR UPDATE SKIP LOCKED",
+					   1, argtypes, values, NULL, 1) == 0)
+		return false;
+	read_workflow(id, wf);
+	return true;
 }
 
 /*
@@ -251,7 +287,10 @@ mc_workflow_save(McCatalogSession *session, McWorkflow *wf)
 
 /*
  * mc_task_get
- *		Reads a task by id; false if the workflow has no such task.
+ *		Locks and reads a task by id; false if the workflow has no such
+ *		task.  A task whose row a worker holds (it is recording the task's
+ *		outcome) is an error rather than a wait: the worker may be waiting
+ *		for the workflow lock the caller holds.
  */
 bool
 mc_task_get(McWorkflow *wf, const char *task_id, McTask *task)
@@ -264,9 +303,21 @@ mc_task_get(McWorkflow *wf, const char *task_id, McTask *task)
 	values[1] = CStringGetTextDatum(task_id);
 	if (mc_catalog_run(MC_PLAN_TASK_GET,
 					   "SELECT task_no, status::pg_catalog.text, attempt, allow_failure, dependents "
-					   "FROM mycelium.task_states WHERE workflow_id = $1 AND task_id = $2",
+					   "FROM mycelium.task_states WHERE workflow_id = $1 AND task_id = $2 "
+					   "FOR UPDATE SKIP LOCKED",
 					   2, argtypes, values, NULL, 1) == 0)
+	{
+		/* a worker finishing this task holds its row until it commits */
+		if (mc_catalog_run(MC_PLAN_TASK_EXISTS,
+						   "SELECT 1 FROM mycelium.task_states "
+						   "WHERE workflow_id = $1 AND task_id = $2",
+						   2, argtypes, values, NULL, 1) > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+					 errmsg("task \"%s\" is being finished by a worker", task_id),
+					 errhint("Try again in a moment.")));
 		return false;
+	}
 
 	task->task_no = DatumGetInt32(mc_catalog_value(0, 1, &isnull));
 	task->task_id = pstrdup(task_id);
@@ -347,18 +398,25 @@ skip_descendants(McCatalogSession *session, McWorkflow *wf, McTask *task,
 }
 
 /*
- * finish_open_tasks
- *		Ends every task of the workflow that is not finished: running tasks
- *		are cancelled, the others get status rest (skipped when the
- *		workflow failed, cancelled when it was cancelled).
+ * mc_workflow_finish
+ *		Ends the workflow with status: every task of it that is not
+ *		finished ends too, running ones cancelled (their workers are
+ *		interrupted when this transaction commits), the others with status
+ *		rest.  A running task whose worker is recording its outcome right
+ *		now is left to that worker, which finishes it when it gets the
+ *		workflow lock.
  */
-static void
-finish_open_tasks(McCatalogSession *session, McWorkflow *wf,
-				  McTaskStatus rest, const char *event)
+void
+mc_workflow_finish(McCatalogSession *session, McWorkflow *wf,
+				   McWorkflowStatus status, McTaskStatus rest,
+				   const char *event)
 {
 	static const Oid argtypes[] = {UUIDOID, INT8OID, REGROLEOID, TEXTOID,
 		REGROLEOID, TEXTOID};
 	Datum		values[6];
+	uint64		n;
+	uint64		i;
+	int32		running = 0;
 
 	values[0] = UUIDPGetDatum(&wf->id);
 	values[1] = Int64GetDatum(wf->version);
@@ -366,20 +424,66 @@ finish_open_tasks(McCatalogSession *session, McWorkflow *wf,
 	values[3] = CStringGetTextDatum(event);
 	values[4] = ObjectIdGetDatum(session->caller);
 	values[5] = CStringGetTextDatum(mc_task_status_names[rest]);
-	mc_catalog_run(MC_PLAN_FAIL_OPEN_TASKS,
-				   "WITH s AS ("
-				   "  UPDATE mycelium.task_states SET finished_at = pg_catalog.now(), "
-				   "    status = CASE WHEN status = 'running' THEN 'cancelled' "
-				   "      ELSE $6::mycelium.task_status END "
-				   "  WHERE workflow_id = $1 AND status IN ('pending', 'ready', 'running') "
-				   "  RETURNING task_no, status, attempt"
-				   ") "
-				   "INSERT INTO mycelium.workflow_state_history "
-				   "(workflow_id, version, task_no, owner, status, attempt, event, changed_by) "
-				   "SELECT $1, $2, s.task_no, $3, s.status::pg_catalog.text, s.attempt, $4, $5 FROM s",
-				   6, argtypes, values, NULL, 0);
-	wf->tasks_open = 0;
-	wf->tasks_running = 0;
+	n = mc_catalog_run(MC_PLAN_FAIL_OPEN_TASKS,
+					   "WITH o AS ("
+					   "  SELECT task_no, status::pg_catalog.text AS old_status "
+					   "  FROM mycelium.task_states "
+					   "  WHERE workflow_id = $1 AND status IN ('pending', 'ready', 'running') "
+					   "  FOR UPDATE SKIP LOCKED"
+					   "), s AS ("
+					   "  UPDATE mycelium.task_states t SET finished_at = pg_catalog.now(), "
+					   "    worker_id = NULL, lease_until = NULL, run_after = NULL, "
+					   "    status = CASE WHEN t.status = 'running' THEN 'cancelled' "
+					   "      ELSE $6::mycelium.task_status END "
+					   "  FROM o WHERE t.workflow_id = $1 AND t.task_no = o.task_no "
+					   "  RETURNING t.task_no, t.status, t.attempt, o.old_status"
+					   "), h AS ("
+					   "  INSERT INTO mycelium.workflow_state_history "
+					   "  (workflow_id, version, task_no, owner, status, attempt, event, changed_by) "
+					   "  SELECT $1, $2, s.task_no, $3, s.status::pg_catalog.text, s.attempt, $4, $5 FROM s"
+					   ") "
+					   "SELECT s.old_status = 'running' FROM s",
+					   6, argtypes, values, NULL, 0);
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		if (DatumGetBool(mc_catalog_value(i, 1, &isnull)))
+			running++;
+	}
+	wf->tasks_open -= (int32) n;
+	wf->tasks_running = Max(wf->tasks_running - running, 0);
+	mc_interrupt_at_commit(&wf->id);
+	mc_workflow_set_status(session, wf, status, event);
+}
+
+/*
+ * mc_task_retry
+ *		A running task's attempt failed and it has attempts left: it is
+ *		ready again, not before delay seconds from now.
+ */
+void
+mc_task_retry(McCatalogSession *session, McWorkflow *wf, McTask *task,
+			  double delay, const char *error, const char *event)
+{
+	static const Oid argtypes[] = {UUIDOID, INT4OID, FLOAT8OID, TEXTOID};
+	Datum		values[4];
+
+	values[0] = UUIDPGetDatum(&wf->id);
+	values[1] = Int32GetDatum(task->task_no);
+	values[2] = Float8GetDatum(delay);
+	values[3] = CStringGetTextDatum(error);
+	mc_catalog_run(MC_PLAN_TASK_RETRY,
+				   "UPDATE mycelium.task_states SET status = 'ready', error = $4, "
+				   "result = NULL, worker_id = NULL, lease_until = NULL, "
+				   "run_after = CASE WHEN $3 > 0 THEN pg_catalog.clock_timestamp() "
+				   "  + pg_catalog.make_interval(secs => $3) END "
+				   "WHERE workflow_id = $1 AND task_no = $2",
+				   4, argtypes, values, NULL, 0);
+	mc_history_record(session, wf, task->task_no, "ready", task->attempt,
+					  NULL, error, event);
+	task->status = MC_TASK_READY;
+	wf->tasks_running = Max(wf->tasks_running - 1, 0);
 }
 
 /*
@@ -418,6 +522,7 @@ mc_task_transition(McCatalogSession *session, McWorkflow *wf, McTask *task,
 	mc_catalog_run(MC_PLAN_TASK_SET,
 				   "UPDATE mycelium.task_states SET status = $3::mycelium.task_status, "
 				   "attempt = attempt + $4, result = $5, error = $6, run_after = NULL, "
+				   "worker_id = NULL, lease_until = NULL, "
 				   "started_at = CASE WHEN $3 = 'running' THEN pg_catalog.now() ELSE started_at END, "
 				   "finished_at = CASE WHEN $7 THEN pg_catalog.now() END "
 				   "WHERE workflow_id = $1 AND task_no = $2 RETURNING attempt",
@@ -442,10 +547,9 @@ mc_task_transition(McCatalogSession *session, McWorkflow *wf, McTask *task,
 	{
 		wf->error = psprintf("task \"%s\" failed%s%s", task->task_id,
 							 error ? ": " : "", error ? error : "");
-		finish_open_tasks(session, wf, MC_TASK_SKIPPED,
-						  psprintf("workflow failed: task \"%s\" failed",
-								   task->task_id));
-		mc_workflow_set_status(session, wf, MC_WF_FAILED, "failed");
+		mc_workflow_finish(session, wf, MC_WF_FAILED, MC_TASK_SKIPPED,
+						   psprintf("workflow failed: task \"%s\" failed",
+									task->task_id));
 		return;
 	}
 

@@ -24,6 +24,7 @@ typedef struct McWorkflow
 	McWorkflowStatus old_status;
 	int64		version;		/* the version this change will create */
 	int32		task_count;
+	int32		max_parallel_tasks;
 	int32		tasks_open;
 	int32		tasks_running;
 	char	   *error;			/* set when the workflow fails */
@@ -52,6 +53,8 @@ extern bool mc_task_transition_allowed(McTaskStatus from, McTaskStatus to);
 
 extern void mc_workflow_lock(McCatalogSession *session, pg_uuid_t *id,
 							 McWorkflow *wf);
+extern bool mc_workflow_try_lock(McCatalogSession *session, pg_uuid_t *id,
+								 McWorkflow *wf);
 extern void mc_workflow_set_status(McCatalogSession *session, McWorkflow *wf,
 								   McWorkflowStatus status, const char *event);
 extern void mc_workflow_save(McCatalogSession *session, McWorkflow *wf);
@@ -59,6 +62,12 @@ extern bool mc_task_get(McWorkflow *wf, const char *task_id, McTask *task);
 extern void mc_task_transition(McCatalogSession *session, McWorkflow *wf,
 							   McTask *task, McTaskStatus to,
 							   Jsonb *result, const char *error,
+							   const char *event);
+extern void mc_task_retry(McCatalogSession *session, McWorkflow *wf,
+						  McTask *task, double delay, const char *error,
+						  const char *event);
+extern void mc_workflow_finish(McCatalogSession *session, McWorkflow *wf,
+							   McWorkflowStatus status, McTaskStatus rest,
 							   const char *event);
 extern void mc_history_record(McCatalogSession *session, McWorkflow *wf,
 							  int32 task_no, const char *status, int32 attempt,

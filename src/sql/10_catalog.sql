@@ -66,6 +66,8 @@ CREATE TABLE mycelium.task_states (
 	result jsonb,
 	error text,
 	run_after timestamptz,
+	worker_id text,
+	lease_until timestamptz,
 	started_at timestamptz,
 	finished_at timestamptz,
 	PRIMARY KEY (workflow_id, task_no),
@@ -85,8 +87,16 @@ COMMENT ON COLUMN mycelium.task_states.owner IS
 	'owner of the workflow, repeated here so row-level security needs no join';
 COMMENT ON COLUMN mycelium.task_states.run_after IS
 	'earliest start of the next attempt (retry back-off)';
+COMMENT ON COLUMN mycelium.task_states.worker_id IS
+	'who runs the current attempt: a scheduler worker or an external agent';
+COMMENT ON COLUMN mycelium.task_states.lease_until IS
+	'when an external agent''s claim on the running attempt lapses';
 CREATE INDEX task_states_ready_idx ON mycelium.task_states (workflow_id, task_no)
 	WHERE status = 'ready';
+CREATE INDEX task_states_retry_idx ON mycelium.task_states (run_after)
+	WHERE status = 'ready' AND run_after IS NOT NULL;
+CREATE INDEX task_states_running_idx ON mycelium.task_states (worker_id)
+	WHERE status = 'running';
 
 CREATE TABLE mycelium.workflow_state_history (
 	workflow_id uuid NOT NULL,
@@ -99,7 +109,7 @@ CREATE TABLE mycelium.workflow_state_history (
 	error text,
 	event text NOT NULL,
 	changed_by regrole NOT NULL,
-	changed_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	changed_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
 	PRIMARY KEY (workflow_id, version, task_no)
 );
 COMMENT ON TABLE mycelium.workflow_state_history IS

@@ -1,0 +1,622 @@
+/*-------------------------------------------------------------------------
+ *
+ * dispatch.c
+ *		Claiming ready tasks and recording the outcome of their attempts.
+ *
+ * The unit of work is a batch.  mc_dispatch_step, run in one transaction,
+ * records the outcome of every attempt of the batch that has run, then
+ * claims new tasks into the batch: the dependents those outcomes released
+ * first, then ready tasks of the workflows it was handed.  The transaction
+ * commits; the claimed tasks (now "running", their attempt counted, so a
+ * crash while they run counts as a failed attempt) run; the next step
+ * records them and claims again.  One commit per batch carries both the
+ * results of one round and the claims of the next, and a task whose last
+ * dependency just completed is claimed in the same commit.
+ *
+ * Locking.  A workflow's row is locked for every change to it.  A step
+ * locks the rows of all the workflows it touches in workflow_id order, so
+ * two workers never wait on each other in a cycle; a workflow it only
+ * wants to claim from is locked with SKIP LOCKED and tried again later.
+ * A workflow's row is updated once per step, with the version advanced by
+ * the number of changes.  The one other kind of lock a worker holds is on
+ * the rows of tasks whose attempt completed (execute.c); other sessions
+ * never wait for those (they use SKIP LOCKED or report the task busy).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "dispatch.h"
+#include "mycelium_errcodes.h"
+#include "retry.h"
+#include "state.h"
+
+/* one workflow a step works on */
+typedef struct StepWorkflow
+{
+	pg_uuid_t	id;
+	Oid			start_by;		/* start it if pending (InvalidOid: no) */
+	bool		candidate;		/* claim from it */
+	int			first;			/* its finished tasks: tasks[first..] */
+	int			nfinished;
+} StepWorkflow;
+
+/*
+ * mc_batch_create
+ *		A new, empty batch.  A step allocates in one of two contexts and
+ *		frees the other: what a step claims lives until the step after the
+ *		one that records it.  Attempts run in the current step context
+ *		(mc_batch_context).
+ */
+McBatch *
+mc_batch_create(MemoryContext parent, const char *worker_id, int capacity)
+{
+	MemoryContext cxt = AllocSetContextCreate(parent, "mycelium batch",
+											  ALLOCSET_DEFAULT_SIZES);
+	McBatch    *batch = MemoryContextAllocZero(cxt, sizeof(McBatch));
+
+	batch->cxt = cxt;
+	batch->step_cxt[0] = AllocSetContextCreate(cxt, "mycelium batch step",
+											   ALLOCSET_DEFAULT_SIZES);
+	batch->step_cxt[1] = AllocSetContextCreate(cxt, "mycelium batch step",
+											   ALLOCSET_DEFAULT_SIZES);
+	batch->worker_id = MemoryContextStrdup(cxt, worker_id);
+	batch->capacity = capacity;
+	batch->tasks = MemoryContextAllocZero(cxt, sizeof(McRunTask) * capacity);
+	return batch;
+}
+
+/*
+ * id_cmp
+ *		Orders workflow ids, the lock order of a step.
+ */
+static int
+id_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(pg_uuid_t));
+}
+
+/*
+ * step_workflow_cmp
+ *		qsort comparator of StepWorkflow by id.
+ */
+static int
+step_workflow_cmp(const void *a, const void *b)
+{
+	return id_cmp(&((const StepWorkflow *) a)->id, &((const StepWorkflow *) b)->id);
+}
+
+/*
+ * run_task_cmp
+ *		qsort comparator of McRunTask: by workflow, then task number.
+ */
+static int
+run_task_cmp(const void *a, const void *b)
+{
+	const McRunTask *x = a;
+	const McRunTask *y = b;
+	int			c = id_cmp(&x->workflow_id, &y->workflow_id);
+
+	if (c != 0)
+		return c;
+	return (x->task_no > y->task_no) - (x->task_no < y->task_no);
+}
+
+/*
+ * record_completed
+ *		Records the completed attempts tasks[0..n-1] of one workflow with
+ *		set-based statements: task rows, history (one version each) and the
+ *		release of their dependents.  Returns how many tasks became ready.
+ */
+static int
+record_completed(McCatalogSession *session, McWorkflow *wf, McRunTask *tasks, int n)
+{
+	static const Oid argtypes[] = {UUIDOID, INT4ARRAYOID, JSONBARRAYOID,
+		INT8OID, REGROLEOID};
+	Datum	   *nos = palloc(sizeof(Datum) * n);
+	Datum	   *results = palloc(sizeof(Datum) * n);
+	Datum		values[5];
+	uint64		rows;
+	uint64		i;
+	int			nready = 0;
+
+	for (i = 0; i < n; i++)
+	{
+		nos[i] = Int32GetDatum(tasks[i].task_no);
+		results[i] = JsonbPGetDatum(tasks[i].result);
+	}
+	values[0] = UUIDPGetDatum(&wf->id);
+	values[1] = PointerGetDatum(construct_array(nos, n, INT4OID, 4, true, TYPALIGN_INT));
+	values[2] = PointerGetDatum(construct_array(results, n, JSONBOID, -1, false, TYPALIGN_INT));
+	values[3] = Int64GetDatum(wf->version);
+	values[4] = ObjectIdGetDatum(session->caller);
+	rows = mc_catalog_run(MC_PLAN_FINISH_TASKS,
+						  "WITH f AS ("
+						  "  SELECT * FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.int4[]), "
+						  "    pg_catalog.unnest($3::pg_catalog.jsonb[])) WITH ORDINALITY AS f(task_no, result, n)"
+						  "), u AS ("
+						  "  UPDATE mycelium.task_states t SET status = 'completed', result = f.result, "
+						  "    error = NULL, finished_at = pg_catalog.now(), worker_id = NULL "
+						  "  FROM f WHERE t.workflow_id = $1 AND t.task_no = f.task_no "
+						  "  RETURNING t.task_no, t.attempt, t.result, t.dependents, t.owner, f.n"
+						  "), h AS ("
+						  "  INSERT INTO mycelium.workflow_state_history "
+						  "  (workflow_id, version, task_no, owner, status, attempt, result, event, changed_by) "
+						  "  SELECT $1, $4 + u.n - 1, u.task_no, u.owner, 'completed', u.attempt, "
+						  "    u.result, 'completed', $5 FROM u"
+						  "), r AS ("
+						  "  SELECT d.task_no, pg_catalog.count(*)::pg_catalog.int4 AS k "
+						  "  FROM u, pg_catalog.unnest(u.dependents) AS d(task_no) GROUP BY d.task_no"
+						  ") "
+						  "UPDATE mycelium.task_states t SET deps_pending = t.deps_pending - r.k, "
+						  "  status = CASE WHEN t.deps_pending = r.k AND t.status = 'pending' "
+						  "    THEN 'ready'::mycelium.task_status ELSE t.status END "
+						  "FROM r WHERE t.workflow_id = $1 AND t.task_no = r.task_no "
+						  "RETURNING t.status = 'ready'",
+						  5, argtypes, values, NULL, 0);
+	for (i = 0; i < rows; i++)
+	{
+		bool		isnull;
+
+		if (DatumGetBool(mc_catalog_value(i, 1, &isnull)))
+			nready++;
+	}
+	wf->version += n;
+	wf->tasks_open -= n;
+	wf->tasks_running = Max(wf->tasks_running - n, 0);
+	wf->changed = true;
+	return nready;
+}
+
+/*
+ * record_failed
+ *		Records one failed attempt: another attempt after the policy's
+ *		back-off while attempts are left, else the task fails (and with it
+ *		the workflow, unless allow_failure).  Returns whether a dependent
+ *		may have become ready.
+ */
+static bool
+record_failed(McCatalogSession *session, McWorkflow *wf, McRunTask *rt,
+			  const char *worker_id)
+{
+	McTask		task;
+
+	/* the row may have been cancelled while the attempt ran */
+	if (!mc_task_get(wf, rt->task_id, &task) || task.status != MC_TASK_RUNNING ||
+		task.attempt != rt->attempt)
+		return false;
+
+	if (rt->attempt < rt->max_attempts && !mc_workflow_status_is_terminal(wf->status))
+	{
+		double		delay = mc_retry_delay(rt->attempt, rt->initial_delay,
+										   rt->max_delay, rt->exponential_base);
+
+		mc_task_retry(session, wf, &task, delay, rt->error,
+					  psprintf("attempt %d failed; retry in %g s", rt->attempt, delay));
+		wf->version++;
+		return delay == 0;
+	}
+	mc_task_transition(session, wf, &task, MC_TASK_FAILED, NULL, rt->error,
+					   rt->timed_out ? "timed out" : "failed");
+	wf->version++;
+	return task.allow_failure;
+}
+
+/*
+ * claim_tasks
+ *		Claims up to limit ready tasks of a locked, running workflow: marks
+ *		them running with their attempt counted, records history, and adds
+ *		them to the batch with their execution context.
+ */
+static int
+claim_tasks(McCatalogSession *session, McWorkflow *wf, McBatch *batch, int limit)
+{
+	static const Oid argtypes[] = {UUIDOID, INT4OID, TEXTOID, INT8OID, REGROLEOID};
+	Datum		values[5];
+	uint64		n;
+	uint64		i;
+	MemoryContext old;
+
+	values[0] = UUIDPGetDatum(&wf->id);
+	values[1] = Int32GetDatum(limit);
+	values[2] = CStringGetTextDatum(batch->worker_id);
+	values[3] = Int64GetDatum(wf->version);
+	values[4] = ObjectIdGetDatum(session->caller);
+	n = mc_catalog_run(MC_PLAN_CLAIM,
+					   "WITH c AS ("
+					   "  SELECT t.task_no FROM mycelium.task_states t "
+					   "  WHERE t.workflow_id = $1 AND t.status = 'ready' "
+					   "    AND (t.run_after IS NULL OR t.run_after <= pg_catalog.clock_timestamp()) "
+					   "    AND EXISTS (SELECT 1 FROM mycelium.executors e "
+					   "      WHERE e.agent_type = t.agent_type AND e.executor IS NOT NULL) "
+					   "  ORDER BY t.task_no LIMIT $2"
+					   "), u AS ("
+					   "  UPDATE mycelium.task_states t SET status = 'running', attempt = t.attempt + 1, "
+					   "    started_at = pg_catalog.now(), finished_at = NULL, run_after = NULL, "
+					   "    worker_id = $3 "
+					   "  FROM c WHERE t.workflow_id = $1 AND t.task_no = c.task_no "
+					   "  RETURNING t.*"
+					   "), h AS ("
+					   "  INSERT INTO mycelium.workflow_state_history "
+					   "  (workflow_id, version, task_no, owner, status, attempt, event, changed_by) "
+					   "  SELECT $1, $4 + pg_catalog.row_number() OVER (ORDER BY u.task_no) - 1, "
+					   "    u.task_no, u.owner, 'running', u.attempt, 'dispatched', $5 FROM u"
+					   ") "
+					   "SELECT u.task_no, u.task_id, u.attempt, u.max_attempts, u.initial_delay, "
+					   "  u.max_delay, u.exponential_base, COALESCE(u.timeout, 0), u.allow_failure, "
+					   "  COALESCE((SELECT e.executor::pg_catalog.oid FROM mycelium.executors e "
+					   "    WHERE e.agent_type = u.agent_type), 0), u.owner::pg_catalog.oid, "
+					   "  pg_catalog.jsonb_build_object("
+					   "    'workflow_id', u.workflow_id, 'attempt', u.attempt,"
+					   "    'workflow_context', w.context, 'variables', w.variables,"
+					   "    'task', pg_catalog.jsonb_build_object("
+					   "      'task_id', u.task_id, 'agent_id', u.agent_id, 'agent_type', u.agent_type,"
+					   "      'dependencies', COALESCE(p.ids, '[]'),"
+					   "      'retry_policy', pg_catalog.jsonb_build_object("
+					   "        'max_attempts', u.max_attempts, 'initial_delay', u.initial_delay,"
+					   "        'max_delay', u.max_delay, 'exponential_base', u.exponential_base),"
+					   "      'timeout', u.timeout, 'allow_failure', u.allow_failure,"
+					   "      'input', u.input, 'metadata', COALESCE(u.metadata, '{}')),"
+					   "    'previous_results', COALESCE(p.results, '[]'),"
+					   "    'handoffs', '[]'::pg_catalog.jsonb) "
+					   "FROM u JOIN mycelium.workflow_states w ON w.workflow_id = $1 "
+					   "LEFT JOIN LATERAL ("
+					   "  SELECT pg_catalog.jsonb_agg(d.task_id ORDER BY d.task_no) AS ids, "
+					   "    pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
+					   "      'task_id', d.task_id, 'agent_id', d.agent_id, 'agent_type', d.agent_type,"
+					   "      'status', d.status, 'result', d.result, 'error', d.error) "
+					   "      ORDER BY d.task_no) AS results "
+					   "  FROM mycelium.task_states d "
+					   "  WHERE u.dependencies IS NOT NULL AND d.workflow_id = $1 "
+					   "    AND d.task_no = ANY (u.dependencies)) p ON true "
+					   "ORDER BY u.task_no",
+					   5, argtypes, values, NULL, 0);
+
+	old = MemoryContextSwitchTo(batch->step_cxt[batch->cur]);
+	for (i = 0; i < n; i++)
+	{
+		McRunTask  *t = &batch->tasks[batch->ntasks++];
+		bool		isnull;
+
+		memset(t, 0, sizeof(McRunTask));
+		memcpy(&t->workflow_id, &wf->id, sizeof(pg_uuid_t));
+		t->task_no = DatumGetInt32(mc_catalog_value(i, 1, &isnull));
+		t->task_id = mc_catalog_text(i, 2);
+		t->attempt = DatumGetInt32(mc_catalog_value(i, 3, &isnull));
+		t->max_attempts = DatumGetInt32(mc_catalog_value(i, 4, &isnull));
+		t->initial_delay = DatumGetFloat8(mc_catalog_value(i, 5, &isnull));
+		t->max_delay = DatumGetFloat8(mc_catalog_value(i, 6, &isnull));
+		t->exponential_base = DatumGetFloat8(mc_catalog_value(i, 7, &isnull));
+		t->timeout = DatumGetFloat8(mc_catalog_value(i, 8, &isnull));
+		t->allow_failure = DatumGetBool(mc_catalog_value(i, 9, &isnull));
+		t->executor = DatumGetObjectId(mc_catalog_value(i, 10, &isnull));
+		t->owner = DatumGetObjectId(mc_catalog_value(i, 11, &isnull));
+		t->ctx = DatumGetJsonbPCopy(mc_catalog_value(i, 12, &isnull));
+		t->outcome = MC_OUTCOME_NONE;
+	}
+	MemoryContextSwitchTo(old);
+
+	wf->version += n;
+	wf->tasks_running += n;
+	if (n > 0)
+		wf->changed = true;
+	return (int) n;
+}
+
+/*
+ * start_if_requested
+ *		A pending workflow that execute_workflow asked the scheduler to
+ *		start is started here, in the scheduler's own transaction.
+ */
+static void
+start_if_requested(McCatalogSession *session, McWorkflow *wf, Oid start_by)
+{
+	Oid			caller = session->caller;
+
+	if (!OidIsValid(start_by) || wf->status != MC_WF_PENDING)
+		return;
+	session->caller = start_by;
+	mc_workflow_set_status(session, wf, MC_WF_RUNNING, "started");
+	session->caller = caller;
+	wf->version++;
+	if (wf->tasks_open == 0)
+	{
+		mc_workflow_set_status(session, wf, MC_WF_COMPLETED, "completed");
+		wf->version++;
+	}
+}
+
+/*
+ * save_workflow
+ *		Writes the workflow's row once for all the changes of this step.
+ *		wf->version is the next free version; the row keeps the last used.
+ */
+static void
+save_workflow(McCatalogSession *session, McBatch *batch, McWorkflow *wf)
+{
+	if (!wf->changed)
+		return;
+	if (wf->tasks_open == 0 && !mc_workflow_status_is_terminal(wf->status))
+	{
+		mc_workflow_set_status(session, wf, MC_WF_COMPLETED, "completed");
+		wf->version++;
+	}
+	if (mc_workflow_status_is_terminal(wf->status))
+		batch->finished_any = true;
+	wf->version--;
+	mc_workflow_save(session, wf);
+}
+
+/*
+ * step_one_workflow
+ *		The part of a step for one workflow: record its finished attempts,
+ *		then claim from it.  Returns the tasks it claimed.
+ */
+static void
+step_one_workflow(McCatalogSession *session, McBatch *batch, StepWorkflow *sw,
+				  McRunTask *finished, int *room)
+{
+	McWorkflow	wf;
+	int			ncompleted = 0;
+	int			released = 0;
+	int			i;
+
+	if (sw->nfinished > 0)
+		mc_workflow_lock(session, &sw->id, &wf);
+	else if (!mc_workflow_try_lock(session, &sw->id, &wf))
+	{
+		/* busy elsewhere, or gone: a busy one is looked at again later */
+		batch->requeue = lappend(batch->requeue, &sw->id);
+		return;
+	}
+
+	/* completed attempts first, together; then failures one by one */
+	for (i = 0; i < sw->nfinished; i++)
+	{
+		McRunTask  *t = &finished[sw->first + i];
+
+		if (t->outcome == MC_OUTCOME_COMPLETED)
+			finished[sw->first + ncompleted++] = *t;
+		else if (t->outcome == MC_OUTCOME_FAILED)
+			finished[sw->first + sw->nfinished + i] = *t;
+	}
+	if (ncompleted > 0)
+		released += record_completed(session, &wf, &finished[sw->first], ncompleted);
+	for (i = 0; i < sw->nfinished; i++)
+	{
+		McRunTask  *t = &finished[sw->first + sw->nfinished + i];
+
+		if (t->outcome == MC_OUTCOME_FAILED &&
+			record_failed(session, &wf, t, batch->worker_id))
+			released++;
+		if (t->outcome == MC_OUTCOME_FAILED && t->attempt < t->max_attempts)
+			batch->retry_scheduled = true;
+	}
+
+	start_if_requested(session, &wf, sw->start_by);
+
+	if (wf.status == MC_WF_RUNNING && *room > 0 && (sw->candidate || sw->nfinished > 0))
+	{
+		int			limit = Min(*room, wf.max_parallel_tasks - wf.tasks_running);
+
+		/* share the work with idle workers rather than queue it here */
+		if (limit > 1 && mc_idle_workers() > 0)
+			limit = 1;
+		if (limit > 0)
+		{
+			int			n = claim_tasks(session, &wf, batch, limit);
+
+			*room -= n;
+			/* maybe more ready than we could take: let others look */
+			if (n == limit && wf.tasks_running < wf.max_parallel_tasks)
+				batch->requeue = lappend(batch->requeue, &sw->id);
+		}
+	}
+	else if (wf.status == MC_WF_RUNNING && (released > 0 || sw->nfinished > 0))
+		batch->requeue = lappend(batch->requeue, &sw->id);
+
+	save_workflow(session, batch, &wf);
+}
+
+/*
+ * mc_dispatch_step
+ *		One step of a batch, in the current transaction and catalog
+ *		session: records the outcome of the attempts that ran, then claims
+ *		ready tasks, first from the workflows those attempts belonged to
+ *		and then from the candidates.  Tasks claimed but not yet run stay
+ *		in the batch.  Workflows to look at again are left in
+ *		batch->requeue for the caller to push after commit.
+ */
+void
+mc_dispatch_step(McCatalogSession *session, McBatch *batch,
+				 McQueueEntry *candidates, int ncandidates)
+{
+	MemoryContext old;
+	McRunTask  *finished;
+	int			nfinished = 0;
+	int			nkept = 0;
+	StepWorkflow *sws;
+	int			nsw = 0;
+	int			room;
+	int			i;
+	int			j;
+
+	/* a fresh context for this step; the previous one holds the attempts */
+	batch->cur ^= 1;
+	MemoryContextReset(batch->step_cxt[batch->cur]);
+	old = MemoryContextSwitchTo(batch->step_cxt[batch->cur]);
+	batch->requeue = NIL;
+	batch->finished_any = false;
+	batch->retry_scheduled = false;
+
+	/* split the batch: attempts that ran, and claimed tasks still to run */
+	finished = palloc(sizeof(McRunTask) * Max(batch->ntasks * 2, 1));
+	for (i = 0; i < batch->ntasks; i++)
+	{
+		if (batch->tasks[i].outcome == MC_OUTCOME_NONE)
+		{
+			McRunTask  *t = &batch->tasks[nkept++];
+
+			/* carried over: copy what it points to into this step's context */
+			*t = batch->tasks[i];
+			t->task_id = pstrdup(t->task_id);
+			t->ctx = DatumGetJsonbPCopy(JsonbPGetDatum(t->ctx));
+		}
+		else
+			finished[nfinished++] = batch->tasks[i];
+	}
+	batch->ntasks = nkept;
+	qsort(finished, nfinished, sizeof(McRunTask), run_task_cmp);
+
+	/* the workflows of this step, in lock order */
+	sws = palloc0(sizeof(StepWorkflow) * (nfinished + ncandidates + 1));
+	for (i = 0; i < nfinished; i++)
+	{
+		if (nsw == 0 || id_cmp(&sws[nsw - 1].id, &finished[i].workflow_id) != 0)
+		{
+			memcpy(&sws[nsw].id, &finished[i].workflow_id, sizeof(pg_uuid_t));
+			sws[nsw].first = i;
+			nsw++;
+		}
+		sws[nsw - 1].nfinished++;
+	}
+	/* finished[] is used as scratch space after each workflow's attempts */
+	finished = repalloc(finished, sizeof(McRunTask) * Max(nfinished * 2, 1));
+	for (i = nsw - 1; i >= 0; i--)
+	{
+		/* spread the groups so each has room for its failures after it */
+		int			first = sws[i].first;
+		int			k;
+
+		for (k = sws[i].nfinished - 1; k >= 0; k--)
+			finished[2 * first + k] = finished[first + k];
+		sws[i].first = 2 * first;
+	}
+	for (i = 0; i < ncandidates; i++)
+	{
+		memcpy(&sws[nsw].id, &candidates[i].workflow_id, sizeof(pg_uuid_t));
+		sws[nsw].start_by = candidates[i].start_by;
+		sws[nsw].candidate = true;
+		nsw++;
+	}
+	qsort(sws, nsw, sizeof(StepWorkflow), step_workflow_cmp);
+
+	/* merge duplicates (a workflow both finished and a candidate) */
+	for (i = 0, j = 0; i < nsw; i++)
+	{
+		if (j > 0 && id_cmp(&sws[j - 1].id, &sws[i].id) == 0)
+		{
+			StepWorkflow *a = &sws[j - 1];
+
+			a->candidate |= sws[i].candidate;
+			if (OidIsValid(sws[i].start_by))
+				a->start_by = sws[i].start_by;
+			if (sws[i].nfinished > 0)
+			{
+				a->first = sws[i].first;
+				a->nfinished = sws[i].nfinished;
+			}
+			continue;
+		}
+		sws[j++] = sws[i];
+	}
+	nsw = j;
+
+	room = batch->capacity - batch->ntasks;
+	for (i = 0; i < nsw; i++)
+	{
+		step_one_workflow(session, batch, &sws[i], finished, &room);
+		CHECK_FOR_INTERRUPTS();
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * mc_recover_orphans
+ *		Attempts left running by a worker that is gone (a crash, a restart)
+ *		count as failed: each such task is retried per its policy or fails.
+ */
+void
+mc_recover_orphans(McCatalogSession *session, const char *worker_id)
+{
+	static const Oid argtypes[] = {TEXTOID};
+	Datum		values[1];
+	uint64		n;
+	uint64		i;
+	pg_uuid_t  *wfs;
+	char	  **ids;
+
+	values[0] = CStringGetTextDatum(worker_id);
+	n = mc_catalog_run(MC_PLAN_RECOVER_ORPHANS,
+					   "SELECT workflow_id, task_id FROM mycelium.task_states "
+					   "WHERE status = 'running' AND worker_id = $1 "
+					   "ORDER BY workflow_id, task_no",
+					   1, argtypes, values, NULL, 0);
+	wfs = palloc(sizeof(pg_uuid_t) * Max(n, 1));
+	ids = palloc(sizeof(char *) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		memcpy(&wfs[i], DatumGetUUIDP(mc_catalog_value(i, 1, &isnull)), sizeof(pg_uuid_t));
+		ids[i] = mc_catalog_text(i, 2);
+	}
+
+	for (i = 0; i < n; i++)
+	{
+		McWorkflow	wf;
+		McTask		task;
+		McRunTask	rt;
+
+		mc_workflow_lock(session, &wfs[i], &wf);
+		if (mc_task_get(&wf, ids[i], &task) && task.status == MC_TASK_RUNNING)
+		{
+			static const Oid pargs[] = {UUIDOID, INT4OID};
+			Datum		pv[2];
+			bool		isnull;
+
+			pv[0] = UUIDPGetDatum(&wf.id);
+			pv[1] = Int32GetDatum(task.task_no);
+			mc_catalog_run(MC_PLAN_ORPHAN_POLICY,
+						   "SELECT max_attempts, initial_delay, max_delay, exponential_base "
+						   "FROM mycelium.task_states WHERE workflow_id = $1 AND task_no = $2",
+						   2, pargs, pv, NULL, 1);
+			memset(&rt, 0, sizeof(rt));
+			memcpy(&rt.workflow_id, &wf.id, sizeof(pg_uuid_t));
+			rt.task_no = task.task_no;
+			rt.task_id = ids[i];
+			rt.attempt = task.attempt;
+			rt.max_attempts = DatumGetInt32(mc_catalog_value(0, 1, &isnull));
+			rt.initial_delay = DatumGetFloat8(mc_catalog_value(0, 2, &isnull));
+			rt.max_delay = DatumGetFloat8(mc_catalog_value(0, 3, &isnull));
+			rt.exponential_base = DatumGetFloat8(mc_catalog_value(0, 4, &isnull));
+			rt.allow_failure = task.allow_failure;
+			rt.outcome = MC_OUTCOME_FAILED;
+			rt.error = psprintf("attempt %d was lost: its worker stopped (crash or restart)",
+								task.attempt);
+			(void) record_failed(session, &wf, &rt, worker_id);
+			wf.version--;
+			wf.changed = true;
+			mc_workflow_save(session, &wf);
+			if (wf.status == MC_WF_RUNNING)
+				mc_push_at_commit(&wf.id, InvalidOid);
+		}
+	}
+}
+
+/*
+ * mc_batch_context
+ *		The memory context attempts of the batch's current tasks run in.
+ */
+MemoryContext
+mc_batch_context(McBatch *batch)
+{
+	return batch->step_cxt[batch->cur];
+}

@@ -1,0 +1,37 @@
+/*-------------------------------------------------------------------------
+ *
+ * dispatch.h
+ *		Claiming ready tasks and recording what their attempts did, in
+ *		batches, for the scheduler's workers and for execute_workflow.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MC_DISPATCH_H
+#define MC_DISPATCH_H
+
+#include "catalog.h"
+#include "execute.h"
+#include "shmem.h"
+
+typedef struct McBatch
+{
+	MemoryContext cxt;			/* the batch and its task array */
+	MemoryContext step_cxt[2];	/* what each step allocates, alternately */
+	int			cur;			/* the step context in use */
+	const char *worker_id;		/* recorded in the rows of claimed tasks */
+	int			capacity;		/* most tasks claimed at once */
+	int			ntasks;
+	McRunTask  *tasks;
+	List	   *requeue;		/* workflows to push when this transaction commits */
+	bool		finished_any;	/* a workflow finished in this step */
+	bool		retry_scheduled;	/* an attempt will be retried after a back-off */
+} McBatch;
+
+extern McBatch *mc_batch_create(MemoryContext parent, const char *worker_id,
+								int capacity);
+extern void mc_dispatch_step(McCatalogSession *session, McBatch *batch,
+							 McQueueEntry *candidates, int ncandidates);
+extern MemoryContext mc_batch_context(McBatch *batch);
+extern void mc_recover_orphans(McCatalogSession *session, const char *worker_id);
+
+#endif							/* MC_DISPATCH_H */

@@ -1,0 +1,48 @@
+/*-------------------------------------------------------------------------
+ *
+ * execute.h
+ *		Running one attempt of one task with a function executor.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MC_EXECUTE_H
+#define MC_EXECUTE_H
+
+#include "utils/jsonb.h"
+#include "utils/uuid.h"
+
+typedef enum McOutcome
+{
+	MC_OUTCOME_NONE,			/* not run yet */
+	MC_OUTCOME_COMPLETED,		/* returned a result; its effects are kept */
+	MC_OUTCOME_FAILED,			/* raised an error (or timed out) */
+	MC_OUTCOME_GONE				/* no longer ours to finish (cancelled meanwhile) */
+} McOutcome;
+
+/* a claimed task, as the dispatcher hands it to the executor */
+typedef struct McRunTask
+{
+	pg_uuid_t	workflow_id;
+	int32		task_no;
+	char	   *task_id;
+	Oid			owner;
+	Oid			executor;		/* InvalidOid: the agent type has none now */
+	int32		attempt;
+	int32		max_attempts;
+	double		initial_delay;
+	double		max_delay;
+	double		exponential_base;
+	double		timeout;		/* seconds, 0 for none */
+	bool		allow_failure;
+	Jsonb	   *ctx;
+	/* set by mc_execute_task */
+	McOutcome	outcome;
+	bool		timed_out;
+	Jsonb	   *result;
+	char	   *error;
+} McRunTask;
+
+extern void mc_execute_task(McRunTask *task, const char *worker_id,
+							bool in_worker);
+
+#endif							/* MC_EXECUTE_H */

@@ -1,0 +1,236 @@
+/*-------------------------------------------------------------------------
+ *
+ * launcher.c
+ *		The scheduler's launcher: registers the background workers and
+ *		keeps time for them.
+ *
+ * The executor workers are registered when the library is preloaded, one
+ * per mycelium.max_workers, and restarted by the postmaster if they stop.
+ * The launcher serves the same database.  It publishes which database the
+ * scheduler serves, fills the dispatch queue from the catalog at start and
+ * whenever the queue overflowed (the only times it scans), and wakes the
+ * workflows whose retry back-off has run out, sleeping until the next
+ * one is due.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "catalog.h"
+#include "launcher.h"
+#include "mycelium.h"
+#include "shmem.h"
+
+/* longest sleep between looks for due retries, ms */
+#define MC_LAUNCHER_NAP 1000L
+
+/*
+ * register_one
+ *		Registers one background worker of this library.
+ */
+static void
+register_one(const char *function, const char *name, const char *type, int arg)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = 1;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "mycelium");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "%s", function);
+	snprintf(worker.bgw_name, BGW_MAXLEN, "%s", name);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "%s", type);
+	worker.bgw_main_arg = Int32GetDatum(arg);
+	RegisterBackgroundWorker(&worker);
+}
+
+/*
+ * mc_register_workers
+ *		Registers the launcher and the executor workers (from _PG_init,
+ *		while shared_preload_libraries is processed).
+ */
+void
+mc_register_workers(void)
+{
+	int			i;
+
+	register_one("mc_launcher_main", "mycelium launcher", "mycelium launcher", 0);
+	for (i = 0; i < mc_max_workers; i++)
+	{
+		char		name[BGW_MAXLEN];
+
+		snprintf(name, sizeof(name), "mycelium worker %d", i);
+		register_one("mc_worker_main", name, "mycelium worker", i);
+	}
+}
+
+/*
+ * launcher_detach
+ *		on_shmem_exit callback: the launcher is gone.
+ */
+static void
+launcher_detach(int code, Datum arg)
+{
+	SpinLockAcquire(&mc_shared->mutex);
+	mc_shared->launcher_pid = 0;
+	mc_shared->launcher_latch = NULL;
+	SpinLockRelease(&mc_shared->mutex);
+}
+
+/*
+ * push_rows
+ *		Pushes the workflow ids in column 1 of the last statement's result.
+ */
+static void
+push_rows(uint64 n, pg_uuid_t **ids)
+{
+	uint64		i;
+
+	*ids = palloc(sizeof(pg_uuid_t) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		memcpy(&(*ids)[i], DatumGetUUIDP(mc_catalog_value(i, 1, &isnull)),
+			   sizeof(pg_uuid_t));
+	}
+}
+
+/*
+ * tick
+ *		One look at the catalog: a full rescan when asked for, else the
+ *		workflows whose retries fell due since the last look.  Returns how
+ *		long to sleep, in ms.
+ */
+static long
+tick(bool rescan, TimestampTz *since)
+{
+	static const Oid argtypes[] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
+	McCatalogSession session;
+	TimestampTz now = GetCurrentTimestamp();
+	Datum		values[2];
+	pg_uuid_t  *ids;
+	uint64		n;
+	uint64		i;
+	long		nap = MC_LAUNCHER_NAP;
+	bool		isnull;
+	Datum		next;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	mc_catalog_open(&session);
+
+	values[0] = TimestampTzGetDatum(*since);
+	values[1] = TimestampTzGetDatum(now);
+	if (rescan)
+		n = mc_catalog_run(MC_PLAN_RESCAN,
+						   "SELECT DISTINCT t.workflow_id FROM mycelium.task_states t "
+						   "JOIN mycelium.workflow_states w ON w.workflow_id = t.workflow_id "
+						   "WHERE t.status = 'ready' AND w.status = 'running'",
+						   0, NULL, NULL, NULL, 0);
+	else
+		n = mc_catalog_run(MC_PLAN_DUE_RETRIES,
+						   "SELECT DISTINCT t.workflow_id FROM mycelium.task_states t "
+						   "JOIN mycelium.workflow_states w ON w.workflow_id = t.workflow_id "
+						   "WHERE t.status = 'ready' AND t.run_after IS NOT NULL "
+						   "  AND t.run_after > $1 AND t.run_after <= $2 AND w.status = 'running'",
+						   2, argtypes, values, NULL, 0);
+	push_rows(n, &ids);
+
+	mc_catalog_run(MC_PLAN_NEXT_RETRY,
+				   "SELECT pg_catalog.min(run_after) FROM mycelium.task_states "
+				   "WHERE status = 'ready' AND run_after IS NOT NULL AND run_after > $2",
+				   2, argtypes, values, NULL, 1);
+	next = mc_catalog_value(0, 1, &isnull);
+	if (!isnull)
+	{
+		long		ms = (long) ((DatumGetTimestampTz(next) - now) / 1000) + 1;
+
+		nap = Max(Min(ms, MC_LAUNCHER_NAP), 1L);
+	}
+
+	mc_catalog_close(&session);
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+
+	for (i = 0; i < n; i++)
+		mc_queue_push(&ids[i], InvalidOid);
+	*since = now;
+	return nap;
+}
+
+/*
+ * mc_launcher_main
+ *		Entry point of the launcher.
+ */
+void
+mc_launcher_main(Datum main_arg)
+{
+	TimestampTz since = 0;
+	bool		rescan = true;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(mc_database, NULL, 0);
+	pgstat_report_appname("mycelium launcher");
+
+	SpinLockAcquire(&mc_shared->mutex);
+	mc_shared->launcher_pid = MyProcPid;
+	mc_shared->launcher_latch = MyLatch;
+	mc_shared->database_id = MyDatabaseId;
+	SpinLockRelease(&mc_shared->mutex);
+	on_shmem_exit(launcher_detach, (Datum) 0);
+
+	for (;;)
+	{
+		long		nap = 1000L;
+		bool		ready;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		StartTransactionCommand();
+		ready = OidIsValid(get_extension_oid("mycelium", true));
+		CommitTransactionCommand();
+
+		if (ready)
+		{
+			SpinLockAcquire(&mc_shared->mutex);
+			rescan |= mc_shared->rescan;
+			mc_shared->rescan = false;
+			SpinLockRelease(&mc_shared->mutex);
+			if (since == 0)
+				since = GetCurrentTimestamp();
+			nap = tick(rescan, &since);
+			rescan = false;
+		}
+		else
+			rescan = true;
+
+		pgstat_report_activity(STATE_IDLE, NULL);
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 nap, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}

@@ -1,0 +1,384 @@
+/*-------------------------------------------------------------------------
+ *
+ * shmem.c
+ *		Shared memory of the scheduler.
+ *
+ * The dispatch queue holds workflows that may have ready tasks: a workflow
+ * is pushed when it is started or resumed, when a change outside the
+ * workers makes one of its tasks ready, and by a worker that released
+ * more ready tasks than it could take itself.  Workers pop entries and
+ * look only at those workflows, so the cost of finding work does not grow
+ * with the number of workflows.  Entries may repeat or be stale; a worker
+ * that finds nothing to do for one just drops it.  When the queue is full
+ * the rescan flag tells the launcher to rebuild it from the catalog.
+ *
+ * Pushes made by a transaction take effect when it commits
+ * (mc_push_at_commit), so a worker never looks for rows it cannot see yet.
+ * Interrupting the workers that run a cancelled workflow's tasks is also
+ * deferred to commit.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <signal.h>
+
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/memutils.h"
+
+#include "mycelium.h"
+#include "mycelium_errcodes.h"
+#include "shmem.h"
+
+McShared   *mc_shared = NULL;
+
+/* this process's slot in mc_shared->workers, or -1 if it is no worker */
+int			mc_worker_slot = -1;
+
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/* what this transaction will do when it commits */
+typedef struct McPending
+{
+	pg_uuid_t	workflow_id;
+	Oid			start_by;
+	bool		interrupt;		/* signal workers running its tasks */
+} McPending;
+
+static List *pending_at_commit = NIL;
+static bool xact_callback_registered = false;
+
+/*
+ * shmem_size
+ *		Bytes of shared memory the scheduler needs.
+ */
+static Size
+shmem_size(void)
+{
+	return add_size(offsetof(McShared, workers),
+					mul_size(sizeof(McWorkerSlot), mc_max_workers));
+}
+
+/*
+ * mc_shmem_request
+ *		shmem_request_hook: asks for the scheduler's shared memory.
+ */
+void
+mc_shmem_request(void)
+{
+	RequestAddinShmemSpace(shmem_size());
+}
+
+/*
+ * shmem_startup
+ *		shmem_startup_hook: creates or attaches to the shared state.
+ */
+static void
+shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	mc_shared = ShmemInitStruct("mycelium", shmem_size(), &found);
+	if (!found)
+	{
+		memset(mc_shared, 0, shmem_size());
+		SpinLockInit(&mc_shared->mutex);
+		ConditionVariableInit(&mc_shared->progress);
+		mc_shared->nworkers = mc_max_workers;
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/*
+ * mc_shmem_startup
+ *		Installs the startup hook (called from _PG_init when preloaded).
+ */
+void
+mc_shmem_startup(void)
+{
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = shmem_startup;
+}
+
+/*
+ * mc_scheduler_available
+ *		Whether a scheduler serves this database.
+ */
+bool
+mc_scheduler_available(void)
+{
+	Oid			db;
+
+	if (mc_shared == NULL)
+		return false;
+	SpinLockAcquire(&mc_shared->mutex);
+	db = mc_shared->database_id;
+	SpinLockRelease(&mc_shared->mutex);
+	return db == MyDatabaseId;
+}
+
+/*
+ * mc_require_scheduler
+ *		Reports clearly what to configure when no scheduler serves this
+ *		database.
+ */
+void
+mc_require_scheduler(void)
+{
+	if (mc_shared == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the mycelium scheduler is not running"),
+				 errdetail("The mycelium library is not in shared_preload_libraries."),
+				 errhint("Add mycelium to shared_preload_libraries, set mycelium.database to this database, and restart the server; "
+						 "or run the workflow in this session with mycelium.execute_workflow().")));
+	if (!mc_scheduler_available())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the mycelium scheduler does not serve this database"),
+				 errdetail("mycelium.database is \"%s\".", mc_database),
+				 errhint("Set mycelium.database to this database and restart the server; "
+						 "or run the workflow in this session with mycelium.execute_workflow().")));
+}
+
+/*
+ * mc_queue_push
+ *		Adds a workflow to the dispatch queue and wakes a worker.  A full
+ *		queue asks the launcher for a rescan instead.
+ */
+void
+mc_queue_push(const pg_uuid_t *workflow_id, Oid start_by)
+{
+	bool		overflow = false;
+
+	if (mc_shared == NULL)
+		return;
+	SpinLockAcquire(&mc_shared->mutex);
+	if (mc_shared->queue_tail - mc_shared->queue_head >= MC_QUEUE_SIZE)
+	{
+		mc_shared->rescan = true;
+		overflow = true;
+	}
+	else
+	{
+		McQueueEntry *e = &mc_shared->queue[mc_shared->queue_tail % MC_QUEUE_SIZE];
+
+		memcpy(&e->workflow_id, workflow_id, sizeof(pg_uuid_t));
+		e->start_by = start_by;
+		mc_shared->queue_tail++;
+	}
+	SpinLockRelease(&mc_shared->mutex);
+
+	if (overflow)
+		mc_wake_launcher();
+	else
+		mc_wake_workers(1);
+}
+
+/*
+ * mc_queue_pop
+ *		Takes up to max entries from the dispatch queue.
+ */
+int
+mc_queue_pop(McQueueEntry *entries, int max)
+{
+	int			n = 0;
+
+	SpinLockAcquire(&mc_shared->mutex);
+	while (n < max && mc_shared->queue_head != mc_shared->queue_tail)
+	{
+		entries[n++] = mc_shared->queue[mc_shared->queue_head % MC_QUEUE_SIZE];
+		mc_shared->queue_head++;
+	}
+	SpinLockRelease(&mc_shared->mutex);
+	return n;
+}
+
+/*
+ * mc_wake_workers
+ *		Sets the latch of up to n sleeping workers.
+ */
+void
+mc_wake_workers(int n)
+{
+	Latch	   *latches[64];
+	int			nl = 0;
+	int			i;
+
+	SpinLockAcquire(&mc_shared->mutex);
+	for (i = 0; i < mc_shared->nworkers && nl < n && nl < lengthof(latches); i++)
+	{
+		McWorkerSlot *w = &mc_shared->workers[i];
+
+		if (w->pid != 0 && w->waiting && w->latch != NULL)
+		{
+			w->waiting = false;
+			latches[nl++] = w->latch;
+		}
+	}
+	SpinLockRelease(&mc_shared->mutex);
+	for (i = 0; i < nl; i++)
+		SetLatch(latches[i]);
+}
+
+/*
+ * mc_wake_launcher
+ *		Sets the launcher's latch.
+ */
+void
+mc_wake_launcher(void)
+{
+	Latch	   *latch;
+
+	SpinLockAcquire(&mc_shared->mutex);
+	latch = mc_shared->launcher_latch;
+	SpinLockRelease(&mc_shared->mutex);
+	if (latch != NULL)
+		SetLatch(latch);
+}
+
+/*
+ * interrupt_workers_of
+ *		Sends SIGINT to every worker now running a task of the workflow;
+ *		the task's attempt is interrupted and the worker records it as
+ *		cancelled.
+ */
+static void
+interrupt_workers_of(const pg_uuid_t *workflow_id)
+{
+	pid_t		pids[64];
+	int			n = 0;
+	int			i;
+
+	SpinLockAcquire(&mc_shared->mutex);
+	for (i = 0; i < mc_shared->nworkers && n < lengthof(pids); i++)
+	{
+		McWorkerSlot *w = &mc_shared->workers[i];
+
+		if (w->pid != 0 && w->executing &&
+			memcmp(&w->workflow_id, workflow_id, sizeof(pg_uuid_t)) == 0)
+			pids[n++] = w->pid;
+	}
+	SpinLockRelease(&mc_shared->mutex);
+	for (i = 0; i < n; i++)
+		kill(pids[i], SIGINT);
+}
+
+/*
+ * at_xact_end
+ *		Transaction callback: on commit, carries out the pushes and
+ *		interrupts the transaction asked for; on abort, forgets them.
+ */
+static void
+at_xact_end(XactEvent event, void *arg)
+{
+	ListCell   *lc;
+	List	   *pending;
+
+	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_PARALLEL_COMMIT &&
+		event != XACT_EVENT_ABORT && event != XACT_EVENT_PARALLEL_ABORT)
+		return;
+
+	pending = pending_at_commit;
+	pending_at_commit = NIL;
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT)
+	{
+		foreach(lc, pending)
+		{
+			McPending  *p = lfirst(lc);
+
+			if (p->interrupt)
+				interrupt_workers_of(&p->workflow_id);
+			else
+				mc_queue_push(&p->workflow_id, p->start_by);
+		}
+		if (pending != NIL)
+			ConditionVariableBroadcast(&mc_shared->progress);
+	}
+	list_free_deep(pending);
+}
+
+/*
+ * remember_at_commit
+ *		Queues an action for the end of the current transaction.
+ */
+static void
+remember_at_commit(const pg_uuid_t *workflow_id, Oid start_by, bool interrupt)
+{
+	McPending  *p;
+
+	if (mc_shared == NULL)
+		return;
+	if (!xact_callback_registered)
+	{
+		RegisterXactCallback(at_xact_end, NULL);
+		xact_callback_registered = true;
+	}
+	p = MemoryContextAlloc(TopMemoryContext, sizeof(McPending));
+	memcpy(&p->workflow_id, workflow_id, sizeof(pg_uuid_t));
+	p->start_by = start_by;
+	p->interrupt = interrupt;
+	pending_at_commit = lappend(pending_at_commit, p);
+}
+
+/*
+ * mc_push_at_commit
+ *		Pushes a workflow to the dispatch queue when the current
+ *		transaction commits.
+ */
+void
+mc_push_at_commit(const pg_uuid_t *workflow_id, Oid start_by)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+	remember_at_commit(workflow_id, start_by, false);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * mc_interrupt_at_commit
+ *		Interrupts the workers running a workflow's tasks when the current
+ *		transaction commits.
+ */
+void
+mc_interrupt_at_commit(const pg_uuid_t *workflow_id)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+	remember_at_commit(workflow_id, InvalidOid, true);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * mc_idle_workers
+ *		How many other workers sleep for want of work.  While some do, a
+ *		worker claims one task at a time from a workflow and leaves the
+ *		rest to them, so tasks of unknown length run in parallel.
+ */
+int
+mc_idle_workers(void)
+{
+	int			n = 0;
+	int			i;
+
+	if (mc_shared == NULL)
+		return 0;
+	SpinLockAcquire(&mc_shared->mutex);
+	for (i = 0; i < mc_shared->nworkers; i++)
+	{
+		McWorkerSlot *w = &mc_shared->workers[i];
+
+		if (i != mc_worker_slot && w->pid != 0 && w->waiting)
+			n++;
+	}
+	SpinLockRelease(&mc_shared->mutex);
+	return n;
+}

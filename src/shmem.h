@@ -1,0 +1,70 @@
+/*-------------------------------------------------------------------------
+ *
+ * shmem.h
+ *		Shared memory of the scheduler: worker slots, the queue of
+ *		workflows with work to dispatch, and the condition variable that
+ *		waiters sleep on.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MC_SHMEM_H
+#define MC_SHMEM_H
+
+#include "storage/condition_variable.h"
+#include "storage/latch.h"
+#include "storage/spin.h"
+#include "utils/uuid.h"
+
+/* entries in the dispatch queue; beyond this, a rescan is asked for */
+#define MC_QUEUE_SIZE 16384
+
+/* one executor worker */
+typedef struct McWorkerSlot
+{
+	pid_t		pid;			/* 0 when the worker is not running */
+	Latch	   *latch;
+	bool		waiting;		/* sleeping for work */
+	bool		executing;		/* running the task below */
+	pg_uuid_t	workflow_id;
+	int32		task_no;
+} McWorkerSlot;
+
+/* a workflow that may have tasks to dispatch, or asks to be started */
+typedef struct McQueueEntry
+{
+	pg_uuid_t	workflow_id;
+	Oid			start_by;		/* role asking to start it, or InvalidOid */
+} McQueueEntry;
+
+typedef struct McShared
+{
+	slock_t		mutex;			/* protects everything below but the CV */
+	Oid			database_id;	/* database the scheduler serves, once known */
+	bool		recovered;		/* the launcher finished crash recovery */
+	bool		rescan;			/* queue overflowed: rescan the catalog */
+	pid_t		launcher_pid;
+	Latch	   *launcher_latch;
+	uint32		queue_head;		/* next entry to take */
+	uint32		queue_tail;		/* next free entry */
+	McQueueEntry queue[MC_QUEUE_SIZE];
+	ConditionVariable progress; /* broadcast when workflows change */
+	int			nworkers;
+	McWorkerSlot workers[FLEXIBLE_ARRAY_MEMBER];
+} McShared;
+
+extern McShared *mc_shared;
+extern int	mc_worker_slot;
+
+extern void mc_shmem_request(void);
+extern void mc_shmem_startup(void);
+extern bool mc_scheduler_available(void);
+extern void mc_require_scheduler(void);
+extern void mc_queue_push(const pg_uuid_t *workflow_id, Oid start_by);
+extern int	mc_queue_pop(McQueueEntry *entries, int max);
+extern void mc_wake_workers(int n);
+extern int	mc_idle_workers(void);
+extern void mc_wake_launcher(void);
+extern void mc_push_at_commit(const pg_uuid_t *workflow_id, Oid start_by);
+extern void mc_interrupt_at_commit(const pg_uuid_t *workflow_id);
+
+#endif							/* MC_SHMEM_H */

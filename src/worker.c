@@ -1,0 +1,255 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.c
+ *		An executor worker: a background worker that takes workflows from
+ *		the dispatch queue and runs their ready tasks in batches.
+ *
+ * The loop: run the attempts claimed by the last step (each in its own
+ * subtransaction, as the workflow's owner), then, in the same transaction,
+ * record them and claim the next batch (dispatch.c), and commit.  A batch
+ * stops running attempts early when it has taken mycelium.batch_time, so a
+ * long task does not hold back the results of the quick ones before it.
+ * With nothing to do the worker sleeps on its latch until a push wakes it.
+ *
+ * An error outside an attempt ends the worker; the postmaster starts it
+ * again, and on start it recovers the attempts it had left running.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "commands/extension.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "catalog.h"
+#include "dispatch.h"
+#include "mycelium.h"
+#include "shmem.h"
+#include "worker.h"
+
+/* workflows taken from the queue per step */
+#define MC_CANDIDATES 64
+
+/*
+ * worker_detach
+ *		on_shmem_exit callback: frees this worker's slot.
+ */
+static void
+worker_detach(int code, Datum arg)
+{
+	McWorkerSlot *slot = &mc_shared->workers[DatumGetInt32(arg)];
+
+	SpinLockAcquire(&mc_shared->mutex);
+	slot->pid = 0;
+	slot->latch = NULL;
+	slot->waiting = false;
+	slot->executing = false;
+	SpinLockRelease(&mc_shared->mutex);
+}
+
+/*
+ * extension_ready
+ *		Whether the extension exists in the database, so the catalog can
+ *		be used.
+ */
+static bool
+extension_ready(void)
+{
+	bool		ready;
+
+	StartTransactionCommand();
+	ready = OidIsValid(get_extension_oid("mycelium", true));
+	CommitTransactionCommand();
+	return ready;
+}
+
+/*
+ * recover
+ *		Counts the attempts this worker left running before it stopped as
+ *		failed, so they are retried per their policy.
+ */
+static void
+recover(const char *worker_id)
+{
+	McCatalogSession session;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	mc_catalog_open(&session);
+	mc_recover_orphans(&session, worker_id);
+	mc_catalog_close(&session);
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+}
+
+/*
+ * run_attempts
+ *		Runs the batch's claimed attempts in turn until they are done or
+ *		the batch has run for mycelium.batch_time.
+ */
+static void
+run_attempts(McBatch *batch, const char *worker_id)
+{
+	TimestampTz start = GetCurrentTimestamp();
+	MemoryContext old = MemoryContextSwitchTo(mc_batch_context(batch));
+	int			i;
+
+	for (i = 0; i < batch->ntasks; i++)
+	{
+		McRunTask  *t = &batch->tasks[i];
+
+		if (t->outcome != MC_OUTCOME_NONE)
+			continue;
+		if (i > 0 && TimestampDifferenceExceeds(start, GetCurrentTimestamp(),
+												mc_batch_time_ms))
+			break;
+		pgstat_report_activity(STATE_RUNNING,
+							   psprintf("mycelium: workflow %s task \"%s\" attempt %d",
+										DatumGetCString(DirectFunctionCall1(uuid_out,
+																			UUIDPGetDatum(&t->workflow_id))),
+										t->task_id, t->attempt));
+		mc_execute_task(t, worker_id, true);
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * push_requeued
+ *		After commit: pushes the workflows the step left for others.
+ */
+static void
+push_requeued(McBatch *batch)
+{
+	ListCell   *lc;
+
+	foreach(lc, batch->requeue)
+		mc_queue_push((pg_uuid_t *) lfirst(lc), InvalidOid);
+	batch->requeue = NIL;
+}
+
+/*
+ * sleep_for_work
+ *		Waits on the latch until a push, a signal, or a second passes.
+ */
+static void
+sleep_for_work(int slot)
+{
+	SpinLockAcquire(&mc_shared->mutex);
+	mc_shared->workers[slot].waiting = true;
+	SpinLockRelease(&mc_shared->mutex);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					 1000L, PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	SpinLockAcquire(&mc_shared->mutex);
+	mc_shared->workers[slot].waiting = false;
+	SpinLockRelease(&mc_shared->mutex);
+}
+
+/*
+ * mc_worker_main
+ *		Entry point of executor worker number main_arg.
+ */
+void
+mc_worker_main(Datum main_arg)
+{
+	int			slot = DatumGetInt32(main_arg);
+	char		worker_id[64];
+	McBatch    *batch;
+	McQueueEntry candidates[MC_CANDIDATES];
+
+	snprintf(worker_id, sizeof(worker_id), "mycelium worker %d", slot);
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(mc_database, NULL, 0);
+	pgstat_report_appname(worker_id);
+
+	mc_worker_slot = slot;
+	SpinLockAcquire(&mc_shared->mutex);
+	mc_shared->workers[slot].pid = MyProcPid;
+	mc_shared->workers[slot].latch = MyLatch;
+	SpinLockRelease(&mc_shared->mutex);
+	on_shmem_exit(worker_detach, Int32GetDatum(slot));
+
+	/* cancel interrupts are let through only while an attempt runs */
+	HOLD_CANCEL_INTERRUPTS();
+
+	while (!extension_ready())
+	{
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 1000L, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	recover(worker_id);
+
+	batch = mc_batch_create(TopMemoryContext, worker_id, mc_batch_size);
+	for (;;)
+	{
+		McCatalogSession session;
+		int			ncandidates;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		/*
+		 * With nothing claimed, look at the queue; otherwise run what was
+		 * claimed first and only then take more from the queue, so that a
+		 * workflow this worker just requeued for idle workers goes to them.
+		 */
+		ncandidates = 0;
+		if (batch->ntasks == 0)
+		{
+			ncandidates = mc_queue_pop(candidates, MC_CANDIDATES);
+			if (ncandidates == 0)
+			{
+				sleep_for_work(slot);
+				continue;
+			}
+		}
+
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		mc_catalog_open(&session);
+		if (ncandidates == 0)
+		{
+			run_attempts(batch, worker_id);
+			ncandidates = mc_queue_pop(candidates, MC_CANDIDATES);
+		}
+		pgstat_report_activity(STATE_RUNNING, "mycelium: dispatching");
+		mc_dispatch_step(&session, batch, candidates, ncandidates);
+		mc_catalog_close(&session);
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+
+		/* nothing claimed and workflows busy elsewhere: do not spin on them */
+		if (batch->ntasks == 0 && batch->requeue != NIL)
+		{
+			(void) WaitLatch(MyLatch, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10L,
+							 PG_WAIT_EXTENSION);
+		}
+		push_requeued(batch);
+		if (batch->retry_scheduled)
+			mc_wake_launcher();
+		ConditionVariableBroadcast(&mc_shared->progress);
+	}
+}

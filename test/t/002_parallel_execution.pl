@@ -1,0 +1,65 @@
+# The scheduler runs ready tasks in parallel: a diamond's middle tasks
+# overlap and the last sees both results; max_parallel_tasks bounds how
+# many run at once; tasks run as the workflow's owner; workers show their
+# task in pg_stat_activity.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use MyceliumNode;
+
+my $node = mycelium_node('parallel');
+
+# diamond A -> (B, C) -> D, created and started by alice
+my $wf = $node->safe_psql('postgres', q{
+	SET ROLE alice;
+	SELECT mycelium.create_workflow(jsonb_build_array(
+		mycelium.task('A', 'a', 'test'),
+		mycelium.task('B', 'b', 'test', dependencies => '{A}', input => '{"sleep": 1}'),
+		mycelium.task('C', 'c', 'test', dependencies => '{A}', input => '{"sleep": 1}'),
+		mycelium.task('D', 'd', 'test', dependencies => '{B,C}')));});
+$node->safe_psql('postgres', "SET ROLE alice; SELECT mycelium.start_workflow('$wf')");
+
+# while B and C sleep, the workers say what they run
+my $activity = '';
+for (1 .. 100)
+{
+	$activity = $node->safe_psql('postgres', q{
+		SELECT string_agg(query, '|' ORDER BY query) FROM pg_stat_activity
+		 WHERE backend_type = 'mycelium worker' AND query LIKE 'mycelium: workflow%'});
+	last if $activity =~ /task "B".*\|.*task "C"/;
+	select(undef, undef, undef, 0.05);
+}
+like($activity, qr/mycelium: workflow $wf task "B" attempt 1\|mycelium: workflow $wf task "C" attempt 1/,
+	'pg_stat_activity shows both running tasks');
+
+ok(wait_for_status($node, $wf, 'completed', 30), 'diamond completes');
+is( $node->safe_psql('postgres', q{
+		SELECT b.started < c.ended AND c.started < b.ended
+		  FROM effects b, effects c WHERE b.task_id = 'B' AND c.task_id = 'C'}),
+	't', 'B and C overlap in time');
+is( $node->safe_psql('postgres', q{
+		SELECT string_agg(p->>'task_id' || ':' || (p->>'status') || ':' || (p->'result'->>'task'), ',')
+		  FROM effects, jsonb_array_elements(previous) p WHERE task_id = 'D'}),
+	'B:completed:B,C:completed:C', 'D sees both results in previous_results');
+is( $node->safe_psql('postgres', q{SELECT string_agg(DISTINCT who, ',') FROM effects}),
+	'alice', 'every task ran as the workflow owner, not as a superuser');
+
+# 20 independent tasks, max_parallel_tasks = 3, 4 workers
+$node->safe_psql('postgres', 'TRUNCATE effects');
+$wf = $node->safe_psql('postgres', q{
+	SET ROLE alice;
+	SELECT mycelium.create_workflow(
+		(SELECT jsonb_agg(mycelium.task('t' || i, 'a', 'test', input => '{"sleep": 0.2}'))
+		   FROM generate_series(1, 20) i), max_parallel_tasks => 3);});
+$node->safe_psql('postgres', "SET ROLE alice; SELECT mycelium.start_workflow('$wf')");
+ok(wait_for_status($node, $wf, 'completed', 60), '20 tasks complete');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM effects'), '20', 'each ran once');
+is($node->safe_psql('postgres', 'SELECT max(slot) FROM effects'), '3',
+	'never more than 3 at once, and 3 at some point (measured by the executor)');
+
+$node->stop;
+done_testing();

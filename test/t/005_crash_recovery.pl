@@ -1,0 +1,56 @@
+# Exactly-once effects across a crash: kill -9 the postmaster in the middle
+# of a 1,000-task workflow, restart; the workflow completes by itself and
+# every task's effect exists exactly once.  Interrupted attempts count.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use MyceliumNode;
+
+my $node = mycelium_node('crash', 'mycelium.batch_size = 16');
+
+my $wf = $node->safe_psql('postgres', q{
+	SELECT mycelium.create_workflow(
+		(SELECT jsonb_agg(mycelium.task('t' || i, 'a', 'test', initial_delay => 0.1,
+				input => '{"sleep": 0.005}'))
+		   FROM generate_series(1, 1000) i), max_parallel_tasks => 1000);});
+$node->safe_psql('postgres', "SELECT mycelium.start_workflow('$wf')");
+$node->poll_query_until('postgres', 'SELECT count(*) > 200 FROM effects')
+  or die 'the workflow did not get going';
+
+# kill -9 of the postmaster, in the middle of the run
+my $done = $node->safe_psql('postgres', 'SELECT count(*) FROM effects');
+cmp_ok($done, '<', 1000, "killed in the middle ($done of 1000 done)");
+$node->kill9;
+# the old server's children notice the postmaster is gone and exit; until
+# they have, a new postmaster refuses to start
+my $started = 0;
+for (1 .. 60)
+{
+	# forget the dead postmaster's pid, which a failed start reads back
+	undef $node->{_pid};
+	last if ($started = $node->start(fail_ok => 1));
+	sleep 1;
+}
+ok($started, 'the server restarts after kill -9 of the postmaster');
+
+ok(wait_for_status($node, $wf, 'completed', 180), 'the workflow completes after the restart');
+is($node->safe_psql('postgres', 'SELECT count(*), count(DISTINCT task_id) FROM effects'),
+	'1000|1000', 'every task took effect exactly once');
+is($node->safe_psql('postgres', qq{
+	SELECT count(*) FROM mycelium.tasks WHERE workflow_id = '$wf' AND status <> 'completed'}),
+	'0', 'every task is completed');
+cmp_ok($node->safe_psql('postgres', qq{
+	SELECT count(*) FROM mycelium.workflow_history('$wf') WHERE error LIKE '%was lost%'}),
+	'>', 0, 'attempts interrupted by the crash were counted as lost');
+is($node->safe_psql('postgres', qq{
+	SELECT count(*) FROM (SELECT version, lag(version) OVER (ORDER BY version) AS prev
+		FROM (SELECT DISTINCT version FROM mycelium.workflow_history('$wf')) v) g
+	 WHERE prev IS NOT NULL AND version <> prev + 1}),
+	'0', 'versions stay consecutive');
+
+$node->stop;
+done_testing();
