@@ -1,7 +1,7 @@
 -- register_executor / unregister_executor
 
 SELECT agent_type, executor, output_schema, registered_by
-  FROM mycelium.executors ORDER BY agent_type;
+  FROM mycelium.executors WHERE agent_type IN ('external', 'worker') ORDER BY agent_type;
 
 -- re-registering replaces
 SELECT mycelium.register_executor('worker', 'regress.echo(jsonb)', '{"type": "object"}');

@@ -226,8 +226,9 @@ next_retry_ms(pg_uuid_t *id)
 
 	values[0] = UUIDPGetDatum(id);
 	mc_catalog_run(MC_PLAN_INLINE_NEXT_RETRY,
-				   "SELECT GREATEST(0, pg_catalog.ceil(pg_catalog.date_part('epoch', "
-				   "  pg_catalog.min(run_after) - pg_catalog.clock_timestamp()) * 1000))::pg_catalog.int8 "
+				   "SELECT CASE WHEN pg_catalog.min(run_after) IS NOT NULL THEN "
+				   "  GREATEST(0, pg_catalog.ceil(pg_catalog.date_part('epoch', "
+				   "  pg_catalog.min(run_after) - pg_catalog.clock_timestamp()) * 1000))::pg_catalog.int8 END "
 				   "FROM mycelium.task_states "
 				   "WHERE workflow_id = $1 AND status = 'ready' AND run_after IS NOT NULL",
 				   1, argtypes, values, NULL, 1);
@@ -263,7 +264,7 @@ run_inline(McCatalogSession *session, pg_uuid_t *id, long timeout)
 		{
 			MemoryContext old = MemoryContextSwitchTo(mc_batch_context(batch));
 
-			mc_execute_task(&batch->tasks[0], worker_id, false);
+			mc_execute_task(&batch->tasks[0], false);
 			MemoryContextSwitchTo(old);
 			continue;
 		}

@@ -70,6 +70,7 @@ mc_batch_create(MemoryContext parent, const char *worker_id, int capacity)
 	batch->worker_id = MemoryContextStrdup(cxt, worker_id);
 	batch->capacity = capacity;
 	batch->tasks = MemoryContextAllocZero(cxt, sizeof(McRunTask) * capacity);
+	batch->cursors = NULL;
 	return batch;
 }
 
@@ -144,7 +145,7 @@ record_completed(McCatalogSession *session, McWorkflow *wf, McRunTask *tasks, in
 						  "), u AS ("
 						  "  UPDATE mycelium.task_states t SET status = 'completed', result = f.result, "
 						  "    error = NULL, finished_at = pg_catalog.now(), worker_id = NULL "
-						  "  FROM f WHERE t.workflow_id = $1 AND t.task_no = f.task_no "
+						  "  FROM f WHERE t.workflow_id = $1 AND t.task_no = f.task_no AND t.task_no = ANY ($2) "
 						  "  RETURNING t.task_no, t.attempt, t.result, t.dependents, t.owner, f.n"
 						  "), h AS ("
 						  "  INSERT INTO mycelium.workflow_state_history "
@@ -193,6 +194,15 @@ record_failed(McCatalogSession *session, McWorkflow *wf, McRunTask *rt,
 		task.attempt != rt->attempt)
 		return false;
 
+	/* its workflow ended while it ran (cancelled, or another task failed) */
+	if (mc_workflow_status_is_terminal(wf->status))
+	{
+		mc_task_transition(session, wf, &task, MC_TASK_CANCELLED, NULL, rt->error,
+						   psprintf("cancelled: workflow %s", mc_workflow_status_names[wf->status]));
+		wf->version++;
+		return false;
+	}
+
 	if (rt->attempt < rt->max_attempts && !mc_workflow_status_is_terminal(wf->status))
 	{
 		double		delay = mc_retry_delay(rt->attempt, rt->initial_delay,
@@ -210,16 +220,19 @@ record_failed(McCatalogSession *session, McWorkflow *wf, McRunTask *rt,
 }
 
 /*
- * claim_tasks
- *		Claims up to limit ready tasks of a locked, running workflow: marks
- *		them running with their attempt counted, records history, and adds
- *		them to the batch with their execution context.
+ * claim_range
+ *		Claims up to limit ready tasks numbered above after of a locked,
+ *		running workflow: marks them running with their attempt counted,
+ *		records history, and adds them to the batch with their execution
+ *		context.  Returns how many it claimed.
  */
 static int
-claim_tasks(McCatalogSession *session, McWorkflow *wf, McBatch *batch, int limit)
+claim_range(McCatalogSession *session, McWorkflow *wf, McBatch *batch,
+			int limit, int32 after)
 {
-	static const Oid argtypes[] = {UUIDOID, INT4OID, TEXTOID, INT8OID, REGROLEOID};
-	Datum		values[5];
+	static const Oid argtypes[] = {UUIDOID, INT4OID, TEXTOID, INT8OID, REGROLEOID,
+		INT4OID};
+	Datum		values[6];
 	uint64		n;
 	uint64		i;
 	MemoryContext old;
@@ -229,10 +242,11 @@ claim_tasks(McCatalogSession *session, McWorkflow *wf, McBatch *batch, int limit
 	values[2] = CStringGetTextDatum(batch->worker_id);
 	values[3] = Int64GetDatum(wf->version);
 	values[4] = ObjectIdGetDatum(session->caller);
+	values[5] = Int32GetDatum(after);
 	n = mc_catalog_run(MC_PLAN_CLAIM,
 					   "WITH c AS ("
 					   "  SELECT t.task_no FROM mycelium.task_states t "
-					   "  WHERE t.workflow_id = $1 AND t.status = 'ready' "
+					   "  WHERE t.workflow_id = $1 AND t.status = 'ready' AND t.task_no > $6 "
 					   "    AND (t.run_after IS NULL OR t.run_after <= pg_catalog.clock_timestamp()) "
 					   "    AND EXISTS (SELECT 1 FROM mycelium.executors e "
 					   "      WHERE e.agent_type = t.agent_type AND e.executor IS NOT NULL) "
@@ -277,7 +291,7 @@ claim_tasks(McCatalogSession *session, McWorkflow *wf, McBatch *batch, int limit
 					   "  WHERE u.dependencies IS NOT NULL AND d.workflow_id = $1 "
 					   "    AND d.task_no = ANY (u.dependencies)) p ON true "
 					   "ORDER BY u.task_no",
-					   5, argtypes, values, NULL, 0);
+					   6, argtypes, values, NULL, 0);
 
 	old = MemoryContextSwitchTo(batch->step_cxt[batch->cur]);
 	for (i = 0; i < n; i++)
@@ -308,6 +322,56 @@ claim_tasks(McCatalogSession *session, McWorkflow *wf, McBatch *batch, int limit
 	if (n > 0)
 		wf->changed = true;
 	return (int) n;
+}
+
+/*
+ * claim_tasks
+ *		Claims up to limit ready tasks of a locked, running workflow.
+ *
+ * Ready tasks are taken in task number order through the partial index of
+ * ready tasks.  Entries of tasks that were ready once stay in that index
+ * until vacuum, so scanning it from the start every time would cost more
+ * and more in a large workflow; the batch remembers where its last claim
+ * in each workflow ended and starts there, wrapping around only when that
+ * finds too few.
+ */
+static int
+claim_tasks(McCatalogSession *session, McWorkflow *wf, McBatch *batch, int limit)
+{
+	typedef struct Cursor
+	{
+		pg_uuid_t	id;
+		int32		last;
+	} Cursor;
+	Cursor	   *cursor;
+	bool		found;
+	int			n;
+
+	if (batch->cursors == NULL || hash_get_num_entries(batch->cursors) > 100000)
+	{
+		HASHCTL		ctl;
+
+		if (batch->cursors != NULL)
+			hash_destroy(batch->cursors);
+		ctl.keysize = sizeof(pg_uuid_t);
+		ctl.entrysize = sizeof(Cursor);
+		ctl.hcxt = batch->cxt;
+		batch->cursors = hash_create("mycelium claim cursors", 256, &ctl,
+									 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	cursor = hash_search(batch->cursors, &wf->id, HASH_ENTER, &found);
+	if (!found)
+		cursor->last = 0;
+
+	n = claim_range(session, wf, batch, limit, cursor->last);
+	if (n < limit && cursor->last > 0)
+	{
+		cursor->last = 0;
+		n += claim_range(session, wf, batch, limit - n, 0);
+	}
+	if (n > 0)
+		cursor->last = batch->tasks[batch->ntasks - 1].task_no;
+	return n;
 }
 
 /*
@@ -378,26 +442,33 @@ step_one_workflow(McCatalogSession *session, McBatch *batch, StepWorkflow *sw,
 	}
 
 	/* completed attempts first, together; then failures one by one */
-	for (i = 0; i < sw->nfinished; i++)
+	if (sw->nfinished > 0)
 	{
-		McRunTask  *t = &finished[sw->first + i];
+		McRunTask  *completed = palloc(sizeof(McRunTask) * sw->nfinished);
 
-		if (t->outcome == MC_OUTCOME_COMPLETED)
-			finished[sw->first + ncompleted++] = *t;
-		else if (t->outcome == MC_OUTCOME_FAILED)
-			finished[sw->first + sw->nfinished + i] = *t;
-	}
-	if (ncompleted > 0)
-		released += record_completed(session, &wf, &finished[sw->first], ncompleted);
-	for (i = 0; i < sw->nfinished; i++)
-	{
-		McRunTask  *t = &finished[sw->first + sw->nfinished + i];
+		for (i = 0; i < sw->nfinished; i++)
+		{
+			if (finished[sw->first + i].outcome == MC_OUTCOME_COMPLETED)
+				completed[ncompleted++] = finished[sw->first + i];
+		}
+		if (ncompleted > 0)
+			released += record_completed(session, &wf, completed, ncompleted);
+		for (i = 0; i < sw->nfinished; i++)
+		{
+			McRunTask  *t = &finished[sw->first + i];
 
-		if (t->outcome == MC_OUTCOME_FAILED &&
-			record_failed(session, &wf, t, batch->worker_id))
-			released++;
-		if (t->outcome == MC_OUTCOME_FAILED && t->attempt < t->max_attempts)
-			batch->retry_scheduled = true;
+			if (t->outcome == MC_OUTCOME_NOT_RUN)
+			{
+				t->outcome = MC_OUTCOME_FAILED;
+				t->error = pstrdup("not started: its workflow was ending");
+			}
+			if (t->outcome != MC_OUTCOME_FAILED)
+				continue;
+			if (record_failed(session, &wf, t, batch->worker_id))
+				released++;
+			if (t->attempt < t->max_attempts)
+				batch->retry_scheduled = true;
+		}
 	}
 
 	start_if_requested(session, &wf, sw->start_by);
@@ -419,8 +490,12 @@ step_one_workflow(McCatalogSession *session, McBatch *batch, StepWorkflow *sw,
 				batch->requeue = lappend(batch->requeue, &sw->id);
 		}
 	}
-	else if (wf.status == MC_WF_RUNNING && (released > 0 || sw->nfinished > 0))
+	else if (wf.status == MC_WF_RUNNING && *room == 0 &&
+			 (sw->candidate || released > 0 || sw->nfinished > 0))
+	{
+		/* this batch is full: the workflow's ready tasks are for others */
 		batch->requeue = lappend(batch->requeue, &sw->id);
+	}
 
 	save_workflow(session, batch, &wf);
 }
@@ -457,7 +532,7 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 	batch->retry_scheduled = false;
 
 	/* split the batch: attempts that ran, and claimed tasks still to run */
-	finished = palloc(sizeof(McRunTask) * Max(batch->ntasks * 2, 1));
+	finished = palloc(sizeof(McRunTask) * Max(batch->ntasks, 1));
 	for (i = 0; i < batch->ntasks; i++)
 	{
 		if (batch->tasks[i].outcome == MC_OUTCOME_NONE)
@@ -486,18 +561,6 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 			nsw++;
 		}
 		sws[nsw - 1].nfinished++;
-	}
-	/* finished[] is used as scratch space after each workflow's attempts */
-	finished = repalloc(finished, sizeof(McRunTask) * Max(nfinished * 2, 1));
-	for (i = nsw - 1; i >= 0; i--)
-	{
-		/* spread the groups so each has room for its failures after it */
-		int			first = sws[i].first;
-		int			k;
-
-		for (k = sws[i].nfinished - 1; k >= 0; k--)
-			finished[2 * first + k] = finished[first + k];
-		sws[i].first = 2 * first;
 	}
 	for (i = 0; i < ncandidates; i++)
 	{
@@ -619,4 +682,70 @@ MemoryContext
 mc_batch_context(McBatch *batch)
 {
 	return batch->step_cxt[batch->cur];
+}
+
+/*
+ * mc_dispatch_lock_batch
+ *		At the start of the transaction that runs the batch's claimed
+ *		attempts: locks their task rows, which stay locked until their
+ *		outcome commits, so nobody changes a task while its attempt runs
+ *		(cancel_workflow and update_task pass over rows a worker holds).
+ *		A task cancelled between its claim and this lock is not ours any
+ *		more and will not run.
+ */
+void
+mc_dispatch_lock_batch(McBatch *batch)
+{
+	static const Oid argtypes[] = {UUIDARRAYOID, INT4ARRAYOID, INT4ARRAYOID, TEXTOID};
+	Datum	   *ids = palloc(sizeof(Datum) * Max(batch->ntasks, 1));
+	Datum	   *nos = palloc(sizeof(Datum) * Max(batch->ntasks, 1));
+	Datum	   *attempts = palloc(sizeof(Datum) * Max(batch->ntasks, 1));
+	int		   *index = palloc(sizeof(int) * Max(batch->ntasks, 1));
+	bool	   *ours = palloc0(sizeof(bool) * Max(batch->ntasks, 1));
+	Datum		values[4];
+	int			n = 0;
+	uint64		rows;
+	uint64		r;
+	int			i;
+
+	for (i = 0; i < batch->ntasks; i++)
+	{
+		McRunTask  *t = &batch->tasks[i];
+
+		if (t->outcome != MC_OUTCOME_NONE)
+			continue;
+		ids[n] = UUIDPGetDatum(&t->workflow_id);
+		nos[n] = Int32GetDatum(t->task_no);
+		attempts[n] = Int32GetDatum(t->attempt);
+		index[n++] = i;
+	}
+	if (n == 0)
+		return;
+
+	values[0] = PointerGetDatum(construct_array(ids, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
+	values[1] = PointerGetDatum(construct_array(nos, n, INT4OID, 4, true, TYPALIGN_INT));
+	values[2] = PointerGetDatum(construct_array(attempts, n, INT4OID, 4, true, TYPALIGN_INT));
+	values[3] = CStringGetTextDatum(batch->worker_id);
+	rows = mc_catalog_run(MC_PLAN_LOCK_BATCH,
+						  "SELECT c.n FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), "
+						  "  pg_catalog.unnest($2::pg_catalog.int4[]), pg_catalog.unnest($3::pg_catalog.int4[])) "
+						  "  WITH ORDINALITY AS c(workflow_id, task_no, attempt, n) "
+						  "JOIN mycelium.task_states t ON t.workflow_id = c.workflow_id "
+						  "  AND t.task_no = c.task_no "
+						  "WHERE t.workflow_id = ANY ($1) AND t.task_no = ANY ($2) "
+						  "  AND t.status = 'running' AND t.attempt = c.attempt AND t.worker_id = $4 "
+						  "ORDER BY t.workflow_id, t.task_no "
+						  "FOR UPDATE OF t",
+						  4, argtypes, values, NULL, 0);
+	for (r = 0; r < rows; r++)
+	{
+		bool		isnull;
+
+		ours[DatumGetInt64(mc_catalog_value(r, 1, &isnull)) - 1] = true;
+	}
+	for (i = 0; i < n; i++)
+	{
+		if (!ours[i])
+			batch->tasks[index[i]].outcome = MC_OUTCOME_NOT_OURS;
+	}
 }

@@ -9,6 +9,8 @@
 #ifndef MC_DISPATCH_H
 #define MC_DISPATCH_H
 
+#include "utils/hsearch.h"
+
 #include "catalog.h"
 #include "execute.h"
 #include "shmem.h"
@@ -23,6 +25,7 @@ typedef struct McBatch
 	int			ntasks;
 	McRunTask  *tasks;
 	List	   *requeue;		/* workflows to push when this transaction commits */
+	HTAB	   *cursors;		/* workflow id -> highest task number claimed */
 	bool		finished_any;	/* a workflow finished in this step */
 	bool		retry_scheduled;	/* an attempt will be retried after a back-off */
 } McBatch;
@@ -32,6 +35,7 @@ extern McBatch *mc_batch_create(MemoryContext parent, const char *worker_id,
 extern void mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 							 McQueueEntry *candidates, int ncandidates);
 extern MemoryContext mc_batch_context(McBatch *batch);
+extern void mc_dispatch_lock_batch(McBatch *batch);
 extern void mc_recover_orphans(McCatalogSession *session, const char *worker_id);
 
 #endif							/* MC_DISPATCH_H */

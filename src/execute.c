@@ -10,10 +10,10 @@
  * operation (it cannot SET ROLE or SET SESSION AUTHORIZATION its way back
  * to the worker's own role), with search_path set to "$user", public.
  *
- * Before the subtransaction is released the task's row is locked and
- * checked to be still ours: a cancellation that committed while the
- * function ran wins, and the attempt's writes are undone.  Holding the row
- * lock until commit keeps anyone from cancelling it after that point.
+ * The dispatcher holds the task's row lock from before the attempt starts
+ * until its outcome commits (mc_dispatch_lock_batch), so nobody can change
+ * the task in between: an attempt that returns has completed, whatever
+ * happens to its workflow meanwhile.
  *
  * A per-task timeout and cancel_workflow both interrupt the function
  * through the query-cancel mechanism; in a worker, cancel interrupts are
@@ -22,6 +22,8 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include <limits.h>
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
@@ -38,7 +40,6 @@
 #include "utils/resowner.h"
 #include "utils/timeout.h"
 
-#include "catalog.h"
 #include "execute.h"
 #include "mycelium.h"
 #include "mycelium_errcodes.h"
@@ -147,31 +148,6 @@ call_executor(McRunTask *task, bool in_worker)
 }
 
 /*
- * still_ours
- *		Locks the task's row and checks it is still the attempt we claimed
- *		(not cancelled, skipped or rolled back meanwhile).
- */
-static bool
-still_ours(McRunTask *task, const char *worker_id)
-{
-	static const Oid argtypes[] = {UUIDOID, INT4OID, INT4OID, TEXTOID};
-	Datum		values[4];
-	bool		isnull;
-
-	values[0] = UUIDPGetDatum(&task->workflow_id);
-	values[1] = Int32GetDatum(task->task_no);
-	values[2] = Int32GetDatum(task->attempt);
-	values[3] = CStringGetTextDatum(worker_id);
-	if (mc_catalog_run(MC_PLAN_TASK_VERIFY,
-					   "SELECT status = 'running' AND attempt = $3 AND worker_id = $4 "
-					   "FROM mycelium.task_states WHERE workflow_id = $1 AND task_no = $2 "
-					   "FOR UPDATE",
-					   4, argtypes, values, NULL, 1) == 0)
-		return false;
-	return DatumGetBool(mc_catalog_value(0, 1, &isnull));
-}
-
-/*
  * error_text
  *		The message of a failed attempt: the error's message, with its
  *		detail when it has one.
@@ -192,7 +168,7 @@ error_text(ErrorData *edata)
  *		the attempt are made in the caller's memory context.
  */
 void
-mc_execute_task(McRunTask *task, const char *worker_id, bool in_worker)
+mc_execute_task(McRunTask *task, bool in_worker)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -214,16 +190,8 @@ mc_execute_task(McRunTask *task, const char *worker_id, bool in_worker)
 
 		MemoryContextSwitchTo(cxt);
 		task->result = DatumGetJsonbPCopy(JsonbPGetDatum(result));
-		if (still_ours(task, worker_id))
-		{
-			task->outcome = MC_OUTCOME_COMPLETED;
-			ReleaseCurrentSubTransaction();
-		}
-		else
-		{
-			task->outcome = MC_OUTCOME_GONE;
-			RollbackAndReleaseCurrentSubTransaction();
-		}
+		ReleaseCurrentSubTransaction();
+		task->outcome = MC_OUTCOME_COMPLETED;
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
 	}

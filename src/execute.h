@@ -16,7 +16,8 @@ typedef enum McOutcome
 	MC_OUTCOME_NONE,			/* not run yet */
 	MC_OUTCOME_COMPLETED,		/* returned a result; its effects are kept */
 	MC_OUTCOME_FAILED,			/* raised an error (or timed out) */
-	MC_OUTCOME_GONE				/* no longer ours to finish (cancelled meanwhile) */
+	MC_OUTCOME_NOT_OURS,		/* not run: cancelled before the worker locked it */
+	MC_OUTCOME_NOT_RUN			/* not run: its workflow ended meanwhile */
 } McOutcome;
 
 /* a claimed task, as the dispatcher hands it to the executor */
@@ -42,7 +43,6 @@ typedef struct McRunTask
 	char	   *error;
 } McRunTask;
 
-extern void mc_execute_task(McRunTask *task, const char *worker_id,
-							bool in_worker);
+extern void mc_execute_task(McRunTask *task, bool in_worker);
 
 #endif							/* MC_EXECUTE_H */

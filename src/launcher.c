@@ -6,8 +6,7 @@
  *
  * The executor workers are registered when the library is preloaded, one
  * per mycelium.max_workers, and restarted by the postmaster if they stop.
- * The launcher serves the same database.  It publishes which database the
- * scheduler serves, fills the dispatch queue from the catalog at start and
+ * The launcher serves the same database.  It fills the dispatch queue from the catalog at start and
  * whenever the queue overflowed (the only times it scans), and wakes the
  * workflows whose retry back-off has run out, sleeping until the next
  * one is due.
@@ -194,7 +193,6 @@ mc_launcher_main(Datum main_arg)
 	SpinLockAcquire(&mc_shared->mutex);
 	mc_shared->launcher_pid = MyProcPid;
 	mc_shared->launcher_latch = MyLatch;
-	mc_shared->database_id = MyDatabaseId;
 	SpinLockRelease(&mc_shared->mutex);
 	on_shmem_exit(launcher_detach, (Datum) 0);
 

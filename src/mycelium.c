@@ -32,7 +32,7 @@ int			mc_max_payload_kb = 1024;
 int			mc_max_workers = 4;
 
 /* most tasks a worker claims at once */
-int			mc_batch_size = 64;
+int			mc_batch_size = 256;
 
 /* longest a worker runs attempts before recording them, ms */
 int			mc_batch_time_ms = 20;
@@ -84,7 +84,7 @@ _PG_init(void)
 							"Most tasks a worker claims and records in one transaction.",
 							NULL,
 							&mc_batch_size,
-							64, 1, 10000,
+							256, 1, 10000,
 							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
 

@@ -24,6 +24,7 @@
 #include <signal.h>
 
 #include "access/xact.h"
+#include "commands/dbcommands.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
@@ -115,14 +116,12 @@ mc_shmem_startup(void)
 bool
 mc_scheduler_available(void)
 {
-	Oid			db;
+	char	   *name;
 
-	if (mc_shared == NULL)
+	if (mc_shared == NULL || mc_database == NULL)
 		return false;
-	SpinLockAcquire(&mc_shared->mutex);
-	db = mc_shared->database_id;
-	SpinLockRelease(&mc_shared->mutex);
-	return db == MyDatabaseId;
+	name = get_database_name(MyDatabaseId);
+	return name != NULL && strcmp(name, mc_database) == 0;
 }
 
 /*
@@ -247,9 +246,10 @@ mc_wake_launcher(void)
 
 /*
  * interrupt_workers_of
- *		Sends SIGINT to every worker now running a task of the workflow;
- *		the task's attempt is interrupted and the worker records it as
- *		cancelled.
+ *		The workflow ended (cancelled or failed): no worker starts another
+ *		of its claimed tasks (they look in the ring of ended workflows), and
+ *		every worker now running one of its tasks gets SIGINT; the attempt
+ *		is interrupted and the worker records the task as cancelled.
  */
 static void
 interrupt_workers_of(const pg_uuid_t *workflow_id)
@@ -259,6 +259,8 @@ interrupt_workers_of(const pg_uuid_t *workflow_id)
 	int			i;
 
 	SpinLockAcquire(&mc_shared->mutex);
+	memcpy(&mc_shared->cancelled[mc_shared->cancelled_next++ % MC_CANCELLED_RING],
+		   workflow_id, sizeof(pg_uuid_t));
 	for (i = 0; i < mc_shared->nworkers && n < lengthof(pids); i++)
 	{
 		McWorkerSlot *w = &mc_shared->workers[i];
@@ -359,7 +361,7 @@ mc_interrupt_at_commit(const pg_uuid_t *workflow_id)
 
 /*
  * mc_idle_workers
- *		How many other workers sleep for want of work.  While some do, a
+ *		How many other workers hold no claimed task.  While some do, a
  *		worker claims one task at a time from a workflow and leaves the
  *		rest to them, so tasks of unknown length run in parallel.
  */
@@ -376,9 +378,49 @@ mc_idle_workers(void)
 	{
 		McWorkerSlot *w = &mc_shared->workers[i];
 
-		if (i != mc_worker_slot && w->pid != 0 && w->waiting)
+		if (i != mc_worker_slot && w->pid != 0 && !w->busy)
 			n++;
 	}
 	SpinLockRelease(&mc_shared->mutex);
 	return n;
+}
+
+/*
+ * mc_workflow_ended_recently
+ *		Whether the workflow is in the ring of recently ended workflows, so
+ *		a worker must not start its claimed tasks.
+ */
+bool
+mc_workflow_ended_recently(const pg_uuid_t *workflow_id)
+{
+	bool		found = false;
+	int			i;
+
+	if (mc_shared == NULL)
+		return false;
+	SpinLockAcquire(&mc_shared->mutex);
+	for (i = 0; i < MC_CANCELLED_RING && i < (int) mc_shared->cancelled_next; i++)
+	{
+		if (memcmp(&mc_shared->cancelled[i], workflow_id, sizeof(pg_uuid_t)) == 0)
+		{
+			found = true;
+			break;
+		}
+	}
+	SpinLockRelease(&mc_shared->mutex);
+	return found;
+}
+
+/*
+ * mc_set_busy
+ *		Publishes whether this worker holds claimed tasks.
+ */
+void
+mc_set_busy(bool busy)
+{
+	if (mc_shared == NULL || mc_worker_slot < 0)
+		return;
+	SpinLockAcquire(&mc_shared->mutex);
+	mc_shared->workers[mc_worker_slot].busy = busy;
+	SpinLockRelease(&mc_shared->mutex);
 }

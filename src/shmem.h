@@ -18,12 +18,16 @@
 /* entries in the dispatch queue; beyond this, a rescan is asked for */
 #define MC_QUEUE_SIZE 16384
 
+/* recently cancelled or failed workflows, whose claimed tasks must not start */
+#define MC_CANCELLED_RING 64
+
 /* one executor worker */
 typedef struct McWorkerSlot
 {
 	pid_t		pid;			/* 0 when the worker is not running */
 	Latch	   *latch;
 	bool		waiting;		/* sleeping for work */
+	bool		busy;			/* holds claimed tasks */
 	bool		executing;		/* running the task below */
 	pg_uuid_t	workflow_id;
 	int32		task_no;
@@ -39,7 +43,6 @@ typedef struct McQueueEntry
 typedef struct McShared
 {
 	slock_t		mutex;			/* protects everything below but the CV */
-	Oid			database_id;	/* database the scheduler serves, once known */
 	bool		recovered;		/* the launcher finished crash recovery */
 	bool		rescan;			/* queue overflowed: rescan the catalog */
 	pid_t		launcher_pid;
@@ -47,6 +50,8 @@ typedef struct McShared
 	uint32		queue_head;		/* next entry to take */
 	uint32		queue_tail;		/* next free entry */
 	McQueueEntry queue[MC_QUEUE_SIZE];
+	uint32		cancelled_next; /* next slot of the ring below */
+	pg_uuid_t	cancelled[MC_CANCELLED_RING];
 	ConditionVariable progress; /* broadcast when workflows change */
 	int			nworkers;
 	McWorkerSlot workers[FLEXIBLE_ARRAY_MEMBER];
@@ -63,6 +68,8 @@ extern void mc_queue_push(const pg_uuid_t *workflow_id, Oid start_by);
 extern int	mc_queue_pop(McQueueEntry *entries, int max);
 extern void mc_wake_workers(int n);
 extern int	mc_idle_workers(void);
+extern void mc_set_busy(bool busy);
+extern bool mc_workflow_ended_recently(const pg_uuid_t *workflow_id);
 extern void mc_wake_launcher(void);
 extern void mc_push_at_commit(const pg_uuid_t *workflow_id, Oid start_by);
 extern void mc_interrupt_at_commit(const pg_uuid_t *workflow_id);

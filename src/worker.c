@@ -55,6 +55,7 @@ worker_detach(int code, Datum arg)
 	slot->pid = 0;
 	slot->latch = NULL;
 	slot->waiting = false;
+	slot->busy = false;
 	slot->executing = false;
 	SpinLockRelease(&mc_shared->mutex);
 }
@@ -116,12 +117,17 @@ run_attempts(McBatch *batch, const char *worker_id)
 		if (i > 0 && TimestampDifferenceExceeds(start, GetCurrentTimestamp(),
 												mc_batch_time_ms))
 			break;
+		if (mc_workflow_ended_recently(&t->workflow_id))
+		{
+			t->outcome = MC_OUTCOME_NOT_RUN;
+			continue;
+		}
 		pgstat_report_activity(STATE_RUNNING,
 							   psprintf("mycelium: workflow %s task \"%s\" attempt %d",
 										DatumGetCString(DirectFunctionCall1(uuid_out,
 																			UUIDPGetDatum(&t->workflow_id))),
 										t->task_id, t->attempt));
-		mc_execute_task(t, worker_id, true);
+		mc_execute_task(t, true);
 	}
 	MemoryContextSwitchTo(old);
 }
@@ -232,6 +238,7 @@ mc_worker_main(Datum main_arg)
 		mc_catalog_open(&session);
 		if (ncandidates == 0)
 		{
+			mc_dispatch_lock_batch(batch);
 			run_attempts(batch, worker_id);
 			ncandidates = mc_queue_pop(candidates, MC_CANDIDATES);
 		}
@@ -247,6 +254,8 @@ mc_worker_main(Datum main_arg)
 			(void) WaitLatch(MyLatch, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10L,
 							 PG_WAIT_EXTENSION);
 		}
+		pgstat_report_stat(false);
+		mc_set_busy(batch->ntasks > 0);
 		push_requeued(batch);
 		if (batch->retry_scheduled)
 			mc_wake_launcher();

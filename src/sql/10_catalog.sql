@@ -95,8 +95,6 @@ CREATE INDEX task_states_ready_idx ON mycelium.task_states (workflow_id, task_no
 	WHERE status = 'ready';
 CREATE INDEX task_states_retry_idx ON mycelium.task_states (run_after)
 	WHERE status = 'ready' AND run_after IS NOT NULL;
-CREATE INDEX task_states_running_idx ON mycelium.task_states (worker_id)
-	WHERE status = 'running';
 
 CREATE TABLE mycelium.workflow_state_history (
 	workflow_id uuid NOT NULL,

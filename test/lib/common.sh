@@ -96,6 +96,7 @@ mc_cluster_start() {
 		echo "listen_addresses = ''"
 		echo "unix_socket_directories = '$dir'"
 		echo "cron.database_name = '$db'"
+		echo "mycelium.database = '$db'"
 		for line in "$@"; do echo "$line"; done
 	} | mc_as_user tee -a "$dir/data/postgresql.conf" >/dev/null
 	mc_as_user pg_ctl -D "$dir/data" -l "$dir/server.log" -w start >/dev/null ||

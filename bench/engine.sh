@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# bench/engine.sh: the scheduler's throughput and dispatch latency (SPEC 9).
+#
+#   bash bench/engine.sh            (as root or with sudo; a few minutes)
+#   WORKERS=4 RUNS=5 bash bench/engine.sh
+#
+# In a throwaway cluster with durable commits (synchronous_commit = on):
+#   1. 20,000 independent no-op function tasks in one workflow: tasks/s from
+#      the workflow's start to its end (server clock: started_at to
+#      finished_at); median of RUNS runs.
+#   2. 1,000 workflows of 20 no-op tasks, half chains and half diamonds
+#      (1 -> 18 -> 1), all started in one transaction: tasks/s from the
+#      first start to the last finish; median of RUNS runs.
+#   3. dispatch latency: a 2,000-task chain whose executor records when it
+#      starts; for each task, its start minus the commit time of the
+#      transaction that completed its dependency (track_commit_timestamp);
+#      p50 and p99.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/test/lib/common.sh"
+
+RUNS=${RUNS:-5}
+WORKERS=${WORKERS:-2}
+PORT=${PORT:-54394}
+DIR=/tmp/mycelium-bench-engine
+DB=bench
+
+mc_install_packages $MC_PACKAGES
+mc_stage "$here"
+mc_build_install
+mc_cluster_start "$DIR" "$PORT" "$DB" "synchronous_commit = on" \
+	"shared_buffers = '1GB'" "max_wal_size = '4GB'" "track_commit_timestamp = on" \
+	"mycelium.max_workers = $WORKERS"
+trap 'mc_cluster_stop "$DIR"; mc_unstage' EXIT
+
+psql_b() { mc_as_user psql -X -q -v ON_ERROR_STOP=1 -h "$DIR" -p "$PORT" -d "$DB" "$@"; }
+median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+
+psql_b <<'SQL'
+CREATE FUNCTION public.noop(ctx jsonb) RETURNS jsonb LANGUAGE sql AS 'SELECT NULL::jsonb';
+CREATE FUNCTION public.stamp(ctx jsonb) RETURNS jsonb LANGUAGE sql
+	AS $$SELECT jsonb_build_object('t', clock_timestamp())$$;
+SELECT mycelium.register_executor('noop', 'public.noop(jsonb)');
+SELECT mycelium.register_executor('stamp', 'public.stamp(jsonb)');
+-- wait until a workflow set is finished, as seen by a fresh snapshot
+CREATE PROCEDURE public.wait_all(ids uuid[]) LANGUAGE plpgsql AS $$
+BEGIN
+	LOOP
+		EXIT WHEN NOT EXISTS (SELECT 1 FROM mycelium.workflows
+			WHERE workflow_id = ANY (ids) AND status NOT IN ('completed', 'failed', 'cancelled'));
+		COMMIT;
+		PERFORM pg_sleep(0.01);
+	END LOOP;
+END $$;
+SQL
+
+echo "== 20,000 independent no-op tasks, $WORKERS workers ($RUNS runs)"
+rates=()
+for i in $(seq "$RUNS"); do
+	wf=$(psql_b -At -c "SELECT mycelium.create_workflow((SELECT jsonb_agg(jsonb_build_object(
+		'task_id', 't' || i, 'agent_id', 'a', 'agent_type', 'noop')) FROM generate_series(1, 20000) i),
+		max_parallel_tasks => 10000)")
+	psql_b -At -c "SELECT mycelium.start_workflow('$wf')" >/dev/null
+	psql_b -c "CALL public.wait_all(ARRAY['$wf'::uuid])"
+	r=$(psql_b -At -c "SELECT round(20000 / extract(epoch FROM finished_at - started_at))
+		FROM mycelium.workflows WHERE workflow_id = '$wf' AND status = 'completed'")
+	echo "run $i: $r tasks/s"
+	rates+=("$r")
+done
+printf 'median: %s tasks/s\n' "$(printf '%s\n' "${rates[@]}" | median)"
+
+echo "== 1,000 workflows of 20 tasks (500 chains, 500 diamonds), $WORKERS workers ($RUNS runs)"
+rates=()
+for i in $(seq "$RUNS"); do
+	psql_b -At <<'SQL' >/dev/null
+CREATE TABLE IF NOT EXISTS batch_ids (id uuid);
+TRUNCATE batch_ids;
+INSERT INTO batch_ids
+SELECT mycelium.create_workflow(
+	CASE WHEN w % 2 = 0 THEN
+		(SELECT jsonb_agg(jsonb_build_object('task_id', 't' || i, 'agent_id', 'a', 'agent_type', 'noop',
+			'dependencies', CASE WHEN i = 1 THEN '[]'::jsonb ELSE jsonb_build_array('t' || (i - 1)) END) ORDER BY i)
+		   FROM generate_series(1, 20) i)
+	ELSE
+		(SELECT jsonb_agg(jsonb_build_object('task_id', 't' || i, 'agent_id', 'a', 'agent_type', 'noop',
+			'dependencies', CASE WHEN i = 1 THEN '[]'::jsonb
+								 WHEN i = 20 THEN (SELECT jsonb_agg('t' || k) FROM generate_series(2, 19) k)
+								 ELSE '["t1"]'::jsonb END) ORDER BY i)
+		   FROM generate_series(1, 20) i)
+	END, max_parallel_tasks => 20)
+FROM generate_series(1, 1000) w;
+SQL
+	psql_b -At -c "SELECT count(mycelium.start_workflow(id)) FROM batch_ids" >/dev/null
+	ids=$(psql_b -At -c "SELECT array_agg(id) FROM batch_ids")
+	psql_b -c "CALL public.wait_all('$ids')"
+	r=$(psql_b -At -c "SELECT round(20000 / extract(epoch FROM max(finished_at) - min(started_at)))
+		FROM mycelium.workflows WHERE workflow_id IN (SELECT id FROM batch_ids)")
+	echo "run $i: $r tasks/s"
+	rates+=("$r")
+done
+printf 'median: %s tasks/s\n' "$(printf '%s\n' "${rates[@]}" | median)"
+
+echo "== dispatch latency: 2,000-task chain"
+wf=$(psql_b -At -c "SELECT mycelium.create_workflow((SELECT jsonb_agg(jsonb_build_object(
+	'task_id', 't' || i, 'agent_id', 'a', 'agent_type', 'stamp', 'dependencies',
+	CASE WHEN i = 1 THEN '[]'::jsonb ELSE jsonb_build_array('t' || (i - 1)) END) ORDER BY i)
+	FROM generate_series(1, 2000) i))")
+psql_b -At -c "SELECT mycelium.start_workflow('$wf')" >/dev/null
+psql_b -c "CALL public.wait_all(ARRAY['$wf'::uuid])"
+psql_b -At <<SQL
+WITH t AS (
+	SELECT s.task_no, (s.result->>'t')::timestamptz AS started,
+		   pg_xact_commit_timestamp(d.xmin) AS dep_committed
+	  FROM mycelium.task_states s
+	  JOIN mycelium.task_states d ON d.workflow_id = s.workflow_id AND d.task_no = s.task_no - 1
+	 WHERE s.workflow_id = '$wf')
+SELECT format('p50 %s us, p99 %s us, max %s us over %s hand-offs (commit of the dependency to the start of the dependent)',
+	round(percentile_cont(0.5) WITHIN GROUP (ORDER BY us)),
+	round(percentile_cont(0.99) WITHIN GROUP (ORDER BY us)), round(max(us)), count(*))
+  FROM (SELECT extract(epoch FROM started - dep_committed) * 1e6 AS us FROM t) x;
+SELECT format('whole chain: %s tasks/s', round(2000 / extract(epoch FROM finished_at - started_at)))
+  FROM mycelium.workflows WHERE workflow_id = '$wf';
+SQL
