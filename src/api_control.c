@@ -139,6 +139,20 @@ failed_tasks(pg_uuid_t *id)
 }
 
 /*
+ * workflow_id_arg
+ *		The workflow id argument of a function that is not STRICT.
+ */
+static pg_uuid_t *
+workflow_id_arg(FunctionCallInfo fcinfo)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("workflow_id must not be null")));
+	return PG_GETARG_UUID_P(0);
+}
+
+/*
  * timeout_ms
  *		An interval argument as milliseconds; -1 for NULL (no timeout).
  */
@@ -346,11 +360,7 @@ mc_execute_workflow(PG_FUNCTION_ARGS)
 	WorkflowLook look;
 	Jsonb	   *result;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("workflow_id must not be null")));
-	id = PG_GETARG_UUID_P(0);
+	id = workflow_id_arg(fcinfo);
 
 	mc_catalog_open(&session);
 	look = look_at_workflow(&session, id);
@@ -394,11 +404,7 @@ mc_wait_workflow(PG_FUNCTION_ARGS)
 	long		timeout = timeout_ms(fcinfo, 1);
 	Jsonb	   *result;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("workflow_id must not be null")));
-	id = PG_GETARG_UUID_P(0);
+	id = workflow_id_arg(fcinfo);
 	mc_catalog_open(&session);
 	if (!wait_until_finished(&session, id, timeout))
 		ereport(ERROR,
@@ -478,10 +484,7 @@ mc_cancel_workflow(PG_FUNCTION_ARGS)
 {
 	char	   *reason = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("workflow_id must not be null")));
+	(void) workflow_id_arg(fcinfo);
 	PG_RETURN_INT64(change_status(fcinfo, MC_WF_CANCELLED,
 								  (1 << MC_WF_PENDING) | (1 << MC_WF_RUNNING) | (1 << MC_WF_PAUSED),
 								  "cancelled", reason));

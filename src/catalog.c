@@ -204,3 +204,25 @@ mc_catalog_text(uint64 row, int col)
 	strcpy(copy, value);
 	return copy;
 }
+
+/*
+ * mc_catalog_count_true
+ *		How many of the last statement's rows have true in column 1 (for
+ *		statements that report a yes/no per row they changed).
+ */
+uint64
+mc_catalog_count_true(uint64 rows)
+{
+	uint64		n = 0;
+	uint64		i;
+
+	for (i = 0; i < rows; i++)
+	{
+		bool		isnull;
+		Datum		d = mc_catalog_value(i, 1, &isnull);
+
+		if (!isnull && DatumGetBool(d))
+			n++;
+	}
+	return n;
+}

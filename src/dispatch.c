@@ -125,8 +125,8 @@ record_completed(McCatalogSession *session, McWorkflow *wf, McRunTask *tasks, in
 	Datum	   *results = palloc(sizeof(Datum) * n);
 	Datum		values[5];
 	uint64		rows;
-	uint64		i;
-	int			nready = 0;
+	int			i;
+	int			nready;
 
 	for (i = 0; i < n; i++)
 	{
@@ -144,7 +144,7 @@ record_completed(McCatalogSession *session, McWorkflow *wf, McRunTask *tasks, in
 						  "    pg_catalog.unnest($3::pg_catalog.jsonb[])) WITH ORDINALITY AS f(task_no, result, n)"
 						  "), u AS ("
 						  "  UPDATE mycelium.task_states t SET status = 'completed', result = f.result, "
-						  "    error = NULL, finished_at = pg_catalog.now(), worker_id = NULL "
+						  "    error = NULL, finished_at = pg_catalog.clock_timestamp(), worker_id = NULL "
 						  "  FROM f WHERE t.workflow_id = $1 AND t.task_no = f.task_no AND t.task_no = ANY ($2) "
 						  "  RETURNING t.task_no, t.attempt, t.result, t.dependents, t.owner, f.n"
 						  "), h AS ("
@@ -162,13 +162,7 @@ record_completed(McCatalogSession *session, McWorkflow *wf, McRunTask *tasks, in
 						  "FROM r WHERE t.workflow_id = $1 AND t.task_no = r.task_no "
 						  "RETURNING t.status = 'ready'",
 						  5, argtypes, values, NULL, 0);
-	for (i = 0; i < rows; i++)
-	{
-		bool		isnull;
-
-		if (DatumGetBool(mc_catalog_value(i, 1, &isnull)))
-			nready++;
-	}
+	nready = (int) mc_catalog_count_true(rows);
 	wf->version += n;
 	wf->tasks_open -= n;
 	wf->tasks_running = Max(wf->tasks_running - n, 0);
@@ -253,7 +247,7 @@ claim_range(McCatalogSession *session, McWorkflow *wf, McBatch *batch,
 					   "  ORDER BY t.task_no LIMIT $2"
 					   "), u AS ("
 					   "  UPDATE mycelium.task_states t SET status = 'running', attempt = t.attempt + 1, "
-					   "    started_at = pg_catalog.now(), finished_at = NULL, run_after = NULL, "
+					   "    started_at = pg_catalog.clock_timestamp(), finished_at = NULL, run_after = NULL, "
 					   "    worker_id = $3 "
 					   "  FROM c WHERE t.workflow_id = $1 AND t.task_no = c.task_no "
 					   "  RETURNING t.*"

@@ -276,11 +276,11 @@ mc_workflow_save(McCatalogSession *session, McWorkflow *wf)
 	mc_catalog_run(MC_PLAN_WORKFLOW_SAVE,
 				   "UPDATE mycelium.workflow_states SET version = $2, "
 				   "status = $3::mycelium.workflow_status, tasks_open = $4, "
-				   "tasks_running = $5, error = $6, updated_at = pg_catalog.now(), "
+				   "tasks_running = $5, error = $6, updated_at = pg_catalog.clock_timestamp(), "
 				   "started_at = CASE WHEN $3 = 'running' THEN "
-				   "  COALESCE(started_at, pg_catalog.now()) ELSE started_at END, "
+				   "  COALESCE(started_at, pg_catalog.clock_timestamp()) ELSE started_at END, "
 				   "finished_at = CASE WHEN $3 IN ('completed', 'failed', 'cancelled') THEN "
-				   "  COALESCE(finished_at, pg_catalog.now()) END "
+				   "  COALESCE(finished_at, pg_catalog.clock_timestamp()) END "
 				   "WHERE workflow_id = $1",
 				   6, argtypes, values, nulls, 0);
 }
@@ -385,7 +385,7 @@ skip_descendants(McCatalogSession *session, McWorkflow *wf, McTask *task,
 					   "  JOIN d ON t.workflow_id = $1 AND t.task_no = d.task_no"
 					   "), s AS ("
 					   "  UPDATE mycelium.task_states t SET status = 'skipped', "
-					   "    finished_at = pg_catalog.now() "
+					   "    finished_at = pg_catalog.clock_timestamp() "
 					   "  FROM d WHERE t.workflow_id = $1 AND t.task_no = d.task_no "
 					   "    AND t.status IN ('pending', 'ready') "
 					   "  RETURNING t.task_no, t.attempt"
@@ -415,8 +415,7 @@ mc_workflow_finish(McCatalogSession *session, McWorkflow *wf,
 		REGROLEOID, TEXTOID};
 	Datum		values[6];
 	uint64		n;
-	uint64		i;
-	int32		running = 0;
+	int32		running;
 
 	values[0] = UUIDPGetDatum(&wf->id);
 	values[1] = Int64GetDatum(wf->version);
@@ -431,7 +430,7 @@ mc_workflow_finish(McCatalogSession *session, McWorkflow *wf,
 					   "  WHERE workflow_id = $1 AND status IN ('pending', 'ready', 'running') "
 					   "  FOR UPDATE SKIP LOCKED"
 					   "), s AS ("
-					   "  UPDATE mycelium.task_states t SET finished_at = pg_catalog.now(), "
+					   "  UPDATE mycelium.task_states t SET finished_at = pg_catalog.clock_timestamp(), "
 					   "    worker_id = NULL, lease_until = NULL, run_after = NULL, "
 					   "    status = CASE WHEN t.status = 'running' THEN 'cancelled' "
 					   "      ELSE $6::mycelium.task_status END "
@@ -444,13 +443,7 @@ mc_workflow_finish(McCatalogSession *session, McWorkflow *wf,
 					   ") "
 					   "SELECT s.old_status = 'running' FROM s",
 					   6, argtypes, values, NULL, 0);
-	for (i = 0; i < n; i++)
-	{
-		bool		isnull;
-
-		if (DatumGetBool(mc_catalog_value(i, 1, &isnull)))
-			running++;
-	}
+	running = (int32) mc_catalog_count_true(n);
 	wf->tasks_open -= (int32) n;
 	wf->tasks_running = Max(wf->tasks_running - running, 0);
 	mc_interrupt_at_commit(&wf->id);
@@ -523,8 +516,8 @@ mc_task_transition(McCatalogSession *session, McWorkflow *wf, McTask *task,
 				   "UPDATE mycelium.task_states SET status = $3::mycelium.task_status, "
 				   "attempt = attempt + $4, result = $5, error = $6, run_after = NULL, "
 				   "worker_id = NULL, lease_until = NULL, "
-				   "started_at = CASE WHEN $3 = 'running' THEN pg_catalog.now() ELSE started_at END, "
-				   "finished_at = CASE WHEN $7 THEN pg_catalog.now() END "
+				   "started_at = CASE WHEN $3 = 'running' THEN pg_catalog.clock_timestamp() ELSE started_at END, "
+				   "finished_at = CASE WHEN $7 THEN pg_catalog.clock_timestamp() END "
 				   "WHERE workflow_id = $1 AND task_no = $2 RETURNING attempt",
 				   7, argtypes, values, nulls, 1);
 	task->attempt = DatumGetInt32(mc_catalog_value(0, 1, &isnull));

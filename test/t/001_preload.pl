@@ -40,5 +40,19 @@ is( $node->safe_psql('postgres',
 		"SELECT status FROM mycelium.tasks WHERE workflow_id = '$wf' AND task_id = 'b'"),
 	'ready', 'and releases dependents');
 
+# what needs the scheduler says what to configure
+my ($ret, $out, $err) = $node->psql('postgres', "SELECT mycelium.start_workflow('$wf')");
+like($err, qr/the mycelium scheduler is not running/, 'start_workflow needs the scheduler');
+like($err, qr/HINT:  Add mycelium to shared_preload_libraries, set mycelium.database/,
+	'and says what to configure');
+# while execute_workflow runs the workflow in the session instead
+$node->safe_psql('postgres', q{
+	CREATE FUNCTION public.done(ctx jsonb) RETURNS jsonb LANGUAGE sql AS 'SELECT ''"ok"''::jsonb';
+	SELECT mycelium.register_executor('inline', 'public.done(jsonb)')});
+is( $node->safe_psql('postgres', q{
+		SELECT mycelium.execute_workflow(mycelium.create_workflow(jsonb_build_array(
+			mycelium.task('x', 'a', 'inline'))))->>'status'}),
+	'completed', 'execute_workflow works without the scheduler');
+
 $node->stop;
 done_testing();
