@@ -15,6 +15,7 @@
 
 #include "catalog.h"
 #include "mycelium_errcodes.h"
+#include "shmem.h"
 #include "state.h"
 #include "taskdef.h"
 
@@ -107,6 +108,9 @@ mc_update_task(PG_FUNCTION_ARGS)
 
 	mc_task_transition(&session, &wf, &task, to, result, error, "update_task");
 	mc_workflow_save(&session, &wf);
+	/* tasks it made ready are the scheduler's to run */
+	if (wf.status == MC_WF_RUNNING)
+		mc_push_at_commit(&wf.id, InvalidOid);
 	mc_catalog_close(&session);
 	PG_RETURN_INT64(wf.version);
 }

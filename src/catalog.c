@@ -12,7 +12,8 @@
  * statements mean.  An error anywhere inside is cleaned up by transaction
  * abort, which restores both the user id and the GUC.
  *
- * Statements are prepared once per backend and kept (mc_catalog_plan).
+ * Statements are prepared once per backend, with generic plans, and kept
+ * (mc_catalog_plan).
  *
  *-------------------------------------------------------------------------
  */
@@ -23,6 +24,7 @@
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
 #include "miscadmin.h"
+#include "nodes/parsenodes.h"
 #include "utils/acl.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -144,7 +146,12 @@ mc_catalog_plan(McPlanId id, const char *sql, int nargs, const Oid *argtypes)
 	if (plans[id] != NULL)
 		return plans[id];
 
-	plan = SPI_prepare(sql, nargs, (Oid *) argtypes);
+	/*
+	 * Every statement here finds its rows by key through an index, whatever
+	 * the parameters; a generic plan avoids planning each execution (left
+	 * to itself the plan cache keeps re-planning the larger statements).
+	 */
+	plan = SPI_prepare_cursor(sql, nargs, (Oid *) argtypes, CURSOR_OPT_GENERIC_PLAN);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
 			 sql, SPI_result_code_string(SPI_result));

@@ -114,10 +114,12 @@ run_task_cmp(const void *a, const void *b)
  * record_completed
  *		Records the completed attempts tasks[0..n-1] of one workflow with
  *		set-based statements: task rows, history (one version each) and the
- *		release of their dependents.  Returns how many tasks became ready.
+ *		release of their dependents.  Returns how many tasks became ready
+ *		and lowers *lowest_ready to the lowest task number among them.
  */
 static int
-record_completed(McCatalogSession *session, McWorkflow *wf, McRunTask *tasks, int n)
+record_completed(McCatalogSession *session, McWorkflow *wf, McRunTask *tasks, int n,
+				 int32 *lowest_ready)
 {
 	static const Oid argtypes[] = {UUIDOID, INT4ARRAYOID, JSONBARRAYOID,
 		INT8OID, REGROLEOID};
@@ -125,6 +127,7 @@ record_completed(McCatalogSession *session, McWorkflow *wf, McRunTask *tasks, in
 	Datum	   *results = palloc(sizeof(Datum) * n);
 	Datum		values[5];
 	uint64		rows;
+	uint64		r;
 	int			i;
 	int			nready;
 
@@ -160,9 +163,17 @@ record_completed(McCatalogSession *session, McWorkflow *wf, McRunTask *tasks, in
 						  "  status = CASE WHEN t.deps_pending = r.k AND t.status = 'pending' "
 						  "    THEN 'ready'::mycelium.task_status ELSE t.status END "
 						  "FROM r WHERE t.workflow_id = $1 AND t.task_no = r.task_no "
-						  "RETURNING t.status = 'ready'",
+						  "RETURNING t.status = 'ready', t.task_no",
 						  5, argtypes, values, NULL, 0);
 	nready = (int) mc_catalog_count_true(rows);
+	for (r = 0; r < rows; r++)
+	{
+		bool		isnull;
+
+		if (DatumGetBool(mc_catalog_value(r, 1, &isnull)))
+			*lowest_ready = Min(*lowest_ready,
+								DatumGetInt32(mc_catalog_value(r, 2, &isnull)));
+	}
 	wf->version += n;
 	wf->tasks_open -= n;
 	wf->tasks_running = Max(wf->tasks_running - n, 0);
@@ -326,11 +337,14 @@ claim_range(McCatalogSession *session, McWorkflow *wf, McBatch *batch,
  * ready tasks.  Entries of tasks that were ready once stay in that index
  * until vacuum, so scanning it from the start every time would cost more
  * and more in a large workflow; the batch remembers where its last claim
- * in each workflow ended and starts there, wrapping around only when that
- * finds too few.
+ * in each workflow ended and starts there (or below it, at the lowest task
+ * this step made ready).  It wraps around to the start only when that
+ * finds too few and a ready task may lie below (may_wrap: the workflow came
+ * from the queue, or an attempt failed and may be retried at once).
  */
 static int
-claim_tasks(McCatalogSession *session, McWorkflow *wf, McBatch *batch, int limit)
+claim_tasks(McCatalogSession *session, McWorkflow *wf, McBatch *batch, int limit,
+			bool may_wrap, int32 lowest_ready)
 {
 	typedef struct Cursor
 	{
@@ -356,9 +370,11 @@ claim_tasks(McCatalogSession *session, McWorkflow *wf, McBatch *batch, int limit
 	cursor = hash_search(batch->cursors, &wf->id, HASH_ENTER, &found);
 	if (!found)
 		cursor->last = 0;
+	if (lowest_ready <= cursor->last)
+		cursor->last = lowest_ready - 1;
 
 	n = claim_range(session, wf, batch, limit, cursor->last);
-	if (n < limit && cursor->last > 0)
+	if (n < limit && cursor->last > 0 && may_wrap)
 	{
 		cursor->last = 0;
 		n += claim_range(session, wf, batch, limit - n, 0);
@@ -424,6 +440,8 @@ step_one_workflow(McCatalogSession *session, McBatch *batch, StepWorkflow *sw,
 	McWorkflow	wf;
 	int			ncompleted = 0;
 	int			released = 0;
+	int32		lowest_ready = PG_INT32_MAX;
+	bool		any_failed = false;
 	int			i;
 
 	if (sw->nfinished > 0)
@@ -446,7 +464,8 @@ step_one_workflow(McCatalogSession *session, McBatch *batch, StepWorkflow *sw,
 				completed[ncompleted++] = finished[sw->first + i];
 		}
 		if (ncompleted > 0)
-			released += record_completed(session, &wf, completed, ncompleted);
+			released += record_completed(session, &wf, completed, ncompleted,
+										 &lowest_ready);
 		for (i = 0; i < sw->nfinished; i++)
 		{
 			McRunTask  *t = &finished[sw->first + i];
@@ -458,6 +477,7 @@ step_one_workflow(McCatalogSession *session, McBatch *batch, StepWorkflow *sw,
 			}
 			if (t->outcome != MC_OUTCOME_FAILED)
 				continue;
+			any_failed = true;
 			if (record_failed(session, &wf, t, batch->worker_id))
 				released++;
 			if (t->attempt < t->max_attempts)
@@ -476,7 +496,10 @@ step_one_workflow(McCatalogSession *session, McBatch *batch, StepWorkflow *sw,
 			limit = 1;
 		if (limit > 0)
 		{
-			int			n = claim_tasks(session, &wf, batch, limit);
+			int			n = claim_tasks(session, &wf, batch, limit,
+										sw->candidate || any_failed ||
+										OidIsValid(sw->start_by),
+										lowest_ready);
 
 			*room -= n;
 			/* maybe more ready than we could take: let others look */

@@ -64,5 +64,18 @@ is($node->safe_psql('postgres', "SELECT error FROM mycelium.workflows WHERE work
 is($node->safe_psql('postgres', "SELECT count(*) FROM effects WHERE workflow_id = '$wf'"),
 	'0', 'the interrupted task left no effects');
 
+# update_task completing a task of a running workflow hands its released
+# dependents to the scheduler at once
+$node->safe_psql('postgres', "SELECT mycelium.register_executor('outside', NULL)");
+$wf = $node->safe_psql('postgres', q{
+	SELECT mycelium.create_workflow(jsonb_build_array(
+		mycelium.task('manual', 'a', 'outside'),
+		mycelium.task('auto', 'a', 'test', dependencies => '{manual}')));});
+$node->safe_psql('postgres', "SELECT mycelium.start_workflow('$wf')");
+$node->safe_psql('postgres', "SELECT mycelium.update_task('$wf', 'manual', 'completed', '{\"by\": \"hand\"}')");
+$t0 = time;
+ok(wait_for_status($node, $wf, 'completed', 10), 'the released task runs');
+cmp_ok(time - $t0, '<', 1, 'without waiting for a rescan');
+
 $node->stop;
 done_testing();
