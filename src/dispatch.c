@@ -44,9 +44,27 @@ typedef struct StepWorkflow
 	pg_uuid_t	id;
 	Oid			start_by;		/* start it if pending (InvalidOid: no) */
 	bool		candidate;		/* claim from it */
-	int			first;			/* its finished tasks: tasks[first..] */
+	int			first;			/* its finished tasks: finished[first..] */
 	int			nfinished;
+	/* set as the step goes */
+	bool		locked;			/* its row is locked and read into wf */
+	McWorkflow	wf;
+	int			released;		/* tasks this step made ready */
+	int32		lowest_ready;	/* the lowest of them */
+	bool		may_wrap;		/* a ready task may lie below its cursor */
+	int32		limit;			/* most tasks to claim from it in this step */
+	int32		ask;			/* what the next claim_all asks of it */
+	int32		after;			/* ... among the tasks numbered above this */
+	int			claimed;		/* tasks claimed from it */
+	int32		last_claimed;	/* highest task number claimed */
 } StepWorkflow;
+
+/* highest task number a batch claimed in a workflow (see claim_all) */
+typedef struct ClaimCursor
+{
+	pg_uuid_t	id;
+	int32		last;
+} ClaimCursor;
 
 /*
  * mc_batch_create
@@ -225,135 +243,166 @@ record_failed(McCatalogSession *session, McWorkflow *wf, McRunTask *rt,
 }
 
 /*
- * claim_range
- *		Claims up to limit ready tasks numbered above after of a locked,
- *		running workflow: marks them running with their attempt counted,
- *		records history, and adds them to the batch with their execution
- *		context.  Returns how many it claimed.
+ * claim_all
+ *		Claims, in one statement, up to sw->ask ready tasks numbered above
+ *		sw->after from every workflow of the step that asks for some: marks
+ *		them running with their attempt counted, records history (one
+ *		version each, after the workflow's changes so far), and adds them to
+ *		the batch with their execution context.
  */
-static int
-claim_range(McCatalogSession *session, McWorkflow *wf, McBatch *batch,
-			int limit, int32 after)
+static void
+claim_all(McCatalogSession *session, McBatch *batch, StepWorkflow *sws, int nsw)
 {
-	static const Oid argtypes[] = {UUIDOID, INT4OID, TEXTOID, INT8OID, REGROLEOID,
-		INT4OID};
+	static const Oid argtypes[] = {UUIDARRAYOID, INT4ARRAYOID, INT4ARRAYOID,
+		INT8ARRAYOID, TEXTOID, REGROLEOID};
+	Datum	   *ids = palloc(sizeof(Datum) * Max(nsw, 1));
+	Datum	   *limits = palloc(sizeof(Datum) * Max(nsw, 1));
+	Datum	   *afters = palloc(sizeof(Datum) * Max(nsw, 1));
+	Datum	   *bases = palloc(sizeof(Datum) * Max(nsw, 1));
 	Datum		values[6];
-	uint64		n;
-	uint64		i;
+	int			n = 0;
+	int			i;
+	int			k;
+	uint64		rows;
+	uint64		r;
 	MemoryContext old;
 
-	values[0] = UUIDPGetDatum(&wf->id);
-	values[1] = Int32GetDatum(limit);
-	values[2] = CStringGetTextDatum(batch->worker_id);
-	values[3] = Int64GetDatum(wf->version);
-	values[4] = ObjectIdGetDatum(session->caller);
-	values[5] = Int32GetDatum(after);
-	n = mc_catalog_run(MC_PLAN_CLAIM,
-					   "WITH c AS ("
-					   "  SELECT t.task_no FROM mycelium.task_states t "
-					   "  WHERE t.workflow_id = $1 AND t.status = 'ready' AND t.task_no > $6 "
-					   "    AND (t.run_after IS NULL OR t.run_after <= pg_catalog.clock_timestamp()) "
-					   "    AND EXISTS (SELECT 1 FROM mycelium.executors e "
-					   "      WHERE e.agent_type = t.agent_type AND e.executor IS NOT NULL) "
-					   "  ORDER BY t.task_no LIMIT $2"
-					   "), u AS ("
-					   "  UPDATE mycelium.task_states t SET status = 'running', attempt = t.attempt + 1, "
-					   "    started_at = pg_catalog.clock_timestamp(), finished_at = NULL, run_after = NULL, "
-					   "    worker_id = $3 "
-					   "  FROM c WHERE t.workflow_id = $1 AND t.task_no = c.task_no "
-					   "  RETURNING t.*"
-					   "), h AS ("
-					   "  INSERT INTO mycelium.workflow_state_history "
-					   "  (workflow_id, version, task_no, owner, status, attempt, event, changed_by) "
-					   "  SELECT $1, $4 + pg_catalog.row_number() OVER (ORDER BY u.task_no) - 1, "
-					   "    u.task_no, u.owner, 'running', u.attempt, 'dispatched', $5 FROM u"
-					   ") "
-					   "SELECT u.task_no, u.task_id, u.attempt, u.max_attempts, u.initial_delay, "
-					   "  u.max_delay, u.exponential_base, COALESCE(u.timeout, 0), u.allow_failure, "
-					   "  COALESCE((SELECT e.executor::pg_catalog.oid FROM mycelium.executors e "
-					   "    WHERE e.agent_type = u.agent_type), 0), u.owner::pg_catalog.oid, "
-					   "  pg_catalog.jsonb_build_object("
-					   "    'workflow_id', u.workflow_id, 'attempt', u.attempt,"
-					   "    'workflow_context', w.context, 'variables', w.variables,"
-					   "    'task', pg_catalog.jsonb_build_object("
-					   "      'task_id', u.task_id, 'agent_id', u.agent_id, 'agent_type', u.agent_type,"
-					   "      'dependencies', COALESCE(p.ids, '[]'),"
-					   "      'retry_policy', pg_catalog.jsonb_build_object("
-					   "        'max_attempts', u.max_attempts, 'initial_delay', u.initial_delay,"
-					   "        'max_delay', u.max_delay, 'exponential_base', u.exponential_base),"
-					   "      'timeout', u.timeout, 'allow_failure', u.allow_failure,"
-					   "      'input', u.input, 'metadata', COALESCE(u.metadata, '{}')),"
-					   "    'previous_results', COALESCE(p.results, '[]'),"
-					   "    'handoffs', '[]'::pg_catalog.jsonb) "
-					   "FROM u JOIN mycelium.workflow_states w ON w.workflow_id = $1 "
-					   "LEFT JOIN LATERAL ("
-					   "  SELECT pg_catalog.jsonb_agg(d.task_id ORDER BY d.task_no) AS ids, "
-					   "    pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
-					   "      'task_id', d.task_id, 'agent_id', d.agent_id, 'agent_type', d.agent_type,"
-					   "      'status', d.status, 'result', d.result, 'error', d.error) "
-					   "      ORDER BY d.task_no) AS results "
-					   "  FROM mycelium.task_states d "
-					   "  WHERE u.dependencies IS NOT NULL AND d.workflow_id = $1 "
-					   "    AND d.task_no = ANY (u.dependencies)) p ON true "
-					   "ORDER BY u.task_no",
-					   6, argtypes, values, NULL, 0);
+	for (i = 0; i < nsw; i++)
+	{
+		if (sws[i].ask <= 0)
+			continue;
+		ids[n] = UUIDPGetDatum(&sws[i].id);
+		limits[n] = Int32GetDatum(sws[i].ask);
+		afters[n] = Int32GetDatum(sws[i].after);
+		bases[n] = Int64GetDatum(sws[i].wf.version);
+		n++;
+	}
+	if (n == 0)
+		return;
 
+	values[0] = PointerGetDatum(construct_array(ids, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
+	values[1] = PointerGetDatum(construct_array(limits, n, INT4OID, 4, true, TYPALIGN_INT));
+	values[2] = PointerGetDatum(construct_array(afters, n, INT4OID, 4, true, TYPALIGN_INT));
+	values[3] = PointerGetDatum(construct_array(bases, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[4] = CStringGetTextDatum(batch->worker_id);
+	values[5] = ObjectIdGetDatum(session->caller);
+	rows = mc_catalog_run(MC_PLAN_CLAIM,
+						  "WITH w AS ("
+						  "  SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), "
+						  "    pg_catalog.unnest($2::pg_catalog.int4[]), pg_catalog.unnest($3::pg_catalog.int4[]), "
+						  "    pg_catalog.unnest($4::pg_catalog.int8[])) AS w(id, lim, after, base)"
+						  "), c AS ("
+						  "  SELECT w.id, x.task_no FROM w CROSS JOIN LATERAL ("
+						  "    SELECT t.task_no FROM mycelium.task_states t "
+						  "    WHERE t.workflow_id = w.id AND t.status = 'ready' AND t.task_no > w.after "
+						  "      AND (t.run_after IS NULL OR t.run_after <= pg_catalog.clock_timestamp()) "
+						  "      AND EXISTS (SELECT 1 FROM mycelium.executors e "
+						  "        WHERE e.agent_type = t.agent_type AND e.executor IS NOT NULL) "
+						  "    ORDER BY t.task_no LIMIT w.lim) x"
+						  "), u AS ("
+						  "  UPDATE mycelium.task_states t SET status = 'running', attempt = t.attempt + 1, "
+						  "    started_at = pg_catalog.clock_timestamp(), finished_at = NULL, run_after = NULL, "
+						  "    worker_id = $5 "
+						  "  FROM c WHERE t.workflow_id = c.id AND t.task_no = c.task_no "
+						  "  RETURNING t.*"
+						  "), h AS ("
+						  "  INSERT INTO mycelium.workflow_state_history "
+						  "  (workflow_id, version, task_no, owner, status, attempt, event, changed_by) "
+						  "  SELECT u.workflow_id, w.base + pg_catalog.row_number() OVER "
+						  "      (PARTITION BY u.workflow_id ORDER BY u.task_no) - 1, "
+						  "    u.task_no, u.owner, 'running', u.attempt, 'dispatched', $6 "
+						  "  FROM u JOIN w ON w.id = u.workflow_id"
+						  ") "
+						  "SELECT u.workflow_id, u.task_no, u.task_id, u.attempt, u.max_attempts, u.initial_delay, "
+						  "  u.max_delay, u.exponential_base, COALESCE(u.timeout, 0), u.allow_failure, "
+						  "  COALESCE((SELECT e.executor::pg_catalog.oid FROM mycelium.executors e "
+						  "    WHERE e.agent_type = u.agent_type), 0), u.owner::pg_catalog.oid, "
+						  "  pg_catalog.jsonb_build_object("
+						  "    'workflow_id', u.workflow_id, 'attempt', u.attempt,"
+						  "    'workflow_context', ws.context, 'variables', ws.variables,"
+						  "    'task', pg_catalog.jsonb_build_object("
+						  "      'task_id', u.task_id, 'agent_id', u.agent_id, 'agent_type', u.agent_type,"
+						  "      'dependencies', COALESCE(p.ids, '[]'),"
+						  "      'retry_policy', pg_catalog.jsonb_build_object("
+						  "        'max_attempts', u.max_attempts, 'initial_delay', u.initial_delay,"
+						  "        'max_delay', u.max_delay, 'exponential_base', u.exponential_base),"
+						  "      'timeout', u.timeout, 'allow_failure', u.allow_failure,"
+						  "      'input', u.input, 'metadata', COALESCE(u.metadata, '{}')),"
+						  "    'previous_results', COALESCE(p.results, '[]'),"
+						  "    'handoffs', '[]'::pg_catalog.jsonb) "
+						  "FROM u JOIN mycelium.workflow_states ws ON ws.workflow_id = u.workflow_id "
+						  "LEFT JOIN LATERAL ("
+						  "  SELECT pg_catalog.jsonb_agg(d.task_id ORDER BY d.task_no) AS ids, "
+						  "    pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
+						  "      'task_id', d.task_id, 'agent_id', d.agent_id, 'agent_type', d.agent_type,"
+						  "      'status', d.status, 'result', d.result, 'error', d.error) "
+						  "      ORDER BY d.task_no) AS results "
+						  "  FROM mycelium.task_states d "
+						  "  WHERE u.dependencies IS NOT NULL AND d.workflow_id = u.workflow_id "
+						  "    AND d.task_no = ANY (u.dependencies)) p ON true "
+						  "ORDER BY u.workflow_id, u.task_no",
+						  6, argtypes, values, NULL, 0);
+
+	/*
+	 * The tasks live in the step's context (SPI leaves its own current).
+	 * Rows and sws are both in workflow id order.
+	 */
 	old = MemoryContextSwitchTo(batch->step_cxt[batch->cur]);
-	for (i = 0; i < n; i++)
+	k = 0;
+	for (r = 0; r < rows; r++)
 	{
 		McRunTask  *t = &batch->tasks[batch->ntasks++];
 		bool		isnull;
+		pg_uuid_t  *id = DatumGetUUIDP(mc_catalog_value(r, 1, &isnull));
+		StepWorkflow *sw;
+
+		while (id_cmp(&sws[k].id, id) != 0)
+			k++;
+		sw = &sws[k];
 
 		memset(t, 0, sizeof(McRunTask));
-		memcpy(&t->workflow_id, &wf->id, sizeof(pg_uuid_t));
-		t->task_no = DatumGetInt32(mc_catalog_value(i, 1, &isnull));
-		t->task_id = mc_catalog_text(i, 2);
-		t->attempt = DatumGetInt32(mc_catalog_value(i, 3, &isnull));
-		t->max_attempts = DatumGetInt32(mc_catalog_value(i, 4, &isnull));
-		t->initial_delay = DatumGetFloat8(mc_catalog_value(i, 5, &isnull));
-		t->max_delay = DatumGetFloat8(mc_catalog_value(i, 6, &isnull));
-		t->exponential_base = DatumGetFloat8(mc_catalog_value(i, 7, &isnull));
-		t->timeout = DatumGetFloat8(mc_catalog_value(i, 8, &isnull));
-		t->allow_failure = DatumGetBool(mc_catalog_value(i, 9, &isnull));
-		t->executor = DatumGetObjectId(mc_catalog_value(i, 10, &isnull));
-		t->owner = DatumGetObjectId(mc_catalog_value(i, 11, &isnull));
-		t->ctx = DatumGetJsonbPCopy(mc_catalog_value(i, 12, &isnull));
+		memcpy(&t->workflow_id, id, sizeof(pg_uuid_t));
+		t->task_no = DatumGetInt32(mc_catalog_value(r, 2, &isnull));
+		t->task_id = mc_catalog_text(r, 3);
+		t->attempt = DatumGetInt32(mc_catalog_value(r, 4, &isnull));
+		t->max_attempts = DatumGetInt32(mc_catalog_value(r, 5, &isnull));
+		t->initial_delay = DatumGetFloat8(mc_catalog_value(r, 6, &isnull));
+		t->max_delay = DatumGetFloat8(mc_catalog_value(r, 7, &isnull));
+		t->exponential_base = DatumGetFloat8(mc_catalog_value(r, 8, &isnull));
+		t->timeout = DatumGetFloat8(mc_catalog_value(r, 9, &isnull));
+		t->allow_failure = DatumGetBool(mc_catalog_value(r, 10, &isnull));
+		t->executor = DatumGetObjectId(mc_catalog_value(r, 11, &isnull));
+		t->owner = DatumGetObjectId(mc_catalog_value(r, 12, &isnull));
+		t->ctx = DatumGetJsonbPCopy(mc_catalog_value(r, 13, &isnull));
 		t->outcome = MC_OUTCOME_NONE;
+
+		sw->claimed++;
+		sw->last_claimed = t->task_no;
+		sw->wf.version++;
+		sw->wf.tasks_running++;
+		sw->wf.changed = true;
 	}
 	MemoryContextSwitchTo(old);
-
-	wf->version += n;
-	wf->tasks_running += n;
-	if (n > 0)
-		wf->changed = true;
-	return (int) n;
 }
 
 /*
- * claim_tasks
- *		Claims up to limit ready tasks of a locked, running workflow.
+ * claim_cursor
+ *		The batch's cursor for a workflow.
  *
  * Ready tasks are taken in task number order through the partial index of
  * ready tasks.  Entries of tasks that were ready once stay in that index
  * until vacuum, so scanning it from the start every time would cost more
  * and more in a large workflow; the batch remembers where its last claim
  * in each workflow ended and starts there (or below it, at the lowest task
- * this step made ready).  It wraps around to the start only when that
- * finds too few and a ready task may lie below (may_wrap: the workflow came
- * from the queue, or an attempt failed and may be retried at once).
+ * the step made ready).  It wraps around to the start only when that finds
+ * too few and a ready task may lie below (the workflow came from the
+ * queue, or an attempt failed and may be retried at once).
  */
-static int
-claim_tasks(McCatalogSession *session, McWorkflow *wf, McBatch *batch, int limit,
-			bool may_wrap, int32 lowest_ready)
+static ClaimCursor *
+claim_cursor(McBatch *batch, pg_uuid_t *id)
 {
-	typedef struct Cursor
-	{
-		pg_uuid_t	id;
-		int32		last;
-	} Cursor;
-	Cursor	   *cursor;
+	ClaimCursor *cursor;
 	bool		found;
-	int			n;
 
 	if (batch->cursors == NULL || hash_get_num_entries(batch->cursors) > 100000)
 	{
@@ -362,26 +411,15 @@ claim_tasks(McCatalogSession *session, McWorkflow *wf, McBatch *batch, int limit
 		if (batch->cursors != NULL)
 			hash_destroy(batch->cursors);
 		ctl.keysize = sizeof(pg_uuid_t);
-		ctl.entrysize = sizeof(Cursor);
+		ctl.entrysize = sizeof(ClaimCursor);
 		ctl.hcxt = batch->cxt;
 		batch->cursors = hash_create("mycelium claim cursors", 256, &ctl,
 									 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	}
-	cursor = hash_search(batch->cursors, &wf->id, HASH_ENTER, &found);
+	cursor = hash_search(batch->cursors, id, HASH_ENTER, &found);
 	if (!found)
 		cursor->last = 0;
-	if (lowest_ready <= cursor->last)
-		cursor->last = lowest_ready - 1;
-
-	n = claim_range(session, wf, batch, limit, cursor->last);
-	if (n < limit && cursor->last > 0 && may_wrap)
-	{
-		cursor->last = 0;
-		n += claim_range(session, wf, batch, limit - n, 0);
-	}
-	if (n > 0)
-		cursor->last = batch->tasks[batch->ntasks - 1].task_no;
-	return n;
+	return cursor;
 }
 
 /*
@@ -429,29 +467,30 @@ save_workflow(McCatalogSession *session, McBatch *batch, McWorkflow *wf)
 }
 
 /*
- * step_one_workflow
- *		The part of a step for one workflow: record its finished attempts,
- *		then claim from it.  Returns the tasks it claimed.
+ * step_record
+ *		The first part of a step for one workflow: lock it, record its
+ *		finished attempts, start it if asked to, and work out how many
+ *		tasks to claim from it.
  */
 static void
-step_one_workflow(McCatalogSession *session, McBatch *batch, StepWorkflow *sw,
-				  McRunTask *finished, int *room)
+step_record(McCatalogSession *session, McBatch *batch, StepWorkflow *sw,
+			McRunTask *finished, int *room)
 {
-	McWorkflow	wf;
+	McWorkflow *wf = &sw->wf;
 	int			ncompleted = 0;
-	int			released = 0;
-	int32		lowest_ready = PG_INT32_MAX;
-	bool		any_failed = false;
 	int			i;
 
+	sw->lowest_ready = PG_INT32_MAX;
 	if (sw->nfinished > 0)
-		mc_workflow_lock(session, &sw->id, &wf);
-	else if (!mc_workflow_try_lock(session, &sw->id, &wf))
+		mc_workflow_lock(session, &sw->id, wf);
+	else if (!mc_workflow_try_lock(session, &sw->id, wf))
 	{
 		/* busy elsewhere, or gone: a busy one is looked at again later */
 		batch->requeue = lappend(batch->requeue, &sw->id);
 		return;
 	}
+	sw->locked = true;
+	sw->may_wrap = sw->candidate || OidIsValid(sw->start_by);
 
 	/* completed attempts first, together; then failures one by one */
 	if (sw->nfinished > 0)
@@ -464,8 +503,8 @@ step_one_workflow(McCatalogSession *session, McBatch *batch, StepWorkflow *sw,
 				completed[ncompleted++] = finished[sw->first + i];
 		}
 		if (ncompleted > 0)
-			released += record_completed(session, &wf, completed, ncompleted,
-										 &lowest_ready);
+			sw->released += record_completed(session, wf, completed, ncompleted,
+											 &sw->lowest_ready);
 		for (i = 0; i < sw->nfinished; i++)
 		{
 			McRunTask  *t = &finished[sw->first + i];
@@ -477,44 +516,65 @@ step_one_workflow(McCatalogSession *session, McBatch *batch, StepWorkflow *sw,
 			}
 			if (t->outcome != MC_OUTCOME_FAILED)
 				continue;
-			any_failed = true;
-			if (record_failed(session, &wf, t, batch->worker_id))
-				released++;
+			sw->may_wrap = true;
+			if (record_failed(session, wf, t, batch->worker_id))
+				sw->released++;
 			if (t->attempt < t->max_attempts)
 				batch->retry_scheduled = true;
 		}
 	}
 
-	start_if_requested(session, &wf, sw->start_by);
+	start_if_requested(session, wf, sw->start_by);
 
-	if (wf.status == MC_WF_RUNNING && *room > 0 && (sw->candidate || sw->nfinished > 0))
+	if (wf->status == MC_WF_RUNNING && (sw->candidate || sw->nfinished > 0))
 	{
-		int			limit = Min(*room, wf.max_parallel_tasks - wf.tasks_running);
+		ClaimCursor *cursor = claim_cursor(batch, &sw->id);
 
+		sw->limit = Min(*room, wf->max_parallel_tasks - wf->tasks_running);
 		/* share the work with idle workers rather than queue it here */
-		if (limit > 1 && mc_idle_workers() > 0)
-			limit = 1;
-		if (limit > 0)
-		{
-			int			n = claim_tasks(session, &wf, batch, limit,
-										sw->candidate || any_failed ||
-										OidIsValid(sw->start_by),
-										lowest_ready);
+		if (sw->limit > 1 && mc_idle_workers() > 0)
+			sw->limit = 1;
+		sw->limit = Max(sw->limit, 0);
+		sw->ask = sw->limit;
+		if (sw->lowest_ready <= cursor->last)
+			cursor->last = sw->lowest_ready - 1;
+		sw->after = cursor->last;
+		*room -= sw->limit;
+	}
+}
 
-			*room -= n;
+/*
+ * step_finish
+ *		The last part of a step for one workflow: note where its claims
+ *		ended, leave it to other workers if it may have more ready tasks,
+ *		and save it.
+ */
+static void
+step_finish(McCatalogSession *session, McBatch *batch, StepWorkflow *sw)
+{
+	McWorkflow *wf = &sw->wf;
+
+	if (!sw->locked)
+		return;
+	if (sw->claimed > 0)
+		claim_cursor(batch, &sw->id)->last = sw->last_claimed;
+
+	if (wf->status == MC_WF_RUNNING)
+	{
+		if (sw->limit > 0 && sw->claimed == sw->limit &&
+			wf->tasks_running < wf->max_parallel_tasks)
+		{
 			/* maybe more ready than we could take: let others look */
-			if (n == limit && wf.tasks_running < wf.max_parallel_tasks)
-				batch->requeue = lappend(batch->requeue, &sw->id);
+			batch->requeue = lappend(batch->requeue, &sw->id);
+		}
+		else if (sw->limit == 0 && (sw->candidate || sw->released > 0 || sw->nfinished > 0) &&
+				 wf->tasks_running < wf->max_parallel_tasks)
+		{
+			/* this batch is full: the workflow's ready tasks are for others */
+			batch->requeue = lappend(batch->requeue, &sw->id);
 		}
 	}
-	else if (wf.status == MC_WF_RUNNING && *room == 0 &&
-			 (sw->candidate || released > 0 || sw->nfinished > 0))
-	{
-		/* this batch is full: the workflow's ready tasks are for others */
-		batch->requeue = lappend(batch->requeue, &sw->id);
-	}
-
-	save_workflow(session, batch, &wf);
+	save_workflow(session, batch, wf);
 }
 
 /*
@@ -612,7 +672,29 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 	room = batch->capacity - batch->ntasks;
 	for (i = 0; i < nsw; i++)
 	{
-		step_one_workflow(session, batch, &sws[i], finished, &room);
+		step_record(session, batch, &sws[i], finished, &room);
+		CHECK_FOR_INTERRUPTS();
+	}
+	claim_all(session, batch, sws, nsw);
+
+	/* too few above the cursor where some may lie below: once more from 0 */
+	for (i = 0, j = 0; i < nsw; i++)
+	{
+		StepWorkflow *sw = &sws[i];
+
+		sw->ask = 0;
+		if (sw->limit > 0 && sw->claimed < sw->limit && sw->after > 0 && sw->may_wrap)
+		{
+			sw->ask = sw->limit - sw->claimed;
+			sw->after = 0;
+			j++;
+		}
+	}
+	if (j > 0)
+		claim_all(session, batch, sws, nsw);
+	for (i = 0; i < nsw; i++)
+	{
+		step_finish(session, batch, &sws[i]);
 		CHECK_FOR_INTERRUPTS();
 	}
 	MemoryContextSwitchTo(old);
