@@ -446,15 +446,13 @@ start_if_requested(McCatalogSession *session, McWorkflow *wf, Oid start_by)
 }
 
 /*
- * save_workflow
- *		Writes the workflow's row once for all the changes of this step.
- *		wf->version is the next free version; the row keeps the last used.
+ * finish_workflow
+ *		Completes a workflow whose tasks are all finished, and makes its
+ *		version the last one used, ready for mc_workflows_save.
  */
 static void
-save_workflow(McCatalogSession *session, McBatch *batch, McWorkflow *wf)
+finish_workflow(McCatalogSession *session, McBatch *batch, McWorkflow *wf)
 {
-	if (!wf->changed)
-		return;
 	if (wf->tasks_open == 0 && !mc_workflow_status_is_terminal(wf->status))
 	{
 		mc_workflow_set_status(session, wf, MC_WF_COMPLETED, "completed");
@@ -463,12 +461,11 @@ save_workflow(McCatalogSession *session, McBatch *batch, McWorkflow *wf)
 	if (mc_workflow_status_is_terminal(wf->status))
 		batch->finished_any = true;
 	wf->version--;
-	mc_workflow_save(session, wf);
 }
 
 /*
  * step_record
- *		The first part of a step for one workflow: lock it, record its
+ *		The first part of a step for one (locked) workflow: record its
  *		finished attempts, start it if asked to, and work out how many
  *		tasks to claim from it.
  */
@@ -481,15 +478,13 @@ step_record(McCatalogSession *session, McBatch *batch, StepWorkflow *sw,
 	int			i;
 
 	sw->lowest_ready = PG_INT32_MAX;
-	if (sw->nfinished > 0)
-		mc_workflow_lock(session, &sw->id, wf);
-	else if (!mc_workflow_try_lock(session, &sw->id, wf))
+	if (!sw->locked)
 	{
 		/* busy elsewhere, or gone: a busy one is looked at again later */
-		batch->requeue = lappend(batch->requeue, &sw->id);
+		if (sw->nfinished == 0)
+			batch->requeue = lappend(batch->requeue, &sw->id);
 		return;
 	}
-	sw->locked = true;
 	sw->may_wrap = sw->candidate || OidIsValid(sw->start_by);
 
 	/* completed attempts first, together; then failures one by one */
@@ -547,7 +542,7 @@ step_record(McCatalogSession *session, McBatch *batch, StepWorkflow *sw,
  * step_finish
  *		The last part of a step for one workflow: note where its claims
  *		ended, leave it to other workers if it may have more ready tasks,
- *		and save it.
+ *		and complete it if it is done.
  */
 static void
 step_finish(McCatalogSession *session, McBatch *batch, StepWorkflow *sw)
@@ -574,7 +569,8 @@ step_finish(McCatalogSession *session, McBatch *batch, StepWorkflow *sw)
 			batch->requeue = lappend(batch->requeue, &sw->id);
 		}
 	}
-	save_workflow(session, batch, wf);
+	if (wf->changed)
+		finish_workflow(session, batch, wf);
 }
 
 /*
@@ -669,6 +665,34 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 	}
 	nsw = j;
 
+	/* lock them all, waiting only for those with outcomes to record */
+	{
+		pg_uuid_t  *ids = palloc(sizeof(pg_uuid_t) * Max(nsw, 1));
+		McWorkflow **wfs = palloc(sizeof(McWorkflow *) * Max(nsw, 1));
+		bool	   *locked = palloc(sizeof(bool) * Max(nsw, 1));
+		int			pass;
+
+		for (pass = 0; pass < 2; pass++)
+		{
+			int			n = 0;
+
+			for (i = 0; i < nsw; i++)
+			{
+				if ((sws[i].nfinished > 0) == (pass == 0))
+				{
+					ids[n] = sws[i].id;
+					wfs[n++] = &sws[i].wf;
+				}
+			}
+			mc_workflows_lock(session, ids, n, pass == 1, wfs, locked);
+			for (i = 0, j = 0; i < nsw; i++)
+			{
+				if ((sws[i].nfinished > 0) == (pass == 0))
+					sws[i].locked = locked[j++];
+			}
+		}
+	}
+
 	room = batch->capacity - batch->ntasks;
 	for (i = 0; i < nsw; i++)
 	{
@@ -692,10 +716,22 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 	}
 	if (j > 0)
 		claim_all(session, batch, sws, nsw);
-	for (i = 0; i < nsw; i++)
+	for (i = 0, j = 0; i < nsw; i++)
 	{
 		step_finish(session, batch, &sws[i]);
 		CHECK_FOR_INTERRUPTS();
+	}
+
+	/* save every workflow the step changed, in one statement */
+	{
+		McWorkflow **changed = palloc(sizeof(McWorkflow *) * Max(nsw, 1));
+
+		for (i = 0; i < nsw; i++)
+		{
+			if (sws[i].locked && sws[i].wf.changed)
+				changed[j++] = &sws[i].wf;
+		}
+		mc_workflows_save(session, changed, j);
 	}
 	MemoryContextSwitchTo(old);
 }

@@ -20,6 +20,7 @@
 
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 
 #include "mycelium_errcodes.h"
@@ -124,30 +125,31 @@ uuid_text(pg_uuid_t *id)
 
 /*
  * read_workflow
- *		Fills wf from the row the last lock statement returned.
+ *		Fills wf from row row of the last lock statement's result.
  */
 static void
-read_workflow(pg_uuid_t *id, McWorkflow *wf)
+read_workflow(uint64 row, pg_uuid_t *id, McWorkflow *wf)
 {
 	bool		isnull;
 
 	memcpy(&wf->id, id, sizeof(pg_uuid_t));
-	wf->owner = DatumGetObjectId(mc_catalog_value(0, 1, &isnull));
-	wf->status = mc_workflow_status_from_name(mc_catalog_text(0, 2));
+	wf->owner = DatumGetObjectId(mc_catalog_value(row, 1, &isnull));
+	wf->status = mc_workflow_status_from_name(mc_catalog_text(row, 2));
 	wf->old_status = wf->status;
-	wf->version = DatumGetInt64(mc_catalog_value(0, 3, &isnull)) + 1;
-	wf->task_count = DatumGetInt32(mc_catalog_value(0, 4, &isnull));
-	wf->tasks_open = DatumGetInt32(mc_catalog_value(0, 5, &isnull));
-	wf->tasks_running = DatumGetInt32(mc_catalog_value(0, 6, &isnull));
-	wf->error = mc_catalog_text(0, 7);
-	wf->max_parallel_tasks = DatumGetInt32(mc_catalog_value(0, 8, &isnull));
+	wf->version = DatumGetInt64(mc_catalog_value(row, 3, &isnull)) + 1;
+	wf->task_count = DatumGetInt32(mc_catalog_value(row, 4, &isnull));
+	wf->tasks_open = DatumGetInt32(mc_catalog_value(row, 5, &isnull));
+	wf->tasks_running = DatumGetInt32(mc_catalog_value(row, 6, &isnull));
+	wf->error = mc_catalog_text(row, 7);
+	wf->max_parallel_tasks = DatumGetInt32(mc_catalog_value(row, 8, &isnull));
 	wf->changed = false;
 }
 
-#define WORKFLOW_LOCK_COLUMNS \
+#define WORKFLOW_COLUMNS \
 	"SELECT owner::pg_catalog.oid, status::pg_catalog.text, version, " \
-	"task_count, tasks_open, tasks_running, error, max_parallel_tasks " \
-	"FROM mycelium.workflow_states WHERE workflow_id = $1 "
+	"task_count, tasks_open, tasks_running, error, max_parallel_tasks, workflow_id " \
+	"FROM mycelium.workflow_states "
+#define WORKFLOW_LOCK_COLUMNS WORKFLOW_COLUMNS "WHERE workflow_id = $1 "
 
 /*
  * mc_workflow_lock
@@ -172,27 +174,58 @@ mc_workflow_lock(McCatalogSession *session, pg_uuid_t *id, McWorkflow *wf)
 		ereport(ERROR,
 				(errcode(ERRCODE_MC_STATE),
 				 errmsg("workflow %s does not exist", uuid_text(id))));
-	read_workflow(id, wf);
+	read_workflow(0, id, wf);
 }
 
 /*
- * mc_workflow_try_lock
- *		Like mc_workflow_lock for the scheduler, but never waits: false when
- *		the workflow is gone or another transaction holds its lock.
+ * mc_workflows_lock
+ *		Locks the rows of n workflows, given in id order, in one statement
+ *		and reads them: locked[i] says whether ids[i] was locked and read
+ *		into wfs[i].  The rows are locked in id order, the order every lock
+ *		of several workflows follows.  With skip_locked, rows another
+ *		transaction holds are passed over instead of waited for.
  */
-bool
-mc_workflow_try_lock(McCatalogSession *session, pg_uuid_t *id, McWorkflow *wf)
+void
+mc_workflows_lock(McCatalogSession *session, pg_uuid_t *ids, int n,
+				  bool skip_locked, McWorkflow **wfs, bool *locked)
 {
-	static const Oid argtypes[] = {UUIDOID};
+	static const Oid argtypes[] = {UUIDARRAYOID};
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
 	Datum		values[1];
+	uint64		rows;
+	uint64		r;
+	int			i;
+	int			k = 0;
 
-	values[0] = UUIDPGetDatum(id);
-	if (mc_catalog_run(MC_PLAN_WORKFLOW_LOCK_NOWAIT,
-					   WORKFLOW_LOCK_COLUMNS "FOR UPDATE SKIP LOCKED",
-					   1, argtypes, values, NULL, 1) == 0)
-		return false;
-	read_workflow(id, wf);
-	return true;
+	for (i = 0; i < n; i++)
+	{
+		elems[i] = UUIDPGetDatum(&ids[i]);
+		locked[i] = false;
+	}
+	if (n == 0)
+		return;
+	values[0] = PointerGetDatum(construct_array(elems, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
+	if (skip_locked)
+		rows = mc_catalog_run(MC_PLAN_WORKFLOWS_TRY_LOCK,
+							  WORKFLOW_COLUMNS "WHERE workflow_id = ANY ($1) "
+							  "ORDER BY workflow_id FOR UPDATE SKIP LOCKED",
+							  1, argtypes, values, NULL, 0);
+	else
+		rows = mc_catalog_run(MC_PLAN_WORKFLOWS_LOCK,
+							  WORKFLOW_COLUMNS "WHERE workflow_id = ANY ($1) "
+							  "ORDER BY workflow_id FOR UPDATE",
+							  1, argtypes, values, NULL, 0);
+	for (r = 0; r < rows; r++)
+	{
+		bool		isnull;
+		pg_uuid_t  *id = DatumGetUUIDP(mc_catalog_value(r, 9, &isnull));
+
+		while (k < n && memcmp(&ids[k], id, sizeof(pg_uuid_t)) != 0)
+			k++;
+		Assert(k < n);
+		read_workflow(r, id, wfs[k]);
+		locked[k] = true;
+	}
 }
 
 /*
@@ -251,38 +284,75 @@ mc_workflow_set_status(McCatalogSession *session, McWorkflow *wf,
 }
 
 /*
+ * mc_workflows_save
+ *		Writes the rows of n changed workflows in one statement: version
+ *		(the last one used), status, counters, error and timestamps.
+ */
+void
+mc_workflows_save(McCatalogSession *session, McWorkflow **wfs, int n)
+{
+	static const Oid argtypes[] = {UUIDARRAYOID, INT8ARRAYOID, TEXTARRAYOID,
+		INT4ARRAYOID, INT4ARRAYOID, TEXTARRAYOID};
+	Datum	   *ids = palloc(sizeof(Datum) * Max(n, 1));
+	Datum	   *versions = palloc(sizeof(Datum) * Max(n, 1));
+	Datum	   *statuses = palloc(sizeof(Datum) * Max(n, 1));
+	Datum	   *open = palloc(sizeof(Datum) * Max(n, 1));
+	Datum	   *running = palloc(sizeof(Datum) * Max(n, 1));
+	Datum	   *errors = palloc(sizeof(Datum) * Max(n, 1));
+	bool	   *errnulls = palloc(sizeof(bool) * Max(n, 1));
+	int			dims[1];
+	int			lbs[1] = {1};
+	Datum		values[6];
+	int			i;
+
+	if (n == 0)
+		return;
+	for (i = 0; i < n; i++)
+	{
+		McWorkflow *wf = wfs[i];
+
+		Assert(wf->changed);
+		ids[i] = UUIDPGetDatum(&wf->id);
+		versions[i] = Int64GetDatum(wf->version);
+		statuses[i] = CStringGetTextDatum(mc_workflow_status_names[wf->status]);
+		open[i] = Int32GetDatum(wf->tasks_open);
+		running[i] = Int32GetDatum(wf->tasks_running);
+		errors[i] = wf->error ? CStringGetTextDatum(wf->error) : (Datum) 0;
+		errnulls[i] = (wf->error == NULL);
+	}
+	dims[0] = n;
+	values[0] = PointerGetDatum(construct_array(ids, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
+	values[1] = PointerGetDatum(construct_array(versions, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[2] = PointerGetDatum(construct_array(statuses, n, TEXTOID, -1, false, TYPALIGN_INT));
+	values[3] = PointerGetDatum(construct_array(open, n, INT4OID, 4, true, TYPALIGN_INT));
+	values[4] = PointerGetDatum(construct_array(running, n, INT4OID, 4, true, TYPALIGN_INT));
+	values[5] = PointerGetDatum(construct_md_array(errors, errnulls, 1, dims, lbs,
+												   TEXTOID, -1, false, TYPALIGN_INT));
+	mc_catalog_run(MC_PLAN_WORKFLOW_SAVE,
+				   "UPDATE mycelium.workflow_states w SET version = v.version, "
+				   "status = v.status::mycelium.workflow_status, tasks_open = v.open, "
+				   "tasks_running = v.running, error = v.error, updated_at = pg_catalog.clock_timestamp(), "
+				   "started_at = CASE WHEN v.status = 'running' THEN "
+				   "  COALESCE(w.started_at, pg_catalog.clock_timestamp()) ELSE w.started_at END, "
+				   "finished_at = CASE WHEN v.status IN ('completed', 'failed', 'cancelled') THEN "
+				   "  COALESCE(w.finished_at, pg_catalog.clock_timestamp()) END "
+				   "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), "
+				   "  pg_catalog.unnest($2::pg_catalog.int8[]), pg_catalog.unnest($3::pg_catalog.text[]), "
+				   "  pg_catalog.unnest($4::pg_catalog.int4[]), pg_catalog.unnest($5::pg_catalog.int4[]), "
+				   "  pg_catalog.unnest($6::pg_catalog.text[])) "
+				   "  AS v(id, version, status, open, running, error) "
+				   "WHERE w.workflow_id = v.id AND w.workflow_id = ANY ($1)",
+				   6, argtypes, values, NULL, 0);
+}
+
+/*
  * mc_workflow_save
- *		Writes the workflow's row: new version, status and counters.
+ *		Writes one workflow's row (mc_workflows_save).
  */
 void
 mc_workflow_save(McCatalogSession *session, McWorkflow *wf)
 {
-	static const Oid argtypes[] = {UUIDOID, INT8OID, TEXTOID, INT4OID,
-		INT4OID, TEXTOID};
-	Datum		values[6];
-	char		nulls[6];
-
-	Assert(wf->changed);
-	memset(nulls, ' ', sizeof(nulls));
-	values[0] = UUIDPGetDatum(&wf->id);
-	values[1] = Int64GetDatum(wf->version);
-	values[2] = CStringGetTextDatum(mc_workflow_status_names[wf->status]);
-	values[3] = Int32GetDatum(wf->tasks_open);
-	values[4] = Int32GetDatum(wf->tasks_running);
-	values[5] = wf->error ? CStringGetTextDatum(wf->error) : (Datum) 0;
-	if (wf->error == NULL)
-		nulls[5] = 'n';
-
-	mc_catalog_run(MC_PLAN_WORKFLOW_SAVE,
-				   "UPDATE mycelium.workflow_states SET version = $2, "
-				   "status = $3::mycelium.workflow_status, tasks_open = $4, "
-				   "tasks_running = $5, error = $6, updated_at = pg_catalog.clock_timestamp(), "
-				   "started_at = CASE WHEN $3 = 'running' THEN "
-				   "  COALESCE(started_at, pg_catalog.clock_timestamp()) ELSE started_at END, "
-				   "finished_at = CASE WHEN $3 IN ('completed', 'failed', 'cancelled') THEN "
-				   "  COALESCE(finished_at, pg_catalog.clock_timestamp()) END "
-				   "WHERE workflow_id = $1",
-				   6, argtypes, values, nulls, 0);
+	mc_workflows_save(session, &wf, 1);
 }
 
 /*

@@ -53,8 +53,9 @@ extern bool mc_task_transition_allowed(McTaskStatus from, McTaskStatus to);
 
 extern void mc_workflow_lock(McCatalogSession *session, pg_uuid_t *id,
 							 McWorkflow *wf);
-extern bool mc_workflow_try_lock(McCatalogSession *session, pg_uuid_t *id,
-								 McWorkflow *wf);
+extern void mc_workflows_lock(McCatalogSession *session, pg_uuid_t *ids, int n,
+							  bool skip_locked, McWorkflow **wfs, bool *locked);
+extern void mc_workflows_save(McCatalogSession *session, McWorkflow **wfs, int n);
 extern void mc_workflow_set_status(McCatalogSession *session, McWorkflow *wf,
 								   McWorkflowStatus status, const char *event);
 extern void mc_workflow_save(McCatalogSession *session, McWorkflow *wf);
