@@ -47,6 +47,7 @@ PG_FUNCTION_INFO_V1(mc_cancel_workflow);
 typedef struct WorkflowLook
 {
 	McWorkflowStatus status;
+	int32		tasks_running;	/* attempts not recorded yet */
 	bool		ours;			/* this transaction wrote its row */
 } WorkflowLook;
 
@@ -78,7 +79,7 @@ look_at_workflow(McCatalogSession *session, pg_uuid_t *id)
 	values[1] = ObjectIdGetDatum(session->caller);
 	values[2] = BoolGetDatum(session->caller_is_admin);
 	if (mc_catalog_run(MC_PLAN_WORKFLOW_STATUS,
-					   "SELECT status::pg_catalog.text, xmin::pg_catalog.text "
+					   "SELECT status::pg_catalog.text, xmin::pg_catalog.text, tasks_running "
 					   "FROM mycelium.workflow_states "
 					   "WHERE workflow_id = $1 AND (owner = $2 OR $3)",
 					   3, argtypes, values, NULL, 1) == 0)
@@ -88,7 +89,7 @@ look_at_workflow(McCatalogSession *session, pg_uuid_t *id)
 	look.status = mc_workflow_status_from_name(mc_catalog_text(0, 1));
 	xmin = (TransactionId) strtoul(mc_catalog_text(0, 2), NULL, 10);
 	look.ours = TransactionIdIsCurrentTransactionId(xmin);
-	(void) isnull;
+	look.tasks_running = DatumGetInt32(mc_catalog_value(0, 3, &isnull));
 	return look;
 }
 
@@ -203,7 +204,8 @@ wait_until_finished(McCatalogSession *session, pg_uuid_t *id, long timeout)
 					 errmsg("cannot wait for workflow %s: this transaction changed it", uuid_str(id)),
 					 errdetail("The scheduler cannot see or change it until this transaction commits."),
 					 errhint("Commit first, or use mycelium.execute_workflow() to run it in this transaction.")));
-		if (mc_workflow_status_is_terminal(look.status))
+		/* a cancelled workflow's interrupted attempts are recorded by their workers */
+		if (mc_workflow_status_is_terminal(look.status) && look.tasks_running == 0)
 		{
 			finished = true;
 			break;

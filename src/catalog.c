@@ -195,7 +195,10 @@ mc_catalog_value(uint64 row, int col, bool *isnull)
 /*
  * mc_catalog_text
  *		Column col of result row row as a C string (NULL for SQL NULL),
- *		allocated in the caller's memory context, not SPI's.
+ *		allocated in the memory context that was current when the catalog
+ *		session opened (not SPI's, which mc_catalog_close frees).  In a
+ *		worker that is the transaction's context: copy what must outlive
+ *		the transaction.
  */
 char *
 mc_catalog_text(uint64 row, int col)

@@ -129,74 +129,124 @@ run_task_cmp(const void *a, const void *b)
 }
 
 /*
- * record_completed
- *		Records the completed attempts tasks[0..n-1] of one workflow with
- *		set-based statements: task rows, history (one version each) and the
- *		release of their dependents.  Returns how many tasks became ready
- *		and lowers *lowest_ready to the lowest task number among them.
+ * find_step_workflow
+ *		The step's entry for a workflow id (sws is in id order).
  */
-static int
-record_completed(McCatalogSession *session, McWorkflow *wf, McRunTask *tasks, int n,
-				 int32 *lowest_ready)
+static StepWorkflow *
+find_step_workflow(StepWorkflow *sws, int nsw, pg_uuid_t *id)
 {
-	static const Oid argtypes[] = {UUIDOID, INT4ARRAYOID, JSONBARRAYOID,
-		INT8OID, REGROLEOID};
-	Datum	   *nos = palloc(sizeof(Datum) * n);
-	Datum	   *results = palloc(sizeof(Datum) * n);
+	return bsearch(id, sws, nsw, sizeof(StepWorkflow), id_cmp);
+}
+
+/*
+ * record_completed_all
+ *		Records every completed attempt of the step's locked workflows in
+ *		one statement: task rows, history (one version each, in task order
+ *		within a workflow) and the release of their dependents, noting in
+ *		each workflow how many tasks became ready and the lowest of them.
+ */
+static void
+record_completed_all(McCatalogSession *session, StepWorkflow *sws, int nsw,
+					 McRunTask *finished)
+{
+	static const Oid argtypes[] = {UUIDARRAYOID, INT4ARRAYOID, JSONBARRAYOID,
+		INT8ARRAYOID, REGROLEOID};
+	int			max = 0;
+	Datum	   *ids;
+	Datum	   *nos;
+	Datum	   *results;
+	Datum	   *versions;
 	Datum		values[5];
+	int			n = 0;
+	int			i;
+	int			k;
 	uint64		rows;
 	uint64		r;
-	int			i;
-	int			nready;
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < nsw; i++)
+		max += sws[i].nfinished;
+	if (max == 0)
+		return;
+	ids = palloc(sizeof(Datum) * max);
+	nos = palloc(sizeof(Datum) * max);
+	results = palloc(sizeof(Datum) * max);
+	versions = palloc(sizeof(Datum) * max);
+	for (i = 0; i < nsw; i++)
 	{
-		nos[i] = Int32GetDatum(tasks[i].task_no);
-		results[i] = JsonbPGetDatum(tasks[i].result);
+		StepWorkflow *sw = &sws[i];
+		int			done = 0;
+
+		if (!sw->locked)
+			continue;
+		for (k = 0; k < sw->nfinished; k++)
+		{
+			McRunTask  *t = &finished[sw->first + k];
+
+			if (t->outcome != MC_OUTCOME_COMPLETED)
+				continue;
+			ids[n] = UUIDPGetDatum(&sw->id);
+			nos[n] = Int32GetDatum(t->task_no);
+			results[n] = JsonbPGetDatum(t->result);
+			versions[n] = Int64GetDatum(sw->wf.version + done);
+			n++;
+			done++;
+		}
+		if (done > 0)
+		{
+			sw->wf.version += done;
+			sw->wf.tasks_open -= done;
+			sw->wf.tasks_running = Max(sw->wf.tasks_running - done, 0);
+			sw->wf.changed = true;
+		}
 	}
-	values[0] = UUIDPGetDatum(&wf->id);
+	if (n == 0)
+		return;
+
+	values[0] = PointerGetDatum(construct_array(ids, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
 	values[1] = PointerGetDatum(construct_array(nos, n, INT4OID, 4, true, TYPALIGN_INT));
 	values[2] = PointerGetDatum(construct_array(results, n, JSONBOID, -1, false, TYPALIGN_INT));
-	values[3] = Int64GetDatum(wf->version);
+	values[3] = PointerGetDatum(construct_array(versions, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	values[4] = ObjectIdGetDatum(session->caller);
 	rows = mc_catalog_run(MC_PLAN_FINISH_TASKS,
 						  "WITH f AS ("
-						  "  SELECT * FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.int4[]), "
-						  "    pg_catalog.unnest($3::pg_catalog.jsonb[])) WITH ORDINALITY AS f(task_no, result, n)"
+						  "  SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), "
+						  "    pg_catalog.unnest($2::pg_catalog.int4[]), pg_catalog.unnest($3::pg_catalog.jsonb[]), "
+						  "    pg_catalog.unnest($4::pg_catalog.int8[])) AS f(workflow_id, task_no, result, version)"
 						  "), u AS ("
 						  "  UPDATE mycelium.task_states t SET status = 'completed', result = f.result, "
 						  "    error = NULL, finished_at = pg_catalog.clock_timestamp(), worker_id = NULL "
-						  "  FROM f WHERE t.workflow_id = $1 AND t.task_no = f.task_no AND t.task_no = ANY ($2) "
-						  "  RETURNING t.task_no, t.attempt, t.result, t.dependents, t.owner, f.n"
+						  "  FROM f WHERE t.workflow_id = f.workflow_id AND t.task_no = f.task_no "
+						  "    AND t.workflow_id = ANY ($1) AND t.task_no = ANY ($2) "
+						  "  RETURNING t.workflow_id, t.task_no, t.attempt, t.result, t.dependents, t.owner, f.version"
 						  "), h AS ("
 						  "  INSERT INTO mycelium.workflow_state_history "
 						  "  (workflow_id, version, task_no, owner, status, attempt, result, event, changed_by) "
-						  "  SELECT $1, $4 + u.n - 1, u.task_no, u.owner, 'completed', u.attempt, "
+						  "  SELECT u.workflow_id, u.version, u.task_no, u.owner, 'completed', u.attempt, "
 						  "    u.result, 'completed', $5 FROM u"
 						  "), r AS ("
-						  "  SELECT d.task_no, pg_catalog.count(*)::pg_catalog.int4 AS k "
-						  "  FROM u, pg_catalog.unnest(u.dependents) AS d(task_no) GROUP BY d.task_no"
+						  "  SELECT u.workflow_id, d.task_no, pg_catalog.count(*)::pg_catalog.int4 AS k "
+						  "  FROM u, pg_catalog.unnest(u.dependents) AS d(task_no) "
+						  "  GROUP BY u.workflow_id, d.task_no"
 						  ") "
 						  "UPDATE mycelium.task_states t SET deps_pending = t.deps_pending - r.k, "
 						  "  status = CASE WHEN t.deps_pending = r.k AND t.status = 'pending' "
 						  "    THEN 'ready'::mycelium.task_status ELSE t.status END "
-						  "FROM r WHERE t.workflow_id = $1 AND t.task_no = r.task_no "
-						  "RETURNING t.status = 'ready', t.task_no",
+						  "FROM r WHERE t.workflow_id = r.workflow_id AND t.task_no = r.task_no "
+						  "RETURNING t.workflow_id, t.task_no, t.status = 'ready'",
 						  5, argtypes, values, NULL, 0);
-	nready = (int) mc_catalog_count_true(rows);
 	for (r = 0; r < rows; r++)
 	{
 		bool		isnull;
+		StepWorkflow *sw;
 
-		if (DatumGetBool(mc_catalog_value(r, 1, &isnull)))
-			*lowest_ready = Min(*lowest_ready,
-								DatumGetInt32(mc_catalog_value(r, 2, &isnull)));
+		if (!DatumGetBool(mc_catalog_value(r, 3, &isnull)))
+			continue;
+		sw = find_step_workflow(sws, nsw, DatumGetUUIDP(mc_catalog_value(r, 1, &isnull)));
+		Assert(sw != NULL);
+		sw->released++;
+		sw->lowest_ready = Min(sw->lowest_ready,
+							   DatumGetInt32(mc_catalog_value(r, 2, &isnull)));
 	}
-	wf->version += n;
-	wf->tasks_open -= n;
-	wf->tasks_running = Max(wf->tasks_running - n, 0);
-	wf->changed = true;
-	return nready;
 }
 
 /*
@@ -363,7 +413,7 @@ claim_all(McCatalogSession *session, McBatch *batch, StepWorkflow *sws, int nsw)
 		memset(t, 0, sizeof(McRunTask));
 		memcpy(&t->workflow_id, id, sizeof(pg_uuid_t));
 		t->task_no = DatumGetInt32(mc_catalog_value(r, 2, &isnull));
-		t->task_id = mc_catalog_text(r, 3);
+		t->task_id = pstrdup(mc_catalog_text(r, 3));	/* outlives the transaction */
 		t->attempt = DatumGetInt32(mc_catalog_value(r, 4, &isnull));
 		t->max_attempts = DatumGetInt32(mc_catalog_value(r, 5, &isnull));
 		t->initial_delay = DatumGetFloat8(mc_catalog_value(r, 6, &isnull));
@@ -465,19 +515,17 @@ finish_workflow(McCatalogSession *session, McBatch *batch, McWorkflow *wf)
 
 /*
  * step_record
- *		The first part of a step for one (locked) workflow: record its
- *		finished attempts, start it if asked to, and work out how many
- *		tasks to claim from it.
+ *		The middle part of a step for one (locked) workflow: record its
+ *		failed attempts, start it if asked to, and work out how many tasks
+ *		to claim from it.
  */
 static void
 step_record(McCatalogSession *session, McBatch *batch, StepWorkflow *sw,
 			McRunTask *finished, int *room)
 {
 	McWorkflow *wf = &sw->wf;
-	int			ncompleted = 0;
 	int			i;
 
-	sw->lowest_ready = PG_INT32_MAX;
 	if (!sw->locked)
 	{
 		/* busy elsewhere, or gone: a busy one is looked at again later */
@@ -487,36 +535,23 @@ step_record(McCatalogSession *session, McBatch *batch, StepWorkflow *sw,
 	}
 	sw->may_wrap = sw->candidate || OidIsValid(sw->start_by);
 
-	/* completed attempts first, together; then failures one by one */
-	if (sw->nfinished > 0)
+	/* completed attempts are recorded already; failures one by one */
+	for (i = 0; i < sw->nfinished; i++)
 	{
-		McRunTask  *completed = palloc(sizeof(McRunTask) * sw->nfinished);
+		McRunTask  *t = &finished[sw->first + i];
 
-		for (i = 0; i < sw->nfinished; i++)
+		if (t->outcome == MC_OUTCOME_NOT_RUN)
 		{
-			if (finished[sw->first + i].outcome == MC_OUTCOME_COMPLETED)
-				completed[ncompleted++] = finished[sw->first + i];
+			t->outcome = MC_OUTCOME_FAILED;
+			t->error = pstrdup("not started: its workflow was ending");
 		}
-		if (ncompleted > 0)
-			sw->released += record_completed(session, wf, completed, ncompleted,
-											 &sw->lowest_ready);
-		for (i = 0; i < sw->nfinished; i++)
-		{
-			McRunTask  *t = &finished[sw->first + i];
-
-			if (t->outcome == MC_OUTCOME_NOT_RUN)
-			{
-				t->outcome = MC_OUTCOME_FAILED;
-				t->error = pstrdup("not started: its workflow was ending");
-			}
-			if (t->outcome != MC_OUTCOME_FAILED)
-				continue;
-			sw->may_wrap = true;
-			if (record_failed(session, wf, t, batch->worker_id))
-				sw->released++;
-			if (t->attempt < t->max_attempts)
-				batch->retry_scheduled = true;
-		}
+		if (t->outcome != MC_OUTCOME_FAILED)
+			continue;
+		sw->may_wrap = true;
+		if (record_failed(session, wf, t, batch->worker_id))
+			sw->released++;
+		if (t->attempt < t->max_attempts)
+			batch->retry_scheduled = true;
 	}
 
 	start_if_requested(session, wf, sw->start_by);
@@ -692,6 +727,10 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 			}
 		}
 	}
+
+	for (i = 0; i < nsw; i++)
+		sws[i].lowest_ready = PG_INT32_MAX;
+	record_completed_all(session, sws, nsw, finished);
 
 	room = batch->capacity - batch->ntasks;
 	for (i = 0; i < nsw; i++)

@@ -49,6 +49,9 @@ $node->poll_query_until('postgres', q{
   or die 'long did not start';
 my $t0 = time;
 $node->safe_psql('postgres', "SELECT mycelium.cancel_workflow('$wf', 'no longer needed')");
+is($node->safe_psql('postgres',
+		"SELECT mycelium.wait_workflow('$wf', '10 s')->'tasks'->'long'->>'status'"),
+	'cancelled', 'wait_workflow returns once the interrupted attempt is recorded');
 ok(wait_for_status($node, $wf, 'cancelled', 10), 'the workflow is cancelled');
 $node->poll_query_until('postgres', q{
 	SELECT count(*) = 0 FROM pg_stat_activity
