@@ -129,6 +129,21 @@ run_task_cmp(const void *a, const void *b)
 }
 
 /*
+ * requeue
+ *		Leaves a workflow to be pushed to the dispatch queue after commit.
+ *		The list lives in the step's context: SPI calls leave their own
+ *		context current, and it is gone by the time the list is read.
+ */
+static void
+requeue(McBatch *batch, pg_uuid_t *id)
+{
+	MemoryContext old = MemoryContextSwitchTo(batch->step_cxt[batch->cur]);
+
+	batch->requeue = lappend(batch->requeue, id);
+	MemoryContextSwitchTo(old);
+}
+
+/*
  * find_step_workflow
  *		The step's entry for a workflow id (sws is in id order).
  */
@@ -530,7 +545,7 @@ step_record(McCatalogSession *session, McBatch *batch, StepWorkflow *sw,
 	{
 		/* busy elsewhere, or gone: a busy one is looked at again later */
 		if (sw->nfinished == 0)
-			batch->requeue = lappend(batch->requeue, &sw->id);
+			requeue(batch, &sw->id);
 		return;
 	}
 	sw->may_wrap = sw->candidate || OidIsValid(sw->start_by);
@@ -595,13 +610,13 @@ step_finish(McCatalogSession *session, McBatch *batch, StepWorkflow *sw)
 			wf->tasks_running < wf->max_parallel_tasks)
 		{
 			/* maybe more ready than we could take: let others look */
-			batch->requeue = lappend(batch->requeue, &sw->id);
+			requeue(batch, &sw->id);
 		}
 		else if (sw->limit == 0 && (sw->candidate || sw->released > 0 || sw->nfinished > 0) &&
 				 wf->tasks_running < wf->max_parallel_tasks)
 		{
 			/* this batch is full: the workflow's ready tasks are for others */
-			batch->requeue = lappend(batch->requeue, &sw->id);
+			requeue(batch, &sw->id);
 		}
 	}
 	if (wf->changed)

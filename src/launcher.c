@@ -26,6 +26,7 @@
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
@@ -91,16 +92,20 @@ launcher_detach(int code, Datum arg)
 	SpinLockRelease(&mc_shared->mutex);
 }
 
+/* what one tick keeps past its transaction (the ids it pushes after commit) */
+static MemoryContext tick_cxt = NULL;
+
 /*
  * push_rows
- *		Pushes the workflow ids in column 1 of the last statement's result.
+ *		Copies the workflow ids in column 1 of the last statement's result
+ *		into the tick's context, to be pushed after commit.
  */
 static void
 push_rows(uint64 n, pg_uuid_t **ids)
 {
 	uint64		i;
 
-	*ids = palloc(sizeof(pg_uuid_t) * Max(n, 1));
+	*ids = MemoryContextAlloc(tick_cxt, sizeof(pg_uuid_t) * Max(n, 1));
 	for (i = 0; i < n; i++)
 	{
 		bool		isnull;
@@ -129,6 +134,11 @@ tick(bool rescan, TimestampTz *since)
 	long		nap = MC_LAUNCHER_NAP;
 	bool		isnull;
 	Datum		next;
+
+	if (tick_cxt == NULL)
+		tick_cxt = AllocSetContextCreate(TopMemoryContext, "mycelium launcher tick",
+										 ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(tick_cxt);
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
