@@ -129,8 +129,7 @@ check_agent_types(McTaskDef *tasks, int ntasks)
 	names = palloc(sizeof(Datum) * ntasks);
 	for (i = 0; i < ntasks; i++)
 		names[i] = CStringGetTextDatum(tasks[i].agent_type);
-	values[0] = PointerGetDatum(construct_array(names, ntasks, TEXTOID, -1,
-												false, TYPALIGN_INT));
+	values[0] = mc_catalog_array(names, ntasks, TEXTOID);
 	if (mc_catalog_run(MC_PLAN_AGENT_TYPES_MISSING,
 					   "SELECT a.agent_type FROM pg_catalog.unnest($1) "
 					   "WITH ORDINALITY AS a(agent_type, n) "
@@ -165,8 +164,7 @@ int4_array(const int32 *elems, int n)
 	d = palloc(sizeof(Datum) * n);
 	for (i = 0; i < n; i++)
 		d[i] = Int32GetDatum(elems[i]);
-	return PointerGetDatum(construct_array(d, n, INT4OID, sizeof(int32),
-										   true, TYPALIGN_INT));
+	return mc_catalog_array(d, n, INT4OID);
 }
 
 /*
@@ -232,9 +230,6 @@ insert_tasks(pg_uuid_t *id, Oid owner, McTaskDef *tasks, int ntasks, McDag *dag)
 	Oid			status_type;
 	Datum		pending;
 	Datum		ready;
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
 	MemoryContext chunk_cxt;
 	int			start;
 	int			i;
@@ -251,8 +246,6 @@ insert_tasks(pg_uuid_t *id, Oid owner, McTaskDef *tasks, int ntasks, McDag *dag)
 								  ObjectIdGetDatum(status_type));
 	ready = DirectFunctionCall2(enum_in, CStringGetDatum("ready"),
 								ObjectIdGetDatum(status_type));
-	get_typlenbyvalalign(rowtype, &typlen, &typbyval, &typalign);
-
 	chunk_cxt = AllocSetContextCreate(CurrentMemoryContext,
 									  "mycelium task rows",
 									  ALLOCSET_DEFAULT_SIZES);
@@ -270,8 +263,7 @@ insert_tasks(pg_uuid_t *id, Oid owner, McTaskDef *tasks, int ntasks, McDag *dag)
 			rows[i] = task_row(desc, attno, values, nulls, id, owner,
 							   pending, ready, &tasks[start + i], dag);
 		}
-		arg = PointerGetDatum(construct_array(rows, n, rowtype, typlen,
-											  typbyval, typalign));
+		arg = mc_catalog_array(rows, n, rowtype);
 		rc = SPI_execute_with_args("INSERT INTO mycelium.task_states "
 								   "SELECT * FROM pg_catalog.unnest($1)",
 								   1, &arraytype, &arg, NULL, false, 0);

@@ -26,6 +26,7 @@
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
@@ -235,4 +236,21 @@ mc_catalog_count_true(uint64 rows)
 			n++;
 	}
 	return n;
+}
+
+/*
+ * mc_catalog_array
+ *		A one-dimensional array of n elements of a built-in type, as a
+ *		statement parameter (the catalog statements pass sets as arrays).
+ */
+Datum
+mc_catalog_array(Datum *elems, int n, Oid elemtype)
+{
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	return PointerGetDatum(construct_array(elems, n, elemtype, typlen,
+										   typbyval, typalign));
 }

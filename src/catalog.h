@@ -75,6 +75,7 @@ extern uint64 mc_catalog_run(McPlanId id, const char *sql, int nargs,
 extern Datum mc_catalog_value(uint64 row, int col, bool *isnull);
 extern char *mc_catalog_text(uint64 row, int col);
 extern uint64 mc_catalog_count_true(uint64 rows);
+extern Datum mc_catalog_array(Datum *elems, int n, Oid elemtype);
 extern Oid	mc_catalog_relid(const char *relname);
 extern bool mc_role_is_admin(Oid roleid);
 

@@ -217,10 +217,10 @@ record_completed_all(McCatalogSession *session, StepWorkflow *sws, int nsw,
 	if (n == 0)
 		return;
 
-	values[0] = PointerGetDatum(construct_array(ids, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
-	values[1] = PointerGetDatum(construct_array(nos, n, INT4OID, 4, true, TYPALIGN_INT));
-	values[2] = PointerGetDatum(construct_array(results, n, JSONBOID, -1, false, TYPALIGN_INT));
-	values[3] = PointerGetDatum(construct_array(versions, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[0] = mc_catalog_array(ids, n, UUIDOID);
+	values[1] = mc_catalog_array(nos, n, INT4OID);
+	values[2] = mc_catalog_array(results, n, JSONBOID);
+	values[3] = mc_catalog_array(versions, n, INT8OID);
 	values[4] = ObjectIdGetDatum(session->caller);
 	rows = mc_catalog_run(MC_PLAN_FINISH_TASKS,
 						  "WITH f AS ("
@@ -345,10 +345,10 @@ claim_all(McCatalogSession *session, McBatch *batch, StepWorkflow *sws, int nsw)
 	if (n == 0)
 		return;
 
-	values[0] = PointerGetDatum(construct_array(ids, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
-	values[1] = PointerGetDatum(construct_array(limits, n, INT4OID, 4, true, TYPALIGN_INT));
-	values[2] = PointerGetDatum(construct_array(afters, n, INT4OID, 4, true, TYPALIGN_INT));
-	values[3] = PointerGetDatum(construct_array(bases, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[0] = mc_catalog_array(ids, n, UUIDOID);
+	values[1] = mc_catalog_array(limits, n, INT4OID);
+	values[2] = mc_catalog_array(afters, n, INT4OID);
+	values[3] = mc_catalog_array(bases, n, INT8OID);
 	values[4] = CStringGetTextDatum(batch->worker_id);
 	values[5] = ObjectIdGetDatum(session->caller);
 	rows = mc_catalog_run(MC_PLAN_CLAIM,
@@ -911,9 +911,9 @@ mc_dispatch_lock_batch(McBatch *batch)
 	if (n == 0)
 		return;
 
-	values[0] = PointerGetDatum(construct_array(ids, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
-	values[1] = PointerGetDatum(construct_array(nos, n, INT4OID, 4, true, TYPALIGN_INT));
-	values[2] = PointerGetDatum(construct_array(attempts, n, INT4OID, 4, true, TYPALIGN_INT));
+	values[0] = mc_catalog_array(ids, n, UUIDOID);
+	values[1] = mc_catalog_array(nos, n, INT4OID);
+	values[2] = mc_catalog_array(attempts, n, INT4OID);
 	values[3] = CStringGetTextDatum(batch->worker_id);
 	rows = mc_catalog_run(MC_PLAN_LOCK_BATCH,
 						  "SELECT c.n FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), "

@@ -204,7 +204,7 @@ mc_workflows_lock(McCatalogSession *session, pg_uuid_t *ids, int n,
 	}
 	if (n == 0)
 		return;
-	values[0] = PointerGetDatum(construct_array(elems, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
+	values[0] = mc_catalog_array(elems, n, UUIDOID);
 	if (skip_locked)
 		rows = mc_catalog_run(MC_PLAN_WORKFLOWS_TRY_LOCK,
 							  WORKFLOW_COLUMNS "WHERE workflow_id = ANY ($1) "
@@ -321,11 +321,11 @@ mc_workflows_save(McCatalogSession *session, McWorkflow **wfs, int n)
 		errnulls[i] = (wf->error == NULL);
 	}
 	dims[0] = n;
-	values[0] = PointerGetDatum(construct_array(ids, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
-	values[1] = PointerGetDatum(construct_array(versions, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	values[2] = PointerGetDatum(construct_array(statuses, n, TEXTOID, -1, false, TYPALIGN_INT));
-	values[3] = PointerGetDatum(construct_array(open, n, INT4OID, 4, true, TYPALIGN_INT));
-	values[4] = PointerGetDatum(construct_array(running, n, INT4OID, 4, true, TYPALIGN_INT));
+	values[0] = mc_catalog_array(ids, n, UUIDOID);
+	values[1] = mc_catalog_array(versions, n, INT8OID);
+	values[2] = mc_catalog_array(statuses, n, TEXTOID);
+	values[3] = mc_catalog_array(open, n, INT4OID);
+	values[4] = mc_catalog_array(running, n, INT4OID);
 	values[5] = PointerGetDatum(construct_md_array(errors, errnulls, 1, dims, lbs,
 												   TEXTOID, -1, false, TYPALIGN_INT));
 	mc_catalog_run(MC_PLAN_WORKFLOW_SAVE,
