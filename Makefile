@@ -11,7 +11,7 @@ EXTENSION = mycelium
 EXTVERSION = 0.1.0
 
 MODULE_big = mycelium
-SRCS = $(filter-out src/json_schema%.c,$(sort $(wildcard src/*.c)))
+SRCS = $(filter-out src/json_schema_posix_regex.c,$(sort $(wildcard src/*.c)))
 OBJS = $(SRCS:.c=.o)
 
 SQL_PARTS = $(sort $(wildcard src/sql/*.sql))

@@ -41,6 +41,13 @@
 
 #include "json_schema.h"
 
+/* lets the compiler check format strings against their arguments */
+#ifdef __GNUC__
+#define JS_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define JS_PRINTF(fmt, args)
+#endif
+
 /* Type bits used by "type" and for instance classification. */
 #define JS_T_NULL		0x01
 #define JS_T_BOOLEAN	0x02
@@ -169,6 +176,7 @@ buf_puts(js_buf *buf, const char *str)
 }
 
 /* Append printf-style formatted text. */
+static void buf_vprintf(js_buf *buf, const char *fmt, va_list ap) JS_PRINTF(2, 0);
 static void
 buf_vprintf(js_buf *buf, const char *fmt, va_list ap)
 {
@@ -190,6 +198,7 @@ buf_vprintf(js_buf *buf, const char *fmt, va_list ap)
 }
 
 /* Append printf-style formatted text (variadic form). */
+static void buf_printf(js_buf *buf, const char *fmt,...) JS_PRINTF(2, 3);
 static void
 buf_printf(js_buf *buf, const char *fmt,...)
 {
@@ -1313,6 +1322,7 @@ draft_bit(const js_cctx *cc)
  * Record a compilation error (only the first one is kept): the formatted
  * detail followed by the schema location.  Always returns false.
  */
+static bool compile_error(js_cctx *cc, const js_path *path, const char *fmt,...) JS_PRINTF(3, 4);
 static bool
 compile_error(js_cctx *cc, const js_path *path, const char *fmt,...)
 {
@@ -2706,6 +2716,8 @@ validation_fail(js_vctx *ctx, const js_path *ip, const js_path *sp,
  * Report a validation error of keyword "keyword" whose keyword location
  * is "loc".  Returns 0, or -1 when out of memory.
  */
+static int vreport_at(js_vctx *ctx, const js_path *ip, const js_path *loc,
+					  const char *keyword, const char *fmt, va_list ap) JS_PRINTF(5, 0);
 static int
 vreport_at(js_vctx *ctx, const js_path *ip, const js_path *loc,
 		   const char *keyword, const char *fmt, va_list ap)
@@ -2732,6 +2744,8 @@ vreport_at(js_vctx *ctx, const js_path *ip, const js_path *loc,
  * when the location is not simply the keyword below its schema).  Does
  * nothing, cheaply, when errors are not being collected.
  */
+static int	report_at(js_vctx *ctx, const js_path *ip, const js_path *loc,
+					  const char *keyword, const char *fmt,...) JS_PRINTF(5, 6);
 static int
 report_at(js_vctx *ctx, const js_path *ip, const js_path *loc,
 		  const char *keyword, const char *fmt,...)
@@ -2752,6 +2766,8 @@ report_at(js_vctx *ctx, const js_path *ip, const js_path *loc,
  * Returns 0, or -1 when out of memory.  Does nothing, cheaply, when
  * errors are not being collected.
  */
+static int	report(js_vctx *ctx, const js_path *ip, const js_path *sp, const char *kw,
+				   const char *fmt,...) JS_PRINTF(5, 6);
 static int
 report(js_vctx *ctx, const js_path *ip, const js_path *sp, const char *kw,
 	   const char *fmt,...)

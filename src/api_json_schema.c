@@ -1,0 +1,251 @@
+/*-------------------------------------------------------------------------
+ *
+ * api_json_schema.c
+ *		SQL-callable JSON Schema validation: json_schema_validate and
+ *		json_schema_errors, over the validator in json_schema.c.
+ *
+ * The validator and jansson allocate through hooks that this file points
+ * at a memory context made for each call, so an error raised anywhere in
+ * between (a bad regular expression, a cancel) leaks nothing: the context
+ * goes with the call.  "pattern" and "patternProperties" use PostgreSQL's
+ * own regular expression engine (advanced syntax, C collation), whose
+ * syntax is close to the ECMA-262 expressions JSON Schema specifies.
+ *
+ * This file does not include utils/builtins.h: its declaration of the SQL
+ * function json_object clashes with jansson's.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <jansson.h>
+
+#include "catalog/pg_collation.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "regex/regex.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+
+#include "json_schema.h"
+
+PG_FUNCTION_INFO_V1(mc_json_schema_validate);
+PG_FUNCTION_INFO_V1(mc_json_schema_errors);
+
+/* where the validator and jansson allocate during the current call */
+static MemoryContext js_cxt = NULL;
+static bool hooks_installed = false;
+
+/*
+ * js_palloc, js_pfree
+ *		The allocation hooks: the current call's context.
+ */
+static void *
+js_palloc(size_t size)
+{
+	return MemoryContextAlloc(js_cxt, size);
+}
+
+static void
+js_pfree(void *ptr)
+{
+	if (ptr != NULL)
+		pfree(ptr);
+}
+
+/*
+ * make_text
+ *		A C string as text (cstring_to_text, without utils/builtins.h).
+ */
+static text *
+make_text(const char *str)
+{
+	size_t		len = strlen(str);
+	text	   *t = (text *) palloc(VARHDRSZ + len);
+
+	SET_VARSIZE(t, VARHDRSZ + len);
+	memcpy(VARDATA(t), str, len);
+	return t;
+}
+
+/*
+ * regex_compile, regex_match, regex_release
+ *		The validator's regular expression hooks over PostgreSQL's engine.
+ *		Compiling checks the expression (an invalid one is an error); the
+ *		handle is the expression's text, matched through the backend's
+ *		cache of compiled expressions.
+ */
+static void *
+regex_compile(void *arg, const char *pattern, char **errmsg)
+{
+	text	   *re = make_text(pattern);
+
+	(void) RE_compile_and_cache(re, REG_ADVANCED, C_COLLATION_OID);
+	return re;
+}
+
+static int
+regex_match(void *arg, void *handle, const char *subject, size_t subject_len,
+			char **errmsg)
+{
+	return RE_compile_and_execute((text *) handle, (char *) subject,
+								  (int) subject_len, REG_ADVANCED,
+								  C_COLLATION_OID, 0, NULL) ? 1 : 0;
+}
+
+static void
+regex_release(void *arg, void *handle)
+{
+	pfree(handle);
+}
+
+static const js_regex_ops pg_regex_ops = {regex_compile, regex_match, regex_release, NULL};
+
+/*
+ * begin_call
+ *		Installs the hooks (once) and makes the context of this call.
+ */
+static void
+begin_call(void)
+{
+	if (!hooks_installed)
+	{
+		js_set_alloc(js_palloc, js_pfree);
+		json_set_alloc_funcs(js_palloc, js_pfree);
+		hooks_installed = true;
+	}
+	js_cxt = AllocSetContextCreate(CurrentMemoryContext, "mycelium JSON Schema",
+								   ALLOCSET_DEFAULT_SIZES);
+}
+
+/*
+ * end_call
+ *		Frees everything the call allocated through the hooks.
+ */
+static void
+end_call(void)
+{
+	MemoryContextDelete(js_cxt);
+	js_cxt = NULL;
+}
+
+/*
+ * to_jansson
+ *		A jsonb value as a jansson value (integers too large for jansson
+ *		are read as reals).
+ */
+static json_t *
+to_jansson(Jsonb *jb, const char *what)
+{
+	char	   *text = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+	json_error_t err;
+	json_t	   *value;
+
+	value = json_loads(text, JSON_DECODE_ANY, &err);
+	if (value == NULL)
+		value = json_loads(text, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, &err);
+	if (value == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s cannot be read for validation", what),
+				 errdetail_internal("%s", err.text)));
+	return value;
+}
+
+/*
+ * compile_schema
+ *		Compiles a schema given as jsonb; an invalid schema is an error.
+ */
+static js_schema *
+compile_schema(Jsonb *schema)
+{
+	char	   *problem = NULL;
+	js_schema  *compiled = js_compile(to_jansson(schema, "schema"), &pg_regex_ops, &problem);
+
+	if (compiled == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid JSON Schema"),
+				 errdetail_internal("%s", problem ? problem : "the schema could not be compiled")));
+	return compiled;
+}
+
+/*
+ * report_evaluation_failure
+ *		Validation could not be completed (nesting too deep, for example).
+ */
+static void
+pg_attribute_noreturn()
+report_evaluation_failure(js_error_list *errors)
+{
+	const js_error *e = js_error_count(errors) > 0 ?
+		js_error_at(errors, js_error_count(errors) - 1) : NULL;
+
+	ereport(ERROR,
+			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+			 errmsg("JSON Schema validation could not be completed"),
+			 e ? errdetail_internal("%s at \"%s\" (schema location \"%s\").",
+									e->message, e->instance_location, e->keyword_location) : 0));
+}
+
+/*
+ * mc_json_schema_validate
+ *		json_schema_validate(schema, instance): whether the instance is
+ *		valid against the schema (draft 2020-12 unless its "$schema" says
+ *		draft-07).
+ */
+Datum
+mc_json_schema_validate(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *schema = PG_GETARG_JSONB_P(0);
+	Jsonb	   *instance = PG_GETARG_JSONB_P(1);
+	js_error_list *errors;
+	int			rc;
+
+	begin_call();
+	errors = js_error_list_new(1);
+	rc = js_validate(compile_schema(schema), to_jansson(instance, "instance"), errors);
+	if (rc < 0)
+		report_evaluation_failure(errors);
+	end_call();
+	PG_RETURN_BOOL(rc == 1);
+}
+
+/*
+ * mc_json_schema_errors
+ *		json_schema_errors(schema, instance): every way the instance breaks
+ *		the schema, one row each: the instance's JSON pointer, the schema
+ *		keyword's location, the keyword and a message.
+ */
+Datum
+mc_json_schema_errors(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Jsonb	   *schema = PG_GETARG_JSONB_P(0);
+	Jsonb	   *instance = PG_GETARG_JSONB_P(1);
+	js_error_list *errors;
+	int			rc;
+	size_t		i;
+
+	InitMaterializedSRF(fcinfo, 0);
+	begin_call();
+	errors = js_error_list_new(0);
+	rc = js_validate(compile_schema(schema), to_jansson(instance, "instance"), errors);
+	if (rc < 0)
+		report_evaluation_failure(errors);
+	for (i = 0; i < js_error_count(errors); i++)
+	{
+		const js_error *e = js_error_at(errors, i);
+		Datum		values[4];
+		bool		nulls[4] = {false, false, false, false};
+
+		values[0] = PointerGetDatum(make_text(e->instance_location));
+		values[1] = PointerGetDatum(make_text(e->keyword_location));
+		values[2] = PointerGetDatum(make_text(e->keyword));
+		values[3] = PointerGetDatum(make_text(e->message));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	end_call();
+	return (Datum) 0;
+}
