@@ -40,6 +40,10 @@ ISOLATION_OPTS = --inputdir=$(srcdir)/test/isolation --temp-instance=tmp_check_i
 TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl
 
+# No LLVM bitcode: it only serves JIT inlining, which these functions do not
+# need, and it would make clang a build requirement.
+override with_llvm = no
+
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
