@@ -124,3 +124,22 @@ SELECT mycelium.cancel_workflow(:'pending', 'not needed');
 SELECT status, error FROM mycelium.workflows WHERE workflow_id = :'pending';
 SELECT task_id, status FROM mycelium.tasks WHERE workflow_id = :'pending';
 SELECT regress.try(format($$SELECT mycelium.cancel_workflow(%L)$$, :'pending'));
+
+-- an executor's output_schema: a result that breaks it is a failed attempt
+-- (its writes undone) whose error lists the violations
+CREATE TABLE regress.output_effects (task text);
+CREATE FUNCTION regress.reporter(ctx jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO regress.output_effects VALUES (ctx->'task'->>'task_id');
+	RETURN ctx->'task'->'input';
+END $$;
+SELECT mycelium.register_executor('reporter', 'regress.reporter(jsonb)',
+	output_schema => '{"type": "object", "required": ["summary"],
+					   "properties": {"summary": {"type": "string"}, "score": {"maximum": 10}}}');
+SELECT regress.try($$SELECT mycelium.execute_workflow(mycelium.create_workflow(jsonb_build_array(
+	mycelium.task('bad-report', 'a', 'reporter', max_attempts => 2, initial_delay => 0,
+				  input => '{"score": 11}'))))$$);
+SELECT count(*) AS effects_of_failed_attempts FROM regress.output_effects;
+SELECT regress.outcome(mycelium.execute_workflow(mycelium.create_workflow(jsonb_build_array(
+	mycelium.task('good-report', 'a', 'reporter', input => '{"summary": "fine", "score": 7}')))));
+SELECT task FROM regress.output_effects;

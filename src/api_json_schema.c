@@ -26,9 +26,12 @@
 #include "miscadmin.h"
 #include "regex/regex.h"
 #include "utils/jsonb.h"
+#include "lib/stringinfo.h"
 #include "utils/memutils.h"
 
 #include "json_schema.h"
+
+#include "api_json_schema.h"
 
 PG_FUNCTION_INFO_V1(mc_json_schema_validate);
 PG_FUNCTION_INFO_V1(mc_json_schema_errors);
@@ -248,4 +251,45 @@ mc_json_schema_errors(PG_FUNCTION_ARGS)
 	}
 	end_call();
 	return (Datum) 0;
+}
+
+/*
+ * mc_json_schema_violations
+ *		Checks an instance against a schema for callers in C (an executor's
+ *		output_schema): NULL if it is valid, else the violations as one
+ *		line of text ("/a: message; /b: message", at most ten listed).
+ */
+char *
+mc_json_schema_violations(Jsonb *schema, Jsonb *instance)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	js_error_list *errors;
+	StringInfoData buf;
+	size_t		i;
+	int			rc;
+
+	begin_call();
+	errors = js_error_list_new(10);
+	rc = js_validate(compile_schema(schema), to_jansson(instance, "result"), errors);
+	if (rc < 0)
+		report_evaluation_failure(errors);
+	if (rc == 1)
+	{
+		end_call();
+		return NULL;
+	}
+	MemoryContextSwitchTo(caller);
+	initStringInfo(&buf);
+	for (i = 0; i < js_error_count(errors); i++)
+	{
+		const js_error *e = js_error_at(errors, i);
+
+		appendStringInfo(&buf, "%s%s: %s", i > 0 ? "; " : "",
+						 e->instance_location[0] ? e->instance_location : "/",
+						 e->message);
+	}
+	if (js_error_list_truncated(errors))
+		appendStringInfoString(&buf, "; ...");
+	end_call();
+	return buf.data;
 }

@@ -380,8 +380,7 @@ claim_all(McCatalogSession *session, McBatch *batch, StepWorkflow *sws, int nsw)
 						  ") "
 						  "SELECT u.workflow_id, u.task_no, u.task_id, u.attempt, u.max_attempts, u.initial_delay, "
 						  "  u.max_delay, u.exponential_base, COALESCE(u.timeout, 0), u.allow_failure, "
-						  "  COALESCE((SELECT e.executor::pg_catalog.oid FROM mycelium.executors e "
-						  "    WHERE e.agent_type = u.agent_type), 0), u.owner::pg_catalog.oid, "
+						  "  COALESCE(e.executor::pg_catalog.oid, 0), u.owner::pg_catalog.oid, "
 						  "  pg_catalog.jsonb_build_object("
 						  "    'workflow_id', u.workflow_id, 'attempt', u.attempt,"
 						  "    'workflow_context', ws.context, 'variables', ws.variables,"
@@ -395,7 +394,9 @@ claim_all(McCatalogSession *session, McBatch *batch, StepWorkflow *sws, int nsw)
 						  "      'input', u.input, 'metadata', COALESCE(u.metadata, '{}')),"
 						  "    'previous_results', COALESCE(p.results, '[]'),"
 						  "    'handoffs', '[]'::pg_catalog.jsonb) "
+						  "  , e.output_schema, u.agent_type "
 						  "FROM u JOIN mycelium.workflow_states ws ON ws.workflow_id = u.workflow_id "
+						  "LEFT JOIN mycelium.executors e ON e.agent_type = u.agent_type "
 						  "LEFT JOIN LATERAL ("
 						  "  SELECT pg_catalog.jsonb_agg(d.task_id ORDER BY d.task_no) AS ids, "
 						  "    pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
@@ -419,6 +420,7 @@ claim_all(McCatalogSession *session, McBatch *batch, StepWorkflow *sws, int nsw)
 		McRunTask  *t = &batch->tasks[batch->ntasks++];
 		bool		isnull;
 		pg_uuid_t  *id = DatumGetUUIDP(mc_catalog_value(r, 1, &isnull));
+		Datum		d;
 		StepWorkflow *sw;
 
 		while (id_cmp(&sws[k].id, id) != 0)
@@ -439,6 +441,9 @@ claim_all(McCatalogSession *session, McBatch *batch, StepWorkflow *sws, int nsw)
 		t->executor = DatumGetObjectId(mc_catalog_value(r, 11, &isnull));
 		t->owner = DatumGetObjectId(mc_catalog_value(r, 12, &isnull));
 		t->ctx = DatumGetJsonbPCopy(mc_catalog_value(r, 13, &isnull));
+		d = mc_catalog_value(r, 14, &isnull);
+		t->output_schema = isnull ? NULL : DatumGetJsonbPCopy(d);
+		t->agent_type = pstrdup(mc_catalog_text(r, 15));
 		t->outcome = MC_OUTCOME_NONE;
 
 		sw->claimed++;
@@ -665,7 +670,10 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 			/* carried over: copy what it points to into this step's context */
 			*t = batch->tasks[i];
 			t->task_id = pstrdup(t->task_id);
+			t->agent_type = pstrdup(t->agent_type);
 			t->ctx = DatumGetJsonbPCopy(JsonbPGetDatum(t->ctx));
+			if (t->output_schema != NULL)
+				t->output_schema = DatumGetJsonbPCopy(JsonbPGetDatum(t->output_schema));
 		}
 		else
 			finished[nfinished++] = batch->tasks[i];

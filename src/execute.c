@@ -15,6 +15,8 @@
  * the task in between: an attempt that returns has completed, whatever
  * happens to its workflow meanwhile.
  *
+ * A result that breaks the agent type's output schema fails the attempt.
+ *
  * A per-task timeout and cancel_workflow both interrupt the function
  * through the query-cancel mechanism; in a worker, cancel interrupts are
  * held off everywhere but inside the function call.
@@ -40,6 +42,7 @@
 #include "utils/resowner.h"
 #include "utils/timeout.h"
 
+#include "api_json_schema.h"
 #include "execute.h"
 #include "mycelium.h"
 #include "mycelium_errcodes.h"
@@ -148,6 +151,28 @@ call_executor(McRunTask *task, bool in_worker)
 }
 
 /*
+ * check_output_schema
+ *		A result that breaks its agent type's output schema is an error
+ *		inside the attempt, so the attempt fails (and its writes are undone)
+ *		like any other.
+ */
+static void
+check_output_schema(McRunTask *task, Jsonb *result)
+{
+	char	   *violations;
+
+	if (task->output_schema == NULL)
+		return;
+	violations = mc_json_schema_violations(task->output_schema, result);
+	if (violations != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_MC_EXECUTION),
+				 errmsg("result of task \"%s\" does not match the output schema of agent type \"%s\"",
+						task->task_id, task->agent_type),
+				 errdetail_internal("%s", violations)));
+}
+
+/*
  * error_text
  *		The message of a failed attempt: the error's message, with its
  *		detail when it has one.
@@ -188,6 +213,7 @@ mc_execute_task(McRunTask *task, bool in_worker)
 	{
 		Jsonb	   *result = call_executor(task, in_worker);
 
+		check_output_schema(task, result);
 		MemoryContextSwitchTo(cxt);
 		task->result = DatumGetJsonbPCopy(JsonbPGetDatum(result));
 		ReleaseCurrentSubTransaction();

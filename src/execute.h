@@ -36,6 +36,8 @@ typedef struct McRunTask
 	double		timeout;		/* seconds, 0 for none */
 	bool		allow_failure;
 	Jsonb	   *ctx;
+	char	   *agent_type;
+	Jsonb	   *output_schema;	/* the agent type's, or NULL */
 	/* set by mc_execute_task */
 	McOutcome	outcome;
 	bool		timed_out;
