@@ -11,6 +11,11 @@
  * own regular expression engine (advanced syntax, C collation), whose
  * syntax is close to the ECMA-262 expressions JSON Schema specifies.
  *
+ * Compiled schemas are cached (MC_SCHEMA_CACHE of them, the oldest making
+ * room): a schema is compiled into a memory context of its own, made under
+ * the call's context and moved under the cache's only once compiled, so a
+ * schema that fails to compile leaves nothing behind.
+ *
  * This file does not include utils/builtins.h: its declaration of the SQL
  * function json_object clashes with jansson's.
  *
@@ -40,6 +45,20 @@ PG_FUNCTION_INFO_V1(mc_json_schema_errors);
 static MemoryContext js_cxt = NULL;
 static bool hooks_installed = false;
 
+/* compiled schemas kept for reuse, by their jsonb text */
+#define MC_SCHEMA_CACHE 16
+
+typedef struct CachedSchema
+{
+	Jsonb	   *source;			/* the schema as given (NULL: slot free) */
+	js_schema  *compiled;
+	MemoryContext cxt;			/* holds both */
+} CachedSchema;
+
+static CachedSchema schema_cache[MC_SCHEMA_CACHE];
+static int	schema_cache_next = 0;
+static MemoryContext schema_cache_cxt = NULL;
+
 /*
  * js_palloc, js_pfree
  *		The allocation hooks: the current call's context.
@@ -65,7 +84,8 @@ static text *
 make_text(const char *str)
 {
 	size_t		len = strlen(str);
-	text	   *t = (text *) palloc(VARHDRSZ + len);
+	text	   *t = (text *) MemoryContextAlloc(js_cxt ? js_cxt : CurrentMemoryContext,
+												VARHDRSZ + len);
 
 	SET_VARSIZE(t, VARHDRSZ + len);
 	memcpy(VARDATA(t), str, len);
@@ -158,19 +178,51 @@ to_jansson(Jsonb *jb, const char *what)
 
 /*
  * compile_schema
- *		Compiles a schema given as jsonb; an invalid schema is an error.
+ *		The compiled form of a schema given as jsonb, from the cache or
+ *		compiled now; an invalid schema is an error.
  */
 static js_schema *
 compile_schema(Jsonb *schema)
 {
+	MemoryContext call_cxt = js_cxt;
+	CachedSchema *slot;
 	char	   *problem = NULL;
-	js_schema  *compiled = js_compile(to_jansson(schema, "schema"), &pg_regex_ops, &problem);
+	js_schema  *compiled;
+	int			i;
 
+	for (i = 0; i < MC_SCHEMA_CACHE; i++)
+	{
+		CachedSchema *c = &schema_cache[i];
+
+		if (c->source != NULL && VARSIZE(c->source) == VARSIZE(schema) &&
+			memcmp(c->source, schema, VARSIZE(schema)) == 0)
+			return c->compiled;
+	}
+
+	/* compile into a context of its own, under the call's until it works */
+	js_cxt = AllocSetContextCreate(call_cxt, "mycelium compiled JSON Schema",
+								   ALLOCSET_SMALL_SIZES);
+	compiled = js_compile(to_jansson(schema, "schema"), &pg_regex_ops, &problem);
 	if (compiled == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid JSON Schema"),
 				 errdetail_internal("%s", problem ? problem : "the schema could not be compiled")));
+
+	if (schema_cache_cxt == NULL)
+		schema_cache_cxt = AllocSetContextCreate(TopMemoryContext,
+												 "mycelium JSON Schema cache",
+												 ALLOCSET_SMALL_SIZES);
+	slot = &schema_cache[schema_cache_next];
+	schema_cache_next = (schema_cache_next + 1) % MC_SCHEMA_CACHE;
+	if (slot->source != NULL)
+		MemoryContextDelete(slot->cxt);
+	slot->cxt = js_cxt;
+	slot->compiled = compiled;
+	slot->source = MemoryContextAlloc(js_cxt, VARSIZE(schema));
+	memcpy(slot->source, schema, VARSIZE(schema));
+	MemoryContextSetParent(slot->cxt, schema_cache_cxt);
+	js_cxt = call_cxt;
 	return compiled;
 }
 
