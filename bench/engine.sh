@@ -35,7 +35,6 @@ mc_cluster_start "$DIR" "$PORT" "$DB" "synchronous_commit = on" \
 trap 'mc_cluster_stop "$DIR"; mc_unstage' EXIT
 
 psql_b() { mc_as_user psql -X -q -v ON_ERROR_STOP=1 -h "$DIR" -p "$PORT" -d "$DB" "$@"; }
-median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 psql_b <<'SQL'
 CREATE FUNCTION public.noop(ctx jsonb) RETURNS jsonb LANGUAGE sql AS 'SELECT NULL::jsonb';
@@ -68,7 +67,7 @@ for i in $(seq "$RUNS"); do
 	echo "run $i: $r tasks/s"
 	rates+=("$r")
 done
-printf 'median: %s tasks/s\n' "$(printf '%s\n' "${rates[@]}" | median)"
+printf 'median: %s tasks/s\n' "$(printf '%s\n' "${rates[@]}" | mc_median)"
 
 echo "== 1,000 workflows of 20 tasks (500 chains, 500 diamonds), $WORKERS workers ($RUNS runs)"
 rates=()
@@ -99,7 +98,7 @@ SQL
 	echo "run $i: $r tasks/s"
 	rates+=("$r")
 done
-printf 'median: %s tasks/s\n' "$(printf '%s\n' "${rates[@]}" | median)"
+printf 'median: %s tasks/s\n' "$(printf '%s\n' "${rates[@]}" | mc_median)"
 
 echo "== dispatch latency: 2,000-task chain"
 wf=$(psql_b -At -c "SELECT mycelium.create_workflow((SELECT jsonb_agg(jsonb_build_object(

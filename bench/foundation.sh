@@ -32,8 +32,6 @@ trap 'mc_cluster_stop "$DIR"; mc_unstage' EXIT
 
 psql_b() { mc_as_user psql -X -q -v ON_ERROR_STOP=1 -h "$DIR" -p "$PORT" -d "$DB" "$@"; }
 
-# median of numbers on stdin
-median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 psql_b <<'SQL'
 CREATE FUNCTION public.noop(ctx jsonb) RETURNS jsonb LANGUAGE sql AS 'SELECT NULL::jsonb';
@@ -64,8 +62,8 @@ time_create() {
 }
 
 echo "== create_workflow, 100,000 tasks ($RUNS runs each)"
-chain=$(time_create chain | tee /dev/stderr | median)
-fan=$(time_create fan | tee /dev/stderr | median)
+chain=$(time_create chain | tee /dev/stderr | mc_median)
+fan=$(time_create fan | tee /dev/stderr | mc_median)
 printf 'chain      median %8.1f ms\nfan-in/out median %8.1f ms\n' "$chain" "$fan"
 
 echo "== update_task latency"

@@ -88,8 +88,7 @@ SQL
 	echo "$out"
 done 2>&1 | sed -n 's/.*NOTICE:  \([0-9]*\) \([0-9]*\)/\1 \2/p' > "$DIR/runs.txt"
 cat "$DIR/runs.txt" | awk '{ printf "run %d: %s validations/s, %s jsonb parses/s\n", NR, $1, $2 }'
-median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-v=$(awk '{print $1}' "$DIR/runs.txt" | median)
-p=$(awk '{print $2}' "$DIR/runs.txt" | median)
+v=$(awk '{print $1}' "$DIR/runs.txt" | mc_median)
+p=$(awk '{print $2}' "$DIR/runs.txt" | mc_median)
 printf 'median: %s validations/s (cached schema), %s jsonb parses/s of the same text; ratio %.2f\n' "$v" "$p" \
 	"$(awk -v v="$v" -v p="$p" 'BEGIN { print v / p }')"

@@ -272,8 +272,7 @@ record_completed_all(McCatalogSession *session, StepWorkflow *sws, int nsw,
  *		may have become ready.
  */
 static bool
-record_failed(McCatalogSession *session, McWorkflow *wf, McRunTask *rt,
-			  const char *worker_id)
+record_failed(McCatalogSession *session, McWorkflow *wf, McRunTask *rt)
 {
 	McTask		task;
 
@@ -521,15 +520,13 @@ start_if_requested(McCatalogSession *session, McWorkflow *wf, Oid start_by)
  *		version the last one used, ready for mc_workflows_save.
  */
 static void
-finish_workflow(McCatalogSession *session, McBatch *batch, McWorkflow *wf)
+finish_workflow(McCatalogSession *session, McWorkflow *wf)
 {
 	if (wf->tasks_open == 0 && !mc_workflow_status_is_terminal(wf->status))
 	{
 		mc_workflow_set_status(session, wf, MC_WF_COMPLETED, "completed");
 		wf->version++;
 	}
-	if (mc_workflow_status_is_terminal(wf->status))
-		batch->finished_any = true;
 	wf->version--;
 }
 
@@ -568,7 +565,7 @@ step_record(McCatalogSession *session, McBatch *batch, StepWorkflow *sw,
 		if (t->outcome != MC_OUTCOME_FAILED)
 			continue;
 		sw->may_wrap = true;
-		if (record_failed(session, wf, t, batch->worker_id))
+		if (record_failed(session, wf, t))
 			sw->released++;
 		if (t->attempt < t->max_attempts)
 			batch->retry_scheduled = true;
@@ -582,7 +579,7 @@ step_record(McCatalogSession *session, McBatch *batch, StepWorkflow *sw,
 
 		sw->limit = Min(*room, wf->max_parallel_tasks - wf->tasks_running);
 		/* share the work with idle workers rather than queue it here */
-		if (sw->limit > 1 && mc_idle_workers() > 0)
+		if (sw->limit > 1 && batch->share_work)
 			sw->limit = 1;
 		sw->limit = Max(sw->limit, 0);
 		sw->ask = sw->limit;
@@ -625,7 +622,7 @@ step_finish(McCatalogSession *session, McBatch *batch, StepWorkflow *sw)
 		}
 	}
 	if (wf->changed)
-		finish_workflow(session, batch, wf);
+		finish_workflow(session, wf);
 }
 
 /*
@@ -656,8 +653,8 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 	MemoryContextReset(batch->step_cxt[batch->cur]);
 	old = MemoryContextSwitchTo(batch->step_cxt[batch->cur]);
 	batch->requeue = NIL;
-	batch->finished_any = false;
 	batch->retry_scheduled = false;
+	batch->share_work = mc_idle_workers() > 0;
 
 	/* split the batch: attempts that ran, and claimed tasks still to run */
 	finished = palloc(sizeof(McRunTask) * Max(batch->ntasks, 1));
@@ -861,7 +858,7 @@ mc_recover_orphans(McCatalogSession *session, const char *worker_id)
 			rt.outcome = MC_OUTCOME_FAILED;
 			rt.error = psprintf("attempt %d was lost: its worker stopped (crash or restart)",
 								task.attempt);
-			(void) record_failed(session, &wf, &rt, worker_id);
+			(void) record_failed(session, &wf, &rt);
 			wf.version--;
 			wf.changed = true;
 			mc_workflow_save(session, &wf);

@@ -26,8 +26,8 @@ typedef struct McBatch
 	McRunTask  *tasks;
 	List	   *requeue;		/* workflows to push when this transaction commits */
 	HTAB	   *cursors;		/* workflow id -> highest task number claimed */
-	bool		finished_any;	/* a workflow finished in this step */
 	bool		retry_scheduled;	/* an attempt will be retried after a back-off */
+	bool		share_work;		/* other workers are idle: claim one task a workflow */
 } McBatch;
 
 extern McBatch *mc_batch_create(MemoryContext parent, const char *worker_id,

@@ -87,7 +87,6 @@ static void
 launcher_detach(int code, Datum arg)
 {
 	SpinLockAcquire(&mc_shared->mutex);
-	mc_shared->launcher_pid = 0;
 	mc_shared->launcher_latch = NULL;
 	SpinLockRelease(&mc_shared->mutex);
 }
@@ -201,7 +200,6 @@ mc_launcher_main(Datum main_arg)
 	pgstat_report_appname("mycelium launcher");
 
 	SpinLockAcquire(&mc_shared->mutex);
-	mc_shared->launcher_pid = MyProcPid;
 	mc_shared->launcher_latch = MyLatch;
 	SpinLockRelease(&mc_shared->mutex);
 	on_shmem_exit(launcher_detach, (Datum) 0);

@@ -45,7 +45,6 @@ typedef struct McShared
 	slock_t		mutex;			/* protects everything below but the CV */
 	bool		recovered;		/* the launcher finished crash recovery */
 	bool		rescan;			/* queue overflowed: rescan the catalog */
-	pid_t		launcher_pid;
 	Latch	   *launcher_latch;
 	uint32		queue_head;		/* next entry to take */
 	uint32		queue_tail;		/* next free entry */

@@ -135,19 +135,17 @@ read_workflow(uint64 row, pg_uuid_t *id, McWorkflow *wf)
 	memcpy(&wf->id, id, sizeof(pg_uuid_t));
 	wf->owner = DatumGetObjectId(mc_catalog_value(row, 1, &isnull));
 	wf->status = mc_workflow_status_from_name(mc_catalog_text(row, 2));
-	wf->old_status = wf->status;
 	wf->version = DatumGetInt64(mc_catalog_value(row, 3, &isnull)) + 1;
-	wf->task_count = DatumGetInt32(mc_catalog_value(row, 4, &isnull));
-	wf->tasks_open = DatumGetInt32(mc_catalog_value(row, 5, &isnull));
-	wf->tasks_running = DatumGetInt32(mc_catalog_value(row, 6, &isnull));
-	wf->error = mc_catalog_text(row, 7);
-	wf->max_parallel_tasks = DatumGetInt32(mc_catalog_value(row, 8, &isnull));
+	wf->tasks_open = DatumGetInt32(mc_catalog_value(row, 4, &isnull));
+	wf->tasks_running = DatumGetInt32(mc_catalog_value(row, 5, &isnull));
+	wf->error = mc_catalog_text(row, 6);
+	wf->max_parallel_tasks = DatumGetInt32(mc_catalog_value(row, 7, &isnull));
 	wf->changed = false;
 }
 
 #define WORKFLOW_COLUMNS \
 	"SELECT owner::pg_catalog.oid, status::pg_catalog.text, version, " \
-	"task_count, tasks_open, tasks_running, error, max_parallel_tasks, workflow_id " \
+	"tasks_open, tasks_running, error, max_parallel_tasks, workflow_id " \
 	"FROM mycelium.workflow_states "
 #define WORKFLOW_LOCK_COLUMNS WORKFLOW_COLUMNS "WHERE workflow_id = $1 "
 
@@ -218,7 +216,7 @@ mc_workflows_lock(McCatalogSession *session, pg_uuid_t *ids, int n,
 	for (r = 0; r < rows; r++)
 	{
 		bool		isnull;
-		pg_uuid_t  *id = DatumGetUUIDP(mc_catalog_value(r, 9, &isnull));
+		pg_uuid_t  *id = DatumGetUUIDP(mc_catalog_value(r, 8, &isnull));
 
 		while (k < n && memcmp(&ids[k], id, sizeof(pg_uuid_t)) != 0)
 			k++;

@@ -21,9 +21,7 @@ typedef struct McWorkflow
 	pg_uuid_t	id;
 	Oid			owner;
 	McWorkflowStatus status;
-	McWorkflowStatus old_status;
 	int64		version;		/* the version this change will create */
-	int32		task_count;
 	int32		max_parallel_tasks;
 	int32		tasks_open;
 	int32		tasks_running;

@@ -102,7 +102,7 @@ recover(const char *worker_id)
  *		the batch has run for mycelium.batch_time.
  */
 static void
-run_attempts(McBatch *batch, const char *worker_id)
+run_attempts(McBatch *batch)
 {
 	TimestampTz start = GetCurrentTimestamp();
 	MemoryContext old = MemoryContextSwitchTo(mc_batch_context(batch));
@@ -239,7 +239,7 @@ mc_worker_main(Datum main_arg)
 		if (ncandidates == 0)
 		{
 			mc_dispatch_lock_batch(batch);
-			run_attempts(batch, worker_id);
+			run_attempts(batch);
 			ncandidates = mc_queue_pop(candidates, MC_CANDIDATES);
 		}
 		pgstat_report_activity(STATE_RUNNING, "mycelium: dispatching");

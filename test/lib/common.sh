@@ -110,3 +110,8 @@ mc_cluster_start() {
 mc_cluster_stop() {
 	mc_as_user pg_ctl -D "$1/data" -m fast -w stop >/dev/null 2>&1 || true
 }
+
+# mc_median: the median of the numbers on stdin, one a line (benchmarks)
+mc_median() {
+	sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
