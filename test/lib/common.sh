@@ -7,7 +7,7 @@
 # postgresql package) and the servers and tests run as that user.
 
 MC_PG_VERSION=${MC_PG_VERSION:-15}
-MC_PG_BIN=/usr/lib/postgresql/$MC_PG_VERSION/bin
+MC_PG_BIN=${MC_PG_BIN:-/usr/lib/postgresql/$MC_PG_VERSION/bin}
 MC_RUN_USER=${MC_RUN_USER:-postgres}
 
 # packages every command needs; callers may add their own
