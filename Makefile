@@ -34,7 +34,8 @@ REGRESS_OPTS = --temp-instance=tmp_check --temp-config=$(srcdir)/test/mycelium.c
 # isolationtester specs
 ISOLATION = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test/isolation/specs/*.spec)))
 ISOLATION_OPTS = --inputdir=$(srcdir)/test/isolation --temp-instance=tmp_check_iso \
-	--temp-config=$(srcdir)/test/mycelium.conf --load-extension=mycelium
+	--temp-config=$(srcdir)/test/mycelium.conf \
+	--temp-config=$(srcdir)/test/isolation/isolation.conf --load-extension=mycelium
 
 # TAP tests (PostgreSQL::Test::Cluster)
 TAP_TESTS = 1

@@ -32,7 +32,9 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
+#include "agent.h"
 #include "dispatch.h"
 #include "mycelium_errcodes.h"
 #include "retry.h"
@@ -93,23 +95,13 @@ mc_batch_create(MemoryContext parent, const char *worker_id, int capacity)
 }
 
 /*
- * id_cmp
- *		Orders workflow ids, the lock order of a step.
- */
-static int
-id_cmp(const void *a, const void *b)
-{
-	return memcmp(a, b, sizeof(pg_uuid_t));
-}
-
-/*
  * step_workflow_cmp
  *		qsort comparator of StepWorkflow by id.
  */
 static int
 step_workflow_cmp(const void *a, const void *b)
 {
-	return id_cmp(&((const StepWorkflow *) a)->id, &((const StepWorkflow *) b)->id);
+	return mc_uuid_cmp(&((const StepWorkflow *) a)->id, &((const StepWorkflow *) b)->id);
 }
 
 /*
@@ -121,7 +113,7 @@ run_task_cmp(const void *a, const void *b)
 {
 	const McRunTask *x = a;
 	const McRunTask *y = b;
-	int			c = id_cmp(&x->workflow_id, &y->workflow_id);
+	int			c = mc_uuid_cmp(&x->workflow_id, &y->workflow_id);
 
 	if (c != 0)
 		return c;
@@ -150,7 +142,7 @@ requeue(McBatch *batch, pg_uuid_t *id)
 static StepWorkflow *
 find_step_workflow(StepWorkflow *sws, int nsw, pg_uuid_t *id)
 {
-	return bsearch(id, sws, nsw, sizeof(StepWorkflow), id_cmp);
+	return bsearch(id, sws, nsw, sizeof(StepWorkflow), mc_uuid_cmp);
 }
 
 /*
@@ -247,7 +239,8 @@ record_completed_all(McCatalogSession *session, StepWorkflow *sws, int nsw,
 						  "  status = CASE WHEN t.deps_pending = r.k AND t.status = 'pending' "
 						  "    THEN 'ready'::mycelium.task_status ELSE t.status END "
 						  "FROM r WHERE t.workflow_id = r.workflow_id AND t.task_no = r.task_no "
-						  "RETURNING t.workflow_id, t.task_no, t.status = 'ready'",
+						  "RETURNING t.workflow_id, t.task_no, t.status = 'ready', "
+						  "  " MC_EXTERNAL_READY_TYPE("t"),
 						  5, argtypes, values, NULL, 0);
 	for (r = 0; r < rows; r++)
 	{
@@ -256,6 +249,7 @@ record_completed_all(McCatalogSession *session, StepWorkflow *sws, int nsw,
 
 		if (!DatumGetBool(mc_catalog_value(r, 3, &isnull)))
 			continue;
+		mc_notify_ready_row(r, 4);
 		sw = find_step_workflow(sws, nsw, DatumGetUUIDP(mc_catalog_value(r, 1, &isnull)));
 		Assert(sw != NULL);
 		sw->released++;
@@ -265,14 +259,15 @@ record_completed_all(McCatalogSession *session, StepWorkflow *sws, int nsw,
 }
 
 /*
- * record_failed
+ * mc_record_failed_attempt
  *		Records one failed attempt: another attempt after the policy's
  *		back-off while attempts are left, else the task fails (and with it
  *		the workflow, unless allow_failure).  Returns whether a dependent
- *		may have become ready.
+ *		may have become ready.  The caller holds the workflow lock; after
+ *		this, wf->version is the next unused version.
  */
-static bool
-record_failed(McCatalogSession *session, McWorkflow *wf, McRunTask *rt)
+bool
+mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *rt)
 {
 	McTask		task;
 
@@ -307,23 +302,117 @@ record_failed(McCatalogSession *session, McWorkflow *wf, McRunTask *rt)
 }
 
 /*
+ * mc_claim_run
+ *		The claim statement: claims, in one statement, up to limits[i]
+ *		ready tasks numbered above afters[i] from each workflow ids[i],
+ *		whose next version is bases[i]; marks them running with their
+ *		attempt counted, records history (one version each, in task order
+ *		within a workflow), and returns each claimed task with its execution
+ *		context, in workflow and task order.  With agent_type NULL it claims
+ *		tasks that function executors run (the scheduler); else the tasks
+ *		of that external agent type, leased to worker_id for lease (never
+ *		past the task's timeout).  The caller holds the workflows' locks and
+ *		counts the claims into them.
+ */
+uint64
+mc_claim_run(McCatalogSession *session, int n, Datum *ids, Datum *limits,
+			 Datum *afters, Datum *bases, const char *worker_id,
+			 const char *agent_type, Interval *lease)
+{
+	static const Oid argtypes[] = {UUIDARRAYOID, INT4ARRAYOID, INT4ARRAYOID,
+		INT8ARRAYOID, TEXTOID, REGROLEOID, TEXTOID, INTERVALOID};
+	Datum		values[8];
+	char		nulls[8];
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = mc_catalog_array(ids, n, UUIDOID);
+	values[1] = mc_catalog_array(limits, n, INT4OID);
+	values[2] = mc_catalog_array(afters, n, INT4OID);
+	values[3] = mc_catalog_array(bases, n, INT8OID);
+	values[4] = CStringGetTextDatum(worker_id);
+	values[5] = ObjectIdGetDatum(session->caller);
+	values[6] = agent_type ? CStringGetTextDatum(agent_type) : (Datum) 0;
+	nulls[6] = agent_type ? ' ' : 'n';
+	values[7] = IntervalPGetDatum(lease);
+	nulls[7] = lease ? ' ' : 'n';
+	return mc_catalog_run(MC_PLAN_CLAIM,
+						  "WITH w AS ("
+						  "  SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), "
+						  "    pg_catalog.unnest($2::pg_catalog.int4[]), pg_catalog.unnest($3::pg_catalog.int4[]), "
+						  "    pg_catalog.unnest($4::pg_catalog.int8[])) AS w(id, lim, after, base)"
+						  "), c AS ("
+						  "  SELECT w.id, x.task_no FROM w CROSS JOIN LATERAL ("
+						  "    SELECT t.task_no FROM mycelium.task_states t "
+						  "    WHERE t.workflow_id = w.id AND t.status = 'ready' AND t.task_no > w.after "
+						  "      AND (t.run_after IS NULL OR t.run_after <= pg_catalog.clock_timestamp()) "
+						  "      AND CASE WHEN $7::pg_catalog.text IS NULL THEN "
+						  "        EXISTS (SELECT 1 FROM mycelium.executors e "
+						  "          WHERE e.agent_type = t.agent_type AND e.executor IS NOT NULL) "
+						  "        ELSE t.agent_type = $7 END "
+						  "    ORDER BY t.task_no LIMIT w.lim) x"
+						  "), u AS ("
+						  "  UPDATE mycelium.task_states t SET status = 'running', attempt = t.attempt + 1, "
+						  "    started_at = pg_catalog.clock_timestamp(), finished_at = NULL, run_after = NULL, "
+						  "    worker_id = $5, lease = $8, "
+						  "    lease_until = CASE WHEN $8::pg_catalog.interval IS NOT NULL THEN "
+						  "      LEAST(pg_catalog.clock_timestamp() + $8, "
+						  "        pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => t.timeout)) END "
+						  "  FROM c WHERE t.workflow_id = c.id AND t.task_no = c.task_no "
+						  "  RETURNING t.*"
+						  "), h AS ("
+						  "  INSERT INTO mycelium.workflow_state_history "
+						  "  (workflow_id, version, task_no, owner, status, attempt, event, changed_by) "
+						  "  SELECT u.workflow_id, w.base + pg_catalog.row_number() OVER "
+						  "      (PARTITION BY u.workflow_id ORDER BY u.task_no) - 1, "
+						  "    u.task_no, u.owner, 'running', u.attempt, "
+						  "    CASE WHEN $7 IS NULL THEN 'dispatched' ELSE 'claimed by ' || $5 END, $6 "
+						  "  FROM u JOIN w ON w.id = u.workflow_id"
+						  ") "
+						  "SELECT u.workflow_id, u.task_no, u.task_id, u.attempt, u.max_attempts, u.initial_delay, "
+						  "  u.max_delay, u.exponential_base, COALESCE(u.timeout, 0), u.allow_failure, "
+						  "  COALESCE(e.executor::pg_catalog.oid, 0), u.owner::pg_catalog.oid, "
+						  "  pg_catalog.jsonb_build_object("
+						  "    'workflow_id', u.workflow_id, 'attempt', u.attempt,"
+						  "    'workflow_context', ws.context, 'variables', ws.variables,"
+						  "    'task', pg_catalog.jsonb_build_object("
+						  "      'task_id', u.task_id, 'agent_id', u.agent_id, 'agent_type', u.agent_type,"
+						  "      'dependencies', COALESCE(p.ids, '[]'),"
+						  "      'retry_policy', pg_catalog.jsonb_build_object("
+						  "        'max_attempts', u.max_attempts, 'initial_delay', u.initial_delay,"
+						  "        'max_delay', u.max_delay, 'exponential_base', u.exponential_base),"
+						  "      'timeout', u.timeout, 'allow_failure', u.allow_failure,"
+						  "      'input', u.input, 'metadata', COALESCE(u.metadata, '{}')),"
+						  "    'previous_results', COALESCE(p.results, '[]'),"
+						  "    'handoffs', '[]'::pg_catalog.jsonb) "
+						  "  , e.output_schema, u.agent_type, u.lease_until "
+						  "FROM u JOIN mycelium.workflow_states ws ON ws.workflow_id = u.workflow_id "
+						  "LEFT JOIN mycelium.executors e ON e.agent_type = u.agent_type "
+						  "LEFT JOIN LATERAL ("
+						  "  SELECT pg_catalog.jsonb_agg(d.task_id ORDER BY d.task_no) AS ids, "
+						  "    pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
+						  "      'task_id', d.task_id, 'agent_id', d.agent_id, 'agent_type', d.agent_type,"
+						  "      'status', d.status, 'result', d.result, 'error', d.error) "
+						  "      ORDER BY d.task_no) AS results "
+						  "  FROM mycelium.task_states d "
+						  "  WHERE u.dependencies IS NOT NULL AND d.workflow_id = u.workflow_id "
+						  "    AND d.task_no = ANY (u.dependencies)) p ON true "
+						  "ORDER BY u.workflow_id, u.task_no",
+						  8, argtypes, values, nulls, 0);
+}
+
+/*
  * claim_all
  *		Claims, in one statement, up to sw->ask ready tasks numbered above
- *		sw->after from every workflow of the step that asks for some: marks
- *		them running with their attempt counted, records history (one
- *		version each, after the workflow's changes so far), and adds them to
- *		the batch with their execution context.
+ *		sw->after from every workflow of the step that asks for some, and
+ *		adds them to the batch with their execution context.
  */
 static void
 claim_all(McCatalogSession *session, McBatch *batch, StepWorkflow *sws, int nsw)
 {
-	static const Oid argtypes[] = {UUIDARRAYOID, INT4ARRAYOID, INT4ARRAYOID,
-		INT8ARRAYOID, TEXTOID, REGROLEOID};
 	Datum	   *ids = palloc(sizeof(Datum) * Max(nsw, 1));
 	Datum	   *limits = palloc(sizeof(Datum) * Max(nsw, 1));
 	Datum	   *afters = palloc(sizeof(Datum) * Max(nsw, 1));
 	Datum	   *bases = palloc(sizeof(Datum) * Max(nsw, 1));
-	Datum		values[6];
 	int			n = 0;
 	int			i;
 	int			k;
@@ -343,70 +432,8 @@ claim_all(McCatalogSession *session, McBatch *batch, StepWorkflow *sws, int nsw)
 	}
 	if (n == 0)
 		return;
-
-	values[0] = mc_catalog_array(ids, n, UUIDOID);
-	values[1] = mc_catalog_array(limits, n, INT4OID);
-	values[2] = mc_catalog_array(afters, n, INT4OID);
-	values[3] = mc_catalog_array(bases, n, INT8OID);
-	values[4] = CStringGetTextDatum(batch->worker_id);
-	values[5] = ObjectIdGetDatum(session->caller);
-	rows = mc_catalog_run(MC_PLAN_CLAIM,
-						  "WITH w AS ("
-						  "  SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), "
-						  "    pg_catalog.unnest($2::pg_catalog.int4[]), pg_catalog.unnest($3::pg_catalog.int4[]), "
-						  "    pg_catalog.unnest($4::pg_catalog.int8[])) AS w(id, lim, after, base)"
-						  "), c AS ("
-						  "  SELECT w.id, x.task_no FROM w CROSS JOIN LATERAL ("
-						  "    SELECT t.task_no FROM mycelium.task_states t "
-						  "    WHERE t.workflow_id = w.id AND t.status = 'ready' AND t.task_no > w.after "
-						  "      AND (t.run_after IS NULL OR t.run_after <= pg_catalog.clock_timestamp()) "
-						  "      AND EXISTS (SELECT 1 FROM mycelium.executors e "
-						  "        WHERE e.agent_type = t.agent_type AND e.executor IS NOT NULL) "
-						  "    ORDER BY t.task_no LIMIT w.lim) x"
-						  "), u AS ("
-						  "  UPDATE mycelium.task_states t SET status = 'running', attempt = t.attempt + 1, "
-						  "    started_at = pg_catalog.clock_timestamp(), finished_at = NULL, run_after = NULL, "
-						  "    worker_id = $5 "
-						  "  FROM c WHERE t.workflow_id = c.id AND t.task_no = c.task_no "
-						  "  RETURNING t.*"
-						  "), h AS ("
-						  "  INSERT INTO mycelium.workflow_state_history "
-						  "  (workflow_id, version, task_no, owner, status, attempt, event, changed_by) "
-						  "  SELECT u.workflow_id, w.base + pg_catalog.row_number() OVER "
-						  "      (PARTITION BY u.workflow_id ORDER BY u.task_no) - 1, "
-						  "    u.task_no, u.owner, 'running', u.attempt, 'dispatched', $6 "
-						  "  FROM u JOIN w ON w.id = u.workflow_id"
-						  ") "
-						  "SELECT u.workflow_id, u.task_no, u.task_id, u.attempt, u.max_attempts, u.initial_delay, "
-						  "  u.max_delay, u.exponential_base, COALESCE(u.timeout, 0), u.allow_failure, "
-						  "  COALESCE(e.executor::pg_catalog.oid, 0), u.owner::pg_catalog.oid, "
-						  "  pg_catalog.jsonb_build_object("
-						  "    'workflow_id', u.workflow_id, 'attempt', u.attempt,"
-						  "    'workflow_context', ws.context, 'variables', ws.variables,"
-						  "    'task', pg_catalog.jsonb_build_object("
-						  "      'task_id', u.task_id, 'agent_id', u.agent_id, 'agent_type', u.agent_type,"
-						  "      'dependencies', COALESCE(p.ids, '[]'),"
-						  "      'retry_policy', pg_catalog.jsonb_build_object("
-						  "        'max_attempts', u.max_attempts, 'initial_delay', u.initial_delay,"
-						  "        'max_delay', u.max_delay, 'exponential_base', u.exponential_base),"
-						  "      'timeout', u.timeout, 'allow_failure', u.allow_failure,"
-						  "      'input', u.input, 'metadata', COALESCE(u.metadata, '{}')),"
-						  "    'previous_results', COALESCE(p.results, '[]'),"
-						  "    'handoffs', '[]'::pg_catalog.jsonb) "
-						  "  , e.output_schema, u.agent_type "
-						  "FROM u JOIN mycelium.workflow_states ws ON ws.workflow_id = u.workflow_id "
-						  "LEFT JOIN mycelium.executors e ON e.agent_type = u.agent_type "
-						  "LEFT JOIN LATERAL ("
-						  "  SELECT pg_catalog.jsonb_agg(d.task_id ORDER BY d.task_no) AS ids, "
-						  "    pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
-						  "      'task_id', d.task_id, 'agent_id', d.agent_id, 'agent_type', d.agent_type,"
-						  "      'status', d.status, 'result', d.result, 'error', d.error) "
-						  "      ORDER BY d.task_no) AS results "
-						  "  FROM mycelium.task_states d "
-						  "  WHERE u.dependencies IS NOT NULL AND d.workflow_id = u.workflow_id "
-						  "    AND d.task_no = ANY (u.dependencies)) p ON true "
-						  "ORDER BY u.workflow_id, u.task_no",
-						  6, argtypes, values, NULL, 0);
+	rows = mc_claim_run(session, n, ids, limits, afters, bases,
+						batch->worker_id, NULL, NULL);
 
 	/*
 	 * The tasks live in the step's context (SPI leaves its own current).
@@ -422,7 +449,7 @@ claim_all(McCatalogSession *session, McBatch *batch, StepWorkflow *sws, int nsw)
 		Datum		d;
 		StepWorkflow *sw;
 
-		while (id_cmp(&sws[k].id, id) != 0)
+		while (mc_uuid_cmp(&sws[k].id, id) != 0)
 			k++;
 		sw = &sws[k];
 
@@ -565,7 +592,7 @@ step_record(McCatalogSession *session, McBatch *batch, StepWorkflow *sw,
 		if (t->outcome != MC_OUTCOME_FAILED)
 			continue;
 		sw->may_wrap = true;
-		if (record_failed(session, wf, t))
+		if (mc_record_failed_attempt(session, wf, t))
 			sw->released++;
 		if (t->attempt < t->max_attempts)
 			batch->retry_scheduled = true;
@@ -682,7 +709,7 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 	sws = palloc0(sizeof(StepWorkflow) * (nfinished + ncandidates + 1));
 	for (i = 0; i < nfinished; i++)
 	{
-		if (nsw == 0 || id_cmp(&sws[nsw - 1].id, &finished[i].workflow_id) != 0)
+		if (nsw == 0 || mc_uuid_cmp(&sws[nsw - 1].id, &finished[i].workflow_id) != 0)
 		{
 			memcpy(&sws[nsw].id, &finished[i].workflow_id, sizeof(pg_uuid_t));
 			sws[nsw].first = i;
@@ -702,7 +729,7 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 	/* merge duplicates (a workflow both finished and a candidate) */
 	for (i = 0, j = 0; i < nsw; i++)
 	{
-		if (j > 0 && id_cmp(&sws[j - 1].id, &sws[i].id) == 0)
+		if (j > 0 && mc_uuid_cmp(&sws[j - 1].id, &sws[i].id) == 0)
 		{
 			StepWorkflow *a = &sws[j - 1];
 
@@ -796,76 +823,116 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 }
 
 /*
- * mc_recover_orphans
- *		Attempts left running by a worker that is gone (a crash, a restart)
- *		count as failed: each such task is retried per its policy or fails.
+ * fail_lost_attempts
+ *		Each row of the last statement's result names an attempt that was
+ *		lost (workflow_id, task_id, attempt, why): it counts as failed, and
+ *		the task is retried per its policy or fails.  An attempt that
+ *		finished or was replaced since the statement looked is left alone.
  */
-void
-mc_recover_orphans(McCatalogSession *session, const char *worker_id)
+static void
+fail_lost_attempts(McCatalogSession *session, uint64 n)
 {
-	static const Oid argtypes[] = {TEXTOID};
-	Datum		values[1];
-	uint64		n;
+	pg_uuid_t  *wfs = palloc(sizeof(pg_uuid_t) * Max(n, 1));
+	char	  **ids = palloc(sizeof(char *) * Max(n, 1));
+	int32	   *attempts = palloc(sizeof(int32) * Max(n, 1));
+	char	  **whys = palloc(sizeof(char *) * Max(n, 1));
 	uint64		i;
-	pg_uuid_t  *wfs;
-	char	  **ids;
 
-	values[0] = CStringGetTextDatum(worker_id);
-	n = mc_catalog_run(MC_PLAN_RECOVER_ORPHANS,
-					   "SELECT workflow_id, task_id FROM mycelium.task_states "
-					   "WHERE status = 'running' AND worker_id = $1 "
-					   "ORDER BY workflow_id, task_no",
-					   1, argtypes, values, NULL, 0);
-	wfs = palloc(sizeof(pg_uuid_t) * Max(n, 1));
-	ids = palloc(sizeof(char *) * Max(n, 1));
 	for (i = 0; i < n; i++)
 	{
 		bool		isnull;
 
 		memcpy(&wfs[i], DatumGetUUIDP(mc_catalog_value(i, 1, &isnull)), sizeof(pg_uuid_t));
 		ids[i] = mc_catalog_text(i, 2);
+		attempts[i] = DatumGetInt32(mc_catalog_value(i, 3, &isnull));
+		whys[i] = mc_catalog_text(i, 4);
 	}
 
 	for (i = 0; i < n; i++)
 	{
+		static const Oid pargs[] = {UUIDOID, INT4OID};
 		McWorkflow	wf;
 		McTask		task;
 		McRunTask	rt;
+		Datum		pv[2];
+		bool		isnull;
 
 		mc_workflow_lock(session, &wfs[i], &wf);
-		if (mc_task_get(&wf, ids[i], &task) && task.status == MC_TASK_RUNNING)
-		{
-			static const Oid pargs[] = {UUIDOID, INT4OID};
-			Datum		pv[2];
-			bool		isnull;
-
-			pv[0] = UUIDPGetDatum(&wf.id);
-			pv[1] = Int32GetDatum(task.task_no);
-			mc_catalog_run(MC_PLAN_ORPHAN_POLICY,
-						   "SELECT max_attempts, initial_delay, max_delay, exponential_base "
-						   "FROM mycelium.task_states WHERE workflow_id = $1 AND task_no = $2",
-						   2, pargs, pv, NULL, 1);
-			memset(&rt, 0, sizeof(rt));
-			memcpy(&rt.workflow_id, &wf.id, sizeof(pg_uuid_t));
-			rt.task_no = task.task_no;
-			rt.task_id = ids[i];
-			rt.attempt = task.attempt;
-			rt.max_attempts = DatumGetInt32(mc_catalog_value(0, 1, &isnull));
-			rt.initial_delay = DatumGetFloat8(mc_catalog_value(0, 2, &isnull));
-			rt.max_delay = DatumGetFloat8(mc_catalog_value(0, 3, &isnull));
-			rt.exponential_base = DatumGetFloat8(mc_catalog_value(0, 4, &isnull));
-			rt.allow_failure = task.allow_failure;
-			rt.outcome = MC_OUTCOME_FAILED;
-			rt.error = psprintf("attempt %d was lost: its worker stopped (crash or restart)",
-								task.attempt);
-			(void) record_failed(session, &wf, &rt);
-			wf.version--;
-			wf.changed = true;
-			mc_workflow_save(session, &wf);
-			if (wf.status == MC_WF_RUNNING)
-				mc_push_at_commit(&wf.id, InvalidOid);
-		}
+		if (!mc_task_get(&wf, ids[i], &task) || task.status != MC_TASK_RUNNING ||
+			task.attempt != attempts[i])
+			continue;
+		pv[0] = UUIDPGetDatum(&wf.id);
+		pv[1] = Int32GetDatum(task.task_no);
+		mc_catalog_run(MC_PLAN_ORPHAN_POLICY,
+					   "SELECT max_attempts, initial_delay, max_delay, exponential_base "
+					   "FROM mycelium.task_states WHERE workflow_id = $1 AND task_no = $2",
+					   2, pargs, pv, NULL, 1);
+		memset(&rt, 0, sizeof(rt));
+		memcpy(&rt.workflow_id, &wf.id, sizeof(pg_uuid_t));
+		rt.task_no = task.task_no;
+		rt.task_id = ids[i];
+		rt.attempt = task.attempt;
+		rt.max_attempts = DatumGetInt32(mc_catalog_value(0, 1, &isnull));
+		rt.initial_delay = DatumGetFloat8(mc_catalog_value(0, 2, &isnull));
+		rt.max_delay = DatumGetFloat8(mc_catalog_value(0, 3, &isnull));
+		rt.exponential_base = DatumGetFloat8(mc_catalog_value(0, 4, &isnull));
+		rt.allow_failure = task.allow_failure;
+		rt.outcome = MC_OUTCOME_FAILED;
+		rt.error = psprintf("attempt %d was lost: %s", task.attempt, whys[i]);
+		(void) mc_record_failed_attempt(session, &wf, &rt);
+		wf.version--;
+		wf.changed = true;
+		mc_workflow_save(session, &wf);
+		if (wf.status == MC_WF_RUNNING)
+			mc_push_at_commit(&wf.id, InvalidOid);
 	}
+}
+
+/*
+ * mc_recover_orphans
+ *		Attempts left running by a scheduler worker that is gone (a crash,
+ *		a restart) count as failed.
+ */
+void
+mc_recover_orphans(McCatalogSession *session, const char *worker_id)
+{
+	static const Oid argtypes[] = {TEXTOID};
+	Datum		values[1];
+
+	values[0] = CStringGetTextDatum(worker_id);
+	fail_lost_attempts(session,
+					   mc_catalog_run(MC_PLAN_RECOVER_ORPHANS,
+									  "SELECT workflow_id, task_id, attempt, "
+									  "  'its worker stopped (crash or restart)' "
+									  "FROM mycelium.task_states "
+									  "WHERE status = 'running' AND worker_id = $1 "
+									  "  AND lease_until IS NULL "
+									  "ORDER BY workflow_id, task_no",
+									  1, argtypes, values, NULL, 0));
+}
+
+/*
+ * mc_expire_leases
+ *		Attempts of external agents whose lease lapsed before now count as
+ *		failed: the agent lost the task, which is retried per its policy
+ *		(by any agent) or fails.
+ */
+void
+mc_expire_leases(McCatalogSession *session, TimestampTz now)
+{
+	static const Oid argtypes[] = {TIMESTAMPTZOID};
+	Datum		values[1];
+
+	values[0] = TimestampTzGetDatum(now);
+	fail_lost_attempts(session,
+					   mc_catalog_run(MC_PLAN_EXPIRED_LEASES,
+									  "SELECT workflow_id, task_id, attempt, "
+									  "  pg_catalog.format('the lease of worker \"%s\" lapsed', worker_id) "
+									  "FROM mycelium.task_states "
+									  "WHERE lease_until IS NOT NULL AND lease_until < $1 "
+									  "  AND status = 'running' "
+									  "ORDER BY workflow_id, task_no",
+									  1, argtypes, values, NULL, 0));
 }
 
 /*

@@ -9,11 +9,13 @@
 #ifndef MC_DISPATCH_H
 #define MC_DISPATCH_H
 
+#include "datatype/timestamp.h"
 #include "utils/hsearch.h"
 
 #include "catalog.h"
 #include "execute.h"
 #include "shmem.h"
+#include "state.h"
 
 typedef struct McBatch
 {
@@ -37,5 +39,12 @@ extern void mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 extern MemoryContext mc_batch_context(McBatch *batch);
 extern void mc_dispatch_lock_batch(McBatch *batch);
 extern void mc_recover_orphans(McCatalogSession *session, const char *worker_id);
+extern void mc_expire_leases(McCatalogSession *session, TimestampTz now);
+extern bool mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf,
+									 McRunTask *rt);
+extern uint64 mc_claim_run(McCatalogSession *session, int n, Datum *ids,
+						   Datum *limits, Datum *afters, Datum *bases,
+						   const char *worker_id, const char *agent_type,
+						   Interval *lease);
 
 #endif							/* MC_DISPATCH_H */

@@ -6,10 +6,12 @@
  *
  * The executor workers are registered when the library is preloaded, one
  * per mycelium.max_workers, and restarted by the postmaster if they stop.
- * The launcher serves the same database.  It fills the dispatch queue from the catalog at start and
- * whenever the queue overflowed (the only times it scans), and wakes the
- * workflows whose retry back-off has run out, sleeping until the next
- * one is due.
+ * The launcher serves the same database.  It fills the dispatch queue
+ * from the catalog at start and whenever the queue overflowed (the only
+ * times it scans), wakes the workflows whose retry back-off has run out
+ * (notifying external agents of their due tasks), and takes back the tasks
+ * of external agents whose lease lapsed, sleeping until the next of these
+ * is due.
  *
  *-------------------------------------------------------------------------
  */
@@ -30,7 +32,9 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "agent.h"
 #include "catalog.h"
+#include "dispatch.h"
 #include "launcher.h"
 #include "mycelium.h"
 #include "shmem.h"
@@ -161,9 +165,28 @@ tick(bool rescan, TimestampTz *since)
 						   2, argtypes, values, NULL, 0);
 	push_rows(n, &ids);
 
+	/* external agents: retries that fell due, and leases that lapsed */
+	if (!rescan)
+	{
+		uint64		k = mc_catalog_run(MC_PLAN_DUE_EXTERNAL,
+									   "SELECT DISTINCT t.agent_type FROM mycelium.task_states t "
+									   "JOIN mycelium.executors e ON e.agent_type = t.agent_type "
+									   "  AND e.executor IS NULL "
+									   "WHERE t.status = 'ready' AND t.run_after IS NOT NULL "
+									   "  AND t.run_after > $1 AND t.run_after <= $2",
+									   2, argtypes, values, NULL, 0);
+
+		for (i = 0; i < k; i++)
+			mc_notify_ready_row(i, 1);
+	}
+	mc_expire_leases(&session, now);
+
 	mc_catalog_run(MC_PLAN_NEXT_RETRY,
-				   "SELECT pg_catalog.min(run_after) FROM mycelium.task_states "
-				   "WHERE status = 'ready' AND run_after IS NOT NULL AND run_after > $2",
+				   "SELECT LEAST("
+				   "  (SELECT pg_catalog.min(run_after) FROM mycelium.task_states "
+				   "   WHERE status = 'ready' AND run_after IS NOT NULL AND run_after > $2), "
+				   "  (SELECT pg_catalog.min(lease_until) FROM mycelium.task_states "
+				   "   WHERE lease_until IS NOT NULL))",
 				   2, argtypes, values, NULL, 1);
 	next = mc_catalog_value(0, 1, &isnull);
 	if (!isnull)

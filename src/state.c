@@ -23,6 +23,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 
+#include "agent.h"
 #include "mycelium_errcodes.h"
 #include "shmem.h"
 #include "state.h"
@@ -111,6 +112,17 @@ bool
 mc_task_transition_allowed(McTaskStatus from, McTaskStatus to)
 {
 	return task_transitions[from][to];
+}
+
+/*
+ * mc_uuid_cmp
+ *		Orders workflow ids: the order in which every lock of several
+ *		workflows is taken.  A qsort and bsearch comparator.
+ */
+int
+mc_uuid_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(pg_uuid_t));
 }
 
 /*
@@ -279,6 +291,8 @@ mc_workflow_set_status(McCatalogSession *session, McWorkflow *wf,
 	wf->status = status;
 	mc_history_record(session, wf, 0, mc_workflow_status_names[status], 0,
 					  NULL, wf->error, event);
+	if (status == MC_WF_RUNNING)
+		mc_notify_ready_workflow(&wf->id);
 }
 
 /*
@@ -410,17 +424,22 @@ release_dependents(McWorkflow *wf, McTask *task)
 {
 	static const Oid argtypes[] = {UUIDOID, INT4ARRAYOID};
 	Datum		values[2];
+	uint64		n;
+	uint64		i;
 
 	if (task->dependents == (Datum) 0)
 		return;
 	values[0] = UUIDPGetDatum(&wf->id);
 	values[1] = task->dependents;
-	mc_catalog_run(MC_PLAN_RELEASE_DEPENDENTS,
-				   "UPDATE mycelium.task_states SET deps_pending = deps_pending - 1, "
-				   "status = CASE WHEN deps_pending = 1 AND status = 'pending' "
-				   "  THEN 'ready'::mycelium.task_status ELSE status END "
-				   "WHERE workflow_id = $1 AND task_no = ANY ($2)",
-				   2, argtypes, values, NULL, 0);
+	n = mc_catalog_run(MC_PLAN_RELEASE_DEPENDENTS,
+					   "UPDATE mycelium.task_states t SET deps_pending = deps_pending - 1, "
+					   "status = CASE WHEN deps_pending = 1 AND status = 'pending' "
+					   "  THEN 'ready'::mycelium.task_status ELSE status END "
+					   "WHERE workflow_id = $1 AND task_no = ANY ($2) "
+					   "RETURNING " MC_EXTERNAL_READY_TYPE("t"),
+					   2, argtypes, values, NULL, 0);
+	for (i = 0; i < n; i++)
+		mc_notify_ready_row(i, 1);
 }
 
 /*
@@ -535,12 +554,15 @@ mc_task_retry(McCatalogSession *session, McWorkflow *wf, McTask *task,
 	values[2] = Float8GetDatum(delay);
 	values[3] = CStringGetTextDatum(error);
 	mc_catalog_run(MC_PLAN_TASK_RETRY,
-				   "UPDATE mycelium.task_states SET status = 'ready', error = $4, "
+				   "UPDATE mycelium.task_states t SET status = 'ready', error = $4, "
 				   "result = NULL, worker_id = NULL, lease_until = NULL, "
 				   "run_after = CASE WHEN $3 > 0 THEN pg_catalog.clock_timestamp() "
 				   "  + pg_catalog.make_interval(secs => $3) END "
-				   "WHERE workflow_id = $1 AND task_no = $2",
+				   "WHERE workflow_id = $1 AND task_no = $2 "
+				   "RETURNING CASE WHEN $3 <= 0 THEN " MC_EXTERNAL_READY_TYPE("t") " END",
 				   4, argtypes, values, NULL, 0);
+	/* ready at once; after a back-off, the launcher notifies */
+	mc_notify_ready_row(0, 1);
 	mc_history_record(session, wf, task->task_no, "ready", task->attempt,
 					  NULL, error, event);
 	task->status = MC_TASK_READY;

@@ -68,6 +68,8 @@ CREATE TABLE mycelium.task_states (
 	run_after timestamptz,
 	worker_id text,
 	lease_until timestamptz,
+	lease interval,
+	progress jsonb,
 	started_at timestamptz,
 	finished_at timestamptz,
 	PRIMARY KEY (workflow_id, task_no),
@@ -90,9 +92,19 @@ COMMENT ON COLUMN mycelium.task_states.run_after IS
 COMMENT ON COLUMN mycelium.task_states.worker_id IS
 	'who runs the current attempt: a scheduler worker or an external agent';
 COMMENT ON COLUMN mycelium.task_states.lease_until IS
-	'when an external agent''s claim on the running attempt lapses';
+	'when an external agent''s claim on the running attempt lapses (NULL: not claimed by an external agent)';
+COMMENT ON COLUMN mycelium.task_states.lease IS
+	'how long a heartbeat extends the external agent''s lease';
+COMMENT ON COLUMN mycelium.task_states.progress IS
+	'the progress an external agent last reported with heartbeat()';
 CREATE INDEX task_states_ready_idx ON mycelium.task_states (workflow_id, task_no)
 	WHERE status = 'ready';
+-- external agents claim ready tasks by agent type, across workflows
+CREATE INDEX task_states_claim_idx ON mycelium.task_states (agent_type, workflow_id, task_no)
+	WHERE status = 'ready';
+-- the launcher finds external agents' lapsed leases
+CREATE INDEX task_states_lease_idx ON mycelium.task_states (lease_until)
+	WHERE lease_until IS NOT NULL;
 CREATE INDEX task_states_retry_idx ON mycelium.task_states (run_after)
 	WHERE status = 'ready' AND run_after IS NOT NULL;
 

@@ -20,7 +20,8 @@ SELECT t.workflow_id, t.task_id, t.agent_id, t.agent_type, t.status,
 			  ORDER BY d.task_no) AS dependencies,
 	   t.allow_failure, t.timeout, t.input,
 	   COALESCE(t.metadata, '{}') AS metadata, t.result, t.error,
-	   t.run_after AS next_attempt_at, t.started_at, t.finished_at
+	   t.run_after AS next_attempt_at, t.worker_id, t.lease_until, t.progress,
+	   t.started_at, t.finished_at
   FROM mycelium.task_states t;
 COMMENT ON VIEW mycelium.tasks IS 'tasks of the workflows visible to the current role';
 

@@ -1,0 +1,144 @@
+-- External agents: claim_tasks, heartbeat, complete_task and fail_task.
+-- (Leases that lapse are tested in test/t/007_external_agents.pl, claims
+-- and completions racing others in test/isolation/specs/agent_*.spec.)
+
+SELECT mycelium.register_executor('regress_ext', NULL);
+SELECT mycelium.register_executor('regress_strict', NULL,
+	'{"type": "object", "required": ["answer"]}');
+GRANT EXECUTE ON FUNCTION regress.echo(jsonb) TO regress_alice;
+
+-- arguments
+SELECT * FROM regress.try($$SELECT * FROM mycelium.claim_tasks('no_such_type', 'w1')$$);
+SELECT * FROM regress.try($$SELECT * FROM mycelium.claim_tasks('worker', 'w1')$$);
+SELECT * FROM regress.try($$SELECT * FROM mycelium.claim_tasks(NULL, 'w1')$$);
+SELECT * FROM regress.try($$SELECT * FROM mycelium.claim_tasks('regress_ext', NULL)$$);
+SELECT * FROM regress.try($$SELECT * FROM mycelium.claim_tasks('regress_ext', '')$$);
+SELECT * FROM regress.try($$SELECT * FROM mycelium.claim_tasks('regress_ext', repeat('w', 256))$$);
+SELECT * FROM regress.try($$SELECT * FROM mycelium.claim_tasks('regress_ext', 'w1', 0)$$);
+SELECT * FROM regress.try($$SELECT * FROM mycelium.claim_tasks('regress_ext', 'w1', 10001)$$);
+SELECT * FROM regress.try($$SELECT * FROM mycelium.claim_tasks('regress_ext', 'w1', NULL)$$);
+SELECT * FROM regress.try($$SELECT * FROM mycelium.claim_tasks('regress_ext', 'w1', 1, '0 seconds')$$);
+SELECT * FROM regress.try($$SELECT * FROM mycelium.claim_tasks('regress_ext', 'w1', 1, '-1 hour')$$);
+SELECT * FROM regress.try($$SELECT * FROM mycelium.claim_tasks('regress_ext', 'w1', 1, NULL)$$);
+SELECT * FROM regress.try($$SELECT mycelium.heartbeat(NULL, 'a', 'w1')$$);
+SELECT * FROM regress.try($$SELECT mycelium.complete_task(gen_random_uuid(), NULL, 'w1', '{}')$$);
+SELECT * FROM regress.try($$SELECT mycelium.fail_task(gen_random_uuid(), 'a', 'w1', NULL)$$);
+SELECT * FROM regress.try($$SELECT mycelium.heartbeat(gen_random_uuid(), 'a', 'w1', NULL, '0 s')$$);
+SELECT * FROM regress.try($$SELECT mycelium.complete_task(gen_random_uuid(), 'a', 'w1', '{}')$$);
+
+-- nothing to claim: an empty set, not an error
+SELECT count(*) FROM mycelium.claim_tasks('regress_ext', 'w1', 5);
+
+-- a mixed workflow: fn -> (ext1, ext2) -> fn, owned by alice
+SET ROLE regress_alice;
+SELECT mycelium.create_workflow(jsonb_build_array(
+	mycelium.task('first', 'db', 'worker', input => '{"n": 1}'),
+	mycelium.task('ext1', 'agent', 'regress_ext', dependencies => ARRAY['first'],
+		initial_delay => 0, max_attempts => 2),
+	mycelium.task('ext2', 'agent', 'regress_ext', dependencies => ARRAY['first']),
+	mycelium.task('last', 'db', 'worker', dependencies => ARRAY['ext1', 'ext2'])),
+	name => 'mixed') AS wf \gset
+SELECT mycelium.start_workflow(:'wf');
+RESET ROLE;
+-- wait for the function task, which releases the external ones
+CREATE FUNCTION regress.wait_while_pending(wf uuid, task text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+	FOR i IN 1..600 LOOP
+		EXIT WHEN (SELECT status FROM mycelium.tasks t
+					WHERE t.workflow_id = wf AND t.task_id = task) <> 'pending';
+		PERFORM pg_sleep(0.05);
+	END LOOP;
+END;
+$$;
+SELECT regress.wait_while_pending(:'wf', 'ext1');
+SELECT task_id, status FROM mycelium.tasks WHERE workflow_id = :'wf' ORDER BY task_id;
+
+-- another role sees nothing to claim, and cannot act on alice's tasks
+SET ROLE regress_bob;
+SELECT count(*) FROM mycelium.claim_tasks('regress_ext', 'bob', 5);
+SELECT * FROM regress.try(format($$SELECT mycelium.fail_task(%L, 'ext1', 'bob', 'x')$$, :'wf'));
+RESET ROLE;
+
+-- alice's agent claims one; its ctx carries the function task's result
+SET ROLE regress_alice;
+SELECT task_id, attempt, lease_until > now() + interval '4 minutes' AS leased,
+	   ctx->'task'->>'agent_type' AS agent_type,
+	   ctx->'previous_results'->0->'result'->'task'->'input' AS dependency_saw,
+	   ctx ? 'handoffs' AS has_handoffs
+  FROM mycelium.claim_tasks('regress_ext', 'agent-1', 1);
+-- another agent gets the other one, never the same
+SELECT task_id, attempt FROM mycelium.claim_tasks('regress_ext', 'agent-2', 5);
+SELECT count(*) FROM mycelium.claim_tasks('regress_ext', 'agent-3', 5);
+SELECT task_id, status, attempt, worker_id FROM mycelium.tasks
+ WHERE workflow_id = :'wf' ORDER BY task_id;
+
+-- heartbeats: only the holder; progress is recorded, the lease extended
+SELECT * FROM regress.try(format($$SELECT mycelium.heartbeat(%L, 'ext1', 'agent-2')$$, :'wf'));
+SELECT * FROM regress.try(format($$SELECT mycelium.heartbeat(%L, 'first', 'agent-1')$$, :'wf'));
+SELECT * FROM regress.try(format($$SELECT mycelium.heartbeat(%L, 'nope', 'agent-1')$$, :'wf'));
+SELECT mycelium.heartbeat(:'wf', 'ext1', 'agent-1', '{"percent": 40}', '1 hour')
+	   > now() + interval '59 minutes' AS extended;
+SELECT progress FROM mycelium.tasks WHERE workflow_id = :'wf' AND task_id = 'ext1';
+-- a heartbeat is not a change of state: the version stays
+SELECT version AS v FROM mycelium.workflows WHERE workflow_id = :'wf' \gset
+SELECT mycelium.heartbeat(:'wf', 'ext1', 'agent-1') IS NOT NULL AS beat;
+SELECT version = :v AS same_version FROM mycelium.workflows WHERE workflow_id = :'wf';
+
+-- fail_task: attempts left, so it is ready again; its holder lost it
+SELECT mycelium.fail_task(:'wf', 'ext1', 'agent-1', 'the model timed out');
+SELECT * FROM regress.try(format($$SELECT mycelium.complete_task(%L, 'ext1', 'agent-1', '{}')$$, :'wf'));
+SELECT task_id, attempt FROM mycelium.claim_tasks('regress_ext', 'agent-3', 5);
+-- the old holder is refused, naming the new one
+SELECT * FROM regress.try(format($$SELECT mycelium.complete_task(%L, 'ext1', 'agent-1', '{}')$$, :'wf'));
+SELECT mycelium.complete_task(:'wf', 'ext1', 'agent-3', '{"answer": 42}');
+SELECT * FROM regress.try(format($$SELECT mycelium.complete_task(%L, 'ext1', 'agent-3', '{}')$$, :'wf'));
+SELECT mycelium.complete_task(:'wf', 'ext2', 'agent-2', '{"answer": 7}');
+RESET ROLE;
+
+-- the last function task sees both external results
+SELECT (mycelium.wait_workflow(:'wf', '30 seconds'))->>'status' AS status;
+SELECT jsonb_path_query_array(result, '$.previous_results[*].result') AS last_saw
+  FROM mycelium.tasks WHERE workflow_id = :'wf' AND task_id = 'last';
+SELECT task_id, status, attempt, error, event
+  FROM mycelium.workflow_history(:'wf') WHERE task_id LIKE 'ext%' ORDER BY version, task_id;
+
+-- max_parallel_tasks holds for claims; paused workflows give nothing
+SELECT mycelium.create_workflow(
+	(SELECT jsonb_agg(mycelium.task('t' || i, 'agent', 'regress_ext', timeout => 1))
+	   FROM generate_series(1, 5) i),
+	max_parallel_tasks => 2) AS wf2 \gset
+SELECT mycelium.start_workflow(:'wf2');
+SELECT mycelium.pause_workflow(:'wf2');
+SELECT count(*) FROM mycelium.claim_tasks('regress_ext', 'agent-1', 5);
+SELECT mycelium.resume_workflow(:'wf2');
+-- the task's timeout (1 s) bounds the lease
+SELECT task_id, lease_until < now() + interval '2 seconds' AS bounded_by_timeout
+  FROM mycelium.claim_tasks('regress_ext', 'agent-1', 5) ORDER BY task_id;
+SELECT count(*) FROM mycelium.claim_tasks('regress_ext', 'agent-2', 5);
+
+-- a task cancelled under its agent: the agent is refused
+SELECT mycelium.cancel_workflow(:'wf2', 'enough');
+SELECT * FROM regress.try(format($$SELECT mycelium.complete_task(%L, 't1', 'agent-1', '{}')$$, :'wf2'));
+SELECT * FROM regress.try(format($$SELECT mycelium.heartbeat(%L, 't2', 'agent-1')$$, :'wf2'));
+SELECT status FROM mycelium.workflows WHERE workflow_id = :'wf2';
+
+-- a result that breaks the agent type's output schema is a failed attempt
+SELECT mycelium.create_workflow(jsonb_build_array(
+	mycelium.task('s', 'agent', 'regress_strict', max_attempts => 2, initial_delay => 0))) AS wf3 \gset
+SELECT mycelium.start_workflow(:'wf3');
+SELECT task_id FROM mycelium.claim_tasks('regress_strict', 'agent-1');
+SELECT mycelium.complete_task(:'wf3', 's', 'agent-1', '{"wrong": true}');
+SELECT task_id, attempt FROM mycelium.claim_tasks('regress_strict', 'agent-1');
+SELECT mycelium.complete_task(:'wf3', 's', 'agent-1', NULL);
+SELECT status, error FROM mycelium.tasks WHERE workflow_id = :'wf3';
+SELECT status FROM mycelium.workflows WHERE workflow_id = :'wf3';
+
+-- a task that no agent claimed is not an agent's to report
+SELECT mycelium.create_workflow(jsonb_build_array(
+	mycelium.task('f', 'db', 'regress_ext'))) AS wf4 \gset
+SELECT * FROM regress.try(format($$SELECT mycelium.complete_task(%L, 'f', 'agent-1', '{}')$$, :'wf4'));
+SELECT mycelium.update_task(:'wf4', 'f', 'running');
+SELECT * FROM regress.try(format($$SELECT mycelium.complete_task(%L, 'f', 'agent-1', '{}')$$, :'wf4'));
+SELECT * FROM regress.try(format($$SELECT mycelium.fail_task(%L, 'f', 'agent-1', repeat('x', 2000000))$$, :'wf4'));
+SELECT * FROM regress.try(format($$SELECT mycelium.complete_task(%L, 'f', 'agent-1', jsonb_build_object('x', repeat('x', 2000000)))$$, :'wf4'));

@@ -1,0 +1,561 @@
+/*-------------------------------------------------------------------------
+ *
+ * api_agent.c
+ *		SQL-callable functions of external agents: claim_tasks, heartbeat,
+ *		complete_task and fail_task.
+ *
+ * A program outside the database claims ready tasks of an agent type
+ * registered with a NULL executor.  Each claim is an attempt, counted when
+ * it is claimed and held by the claiming worker_id under a lease.  The
+ * agent renews the lease with heartbeats and ends the attempt with
+ * complete_task or fail_task.  A lease that lapses fails the attempt (the
+ * launcher notices, see mc_expire_leases), as a crash of a scheduler worker
+ * does; from then on the agent's calls for that attempt are refused and
+ * change nothing.  The task's timeout bounds the lease.  The task states
+ * are those of doc/state-machines.md.
+ *
+ * Locking is that of every other change: the workflow's row, then the
+ * task's.  A claim waits for the rows of the workflows it claims from.
+ * Each worker_id starts looking at its own place in workflow id order (a
+ * hash of it), so agents serving many workflows seldom wait for each
+ * other.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+
+#include "api_json_schema.h"
+#include "catalog.h"
+#include "dispatch.h"
+#include "mycelium.h"
+#include "mycelium_errcodes.h"
+#include "shmem.h"
+#include "state.h"
+#include "taskdef.h"
+
+PG_FUNCTION_INFO_V1(mc_claim_tasks);
+PG_FUNCTION_INFO_V1(mc_heartbeat);
+PG_FUNCTION_INFO_V1(mc_complete_task);
+PG_FUNCTION_INFO_V1(mc_fail_task);
+
+/* most tasks one claim_tasks call may take */
+#define MC_MAX_CLAIM 10000
+
+/* what an agent's call needs to know of the task it names */
+typedef struct AgentTask
+{
+	McTask		task;
+	McRunTask	rt;				/* policy, for a failed attempt */
+	Jsonb	   *output_schema;	/* the agent type's, or NULL */
+} AgentTask;
+
+/*
+ * text_arg
+ *		Argument argno as a C string; NULL is refused.
+ */
+static char *
+text_arg(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", name)));
+	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
+}
+
+/*
+ * worker_id_arg
+ *		The worker_id argument: who claims, from 1 to 255 bytes.
+ */
+static char *
+worker_id_arg(FunctionCallInfo fcinfo, int argno)
+{
+	char	   *worker_id = text_arg(fcinfo, argno, "worker_id");
+
+	if (worker_id[0] == '\0' || strlen(worker_id) > 255)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("worker_id must be 1 to 255 bytes long")));
+	return worker_id;
+}
+
+/*
+ * lease_arg
+ *		A lease length argument, which must be positive; NULL if it is NULL.
+ */
+static Interval *
+lease_arg(FunctionCallInfo fcinfo, int argno)
+{
+	Interval   *lease;
+	TimestampTz epoch = 0;
+
+	if (PG_ARGISNULL(argno))
+		return NULL;
+	lease = PG_GETARG_INTERVAL_P(argno);
+	if (DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+												TimestampTzGetDatum(epoch),
+												IntervalPGetDatum(lease))) <= epoch)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("lease must be positive")));
+	return lease;
+}
+
+/*
+ * uuid_string
+ *		A workflow id as text, for messages.
+ */
+static char *
+uuid_string(pg_uuid_t *id)
+{
+	return DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(id)));
+}
+
+/*
+ * require_external
+ *		Only the tasks of agent types registered with a NULL executor are
+ *		claimed by external agents.
+ */
+static void
+require_external(const char *agent_type)
+{
+	static const Oid argtypes[] = {TEXTOID};
+	Datum		values[1];
+	bool		isnull;
+
+	values[0] = CStringGetTextDatum(agent_type);
+	if (mc_catalog_run(MC_PLAN_EXECUTOR_KIND,
+					   "SELECT executor IS NULL FROM mycelium.executors WHERE agent_type = $1",
+					   1, argtypes, values, NULL, 1) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("agent type \"%s\" is not registered", agent_type),
+				 errhint("Register it for external agents with mycelium.register_executor('%s', NULL).",
+						 agent_type)));
+	if (!DatumGetBool(mc_catalog_value(0, 1, &isnull)))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("agent type \"%s\" is run by a function executor", agent_type),
+				 errdetail("The scheduler's workers run its tasks; external agents claim only the tasks of agent types registered with a NULL executor.")));
+}
+
+/*
+ * start_point
+ *		Where a worker starts looking for ready tasks in workflow id order:
+ *		a hash of its worker_id, so that agents spread over the workflows.
+ */
+static void
+start_point(const char *worker_id, pg_uuid_t *start)
+{
+	uint64		h[2];
+
+	h[0] = hash_bytes_extended((const unsigned char *) worker_id,
+							   strlen(worker_id), 0);
+	h[1] = hash_bytes_extended((const unsigned char *) worker_id,
+							   strlen(worker_id), 1);
+	memcpy(start->data, h, UUID_LEN);
+}
+
+/*
+ * mc_claim_tasks
+ *		claim_tasks(agent_type, worker_id, max_tasks, lease): claims up to
+ *		max_tasks ready tasks of an external agent type from the running
+ *		workflows the caller controls, within each workflow's
+ *		max_parallel_tasks, and returns them with their ctx.
+ */
+Datum
+mc_claim_tasks(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	static const Oid cargtypes[] = {TEXTOID, UUIDOID, REGROLEOID, BOOLOID, INT4OID};
+	McCatalogSession session;
+	char	   *agent_type = text_arg(fcinfo, 0, "agent_type");
+	char	   *worker_id = worker_id_arg(fcinfo, 1);
+	int32		max_tasks;
+	Interval   *lease;
+	pg_uuid_t	start;
+	Datum		cvalues[5];
+	uint64		ncand;
+	uint64		r;
+	pg_uuid_t  *ids;
+	McWorkflow *wfs;
+	McWorkflow **wfps;
+	bool	   *locked;
+	Datum	   *dids;
+	Datum	   *limits;
+	Datum	   *afters;
+	Datum	   *bases;
+	int			nids = 0;
+	int			n = 0;
+	int			remaining;
+	int			i;
+	int			k;
+	uint64		rows;
+
+	if (PG_ARGISNULL(2) || PG_GETARG_INT32(2) < 1 || PG_GETARG_INT32(2) > MC_MAX_CLAIM)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_tasks must be between 1 and %d", MC_MAX_CLAIM)));
+	max_tasks = PG_GETARG_INT32(2);
+	if (PG_ARGISNULL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("lease must not be null")));
+	lease = lease_arg(fcinfo, 3);
+
+	InitMaterializedSRF(fcinfo, 0);
+	mc_catalog_open(&session);
+	require_external(agent_type);
+
+	/* workflows with ready tasks of this type, from this worker's place on */
+	start_point(worker_id, &start);
+	cvalues[0] = CStringGetTextDatum(agent_type);
+	cvalues[1] = UUIDPGetDatum(&start);
+	cvalues[2] = ObjectIdGetDatum(session.caller);
+	cvalues[3] = BoolGetDatum(session.caller_is_admin);
+	cvalues[4] = Int32GetDatum(max_tasks);
+#define CLAIMABLE(cmp) \
+	"  (SELECT t.workflow_id FROM mycelium.task_states t " \
+	"   WHERE t.agent_type = $1 AND t.status = 'ready' AND t.workflow_id " cmp " $2 " \
+	"     AND (t.run_after IS NULL OR t.run_after <= pg_catalog.clock_timestamp()) " \
+	"     AND (t.owner = $3 OR $4) " \
+	"     AND EXISTS (SELECT 1 FROM mycelium.workflow_states w " \
+	"       WHERE w.workflow_id = t.workflow_id AND w.status = 'running' " \
+	"         AND w.tasks_running < w.max_parallel_tasks) " \
+	"   ORDER BY t.workflow_id, t.task_no LIMIT $5) "
+	ncand = mc_catalog_run(MC_PLAN_CLAIM_CANDIDATES,
+						   "SELECT c.workflow_id FROM (" CLAIMABLE(">=")
+						   "UNION ALL " CLAIMABLE("<") ") c LIMIT $5",
+						   5, cargtypes, cvalues, NULL, 0);
+#undef CLAIMABLE
+	ids = palloc(sizeof(pg_uuid_t) * Max(ncand, 1));
+	for (r = 0; r < ncand; r++)
+	{
+		bool		isnull;
+		pg_uuid_t  *id = DatumGetUUIDP(mc_catalog_value(r, 1, &isnull));
+
+		/* rows come grouped by workflow: keep each id once */
+		if (nids == 0 || memcmp(&ids[nids - 1], id, sizeof(pg_uuid_t)) != 0)
+			memcpy(&ids[nids++], id, sizeof(pg_uuid_t));
+	}
+	qsort(ids, nids, sizeof(pg_uuid_t), mc_uuid_cmp);
+
+	/* lock them in id order, then claim what their limits allow */
+	wfs = palloc0(sizeof(McWorkflow) * Max(nids, 1));
+	wfps = palloc(sizeof(McWorkflow *) * Max(nids, 1));
+	locked = palloc(sizeof(bool) * Max(nids, 1));
+	for (i = 0; i < nids; i++)
+		wfps[i] = &wfs[i];
+	mc_workflows_lock(&session, ids, nids, false, wfps, locked);
+
+	dids = palloc(sizeof(Datum) * Max(nids, 1));
+	limits = palloc(sizeof(Datum) * Max(nids, 1));
+	afters = palloc(sizeof(Datum) * Max(nids, 1));
+	bases = palloc(sizeof(Datum) * Max(nids, 1));
+	remaining = max_tasks;
+	for (i = 0; i < nids && remaining > 0; i++)
+	{
+		int			room = wfs[i].max_parallel_tasks - wfs[i].tasks_running;
+
+		if (!locked[i] || wfs[i].status != MC_WF_RUNNING || room <= 0)
+			continue;
+		dids[n] = UUIDPGetDatum(&wfs[i].id);
+		limits[n] = Int32GetDatum(Min(room, remaining));
+		afters[n] = Int32GetDatum(0);
+		bases[n] = Int64GetDatum(wfs[i].version);
+		remaining -= Min(room, remaining);
+		n++;
+	}
+	rows = n > 0 ? mc_claim_run(&session, n, dids, limits, afters, bases,
+								worker_id, agent_type, lease) : 0;
+
+	/* return the claims, counting each into its workflow */
+	k = 0;
+	for (r = 0; r < rows; r++)
+	{
+		bool		isnull;
+		Datum		values[5];
+		bool		nulls[5] = {false, false, false, false, false};
+		pg_uuid_t  *id = DatumGetUUIDP(mc_catalog_value(r, 1, &isnull));
+
+		while (memcmp(&wfs[k].id, id, sizeof(pg_uuid_t)) != 0)
+			k++;
+		wfs[k].version++;
+		wfs[k].tasks_running++;
+		wfs[k].changed = true;
+
+		values[0] = UUIDPGetDatum(id);
+		values[1] = mc_catalog_value(r, 3, &isnull);
+		values[2] = mc_catalog_value(r, 4, &isnull);
+		values[3] = mc_catalog_value(r, 16, &isnull);
+		values[4] = mc_catalog_value(r, 13, &isnull);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+
+	/* save the workflows claimed from, at the last version used */
+	n = 0;
+	for (i = 0; i < nids; i++)
+	{
+		if (!wfs[i].changed)
+			continue;
+		wfs[i].version--;
+		wfps[n++] = &wfs[i];
+	}
+	mc_workflows_save(&session, wfps, n);
+	mc_catalog_close(&session);
+	return (Datum) 0;
+}
+
+/*
+ * get_held_task
+ *		Locks the workflow and the task an agent's call names, and checks
+ *		that worker_id holds the task's running attempt under a lease that
+ *		has not lapsed; anything else is refused (MY003) and changes
+ *		nothing.
+ */
+static void
+get_held_task(McCatalogSession *session, pg_uuid_t *workflow_id,
+			  const char *task_id, const char *worker_id,
+			  McWorkflow *wf, AgentTask *at)
+{
+	static const Oid argtypes[] = {UUIDOID, INT4OID};
+	Datum		values[2];
+	bool		isnull;
+	char	   *holder;
+	Datum		d;
+	const char *reason = NULL;
+
+	mc_workflow_lock(session, workflow_id, wf);
+	if (!mc_task_get(wf, task_id, &at->task))
+		ereport(ERROR,
+				(errcode(ERRCODE_MC_STATE),
+				 errmsg("task \"%s\" does not exist in workflow %s", task_id,
+						uuid_string(workflow_id))));
+
+	values[0] = UUIDPGetDatum(workflow_id);
+	values[1] = Int32GetDatum(at->task.task_no);
+	mc_catalog_run(MC_PLAN_AGENT_TASK,
+				   "SELECT t.worker_id, t.lease_until IS NOT NULL, "
+				   "  t.lease_until < pg_catalog.clock_timestamp(), t.lease_until::pg_catalog.text, "
+				   "  t.max_attempts, t.initial_delay, t.max_delay, t.exponential_base, "
+				   "  e.output_schema, t.agent_type "
+				   "FROM mycelium.task_states t "
+				   "LEFT JOIN mycelium.executors e ON e.agent_type = t.agent_type "
+				   "WHERE t.workflow_id = $1 AND t.task_no = $2",
+				   2, argtypes, values, NULL, 1);
+	holder = mc_catalog_text(0, 1);
+
+	if (at->task.status != MC_TASK_RUNNING)
+		reason = psprintf("The task is %s.", mc_task_status_names[at->task.status]);
+	else if (!DatumGetBool(mc_catalog_value(0, 2, &isnull)))
+		reason = "No external agent claimed the task.";
+	else if (strcmp(holder, worker_id) != 0)
+		reason = psprintf("Worker \"%s\" holds attempt %d.", holder, at->task.attempt);
+	else if (DatumGetBool(mc_catalog_value(0, 3, &isnull)))
+		reason = psprintf("Its lease lapsed at %s; the attempt counts as failed.",
+						  mc_catalog_text(0, 4));
+	else if (mc_workflow_status_is_terminal(wf->status))
+		reason = psprintf("Its workflow is %s.", mc_workflow_status_names[wf->status]);
+	if (reason != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_MC_STATE),
+				 errmsg("worker \"%s\" does not hold task \"%s\"", worker_id, task_id),
+				 errdetail_internal("%s", reason)));
+
+	memset(&at->rt, 0, sizeof(McRunTask));
+	memcpy(&at->rt.workflow_id, workflow_id, sizeof(pg_uuid_t));
+	at->rt.task_no = at->task.task_no;
+	at->rt.task_id = at->task.task_id;
+	at->rt.attempt = at->task.attempt;
+	at->rt.allow_failure = at->task.allow_failure;
+	at->rt.max_attempts = DatumGetInt32(mc_catalog_value(0, 5, &isnull));
+	at->rt.initial_delay = DatumGetFloat8(mc_catalog_value(0, 6, &isnull));
+	at->rt.max_delay = DatumGetFloat8(mc_catalog_value(0, 7, &isnull));
+	at->rt.exponential_base = DatumGetFloat8(mc_catalog_value(0, 8, &isnull));
+	d = mc_catalog_value(0, 9, &isnull);
+	at->output_schema = isnull ? NULL : DatumGetJsonbPCopy(d);
+	at->rt.agent_type = mc_catalog_text(0, 10);
+}
+
+/*
+ * fail_attempt
+ *		Records the held attempt as failed with error; returns the task's
+ *		new status (ready: it will be retried, or failed).
+ */
+static McTaskStatus
+fail_attempt(McCatalogSession *session, McWorkflow *wf, AgentTask *at,
+			 char *error)
+{
+	at->rt.outcome = MC_OUTCOME_FAILED;
+	at->rt.error = error;
+	(void) mc_record_failed_attempt(session, wf, &at->rt);
+	wf->version--;
+	wf->changed = true;
+	return at->rt.attempt < at->rt.max_attempts ? MC_TASK_READY : MC_TASK_FAILED;
+}
+
+/*
+ * finish_call
+ *		Saves the workflow an agent's call changed, hands it to the
+ *		scheduler (the tasks it released may be function tasks), and
+ *		returns the task's new status as a mycelium.task_status.
+ */
+static Datum
+finish_call(FunctionCallInfo fcinfo, McCatalogSession *session, McWorkflow *wf,
+			McTaskStatus status)
+{
+	mc_workflow_save(session, wf);
+	if (wf->status == MC_WF_RUNNING)
+		mc_push_at_commit(&wf->id, InvalidOid);
+	mc_catalog_close(session);
+	return DirectFunctionCall2(enum_in, CStringGetDatum(mc_task_status_names[status]),
+							   ObjectIdGetDatum(get_fn_expr_rettype(fcinfo->flinfo)));
+}
+
+/*
+ * mc_heartbeat
+ *		heartbeat(workflow_id, task_id, worker_id, progress, lease): the
+ *		agent still works on the task.  Extends the lease (by the claim's
+ *		lease, or the one given, never past the task's timeout) and records
+ *		progress; returns when the lease now lapses.  Not a new version: a
+ *		heartbeat changes nothing of the workflow's state.
+ */
+Datum
+mc_heartbeat(PG_FUNCTION_ARGS)
+{
+	static const Oid argtypes[] = {UUIDOID, INT4OID, JSONBOID, INTERVALOID};
+	McCatalogSession session;
+	McWorkflow	wf;
+	AgentTask	at;
+	char	   *task_id = text_arg(fcinfo, 1, "task_id");
+	char	   *worker_id = worker_id_arg(fcinfo, 2);
+	Interval   *lease = lease_arg(fcinfo, 4);
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	bool		isnull;
+	Datum		lease_until;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("workflow_id must not be null")));
+	if (!PG_ARGISNULL(3))
+		mc_check_payload_size(PG_GETARG_JSONB_P(3), "progress");
+
+	mc_catalog_open(&session);
+	get_held_task(&session, PG_GETARG_UUID_P(0), task_id, worker_id, &wf, &at);
+	values[0] = UUIDPGetDatum(&wf.id);
+	values[1] = Int32GetDatum(at.task.task_no);
+	values[2] = PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3);
+	nulls[2] = PG_ARGISNULL(3) ? 'n' : ' ';
+	values[3] = lease ? IntervalPGetDatum(lease) : (Datum) 0;
+	nulls[3] = lease ? ' ' : 'n';
+	mc_catalog_run(MC_PLAN_HEARTBEAT,
+				   "UPDATE mycelium.task_states t SET lease = COALESCE($4, t.lease), "
+				   "  lease_until = LEAST("
+				   "    pg_catalog.clock_timestamp() + COALESCE($4, t.lease), "
+				   "    t.started_at + pg_catalog.make_interval(secs => t.timeout)), "
+				   "  progress = COALESCE($3, t.progress) "
+				   "WHERE t.workflow_id = $1 AND t.task_no = $2 "
+				   "RETURNING t.lease_until",
+				   4, argtypes, values, nulls, 1);
+	lease_until = mc_catalog_value(0, 1, &isnull);
+	mc_catalog_close(&session);
+	PG_RETURN_DATUM(lease_until);
+}
+
+/*
+ * mc_complete_task
+ *		complete_task(workflow_id, task_id, worker_id, result): the held
+ *		attempt succeeded.  A result that breaks the agent type's output
+ *		schema makes it a failed attempt instead (with a warning that lists
+ *		the violations).  Returns the task's new status.
+ */
+Datum
+mc_complete_task(PG_FUNCTION_ARGS)
+{
+	McCatalogSession session;
+	McWorkflow	wf;
+	AgentTask	at;
+	char	   *task_id = text_arg(fcinfo, 1, "task_id");
+	char	   *worker_id = worker_id_arg(fcinfo, 2);
+	Jsonb	   *result = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
+	char	   *violations = NULL;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("workflow_id must not be null")));
+	if (result != NULL)
+		mc_check_payload_size(result, "task result");
+
+	mc_catalog_open(&session);
+	get_held_task(&session, PG_GETARG_UUID_P(0), task_id, worker_id, &wf, &at);
+
+	if (at.output_schema != NULL)
+	{
+		Jsonb	   *checked = result ? result :
+			DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("null")));
+
+		violations = mc_json_schema_violations(at.output_schema, checked);
+	}
+	if (violations != NULL)
+	{
+		char	   *error = psprintf("result of task \"%s\" does not match the output schema of agent type \"%s\" (%s)",
+									 task_id, at.rt.agent_type, violations);
+
+		ereport(WARNING,
+				(errcode(ERRCODE_MC_EXECUTION),
+				 errmsg("result of task \"%s\" does not match the output schema of agent type \"%s\"",
+						task_id, at.rt.agent_type),
+				 errdetail_internal("%s", violations),
+				 errhint("The attempt counts as failed.")));
+		return finish_call(fcinfo, &session, &wf,
+						   fail_attempt(&session, &wf, &at, error));
+	}
+	mc_task_transition(&session, &wf, &at.task, MC_TASK_COMPLETED, result, NULL,
+					   psprintf("completed by %s", worker_id));
+	return finish_call(fcinfo, &session, &wf, MC_TASK_COMPLETED);
+}
+
+/*
+ * mc_fail_task
+ *		fail_task(workflow_id, task_id, worker_id, error): the held attempt
+ *		failed; the task is retried per its policy or fails.  Returns the
+ *		task's new status.
+ */
+Datum
+mc_fail_task(PG_FUNCTION_ARGS)
+{
+	McCatalogSession session;
+	McWorkflow	wf;
+	AgentTask	at;
+	char	   *task_id = text_arg(fcinfo, 1, "task_id");
+	char	   *worker_id = worker_id_arg(fcinfo, 2);
+	char	   *error = text_arg(fcinfo, 3, "error");
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("workflow_id must not be null")));
+	if (strlen(error) > (Size) mc_max_payload_kb * 1024)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("task error is too large"),
+				 errdetail("mycelium.max_payload_size is %d kB.", mc_max_payload_kb)));
+
+	mc_catalog_open(&session);
+	get_held_task(&session, PG_GETARG_UUID_P(0), task_id, worker_id, &wf, &at);
+	return finish_call(fcinfo, &session, &wf,
+					   fail_attempt(&session, &wf, &at, error));
+}
