@@ -217,7 +217,11 @@ mc_claim_tasks(PG_FUNCTION_ARGS)
 	mc_catalog_open(&session);
 	require_external(agent_type);
 
-	/* workflows with ready tasks of this type, from this worker's place on */
+	/*
+	 * Workflows with ready tasks of this type, from this worker's place on,
+	 * in index order.  The test of the workflow is a subquery, not a join,
+	 * so the plan walks the index and stops at the first claimable rows.
+	 */
 	start_point(worker_id, &start);
 	cvalues[0] = CStringGetTextDatum(agent_type);
 	cvalues[1] = UUIDPGetDatum(&start);
@@ -229,9 +233,8 @@ mc_claim_tasks(PG_FUNCTION_ARGS)
 	"   WHERE t.agent_type = $1 AND t.status = 'ready' AND t.workflow_id " cmp " $2 " \
 	"     AND (t.run_after IS NULL OR t.run_after <= pg_catalog.clock_timestamp()) " \
 	"     AND (t.owner = $3 OR $4) " \
-	"     AND EXISTS (SELECT 1 FROM mycelium.workflow_states w " \
-	"       WHERE w.workflow_id = t.workflow_id AND w.status = 'running' " \
-	"         AND w.tasks_running < w.max_parallel_tasks) " \
+	"     AND (SELECT w.status = 'running' AND w.tasks_running < w.max_parallel_tasks " \
+	"          FROM mycelium.workflow_states w WHERE w.workflow_id = t.workflow_id) " \
 	"   ORDER BY t.workflow_id, t.task_no LIMIT $5) "
 	ncand = mc_catalog_run(MC_PLAN_CLAIM_CANDIDATES,
 						   "SELECT c.workflow_id FROM (" CLAIMABLE(">=")

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# bench/agents.sh: external agents' claim + complete throughput (SPEC 9).
+#
+#   bash bench/agents.sh            (as root or with sudo; a few minutes)
+#   AGENTS=8 BATCH=100 RUNS=5 bash bench/agents.sh
+#
+# In a throwaway cluster with durable commits (synchronous_commit = on),
+# pgbench plays AGENTS agents over local (Unix socket) connections, each
+# with its own worker_id, against 200 running workflows of external tasks:
+#   1. one task at a time: claim_tasks(max_tasks => 1), then complete_task,
+#      each call its own transaction (two commits per task);
+#   2. one task at a time, the agent completing its task and claiming the
+#      next in one transaction (one commit per task);
+#   3. in batches: claim_tasks(max_tasks => BATCH), then complete_task for
+#      each of them in one transaction (two commits per BATCH tasks).
+# tasks/s = tasks completed / pgbench's run time (connections excluded);
+# the median of RUNS runs, each on fresh workflows.  For scale, the same
+# run measures what this machine commits: pgbench -N with AGENTS clients.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/test/lib/common.sh"
+
+RUNS=${RUNS:-5}
+AGENTS=${AGENTS:-8}
+BATCH=${BATCH:-100}
+PORT=${PORT:-54395}
+DIR=/tmp/mycelium-bench-agents
+DB=bench
+
+mc_install_packages $MC_PACKAGES
+mc_stage "$here"
+mc_build_install
+mc_cluster_start "$DIR" "$PORT" "$DB" "synchronous_commit = on" \
+	"shared_buffers = '1GB'" "max_wal_size = '4GB'" "max_connections = 100"
+trap 'mc_cluster_stop "$DIR"; mc_unstage' EXIT
+
+psql_b() { mc_as_user psql -X -q -v ON_ERROR_STOP=1 -h "$DIR" -p "$PORT" -d "$DB" "$@"; }
+scripts=$(mc_as_user mktemp -d)
+
+psql_b -c "SELECT mycelium.register_executor('bench', NULL)" >/dev/null
+
+# new_workflows N: N tasks in 200 running workflows
+new_workflows() {
+	psql_b -At <<SQL >/dev/null
+SELECT count(mycelium.start_workflow(mycelium.create_workflow(
+	(SELECT jsonb_agg(jsonb_build_object('task_id', 't' || i, 'agent_id', 'a', 'agent_type', 'bench'))
+	   FROM generate_series(1, $1 / 200) i),
+	max_parallel_tasks => 10000)))
+  FROM generate_series(1, 200);
+SQL
+	psql_b -At -c "VACUUM ANALYZE mycelium.task_states" >/dev/null
+}
+
+mc_as_user tee "$scripts/one.sql" >/dev/null <<'EOF2'
+SELECT workflow_id AS wf, task_id AS tk FROM mycelium.claim_tasks('bench', 'agent-' || :client_id::text, 1) \gset
+SELECT mycelium.complete_task(:wf::uuid, :tk, 'agent-' || :client_id::text, '{}');
+EOF2
+# the first transaction of a client only claims
+mc_as_user tee "$scripts/next.sql" >/dev/null <<'EOF2'
+\if :{?wf}
+BEGIN;
+SELECT mycelium.complete_task(:wf::uuid, :tk, 'agent-' || :client_id::text, '{}');
+SELECT workflow_id AS wf, task_id AS tk FROM mycelium.claim_tasks('bench', 'agent-' || :client_id::text, 1) \gset
+COMMIT;
+\else
+SELECT workflow_id AS wf, task_id AS tk FROM mycelium.claim_tasks('bench', 'agent-' || :client_id::text, 1) \gset
+\endif
+EOF2
+mc_as_user tee "$scripts/batch.sql" >/dev/null <<EOF2
+SELECT string_agg(workflow_id || ' ' || task_id, ',') AS b FROM mycelium.claim_tasks('bench', 'agent-' || :client_id::text, $BATCH) \gset
+SELECT count(mycelium.complete_task(split_part(x, ' ', 1)::uuid, split_part(x, ' ', 2), 'agent-' || :client_id::text, '{}')) FROM pg_catalog.unnest(pg_catalog.string_to_array(:b, ',')) x;
+EOF2
+
+# run NAME SCRIPT TRANSACTIONS_PER_AGENT TASKS_PER_TRANSACTION
+run() {
+	local name=$1 script=$2 per=$3 tasks=$4 i tps rates=()
+	echo "== $name: $AGENTS agents ($RUNS runs)"
+	for i in $(seq "$RUNS"); do
+		new_workflows $((AGENTS * per * tasks + 400 * tasks))
+		tps=$(mc_as_user pgbench -n -M prepared -c "$AGENTS" -j 2 -t "$per" -f "$scripts/$script" \
+			-h "$DIR" -p "$PORT" "$DB" 2>&1 | sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p')
+		[ -n "$tps" ] || mc_die "pgbench failed"
+		rates+=("$(awk -v t="$tps" -v k="$tasks" 'BEGIN { printf "%d", t * k }')")
+		echo "run $i: ${rates[-1]} tasks/s"
+		psql_b -At -c "SELECT count(mycelium.cancel_workflow(workflow_id)) FROM mycelium.workflows WHERE status = 'running'" >/dev/null
+	done
+	printf 'median: %s tasks/s\n' "$(printf '%s\n' "${rates[@]}" | mc_median)"
+}
+
+echo "== for scale: pgbench -N (TPC-B without branch updates), $AGENTS clients, 10 s"
+mc_as_user pgbench -i -q -s 10 -h "$DIR" -p "$PORT" "$DB" >/dev/null 2>&1
+mc_as_user pgbench -n -N -c "$AGENTS" -j 2 -T 10 -h "$DIR" -p "$PORT" "$DB" 2>&1 |
+	sed -n 's/^tps = \([0-9.]*\) (without.*/\1 commits\/s/p'
+
+run "one task per call (claim, then complete)" one.sql 1000 1
+run "one task per transaction (complete it and claim the next)" next.sql 1000 1
+run "batches of $BATCH (claim $BATCH, then complete them in one transaction)" batch.sql 20 "$BATCH"
