@@ -32,6 +32,7 @@
 #include "regex/regex.h"
 #include "utils/jsonb.h"
 #include "lib/stringinfo.h"
+#include "nodes/pg_list.h"
 #include "utils/memutils.h"
 
 #include "json_schema.h"
@@ -306,6 +307,58 @@ mc_json_schema_errors(PG_FUNCTION_ARGS)
 }
 
 /*
+ * mc_json_schema_check
+ *		Checks an instance against a schema for callers in C: NIL if it is
+ *		valid, else a list of McSchemaViolation (at most max_errors of them,
+ *		*truncated saying whether there were more), allocated in the
+ *		caller's memory context.  "what" names the instance in errors.
+ *
+ * A valid instance is checked once, in the validator's fastest mode (no
+ * error collection); only an invalid one is evaluated again for its list.
+ */
+List *
+mc_json_schema_check(Jsonb *schema, Jsonb *instance, const char *what,
+					 int max_errors, bool *truncated)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	js_schema  *compiled;
+	json_t	   *value;
+	js_error_list *errors;
+	List	   *result = NIL;
+	size_t		i;
+	int			rc;
+
+	begin_call();
+	compiled = compile_schema(schema);
+	value = to_jansson(instance, what);
+	rc = js_validate(compiled, value, NULL);
+	if (rc == 1)
+	{
+		end_call();
+		*truncated = false;
+		return NIL;
+	}
+	errors = js_error_list_new(max_errors);
+	rc = js_validate(compiled, value, errors);
+	if (rc < 0)
+		report_evaluation_failure(errors);
+	MemoryContextSwitchTo(caller);
+	for (i = 0; i < js_error_count(errors); i++)
+	{
+		const js_error *e = js_error_at(errors, i);
+		McSchemaViolation *v = palloc(sizeof(McSchemaViolation));
+
+		v->pointer = pstrdup(e->instance_location);
+		v->keyword_location = pstrdup(e->keyword_location);
+		v->message = pstrdup(e->message);
+		result = lappend(result, v);
+	}
+	*truncated = js_error_list_truncated(errors);
+	end_call();
+	return result;
+}
+
+/*
  * mc_json_schema_violations
  *		Checks an instance against a schema for callers in C (an executor's
  *		output_schema): NULL if it is valid, else the violations as one
@@ -314,34 +367,65 @@ mc_json_schema_errors(PG_FUNCTION_ARGS)
 char *
 mc_json_schema_violations(Jsonb *schema, Jsonb *instance)
 {
-	MemoryContext caller = CurrentMemoryContext;
-	js_error_list *errors;
+	bool		truncated;
+	List	   *violations = mc_json_schema_check(schema, instance, "result", 10,
+												  &truncated);
 	StringInfoData buf;
-	size_t		i;
-	int			rc;
+	ListCell   *lc;
+
+	if (violations == NIL)
+		return NULL;
+	initStringInfo(&buf);
+	foreach(lc, violations)
+	{
+		McSchemaViolation *v = lfirst(lc);
+
+		appendStringInfo(&buf, "%s%s: %s", foreach_current_index(lc) > 0 ? "; " : "",
+						 v->pointer[0] ? v->pointer : "/", v->message);
+	}
+	if (truncated)
+		appendStringInfoString(&buf, "; ...");
+	return buf.data;
+}
+
+/*
+ * mc_json_syntax_check
+ *		Whether text (len bytes) is one JSON value with no object key
+ *		repeated; if not, fills *err with where it stops being one (line
+ *		and column from 1, byte position from 0) and why.  Numbers too
+ *		large for jansson are not errors: jsonb reads them exactly.
+ */
+bool
+mc_json_syntax_check(const char *text, size_t len, McJsonSyntaxError *err)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	json_error_t jerr;
+	json_t	   *value;
+	enum json_error_code code;
 
 	begin_call();
-	errors = js_error_list_new(10);
-	rc = js_validate(compile_schema(schema), to_jansson(instance, "result"), errors);
-	if (rc < 0)
-		report_evaluation_failure(errors);
-	if (rc == 1)
+	value = json_loadb(text, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+	code = json_error_code(&jerr);
+	if (value == NULL && code == json_error_numeric_overflow)
+	{
+		/* read integers as reals to look past them; a real may overflow */
+		value = json_loadb(text, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES |
+						   JSON_DECODE_INT_AS_REAL, &jerr);
+		code = json_error_code(&jerr);
+	}
+	if (value != NULL || code == json_error_numeric_overflow)
 	{
 		end_call();
-		return NULL;
+		return true;
 	}
 	MemoryContextSwitchTo(caller);
-	initStringInfo(&buf);
-	for (i = 0; i < js_error_count(errors); i++)
-	{
-		const js_error *e = js_error_at(errors, i);
-
-		appendStringInfo(&buf, "%s%s: %s", i > 0 ? "; " : "",
-						 e->instance_location[0] ? e->instance_location : "/",
-						 e->message);
-	}
-	if (js_error_list_truncated(errors))
-		appendStringInfoString(&buf, "; ...");
+	err->line = jerr.line;
+	err->column = jerr.column;
+	err->position = jerr.position;
+	if (code == json_error_null_character)
+		err->message = pstrdup("\\u0000 is not allowed");
+	else
+		err->message = pstrdup(jerr.text);
 	end_call();
-	return buf.data;
+	return false;
 }
