@@ -133,7 +133,7 @@ SELECT regress.try($$SELECT mycelium.deserialize_handoff((regress.msg() - 'targe
 -- numbers beyond 64 bits are JSON all the same
 SELECT mycelium.deserialize_handoff(jsonb_set(regress.msg(), '{context,big}',
 	'1234567890123456789012345678901234567890')::text)->'context'->'big' AS big,
-	   mycelium.deserialize_handoff(jsonb_set(regress.msg(), '{context,huge}', '1e400')::text)->'context'->'huge' AS huge;
+	   mycelium.deserialize_handoff(jsonb_set(regress.msg(), '{context,huge}', '1e400')::text)->'context'->'huge' = '1e400' AS huge;
 
 --
 -- send_handoff: stores a valid message for a workflow the caller owns

@@ -30,8 +30,7 @@ typedef struct McJsonSyntaxError
 } McJsonSyntaxError;
 
 extern List *mc_json_schema_check(Jsonb *schema, Jsonb *instance,
-								  const char *what, int max_errors,
-								  bool *truncated);
+								  int max_errors, bool *truncated);
 extern char *mc_json_schema_violations(Jsonb *schema, Jsonb *instance);
 extern bool mc_json_syntax_check(const char *text, size_t len,
 								 McJsonSyntaxError *err);

@@ -256,8 +256,7 @@ mc_handoff_validate(Jsonb *message)
 	ListCell   *lc;
 
 	violations = mc_json_schema_check(mc_handoff_schema(), message,
-									  "handoff message", MAX_VIOLATIONS_SHOWN,
-									  &truncated);
+									  MAX_VIOLATIONS_SHOWN, &truncated);
 	if (violations == NIL)
 		return;
 
