@@ -44,25 +44,8 @@ PG_FUNCTION_INFO_V1(mc_send_handoff);
 static char *
 text_arg(FunctionCallInfo fcinfo, int argno, const char *name)
 {
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", name)));
+	mc_require_arg(fcinfo, argno, name);
 	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
-}
-
-/*
- * jsonb_arg
- *		A jsonb argument that must not be NULL.
- */
-static Jsonb *
-jsonb_arg(FunctionCallInfo fcinfo, int argno, const char *name)
-{
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", name)));
-	return PG_GETARG_JSONB_P(argno);
 }
 
 /*
@@ -95,8 +78,10 @@ mc_create_handoff(PG_FUNCTION_ARGS)
 	parts.target_agent_id = text_arg(fcinfo, 2, "target_agent_id");
 	parts.target_agent_type = text_arg(fcinfo, 3, "target_agent_type");
 	parts.task_description = text_arg(fcinfo, 4, "task_description");
-	parts.context = jsonb_arg(fcinfo, 5, "context");
-	parts.metadata = jsonb_arg(fcinfo, 6, "metadata");
+	mc_require_arg(fcinfo, 5, "context");
+	mc_require_arg(fcinfo, 6, "metadata");
+	parts.context = PG_GETARG_JSONB_P(5);
+	parts.metadata = PG_GETARG_JSONB_P(6);
 	parts.progress = PG_ARGISNULL(7) ? NULL : PG_GETARG_JSONB_P(7);
 	mc_check_payload_size(parts.context, "handoff context");
 	mc_check_payload_size(parts.metadata, "handoff metadata");
@@ -154,12 +139,10 @@ mc_send_handoff(PG_FUNCTION_ARGS)
 	Oid			owner;
 	pg_uuid_t  *message_id;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("workflow_id must not be null")));
+	mc_require_arg(fcinfo, 0, "workflow_id");
+	mc_require_arg(fcinfo, 1, "message");
 	workflow_id = PG_GETARG_UUID_P(0);
-	message = jsonb_arg(fcinfo, 1, "message");
+	message = PG_GETARG_JSONB_P(1);
 	mc_check_payload_size(message, "handoff message");
 	mc_handoff_validate(message);
 	message_id = palloc(sizeof(pg_uuid_t));	/* outlives the catalog session */
