@@ -7,7 +7,11 @@
 # of 15 properties with nested objects, enums, patterns and formats) with
 # mycelium.json_schema_validate, the compiled schema cached, N times in a
 # loop; the yardstick is parsing the same text into jsonb N times in the
-# same loop.  Median of RUNS runs; the ratio is measured in the same run.
+# same loop.  Then the same for the handoff protocol: validate_handoff of a
+# typical handoff message (about 1 KB, made by create_handoff), and
+# deserialize_handoff (text to a validated message), against parsing the
+# message's text into jsonb.  Median of RUNS runs; ratios are measured in
+# the same run.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -64,6 +68,18 @@ INSERT INTO doc VALUES (
   "correlation_id": "req-8812"}');
 SELECT format('message: %s bytes; valid: %s', octet_length(message),
 	mycelium.json_schema_validate(schema, message::jsonb)) FROM doc;
+CREATE TABLE handoff (message text);
+INSERT INTO handoff SELECT mycelium.serialize_handoff(mycelium.create_handoff(
+	'parser-1', 'parser', 'analyzer-7', 'analyzer',
+	'Analyze the parsed modules for unsafe patterns and report every finding with its location, severity and a suggested fix. Prefer precision over recall; group findings by module.',
+	context => '{"repository": "example/service", "commit": "4f1c2d3", "files": ["src/a.c", "src/b.c", "src/c.c"], "language": "c",
+		"findings_so_far": [{"file": "src/a.c", "line": 120, "rule": "strcpy", "severity": "high"},
+							{"file": "src/b.c", "line": 42, "rule": "format-string", "severity": "medium"}],
+		"budget": {"tokens": 20000, "seconds": 300}}',
+	metadata => '{"team": "platform", "priority": "high", "correlation_id": "req-8812", "tags": ["security", "review", "c"]}',
+	progress => '{"percent": 40, "stage": "parsing done", "status": "in_progress", "message": "3 of 8 modules parsed"}'));
+SELECT format('handoff message: %s bytes; valid: %s', octet_length(message),
+	mycelium.validate_handoff(message::jsonb)) FROM handoff;
 SQL
 
 vals=(); parses=()
@@ -72,6 +88,7 @@ for i in $(seq "$RUNS"); do
 DO \$\$
 DECLARE
 	s jsonb; m text; j jsonb; ok boolean; t0 timestamptz; tv float8; tp float8;
+	th float8; td float8; tq float8;
 BEGIN
 	SELECT schema, message INTO s, m FROM doc;
 	j := m::jsonb;
@@ -81,14 +98,30 @@ BEGIN
 	t0 := clock_timestamp();
 	FOR k IN 1 .. $N LOOP j := m::jsonb; END LOOP;
 	tp := extract(epoch FROM clock_timestamp() - t0);
-	RAISE NOTICE '% %', round($N / tv), round($N / tp);
+	SELECT message INTO m FROM handoff;
+	j := m::jsonb;
+	t0 := clock_timestamp();
+	FOR k IN 1 .. $N LOOP ok := mycelium.validate_handoff(j); END LOOP;
+	th := extract(epoch FROM clock_timestamp() - t0);
+	t0 := clock_timestamp();
+	FOR k IN 1 .. $N LOOP j := mycelium.deserialize_handoff(m); END LOOP;
+	td := extract(epoch FROM clock_timestamp() - t0);
+	t0 := clock_timestamp();
+	FOR k IN 1 .. $N LOOP j := m::jsonb; END LOOP;
+	tq := extract(epoch FROM clock_timestamp() - t0);
+	RAISE NOTICE '% % % % %', round($N / tv), round($N / tp), round($N / th), round($N / td), round($N / tq);
 END \$\$;
 SQL
 	)
 	echo "$out"
-done 2>&1 | sed -n 's/.*NOTICE:  \([0-9]*\) \([0-9]*\)/\1 \2/p' > "$DIR/runs.txt"
-cat "$DIR/runs.txt" | awk '{ printf "run %d: %s validations/s, %s jsonb parses/s\n", NR, $1, $2 }'
+done 2>&1 | sed -n 's/.*NOTICE:  \([0-9 ]*\)$/\1/p' > "$DIR/runs.txt"
+awk '{ printf "run %d: json_schema_validate %s/s, jsonb parse %s/s; validate_handoff %s/s, deserialize_handoff %s/s, jsonb parse %s/s\n", NR, $1, $2, $3, $4, $5 }' "$DIR/runs.txt"
 v=$(awk '{print $1}' "$DIR/runs.txt" | mc_median)
 p=$(awk '{print $2}' "$DIR/runs.txt" | mc_median)
-printf 'median: %s validations/s (cached schema), %s jsonb parses/s of the same text; ratio %.2f\n' "$v" "$p" \
-	"$(awk -v v="$v" -v p="$p" 'BEGIN { print v / p }')"
+h=$(awk '{print $3}' "$DIR/runs.txt" | mc_median)
+d=$(awk '{print $4}' "$DIR/runs.txt" | mc_median)
+q=$(awk '{print $5}' "$DIR/runs.txt" | mc_median)
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+printf 'median: %s validations/s (cached schema), %s jsonb parses/s of the same text; ratio %s\n' "$v" "$p" "$(ratio "$v" "$p")"
+printf 'median: validate_handoff %s/s, deserialize_handoff %s/s, %s jsonb parses/s of the same text; ratios %s, %s\n' \
+	"$h" "$d" "$q" "$(ratio "$h" "$q")" "$(ratio "$d" "$q")"

@@ -1,5 +1,5 @@
 -- External agents: claim_tasks, heartbeat, complete_task and fail_task.
--- (Leases that lapse are tested in test/t/007_external_agents.pl, claims
+-- (Leases that lapse are tested in test/t/008_external_agents.pl, claims
 -- and completions racing others in test/isolation/specs/agent_*.spec.)
 
 SELECT mycelium.register_executor('regress_ext', NULL);
@@ -61,11 +61,14 @@ SELECT * FROM regress.try(format($$SELECT mycelium.fail_task(%L, 'ext1', 'bob', 
 RESET ROLE;
 
 -- alice's agent claims one; its ctx carries the function task's result
+-- and the handoff message sent to its agent
 SET ROLE regress_alice;
+SELECT mycelium.send_handoff(:'wf', mycelium.create_handoff('db', 'worker',
+	'agent', 'regress_ext', 'summarize the findings')) IS NOT NULL AS sent;
 SELECT task_id, attempt, lease_until > now() + interval '4 minutes' AS leased,
 	   ctx->'task'->>'agent_type' AS agent_type,
 	   ctx->'previous_results'->0->'result'->'task'->'input' AS dependency_saw,
-	   ctx ? 'handoffs' AS has_handoffs
+	   ctx->'handoffs'->0->>'task_description' AS handoff
   FROM mycelium.claim_tasks('regress_ext', 'agent-1', 1);
 -- another agent gets the other one, never the same
 SELECT task_id, attempt FROM mycelium.claim_tasks('regress_ext', 'agent-2', 5);

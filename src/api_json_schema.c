@@ -17,21 +17,28 @@
  * schema that fails to compile leaves nothing behind.
  *
  * This file does not include utils/builtins.h: its declaration of the SQL
- * function json_object clashes with jansson's.
+ * function json_object clashes with jansson's.  Nor does it call jansson's
+ * json_object(): the name resolves to the server's function of that name.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include <float.h>
+#include <math.h>
 
 #include <jansson.h>
 
 #include "catalog/pg_collation.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "regex/regex.h"
-#include "utils/jsonb.h"
 #include "lib/stringinfo.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
+#include "nodes/pg_list.h"
 #include "utils/memutils.h"
 
 #include "json_schema.h"
@@ -154,26 +161,166 @@ end_call(void)
 }
 
 /*
- * to_jansson
- *		A jsonb value as a jansson value (integers too large for jansson
- *		are read as reals).
+ * numeric_to_jansson
+ *		A jsonb number as a jansson number: an integer if it has no
+ *		fraction and fits in 64 bits, else a real (beyond the range of a
+ *		double, the largest double of its sign).
  */
 static json_t *
-to_jansson(Jsonb *jb, const char *what)
+numeric_to_jansson(Numeric num)
 {
-	char	   *text = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
-	json_error_t err;
-	json_t	   *value;
+	char	   *digits = numeric_normalize(num);	/* no exponent, no trailing zeros */
+	json_t	   *value = NULL;
+	double		d;
 
-	value = json_loads(text, JSON_DECODE_ANY, &err);
+	if (strchr(digits, '.') == NULL)
+	{
+		char	   *end;
+		long long	i;
+
+		errno = 0;
+		i = strtoll(digits, &end, 10);
+		if (errno == 0 && *end == '\0')
+			value = json_integer((json_int_t) i);
+	}
 	if (value == NULL)
-		value = json_loads(text, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, &err);
-	if (value == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s cannot be read for validation", what),
-				 errdetail_internal("%s", err.text)));
+	{
+		d = strtod(digits, NULL);
+		if (isinf(d))
+			d = d > 0 ? DBL_MAX : -DBL_MAX;
+		value = json_real(d);
+	}
+	pfree(digits);
 	return value;
+}
+
+/*
+ * scalar_to_jansson
+ *		A jsonb scalar as a jansson value.
+ */
+static json_t *
+scalar_to_jansson(JsonbValue *v)
+{
+	switch (v->type)
+	{
+		case jbvNull:
+			return json_null();
+		case jbvBool:
+			return json_boolean(v->val.boolean);
+		case jbvString:
+			/* jansson's strings are UTF-8: check them in other encodings */
+			if (GetDatabaseEncoding() == PG_UTF8)
+				return json_stringn_nocheck(v->val.string.val, v->val.string.len);
+			else
+			{
+				json_t	   *str = json_stringn(v->val.string.val, v->val.string.len);
+
+				if (str == NULL)
+					ereport(ERROR,
+							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+							 errmsg("JSON Schema validation of non-ASCII text needs a UTF-8 database")));
+				return str;
+			}
+		case jbvNumeric:
+			return numeric_to_jansson(v->val.numeric);
+		default:
+			elog(ERROR, "unexpected jsonb scalar type %d", (int) v->type);
+	}
+	return NULL;				/* keep compiler quiet */
+}
+
+/* an array or object being filled by to_jansson, and its key in its parent */
+typedef struct ConvFrame
+{
+	json_t	   *container;
+	const char *key;
+	size_t		key_len;
+} ConvFrame;
+
+/*
+ * add_to_container
+ *		Adds value to an array, or to an object under key.
+ */
+static void
+add_to_container(ConvFrame *frame, const char *key, size_t key_len, json_t *value)
+{
+	int			rc;
+
+	if (json_is_object(frame->container))
+		rc = json_object_setn_new_nocheck(frame->container, key, key_len, value);
+	else
+		rc = json_array_append_new(frame->container, value);
+	if (rc != 0)
+		elog(ERROR, "could not build a JSON value for validation");
+}
+
+/*
+ * to_jansson
+ *		A jsonb value as a jansson value, converted directly (no text in
+ *		between): one walk over the jsonb, iterative whatever its nesting.
+ */
+static json_t *
+to_jansson(Jsonb *jb)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken token;
+	ConvFrame  *stack;
+	int			depth = 0;
+	int			cap = 16;
+	const char *key = NULL;
+	size_t		key_len = 0;
+	json_t	   *result = NULL;
+
+	if (JB_ROOT_IS_SCALAR(jb))
+	{
+		(void) JsonbExtractScalar(&jb->root, &v);
+		return scalar_to_jansson(&v);
+	}
+
+	stack = palloc(sizeof(ConvFrame) * cap);
+	it = JsonbIteratorInit(&jb->root);
+	while ((token = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	{
+		switch (token)
+		{
+			case WJB_KEY:
+				key = v.val.string.val;
+				key_len = v.val.string.len;
+				break;
+			case WJB_VALUE:
+			case WJB_ELEM:
+				add_to_container(&stack[depth - 1], key, key_len, scalar_to_jansson(&v));
+				break;
+			case WJB_BEGIN_ARRAY:
+			case WJB_BEGIN_OBJECT:
+				if (depth == cap)
+				{
+					cap *= 2;
+					stack = repalloc(stack, sizeof(ConvFrame) * cap);
+				}
+				/* json_pack: json_object() here would be the server's SQL function */
+				stack[depth].container = token == WJB_BEGIN_ARRAY ? json_array() : json_pack("{}");
+				stack[depth].key = key;
+				stack[depth].key_len = key_len;
+				depth++;
+				CHECK_FOR_INTERRUPTS();
+				break;
+			case WJB_END_ARRAY:
+			case WJB_END_OBJECT:
+				depth--;
+				if (depth == 0)
+					result = stack[0].container;
+				else
+					add_to_container(&stack[depth - 1], stack[depth].key,
+									 stack[depth].key_len, stack[depth].container);
+				break;
+			default:
+				elog(ERROR, "unexpected jsonb token %d", (int) token);
+		}
+	}
+	pfree(stack);
+	return result;
 }
 
 /*
@@ -202,7 +349,7 @@ compile_schema(Jsonb *schema)
 	/* compile into a context of its own, under the call's until it works */
 	js_cxt = AllocSetContextCreate(call_cxt, "mycelium compiled JSON Schema",
 								   ALLOCSET_SMALL_SIZES);
-	compiled = js_compile(to_jansson(schema, "schema"), &pg_regex_ops, &problem);
+	compiled = js_compile(to_jansson(schema), &pg_regex_ops, &problem);
 	if (compiled == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -260,7 +407,7 @@ mc_json_schema_validate(PG_FUNCTION_ARGS)
 
 	begin_call();
 	errors = js_error_list_new(1);
-	rc = js_validate(compile_schema(schema), to_jansson(instance, "instance"), errors);
+	rc = js_validate(compile_schema(schema), to_jansson(instance), errors);
 	if (rc < 0)
 		report_evaluation_failure(errors);
 	end_call();
@@ -286,7 +433,7 @@ mc_json_schema_errors(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	begin_call();
 	errors = js_error_list_new(0);
-	rc = js_validate(compile_schema(schema), to_jansson(instance, "instance"), errors);
+	rc = js_validate(compile_schema(schema), to_jansson(instance), errors);
 	if (rc < 0)
 		report_evaluation_failure(errors);
 	for (i = 0; i < js_error_count(errors); i++)
@@ -306,6 +453,58 @@ mc_json_schema_errors(PG_FUNCTION_ARGS)
 }
 
 /*
+ * mc_json_schema_check
+ *		Checks an instance against a schema for callers in C: NIL if it is
+ *		valid, else a list of McSchemaViolation (at most max_errors of them,
+ *		*truncated saying whether there were more), allocated in the
+ *		caller's memory context.
+ *
+ * A valid instance is checked once, in the validator's fastest mode (no
+ * error collection); only an invalid one is evaluated again for its list.
+ */
+List *
+mc_json_schema_check(Jsonb *schema, Jsonb *instance, int max_errors,
+					 bool *truncated)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	js_schema  *compiled;
+	json_t	   *value;
+	js_error_list *errors;
+	List	   *result = NIL;
+	size_t		i;
+	int			rc;
+
+	begin_call();
+	compiled = compile_schema(schema);
+	value = to_jansson(instance);
+	rc = js_validate(compiled, value, NULL);
+	if (rc == 1)
+	{
+		end_call();
+		*truncated = false;
+		return NIL;
+	}
+	errors = js_error_list_new(max_errors);
+	rc = js_validate(compiled, value, errors);
+	if (rc < 0)
+		report_evaluation_failure(errors);
+	MemoryContextSwitchTo(caller);
+	for (i = 0; i < js_error_count(errors); i++)
+	{
+		const js_error *e = js_error_at(errors, i);
+		McSchemaViolation *v = palloc(sizeof(McSchemaViolation));
+
+		v->pointer = pstrdup(e->instance_location);
+		v->keyword_location = pstrdup(e->keyword_location);
+		v->message = pstrdup(e->message);
+		result = lappend(result, v);
+	}
+	*truncated = js_error_list_truncated(errors);
+	end_call();
+	return result;
+}
+
+/*
  * mc_json_schema_violations
  *		Checks an instance against a schema for callers in C (an executor's
  *		output_schema): NULL if it is valid, else the violations as one
@@ -314,34 +513,64 @@ mc_json_schema_errors(PG_FUNCTION_ARGS)
 char *
 mc_json_schema_violations(Jsonb *schema, Jsonb *instance)
 {
-	MemoryContext caller = CurrentMemoryContext;
-	js_error_list *errors;
+	bool		truncated;
+	List	   *violations = mc_json_schema_check(schema, instance, 10, &truncated);
 	StringInfoData buf;
-	size_t		i;
-	int			rc;
+	ListCell   *lc;
+
+	if (violations == NIL)
+		return NULL;
+	initStringInfo(&buf);
+	foreach(lc, violations)
+	{
+		McSchemaViolation *v = lfirst(lc);
+
+		appendStringInfo(&buf, "%s%s: %s", foreach_current_index(lc) > 0 ? "; " : "",
+						 v->pointer[0] ? v->pointer : "/", v->message);
+	}
+	if (truncated)
+		appendStringInfoString(&buf, "; ...");
+	return buf.data;
+}
+
+/*
+ * mc_json_syntax_check
+ *		Whether text (len bytes) is one JSON value with no object key
+ *		repeated; if not, fills *err with where it stops being one (line
+ *		and column from 1, byte position from 0) and why.  Numbers too
+ *		large for jansson are not errors: jsonb reads them exactly.
+ */
+bool
+mc_json_syntax_check(const char *text, size_t len, McJsonSyntaxError *err)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	json_error_t jerr;
+	json_t	   *value;
+	enum json_error_code code;
 
 	begin_call();
-	errors = js_error_list_new(10);
-	rc = js_validate(compile_schema(schema), to_jansson(instance, "result"), errors);
-	if (rc < 0)
-		report_evaluation_failure(errors);
-	if (rc == 1)
+	value = json_loadb(text, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+	code = json_error_code(&jerr);
+	if (value == NULL && code == json_error_numeric_overflow)
+	{
+		/* read integers as reals to look past them; a real may overflow */
+		value = json_loadb(text, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES |
+						   JSON_DECODE_INT_AS_REAL, &jerr);
+		code = json_error_code(&jerr);
+	}
+	if (value != NULL || code == json_error_numeric_overflow)
 	{
 		end_call();
-		return NULL;
+		return true;
 	}
 	MemoryContextSwitchTo(caller);
-	initStringInfo(&buf);
-	for (i = 0; i < js_error_count(errors); i++)
-	{
-		const js_error *e = js_error_at(errors, i);
-
-		appendStringInfo(&buf, "%s%s: %s", i > 0 ? "; " : "",
-						 e->instance_location[0] ? e->instance_location : "/",
-						 e->message);
-	}
-	if (js_error_list_truncated(errors))
-		appendStringInfoString(&buf, "; ...");
+	err->line = jerr.line;
+	err->column = jerr.column;
+	err->position = jerr.position;
+	if (code == json_error_null_character)
+		err->message = pstrdup("\\u0000 is not allowed");
+	else
+		err->message = pstrdup(jerr.text);
 	end_call();
-	return buf.data;
+	return false;
 }

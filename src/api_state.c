@@ -23,20 +23,6 @@ PG_FUNCTION_INFO_V1(mc_update_task);
 PG_FUNCTION_INFO_V1(mc_rollback_workflow);
 
 /*
- * require_arg
- *		Refuses a NULL argument of a function that is not STRICT because
- *		some of its arguments may be NULL.
- */
-static void
-require_arg(FunctionCallInfo fcinfo, int argno, const char *name)
-{
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", name)));
-}
-
-/*
  * check_workflow_open
  *		A finished workflow cannot change except by rollback.
  */
@@ -69,9 +55,9 @@ mc_update_task(PG_FUNCTION_ARGS)
 	Jsonb	   *result = NULL;
 	char	   *error = NULL;
 
-	require_arg(fcinfo, 0, "workflow_id");
-	require_arg(fcinfo, 1, "task_id");
-	require_arg(fcinfo, 2, "status");
+	mc_require_arg(fcinfo, 0, "workflow_id");
+	mc_require_arg(fcinfo, 1, "task_id");
+	mc_require_arg(fcinfo, 2, "status");
 	task_id = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	to = mc_task_status_from_name(text_to_cstring(PG_GETARG_TEXT_PP(2)));
 	if (!PG_ARGISNULL(3))

@@ -383,7 +383,7 @@ mc_claim_run(McCatalogSession *session, int n, Datum *ids, Datum *limits,
 						  "      'timeout', u.timeout, 'allow_failure', u.allow_failure,"
 						  "      'input', u.input, 'metadata', COALESCE(u.metadata, '{}')),"
 						  "    'previous_results', COALESCE(p.results, '[]'),"
-						  "    'handoffs', '[]'::pg_catalog.jsonb) "
+						  "    'handoffs', COALESCE(hs.messages, '[]')) "
 						  "  , e.output_schema, u.agent_type, u.lease_until "
 						  "FROM u JOIN mycelium.workflow_states ws ON ws.workflow_id = u.workflow_id "
 						  "LEFT JOIN mycelium.executors e ON e.agent_type = u.agent_type "
@@ -396,6 +396,11 @@ mc_claim_run(McCatalogSession *session, int n, Datum *ids, Datum *limits,
 						  "  FROM mycelium.task_states d "
 						  "  WHERE u.dependencies IS NOT NULL AND d.workflow_id = u.workflow_id "
 						  "    AND d.task_no = ANY (u.dependencies)) p ON true "
+						  /* handoff messages addressed to the task's agent */
+						  "LEFT JOIN LATERAL ("
+						  "  SELECT pg_catalog.jsonb_agg(m.message ORDER BY m.seq) AS messages "
+						  "  FROM mycelium.handoffs m WHERE m.workflow_id = u.workflow_id "
+						  "    AND m.target_agent_id = u.agent_id AND m.target_agent_type = u.agent_type) hs ON true "
 						  "ORDER BY u.workflow_id, u.task_no",
 						  8, argtypes, values, nulls, 0);
 }

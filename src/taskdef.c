@@ -96,6 +96,20 @@ mc_name_problem(const char *value, int len)
 }
 
 /*
+ * mc_require_arg
+ *		Refuses a NULL argument of a SQL function that is not STRICT
+ *		because some of its arguments may be NULL.
+ */
+void
+mc_require_arg(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", name)));
+}
+
+/*
  * mc_check_payload_size
  *		Refuses a JSON payload larger than mycelium.max_payload_size.
  */
