@@ -128,6 +128,7 @@ class Agent:
         self.stop = False
         self.conn = psycopg.connect(args.dsn, autocommit=True)
         self.wakeups = 0
+        self.unregistered = False
         self.conn.add_notify_handler(self.on_notify)
         self.heartbeat = Heartbeat(args.dsn, self.worker_id, args.lease)
 
@@ -140,10 +141,18 @@ class Agent:
         self.stop = True
 
     def claim(self):
-        cur = self.conn.execute(
-            "SELECT workflow_id, task_id, ctx FROM mycelium.claim_tasks(%s, %s, %s, %s)",
-            (self.args.agent_type, self.worker_id, self.args.batch,
-             f"{self.args.lease} seconds"))
+        try:
+            cur = self.conn.execute(
+                "SELECT workflow_id, task_id, ctx FROM mycelium.claim_tasks(%s, %s, %s, %s)",
+                (self.args.agent_type, self.worker_id, self.args.batch,
+                 f"{self.args.lease} seconds"))
+        except psycopg.errors.UndefinedObject as e:
+            # not registered (yet): wait for it rather than give up
+            if not self.unregistered:
+                log(self.worker_id, f"{e.diag.message_primary}; waiting")
+            self.unregistered = True
+            return []
+        self.unregistered = False
         return cur.fetchall()
 
     def wait_for_work(self, timeout):
