@@ -58,13 +58,14 @@ SELECT mycelium.complete_task(:wf::uuid, :tk, 'agent-' || :client_id::text, '{}'
 EOF2
 # the first transaction of a client only claims
 mc_as_user tee "$scripts/next.sql" >/dev/null <<'EOF2'
-\if :{?wf}
+\if :started
 BEGIN;
 SELECT mycelium.complete_task(:wf::uuid, :tk, 'agent-' || :client_id::text, '{}');
 SELECT workflow_id AS wf, task_id AS tk FROM mycelium.claim_tasks('bench', 'agent-' || :client_id::text, 1) \gset
 COMMIT;
 \else
 SELECT workflow_id AS wf, task_id AS tk FROM mycelium.claim_tasks('bench', 'agent-' || :client_id::text, 1) \gset
+\set started 1
 \endif
 EOF2
 mc_as_user tee "$scripts/batch.sql" >/dev/null <<EOF2
@@ -74,13 +75,13 @@ EOF2
 
 # run NAME SCRIPT TRANSACTIONS_PER_AGENT TASKS_PER_TRANSACTION
 run() {
-	local name=$1 script=$2 per=$3 tasks=$4 i tps rates=()
+	local name=$1 script=$2 per=$3 tasks=$4 i tps out rates=()
 	echo "== $name: $AGENTS agents ($RUNS runs)"
 	for i in $(seq "$RUNS"); do
 		new_workflows $((AGENTS * per * tasks + 400 * tasks))
-		tps=$(mc_as_user pgbench -n -M prepared -c "$AGENTS" -j 2 -t "$per" -f "$scripts/$script" \
-			-h "$DIR" -p "$PORT" "$DB" 2>&1 | sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p')
-		[ -n "$tps" ] || mc_die "pgbench failed"
+		out=$(mc_as_user pgbench -n -M prepared -c "$AGENTS" -j 2 -t "$per" -D started=0 -f "$scripts/$script" \
+			-h "$DIR" -p "$PORT" "$DB" 2>&1) || { echo "$out"; mc_die "pgbench failed"; }
+		tps=$(echo "$out" | sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p')
 		rates+=("$(awk -v t="$tps" -v k="$tasks" 'BEGIN { printf "%d", t * k }')")
 		echo "run $i: ${rates[-1]} tasks/s"
 		psql_b -At -c "SELECT count(mycelium.cancel_workflow(workflow_id)) FROM mycelium.workflows WHERE status = 'running'" >/dev/null

@@ -51,6 +51,9 @@ PG_FUNCTION_INFO_V1(mc_fail_task);
 /* most tasks one claim_tasks call may take */
 #define MC_MAX_CLAIM 10000
 
+/* most rounds of one claim (see mc_claim_tasks) */
+#define MC_CLAIM_ROUNDS 4
+
 /* what an agent's call needs to know of the task it names */
 typedef struct AgentTask
 {
@@ -167,25 +170,22 @@ start_point(const char *worker_id, pg_uuid_t *start)
 }
 
 /*
- * mc_claim_tasks
- *		claim_tasks(agent_type, worker_id, max_tasks, lease): claims up to
- *		max_tasks ready tasks of an external agent type from the running
- *		workflows the caller controls, within each workflow's
- *		max_parallel_tasks, and returns them with their ctx.
+ * claim_round
+ *		One round of a claim: finds workflows with claimable tasks of the
+ *		agent type from the worker's place on, locks them, claims up to
+ *		max_tasks from them into the result set, and saves them.  Returns
+ *		how many tasks it claimed; *found says whether it found any
+ *		candidate (another agent may have taken them meanwhile).
  */
-Datum
-mc_claim_tasks(PG_FUNCTION_ARGS)
+static int
+claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
+			const char *agent_type, const char *worker_id, pg_uuid_t *start,
+			int max_tasks, Interval *lease, bool *found)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	static const Oid cargtypes[] = {TEXTOID, UUIDOID, REGROLEOID, BOOLOID, INT4OID};
-	McCatalogSession session;
-	char	   *agent_type = text_arg(fcinfo, 0, "agent_type");
-	char	   *worker_id = worker_id_arg(fcinfo, 1);
-	int32		max_tasks;
-	Interval   *lease;
-	pg_uuid_t	start;
 	Datum		cvalues[5];
 	uint64		ncand;
+	uint64		rows;
 	uint64		r;
 	pg_uuid_t  *ids;
 	McWorkflow *wfs;
@@ -197,36 +197,19 @@ mc_claim_tasks(PG_FUNCTION_ARGS)
 	Datum	   *bases;
 	int			nids = 0;
 	int			n = 0;
-	int			remaining;
+	int			remaining = max_tasks;
 	int			i;
 	int			k;
-	uint64		rows;
-
-	if (PG_ARGISNULL(2) || PG_GETARG_INT32(2) < 1 || PG_GETARG_INT32(2) > MC_MAX_CLAIM)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("max_tasks must be between 1 and %d", MC_MAX_CLAIM)));
-	max_tasks = PG_GETARG_INT32(2);
-	if (PG_ARGISNULL(3))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("lease must not be null")));
-	lease = lease_arg(fcinfo, 3);
-
-	InitMaterializedSRF(fcinfo, 0);
-	mc_catalog_open(&session);
-	require_external(agent_type);
 
 	/*
 	 * Workflows with ready tasks of this type, from this worker's place on,
 	 * in index order.  The test of the workflow is a subquery, not a join,
 	 * so the plan walks the index and stops at the first claimable rows.
 	 */
-	start_point(worker_id, &start);
 	cvalues[0] = CStringGetTextDatum(agent_type);
-	cvalues[1] = UUIDPGetDatum(&start);
-	cvalues[2] = ObjectIdGetDatum(session.caller);
-	cvalues[3] = BoolGetDatum(session.caller_is_admin);
+	cvalues[1] = UUIDPGetDatum(start);
+	cvalues[2] = ObjectIdGetDatum(session->caller);
+	cvalues[3] = BoolGetDatum(session->caller_is_admin);
 	cvalues[4] = Int32GetDatum(max_tasks);
 #define CLAIMABLE(cmp) \
 	"  (SELECT t.workflow_id FROM mycelium.task_states t " \
@@ -241,6 +224,7 @@ mc_claim_tasks(PG_FUNCTION_ARGS)
 						   "UNION ALL " CLAIMABLE("<") ") c LIMIT $5",
 						   5, cargtypes, cvalues, NULL, 0);
 #undef CLAIMABLE
+	*found = ncand > 0;
 	ids = palloc(sizeof(pg_uuid_t) * Max(ncand, 1));
 	for (r = 0; r < ncand; r++)
 	{
@@ -259,13 +243,12 @@ mc_claim_tasks(PG_FUNCTION_ARGS)
 	locked = palloc(sizeof(bool) * Max(nids, 1));
 	for (i = 0; i < nids; i++)
 		wfps[i] = &wfs[i];
-	mc_workflows_lock(&session, ids, nids, false, wfps, locked);
+	mc_workflows_lock(session, ids, nids, false, wfps, locked);
 
 	dids = palloc(sizeof(Datum) * Max(nids, 1));
 	limits = palloc(sizeof(Datum) * Max(nids, 1));
 	afters = palloc(sizeof(Datum) * Max(nids, 1));
 	bases = palloc(sizeof(Datum) * Max(nids, 1));
-	remaining = max_tasks;
 	for (i = 0; i < nids && remaining > 0; i++)
 	{
 		int			room = wfs[i].max_parallel_tasks - wfs[i].tasks_running;
@@ -279,7 +262,7 @@ mc_claim_tasks(PG_FUNCTION_ARGS)
 		remaining -= Min(room, remaining);
 		n++;
 	}
-	rows = n > 0 ? mc_claim_run(&session, n, dids, limits, afters, bases,
+	rows = n > 0 ? mc_claim_run(session, n, dids, limits, afters, bases,
 								worker_id, agent_type, lease) : 0;
 
 	/* return the claims, counting each into its workflow */
@@ -314,7 +297,51 @@ mc_claim_tasks(PG_FUNCTION_ARGS)
 		wfs[i].version--;
 		wfps[n++] = &wfs[i];
 	}
-	mc_workflows_save(&session, wfps, n);
+	mc_workflows_save(session, wfps, n);
+	return (int) rows;
+}
+
+/*
+ * mc_claim_tasks
+ *		claim_tasks(agent_type, worker_id, max_tasks, lease): claims up to
+ *		max_tasks ready tasks of an external agent type from the running
+ *		workflows the caller controls, within each workflow's
+ *		max_parallel_tasks, and returns them with their ctx.  Tasks another
+ *		agent took while this one waited for a workflow's lock are made up
+ *		for from other workflows, in a few more rounds.
+ */
+Datum
+mc_claim_tasks(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	McCatalogSession session;
+	char	   *agent_type = text_arg(fcinfo, 0, "agent_type");
+	char	   *worker_id = worker_id_arg(fcinfo, 1);
+	int32		max_tasks;
+	Interval   *lease;
+	pg_uuid_t	start;
+	int			claimed = 0;
+	int			round;
+	bool		found = true;
+
+	if (PG_ARGISNULL(2) || PG_GETARG_INT32(2) < 1 || PG_GETARG_INT32(2) > MC_MAX_CLAIM)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_tasks must be between 1 and %d", MC_MAX_CLAIM)));
+	max_tasks = PG_GETARG_INT32(2);
+	if (PG_ARGISNULL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("lease must not be null")));
+	lease = lease_arg(fcinfo, 3);
+
+	InitMaterializedSRF(fcinfo, 0);
+	mc_catalog_open(&session);
+	require_external(agent_type);
+	start_point(worker_id, &start);
+	for (round = 0; round < MC_CLAIM_ROUNDS && claimed < max_tasks && found; round++)
+		claimed += claim_round(&session, rsinfo, agent_type, worker_id, &start,
+							   max_tasks - claimed, lease, &found);
 	mc_catalog_close(&session);
 	return (Datum) 0;
 }
