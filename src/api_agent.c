@@ -69,10 +69,7 @@ typedef struct AgentTask
 static char *
 text_arg(FunctionCallInfo fcinfo, int argno, const char *name)
 {
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", name)));
+	mc_require_arg(fcinfo, argno, name);
 	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
 }
 
@@ -329,10 +326,7 @@ mc_claim_tasks(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("max_tasks must be between 1 and %d", MC_MAX_CLAIM)));
 	max_tasks = PG_GETARG_INT32(2);
-	if (PG_ARGISNULL(3))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("lease must not be null")));
+	mc_require_arg(fcinfo, 3, "lease");
 	lease = lease_arg(fcinfo, 3);
 
 	InitMaterializedSRF(fcinfo, 0);
@@ -475,10 +469,7 @@ mc_heartbeat(PG_FUNCTION_ARGS)
 	bool		isnull;
 	Datum		lease_until;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("workflow_id must not be null")));
+	mc_require_arg(fcinfo, 0, "workflow_id");
 	if (!PG_ARGISNULL(3))
 		mc_check_payload_size(PG_GETARG_JSONB_P(3), "progress");
 
@@ -522,10 +513,7 @@ mc_complete_task(PG_FUNCTION_ARGS)
 	Jsonb	   *result = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
 	char	   *violations = NULL;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("workflow_id must not be null")));
+	mc_require_arg(fcinfo, 0, "workflow_id");
 	if (result != NULL)
 		mc_check_payload_size(result, "task result");
 
@@ -574,15 +562,8 @@ mc_fail_task(PG_FUNCTION_ARGS)
 	char	   *worker_id = worker_id_arg(fcinfo, 2);
 	char	   *error = text_arg(fcinfo, 3, "error");
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("workflow_id must not be null")));
-	if (strlen(error) > (Size) mc_max_payload_kb * 1024)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("task error is too large"),
-				 errdetail("mycelium.max_payload_size is %d kB.", mc_max_payload_kb)));
+	mc_require_arg(fcinfo, 0, "workflow_id");
+	mc_check_error_size(error);
 
 	mc_catalog_open(&session);
 	get_held_task(&session, PG_GETARG_UUID_P(0), task_id, worker_id, &wf, &at);

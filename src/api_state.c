@@ -68,11 +68,7 @@ mc_update_task(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(4))
 	{
 		error = text_to_cstring(PG_GETARG_TEXT_PP(4));
-		if (strlen(error) > (Size) mc_max_payload_kb * 1024)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("task error is too large"),
-					 errdetail("mycelium.max_payload_size is %d kB.", mc_max_payload_kb)));
+		mc_check_error_size(error);
 	}
 
 	mc_catalog_open(&session);

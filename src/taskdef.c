@@ -130,6 +130,20 @@ mc_check_payload_size(Jsonb *value, const char *what)
 }
 
 /*
+ * mc_check_error_size
+ *		Refuses a task error text larger than mycelium.max_payload_size.
+ */
+void
+mc_check_error_size(const char *error)
+{
+	if (strlen(error) > (Size) mc_max_payload_kb * 1024)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("task error is too large"),
+				 errdetail("mycelium.max_payload_size is %d kB.", mc_max_payload_kb)));
+}
+
+/*
  * get_name_field
  *		A task's identifier-like string field, checked.
  */

@@ -43,6 +43,7 @@ typedef struct McTaskDef
 
 extern McTaskDef *mc_parse_tasks(Jsonb *tasks, int *ntasks);
 extern void mc_check_payload_size(Jsonb *value, const char *what);
+extern void mc_check_error_size(const char *error);
 extern void mc_require_arg(FunctionCallInfo fcinfo, int argno, const char *name);
 extern char *mc_name_problem(const char *value, int len);
 
