@@ -1,5 +1,5 @@
 -- External agents: claim_tasks, heartbeat, complete_task and fail_task.
--- (Leases that lapse are tested in test/t/008_external_agents.pl, claims
+-- (Leases that lapse are tested in test/t/011_external_agents.pl, claims
 -- and completions racing others in test/isolation/specs/agent_*.spec.)
 
 SELECT mycelium.register_executor('regress_ext', NULL);

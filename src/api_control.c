@@ -29,6 +29,7 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
+#include "api_control.h"
 #include "catalog.h"
 #include "dispatch.h"
 #include "mycelium.h"
@@ -318,19 +319,19 @@ run_inline(McCatalogSession *session, pg_uuid_t *id, long timeout)
 }
 
 /*
- * mc_start_workflow
- *		start_workflow(id): a pending workflow starts running in the
- *		background once the caller commits.  Returns the new version.
+ * mc_workflow_start
+ *		A pending workflow starts running in the background once the
+ *		caller commits.  Returns the new version.
  */
-Datum
-mc_start_workflow(PG_FUNCTION_ARGS)
+int64
+mc_workflow_start(pg_uuid_t *id)
 {
 	McCatalogSession session;
 	McWorkflow	wf;
 
 	mc_require_scheduler();
 	mc_catalog_open(&session);
-	mc_workflow_lock(&session, PG_GETARG_UUID_P(0), &wf);
+	mc_workflow_lock(&session, id, &wf);
 	if (wf.status != MC_WF_PENDING)
 		ereport(ERROR,
 				(errcode(ERRCODE_MC_STATE),
@@ -344,7 +345,17 @@ mc_start_workflow(PG_FUNCTION_ARGS)
 	mc_workflow_save(&session, &wf);
 	mc_push_at_commit(&wf.id, InvalidOid);
 	mc_catalog_close(&session);
-	PG_RETURN_INT64(wf.version);
+	return wf.version;
+}
+
+/*
+ * mc_start_workflow
+ *		start_workflow(id): mc_workflow_start.
+ */
+Datum
+mc_start_workflow(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(mc_workflow_start(PG_GETARG_UUID_P(0)));
 }
 
 /*

@@ -30,6 +30,7 @@
 #include "utils/typcache.h"
 #include "utils/uuid.h"
 
+#include "api_workflow.h"
 #include "catalog.h"
 #include "dag.h"
 #include "mycelium.h"
@@ -43,8 +44,6 @@ PG_FUNCTION_INFO_V1(mc_get_workflow);
 /* task rows inserted per statement */
 #define MC_INSERT_CHUNK 10000
 
-/* largest max_parallel_tasks */
-#define MC_MAX_PARALLEL 10000
 
 /* the columns of mycelium.task_states that create_workflow fills */
 typedef enum TaskColumn
@@ -91,11 +90,12 @@ check_owner_can_run(Oid owner)
 }
 
 /*
- * check_object_arg
- *		A jsonb argument that must be a JSON object of bounded size.
+ * mc_object_arg
+ *		A jsonb argument that must be a JSON object of bounded size (NULL
+ *		for SQL NULL).
  */
-static Jsonb *
-check_object_arg(FunctionCallInfo fcinfo, int argno, const char *what)
+Jsonb *
+mc_object_arg(FunctionCallInfo fcinfo, int argno, const char *what)
 {
 	Jsonb	   *value;
 
@@ -111,12 +111,12 @@ check_object_arg(FunctionCallInfo fcinfo, int argno, const char *what)
 }
 
 /*
- * check_agent_types
+ * mc_check_agent_types
  *		Every task's agent type must be registered.  Runs inside the
  *		catalog session.
  */
-static void
-check_agent_types(McTaskDef *tasks, int ntasks)
+void
+mc_check_agent_types(McTaskDef *tasks, int ntasks)
 {
 	static const Oid argtypes[] = {TEXTARRAYOID};
 	Datum	   *names;
@@ -169,16 +169,17 @@ int4_array(const int32 *elems, int n)
 
 /*
  * task_row
- *		The task_states row of task index i, as a composite datum.
+ *		The task_states row of a task, as a composite datum; unmet is the
+ *		number of its dependencies not yet satisfied.
  */
 static Datum
 task_row(TupleDesc desc, const int *attno, Datum *values, bool *nulls,
 		 pg_uuid_t *id, Oid owner, Datum pending, Datum ready,
-		 McTaskDef *task, McDag *dag)
+		 McTaskDef *task, McDag *dag, int32 unmet)
 {
-	int			no = task->index + 1;
+	int			no = dag->base + task->index + 1;
 	int			first = dag->dependents_start[task->index];
-	int			ndependents = dag->dependents_start[no] - first;
+	int			ndependents = dag->dependents_start[task->index + 1] - first;
 	HeapTuple	tup;
 
 #define SET(col, value) \
@@ -192,9 +193,9 @@ task_row(TupleDesc desc, const int *attno, Datum *values, bool *nulls,
 	SET(TC_AGENT_ID, CStringGetTextDatum(task->agent_id));
 	SET(TC_AGENT_TYPE, CStringGetTextDatum(task->agent_type));
 	SET(TC_OWNER, ObjectIdGetDatum(owner));
-	SET(TC_STATUS, task->ndeps == 0 ? ready : pending);
+	SET(TC_STATUS, unmet == 0 ? ready : pending);
 	SET(TC_ATTEMPT, Int32GetDatum(0));
-	SET(TC_DEPS_PENDING, Int32GetDatum(task->ndeps));
+	SET(TC_DEPS_PENDING, Int32GetDatum(unmet));
 	SET_OR_NULL(TC_DEPENDENCIES, int4_array(task->deps, task->ndeps));
 	SET_OR_NULL(TC_DEPENDENTS, int4_array(dag->dependents + first, ndependents));
 	SET(TC_MAX_ATTEMPTS, Int32GetDatum(task->max_attempts));
@@ -214,12 +215,16 @@ task_row(TupleDesc desc, const int *attno, Datum *values, bool *nulls,
 }
 
 /*
- * insert_tasks
- *		Stores the tasks of a new workflow, MC_INSERT_CHUNK rows per
- *		statement, each chunk built in a memory context reset after it.
+ * mc_insert_tasks
+ *		Stores the tasks of a new workflow, or new tasks of a workflow
+ *		(numbered after dag->base), MC_INSERT_CHUNK rows per statement,
+ *		each chunk built in a memory context reset after it.  unmet[i] is
+ *		how many dependencies of task i are not yet satisfied (NULL: all of
+ *		them).  Runs inside the catalog session.
  */
-static void
-insert_tasks(pg_uuid_t *id, Oid owner, McTaskDef *tasks, int ntasks, McDag *dag)
+void
+mc_insert_tasks(pg_uuid_t *id, Oid owner, McTaskDef *tasks, int ntasks,
+				McDag *dag, const int32 *unmet)
 {
 	Oid			rowtype = get_rel_type_id(mc_catalog_relid("task_states"));
 	Oid			arraytype = get_array_type(rowtype);
@@ -261,7 +266,8 @@ insert_tasks(pg_uuid_t *id, Oid owner, McTaskDef *tasks, int ntasks, McDag *dag)
 		{
 			memset(nulls, true, sizeof(bool) * desc->natts);
 			rows[i] = task_row(desc, attno, values, nulls, id, owner,
-							   pending, ready, &tasks[start + i], dag);
+							   pending, ready, &tasks[start + i], dag,
+							   unmet ? unmet[start + i] : tasks[start + i].ndeps);
 		}
 		arg = mc_catalog_array(rows, n, rowtype);
 		rc = SPI_execute_with_args("INSERT INTO mycelium.task_states "
@@ -344,45 +350,30 @@ new_workflow_id(void)
 }
 
 /*
- * mc_create_workflow
- *		create_workflow(tasks, context, variables, max_parallel_tasks, name):
- *		validates the whole definition, then stores it as a pending
- *		workflow and returns its id.
+ * mc_workflow_create
+ *		Validates a workflow definition (tasks, context and variables as
+ *		jsonb; name may be NULL) and stores it as a pending workflow owned
+ *		by the current user; returns its id.  Nothing is stored if any
+ *		check fails.
  */
-Datum
-mc_create_workflow(PG_FUNCTION_ARGS)
+pg_uuid_t *
+mc_workflow_create(Jsonb *tasks_arg, Jsonb *context, Jsonb *variables,
+				   int32 max_parallel, text *name)
 {
 	McCatalogSession session;
 	MemoryContext cxt;
 	MemoryContext old;
-	Jsonb	   *context;
-	Jsonb	   *variables;
-	text	   *name = NULL;
-	int32		max_parallel;
 	McTaskDef  *tasks;
 	int			ntasks;
 	McDag	   *dag;
 	pg_uuid_t  *id;
 	pg_uuid_t  *result;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("tasks must not be null")));
-	if (PG_ARGISNULL(3))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("max_parallel_tasks must not be null")));
-	max_parallel = PG_GETARG_INT32(3);
-	if (max_parallel < 1 || max_parallel > MC_MAX_PARALLEL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("max_parallel_tasks must be between 1 and %d", MC_MAX_PARALLEL)));
-	if (!PG_ARGISNULL(4))
+	mc_check_max_parallel(max_parallel);
+	if (name != NULL)
 	{
 		char	   *problem;
 
-		name = PG_GETARG_TEXT_PP(4);
 		problem = mc_name_problem(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
 		if (problem != NULL)
 			ereport(ERROR,
@@ -397,28 +388,66 @@ mc_create_workflow(PG_FUNCTION_ARGS)
 								ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(cxt);
 
-	context = check_object_arg(fcinfo, 1, "workflow context");
-	variables = check_object_arg(fcinfo, 2, "workflow variables");
 	if (context == NULL)
 		context = empty_object();
 	if (variables == NULL)
 		variables = empty_object();
 
-	tasks = mc_parse_tasks(PG_GETARG_JSONB_P(0), &ntasks);
+	tasks = mc_parse_tasks(tasks_arg, &ntasks);
 	dag = mc_dag_resolve(tasks, ntasks);
 	id = new_workflow_id();
 
 	mc_catalog_open(&session);
-	check_agent_types(tasks, ntasks);
+	mc_check_agent_types(tasks, ntasks);
 	insert_workflow(&session, id, name, context, variables, max_parallel, ntasks);
-	insert_tasks(id, session.caller, tasks, ntasks, dag);
+	mc_insert_tasks(id, session.caller, tasks, ntasks, dag, NULL);
 	mc_catalog_close(&session);
 
 	MemoryContextSwitchTo(old);
 	result = palloc(sizeof(pg_uuid_t));
 	memcpy(result, id, sizeof(pg_uuid_t));
 	MemoryContextDelete(cxt);
-	PG_RETURN_UUID_P(result);
+	return result;
+}
+
+/*
+ * mc_check_max_parallel
+ *		max_parallel_tasks must lie between 1 and MC_MAX_PARALLEL.
+ */
+void
+mc_check_max_parallel(int32 max_parallel)
+{
+	if (max_parallel < 1 || max_parallel > MC_MAX_PARALLEL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_parallel_tasks must be between 1 and %d", MC_MAX_PARALLEL)));
+}
+
+/*
+ * mc_create_workflow
+ *		create_workflow(tasks, context, variables, max_parallel_tasks, name):
+ *		validates the whole definition, then stores it as a pending
+ *		workflow and returns its id.
+ */
+Datum
+mc_create_workflow(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *context;
+	Jsonb	   *variables;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("tasks must not be null")));
+	if (PG_ARGISNULL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("max_parallel_tasks must not be null")));
+	context = mc_object_arg(fcinfo, 1, "workflow context");
+	variables = mc_object_arg(fcinfo, 2, "workflow variables");
+	PG_RETURN_UUID_P(mc_workflow_create(PG_GETARG_JSONB_P(0), context, variables,
+										PG_GETARG_INT32(3),
+										PG_ARGISNULL(4) ? NULL : PG_GETARG_TEXT_PP(4)));
 }
 
 /*

@@ -14,7 +14,7 @@ MC_RUN_USER=${MC_RUN_USER:-postgres}
 MC_PACKAGES="postgresql-$MC_PG_VERSION postgresql-server-dev-$MC_PG_VERSION
 	postgresql-$MC_PG_VERSION-cron postgresql-$MC_PG_VERSION-pgtap
 	libtap-parser-sourcehandler-pgtap-perl libjansson-dev libipc-run-perl
-	make gcc lcov rsync libtest-json-schema-acceptance-perl python3-psycopg"
+	make gcc lcov rsync libtest-json-schema-acceptance-perl python3-psycopg graphviz"
 
 mc_log() { printf '\n=== %s\n' "$*"; }
 mc_die() { printf 'error: %s\n' "$*" >&2; exit 1; }

@@ -1,0 +1,23 @@
+/*-------------------------------------------------------------------------
+ *
+ * api_template.h
+ *		Workflow templates: what schedules need of them, and argument
+ *		checks shared with the schedule functions.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MC_API_TEMPLATE_H
+#define MC_API_TEMPLATE_H
+
+#include "fmgr.h"
+#include "utils/jsonb.h"
+#include "utils/uuid.h"
+
+#include "catalog.h"
+
+extern char *mc_text_arg(FunctionCallInfo fcinfo, int argno, const char *what);
+extern void mc_check_name(const char *name, const char *what);
+extern bool mc_template_exists(McCatalogSession *session, const char *name);
+extern pg_uuid_t *mc_template_start(const char *name, Jsonb *variables);
+
+#endif							/* MC_API_TEMPLATE_H */
