@@ -77,6 +77,23 @@ existing_cmp(const void *a, const void *b)
 }
 
 /*
+ * find_by_no
+ *		The existing task numbered task_no (existing is in task number
+ *		order and holds it).
+ */
+static ExistingTask *
+find_by_no(ExistingTask *existing, int nexisting, int32 task_no)
+{
+	ExistingTask key;
+	ExistingTask *e;
+
+	key.ref.task_no = task_no;
+	e = bsearch(&key, existing, nexisting, sizeof(ExistingTask), existing_cmp);
+	Assert(e != NULL);
+	return e;
+}
+
+/*
  * grow_count
  *		Adds n to the workflow's task count, refusing to pass
  *		mycelium.max_tasks_per_workflow; returns the count before.
@@ -181,7 +198,6 @@ count_unmet(McTaskDef *tasks, int ntasks, int32 base, ExistingTask *existing,
 
 		for (d = 0; d < t->ndeps; d++)
 		{
-			ExistingTask key;
 			ExistingTask *e;
 
 			if (t->deps[d] > base)
@@ -189,9 +205,7 @@ count_unmet(McTaskDef *tasks, int ntasks, int32 base, ExistingTask *existing,
 				unmet[i]++;
 				continue;
 			}
-			key.ref.task_no = t->deps[d];
-			e = bsearch(&key, existing, nexisting, sizeof(ExistingTask), existing_cmp);
-			Assert(e != NULL);
+			e = find_by_no(existing, nexisting, t->deps[d]);
 			if (e->status == MC_TASK_SKIPPED || e->status == MC_TASK_CANCELLED ||
 				(e->status == MC_TASK_FAILED && !e->allow_failure))
 				ereport(ERROR,
@@ -240,22 +254,16 @@ lock_dependencies(McWorkflow *wf, ExistingTask *existing, int nexisting,
 	locked = palloc0(sizeof(bool) * Max(nexisting, 1));
 	for (r = 0; r < rows; r++)
 	{
-		ExistingTask key;
-		ExistingTask *e;
 		bool		isnull;
+		ExistingTask *e = find_by_no(existing, nexisting,
+									 DatumGetInt32(mc_catalog_value(r, 1, &isnull)));
 
-		key.ref.task_no = DatumGetInt32(mc_catalog_value(r, 1, &isnull));
-		e = bsearch(&key, existing, nexisting, sizeof(ExistingTask), existing_cmp);
-		Assert(e != NULL);
 		locked[e - existing] = true;
 	}
 	for (i = 0; i < nedges; i++)
 	{
-		ExistingTask key;
-		ExistingTask *e;
+		ExistingTask *e = find_by_no(existing, nexisting, DatumGetInt32(deps[i]));
 
-		key.ref.task_no = DatumGetInt32(deps[i]);
-		e = bsearch(&key, existing, nexisting, sizeof(ExistingTask), existing_cmp);
 		if (!locked[e - existing])
 			ereport(ERROR,
 					(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
@@ -345,14 +353,8 @@ mc_add_tasks(PG_FUNCTION_ARGS)
 	int64		version;
 	int			i;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("workflow_id must not be null")));
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("tasks must not be null")));
+	mc_require_arg(fcinfo, 0, "workflow_id");
+	mc_require_arg(fcinfo, 1, "tasks");
 
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "mycelium add_tasks",
 								ALLOCSET_DEFAULT_SIZES);

@@ -41,10 +41,7 @@ PG_FUNCTION_INFO_V1(mc_drop_template);
 char *
 mc_text_arg(FunctionCallInfo fcinfo, int argno, const char *what)
 {
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", what)));
+	mc_require_arg(fcinfo, argno, what);
 	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
 }
 
@@ -166,14 +163,8 @@ mc_create_template(PG_FUNCTION_ARGS)
 
 	name = mc_text_arg(fcinfo, 0, "template name");
 	mc_check_name(name, "template");
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("tasks must not be null")));
-	if (PG_ARGISNULL(4))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("max_parallel_tasks must not be null")));
+	mc_require_arg(fcinfo, 1, "tasks");
+	mc_require_arg(fcinfo, 4, "max_parallel_tasks");
 	max_parallel = PG_GETARG_INT32(4);
 	mc_check_max_parallel(max_parallel);
 	tasks_arg = PG_GETARG_JSONB_P(1);

@@ -90,6 +90,19 @@ check_owner_can_run(Oid owner)
 }
 
 /*
+ * mc_require_arg
+ *		Refuses a NULL argument of a function that is not STRICT.
+ */
+void
+mc_require_arg(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", name)));
+}
+
+/*
  * mc_object_arg
  *		A jsonb argument that must be a JSON object of bounded size (NULL
  *		for SQL NULL).
@@ -435,14 +448,8 @@ mc_create_workflow(PG_FUNCTION_ARGS)
 	Jsonb	   *context;
 	Jsonb	   *variables;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("tasks must not be null")));
-	if (PG_ARGISNULL(3))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("max_parallel_tasks must not be null")));
+	mc_require_arg(fcinfo, 0, "tasks");
+	mc_require_arg(fcinfo, 3, "max_parallel_tasks");
 	context = mc_object_arg(fcinfo, 1, "workflow context");
 	variables = mc_object_arg(fcinfo, 2, "workflow variables");
 	PG_RETURN_UUID_P(mc_workflow_create(PG_GETARG_JSONB_P(0), context, variables,

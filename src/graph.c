@@ -25,6 +25,7 @@
 #include "utils/builtins.h"
 #include "utils/uuid.h"
 
+#include "api_workflow.h"
 #include "catalog.h"
 #include "mycelium.h"
 #include "mycelium_errcodes.h"
@@ -311,14 +312,8 @@ mc_workflow_graph(PG_FUNCTION_ARGS)
 	MemoryContext cxt = CurrentMemoryContext;
 	MemoryContext old;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("workflow_id must not be null")));
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("format must not be null")));
+	mc_require_arg(fcinfo, 0, "workflow_id");
+	mc_require_arg(fcinfo, 1, "format");
 	id = PG_GETARG_UUID_P(0);
 	format = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	if (strcmp(format, "mermaid") == 0)
