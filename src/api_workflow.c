@@ -90,19 +90,6 @@ check_owner_can_run(Oid owner)
 }
 
 /*
- * mc_require_arg
- *		Refuses a NULL argument of a function that is not STRICT.
- */
-void
-mc_require_arg(FunctionCallInfo fcinfo, int argno, const char *name)
-{
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", name)));
-}
-
-/*
  * mc_object_arg
  *		A jsonb argument that must be a JSON object of bounded size (NULL
  *		for SQL NULL).

@@ -19,7 +19,6 @@
 /* largest max_parallel_tasks */
 #define MC_MAX_PARALLEL 10000
 
-extern void mc_require_arg(FunctionCallInfo fcinfo, int argno, const char *name);
 extern Jsonb *mc_object_arg(FunctionCallInfo fcinfo, int argno, const char *what);
 extern void mc_check_max_parallel(int32 max_parallel);
 extern void mc_check_agent_types(McTaskDef *tasks, int ntasks);

@@ -30,6 +30,7 @@
 #include "mycelium.h"
 #include "mycelium_errcodes.h"
 #include "state.h"
+#include "taskdef.h"
 
 PG_FUNCTION_INFO_V1(mc_workflow_graph);
 
