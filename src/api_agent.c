@@ -58,7 +58,7 @@ PG_FUNCTION_INFO_V1(mc_fail_task);
 typedef struct AgentTask
 {
 	McTask		task;
-	McRunTask	rt;				/* policy, for a failed attempt */
+	char	   *agent_type;
 	Jsonb	   *output_schema;	/* the agent type's, or NULL */
 } AgentTask;
 
@@ -371,7 +371,6 @@ get_held_task(McCatalogSession *session, pg_uuid_t *workflow_id,
 	mc_catalog_run(MC_PLAN_AGENT_TASK,
 				   "SELECT t.worker_id, t.lease_until IS NOT NULL, "
 				   "  t.lease_until < pg_catalog.clock_timestamp(), t.lease_until::pg_catalog.text, "
-				   "  t.max_attempts, t.initial_delay, t.max_delay, t.exponential_base, "
 				   "  e.output_schema, t.agent_type "
 				   "FROM mycelium.task_states t "
 				   "LEFT JOIN mycelium.executors e ON e.agent_type = t.agent_type "
@@ -396,36 +395,9 @@ get_held_task(McCatalogSession *session, pg_uuid_t *workflow_id,
 				 errmsg("worker \"%s\" does not hold task \"%s\"", worker_id, task_id),
 				 errdetail_internal("%s", reason)));
 
-	memset(&at->rt, 0, sizeof(McRunTask));
-	memcpy(&at->rt.workflow_id, workflow_id, sizeof(pg_uuid_t));
-	at->rt.task_no = at->task.task_no;
-	at->rt.task_id = at->task.task_id;
-	at->rt.attempt = at->task.attempt;
-	at->rt.allow_failure = at->task.allow_failure;
-	at->rt.max_attempts = DatumGetInt32(mc_catalog_value(0, 5, &isnull));
-	at->rt.initial_delay = DatumGetFloat8(mc_catalog_value(0, 6, &isnull));
-	at->rt.max_delay = DatumGetFloat8(mc_catalog_value(0, 7, &isnull));
-	at->rt.exponential_base = DatumGetFloat8(mc_catalog_value(0, 8, &isnull));
-	d = mc_catalog_value(0, 9, &isnull);
+	d = mc_catalog_value(0, 5, &isnull);
 	at->output_schema = isnull ? NULL : DatumGetJsonbPCopy(d);
-	at->rt.agent_type = mc_catalog_text(0, 10);
-}
-
-/*
- * fail_attempt
- *		Records the held attempt as failed with error; returns the task's
- *		new status (ready: it will be retried, or failed).
- */
-static McTaskStatus
-fail_attempt(McCatalogSession *session, McWorkflow *wf, AgentTask *at,
-			 char *error)
-{
-	at->rt.outcome = MC_OUTCOME_FAILED;
-	at->rt.error = error;
-	(void) mc_record_failed_attempt(session, wf, &at->rt);
-	wf->version--;
-	wf->changed = true;
-	return at->rt.attempt < at->rt.max_attempts ? MC_TASK_READY : MC_TASK_FAILED;
+	at->agent_type = mc_catalog_text(0, 6);
 }
 
 /*
@@ -530,16 +502,16 @@ mc_complete_task(PG_FUNCTION_ARGS)
 	if (violations != NULL)
 	{
 		char	   *error = psprintf("result of task \"%s\" does not match the output schema of agent type \"%s\" (%s)",
-									 task_id, at.rt.agent_type, violations);
+									 task_id, at.agent_type, violations);
 
 		ereport(WARNING,
 				(errcode(ERRCODE_MC_EXECUTION),
 				 errmsg("result of task \"%s\" does not match the output schema of agent type \"%s\"",
-						task_id, at.rt.agent_type),
+						task_id, at.agent_type),
 				 errdetail_internal("%s", violations),
 				 errhint("The attempt counts as failed.")));
 		return finish_call(fcinfo, &session, &wf,
-						   fail_attempt(&session, &wf, &at, error));
+						   mc_fail_attempt(&session, &wf, &at.task, error));
 	}
 	mc_task_transition(&session, &wf, &at.task, MC_TASK_COMPLETED, result, NULL,
 					   psprintf("completed by %s", worker_id));
@@ -568,5 +540,5 @@ mc_fail_task(PG_FUNCTION_ARGS)
 	mc_catalog_open(&session);
 	get_held_task(&session, PG_GETARG_UUID_P(0), task_id, worker_id, &wf, &at);
 	return finish_call(fcinfo, &session, &wf,
-					   fail_attempt(&session, &wf, &at, error));
+					   mc_fail_attempt(&session, &wf, &at.task, error));
 }

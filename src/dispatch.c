@@ -828,6 +828,48 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 }
 
 /*
+ * mc_fail_attempt
+ *		The running attempt of task, outside any batch, failed with error:
+ *		it is recorded per the task's retry policy (mc_record_failed_attempt)
+ *		and wf->version is left at the last version used, ready for
+ *		mc_workflow_save.  The caller holds the workflow's and the task's
+ *		locks.  Returns the task's new status while its workflow goes on:
+ *		ready (another attempt will follow) or failed.
+ */
+McTaskStatus
+mc_fail_attempt(McCatalogSession *session, McWorkflow *wf, McTask *task,
+				char *error)
+{
+	static const Oid argtypes[] = {UUIDOID, INT4OID};
+	McRunTask	rt;
+	Datum		values[2];
+	bool		isnull;
+
+	values[0] = UUIDPGetDatum(&wf->id);
+	values[1] = Int32GetDatum(task->task_no);
+	mc_catalog_run(MC_PLAN_ATTEMPT_POLICY,
+				   "SELECT max_attempts, initial_delay, max_delay, exponential_base "
+				   "FROM mycelium.task_states WHERE workflow_id = $1 AND task_no = $2",
+				   2, argtypes, values, NULL, 1);
+	memset(&rt, 0, sizeof(rt));
+	memcpy(&rt.workflow_id, &wf->id, sizeof(pg_uuid_t));
+	rt.task_no = task->task_no;
+	rt.task_id = task->task_id;
+	rt.attempt = task->attempt;
+	rt.max_attempts = DatumGetInt32(mc_catalog_value(0, 1, &isnull));
+	rt.initial_delay = DatumGetFloat8(mc_catalog_value(0, 2, &isnull));
+	rt.max_delay = DatumGetFloat8(mc_catalog_value(0, 3, &isnull));
+	rt.exponential_base = DatumGetFloat8(mc_catalog_value(0, 4, &isnull));
+	rt.allow_failure = task->allow_failure;
+	rt.outcome = MC_OUTCOME_FAILED;
+	rt.error = error;
+	(void) mc_record_failed_attempt(session, wf, &rt);
+	wf->version--;
+	wf->changed = true;
+	return rt.attempt < rt.max_attempts ? MC_TASK_READY : MC_TASK_FAILED;
+}
+
+/*
  * fail_lost_attempts
  *		Each row of the last statement's result names an attempt that was
  *		lost (workflow_id, task_id, attempt, why): it counts as failed, and
@@ -855,38 +897,15 @@ fail_lost_attempts(McCatalogSession *session, uint64 n)
 
 	for (i = 0; i < n; i++)
 	{
-		static const Oid pargs[] = {UUIDOID, INT4OID};
 		McWorkflow	wf;
 		McTask		task;
-		McRunTask	rt;
-		Datum		pv[2];
-		bool		isnull;
 
 		mc_workflow_lock(session, &wfs[i], &wf);
 		if (!mc_task_get(&wf, ids[i], &task) || task.status != MC_TASK_RUNNING ||
 			task.attempt != attempts[i])
 			continue;
-		pv[0] = UUIDPGetDatum(&wf.id);
-		pv[1] = Int32GetDatum(task.task_no);
-		mc_catalog_run(MC_PLAN_ORPHAN_POLICY,
-					   "SELECT max_attempts, initial_delay, max_delay, exponential_base "
-					   "FROM mycelium.task_states WHERE workflow_id = $1 AND task_no = $2",
-					   2, pargs, pv, NULL, 1);
-		memset(&rt, 0, sizeof(rt));
-		memcpy(&rt.workflow_id, &wf.id, sizeof(pg_uuid_t));
-		rt.task_no = task.task_no;
-		rt.task_id = ids[i];
-		rt.attempt = task.attempt;
-		rt.max_attempts = DatumGetInt32(mc_catalog_value(0, 1, &isnull));
-		rt.initial_delay = DatumGetFloat8(mc_catalog_value(0, 2, &isnull));
-		rt.max_delay = DatumGetFloat8(mc_catalog_value(0, 3, &isnull));
-		rt.exponential_base = DatumGetFloat8(mc_catalog_value(0, 4, &isnull));
-		rt.allow_failure = task.allow_failure;
-		rt.outcome = MC_OUTCOME_FAILED;
-		rt.error = psprintf("attempt %d was lost: %s", task.attempt, whys[i]);
-		(void) mc_record_failed_attempt(session, &wf, &rt);
-		wf.version--;
-		wf.changed = true;
+		(void) mc_fail_attempt(session, &wf, &task,
+							   psprintf("attempt %d was lost: %s", task.attempt, whys[i]));
 		mc_workflow_save(session, &wf);
 		if (wf.status == MC_WF_RUNNING)
 			mc_push_at_commit(&wf.id, InvalidOid);

@@ -42,6 +42,8 @@ extern void mc_recover_orphans(McCatalogSession *session, const char *worker_id)
 extern void mc_expire_leases(McCatalogSession *session, TimestampTz now);
 extern bool mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf,
 									 McRunTask *rt);
+extern McTaskStatus mc_fail_attempt(McCatalogSession *session, McWorkflow *wf,
+									McTask *task, char *error);
 extern uint64 mc_claim_run(McCatalogSession *session, int n, Datum *ids,
 						   Datum *limits, Datum *afters, Datum *bases,
 						   const char *worker_id, const char *agent_type,
