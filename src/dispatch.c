@@ -223,7 +223,6 @@ record_completed_all(McCatalogSession *session, StepWorkflow *sws, int nsw,
 						  "  UPDATE mycelium.task_states t SET status = 'completed', result = f.result, "
 						  "    error = NULL, finished_at = pg_catalog.clock_timestamp(), worker_id = NULL "
 						  "  FROM f WHERE t.workflow_id = f.workflow_id AND t.task_no = f.task_no "
-						  "    AND t.workflow_id = ANY ($1) AND t.task_no = ANY ($2) "
 						  "  RETURNING t.workflow_id, t.task_no, t.attempt, t.result, t.dependents, t.owner, f.version"
 						  "), h AS ("
 						  "  INSERT INTO mycelium.workflow_state_history "
@@ -385,7 +384,9 @@ mc_claim_run(McCatalogSession *session, int n, Datum *ids, Datum *limits,
 						  "    'previous_results', COALESCE(p.results, '[]'),"
 						  "    'handoffs', COALESCE(hs.messages, '[]')) "
 						  "  , e.output_schema, u.agent_type, u.lease_until "
-						  "FROM u JOIN mycelium.workflow_states ws ON ws.workflow_id = u.workflow_id "
+						  "FROM u CROSS JOIN LATERAL ("
+						  "  SELECT s.context, s.variables FROM mycelium.workflow_states s "
+						  "  WHERE s.workflow_id = u.workflow_id OFFSET 0) ws "
 						  "LEFT JOIN mycelium.executors e ON e.agent_type = u.agent_type "
 						  "LEFT JOIN LATERAL ("
 						  "  SELECT pg_catalog.jsonb_agg(d.task_id ORDER BY d.task_no) AS ids, "
@@ -1017,8 +1018,7 @@ mc_dispatch_lock_batch(McBatch *batch)
 						  "  WITH ORDINALITY AS c(workflow_id, task_no, attempt, n) "
 						  "JOIN mycelium.task_states t ON t.workflow_id = c.workflow_id "
 						  "  AND t.task_no = c.task_no "
-						  "WHERE t.workflow_id = ANY ($1) AND t.task_no = ANY ($2) "
-						  "  AND t.status = 'running' AND t.attempt = c.attempt AND t.worker_id = $4 "
+						  "WHERE t.status = 'running' AND t.attempt = c.attempt AND t.worker_id = $4 "
 						  "ORDER BY t.workflow_id, t.task_no "
 						  "FOR UPDATE OF t",
 						  4, argtypes, values, NULL, 0);

@@ -162,6 +162,17 @@ read_workflow(uint64 row, pg_uuid_t *id, McWorkflow *wf)
 #define WORKFLOW_LOCK_COLUMNS WORKFLOW_COLUMNS "WHERE workflow_id = $1 "
 
 /*
+ * Several workflows by id ($1, in id order), one index probe each: "=
+ * ANY" would let the generic plan scan the whole table.
+ */
+#define WORKFLOWS_BY_ID \
+	"SELECT w.owner::pg_catalog.oid, w.status::pg_catalog.text, w.version, " \
+	"w.tasks_open, w.tasks_running, w.error, w.max_parallel_tasks, w.workflow_id " \
+	"FROM pg_catalog.unnest($1::pg_catalog.uuid[]) AS i(id) " \
+	"JOIN mycelium.workflow_states w ON w.workflow_id = i.id " \
+	"ORDER BY w.workflow_id "
+
+/*
  * mc_workflow_lock
  *		Locks a workflow's row for the rest of the transaction and reads it.
  *		A workflow the caller may not see is reported as missing, so its
@@ -217,13 +228,11 @@ mc_workflows_lock(McCatalogSession *session, pg_uuid_t *ids, int n,
 	values[0] = mc_catalog_array(elems, n, UUIDOID);
 	if (skip_locked)
 		rows = mc_catalog_run(MC_PLAN_WORKFLOWS_TRY_LOCK,
-							  WORKFLOW_COLUMNS "WHERE workflow_id = ANY ($1) "
-							  "ORDER BY workflow_id FOR UPDATE SKIP LOCKED",
+							  WORKFLOWS_BY_ID "FOR UPDATE OF w SKIP LOCKED",
 							  1, argtypes, values, NULL, 0);
 	else
 		rows = mc_catalog_run(MC_PLAN_WORKFLOWS_LOCK,
-							  WORKFLOW_COLUMNS "WHERE workflow_id = ANY ($1) "
-							  "ORDER BY workflow_id FOR UPDATE",
+							  WORKFLOWS_BY_ID "FOR UPDATE OF w",
 							  1, argtypes, values, NULL, 0);
 	for (r = 0; r < rows; r++)
 	{
@@ -353,7 +362,7 @@ mc_workflows_save(McCatalogSession *session, McWorkflow **wfs, int n)
 				   "  pg_catalog.unnest($4::pg_catalog.int4[]), pg_catalog.unnest($5::pg_catalog.int4[]), "
 				   "  pg_catalog.unnest($6::pg_catalog.text[])) "
 				   "  AS v(id, version, status, open, running, error) "
-				   "WHERE w.workflow_id = v.id AND w.workflow_id = ANY ($1)",
+				   "WHERE w.workflow_id = v.id",
 				   6, argtypes, values, NULL, 0);
 }
 
