@@ -13,6 +13,12 @@
  * of external agents whose lease lapsed, sleeping until the next of these
  * is due.
  *
+ * A rescan goes in passes over the workflows with ready function tasks,
+ * in workflow id order, each tick taking only as many as the queue has
+ * room for and going on from there at the next, so that however many
+ * workflows are active the launcher never pushes more than the queue
+ * holds (which would overflow it and ask for another rescan at once).
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -41,6 +47,26 @@
 
 /* longest sleep between looks for due retries, ms */
 #define MC_LAUNCHER_NAP 1000L
+
+/*
+ * Whether the workflow of task row t is running, looked up per task (as a
+ * join, a generic plan could read every running workflow instead).
+ */
+#define WORKFLOW_RUNNING(t) \
+	"(SELECT w.status FROM mycelium.workflow_states w " \
+	" WHERE w.workflow_id = " t ".workflow_id) = 'running' "
+
+/* sleep between the ticks of a rescan while the queue drains, ms */
+#define MC_RESCAN_NAP 10L
+
+/*
+ * The rescan under way: whether one is, where its pass goes on from, and
+ * whether another pass was asked for while it went on (an overflow may
+ * have dropped a workflow the pass had gone past).
+ */
+static bool rescan_active = false;
+static bool rescan_again = false;
+static pg_uuid_t rescan_after;
 
 /*
  * register_one
@@ -119,20 +145,65 @@ push_rows(uint64 n, pg_uuid_t **ids)
 }
 
 /*
+ * rescan_page
+ *		The next page of the rescan under way: up to as many workflows with
+ *		ready function tasks as the queue has room for, after the last one
+ *		the pass reached, into *ids.  Ends the pass when it finds fewer.
+ *		Returns how many it found.
+ */
+static uint64
+rescan_page(TimestampTz now, pg_uuid_t **ids)
+{
+	static const Oid argtypes[] = {UUIDOID, TIMESTAMPTZOID, INT4OID};
+	Datum		values[3];
+	int			room = mc_queue_room() / 2;
+	uint64		n;
+
+	*ids = NULL;
+	if (room <= 0)
+		return 0;
+	values[0] = UUIDPGetDatum(&rescan_after);
+	values[1] = TimestampTzGetDatum(now);
+	values[2] = Int32GetDatum(room);
+	n = mc_catalog_run(MC_PLAN_RESCAN,
+					   "SELECT DISTINCT t.workflow_id FROM mycelium.task_states t "
+					   "WHERE t.status = 'ready' AND t.workflow_id > $1 "
+					   "  AND (t.run_after IS NULL OR t.run_after <= $2) "
+					   "  AND " WORKFLOW_RUNNING("t")
+					   "  AND EXISTS (SELECT 1 FROM mycelium.executors e "
+					   "    WHERE e.agent_type = t.agent_type AND e.executor IS NOT NULL) "
+					   "ORDER BY t.workflow_id LIMIT $3",
+					   3, argtypes, values, NULL, 0);
+	push_rows(n, ids);
+	if (n < (uint64) room)
+	{
+		/* the pass is over; another follows if asked for meanwhile */
+		rescan_active = rescan_again;
+		rescan_again = false;
+		memset(&rescan_after, 0, sizeof(rescan_after));
+	}
+	else
+		rescan_after = (*ids)[n - 1];
+	return n;
+}
+
+/*
  * tick
- *		One look at the catalog: a full rescan when asked for, else the
- *		workflows whose retries fell due since the last look.  Returns how
- *		long to sleep, in ms.
+ *		One look at the catalog: the next page of a rescan if one is under
+ *		way, and the workflows whose retries fell due since the last look.
+ *		Returns how long to sleep, in ms.
  */
 static long
-tick(bool rescan, TimestampTz *since)
+tick(TimestampTz *since)
 {
 	static const Oid argtypes[] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
 	McCatalogSession session;
 	TimestampTz now = GetCurrentTimestamp();
 	Datum		values[2];
 	pg_uuid_t  *ids;
+	pg_uuid_t  *found = NULL;
 	uint64		n;
+	uint64		nfound = 0;
 	uint64		i;
 	long		nap = MC_LAUNCHER_NAP;
 	bool		isnull;
@@ -148,25 +219,24 @@ tick(bool rescan, TimestampTz *since)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	mc_catalog_open(&session);
 
+	if (rescan_active)
+	{
+		nfound = rescan_page(now, &found);
+		if (rescan_active)
+			nap = MC_RESCAN_NAP;
+	}
+
 	values[0] = TimestampTzGetDatum(*since);
 	values[1] = TimestampTzGetDatum(now);
-	if (rescan)
-		n = mc_catalog_run(MC_PLAN_RESCAN,
-						   "SELECT DISTINCT t.workflow_id FROM mycelium.task_states t "
-						   "JOIN mycelium.workflow_states w ON w.workflow_id = t.workflow_id "
-						   "WHERE t.status = 'ready' AND w.status = 'running'",
-						   0, NULL, NULL, NULL, 0);
-	else
-		n = mc_catalog_run(MC_PLAN_DUE_RETRIES,
-						   "SELECT DISTINCT t.workflow_id FROM mycelium.task_states t "
-						   "JOIN mycelium.workflow_states w ON w.workflow_id = t.workflow_id "
-						   "WHERE t.status = 'ready' AND t.run_after IS NOT NULL "
-						   "  AND t.run_after > $1 AND t.run_after <= $2 AND w.status = 'running'",
-						   2, argtypes, values, NULL, 0);
+	n = mc_catalog_run(MC_PLAN_DUE_RETRIES,
+					   "SELECT DISTINCT t.workflow_id FROM mycelium.task_states t "
+					   "WHERE t.status = 'ready' AND t.run_after IS NOT NULL "
+					   "  AND t.run_after > $1 AND t.run_after <= $2 "
+					   "  AND " WORKFLOW_RUNNING("t"),
+					   2, argtypes, values, NULL, 0);
 	push_rows(n, &ids);
 
 	/* external agents: retries that fell due, and leases that lapsed */
-	if (!rescan)
 	{
 		uint64		k = mc_catalog_run(MC_PLAN_DUE_EXTERNAL,
 									   "SELECT DISTINCT t.agent_type FROM mycelium.task_states t "
@@ -193,13 +263,15 @@ tick(bool rescan, TimestampTz *since)
 	{
 		long		ms = (long) ((DatumGetTimestampTz(next) - now) / 1000) + 1;
 
-		nap = Max(Min(ms, MC_LAUNCHER_NAP), 1L);
+		nap = Max(Min(ms, nap), 1L);
 	}
 
 	mc_catalog_close(&session);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 
+	for (i = 0; i < nfound; i++)
+		mc_queue_push(&found[i], InvalidOid);
 	for (i = 0; i < n; i++)
 		mc_queue_push(&ids[i], InvalidOid);
 	*since = now;
@@ -214,7 +286,7 @@ void
 mc_launcher_main(Datum main_arg)
 {
 	TimestampTz since = 0;
-	bool		rescan = true;
+	bool		rescan = true;	/* a rescan is to start */
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -251,7 +323,14 @@ mc_launcher_main(Datum main_arg)
 			SpinLockRelease(&mc_shared->mutex);
 			if (since == 0)
 				since = GetCurrentTimestamp();
-			nap = tick(rescan, &since);
+			if (rescan && rescan_active)
+				rescan_again = true;
+			else if (rescan)
+			{
+				rescan_active = true;
+				memset(&rescan_after, 0, sizeof(rescan_after));
+			}
+			nap = tick(&since);
 			rescan = false;
 		}
 		else

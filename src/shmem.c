@@ -183,6 +183,21 @@ mc_queue_push(const pg_uuid_t *workflow_id, Oid start_by)
 }
 
 /*
+ * mc_queue_room
+ *		How many more workflows the dispatch queue holds now.
+ */
+int
+mc_queue_room(void)
+{
+	int			room;
+
+	SpinLockAcquire(&mc_shared->mutex);
+	room = MC_QUEUE_SIZE - (int) (mc_shared->queue_tail - mc_shared->queue_head);
+	SpinLockRelease(&mc_shared->mutex);
+	return room;
+}
+
+/*
  * mc_queue_pop
  *		Takes up to max entries from the dispatch queue.
  */

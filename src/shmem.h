@@ -64,6 +64,7 @@ extern void mc_shmem_startup(void);
 extern bool mc_scheduler_available(void);
 extern void mc_require_scheduler(void);
 extern void mc_queue_push(const pg_uuid_t *workflow_id, Oid start_by);
+extern int	mc_queue_room(void);
 extern int	mc_queue_pop(McQueueEntry *entries, int max);
 extern void mc_wake_workers(int n);
 extern int	mc_idle_workers(void);
