@@ -384,7 +384,8 @@ mc_claim_run(McCatalogSession *session, int n, Datum *ids, Datum *limits,
 						  "      'input', u.input, 'metadata', COALESCE(u.metadata, '{}')),"
 						  "    'previous_results', COALESCE(p.results, '[]'),"
 						  "    'handoffs', COALESCE(hs.messages, '[]')) "
-						  "  , e.output_schema, u.agent_type, u.lease_until "
+						  "  , e.output_schema, u.agent_type, u.lease_until, "
+						  "  COALESCE(e.registered_by::pg_catalog.oid, 0) "
 						  "FROM u JOIN mycelium.workflow_states ws ON ws.workflow_id = u.workflow_id "
 						  "LEFT JOIN mycelium.executors e ON e.agent_type = u.agent_type "
 						  "LEFT JOIN LATERAL ("
@@ -475,6 +476,7 @@ claim_all(McCatalogSession *session, McBatch *batch, StepWorkflow *sws, int nsw)
 		d = mc_catalog_value(r, 14, &isnull);
 		t->output_schema = isnull ? NULL : DatumGetJsonbPCopy(d);
 		t->agent_type = pstrdup(mc_catalog_text(r, 15));
+		t->registered_by = DatumGetObjectId(mc_catalog_value(r, 17, &isnull));
 		t->outcome = MC_OUTCOME_NONE;
 
 		sw->claimed++;
