@@ -68,7 +68,7 @@ SELECT regress.try(format($$SELECT mycelium.workflow_graph(%L)$$, :'alice_wf'));
 SELECT regress.try(format($$SELECT mycelium.workflow_graph(%L, 'gantt')$$, :'alice_wf'));
 SELECT count(*) AS history_rows FROM mycelium.workflow_history(:'alice_wf');
 SELECT count(*) AS timeline_rows FROM mycelium.workflow_timeline(:'alice_wf');
-SELECT count(*) AS handoff_rows FROM mycelium.handoffs;
+SELECT count(*) AS handoff_rows FROM mycelium.handoffs WHERE workflow_id = :'alice_wf';
 -- ... nor can bob's agent claim, heartbeat, complete or fail alice's tasks,
 -- even with her worker id
 SELECT count(*) AS claimed FROM mycelium.claim_tasks('sec-external', 'bob-agent', 100);
