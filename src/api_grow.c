@@ -384,7 +384,7 @@ mc_add_tasks(PG_FUNCTION_ARGS)
 	for (i = 0; i < nexisting; i++)
 		refs[i] = existing[i].ref;
 	dag = mc_dag_resolve_onto(tasks, ntasks, base, refs, nexisting);
-	mc_check_agent_types(tasks, ntasks);
+	mc_check_agent_types(tasks, ntasks, wf.owner);
 	unmet = count_unmet(tasks, ntasks, base, existing, nexisting,
 						&deps, &dependents, &nedges);
 	lock_dependencies(&wf, existing, nexisting, deps, nedges);

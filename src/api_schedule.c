@@ -166,6 +166,18 @@ mc_schedule_workflow(PG_FUNCTION_ARGS)
 	int64		job_id;
 
 	mc_check_name(job_name, "job");
+
+	/*
+	 * pg_cron keeps job names as type name: a longer one would be cut
+	 * short, and two schedules alike in their first bytes would share (and
+	 * silently replace) one pg_cron job.
+	 */
+	if (strlen(job_name) >= NAMEDATALEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid job name"),
+				 errdetail("It is %zu bytes long; pg_cron keeps job names of at most %d bytes.",
+						   strlen(job_name), NAMEDATALEN - 1)));
 	if (strcmp(overlap, "skip") != 0 && strcmp(overlap, "allow") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

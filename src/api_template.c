@@ -178,7 +178,7 @@ mc_create_template(PG_FUNCTION_ARGS)
 	(void) mc_dag_resolve(tasks, ntasks);
 
 	mc_catalog_open(&session);
-	mc_check_agent_types(tasks, ntasks);
+	mc_check_agent_types(tasks, ntasks, session.caller);
 	if (mc_template_exists(&session, name))
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),

@@ -112,17 +112,27 @@ mc_object_arg(FunctionCallInfo fcinfo, int argno, const char *what)
 
 /*
  * mc_check_agent_types
- *		Every task's agent type must be registered.  Runs inside the
- *		catalog session.
+ *		Every task's agent type must be registered, and one whose executor
+ *		is a function must have been registered by a role that may run it
+ *		as the workflow's owner (mc_executor_may_run_as): tasks run as the
+ *		owner, so another role's registration would run that role's choice
+ *		of code with the owner's rights.  The first offending task in
+ *		definition order is named.  Runs inside the catalog session.
  */
 void
-mc_check_agent_types(McTaskDef *tasks, int ntasks)
+mc_check_agent_types(McTaskDef *tasks, int ntasks, Oid owner)
 {
 	static const Oid argtypes[] = {TEXTARRAYOID};
 	Datum	   *names;
 	Datum		values[1];
-	char	   *missing;
+	uint64		ntypes;
+	uint64		r;
+	char	  **bad;
+	bool	   *registered;
+	Oid		   *registrars;
+	int			nbad = 0;
 	int			i;
+	int			b;
 
 	if (ntasks == 0)
 		return;
@@ -130,23 +140,53 @@ mc_check_agent_types(McTaskDef *tasks, int ntasks)
 	for (i = 0; i < ntasks; i++)
 		names[i] = CStringGetTextDatum(tasks[i].agent_type);
 	values[0] = mc_catalog_array(names, ntasks, TEXTOID);
-	if (mc_catalog_run(MC_PLAN_AGENT_TYPES_MISSING,
-					   "SELECT a.agent_type FROM pg_catalog.unnest($1) "
-					   "WITH ORDINALITY AS a(agent_type, n) "
-					   "WHERE NOT EXISTS (SELECT 1 FROM mycelium.executors e "
-					   "  WHERE e.agent_type = a.agent_type) "
-					   "ORDER BY a.n LIMIT 1",
-					   1, argtypes, values, NULL, 1) == 0)
+	ntypes = mc_catalog_run(MC_PLAN_AGENT_TYPES_MISSING,
+							"SELECT a.agent_type, e.agent_type IS NOT NULL, "
+							"  CASE WHEN e.executor IS NOT NULL THEN e.registered_by::pg_catalog.oid END "
+							"FROM (SELECT DISTINCT x FROM pg_catalog.unnest($1) AS x) AS a(agent_type) "
+							"LEFT JOIN mycelium.executors e ON e.agent_type = a.agent_type",
+							1, argtypes, values, NULL, 0);
+
+	bad = palloc(sizeof(char *) * Max(ntypes, 1));
+	registered = palloc(sizeof(bool) * Max(ntypes, 1));
+	registrars = palloc(sizeof(Oid) * Max(ntypes, 1));
+	for (r = 0; r < ntypes; r++)
+	{
+		bool		isnull;
+		bool		known = DatumGetBool(mc_catalog_value(r, 2, &isnull));
+		Datum		registrar = mc_catalog_value(r, 3, &isnull);
+
+		if (known && (isnull || mc_executor_may_run_as(DatumGetObjectId(registrar), owner)))
+			continue;
+		bad[nbad] = mc_catalog_text(r, 1);
+		registered[nbad] = known;
+		registrars[nbad] = isnull ? InvalidOid : DatumGetObjectId(registrar);
+		nbad++;
+	}
+	if (nbad == 0)
 		return;
 
-	missing = mc_catalog_text(0, 1);
-	for (i = 0; strcmp(tasks[i].agent_type, missing) != 0; i++)
-		;
+	for (i = 0;; i++)
+	{
+		for (b = 0; b < nbad; b++)
+			if (strcmp(tasks[i].agent_type, bad[b]) == 0)
+				break;
+		if (b < nbad)
+			break;
+	}
+	if (!registered[b])
+		ereport(ERROR,
+				(errcode(ERRCODE_MC_ORCHESTRATION),
+				 errmsg("agent type \"%s\" is not registered", bad[b]),
+				 errdetail("Task \"%s\" uses it.", tasks[i].task_id),
+				 errhint("Register it with mycelium.register_executor().")));
 	ereport(ERROR,
-			(errcode(ERRCODE_MC_ORCHESTRATION),
-			 errmsg("agent type \"%s\" is not registered", missing),
-			 errdetail("Task \"%s\" uses it.", tasks[i].task_id),
-			 errhint("Register it with mycelium.register_executor().")));
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("agent type \"%s\" is registered by role \"%s\", whose executor may not run as role \"%s\"",
+					bad[b], mc_role_name(registrars[b]), mc_role_name(owner)),
+			 errdetail("Task \"%s\" uses it. Tasks run as the workflow's owner, so they run only executors registered by the owner or by a role with its privileges.",
+					   tasks[i].task_id),
+			 errhint("Register an agent type of your own for this function.")));
 }
 
 /*
@@ -398,7 +438,7 @@ mc_workflow_create(Jsonb *tasks_arg, Jsonb *context, Jsonb *variables,
 	id = new_workflow_id();
 
 	mc_catalog_open(&session);
-	mc_check_agent_types(tasks, ntasks);
+	mc_check_agent_types(tasks, ntasks, session.caller);
 	insert_workflow(&session, id, name, context, variables, max_parallel, ntasks);
 	mc_insert_tasks(id, session.caller, tasks, ntasks, dag, NULL);
 	mc_catalog_close(&session);

@@ -21,7 +21,7 @@
 
 extern Jsonb *mc_object_arg(FunctionCallInfo fcinfo, int argno, const char *what);
 extern void mc_check_max_parallel(int32 max_parallel);
-extern void mc_check_agent_types(McTaskDef *tasks, int ntasks);
+extern void mc_check_agent_types(McTaskDef *tasks, int ntasks, Oid owner);
 extern void mc_insert_tasks(pg_uuid_t *id, Oid owner, McTaskDef *tasks,
 							int ntasks, McDag *dag, const int32 *unmet);
 extern pg_uuid_t *mc_workflow_create(Jsonb *tasks, Jsonb *context,

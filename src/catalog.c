@@ -93,6 +93,31 @@ mc_role_is_admin(Oid roleid)
 }
 
 /*
+ * mc_executor_may_run_as
+ *		Whether the executor a role registered may run as a workflow's
+ *		owner: only when the role could act as the owner anyway (it is the
+ *		owner, a member of it, or a superuser).  Registering or replacing
+ *		an agent type must never be a way to run code as someone else.
+ */
+bool
+mc_executor_may_run_as(Oid registrar, Oid owner)
+{
+	return registrar == owner || has_privs_of_role(registrar, owner);
+}
+
+/*
+ * mc_role_name
+ *		A role's name for a message, or its OID when the role was dropped.
+ */
+char *
+mc_role_name(Oid roleid)
+{
+	char	   *name = GetUserNameFromId(roleid, true);
+
+	return name != NULL ? name : psprintf("%u", roleid);
+}
+
+/*
  * mc_catalog_open
  *		Connects to SPI and switches to the catalog owner with a safe
  *		search_path, remembering who the caller is.

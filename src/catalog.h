@@ -105,5 +105,7 @@ extern uint64 mc_catalog_count_true(uint64 rows);
 extern Datum mc_catalog_array(Datum *elems, int n, Oid elemtype);
 extern Oid	mc_catalog_relid(const char *relname);
 extern bool mc_role_is_admin(Oid roleid);
+extern bool mc_executor_may_run_as(Oid registrar, Oid owner);
+extern char *mc_role_name(Oid roleid);
 
 #endif							/* MC_CATALOG_H */

@@ -383,7 +383,8 @@ mc_claim_run(McCatalogSession *session, int n, Datum *ids, Datum *limits,
 						  "      'input', u.input, 'metadata', COALESCE(u.metadata, '{}')),"
 						  "    'previous_results', COALESCE(p.results, '[]'),"
 						  "    'handoffs', COALESCE(hs.messages, '[]')) "
-						  "  , e.output_schema, u.agent_type, u.lease_until "
+						  "  , e.output_schema, u.agent_type, u.lease_until, "
+						  "  COALESCE(e.registered_by::pg_catalog.oid, 0) "
 						  "FROM u CROSS JOIN LATERAL ("
 						  "  SELECT s.context, s.variables FROM mycelium.workflow_states s "
 						  "  WHERE s.workflow_id = u.workflow_id OFFSET 0) ws "
@@ -476,6 +477,7 @@ claim_all(McCatalogSession *session, McBatch *batch, StepWorkflow *sws, int nsw)
 		d = mc_catalog_value(r, 14, &isnull);
 		t->output_schema = isnull ? NULL : DatumGetJsonbPCopy(d);
 		t->agent_type = pstrdup(mc_catalog_text(r, 15));
+		t->registered_by = DatumGetObjectId(mc_catalog_value(r, 17, &isnull));
 		t->outcome = MC_OUTCOME_NONE;
 
 		sw->claimed++;

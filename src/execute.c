@@ -43,6 +43,7 @@
 #include "utils/timeout.h"
 
 #include "api_json_schema.h"
+#include "catalog.h"
 #include "execute.h"
 #include "mycelium.h"
 #include "mycelium_errcodes.h"
@@ -107,6 +108,14 @@ call_executor(McRunTask *task, bool in_worker)
 				(errcode(ERRCODE_MC_EXECUTION),
 				 errmsg("agent type of task \"%s\" has no executor function", task->task_id),
 				 errhint("The agent type was unregistered or re-registered for external agents.")));
+	/* the registration may have changed since the workflow was defined */
+	if (!mc_executor_may_run_as(task->registered_by, task->owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("agent type \"%s\" is registered by role \"%s\", whose executor may not run as role \"%s\"",
+						task->agent_type, mc_role_name(task->registered_by),
+						mc_role_name(task->owner)),
+				 errdetail("Tasks run as the workflow's owner, so they run only executors registered by the owner or by a role with its privileges.")));
 	if (pg_proc_aclcheck(task->executor, task->owner, ACL_EXECUTE) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

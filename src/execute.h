@@ -28,6 +28,7 @@ typedef struct McRunTask
 	char	   *task_id;
 	Oid			owner;
 	Oid			executor;		/* InvalidOid: the agent type has none now */
+	Oid			registered_by;	/* who registered the executor */
 	int32		attempt;
 	int32		max_attempts;
 	double		initial_delay;

@@ -127,19 +127,21 @@ COMMENT ON TABLE mycelium.workflow_state_history IS
 
 -- Row-level security: a role sees only its own workflows unless it is a
 -- member of mycelium_admin.  The role tests are wrapped in sub-selects so
--- they are evaluated once per query, not once per row.
+-- they are evaluated once per query, not once per row.  The role name is
+-- quoted before to_regrole parses it, so a role named "Bob" is not taken
+-- for bob.
 ALTER TABLE mycelium.workflow_states ENABLE ROW LEVEL SECURITY;
 ALTER TABLE mycelium.task_states ENABLE ROW LEVEL SECURITY;
 ALTER TABLE mycelium.workflow_state_history ENABLE ROW LEVEL SECURITY;
 
 CREATE POLICY workflow_states_owner ON mycelium.workflow_states FOR SELECT
-	USING (owner = (SELECT pg_catalog.to_regrole(pg_catalog.current_user()::text)::oid)
+	USING (owner = (SELECT pg_catalog.to_regrole(pg_catalog.quote_ident(pg_catalog.current_user()::text))::oid)
 		   OR (SELECT pg_catalog.pg_has_role('mycelium_admin', 'MEMBER')));
 CREATE POLICY task_states_owner ON mycelium.task_states FOR SELECT
-	USING (owner = (SELECT pg_catalog.to_regrole(pg_catalog.current_user()::text)::oid)
+	USING (owner = (SELECT pg_catalog.to_regrole(pg_catalog.quote_ident(pg_catalog.current_user()::text))::oid)
 		   OR (SELECT pg_catalog.pg_has_role('mycelium_admin', 'MEMBER')));
 CREATE POLICY workflow_state_history_owner ON mycelium.workflow_state_history FOR SELECT
-	USING (owner = (SELECT pg_catalog.to_regrole(pg_catalog.current_user()::text)::oid)
+	USING (owner = (SELECT pg_catalog.to_regrole(pg_catalog.quote_ident(pg_catalog.current_user()::text))::oid)
 		   OR (SELECT pg_catalog.pg_has_role('mycelium_admin', 'MEMBER')));
 
 REVOKE ALL ON mycelium.executors, mycelium.workflow_states,

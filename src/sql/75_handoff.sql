@@ -33,7 +33,7 @@ CREATE INDEX handoffs_target_idx ON mycelium.handoffs
 
 ALTER TABLE mycelium.handoffs ENABLE ROW LEVEL SECURITY;
 CREATE POLICY handoffs_owner ON mycelium.handoffs FOR SELECT
-	USING (owner = (SELECT pg_catalog.to_regrole(pg_catalog.current_user()::text)::oid)
+	USING (owner = (SELECT pg_catalog.to_regrole(pg_catalog.quote_ident(pg_catalog.current_user()::text))::oid)
 		   OR (SELECT pg_catalog.pg_has_role('mycelium_admin', 'MEMBER')));
 REVOKE ALL ON mycelium.handoffs FROM PUBLIC;
 GRANT SELECT ON mycelium.handoffs TO mycelium_user;

@@ -24,7 +24,7 @@ COMMENT ON COLUMN mycelium.workflow_templates.variables IS
 
 ALTER TABLE mycelium.workflow_templates ENABLE ROW LEVEL SECURITY;
 CREATE POLICY workflow_templates_owner ON mycelium.workflow_templates FOR SELECT
-	USING (owner = (SELECT pg_catalog.to_regrole(pg_catalog.current_user()::text)::oid)
+	USING (owner = (SELECT pg_catalog.to_regrole(pg_catalog.quote_ident(pg_catalog.current_user()::text))::oid)
 		   OR (SELECT pg_catalog.pg_has_role('mycelium_admin', 'MEMBER')));
 REVOKE ALL ON mycelium.workflow_templates FROM PUBLIC;
 GRANT SELECT ON mycelium.workflow_templates TO mycelium_user;

@@ -35,7 +35,7 @@ COMMENT ON COLUMN mycelium.workflow_schedules.skipped_runs IS
 
 ALTER TABLE mycelium.workflow_schedules ENABLE ROW LEVEL SECURITY;
 CREATE POLICY workflow_schedules_owner ON mycelium.workflow_schedules FOR SELECT
-	USING (owner = (SELECT pg_catalog.to_regrole(pg_catalog.current_user()::text)::oid)
+	USING (owner = (SELECT pg_catalog.to_regrole(pg_catalog.quote_ident(pg_catalog.current_user()::text))::oid)
 		   OR (SELECT pg_catalog.pg_has_role('mycelium_admin', 'MEMBER')));
 REVOKE ALL ON mycelium.workflow_schedules FROM PUBLIC;
 GRANT SELECT ON mycelium.workflow_schedules TO mycelium_user;
