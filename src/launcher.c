@@ -175,6 +175,8 @@ rescan_page(TimestampTz now, pg_uuid_t **ids)
 					   "ORDER BY t.workflow_id LIMIT $3",
 					   3, argtypes, values, NULL, 0);
 	push_rows(n, ids);
+	elog(DEBUG1, "mycelium rescan: %llu workflows with ready tasks",
+		 (unsigned long long) n);
 	if (n < (uint64) room)
 	{
 		/* the pass is over; another follows if asked for meanwhile */
