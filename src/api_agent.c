@@ -91,23 +91,31 @@ worker_id_arg(FunctionCallInfo fcinfo, int argno)
 
 /*
  * lease_arg
- *		A lease length argument, which must be positive; NULL if it is NULL.
+ *		A lease length argument, which must be positive and at most
+ *		MC_MAX_SECONDS (what a millisecond timer holds, like a task's
+ *		timeout); NULL if it is NULL.  Checked on the interval itself, so a
+ *		lease of a million years is refused as too long rather than
+ *		overflowing a timestamp.
  */
 static Interval *
 lease_arg(FunctionCallInfo fcinfo, int argno)
 {
 	Interval   *lease;
-	TimestampTz epoch = 0;
+	double		seconds;
 
 	if (PG_ARGISNULL(argno))
 		return NULL;
 	lease = PG_GETARG_INTERVAL_P(argno);
-	if (DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
-												TimestampTzGetDatum(epoch),
-												IntervalPGetDatum(lease))) <= epoch)
+	seconds = lease->time / (double) USECS_PER_SEC +
+		(lease->day + lease->month * (double) DAYS_PER_MONTH) * SECS_PER_DAY;
+	if (seconds <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("lease must be positive")));
+	if (seconds > MC_MAX_SECONDS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("lease must be at most %.0f seconds", MC_MAX_SECONDS)));
 	return lease;
 }
 
@@ -139,9 +147,10 @@ require_external(const char *agent_type)
 					   1, argtypes, values, NULL, 1) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("agent type \"%s\" is not registered", agent_type),
+				 errmsg("agent type \"%s\" is not registered",
+						mc_name_for_message(agent_type)),
 				 errhint("Register it for external agents with mycelium.register_executor('%s', NULL).",
-						 agent_type)));
+						 mc_name_for_message(agent_type))));
 	if (!DatumGetBool(mc_catalog_value(0, 1, &isnull)))
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
@@ -363,8 +372,8 @@ get_held_task(McCatalogSession *session, pg_uuid_t *workflow_id,
 	if (!mc_task_get(wf, task_id, &at->task))
 		ereport(ERROR,
 				(errcode(ERRCODE_MC_STATE),
-				 errmsg("task \"%s\" does not exist in workflow %s", task_id,
-						uuid_string(workflow_id))));
+				 errmsg("task \"%s\" does not exist in workflow %s",
+						mc_name_for_message(task_id), uuid_string(workflow_id))));
 
 	values[0] = UUIDPGetDatum(workflow_id);
 	values[1] = Int32GetDatum(at->task.task_no);

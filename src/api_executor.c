@@ -27,6 +27,7 @@
 #include "utils/regproc.h"
 #include "utils/syscache.h"
 
+#include "api_json_schema.h"
 #include "catalog.h"
 #include "mycelium.h"
 #include "mycelium_errcodes.h"
@@ -48,7 +49,7 @@ check_agent_type(text *agent_type)
 	if (problem != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid agent type \"%s\"", name),
+				 errmsg("invalid agent type \"%s\"", mc_name_for_message(name)),
 				 errdetail_internal("%s", problem)));
 	return name;
 }
@@ -124,6 +125,7 @@ mc_register_executor(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("output schema must be a JSON Schema (an object or a boolean)")));
 		mc_check_payload_size(schema, "output schema");
+		mc_json_schema_compile_check(schema);
 	}
 
 	mc_catalog_open(&session);
@@ -174,7 +176,8 @@ mc_unregister_executor(PG_FUNCTION_ARGS)
 					   1, argtypes, values, NULL, 1) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("agent type \"%s\" is not registered", agent_type)));
+				 errmsg("agent type \"%s\" is not registered",
+						mc_name_for_message(agent_type))));
 	if (!session.caller_is_admin &&
 		DatumGetObjectId(mc_catalog_value(0, 1, &isnull)) != session.caller)
 		ereport(ERROR,

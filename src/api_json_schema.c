@@ -453,6 +453,20 @@ mc_json_schema_errors(PG_FUNCTION_ARGS)
 }
 
 /*
+ * mc_json_schema_compile_check
+ *		Refuses (22023) a schema the validator cannot compile, so that a
+ *		schema stored for later use (an executor's output_schema) is known
+ *		good when it is stored, not when the first result meets it.
+ */
+void
+mc_json_schema_compile_check(Jsonb *schema)
+{
+	begin_call();
+	(void) compile_schema(schema);
+	end_call();
+}
+
+/*
  * mc_json_schema_check
  *		Checks an instance against a schema for callers in C: NIL if it is
  *		valid, else a list of McSchemaViolation (at most max_errors of them,
@@ -567,8 +581,12 @@ mc_json_syntax_check(const char *text, size_t len, McJsonSyntaxError *err)
 	err->line = jerr.line;
 	err->column = jerr.column;
 	err->position = jerr.position;
+	err->too_deep = (code == json_error_stack_overflow);
 	if (code == json_error_null_character)
 		err->message = pstrdup("\\u0000 is not allowed");
+	else if (err->too_deep)
+		err->message = psprintf("arrays and objects may be nested at most %d levels deep",
+								JSON_PARSER_MAX_DEPTH);
 	else
 		err->message = pstrdup(jerr.text);
 	end_call();

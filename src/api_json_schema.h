@@ -27,11 +27,13 @@ typedef struct McJsonSyntaxError
 	int			column;			/* from 1 */
 	int			position;		/* bytes before the error */
 	char	   *message;
+	bool		too_deep;		/* nested deeper than the parser goes */
 } McJsonSyntaxError;
 
 extern List *mc_json_schema_check(Jsonb *schema, Jsonb *instance,
 								  int max_errors, bool *truncated);
 extern char *mc_json_schema_violations(Jsonb *schema, Jsonb *instance);
+extern void mc_json_schema_compile_check(Jsonb *schema);
 extern bool mc_json_syntax_check(const char *text, size_t len,
 								 McJsonSyntaxError *err);
 

@@ -77,7 +77,8 @@ mc_update_task(PG_FUNCTION_ARGS)
 	if (!mc_task_get(&wf, task_id, &task))
 		ereport(ERROR,
 				(errcode(ERRCODE_MC_STATE),
-				 errmsg("task \"%s\" does not exist in workflow %s", task_id,
+				 errmsg("task \"%s\" does not exist in workflow %s",
+						mc_name_for_message(task_id),
 						DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(&wf.id))))));
 	if (!mc_task_transition_allowed(task.status, to))
 		ereport(ERROR,

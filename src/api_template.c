@@ -72,7 +72,7 @@ template_missing(const char *name)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_UNDEFINED_OBJECT),
-			 errmsg("template \"%s\" does not exist", name),
+			 errmsg("template \"%s\" does not exist", mc_name_for_message(name)),
 			 errhint("A role uses the templates it created; see mycelium.templates.")));
 }
 

@@ -424,11 +424,20 @@ mc_handoff_parse(const char *text, size_t len)
 	Jsonb	   *message;
 
 	if (!mc_json_syntax_check(text, len, &err))
+	{
+		/* too deep is a limit of the parser, not a fault of the text */
+		if (err.too_deep)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("handoff message is nested too deeply"),
+					 errdetail("Line %d, column %d (byte %d): %s.",
+							   err.line, Max(err.column, 1), err.position, err.message)));
 		ereport(ERROR,
 				(errcode(ERRCODE_MC_HANDOFF_VALIDATION),
 				 errmsg("handoff message is not valid JSON"),
 				 errdetail("Line %d, column %d (byte %d): %s.",
 						   err.line, Max(err.column, 1), err.position, err.message)));
+	}
 	message = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
 	mc_handoff_validate(message);
 	return message;

@@ -19,6 +19,7 @@
 
 #include <math.h>
 
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
@@ -89,10 +90,32 @@ mc_name_problem(const char *value, int len)
 						len, MC_MAX_NAME_LEN);
 	for (i = 0; i < len; i++)
 	{
-		if ((unsigned char) value[i] < 0x20 || value[i] == 0x7f)
+		unsigned char c = (unsigned char) value[i];
+
+		if (c < 0x20 || c == 0x7f)
+			return pstrdup("It must not contain control characters.");
+		/* the C1 controls U+0080..U+009F are 0xC2 0x80..0x9F in UTF-8 */
+		if (c == 0xc2 && i + 1 < len && (unsigned char) value[i + 1] <= 0x9f &&
+			(unsigned char) value[i + 1] >= 0x80 && GetDatabaseEncoding() == PG_UTF8)
 			return pstrdup("It must not contain control characters.");
 	}
 	return NULL;
+}
+
+/*
+ * mc_name_for_message
+ *		A name as error messages show it: whole if it could be a valid name,
+ *		else (a name too long to exist, say a megabyte given as a task id)
+ *		its first 64 bytes and "...", so that no message quotes all of it.
+ */
+char *
+mc_name_for_message(const char *name)
+{
+	int			len = strlen(name);
+
+	if (len <= MC_MAX_NAME_LEN)
+		return (char *) name;
+	return psprintf("%.*s...", pg_mbcliplen(name, len, 64), name);
 }
 
 /*
@@ -197,6 +220,7 @@ parse_dependencies(McTaskDef *task, JsonbValue *v)
 	JsonbValue	elem;
 	JsonbIteratorToken tok;
 	int			n;
+	char	   *problem;
 
 	if (v->type == jbvNull)
 		return;
@@ -218,6 +242,11 @@ parse_dependencies(McTaskDef *task, JsonbValue *v)
 		if (elem.type != jbvString)
 			task_error(task, psprintf("Element %d of field \"dependencies\" must be a string, not %s.",
 									  task->ndeps, jsonb_type_name(&elem)));
+		/* not a task id at all: say so here, not as an unknown task */
+		problem = mc_name_problem(elem.val.string.val, elem.val.string.len);
+		if (problem != NULL)
+			task_error(task, psprintf("Element %d of field \"dependencies\" is not a valid task id. %s",
+									  task->ndeps, problem));
 		task->dep_ids[task->ndeps++] = pnstrdup(elem.val.string.val,
 												elem.val.string.len);
 	}

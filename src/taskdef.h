@@ -46,5 +46,6 @@ extern void mc_check_payload_size(Jsonb *value, const char *what);
 extern void mc_check_error_size(const char *error);
 extern void mc_require_arg(FunctionCallInfo fcinfo, int argno, const char *name);
 extern char *mc_name_problem(const char *value, int len);
+extern char *mc_name_for_message(const char *name);
 
 #endif							/* MC_TASKDEF_H */
