@@ -8,7 +8,7 @@
 # In a throwaway cluster with durable commits (synchronous_commit = on):
 #   1. Flat cost: with 0, ACTIVE/10 and ACTIVE running workflows waiting on
 #      an external agent that never comes (active, but nothing for the
-#      scheduler to run), a probe of 200 workflows x 20 no-op function
+#      scheduler to run), a probe of PROBE (500) workflows x 20 no-op function
 #      tasks (chains and diamonds) runs: its tasks/s, the scheduler's CPU
 #      time per task (launcher and workers, from /proc), their private
 #      memory (RssAnon) and memory contexts (pg_log_backend_memory_contexts),
@@ -18,7 +18,7 @@
 #      ends, and the scheduler's private memory at the peak.
 #   3. CLIENTS concurrent clients (pgbench, as a non-superuser role) for
 #      DURATION seconds, each transaction creating and starting a workflow
-#      of 5 tasks (a 50 ms task, then a fan-out) and reading it; one in
+#      of 5 tasks (a 5 ms task, then a fan-out) and reading it; one in
 #      five also pauses and resumes it, one in ten cancels it.  Then every
 #      workflow must end by itself, with consecutive versions in history.
 set -euo pipefail
@@ -29,6 +29,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 ACTIVE=${ACTIVE:-100000}
 CLIENTS=${CLIENTS:-50}
 DURATION=${DURATION:-60}
+PROBE=${PROBE:-500}
 PORT=${PORT:-54396}
 DIR=/tmp/mycelium-bench-load
 DB=bench
@@ -46,7 +47,7 @@ scripts=$(mc_as_user mktemp -d)
 psql_b <<'SQL'
 CREATE FUNCTION public.noop(ctx jsonb) RETURNS jsonb LANGUAGE sql AS 'SELECT NULL::jsonb';
 CREATE FUNCTION public.nap(ctx jsonb) RETURNS jsonb LANGUAGE sql
-	AS $$SELECT pg_sleep(0.05); SELECT '{}'::jsonb$$;
+	AS $$SELECT pg_sleep(0.005); SELECT '{}'::jsonb$$;
 SELECT mycelium.register_executor('noop', 'public.noop(jsonb)');
 SELECT mycelium.register_executor('nap', 'public.nap(jsonb)');
 SELECT mycelium.register_executor('nobody', NULL);
@@ -79,9 +80,9 @@ scheduler_contexts() {
 		awk '/Grand total: [0-9]+ bytes/ { for (i = 1; i <= NF; i++) if ($i == "total:") s += $(i + 1) } END { print s + 0 }'
 }
 
-# probe: 200 workflows x 20 no-op tasks; prints "tasks/s us/task"
+# probe: PROBE workflows x 20 no-op tasks; prints "tasks/s us/task"
 probe() {
-	psql_b -At <<'SQL' >/dev/null
+	psql_b -At <<SQL >/dev/null
 TRUNCATE public.probe_ids;
 INSERT INTO public.probe_ids
 SELECT mycelium.create_workflow(
@@ -96,7 +97,7 @@ SELECT mycelium.create_workflow(
 								 ELSE '["t1"]'::jsonb END) ORDER BY i)
 		   FROM generate_series(1, 20) i)
 	END, max_parallel_tasks => 20)
-FROM generate_series(1, 200) w;
+FROM generate_series(1, $PROBE) w;
 SQL
 	local t0 t1 ids
 	t0=$(scheduler_ticks)
@@ -104,8 +105,8 @@ SQL
 	ids=$(psql_b -At -c "SELECT array_agg(id) FROM public.probe_ids")
 	psql_b -c "CALL public.wait_all('$ids')"
 	t1=$(scheduler_ticks)
-	psql_b -At -c "SELECT round(4000 / extract(epoch FROM max(finished_at) - min(started_at))) || ' ' ||
-		round(($t1 - $t0) * 10000.0 / 4000)
+	psql_b -At -c "SELECT round($PROBE * 20 / extract(epoch FROM max(finished_at) - min(started_at))) || ' ' ||
+		round(($t1 - $t0) * 10000.0 / ($PROBE * 20))
 		FROM mycelium.workflows WHERE workflow_id IN (SELECT id FROM public.probe_ids)"
 }
 

@@ -61,6 +61,9 @@ typedef struct StepWorkflow
 	int32		last_claimed;	/* highest task number claimed */
 } StepWorkflow;
 
+/* most workflows a batch keeps a claim cursor for (see claim_cursor_get) */
+#define MC_CLAIM_CURSORS 10000
+
 /* highest task number a batch claimed in a workflow (see claim_all) */
 typedef struct ClaimCursor
 {
@@ -490,8 +493,8 @@ claim_all(McCatalogSession *session, McBatch *batch, StepWorkflow *sws, int nsw)
 }
 
 /*
- * claim_cursor
- *		The batch's cursor for a workflow.
+ * claim_cursor_get
+ *		Where the batch's last claim in a workflow ended (0: the start).
  *
  * Ready tasks are taken in task number order through the partial index of
  * ready tasks.  Entries of tasks that were ready once stay in that index
@@ -500,15 +503,41 @@ claim_all(McCatalogSession *session, McBatch *batch, StepWorkflow *sws, int nsw)
  * in each workflow ended and starts there (or below it, at the lowest task
  * the step made ready).  It wraps around to the start only when that finds
  * too few and a ready task may lie below (the workflow came from the
- * queue, or an attempt failed and may be retried at once).
+ * queue, or an attempt failed and may be retried at once).  Only
+ * workflows the batch claimed from have a cursor, and at most
+ * MC_CLAIM_CURSORS of them, so a worker's memory does not grow with the
+ * number of active workflows.
  */
-static ClaimCursor *
-claim_cursor(McBatch *batch, pg_uuid_t *id)
+static int32
+claim_cursor_get(McBatch *batch, pg_uuid_t *id)
 {
 	ClaimCursor *cursor;
-	bool		found;
 
-	if (batch->cursors == NULL || hash_get_num_entries(batch->cursors) > 100000)
+	if (batch->cursors == NULL)
+		return 0;
+	cursor = hash_search(batch->cursors, id, HASH_FIND, NULL);
+	return cursor != NULL ? cursor->last : 0;
+}
+
+/*
+ * claim_cursor_set
+ *		Moves the batch's cursor for a workflow (0 forgets it).  When the
+ *		table is full it starts afresh: a forgotten cursor only costs a
+ *		scan from the start.
+ */
+static void
+claim_cursor_set(McBatch *batch, pg_uuid_t *id, int32 last)
+{
+	ClaimCursor *cursor;
+
+	if (last <= 0)
+	{
+		if (batch->cursors != NULL)
+			(void) hash_search(batch->cursors, id, HASH_REMOVE, NULL);
+		return;
+	}
+	if (batch->cursors == NULL ||
+		hash_get_num_entries(batch->cursors) >= MC_CLAIM_CURSORS)
 	{
 		HASHCTL		ctl;
 
@@ -520,10 +549,8 @@ claim_cursor(McBatch *batch, pg_uuid_t *id)
 		batch->cursors = hash_create("mycelium claim cursors", 256, &ctl,
 									 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	}
-	cursor = hash_search(batch->cursors, id, HASH_ENTER, &found);
-	if (!found)
-		cursor->last = 0;
-	return cursor;
+	cursor = hash_search(batch->cursors, id, HASH_ENTER, NULL);
+	cursor->last = last;
 }
 
 /*
@@ -610,17 +637,13 @@ step_record(McCatalogSession *session, McBatch *batch, StepWorkflow *sw,
 
 	if (wf->status == MC_WF_RUNNING && (sw->candidate || sw->nfinished > 0))
 	{
-		ClaimCursor *cursor = claim_cursor(batch, &sw->id);
-
 		sw->limit = Min(*room, wf->max_parallel_tasks - wf->tasks_running);
 		/* share the work with idle workers rather than queue it here */
 		if (sw->limit > 1 && batch->share_work)
 			sw->limit = 1;
 		sw->limit = Max(sw->limit, 0);
 		sw->ask = sw->limit;
-		if (sw->lowest_ready <= cursor->last)
-			cursor->last = sw->lowest_ready - 1;
-		sw->after = cursor->last;
+		sw->after = Min(claim_cursor_get(batch, &sw->id), sw->lowest_ready - 1);
 		*room -= sw->limit;
 	}
 }
@@ -639,7 +662,9 @@ step_finish(McCatalogSession *session, McBatch *batch, StepWorkflow *sw)
 	if (!sw->locked)
 		return;
 	if (sw->claimed > 0)
-		claim_cursor(batch, &sw->id)->last = sw->last_claimed;
+		claim_cursor_set(batch, &sw->id, sw->last_claimed);
+	else if (sw->after < claim_cursor_get(batch, &sw->id))
+		claim_cursor_set(batch, &sw->id, sw->after);
 
 	if (wf->status == MC_WF_RUNNING)
 	{
