@@ -19,6 +19,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/test/lib/common.sh"
+. "$here/bench/lib.sh"
 
 RUNS=${RUNS:-5}
 WORKERS=${WORKERS:-2}
@@ -36,23 +37,15 @@ trap 'mc_cluster_stop "$DIR"; mc_unstage' EXIT
 
 psql_b() { mc_as_user psql -X -q -v ON_ERROR_STOP=1 -h "$DIR" -p "$PORT" -d "$DB" "$@"; }
 
-psql_b <<'SQL'
-CREATE FUNCTION public.noop(ctx jsonb) RETURNS jsonb LANGUAGE sql AS 'SELECT NULL::jsonb';
+{
+	bench_noop_sql
+	cat <<'SQL'
 CREATE FUNCTION public.stamp(ctx jsonb) RETURNS jsonb LANGUAGE sql
 	AS $$SELECT jsonb_build_object('t', clock_timestamp())$$;
-SELECT mycelium.register_executor('noop', 'public.noop(jsonb)');
 SELECT mycelium.register_executor('stamp', 'public.stamp(jsonb)');
--- wait until a workflow set is finished, as seen by a fresh snapshot
-CREATE PROCEDURE public.wait_all(ids uuid[]) LANGUAGE plpgsql AS $$
-BEGIN
-	LOOP
-		EXIT WHEN NOT EXISTS (SELECT 1 FROM mycelium.workflows
-			WHERE workflow_id = ANY (ids) AND status NOT IN ('completed', 'failed', 'cancelled'));
-		COMMIT;
-		PERFORM pg_sleep(0.01);
-	END LOOP;
-END $$;
+CREATE TABLE batch_ids (id uuid);
 SQL
+} | psql_b >/dev/null
 
 echo "== 20,000 independent no-op tasks, $WORKERS workers ($RUNS runs)"
 rates=()
@@ -72,24 +65,7 @@ printf 'median: %s tasks/s\n' "$(printf '%s\n' "${rates[@]}" | mc_median)"
 echo "== 1,000 workflows of 20 tasks (500 chains, 500 diamonds), $WORKERS workers ($RUNS runs)"
 rates=()
 for i in $(seq "$RUNS"); do
-	psql_b -At <<'SQL' >/dev/null
-CREATE TABLE IF NOT EXISTS batch_ids (id uuid);
-TRUNCATE batch_ids;
-INSERT INTO batch_ids
-SELECT mycelium.create_workflow(
-	CASE WHEN w % 2 = 0 THEN
-		(SELECT jsonb_agg(jsonb_build_object('task_id', 't' || i, 'agent_id', 'a', 'agent_type', 'noop',
-			'dependencies', CASE WHEN i = 1 THEN '[]'::jsonb ELSE jsonb_build_array('t' || (i - 1)) END) ORDER BY i)
-		   FROM generate_series(1, 20) i)
-	ELSE
-		(SELECT jsonb_agg(jsonb_build_object('task_id', 't' || i, 'agent_id', 'a', 'agent_type', 'noop',
-			'dependencies', CASE WHEN i = 1 THEN '[]'::jsonb
-								 WHEN i = 20 THEN (SELECT jsonb_agg('t' || k) FROM generate_series(2, 19) k)
-								 ELSE '["t1"]'::jsonb END) ORDER BY i)
-		   FROM generate_series(1, 20) i)
-	END, max_parallel_tasks => 20)
-FROM generate_series(1, 1000) w;
-SQL
+	bench_mixed_workflows_sql batch_ids 1000 | psql_b -At >/dev/null
 	psql_b -At -c "SELECT count(mycelium.start_workflow(id)) FROM batch_ids" >/dev/null
 	ids=$(psql_b -At -c "SELECT array_agg(id) FROM batch_ids")
 	psql_b -c "CALL public.wait_all('$ids')"

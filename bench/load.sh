@@ -25,6 +25,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/test/lib/common.sh"
+. "$here/bench/lib.sh"
 
 ACTIVE=${ACTIVE:-100000}
 CLIENTS=${CLIENTS:-50}
@@ -44,24 +45,16 @@ trap 'mc_cluster_stop "$DIR"; mc_unstage' EXIT
 psql_b() { mc_as_user psql -X -q -v ON_ERROR_STOP=1 -h "$DIR" -p "$PORT" -d "$DB" "$@"; }
 scripts=$(mc_as_user mktemp -d)
 
-psql_b <<'SQL'
-CREATE FUNCTION public.noop(ctx jsonb) RETURNS jsonb LANGUAGE sql AS 'SELECT NULL::jsonb';
+{
+	bench_noop_sql
+	cat <<'SQL'
 CREATE FUNCTION public.nap(ctx jsonb) RETURNS jsonb LANGUAGE sql
 	AS $$SELECT pg_sleep(0.005); SELECT '{}'::jsonb$$;
-SELECT mycelium.register_executor('noop', 'public.noop(jsonb)');
 SELECT mycelium.register_executor('nap', 'public.nap(jsonb)');
 SELECT mycelium.register_executor('nobody', NULL);
-CREATE PROCEDURE public.wait_all(ids uuid[]) LANGUAGE plpgsql AS $$
-BEGIN
-	LOOP
-		EXIT WHEN NOT EXISTS (SELECT 1 FROM mycelium.workflows
-			WHERE workflow_id = ANY (ids) AND status NOT IN ('completed', 'failed', 'cancelled'));
-		COMMIT;
-		PERFORM pg_sleep(0.05);
-	END LOOP;
-END $$;
 CREATE TABLE public.probe_ids (id uuid);
 SQL
+} | psql_b >/dev/null
 
 # the scheduler's processes: the launcher and the workers
 scheduler_pids() { pgrep -P "$(mc_as_user head -1 "$DIR/data/postmaster.pid")" -f 'mycelium (launcher|worker)'; }
@@ -82,23 +75,7 @@ scheduler_contexts() {
 
 # probe: PROBE workflows x 20 no-op tasks; prints "tasks/s us/task"
 probe() {
-	psql_b -At <<SQL >/dev/null
-TRUNCATE public.probe_ids;
-INSERT INTO public.probe_ids
-SELECT mycelium.create_workflow(
-	CASE WHEN w % 2 = 0 THEN
-		(SELECT jsonb_agg(jsonb_build_object('task_id', 't' || i, 'agent_id', 'a', 'agent_type', 'noop',
-			'dependencies', CASE WHEN i = 1 THEN '[]'::jsonb ELSE jsonb_build_array('t' || (i - 1)) END) ORDER BY i)
-		   FROM generate_series(1, 20) i)
-	ELSE
-		(SELECT jsonb_agg(jsonb_build_object('task_id', 't' || i, 'agent_id', 'a', 'agent_type', 'noop',
-			'dependencies', CASE WHEN i = 1 THEN '[]'::jsonb
-								 WHEN i = 20 THEN (SELECT jsonb_agg('t' || k) FROM generate_series(2, 19) k)
-								 ELSE '["t1"]'::jsonb END) ORDER BY i)
-		   FROM generate_series(1, 20) i)
-	END, max_parallel_tasks => 20)
-FROM generate_series(1, $PROBE) w;
-SQL
+	bench_mixed_workflows_sql public.probe_ids "$PROBE" | psql_b -At >/dev/null
 	local t0 t1 ids
 	t0=$(scheduler_ticks)
 	psql_b -At -c "SELECT count(mycelium.start_workflow(id)) FROM public.probe_ids" >/dev/null

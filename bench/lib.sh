@@ -1,0 +1,43 @@
+# bench/lib.sh: SQL the scheduler benchmarks share (sourced by bench/*.sh).
+
+# bench_noop_sql: the no-op executor "noop" and public.wait_all(ids), a
+# procedure that returns once every workflow of ids has ended (as a fresh
+# snapshot sees it)
+bench_noop_sql() {
+	cat <<'SQL'
+CREATE FUNCTION public.noop(ctx jsonb) RETURNS jsonb LANGUAGE sql AS 'SELECT NULL::jsonb';
+SELECT mycelium.register_executor('noop', 'public.noop(jsonb)');
+CREATE PROCEDURE public.wait_all(ids uuid[]) LANGUAGE plpgsql AS $$
+BEGIN
+	LOOP
+		EXIT WHEN NOT EXISTS (SELECT 1 FROM mycelium.workflows
+			WHERE workflow_id = ANY (ids) AND status NOT IN ('completed', 'failed', 'cancelled'));
+		COMMIT;
+		PERFORM pg_sleep(0.01);
+	END LOOP;
+END $$;
+SQL
+}
+
+# bench_mixed_workflows_sql TABLE N: SQL that fills TABLE (id uuid) with
+# the ids of N new workflows of 20 no-op tasks, half chains and half
+# diamonds (1 -> 18 -> 1)
+bench_mixed_workflows_sql() {
+	cat <<SQL
+TRUNCATE $1;
+INSERT INTO $1
+SELECT mycelium.create_workflow(
+	CASE WHEN w % 2 = 0 THEN
+		(SELECT jsonb_agg(jsonb_build_object('task_id', 't' || i, 'agent_id', 'a', 'agent_type', 'noop',
+			'dependencies', CASE WHEN i = 1 THEN '[]'::jsonb ELSE jsonb_build_array('t' || (i - 1)) END) ORDER BY i)
+		   FROM generate_series(1, 20) i)
+	ELSE
+		(SELECT jsonb_agg(jsonb_build_object('task_id', 't' || i, 'agent_id', 'a', 'agent_type', 'noop',
+			'dependencies', CASE WHEN i = 1 THEN '[]'::jsonb
+								 WHEN i = 20 THEN (SELECT jsonb_agg('t' || k) FROM generate_series(2, 19) k)
+								 ELSE '["t1"]'::jsonb END) ORDER BY i)
+		   FROM generate_series(1, 20) i)
+	END, max_parallel_tasks => 20)
+FROM generate_series(1, $2) w;
+SQL
+}
