@@ -157,12 +157,19 @@ tick(bool rescan, TimestampTz *since)
 						   "WHERE t.status = 'ready' AND w.status = 'running'",
 						   0, NULL, NULL, NULL, 0);
 	else
+	{
+		/*
+		 * Every due retry not claimed yet, not only those that fell due since
+		 * the last look: a worker sets run_after before its commit, which may
+		 * come after a look whose window already passed it.
+		 */
 		n = mc_catalog_run(MC_PLAN_DUE_RETRIES,
 						   "SELECT DISTINCT t.workflow_id FROM mycelium.task_states t "
 						   "JOIN mycelium.workflow_states w ON w.workflow_id = t.workflow_id "
 						   "WHERE t.status = 'ready' AND t.run_after IS NOT NULL "
-						   "  AND t.run_after > $1 AND t.run_after <= $2 AND w.status = 'running'",
+						   "  AND t.run_after <= $2 AND w.status = 'running'",
 						   2, argtypes, values, NULL, 0);
+	}
 	push_rows(n, &ids);
 
 	/* external agents: retries that fell due, and leases that lapsed */
