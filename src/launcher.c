@@ -230,10 +230,15 @@ tick(TimestampTz *since)
 
 	values[0] = TimestampTzGetDatum(*since);
 	values[1] = TimestampTzGetDatum(now);
+	/*
+	 * Every due retry not claimed yet, not only those that fell due since
+	 * the last look: a worker sets run_after before its commit, which may
+	 * come after a look whose window already passed it.
+	 */
 	n = mc_catalog_run(MC_PLAN_DUE_RETRIES,
 					   "SELECT DISTINCT t.workflow_id FROM mycelium.task_states t "
 					   "WHERE t.status = 'ready' AND t.run_after IS NOT NULL "
-					   "  AND t.run_after > $1 AND t.run_after <= $2 "
+					   "  AND t.run_after <= $2 "
 					   "  AND " WORKFLOW_RUNNING("t"),
 					   2, argtypes, values, NULL, 0);
 	push_rows(n, &ids);
