@@ -56,6 +56,15 @@
 	"(SELECT w.status FROM mycelium.workflow_states w " \
 	" WHERE w.workflow_id = " t ".workflow_id) = 'running' "
 
+/*
+ * Whether task row t is for a function executor: the scheduler's to run.
+ * Ready tasks of external agents are the agents' to claim; queueing their
+ * workflows would only have the workers look at them in vain.
+ */
+#define FUNCTION_TASK(t) \
+	"EXISTS (SELECT 1 FROM mycelium.executors e " \
+	" WHERE e.agent_type = " t ".agent_type AND e.executor IS NOT NULL) "
+
 /* sleep between the ticks of a rescan while the queue drains, ms */
 #define MC_RESCAN_NAP 10L
 
@@ -169,9 +178,7 @@ rescan_page(TimestampTz now, pg_uuid_t **ids)
 					   "SELECT DISTINCT t.workflow_id FROM mycelium.task_states t "
 					   "WHERE t.status = 'ready' AND t.workflow_id > $1 "
 					   "  AND (t.run_after IS NULL OR t.run_after <= $2) "
-					   "  AND " WORKFLOW_RUNNING("t")
-					   "  AND EXISTS (SELECT 1 FROM mycelium.executors e "
-					   "    WHERE e.agent_type = t.agent_type AND e.executor IS NOT NULL) "
+					   "  AND " WORKFLOW_RUNNING("t") "AND " FUNCTION_TASK("t")
 					   "ORDER BY t.workflow_id LIMIT $3",
 					   3, argtypes, values, NULL, 0);
 	push_rows(n, ids);
@@ -231,15 +238,15 @@ tick(TimestampTz *since)
 	values[0] = TimestampTzGetDatum(*since);
 	values[1] = TimestampTzGetDatum(now);
 	/*
-	 * Every due retry not claimed yet, not only those that fell due since
-	 * the last look: a worker sets run_after before its commit, which may
-	 * come after a look whose window already passed it.
+	 * Every due retry of a function task not claimed yet, not only those
+	 * that fell due since the last look: a worker sets run_after before its
+	 * commit, which may come after a look whose window already passed it.
 	 */
 	n = mc_catalog_run(MC_PLAN_DUE_RETRIES,
 					   "SELECT DISTINCT t.workflow_id FROM mycelium.task_states t "
 					   "WHERE t.status = 'ready' AND t.run_after IS NOT NULL "
 					   "  AND t.run_after <= $2 "
-					   "  AND " WORKFLOW_RUNNING("t"),
+					   "  AND " WORKFLOW_RUNNING("t") "AND " FUNCTION_TASK("t"),
 					   2, argtypes, values, NULL, 0);
 	push_rows(n, &ids);
 
