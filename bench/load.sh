@@ -56,11 +56,11 @@ CREATE TABLE public.probe_ids (id uuid);
 SQL
 } | psql_b >/dev/null
 
-# the scheduler's processes: the launcher and the workers
-scheduler_pids() { pgrep -P "$(mc_as_user head -1 "$DIR/data/postmaster.pid")" -f 'mycelium (launcher|worker)'; }
-# CPU time of the scheduler, in clock ticks (1/100 s)
-scheduler_ticks() { local s=0 p; for p in $(scheduler_pids); do s=$((s + $(awk '{print $14 + $15}' /proc/"$p"/stat))); done; echo $s; }
-launcher_ticks() { awk '{print $14 + $15}' /proc/"$(pgrep -P "$(mc_as_user head -1 "$DIR/data/postmaster.pid")" -f 'mycelium launcher')"/stat; }
+# scheduler_pids [PATTERN]: the scheduler's processes (default: the launcher and the workers)
+scheduler_pids() { pgrep -P "$(mc_as_user head -1 "$DIR/data/postmaster.pid")" -f "${1:-mycelium (launcher|worker)}"; }
+# scheduler_ticks [PATTERN]: their CPU time, in clock ticks (1/100 s)
+scheduler_ticks() { local s=0 p; for p in $(scheduler_pids "${1:-}"); do s=$((s + $(awk '{print $14 + $15}' /proc/"$p"/stat))); done; echo $s; }
+launcher_ticks() { scheduler_ticks 'mycelium launcher'; }
 # private memory of the scheduler's processes, kB (sum)
 scheduler_rss() { local s=0 p; for p in $(scheduler_pids); do s=$((s + $(awk '/^RssAnon/ {print $2}' /proc/"$p"/status))); done; echo $s; }
 # the scheduler's memory contexts, bytes (sum of each process's grand total)

@@ -45,6 +45,20 @@ mc_notify_ready_row(uint64 row, int col)
 }
 
 /*
+ * mc_notify_ready_rows
+ *		Notifies the agent types in column 1 of the last statement's n
+ *		result rows.
+ */
+void
+mc_notify_ready_rows(uint64 n)
+{
+	uint64		i;
+
+	for (i = 0; i < n; i++)
+		mc_notify_ready_row(i, 1);
+}
+
+/*
  * mc_notify_ready_workflow
  *		A workflow runs (again): notifies the external agent types it has
  *		ready tasks for.  One index probe per external agent type.
@@ -54,17 +68,13 @@ mc_notify_ready_workflow(pg_uuid_t *workflow_id)
 {
 	static const Oid argtypes[] = {UUIDOID};
 	Datum		values[1];
-	uint64		n;
-	uint64		i;
 
 	values[0] = UUIDPGetDatum(workflow_id);
-	n = mc_catalog_run(MC_PLAN_READY_EXTERNAL,
-					   "SELECT e.agent_type FROM mycelium.executors e "
-					   "WHERE e.executor IS NULL AND EXISTS ("
-					   "  SELECT 1 FROM mycelium.task_states t "
-					   "  WHERE t.agent_type = e.agent_type AND t.workflow_id = $1 "
-					   "    AND t.status = 'ready')",
-					   1, argtypes, values, NULL, 0);
-	for (i = 0; i < n; i++)
-		mc_notify_ready_row(i, 1);
+	mc_notify_ready_rows(mc_catalog_run(MC_PLAN_READY_EXTERNAL,
+										"SELECT e.agent_type FROM mycelium.executors e "
+										"WHERE e.executor IS NULL AND EXISTS ("
+										"  SELECT 1 FROM mycelium.task_states t "
+										"  WHERE t.agent_type = e.agent_type AND t.workflow_id = $1 "
+										"    AND t.status = 'ready')",
+										1, argtypes, values, NULL, 0));
 }

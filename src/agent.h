@@ -26,6 +26,7 @@
 
 extern void mc_notify_ready(const char *agent_type);
 extern void mc_notify_ready_row(uint64 row, int col);
+extern void mc_notify_ready_rows(uint64 n);
 extern void mc_notify_ready_workflow(pg_uuid_t *workflow_id);
 
 #endif							/* MC_AGENT_H */

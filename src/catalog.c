@@ -102,7 +102,7 @@ mc_role_is_admin(Oid roleid)
 bool
 mc_executor_may_run_as(Oid registrar, Oid owner)
 {
-	return registrar == owner || has_privs_of_role(registrar, owner);
+	return has_privs_of_role(registrar, owner);	/* true for the owner itself */
 }
 
 /*

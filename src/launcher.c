@@ -199,8 +199,9 @@ rescan_page(TimestampTz now, pg_uuid_t **ids)
 /*
  * tick
  *		One look at the catalog: the next page of a rescan if one is under
- *		way, and the workflows whose retries fell due since the last look.
- *		Returns how long to sleep, in ms.
+ *		way, the workflows with due retries not yet claimed, the external
+ *		agent types whose retries fell due since the last look (notified),
+ *		and lapsed leases.  Returns how long to sleep, in ms.
  */
 static long
 tick(TimestampTz *since)
@@ -251,18 +252,13 @@ tick(TimestampTz *since)
 	push_rows(n, &ids);
 
 	/* external agents: retries that fell due, and leases that lapsed */
-	{
-		uint64		k = mc_catalog_run(MC_PLAN_DUE_EXTERNAL,
-									   "SELECT DISTINCT t.agent_type FROM mycelium.task_states t "
-									   "JOIN mycelium.executors e ON e.agent_type = t.agent_type "
-									   "  AND e.executor IS NULL "
-									   "WHERE t.status = 'ready' AND t.run_after IS NOT NULL "
-									   "  AND t.run_after > $1 AND t.run_after <= $2",
-									   2, argtypes, values, NULL, 0);
-
-		for (i = 0; i < k; i++)
-			mc_notify_ready_row(i, 1);
-	}
+	mc_notify_ready_rows(mc_catalog_run(MC_PLAN_DUE_EXTERNAL,
+										"SELECT DISTINCT t.agent_type FROM mycelium.task_states t "
+										"JOIN mycelium.executors e ON e.agent_type = t.agent_type "
+										"  AND e.executor IS NULL "
+										"WHERE t.status = 'ready' AND t.run_after IS NOT NULL "
+										"  AND t.run_after > $1 AND t.run_after <= $2",
+										2, argtypes, values, NULL, 0));
 	mc_expire_leases(&session, now);
 
 	mc_catalog_run(MC_PLAN_NEXT_RETRY,

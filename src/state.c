@@ -155,10 +155,11 @@ read_workflow(uint64 row, pg_uuid_t *id, McWorkflow *wf)
 	wf->changed = false;
 }
 
-#define WORKFLOW_COLUMNS \
+/* the columns read_workflow reads, in its order */
+#define WORKFLOW_SELECT \
 	"SELECT owner::pg_catalog.oid, status::pg_catalog.text, version, " \
-	"tasks_open, tasks_running, error, max_parallel_tasks, workflow_id " \
-	"FROM mycelium.workflow_states "
+	"tasks_open, tasks_running, error, max_parallel_tasks, workflow_id "
+#define WORKFLOW_COLUMNS WORKFLOW_SELECT "FROM mycelium.workflow_states "
 #define WORKFLOW_LOCK_COLUMNS WORKFLOW_COLUMNS "WHERE workflow_id = $1 "
 
 /*
@@ -166,9 +167,7 @@ read_workflow(uint64 row, pg_uuid_t *id, McWorkflow *wf)
  * ANY" would let the generic plan scan the whole table.
  */
 #define WORKFLOWS_BY_ID \
-	"SELECT w.owner::pg_catalog.oid, w.status::pg_catalog.text, w.version, " \
-	"w.tasks_open, w.tasks_running, w.error, w.max_parallel_tasks, w.workflow_id " \
-	"FROM pg_catalog.unnest($1::pg_catalog.uuid[]) AS i(id) " \
+	WORKFLOW_SELECT "FROM pg_catalog.unnest($1::pg_catalog.uuid[]) AS i(id) " \
 	"JOIN mycelium.workflow_states w ON w.workflow_id = i.id " \
 	"ORDER BY w.workflow_id "
 
