@@ -203,7 +203,6 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 	Datum	   *bases;
 	int			nids = 0;
 	int			n = 0;
-	int			remaining = max_tasks;
 	int			i;
 	int			k;
 
@@ -255,21 +254,20 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 	limits = palloc(sizeof(Datum) * Max(nids, 1));
 	afters = palloc(sizeof(Datum) * Max(nids, 1));
 	bases = palloc(sizeof(Datum) * Max(nids, 1));
-	for (i = 0; i < nids && remaining > 0; i++)
+	for (i = 0; i < nids; i++)
 	{
 		int			room = wfs[i].max_parallel_tasks - wfs[i].tasks_running;
 
 		if (!locked[i] || wfs[i].status != MC_WF_RUNNING || room <= 0)
 			continue;
 		dids[n] = UUIDPGetDatum(&wfs[i].id);
-		limits[n] = Int32GetDatum(Min(room, remaining));
+		limits[n] = Int32GetDatum(Min(room, max_tasks));
 		afters[n] = Int32GetDatum(0);
 		bases[n] = Int64GetDatum(wfs[i].version);
-		remaining -= Min(room, remaining);
 		n++;
 	}
 	rows = n > 0 ? mc_claim_run(session, n, dids, limits, afters, bases,
-								worker_id, agent_type, lease) : 0;
+								max_tasks, worker_id, agent_type, lease) : 0;
 
 	/* return the claims, counting each into its workflow */
 	k = 0;

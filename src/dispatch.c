@@ -59,6 +59,7 @@ typedef struct StepWorkflow
 	int32		after;			/* ... among the tasks numbered above this */
 	int			claimed;		/* tasks claimed from it */
 	int32		last_claimed;	/* highest task number claimed */
+	bool		cut;			/* the step's cap stopped its claims: may have more */
 } StepWorkflow;
 
 /* most workflows a batch keeps a claim cursor for (see claim_cursor_get) */
@@ -307,7 +308,8 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
  * mc_claim_run
  *		The claim statement: claims, in one statement, up to limits[i]
  *		ready tasks numbered above afters[i] from each workflow ids[i],
- *		whose next version is bases[i]; marks them running with their
+ *		whose next version is bases[i], and at most cap in all, taking the
+ *		workflows in the order given; marks them running with their
  *		attempt counted, records history (one version each, in task order
  *		within a workflow), and returns each claimed task with its execution
  *		context, in workflow and task order.  With agent_type NULL it claims
@@ -318,13 +320,13 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
  */
 uint64
 mc_claim_run(McCatalogSession *session, int n, Datum *ids, Datum *limits,
-			 Datum *afters, Datum *bases, const char *worker_id,
+			 Datum *afters, Datum *bases, int cap, const char *worker_id,
 			 const char *agent_type, Interval *lease)
 {
 	static const Oid argtypes[] = {UUIDARRAYOID, INT4ARRAYOID, INT4ARRAYOID,
-		INT8ARRAYOID, TEXTOID, REGROLEOID, TEXTOID, INTERVALOID};
-	Datum		values[8];
-	char		nulls[8];
+		INT8ARRAYOID, TEXTOID, REGROLEOID, TEXTOID, INTERVALOID, INT4OID};
+	Datum		values[9];
+	char		nulls[9];
 
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = mc_catalog_array(ids, n, UUIDOID);
@@ -337,6 +339,7 @@ mc_claim_run(McCatalogSession *session, int n, Datum *ids, Datum *limits,
 	nulls[6] = agent_type ? ' ' : 'n';
 	values[7] = IntervalPGetDatum(lease);
 	nulls[7] = lease ? ' ' : 'n';
+	values[8] = Int32GetDatum(cap);
 	return mc_catalog_run(MC_PLAN_CLAIM,
 						  "WITH w AS ("
 						  "  SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), "
@@ -351,7 +354,8 @@ mc_claim_run(McCatalogSession *session, int n, Datum *ids, Datum *limits,
 						  "        EXISTS (SELECT 1 FROM mycelium.executors e "
 						  "          WHERE e.agent_type = t.agent_type AND e.executor IS NOT NULL) "
 						  "        ELSE t.agent_type = $7 END "
-						  "    ORDER BY t.task_no LIMIT w.lim) x"
+						  "    ORDER BY t.task_no LIMIT w.lim) x "
+						  "  LIMIT $9"
 						  "), u AS ("
 						  "  UPDATE mycelium.task_states t SET status = 'running', attempt = t.attempt + 1, "
 						  "    started_at = pg_catalog.clock_timestamp(), finished_at = NULL, run_after = NULL, "
@@ -407,42 +411,62 @@ mc_claim_run(McCatalogSession *session, int n, Datum *ids, Datum *limits,
 						  "  FROM mycelium.handoffs m WHERE m.workflow_id = u.workflow_id "
 						  "    AND m.target_agent_id = u.agent_id AND m.target_agent_type = u.agent_type) hs ON true "
 						  "ORDER BY u.workflow_id, u.task_no",
-						  8, argtypes, values, nulls, 0);
+						  9, argtypes, values, nulls, 0);
 }
 
 /*
  * claim_all
  *		Claims, in one statement, up to sw->ask ready tasks numbered above
  *		sw->after from every workflow of the step that asks for some, and
- *		adds them to the batch with their execution context.
+ *		at most cap in all, and adds them to the batch with their execution
+ *		context.  Returns how many it claimed.
+ *
+ * Each workflow asks for as many as its limits allow, not for its share
+ * of the batch: most have fewer ready tasks than that (a chain has one).
+ * The workflows whose attempts the step recorded come first, so the work
+ * a worker has under way goes on; when the cap stops the claims, the
+ * workflow it stopped in and those after it are marked cut, to be looked
+ * at again.
  */
-static void
-claim_all(McCatalogSession *session, McBatch *batch, StepWorkflow *sws, int nsw)
+static int
+claim_all(McCatalogSession *session, McBatch *batch, StepWorkflow *sws, int nsw,
+		  int cap)
 {
 	Datum	   *ids = palloc(sizeof(Datum) * Max(nsw, 1));
 	Datum	   *limits = palloc(sizeof(Datum) * Max(nsw, 1));
 	Datum	   *afters = palloc(sizeof(Datum) * Max(nsw, 1));
 	Datum	   *bases = palloc(sizeof(Datum) * Max(nsw, 1));
+	int		   *order = palloc(sizeof(int) * Max(nsw, 1));
+	int		   *before = palloc(sizeof(int) * Max(nsw, 1));
 	int			n = 0;
+	int			pass;
 	int			i;
 	int			k;
 	uint64		rows;
 	uint64		r;
 	MemoryContext old;
 
-	for (i = 0; i < nsw; i++)
+	if (cap <= 0)
+		return 0;
+	for (pass = 0; pass < 2; pass++)
 	{
-		if (sws[i].ask <= 0)
-			continue;
-		ids[n] = UUIDPGetDatum(&sws[i].id);
-		limits[n] = Int32GetDatum(sws[i].ask);
-		afters[n] = Int32GetDatum(sws[i].after);
-		bases[n] = Int64GetDatum(sws[i].wf.version);
-		n++;
+		for (i = 0; i < nsw; i++)
+		{
+			StepWorkflow *sw = &sws[i];
+
+			if (sw->ask <= 0 || (sw->nfinished > 0) != (pass == 0))
+				continue;
+			ids[n] = UUIDPGetDatum(&sw->id);
+			limits[n] = Int32GetDatum(sw->ask);
+			afters[n] = Int32GetDatum(sw->after);
+			bases[n] = Int64GetDatum(sw->wf.version);
+			before[n] = sw->claimed;
+			order[n++] = i;
+		}
 	}
 	if (n == 0)
-		return;
-	rows = mc_claim_run(session, n, ids, limits, afters, bases,
+		return 0;
+	rows = mc_claim_run(session, n, ids, limits, afters, bases, cap,
 						batch->worker_id, NULL, NULL);
 
 	/*
@@ -490,6 +514,16 @@ claim_all(McCatalogSession *session, McBatch *batch, StepWorkflow *sws, int nsw)
 		sw->wf.changed = true;
 	}
 	MemoryContextSwitchTo(old);
+
+	/* the cap was reached: from the last workflow that got some, cut */
+	if (rows >= (uint64) cap)
+	{
+		for (k = n - 1; k > 0 && sws[order[k]].claimed == before[k]; k--)
+			;
+		for (; k < n; k++)
+			sws[order[k]].cut = true;
+	}
+	return (int) rows;
 }
 
 /*
@@ -596,11 +630,11 @@ finish_workflow(McCatalogSession *session, McWorkflow *wf)
  * step_record
  *		The middle part of a step for one (locked) workflow: record its
  *		failed attempts, start it if asked to, and work out how many tasks
- *		to claim from it.
+ *		to claim from it: as many as its limits and the batch's room allow.
  */
 static void
 step_record(McCatalogSession *session, McBatch *batch, StepWorkflow *sw,
-			McRunTask *finished, int *room)
+			McRunTask *finished, int room)
 {
 	McWorkflow *wf = &sw->wf;
 	int			i;
@@ -637,14 +671,20 @@ step_record(McCatalogSession *session, McBatch *batch, StepWorkflow *sw,
 
 	if (wf->status == MC_WF_RUNNING && (sw->candidate || sw->nfinished > 0))
 	{
-		sw->limit = Min(*room, wf->max_parallel_tasks - wf->tasks_running);
-		/* share the work with idle workers rather than queue it here */
+		sw->limit = Min(room, wf->max_parallel_tasks - wf->tasks_running);
+		/*
+		 * Share the work with idle workers rather than queue it here: take
+		 * one task and leave the rest to them, so tasks of unknown length
+		 * run in parallel.
+		 */
 		if (sw->limit > 1 && batch->share_work)
+		{
 			sw->limit = 1;
+			batch->shared = true;
+		}
 		sw->limit = Max(sw->limit, 0);
 		sw->ask = sw->limit;
 		sw->after = Min(claim_cursor_get(batch, &sw->id), sw->lowest_ready - 1);
-		*room -= sw->limit;
 	}
 }
 
@@ -668,7 +708,7 @@ step_finish(McCatalogSession *session, McBatch *batch, StepWorkflow *sw)
 
 	if (wf->status == MC_WF_RUNNING)
 	{
-		if (sw->limit > 0 && sw->claimed == sw->limit &&
+		if (sw->limit > 0 && (sw->claimed == sw->limit || sw->cut) &&
 			wf->tasks_running < wf->max_parallel_tasks)
 		{
 			/* maybe more ready than we could take: let others look */
@@ -715,6 +755,7 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 	batch->requeue = NIL;
 	batch->retry_scheduled = false;
 	batch->share_work = mc_idle_workers() > 0;
+	batch->shared = false;
 
 	/* split the batch: attempts that ran, and claimed tasks still to run */
 	finished = palloc(sizeof(McRunTask) * Max(batch->ntasks, 1));
@@ -815,10 +856,10 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 	room = batch->capacity - batch->ntasks;
 	for (i = 0; i < nsw; i++)
 	{
-		step_record(session, batch, &sws[i], finished, &room);
+		step_record(session, batch, &sws[i], finished, room);
 		CHECK_FOR_INTERRUPTS();
 	}
-	claim_all(session, batch, sws, nsw);
+	room -= claim_all(session, batch, sws, nsw, room);
 
 	/* too few above the cursor where some may lie below: once more from 0 */
 	for (i = 0, j = 0; i < nsw; i++)
@@ -826,15 +867,21 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 		StepWorkflow *sw = &sws[i];
 
 		sw->ask = 0;
-		if (sw->limit > 0 && sw->claimed < sw->limit && sw->after > 0 && sw->may_wrap)
+		if (sw->limit > 0 && sw->claimed < sw->limit && sw->after > 0 &&
+			sw->may_wrap && !sw->cut)
 		{
+			if (room <= 0)
+			{
+				sw->cut = true; /* the batch is full: for others */
+				continue;
+			}
 			sw->ask = sw->limit - sw->claimed;
 			sw->after = 0;
 			j++;
 		}
 	}
 	if (j > 0)
-		claim_all(session, batch, sws, nsw);
+		claim_all(session, batch, sws, nsw, room);
 	for (i = 0, j = 0; i < nsw; i++)
 	{
 		step_finish(session, batch, &sws[i]);

@@ -30,6 +30,7 @@ typedef struct McBatch
 	HTAB	   *cursors;		/* workflow id -> highest task number claimed */
 	bool		retry_scheduled;	/* an attempt will be retried after a back-off */
 	bool		share_work;		/* other workers are idle: claim one task a workflow */
+	bool		shared;			/* ... and the step left work to them */
 } McBatch;
 
 extern McBatch *mc_batch_create(MemoryContext parent, const char *worker_id,
@@ -46,7 +47,7 @@ extern McTaskStatus mc_fail_attempt(McCatalogSession *session, McWorkflow *wf,
 									McTask *task, char *error);
 extern uint64 mc_claim_run(McCatalogSession *session, int n, Datum *ids,
 						   Datum *limits, Datum *afters, Datum *bases,
-						   const char *worker_id, const char *agent_type,
-						   Interval *lease);
+						   int cap, const char *worker_id,
+						   const char *agent_type, Interval *lease);
 
 #endif							/* MC_DISPATCH_H */

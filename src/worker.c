@@ -24,6 +24,7 @@
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
+#include "storage/condition_variable.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
@@ -240,7 +241,9 @@ mc_worker_main(Datum main_arg)
 		{
 			mc_dispatch_lock_batch(batch);
 			run_attempts(batch);
-			ncandidates = mc_queue_pop(candidates, MC_CANDIDATES);
+			/* what the last step left to idle workers is theirs to take */
+			if (!batch->shared)
+				ncandidates = mc_queue_pop(candidates, MC_CANDIDATES);
 		}
 		pgstat_report_activity(STATE_RUNNING, "mycelium: dispatching");
 		mc_dispatch_step(&session, batch, candidates, ncandidates);
@@ -248,11 +251,19 @@ mc_worker_main(Datum main_arg)
 		PopActiveSnapshot();
 		CommitTransactionCommand();
 
-		/* nothing claimed and workflows busy elsewhere: do not spin on them */
+		/*
+		 * Nothing claimed and workflows busy elsewhere: do not spin on them,
+		 * but wait only until another worker commits (at most 10 ms), since
+		 * that commit may have freed them.  A worker that leaves work to
+		 * idle ones is in its next step soon after, so waiting out a fixed
+		 * time would mostly find the workflow locked again.
+		 */
 		if (batch->ntasks == 0 && batch->requeue != NIL)
 		{
-			(void) WaitLatch(MyLatch, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10L,
-							 PG_WAIT_EXTENSION);
+			ConditionVariablePrepareToSleep(&mc_shared->progress);
+			(void) ConditionVariableTimedSleep(&mc_shared->progress, 10L,
+											   PG_WAIT_EXTENSION);
+			ConditionVariableCancelSleep();
 		}
 		pgstat_report_stat(false);
 		mc_set_busy(batch->ntasks > 0);
