@@ -52,7 +52,7 @@ PG_FUNCTION_INFO_V1(mc_fail_task);
 #define MC_MAX_CLAIM 10000
 
 /* most rounds of one claim (see mc_claim_tasks) */
-#define MC_CLAIM_ROUNDS 4
+#define MC_CLAIM_ROUNDS 6
 
 /* what an agent's call needs to know of the task it names */
 typedef struct AgentTask
@@ -176,17 +176,37 @@ start_point(const char *worker_id, pg_uuid_t *start)
 }
 
 /*
+ * uuid_successor
+ *		The uuid that follows id, as a 128-bit number (wrapping to zero).
+ */
+static void
+uuid_successor(const pg_uuid_t *id, pg_uuid_t *next)
+{
+	int			i;
+
+	*next = *id;
+	for (i = UUID_LEN - 1; i >= 0; i--)
+	{
+		if (++next->data[i] != 0)
+			break;
+	}
+}
+
+/*
  * claim_round
  *		One round of a claim: finds workflows with claimable tasks of the
  *		agent type from the worker's place on, locks them, claims up to
  *		max_tasks from them into the result set, and saves them.  Returns
  *		how many tasks it claimed; *found says whether it found any
- *		candidate (another agent may have taken them meanwhile).
+ *		candidate (another agent may have taken them meanwhile).  Unless
+ *		told to wait, it passes over workflows another transaction has
+ *		locked (an agent completing tasks holds its workflow until it
+ *		commits) and moves *start past them for the next round.
  */
 static int
 claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 			const char *agent_type, const char *worker_id, pg_uuid_t *start,
-			int max_tasks, Interval *lease, bool *found)
+			int max_tasks, Interval *lease, bool wait, bool *found)
 {
 	static const Oid cargtypes[] = {TEXTOID, UUIDOID, REGROLEOID, BOOLOID, INT4OID};
 	Datum		cvalues[5];
@@ -197,6 +217,7 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 	McWorkflow *wfs;
 	McWorkflow **wfps;
 	bool	   *locked;
+	pg_uuid_t	last;
 	Datum	   *dids;
 	Datum	   *limits;
 	Datum	   *afters;
@@ -240,6 +261,8 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 		if (nids == 0 || memcmp(&ids[nids - 1], id, sizeof(pg_uuid_t)) != 0)
 			memcpy(&ids[nids++], id, sizeof(pg_uuid_t));
 	}
+	if (nids > 0)
+		last = ids[nids - 1];
 	qsort(ids, nids, sizeof(pg_uuid_t), mc_uuid_cmp);
 
 	/* lock them in id order, then claim what their limits allow */
@@ -248,7 +271,17 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 	locked = palloc(sizeof(bool) * Max(nids, 1));
 	for (i = 0; i < nids; i++)
 		wfps[i] = &wfs[i];
-	mc_workflows_lock(session, ids, nids, false, wfps, locked);
+	mc_workflows_lock(session, ids, nids, !wait, wfps, locked);
+
+	/* another transaction holds some: the next round looks past them */
+	for (i = 0; i < nids; i++)
+	{
+		if (!locked[i])
+		{
+			uuid_successor(&last, start);
+			break;
+		}
+	}
 
 	dids = palloc(sizeof(Datum) * Max(nids, 1));
 	limits = palloc(sizeof(Datum) * Max(nids, 1));
@@ -310,9 +343,12 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
  *		claim_tasks(agent_type, worker_id, max_tasks, lease): claims up to
  *		max_tasks ready tasks of an external agent type from the running
  *		workflows the caller controls, within each workflow's
- *		max_parallel_tasks, and returns them with their ctx.  Tasks another
- *		agent took while this one waited for a workflow's lock are made up
- *		for from other workflows, in a few more rounds.
+ *		max_parallel_tasks, and returns them with their ctx.  Workflows
+ *		another transaction holds are passed over (SKIP LOCKED) and the
+ *		claim made up from others, in a few more rounds; only when those
+ *		found nothing does the last round wait for a held workflow, so a
+ *		claim does not come back empty just because another agent was
+ *		completing a task of the only workflow with work.
  */
 Datum
 mc_claim_tasks(PG_FUNCTION_ARGS)
@@ -341,8 +377,13 @@ mc_claim_tasks(PG_FUNCTION_ARGS)
 	require_external(agent_type);
 	start_point(worker_id, &start);
 	for (round = 0; round < MC_CLAIM_ROUNDS && claimed < max_tasks && found; round++)
+	{
+		/* the last round waits for a locked workflow if nothing was had */
+		bool		wait = round == MC_CLAIM_ROUNDS - 1 && claimed == 0;
+
 		claimed += claim_round(&session, rsinfo, agent_type, worker_id, &start,
-							   max_tasks - claimed, lease, &found);
+							   max_tasks - claimed, lease, wait, &found);
+	}
 	mc_catalog_close(&session);
 	return (Datum) 0;
 }
