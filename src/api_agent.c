@@ -52,7 +52,7 @@ PG_FUNCTION_INFO_V1(mc_fail_task);
 #define MC_MAX_CLAIM 10000
 
 /* most rounds of one claim (see mc_claim_tasks) */
-#define MC_CLAIM_ROUNDS 6
+#define MC_CLAIM_ROUNDS 5
 
 /* what an agent's call needs to know of the task it names */
 typedef struct AgentTask
@@ -345,10 +345,11 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
  *		workflows the caller controls, within each workflow's
  *		max_parallel_tasks, and returns them with their ctx.  Workflows
  *		another transaction holds are passed over (SKIP LOCKED) and the
- *		claim made up from others, in a few more rounds; only when those
- *		found nothing does the last round wait for a held workflow, so a
- *		claim does not come back empty just because another agent was
- *		completing a task of the only workflow with work.
+ *		claim made up from others, in a few more rounds.  When the first
+ *		round got nothing, the next ones wait for held workflows (and make
+ *		up for tasks other agents took meanwhile), so a claim does not come
+ *		back empty just because another agent was completing a task of the
+ *		only workflow with work.
  */
 Datum
 mc_claim_tasks(PG_FUNCTION_ARGS)
@@ -378,8 +379,8 @@ mc_claim_tasks(PG_FUNCTION_ARGS)
 	start_point(worker_id, &start);
 	for (round = 0; round < MC_CLAIM_ROUNDS && claimed < max_tasks && found; round++)
 	{
-		/* the last round waits for a locked workflow if nothing was had */
-		bool		wait = round == MC_CLAIM_ROUNDS - 1 && claimed == 0;
+		/* with nothing had from the first round, wait for held workflows */
+		bool		wait = round > 0 && claimed == 0;
 
 		claimed += claim_round(&session, rsinfo, agent_type, worker_id, &start,
 							   max_tasks - claimed, lease, wait, &found);

@@ -60,6 +60,7 @@ typedef struct StepWorkflow
 	int			claimed;		/* tasks claimed from it */
 	int32		last_claimed;	/* highest task number claimed */
 	bool		cut;			/* the step's cap stopped its claims: may have more */
+	bool		idle;			/* a candidate with nothing to run: not locked */
 } StepWorkflow;
 
 /* most workflows a batch keeps a claim cursor for (see claim_cursor_get) */
@@ -642,7 +643,7 @@ step_record(McCatalogSession *session, McBatch *batch, StepWorkflow *sw,
 	if (!sw->locked)
 	{
 		/* busy elsewhere, or gone: a busy one is looked at again later */
-		if (sw->nfinished == 0)
+		if (sw->nfinished == 0 && !sw->idle)
 			requeue(batch, &sw->id);
 		return;
 	}
@@ -723,6 +724,58 @@ step_finish(McCatalogSession *session, McBatch *batch, StepWorkflow *sw)
 	}
 	if (wf->changed)
 		finish_workflow(session, wf);
+}
+
+/*
+ * mark_idle_candidates
+ *		Marks the step's candidates (workflows it only looks at, not to
+ *		start) that have no function task ready to run now: they are not
+ *		locked, and not requeued.  Locking them would only write a lock
+ *		record and make whoever works on them wait for this step's commit
+ *		(a chain's workflow comes back to the queue at every link while the
+ *		worker that runs it is busy).  Nothing is lost: whatever makes one
+ *		of their tasks ready later queues the workflow again when it
+ *		commits (due retries: the launcher).
+ */
+static void
+mark_idle_candidates(StepWorkflow *sws, int nsw)
+{
+	static const Oid argtypes[] = {UUIDARRAYOID};
+	Datum	   *ids = palloc(sizeof(Datum) * Max(nsw, 1));
+	Datum		values[1];
+	int			n = 0;
+	int			i;
+	uint64		rows;
+	uint64		r;
+
+	for (i = 0; i < nsw; i++)
+	{
+		if (sws[i].nfinished == 0 && !OidIsValid(sws[i].start_by))
+		{
+			sws[i].idle = true;
+			ids[n++] = UUIDPGetDatum(&sws[i].id);
+		}
+	}
+	if (n == 0)
+		return;
+	values[0] = mc_catalog_array(ids, n, UUIDOID);
+	rows = mc_catalog_run(MC_PLAN_CANDIDATES_WITH_WORK,
+						  "SELECT i.id FROM pg_catalog.unnest($1::pg_catalog.uuid[]) AS i(id) "
+						  "WHERE EXISTS (SELECT 1 FROM mycelium.task_states t "
+						  "  WHERE t.workflow_id = i.id AND t.status = 'ready' "
+						  "    AND (t.run_after IS NULL OR t.run_after <= pg_catalog.clock_timestamp()) "
+						  "    AND EXISTS (SELECT 1 FROM mycelium.executors e "
+						  "      WHERE e.agent_type = t.agent_type AND e.executor IS NOT NULL))",
+						  1, argtypes, values, NULL, 0);
+	for (r = 0; r < rows; r++)
+	{
+		bool		isnull;
+		StepWorkflow *sw = find_step_workflow(sws, nsw,
+											  DatumGetUUIDP(mc_catalog_value(r, 1, &isnull)));
+
+		Assert(sw != NULL);
+		sw->idle = false;
+	}
 }
 
 /*
@@ -822,6 +875,7 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 	nsw = j;
 
 	/* lock them all, waiting only for those with outcomes to record */
+	mark_idle_candidates(sws, nsw);
 	{
 		pg_uuid_t  *ids = palloc(sizeof(pg_uuid_t) * Max(nsw, 1));
 		McWorkflow **wfs = palloc(sizeof(McWorkflow *) * Max(nsw, 1));
@@ -834,7 +888,7 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 
 			for (i = 0; i < nsw; i++)
 			{
-				if ((sws[i].nfinished > 0) == (pass == 0))
+				if ((sws[i].nfinished > 0) == (pass == 0) && !sws[i].idle)
 				{
 					ids[n] = sws[i].id;
 					wfs[n++] = &sws[i].wf;
@@ -843,7 +897,7 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 			mc_workflows_lock(session, ids, n, pass == 1, wfs, locked);
 			for (i = 0, j = 0; i < nsw; i++)
 			{
-				if ((sws[i].nfinished > 0) == (pass == 0))
+				if ((sws[i].nfinished > 0) == (pass == 0) && !sws[i].idle)
 					sws[i].locked = locked[j++];
 			}
 		}
