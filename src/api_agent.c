@@ -240,7 +240,7 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 #define CLAIMABLE(cmp) \
 	"  (SELECT t.workflow_id FROM mycelium.task_states t " \
 	"   WHERE t.agent_type = $1 AND t.status = 'ready' AND t.workflow_id " cmp " $2 " \
-	"     AND (t.run_after IS NULL OR t.run_after <= pg_catalog.clock_timestamp()) " \
+	"     AND " MC_TASK_DUE("t") \
 	"     AND (t.owner = $3 OR $4) " \
 	"     AND (SELECT w.status = 'running' AND w.tasks_running < w.max_parallel_tasks " \
 	"          FROM mycelium.workflow_states w WHERE w.workflow_id = t.workflow_id) " \

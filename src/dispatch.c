@@ -350,10 +350,9 @@ mc_claim_run(McCatalogSession *session, int n, Datum *ids, Datum *limits,
 						  "  SELECT w.id, x.task_no FROM w CROSS JOIN LATERAL ("
 						  "    SELECT t.task_no FROM mycelium.task_states t "
 						  "    WHERE t.workflow_id = w.id AND t.status = 'ready' AND t.task_no > w.after "
-						  "      AND (t.run_after IS NULL OR t.run_after <= pg_catalog.clock_timestamp()) "
+						  "      AND " MC_TASK_DUE("t")
 						  "      AND CASE WHEN $7::pg_catalog.text IS NULL THEN "
-						  "        EXISTS (SELECT 1 FROM mycelium.executors e "
-						  "          WHERE e.agent_type = t.agent_type AND e.executor IS NOT NULL) "
+						  "        " MC_FUNCTION_TASK("t")
 						  "        ELSE t.agent_type = $7 END "
 						  "    ORDER BY t.task_no LIMIT w.lim) x "
 						  "  LIMIT $9"
@@ -763,9 +762,7 @@ mark_idle_candidates(StepWorkflow *sws, int nsw)
 						  "SELECT i.id FROM pg_catalog.unnest($1::pg_catalog.uuid[]) AS i(id) "
 						  "WHERE EXISTS (SELECT 1 FROM mycelium.task_states t "
 						  "  WHERE t.workflow_id = i.id AND t.status = 'ready' "
-						  "    AND (t.run_after IS NULL OR t.run_after <= pg_catalog.clock_timestamp()) "
-						  "    AND EXISTS (SELECT 1 FROM mycelium.executors e "
-						  "      WHERE e.agent_type = t.agent_type AND e.executor IS NOT NULL))",
+						  "    AND " MC_TASK_DUE("t") "AND " MC_FUNCTION_TASK("t") ")",
 						  1, argtypes, values, NULL, 0);
 	for (r = 0; r < rows; r++)
 	{

@@ -17,6 +17,18 @@
 #include "shmem.h"
 #include "state.h"
 
+/*
+ * SQL conditions on a task row t, shared by the statements that look for
+ * work.  MC_FUNCTION_TASK: the task is for a function executor, the
+ * scheduler's to run (ready tasks of external agents are the agents' to
+ * claim).  MC_TASK_DUE: its retry back-off, if any, has run out.
+ */
+#define MC_FUNCTION_TASK(t) \
+	"EXISTS (SELECT 1 FROM mycelium.executors e " \
+	" WHERE e.agent_type = " t ".agent_type AND e.executor IS NOT NULL) "
+#define MC_TASK_DUE(t) \
+	"(" t ".run_after IS NULL OR " t ".run_after <= pg_catalog.clock_timestamp()) "
+
 typedef struct McBatch
 {
 	MemoryContext cxt;			/* the batch and its task array */

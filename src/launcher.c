@@ -56,15 +56,6 @@
 	"(SELECT w.status FROM mycelium.workflow_states w " \
 	" WHERE w.workflow_id = " t ".workflow_id) = 'running' "
 
-/*
- * Whether task row t is for a function executor: the scheduler's to run.
- * Ready tasks of external agents are the agents' to claim; queueing their
- * workflows would only have the workers look at them in vain.
- */
-#define FUNCTION_TASK(t) \
-	"EXISTS (SELECT 1 FROM mycelium.executors e " \
-	" WHERE e.agent_type = " t ".agent_type AND e.executor IS NOT NULL) "
-
 /* sleep between the ticks of a rescan while the queue drains, ms */
 #define MC_RESCAN_NAP 10L
 
@@ -178,7 +169,7 @@ rescan_page(TimestampTz now, pg_uuid_t **ids)
 					   "SELECT DISTINCT t.workflow_id FROM mycelium.task_states t "
 					   "WHERE t.status = 'ready' AND t.workflow_id > $1 "
 					   "  AND (t.run_after IS NULL OR t.run_after <= $2) "
-					   "  AND " WORKFLOW_RUNNING("t") "AND " FUNCTION_TASK("t")
+					   "  AND " WORKFLOW_RUNNING("t") "AND " MC_FUNCTION_TASK("t")
 					   "ORDER BY t.workflow_id LIMIT $3",
 					   3, argtypes, values, NULL, 0);
 	push_rows(n, ids);
@@ -247,7 +238,7 @@ tick(TimestampTz *since)
 					   "SELECT DISTINCT t.workflow_id FROM mycelium.task_states t "
 					   "WHERE t.status = 'ready' AND t.run_after IS NOT NULL "
 					   "  AND t.run_after <= $2 "
-					   "  AND " WORKFLOW_RUNNING("t") "AND " FUNCTION_TASK("t"),
+					   "  AND " WORKFLOW_RUNNING("t") "AND " MC_FUNCTION_TASK("t"),
 					   2, argtypes, values, NULL, 0);
 	push_rows(n, &ids);
 
