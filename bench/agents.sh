@@ -12,7 +12,9 @@
 #   2. one task at a time, the agent completing its task and claiming the
 #      next in one transaction (one commit per task);
 #   3. in batches: claim_tasks(max_tasks => BATCH), then complete_task for
-#      each of them in one transaction (two commits per BATCH tasks).
+#      each of them in one transaction (two commits per BATCH tasks);
+#   4. in batches, completed by one call: claim_tasks(max_tasks => BATCH),
+#      then complete_tasks for all of them (two commits per BATCH tasks).
 # tasks/s = tasks completed / pgbench's run time (connections excluded);
 # the median of RUNS runs, each on fresh workflows.  For scale, the same
 # run measures what this machine commits: pgbench -N with AGENTS clients.
@@ -72,6 +74,11 @@ mc_as_user tee "$scripts/batch.sql" >/dev/null <<EOF2
 SELECT string_agg(workflow_id || ' ' || task_id, ',') AS b FROM mycelium.claim_tasks('bench', 'agent-' || :client_id::text, $BATCH) \gset
 SELECT count(mycelium.complete_task(split_part(x, ' ', 1)::uuid, split_part(x, ' ', 2), 'agent-' || :client_id::text, '{}')) FROM pg_catalog.unnest(pg_catalog.string_to_array(:b, ',')) x;
 EOF2
+# results as the agent would send them, one per claimed task
+mc_as_user tee "$scripts/batch_call.sql" >/dev/null <<EOF2
+SELECT array_agg(workflow_id) AS w, array_agg(task_id) AS t FROM mycelium.claim_tasks('bench', 'agent-' || :client_id::text, $BATCH) \gset
+SELECT count(*) FROM mycelium.complete_tasks('agent-' || :client_id::text, :w::uuid[], :t::text[], pg_catalog.array_fill('{}'::jsonb, ARRAY[pg_catalog.cardinality(:w::uuid[])]));
+EOF2
 
 # run NAME SCRIPT TRANSACTIONS_PER_AGENT TASKS_PER_TRANSACTION
 run() {
@@ -97,3 +104,4 @@ mc_as_user pgbench -n -N -c "$AGENTS" -j 2 -T 10 -h "$DIR" -p "$PORT" "$DB" 2>&1
 run "one task per call (claim, then complete)" one.sql 1000 1
 run "one task per transaction (complete it and claim the next)" next.sql 1000 1
 run "batches of $BATCH (claim $BATCH, then complete them in one transaction)" batch.sql 20 "$BATCH"
+run "batches of $BATCH (claim $BATCH, then complete_tasks for all of them)" batch_call.sql 20 "$BATCH"

@@ -1,4 +1,5 @@
--- External agents: claim_tasks, heartbeat, complete_task and fail_task.
+-- External agents: claim_tasks, heartbeat, complete_task, complete_tasks and
+-- fail_task.
 -- (Leases that lapse are tested in test/t/011_external_agents.pl, claims
 -- and completions racing others in test/isolation/specs/agent_*.spec.)
 
@@ -145,3 +146,73 @@ SELECT mycelium.update_task(:'wf4', 'f', 'running');
 SELECT * FROM regress.try(format($$SELECT mycelium.complete_task(%L, 'f', 'agent-1', '{}')$$, :'wf4'));
 SELECT * FROM regress.try(format($$SELECT mycelium.fail_task(%L, 'f', 'agent-1', repeat('x', 2000000))$$, :'wf4'));
 SELECT * FROM regress.try(format($$SELECT mycelium.complete_task(%L, 'f', 'agent-1', jsonb_build_object('x', repeat('x', 2000000)))$$, :'wf4'));
+
+-- complete_tasks: the results of several claimed tasks in one call
+SELECT mycelium.register_executor('regress_batch', NULL, '{"type": "object"}');
+SELECT * FROM regress.try($$SELECT * FROM mycelium.complete_tasks(NULL, '{}', '{}')$$);
+SELECT * FROM regress.try($$SELECT * FROM mycelium.complete_tasks('w1', NULL, '{}')$$);
+SELECT * FROM regress.try($$SELECT * FROM mycelium.complete_tasks('w1', '{}', NULL)$$);
+SELECT * FROM regress.try($$SELECT * FROM mycelium.complete_tasks('w1', ARRAY[gen_random_uuid()], '{a,b}')$$);
+SELECT * FROM regress.try($$SELECT * FROM mycelium.complete_tasks('w1', ARRAY[gen_random_uuid()], '{a}', '{}')$$);
+SELECT * FROM regress.try($$SELECT * FROM mycelium.complete_tasks('w1', ARRAY[NULL::uuid], '{a}')$$);
+SELECT * FROM regress.try($$SELECT * FROM mycelium.complete_tasks('w1', ARRAY[gen_random_uuid()], ARRAY[NULL::text])$$);
+SELECT * FROM regress.try($$SELECT * FROM mycelium.complete_tasks('w1', ARRAY[[gen_random_uuid()]], '{{a}}')$$);
+SELECT * FROM regress.try($$SELECT * FROM mycelium.complete_tasks('w1', array_fill(gen_random_uuid(), ARRAY[10001]), array_fill('a'::text, ARRAY[10001]))$$);
+SELECT * FROM regress.try($$SELECT * FROM mycelium.complete_tasks('w1',
+	ARRAY['00000000-0000-0000-0000-000000000001', '00000000-0000-0000-0000-000000000001']::uuid[], '{a,a}')$$);
+SELECT * FROM regress.try($$SELECT * FROM mycelium.complete_tasks('w1', ARRAY[gen_random_uuid()], '{a}')$$);
+SELECT * FROM regress.try($$SELECT * FROM mycelium.complete_tasks('w1', ARRAY[gen_random_uuid()], '{a}',
+	ARRAY[jsonb_build_object('x', repeat('x', 2000000))])$$);
+-- nothing to complete: no rows, not an error
+SELECT count(*) FROM mycelium.complete_tasks('w1', '{}', '{}');
+
+-- two workflows: in b1, x and y (external) then z (a function task); in
+-- b2, x then w (external)
+SELECT mycelium.create_workflow(jsonb_build_array(
+	mycelium.task('x', 'agent', 'regress_batch'),
+	mycelium.task('y', 'agent', 'regress_batch'),
+	mycelium.task('z', 'db', 'worker', dependencies => ARRAY['x', 'y'])),
+	name => 'batch 1') AS b1 \gset
+SELECT mycelium.create_workflow(jsonb_build_array(
+	mycelium.task('x', 'agent', 'regress_batch', initial_delay => 0),
+	mycelium.task('w', 'agent', 'regress_ext', dependencies => ARRAY['x'])),
+	name => 'batch 2') AS b2 \gset
+SELECT count(mycelium.start_workflow(id)) AS started FROM unnest(ARRAY[:'b1', :'b2']::uuid[]) id;
+SELECT count(*) FROM mycelium.claim_tasks('regress_batch', 'agent-b', 10);
+-- one task the worker does not hold, or that does not exist: refused, and
+-- nothing is recorded, not even for the others
+SELECT * FROM regress.try(format($$SELECT * FROM mycelium.complete_tasks('agent-b',
+	ARRAY[%L, %L]::uuid[], '{x,w}')$$, :'b1', :'b2'));
+SELECT * FROM regress.try(format($$SELECT * FROM mycelium.complete_tasks('agent-c',
+	ARRAY[%L]::uuid[], '{x}')$$, :'b1'));
+SELECT * FROM regress.try(format($$SELECT * FROM mycelium.complete_tasks('agent-b',
+	ARRAY[%L, %L]::uuid[], '{x,nope}')$$, :'b1', :'b1'));
+SELECT * FROM regress.try(format($$SELECT * FROM mycelium.complete_tasks('agent-b',
+	ARRAY[%L, %L]::uuid[], '{x,x}')$$, :'b1', :'b1'));
+SET ROLE regress_bob;
+SELECT * FROM regress.try(format($$SELECT * FROM mycelium.complete_tasks('agent-b',
+	ARRAY[%L]::uuid[], '{x}')$$, :'b1'));
+RESET ROLE;
+SELECT workflow_id = :'b1' AS in_b1, task_id, status, result
+  FROM mycelium.tasks WHERE workflow_id IN (:'b1', :'b2') ORDER BY 1 DESC, 2;
+
+-- all three at once; b2's x breaks its agent type's output schema, so it
+-- is a failed attempt (with a warning) and is ready again; the others
+-- complete, in the call's order, and release b1's function task
+SELECT workflow_id = :'b1' AS in_b1, task_id, status
+  FROM mycelium.complete_tasks('agent-b', ARRAY[:'b1', :'b2', :'b1']::uuid[], '{y,x,x}',
+	ARRAY['{"n": 1}', '[2]', '{"n": 3}']::jsonb[]);
+SELECT (mycelium.wait_workflow(:'b1', '30 seconds'))->>'status' AS b1_status;
+SELECT jsonb_path_query_array(result, '$.previous_results[*].result') AS z_saw
+  FROM mycelium.tasks WHERE workflow_id = :'b1' AND task_id = 'z';
+SELECT version, task_id, status, event FROM mycelium.workflow_history(:'b1') ORDER BY version;
+
+-- b2: x again, then w (released by x), completed without results
+SELECT task_id, attempt FROM mycelium.claim_tasks('regress_batch', 'agent-b', 10);
+SELECT task_id, status FROM mycelium.complete_tasks('agent-b', ARRAY[:'b2']::uuid[], '{x}',
+	ARRAY['{}']::jsonb[]);
+SELECT task_id FROM mycelium.claim_tasks('regress_ext', 'agent-b', 10);
+SELECT task_id, status FROM mycelium.complete_tasks('agent-b', ARRAY[:'b2']::uuid[], '{w}');
+SELECT status, tasks_open, tasks_running FROM mycelium.workflow_states WHERE workflow_id = :'b2';
+SELECT version, task_id, status, attempt, error, event
+  FROM mycelium.workflow_history(:'b2') ORDER BY version;

@@ -28,12 +28,14 @@
 #include "common/hashfn.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
+#include "agent.h"
 #include "api_json_schema.h"
 #include "catalog.h"
 #include "dispatch.h"
@@ -46,20 +48,25 @@
 PG_FUNCTION_INFO_V1(mc_claim_tasks);
 PG_FUNCTION_INFO_V1(mc_heartbeat);
 PG_FUNCTION_INFO_V1(mc_complete_task);
+PG_FUNCTION_INFO_V1(mc_complete_tasks);
 PG_FUNCTION_INFO_V1(mc_fail_task);
 
-/* most tasks one claim_tasks call may take */
+/* most tasks one claim_tasks or complete_tasks call may name */
 #define MC_MAX_CLAIM 10000
 
 /* most rounds of one claim (see mc_claim_tasks) */
 #define MC_CLAIM_ROUNDS 5
 
-/* what an agent's call needs to know of the task it names */
+/* a task an agent's call names, and what the call finds of it */
 typedef struct AgentTask
 {
+	pg_uuid_t	workflow_id;
+	McWorkflow *wf;				/* its workflow, locked */
 	McTask		task;
 	char	   *agent_type;
 	Jsonb	   *output_schema;	/* the agent type's, or NULL */
+	Jsonb	   *result;			/* for a completion: the result given */
+	McTaskStatus outcome;		/* for a completion: the task's new status */
 } AgentTask;
 
 /*
@@ -390,63 +397,302 @@ mc_claim_tasks(PG_FUNCTION_ARGS)
 }
 
 /*
- * get_held_task
- *		Locks the workflow and the task an agent's call names, and checks
- *		that worker_id holds the task's running attempt under a lease that
- *		has not lapsed; anything else is refused (MY003) and changes
- *		nothing.
+ * agent_task_cmp
+ *		Orders pointers to an agent's tasks by workflow id, then task id.
+ */
+static int
+agent_task_cmp(const void *a, const void *b)
+{
+	const AgentTask *x = *(AgentTask *const *) a;
+	const AgentTask *y = *(AgentTask *const *) b;
+	int			c = mc_uuid_cmp(&x->workflow_id, &y->workflow_id);
+
+	return c != 0 ? c : strcmp(x->task.task_id, y->task.task_id);
+}
+
+/*
+ * lock_workflows
+ *		Locks the workflows of an agent's call, in id order, and points each
+ *		named task at its own; a task named twice is refused.  Returns the
+ *		workflows (*nwfs of them, in id order).
+ */
+static McWorkflow *
+lock_workflows(McCatalogSession *session, AgentTask *ats, int n, int *nwfs)
+{
+	AgentTask **sorted = palloc(sizeof(AgentTask *) * n);
+	pg_uuid_t  *ids = palloc(sizeof(pg_uuid_t) * n);
+	McWorkflow *wfs;
+	int			nw = 0;
+	int			i;
+
+	for (i = 0; i < n; i++)
+		sorted[i] = &ats[i];
+	qsort(sorted, n, sizeof(AgentTask *), agent_task_cmp);
+	for (i = 0; i < n; i++)
+	{
+		if (i > 0 && agent_task_cmp(&sorted[i - 1], &sorted[i]) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("task \"%s\" of workflow %s is named twice",
+							mc_name_for_message(sorted[i]->task.task_id),
+							uuid_string(&sorted[i]->workflow_id))));
+		if (nw == 0 || mc_uuid_cmp(&ids[nw - 1], &sorted[i]->workflow_id) != 0)
+			ids[nw++] = sorted[i]->workflow_id;
+	}
+	wfs = palloc0(sizeof(McWorkflow) * nw);
+	mc_workflows_lock_all(session, ids, nw, wfs);
+	for (i = 0; i < n; i++)
+		ats[i].wf = bsearch(&ats[i].workflow_id, wfs, nw, sizeof(McWorkflow),
+							mc_uuid_cmp);
+	*nwfs = nw;
+	return wfs;
+}
+
+/*
+ * hold_tasks
+ *		Locks the workflows and the tasks an agent's call names (ats[0..n),
+ *		with workflow_id and task.task_id set), in one statement for the
+ *		tasks, and checks that worker_id holds each task's running attempt
+ *		under a lease that has not lapsed, in a workflow still going on.
+ *		Anything else is refused (MY003, for the first such task in the
+ *		call's order) and changes nothing.  Returns the workflows, as
+ *		lock_workflows does.
+ */
+static McWorkflow *
+hold_tasks(McCatalogSession *session, const char *worker_id, AgentTask *ats,
+		   int n, int *nwfs)
+{
+	static const Oid argtypes[] = {UUIDARRAYOID, TEXTARRAYOID};
+	McWorkflow *wfs = lock_workflows(session, ats, n, nwfs);
+	Datum	   *wids = palloc(sizeof(Datum) * n);
+	Datum	   *tids = palloc(sizeof(Datum) * n);
+	char	  **holders = palloc0(sizeof(char *) * n);
+	bool	   *claimed = palloc0(sizeof(bool) * n);
+	char	  **lapsed = palloc0(sizeof(char *) * n);
+	Datum		values[2];
+	uint64		rows;
+	uint64		r;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		wids[i] = UUIDPGetDatum(&ats[i].workflow_id);
+		tids[i] = CStringGetTextDatum(ats[i].task.task_id);
+		ats[i].task.task_no = 0;
+	}
+	values[0] = mc_catalog_array(wids, n, UUIDOID);
+	values[1] = mc_catalog_array(tids, n, TEXTOID);
+	rows = mc_catalog_run(MC_PLAN_AGENT_TASK,
+						  "SELECT f.i, t.task_no, t.status::pg_catalog.text, t.attempt, "
+						  "  t.allow_failure, t.dependents, t.worker_id, t.lease_until IS NOT NULL, "
+						  "  CASE WHEN t.lease_until < pg_catalog.clock_timestamp() "
+						  "    THEN t.lease_until::pg_catalog.text END, "
+						  "  e.output_schema, t.agent_type "
+						  "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), "
+						  "  pg_catalog.unnest($2::pg_catalog.text[])) WITH ORDINALITY AS f(workflow_id, task_id, i) "
+						  "JOIN mycelium.task_states t "
+						  "  ON t.workflow_id = f.workflow_id AND t.task_id = f.task_id COLLATE \"C\" "
+						  "LEFT JOIN mycelium.executors e ON e.agent_type = t.agent_type "
+						  "FOR UPDATE OF t SKIP LOCKED",
+						  2, argtypes, values, NULL, 0);
+	for (r = 0; r < rows; r++)
+	{
+		bool		isnull;
+		AgentTask  *at = &ats[DatumGetInt64(mc_catalog_value(r, 1, &isnull)) - 1];
+		Datum		d;
+
+		at->task.task_no = DatumGetInt32(mc_catalog_value(r, 2, &isnull));
+		at->task.status = mc_task_status_from_name(mc_catalog_text(r, 3));
+		at->task.attempt = DatumGetInt32(mc_catalog_value(r, 4, &isnull));
+		at->task.allow_failure = DatumGetBool(mc_catalog_value(r, 5, &isnull));
+		d = mc_catalog_value(r, 6, &isnull);
+		at->task.dependents = isnull ? (Datum) 0 : SPI_datumTransfer(d, false, -1);
+		holders[at - ats] = mc_catalog_text(r, 7);
+		claimed[at - ats] = DatumGetBool(mc_catalog_value(r, 8, &isnull));
+		lapsed[at - ats] = mc_catalog_text(r, 9);
+		d = mc_catalog_value(r, 10, &isnull);
+		at->output_schema = isnull ? NULL : DatumGetJsonbPCopy(d);
+		at->agent_type = mc_catalog_text(r, 11);
+	}
+
+	for (i = 0; i < n; i++)
+	{
+		AgentTask  *at = &ats[i];
+		const char *reason = NULL;
+
+		if (at->task.task_no == 0)
+		{
+			mc_task_raise_if_busy(at->wf, at->task.task_id);
+			ereport(ERROR,
+					(errcode(ERRCODE_MC_STATE),
+					 errmsg("task \"%s\" does not exist in workflow %s",
+							mc_name_for_message(at->task.task_id),
+							uuid_string(&at->workflow_id))));
+		}
+		if (at->task.status != MC_TASK_RUNNING)
+			reason = psprintf("The task is %s.", mc_task_status_names[at->task.status]);
+		else if (!claimed[i])
+			reason = "No external agent claimed the task.";
+		else if (strcmp(holders[i], worker_id) != 0)
+			reason = psprintf("Worker \"%s\" holds attempt %d.", holders[i], at->task.attempt);
+		else if (lapsed[i] != NULL)
+			reason = psprintf("Its lease lapsed at %s; the attempt counts as failed.",
+							  lapsed[i]);
+		else if (mc_workflow_status_is_terminal(at->wf->status))
+			reason = psprintf("Its workflow is %s.", mc_workflow_status_names[at->wf->status]);
+		if (reason == NULL)
+			continue;
+		if (n == 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_MC_STATE),
+					 errmsg("worker \"%s\" does not hold task \"%s\"", worker_id,
+							at->task.task_id),
+					 errdetail_internal("%s", reason)));
+		ereport(ERROR,
+				(errcode(ERRCODE_MC_STATE),
+				 errmsg("worker \"%s\" does not hold task \"%s\" of workflow %s",
+						worker_id, at->task.task_id, uuid_string(&at->workflow_id)),
+				 errdetail_internal("%s", reason),
+				 errhint("Nothing was recorded: complete_tasks records all the tasks it is given, or none.")));
+	}
+	return wfs;
+}
+
+/*
+ * hold_task
+ *		hold_tasks for the one task of a heartbeat or a report of failure.
+ */
+static McWorkflow *
+hold_task(McCatalogSession *session, FunctionCallInfo fcinfo,
+		  const char *worker_id, AgentTask *at)
+{
+	int			nwfs;
+
+	memset(at, 0, sizeof(AgentTask));
+	mc_require_arg(fcinfo, 0, "workflow_id");
+	at->workflow_id = *PG_GETARG_UUID_P(0);
+	at->task.task_id = text_arg(fcinfo, 1, "task_id");
+	return hold_tasks(session, worker_id, at, 1, &nwfs);
+}
+
+/*
+ * task_status_datum
+ *		A task status as a value of the mycelium.task_status type typid.
+ */
+static Datum
+task_status_datum(Oid typid, McTaskStatus status)
+{
+	return DirectFunctionCall2(enum_in, CStringGetDatum(mc_task_status_names[status]),
+							   ObjectIdGetDatum(typid));
+}
+
+/*
+ * complete_held
+ *		Completes the held tasks ats[0..n) (hold_tasks; their workflows are
+ *		wfs[0..nwfs)) with their results: the completions in one statement,
+ *		one version each in the call's order; then, one by one, the results
+ *		that break their agent type's output schema, as failed attempts
+ *		(with a warning that lists the violations).  Saves the workflows,
+ *		and hands to the scheduler those where a function task may now
+ *		run: one just released, or one that waited for a place under
+ *		max_parallel_tasks.  Sets each task's outcome.
  */
 static void
-get_held_task(McCatalogSession *session, pg_uuid_t *workflow_id,
-			  const char *task_id, const char *worker_id,
-			  McWorkflow *wf, AgentTask *at)
+complete_held(McCatalogSession *session, const char *worker_id,
+			  AgentTask *ats, int n, McWorkflow *wfs, int nwfs)
 {
-	static const Oid argtypes[] = {UUIDOID, INT4OID};
-	Datum		values[2];
-	bool		isnull;
-	char	   *holder;
-	Datum		d;
-	const char *reason = NULL;
+	Datum	   *ids = palloc(sizeof(Datum) * n);
+	Datum	   *nos = palloc(sizeof(Datum) * n);
+	Datum	   *results = palloc(sizeof(Datum) * n);
+	Datum	   *versions = palloc(sizeof(Datum) * n);
+	char	  **violations = palloc0(sizeof(char *) * n);
+	bool	   *push = palloc0(sizeof(bool) * nwfs);
+	McWorkflow **wfps = palloc(sizeof(McWorkflow *) * nwfs);
+	Jsonb	   *json_null = NULL;
+	int			ndone = 0;
+	uint64		rows;
+	uint64		r;
+	int			i;
 
-	mc_workflow_lock(session, workflow_id, wf);
-	if (!mc_task_get(wf, task_id, &at->task))
-		ereport(ERROR,
-				(errcode(ERRCODE_MC_STATE),
-				 errmsg("task \"%s\" does not exist in workflow %s",
-						mc_name_for_message(task_id), uuid_string(workflow_id))));
+	for (i = 0; i < nwfs; i++)
+		push[i] = wfs[i].tasks_running >= wfs[i].max_parallel_tasks;
 
-	values[0] = UUIDPGetDatum(workflow_id);
-	values[1] = Int32GetDatum(at->task.task_no);
-	mc_catalog_run(MC_PLAN_AGENT_TASK,
-				   "SELECT t.worker_id, t.lease_until IS NOT NULL, "
-				   "  t.lease_until < pg_catalog.clock_timestamp(), t.lease_until::pg_catalog.text, "
-				   "  e.output_schema, t.agent_type "
-				   "FROM mycelium.task_states t "
-				   "LEFT JOIN mycelium.executors e ON e.agent_type = t.agent_type "
-				   "WHERE t.workflow_id = $1 AND t.task_no = $2",
-				   2, argtypes, values, NULL, 1);
-	holder = mc_catalog_text(0, 1);
+	for (i = 0; i < n; i++)
+	{
+		AgentTask  *at = &ats[i];
+		McWorkflow *wf = at->wf;
 
-	if (at->task.status != MC_TASK_RUNNING)
-		reason = psprintf("The task is %s.", mc_task_status_names[at->task.status]);
-	else if (!DatumGetBool(mc_catalog_value(0, 2, &isnull)))
-		reason = "No external agent claimed the task.";
-	else if (strcmp(holder, worker_id) != 0)
-		reason = psprintf("Worker \"%s\" holds attempt %d.", holder, at->task.attempt);
-	else if (DatumGetBool(mc_catalog_value(0, 3, &isnull)))
-		reason = psprintf("Its lease lapsed at %s; the attempt counts as failed.",
-						  mc_catalog_text(0, 4));
-	else if (mc_workflow_status_is_terminal(wf->status))
-		reason = psprintf("Its workflow is %s.", mc_workflow_status_names[wf->status]);
-	if (reason != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_MC_STATE),
-				 errmsg("worker \"%s\" does not hold task \"%s\"", worker_id, task_id),
-				 errdetail_internal("%s", reason)));
+		if (at->output_schema != NULL)
+		{
+			if (at->result == NULL && json_null == NULL)
+				json_null = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("null")));
+			violations[i] = mc_json_schema_violations(at->output_schema,
+													  at->result ? at->result : json_null);
+			if (violations[i] != NULL)
+				continue;
+		}
+		ids[ndone] = UUIDPGetDatum(&wf->id);
+		nos[ndone] = Int32GetDatum(at->task.task_no);
+		results[ndone] = at->result ? JsonbPGetDatum(at->result) : (Datum) 0;
+		versions[ndone] = Int64GetDatum(wf->version++);
+		ndone++;
+		wf->tasks_open--;
+		wf->tasks_running = Max(wf->tasks_running - 1, 0);
+		wf->changed = true;
+		at->outcome = MC_TASK_COMPLETED;
+	}
 
-	d = mc_catalog_value(0, 5, &isnull);
-	at->output_schema = isnull ? NULL : DatumGetJsonbPCopy(d);
-	at->agent_type = mc_catalog_text(0, 6);
+	rows = ndone == 0 ? 0 :
+		mc_record_completions(session, ndone, ids, nos, results, versions,
+							  psprintf("completed by %s", worker_id));
+	for (r = 0; r < rows; r++)
+	{
+		bool		isnull;
+		McWorkflow *wf;
+
+		if (!DatumGetBool(mc_catalog_value(r, 3, &isnull)))
+			continue;
+		mc_catalog_value(r, 4, &isnull);
+		if (!isnull)
+		{
+			mc_notify_ready_row(r, 4);
+			continue;
+		}
+		/* a function task is ready */
+		wf = bsearch(DatumGetUUIDP(mc_catalog_value(r, 1, &isnull)), wfs, nwfs,
+					 sizeof(McWorkflow), mc_uuid_cmp);
+		push[wf - wfs] = true;
+	}
+
+	for (i = 0; i < n; i++)
+	{
+		AgentTask  *at = &ats[i];
+		char	   *error;
+
+		if (violations[i] == NULL)
+			continue;
+		ereport(WARNING,
+				(errcode(ERRCODE_MC_EXECUTION),
+				 errmsg("result of task \"%s\" does not match the output schema of agent type \"%s\"",
+						at->task.task_id, at->agent_type),
+				 errdetail_internal("%s", violations[i]),
+				 errhint("The attempt counts as failed.")));
+		error = psprintf("result of task \"%s\" does not match the output schema of agent type \"%s\" (%s)",
+						 at->task.task_id, at->agent_type, violations[i]);
+		at->outcome = mc_fail_attempt(session, at->wf, &at->task, error);
+		at->wf->version++;
+		/* with allow_failure, a failed task releases its dependents */
+		push[at->wf - wfs] = true;
+	}
+
+	for (i = 0; i < nwfs; i++)
+	{
+		mc_workflow_settle(session, &wfs[i]);
+		wfps[i] = &wfs[i];
+		if (push[i] && wfs[i].status == MC_WF_RUNNING)
+			mc_push_at_commit(&wfs[i].id, InvalidOid);
+	}
+	mc_workflows_save(session, wfps, nwfs);
 }
 
 /*
@@ -463,8 +709,7 @@ finish_call(FunctionCallInfo fcinfo, McCatalogSession *session, McWorkflow *wf,
 	if (wf->status == MC_WF_RUNNING)
 		mc_push_at_commit(&wf->id, InvalidOid);
 	mc_catalog_close(session);
-	return DirectFunctionCall2(enum_in, CStringGetDatum(mc_task_status_names[status]),
-							   ObjectIdGetDatum(get_fn_expr_rettype(fcinfo->flinfo)));
+	return task_status_datum(get_fn_expr_rettype(fcinfo->flinfo), status);
 }
 
 /*
@@ -480,9 +725,8 @@ mc_heartbeat(PG_FUNCTION_ARGS)
 {
 	static const Oid argtypes[] = {UUIDOID, INT4OID, JSONBOID, INTERVALOID};
 	McCatalogSession session;
-	McWorkflow	wf;
+	McWorkflow *wf;
 	AgentTask	at;
-	char	   *task_id = text_arg(fcinfo, 1, "task_id");
 	char	   *worker_id = worker_id_arg(fcinfo, 2);
 	Interval   *lease = lease_arg(fcinfo, 4);
 	Datum		values[4];
@@ -490,13 +734,12 @@ mc_heartbeat(PG_FUNCTION_ARGS)
 	bool		isnull;
 	Datum		lease_until;
 
-	mc_require_arg(fcinfo, 0, "workflow_id");
 	if (!PG_ARGISNULL(3))
 		mc_check_payload_size(PG_GETARG_JSONB_P(3), "progress");
 
 	mc_catalog_open(&session);
-	get_held_task(&session, PG_GETARG_UUID_P(0), task_id, worker_id, &wf, &at);
-	values[0] = UUIDPGetDatum(&wf.id);
+	wf = hold_task(&session, fcinfo, worker_id, &at);
+	values[0] = UUIDPGetDatum(&wf->id);
 	values[1] = Int32GetDatum(at.task.task_no);
 	values[2] = PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3);
 	nulls[2] = PG_ARGISNULL(3) ? 'n' : ' ';
@@ -517,6 +760,22 @@ mc_heartbeat(PG_FUNCTION_ARGS)
 }
 
 /*
+ * agent_result
+ *		A task result from an agent, checked for size; NULL for SQL NULL.
+ */
+static Jsonb *
+agent_result(Datum d, bool isnull)
+{
+	Jsonb	   *result;
+
+	if (isnull)
+		return NULL;
+	result = DatumGetJsonbP(d);
+	mc_check_payload_size(result, "task result");
+	return result;
+}
+
+/*
  * mc_complete_task
  *		complete_task(workflow_id, task_id, worker_id, result): the held
  *		attempt succeeded.  A result that breaks the agent type's output
@@ -527,44 +786,141 @@ Datum
 mc_complete_task(PG_FUNCTION_ARGS)
 {
 	McCatalogSession session;
-	McWorkflow	wf;
+	McWorkflow *wfs;
 	AgentTask	at;
-	char	   *task_id = text_arg(fcinfo, 1, "task_id");
 	char	   *worker_id = worker_id_arg(fcinfo, 2);
-	Jsonb	   *result = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
-	char	   *violations = NULL;
+	Jsonb	   *result = agent_result(PG_GETARG_DATUM(3), PG_ARGISNULL(3));
+	int			nwfs;
 
+	memset(&at, 0, sizeof(at));
 	mc_require_arg(fcinfo, 0, "workflow_id");
-	if (result != NULL)
-		mc_check_payload_size(result, "task result");
+	at.workflow_id = *PG_GETARG_UUID_P(0);
+	at.task.task_id = text_arg(fcinfo, 1, "task_id");
+	at.result = result;
 
 	mc_catalog_open(&session);
-	get_held_task(&session, PG_GETARG_UUID_P(0), task_id, worker_id, &wf, &at);
+	wfs = hold_tasks(&session, worker_id, &at, 1, &nwfs);
+	complete_held(&session, worker_id, &at, 1, wfs, nwfs);
+	mc_catalog_close(&session);
+	return task_status_datum(get_fn_expr_rettype(fcinfo->flinfo), at.outcome);
+}
 
-	if (at.output_schema != NULL)
+/*
+ * array_arg
+ *		The elements of a one-dimensional array argument (NULL: no
+ *		elements); *n gets their number, nulls (if given) which are NULL.
+ *		NULL elements are refused unless nulls is given.
+ */
+static Datum *
+array_arg(FunctionCallInfo fcinfo, int argno, const char *name, Oid elemtype,
+		  int *n, bool **nulls)
+{
+	ArrayType  *array;
+	Datum	   *elems;
+	bool	   *elemnulls;
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	int			i;
+
+	*n = 0;
+	if (nulls)
+		*nulls = NULL;
+	if (PG_ARGISNULL(argno))
+		return NULL;
+	array = PG_GETARG_ARRAYTYPE_P(argno);
+	if (ARR_NDIM(array) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("%s must be a one-dimensional array", name)));
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	deconstruct_array(array, elemtype, typlen, typbyval, typalign,
+					  &elems, &elemnulls, n);
+	for (i = 0; i < *n && nulls == NULL; i++)
 	{
-		Jsonb	   *checked = result ? result :
-			DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("null")));
-
-		violations = mc_json_schema_violations(at.output_schema, checked);
+		if (elemnulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s must not contain NULL", name)));
 	}
-	if (violations != NULL)
+	if (nulls)
+		*nulls = elemnulls;
+	return elems;
+}
+
+/*
+ * mc_complete_tasks
+ *		complete_tasks(worker_id, workflow_ids, task_ids, results): the
+ *		held attempts of several tasks succeeded, the ith task being
+ *		task_ids[i] of workflow_ids[i] with result results[i] (results NULL:
+ *		no results).  All of them or none: if the worker does not hold one,
+ *		the call is refused and changes nothing.  What complete_task does
+ *		for one task, in a few statements for all; returns each task's new
+ *		status, in the call's order.
+ */
+Datum
+mc_complete_tasks(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	McCatalogSession session;
+	char	   *worker_id = worker_id_arg(fcinfo, 0);
+	McWorkflow *wfs;
+	AgentTask  *ats;
+	Datum	   *wids;
+	Datum	   *tids;
+	Datum	   *results;
+	bool	   *rnulls;
+	int			n;
+	int			ntids;
+	int			nresults;
+	int			nwfs;
+	int			i;
+
+	mc_require_arg(fcinfo, 1, "workflow_ids");
+	mc_require_arg(fcinfo, 2, "task_ids");
+	wids = array_arg(fcinfo, 1, "workflow_ids", UUIDOID, &n, NULL);
+	tids = array_arg(fcinfo, 2, "task_ids", TEXTOID, &ntids, NULL);
+	results = array_arg(fcinfo, 3, "results", JSONBOID, &nresults, &rnulls);
+	if (ntids != n || (!PG_ARGISNULL(3) && nresults != n))
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("workflow_ids, task_ids and results must have the same length"),
+				 errdetail("workflow_ids has %d elements, task_ids %d, results %d.",
+						   n, ntids, PG_ARGISNULL(3) ? n : nresults)));
+	if (n > MC_MAX_CLAIM)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("complete_tasks takes at most %d tasks a call", MC_MAX_CLAIM)));
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (n == 0)
+		return (Datum) 0;
+	ats = palloc0(sizeof(AgentTask) * n);
+	for (i = 0; i < n; i++)
 	{
-		char	   *error = psprintf("result of task \"%s\" does not match the output schema of agent type \"%s\" (%s)",
-									 task_id, at.agent_type, violations);
-
-		ereport(WARNING,
-				(errcode(ERRCODE_MC_EXECUTION),
-				 errmsg("result of task \"%s\" does not match the output schema of agent type \"%s\"",
-						task_id, at.agent_type),
-				 errdetail_internal("%s", violations),
-				 errhint("The attempt counts as failed.")));
-		return finish_call(fcinfo, &session, &wf,
-						   mc_fail_attempt(&session, &wf, &at.task, error));
+		ats[i].workflow_id = *DatumGetUUIDP(wids[i]);
+		ats[i].task.task_id = TextDatumGetCString(tids[i]);
+		if (results != NULL)
+			ats[i].result = agent_result(results[i], rnulls[i]);
 	}
-	mc_task_transition(&session, &wf, &at.task, MC_TASK_COMPLETED, result, NULL,
-					   psprintf("completed by %s", worker_id));
-	return finish_call(fcinfo, &session, &wf, MC_TASK_COMPLETED);
+
+	mc_catalog_open(&session);
+	wfs = hold_tasks(&session, worker_id, ats, n, &nwfs);
+	complete_held(&session, worker_id, ats, n, wfs, nwfs);
+	mc_catalog_close(&session);
+
+	for (i = 0; i < n; i++)
+	{
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
+
+		values[0] = UUIDPGetDatum(&ats[i].workflow_id);
+		values[1] = CStringGetTextDatum(ats[i].task.task_id);
+		values[2] = task_status_datum(TupleDescAttr(rsinfo->setDesc, 2)->atttypid,
+									  ats[i].outcome);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }
 
 /*
@@ -577,17 +933,15 @@ Datum
 mc_fail_task(PG_FUNCTION_ARGS)
 {
 	McCatalogSession session;
-	McWorkflow	wf;
+	McWorkflow *wf;
 	AgentTask	at;
-	char	   *task_id = text_arg(fcinfo, 1, "task_id");
 	char	   *worker_id = worker_id_arg(fcinfo, 2);
 	char	   *error = text_arg(fcinfo, 3, "error");
 
-	mc_require_arg(fcinfo, 0, "workflow_id");
 	mc_check_error_size(error);
 
 	mc_catalog_open(&session);
-	get_held_task(&session, PG_GETARG_UUID_P(0), task_id, worker_id, &wf, &at);
-	return finish_call(fcinfo, &session, &wf,
-					   mc_fail_attempt(&session, &wf, &at.task, error));
+	wf = hold_task(&session, fcinfo, worker_id, &at);
+	return finish_call(fcinfo, &session, wf,
+					   mc_fail_attempt(&session, wf, &at.task, error));
 }

@@ -267,6 +267,7 @@ mc_catalog_count_true(uint64 rows)
  * mc_catalog_array
  *		A one-dimensional array of n elements of a built-in type, as a
  *		statement parameter (the catalog statements pass sets as arrays).
+ *		For a type passed by reference, a zero Datum is a NULL element.
  */
 Datum
 mc_catalog_array(Datum *elems, int n, Oid elemtype)
@@ -274,8 +275,22 @@ mc_catalog_array(Datum *elems, int n, Oid elemtype)
 	int16		typlen;
 	bool		typbyval;
 	char		typalign;
+	bool	   *nulls = NULL;
+	int			dims[1];
+	int			lbs[1] = {1};
+	int			i;
 
 	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
-	return PointerGetDatum(construct_array(elems, n, elemtype, typlen,
-										   typbyval, typalign));
+	for (i = 0; i < n && !typbyval; i++)
+	{
+		if (elems[i] != (Datum) 0)
+			continue;
+		if (nulls == NULL)
+			nulls = palloc0(sizeof(bool) * n);
+		nulls[i] = true;
+	}
+	dims[0] = n;
+	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs,
+											  elemtype, typlen, typbyval,
+											  typalign));
 }

@@ -151,24 +151,75 @@ find_step_workflow(StepWorkflow *sws, int nsw, pg_uuid_t *id)
 }
 
 /*
+ * mc_record_completions
+ *		Records n completed attempts in one statement: the task rows (with
+ *		their results), history (versions[i] for the ith, with event), and
+ *		the release of their dependents.  The caller holds the workflows'
+ *		locks and counts the completions into them.  The statement's rows
+ *		are the dependents it released: workflow id, task number, whether
+ *		the task is ready now, and its agent type if external agents claim
+ *		it (for mc_notify_ready_row).
+ */
+uint64
+mc_record_completions(McCatalogSession *session, int n, Datum *ids, Datum *nos,
+					  Datum *results, Datum *versions, const char *event)
+{
+	static const Oid argtypes[] = {UUIDARRAYOID, INT4ARRAYOID, JSONBARRAYOID,
+		INT8ARRAYOID, REGROLEOID, TEXTOID};
+	Datum		values[6];
+
+	values[0] = mc_catalog_array(ids, n, UUIDOID);
+	values[1] = mc_catalog_array(nos, n, INT4OID);
+	values[2] = mc_catalog_array(results, n, JSONBOID);
+	values[3] = mc_catalog_array(versions, n, INT8OID);
+	values[4] = ObjectIdGetDatum(session->caller);
+	values[5] = CStringGetTextDatum(event);
+	return mc_catalog_run(MC_PLAN_FINISH_TASKS,
+						  "WITH f AS ("
+						  "  SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), "
+						  "    pg_catalog.unnest($2::pg_catalog.int4[]), pg_catalog.unnest($3::pg_catalog.jsonb[]), "
+						  "    pg_catalog.unnest($4::pg_catalog.int8[])) AS f(workflow_id, task_no, result, version)"
+						  "), u AS ("
+						  "  UPDATE mycelium.task_states t SET status = 'completed', result = f.result, "
+						  "    error = NULL, finished_at = pg_catalog.clock_timestamp(), worker_id = NULL, "
+						  "    lease_until = NULL "
+						  "  FROM f WHERE t.workflow_id = f.workflow_id AND t.task_no = f.task_no "
+						  "  RETURNING t.workflow_id, t.task_no, t.attempt, t.result, t.dependents, t.owner, f.version"
+						  "), h AS ("
+						  "  INSERT INTO mycelium.workflow_state_history "
+						  "  (workflow_id, version, task_no, owner, status, attempt, result, event, changed_by) "
+						  "  SELECT u.workflow_id, u.version, u.task_no, u.owner, 'completed', u.attempt, "
+						  "    u.result, $6, $5 FROM u"
+						  "), r AS ("
+						  "  SELECT u.workflow_id, d.task_no, pg_catalog.count(*)::pg_catalog.int4 AS k "
+						  "  FROM u, pg_catalog.unnest(u.dependents) AS d(task_no) "
+						  "  GROUP BY u.workflow_id, d.task_no"
+						  ") "
+						  "UPDATE mycelium.task_states t SET deps_pending = t.deps_pending - r.k, "
+						  "  status = CASE WHEN t.deps_pending = r.k AND t.status = 'pending' "
+						  "    THEN 'ready'::mycelium.task_status ELSE t.status END "
+						  "FROM r WHERE t.workflow_id = r.workflow_id AND t.task_no = r.task_no "
+						  "RETURNING t.workflow_id, t.task_no, t.status = 'ready', "
+						  "  " MC_EXTERNAL_READY_TYPE("t"),
+						  6, argtypes, values, NULL, 0);
+}
+
+/*
  * record_completed_all
  *		Records every completed attempt of the step's locked workflows in
- *		one statement: task rows, history (one version each, in task order
- *		within a workflow) and the release of their dependents, noting in
- *		each workflow how many tasks became ready and the lowest of them.
+ *		one statement (mc_record_completions; one version each, in task
+ *		order within a workflow), noting in each workflow how many tasks
+ *		became ready and the lowest of them.
  */
 static void
 record_completed_all(McCatalogSession *session, StepWorkflow *sws, int nsw,
 					 McRunTask *finished)
 {
-	static const Oid argtypes[] = {UUIDARRAYOID, INT4ARRAYOID, JSONBARRAYOID,
-		INT8ARRAYOID, REGROLEOID};
 	int			max = 0;
 	Datum	   *ids;
 	Datum	   *nos;
 	Datum	   *results;
 	Datum	   *versions;
-	Datum		values[5];
 	int			n = 0;
 	int			i;
 	int			k;
@@ -214,38 +265,8 @@ record_completed_all(McCatalogSession *session, StepWorkflow *sws, int nsw,
 	if (n == 0)
 		return;
 
-	values[0] = mc_catalog_array(ids, n, UUIDOID);
-	values[1] = mc_catalog_array(nos, n, INT4OID);
-	values[2] = mc_catalog_array(results, n, JSONBOID);
-	values[3] = mc_catalog_array(versions, n, INT8OID);
-	values[4] = ObjectIdGetDatum(session->caller);
-	rows = mc_catalog_run(MC_PLAN_FINISH_TASKS,
-						  "WITH f AS ("
-						  "  SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), "
-						  "    pg_catalog.unnest($2::pg_catalog.int4[]), pg_catalog.unnest($3::pg_catalog.jsonb[]), "
-						  "    pg_catalog.unnest($4::pg_catalog.int8[])) AS f(workflow_id, task_no, result, version)"
-						  "), u AS ("
-						  "  UPDATE mycelium.task_states t SET status = 'completed', result = f.result, "
-						  "    error = NULL, finished_at = pg_catalog.clock_timestamp(), worker_id = NULL "
-						  "  FROM f WHERE t.workflow_id = f.workflow_id AND t.task_no = f.task_no "
-						  "  RETURNING t.workflow_id, t.task_no, t.attempt, t.result, t.dependents, t.owner, f.version"
-						  "), h AS ("
-						  "  INSERT INTO mycelium.workflow_state_history "
-						  "  (workflow_id, version, task_no, owner, status, attempt, result, event, changed_by) "
-						  "  SELECT u.workflow_id, u.version, u.task_no, u.owner, 'completed', u.attempt, "
-						  "    u.result, 'completed', $5 FROM u"
-						  "), r AS ("
-						  "  SELECT u.workflow_id, d.task_no, pg_catalog.count(*)::pg_catalog.int4 AS k "
-						  "  FROM u, pg_catalog.unnest(u.dependents) AS d(task_no) "
-						  "  GROUP BY u.workflow_id, d.task_no"
-						  ") "
-						  "UPDATE mycelium.task_states t SET deps_pending = t.deps_pending - r.k, "
-						  "  status = CASE WHEN t.deps_pending = r.k AND t.status = 'pending' "
-						  "    THEN 'ready'::mycelium.task_status ELSE t.status END "
-						  "FROM r WHERE t.workflow_id = r.workflow_id AND t.task_no = r.task_no "
-						  "RETURNING t.workflow_id, t.task_no, t.status = 'ready', "
-						  "  " MC_EXTERNAL_READY_TYPE("t"),
-						  5, argtypes, values, NULL, 0);
+	rows = mc_record_completions(session, n, ids, nos, results, versions,
+								 "completed");
 	for (r = 0; r < rows; r++)
 	{
 		bool		isnull;
@@ -611,22 +632,6 @@ start_if_requested(McCatalogSession *session, McWorkflow *wf, Oid start_by)
 }
 
 /*
- * finish_workflow
- *		Completes a workflow whose tasks are all finished, and makes its
- *		version the last one used, ready for mc_workflows_save.
- */
-static void
-finish_workflow(McCatalogSession *session, McWorkflow *wf)
-{
-	if (wf->tasks_open == 0 && !mc_workflow_status_is_terminal(wf->status))
-	{
-		mc_workflow_set_status(session, wf, MC_WF_COMPLETED, "completed");
-		wf->version++;
-	}
-	wf->version--;
-}
-
-/*
  * step_record
  *		The middle part of a step for one (locked) workflow: record its
  *		failed attempts, start it if asked to, and work out how many tasks
@@ -722,7 +727,7 @@ step_finish(McCatalogSession *session, McBatch *batch, StepWorkflow *sw)
 		}
 	}
 	if (wf->changed)
-		finish_workflow(session, wf);
+		mc_workflow_settle(session, wf);
 }
 
 /*

@@ -57,6 +57,9 @@ extern bool mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf,
 									 McRunTask *rt);
 extern McTaskStatus mc_fail_attempt(McCatalogSession *session, McWorkflow *wf,
 									McTask *task, char *error);
+extern uint64 mc_record_completions(McCatalogSession *session, int n,
+									Datum *ids, Datum *nos, Datum *results,
+									Datum *versions, const char *event);
 extern uint64 mc_claim_run(McCatalogSession *session, int n, Datum *ids,
 						   Datum *limits, Datum *afters, Datum *bases,
 						   int cap, const char *worker_id,

@@ -172,6 +172,29 @@ read_workflow(uint64 row, pg_uuid_t *id, McWorkflow *wf)
 	"ORDER BY w.workflow_id "
 
 /*
+ * visible_to_caller
+ *		Whether the catalog session's caller may see a workflow of owner.
+ */
+static bool
+visible_to_caller(McCatalogSession *session, Oid owner)
+{
+	return session->caller_is_admin || owner == session->caller;
+}
+
+/*
+ * workflow_missing
+ *		Reports a workflow that does not exist, or that the caller may not
+ *		see: the two look the same, so existence is not revealed.
+ */
+static void
+workflow_missing(pg_uuid_t *id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_MC_STATE),
+			 errmsg("workflow %s does not exist", uuid_text(id))));
+}
+
+/*
  * mc_workflow_lock
  *		Locks a workflow's row for the rest of the transaction and reads it.
  *		A workflow the caller may not see is reported as missing, so its
@@ -189,11 +212,8 @@ mc_workflow_lock(McCatalogSession *session, pg_uuid_t *id, McWorkflow *wf)
 	if (mc_catalog_run(MC_PLAN_WORKFLOW_LOCK,
 					   WORKFLOW_LOCK_COLUMNS "FOR UPDATE",
 					   1, argtypes, values, NULL, 1) == 0 ||
-		(!session->caller_is_admin &&
-		 DatumGetObjectId(mc_catalog_value(0, 1, &isnull)) != session->caller))
-		ereport(ERROR,
-				(errcode(ERRCODE_MC_STATE),
-				 errmsg("workflow %s does not exist", uuid_text(id))));
+		!visible_to_caller(session, DatumGetObjectId(mc_catalog_value(0, 1, &isnull))))
+		workflow_missing(id);
 	read_workflow(0, id, wf);
 }
 
@@ -243,6 +263,35 @@ mc_workflows_lock(McCatalogSession *session, pg_uuid_t *ids, int n,
 		Assert(k < n);
 		read_workflow(r, id, wfs[k]);
 		locked[k] = true;
+	}
+}
+
+/*
+ * mc_workflows_lock_all
+ *		Locks and reads the rows of n workflows, given in id order, into
+ *		wfs; one the caller may not see is reported as missing, as by
+ *		mc_workflow_lock.
+ */
+void
+mc_workflows_lock_all(McCatalogSession *session, pg_uuid_t *ids, int n,
+					  McWorkflow *wfs)
+{
+	McWorkflow **wfps = palloc(sizeof(McWorkflow *) * Max(n, 1));
+	bool	   *locked = palloc(sizeof(bool) * Max(n, 1));
+	int			i;
+
+	if (n == 1)
+	{
+		mc_workflow_lock(session, &ids[0], &wfs[0]);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		wfps[i] = &wfs[i];
+	mc_workflows_lock(session, ids, n, false, wfps, locked);
+	for (i = 0; i < n; i++)
+	{
+		if (!locked[i] || !visible_to_caller(session, wfs[i].owner))
+			workflow_missing(&ids[i]);
 	}
 }
 
@@ -304,6 +353,24 @@ mc_workflow_set_status(McCatalogSession *session, McWorkflow *wf,
 }
 
 /*
+ * mc_workflow_settle
+ *		Ends a change made at versions up to wf->version - 1: a workflow
+ *		whose tasks are all finished completes (at wf->version), and
+ *		wf->version becomes the last version used, ready for
+ *		mc_workflows_save.
+ */
+void
+mc_workflow_settle(McCatalogSession *session, McWorkflow *wf)
+{
+	if (wf->tasks_open == 0 && !mc_workflow_status_is_terminal(wf->status))
+	{
+		mc_workflow_set_status(session, wf, MC_WF_COMPLETED, "completed");
+		wf->version++;
+	}
+	wf->version--;
+}
+
+/*
  * mc_workflows_save
  *		Writes the rows of n changed workflows in one statement: version
  *		(the last one used), status, counters, error and timestamps.
@@ -319,9 +386,6 @@ mc_workflows_save(McCatalogSession *session, McWorkflow **wfs, int n)
 	Datum	   *open = palloc(sizeof(Datum) * Max(n, 1));
 	Datum	   *running = palloc(sizeof(Datum) * Max(n, 1));
 	Datum	   *errors = palloc(sizeof(Datum) * Max(n, 1));
-	bool	   *errnulls = palloc(sizeof(bool) * Max(n, 1));
-	int			dims[1];
-	int			lbs[1] = {1};
 	Datum		values[6];
 	int			i;
 
@@ -338,16 +402,13 @@ mc_workflows_save(McCatalogSession *session, McWorkflow **wfs, int n)
 		open[i] = Int32GetDatum(wf->tasks_open);
 		running[i] = Int32GetDatum(wf->tasks_running);
 		errors[i] = wf->error ? CStringGetTextDatum(wf->error) : (Datum) 0;
-		errnulls[i] = (wf->error == NULL);
 	}
-	dims[0] = n;
 	values[0] = mc_catalog_array(ids, n, UUIDOID);
 	values[1] = mc_catalog_array(versions, n, INT8OID);
 	values[2] = mc_catalog_array(statuses, n, TEXTOID);
 	values[3] = mc_catalog_array(open, n, INT4OID);
 	values[4] = mc_catalog_array(running, n, INT4OID);
-	values[5] = PointerGetDatum(construct_md_array(errors, errnulls, 1, dims, lbs,
-												   TEXTOID, -1, false, TYPALIGN_INT));
+	values[5] = mc_catalog_array(errors, n, TEXTOID);
 	mc_catalog_run(MC_PLAN_WORKFLOW_SAVE,
 				   "UPDATE mycelium.workflow_states w SET version = v.version, "
 				   "status = v.status::mycelium.workflow_status, tasks_open = v.open, "
@@ -376,6 +437,31 @@ mc_workflow_save(McCatalogSession *session, McWorkflow *wf)
 }
 
 /*
+ * mc_task_raise_if_busy
+ *		Called for a task that could not be locked by id: if it exists, a
+ *		worker finishing it holds its row until it commits, and that is
+ *		reported (the caller may hold the workflow lock the worker waits
+ *		for, so waiting is no option).  Returns if there is no such task.
+ */
+void
+mc_task_raise_if_busy(McWorkflow *wf, const char *task_id)
+{
+	static const Oid argtypes[] = {UUIDOID, TEXTOID};
+	Datum		values[2];
+
+	values[0] = UUIDPGetDatum(&wf->id);
+	values[1] = CStringGetTextDatum(task_id);
+	if (mc_catalog_run(MC_PLAN_TASK_EXISTS,
+					   "SELECT 1 FROM mycelium.task_states "
+					   "WHERE workflow_id = $1 AND task_id = $2",
+					   2, argtypes, values, NULL, 1) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+				 errmsg("task \"%s\" is being finished by a worker", task_id),
+				 errhint("Try again in a moment.")));
+}
+
+/*
  * mc_task_get
  *		Locks and reads a task by id; false if the workflow has no such
  *		task.  A task whose row a worker holds (it is recording the task's
@@ -397,15 +483,7 @@ mc_task_get(McWorkflow *wf, const char *task_id, McTask *task)
 					   "FOR UPDATE SKIP LOCKED",
 					   2, argtypes, values, NULL, 1) == 0)
 	{
-		/* a worker finishing this task holds its row until it commits */
-		if (mc_catalog_run(MC_PLAN_TASK_EXISTS,
-						   "SELECT 1 FROM mycelium.task_states "
-						   "WHERE workflow_id = $1 AND task_id = $2",
-						   2, argtypes, values, NULL, 1) > 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
-					 errmsg("task \"%s\" is being finished by a worker", task_id),
-					 errhint("Try again in a moment.")));
+		mc_task_raise_if_busy(wf, task_id);
 		return false;
 	}
 

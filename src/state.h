@@ -54,10 +54,14 @@ extern void mc_workflow_lock(McCatalogSession *session, pg_uuid_t *id,
 							 McWorkflow *wf);
 extern void mc_workflows_lock(McCatalogSession *session, pg_uuid_t *ids, int n,
 							  bool skip_locked, McWorkflow **wfs, bool *locked);
+extern void mc_workflows_lock_all(McCatalogSession *session, pg_uuid_t *ids,
+								  int n, McWorkflow *wfs);
+extern void mc_workflow_settle(McCatalogSession *session, McWorkflow *wf);
 extern void mc_workflows_save(McCatalogSession *session, McWorkflow **wfs, int n);
 extern void mc_workflow_set_status(McCatalogSession *session, McWorkflow *wf,
 								   McWorkflowStatus status, const char *event);
 extern void mc_workflow_save(McCatalogSession *session, McWorkflow *wf);
+extern void mc_task_raise_if_busy(McWorkflow *wf, const char *task_id);
 extern bool mc_task_get(McWorkflow *wf, const char *task_id, McTask *task);
 extern void mc_task_transition(McCatalogSession *session, McWorkflow *wf,
 							   McTask *task, McTaskStatus to,

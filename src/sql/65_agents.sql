@@ -41,6 +41,17 @@ AS 'MODULE_PATHNAME', 'mc_complete_task';
 COMMENT ON FUNCTION mycelium.complete_task(uuid, text, text, jsonb) IS
 	'records the result of a claimed task; returns its new status (completed, or ready/failed when the result breaks the agent type''s output schema)';
 
+CREATE FUNCTION mycelium.complete_tasks(
+	worker_id text,
+	workflow_ids uuid[],
+	task_ids text[],
+	results jsonb[] DEFAULT NULL)
+RETURNS TABLE (workflow_id uuid, task_id text, status mycelium.task_status)
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'mc_complete_tasks';
+COMMENT ON FUNCTION mycelium.complete_tasks(text, uuid[], text[], jsonb[]) IS
+	'records the results of several claimed tasks at once (task_ids[i] of workflow_ids[i] with results[i]), all or none; returns each task''s new status';
+
 CREATE FUNCTION mycelium.fail_task(
 	workflow_id uuid,
 	task_id text,

@@ -339,6 +339,9 @@ sub gen_fields
 	{
 		$self->add('bad_number', '22023', "SELECT * FROM mycelium.claim_tasks('ext', 'w', 1, $lease)");
 	}
+	$self->add('bad_number', '2202E', $_) for
+	  "SELECT * FROM mycelium.complete_tasks('wk', ARRAY[bad.fix('running')], '{r1,r2}')",
+	  "SELECT * FROM mycelium.complete_tasks('wk', ARRAY[bad.fix('running')], '{r1}', '{}')";
 	# NULLs where a value is required
 	$self->add('null', '22004', $_) for
 	  "SELECT mycelium.create_workflow(NULL)",
@@ -355,6 +358,9 @@ sub gen_fields
 	  "SELECT * FROM mycelium.claim_tasks('ext', NULL)",
 	  "SELECT mycelium.complete_task(bad.fix('running'), NULL, 'wk')",
 	  "SELECT mycelium.fail_task(bad.fix('running'), 'r1', 'wk', NULL)",
+	  "SELECT * FROM mycelium.complete_tasks(NULL, ARRAY[bad.fix('running')], '{r1}')",
+	  "SELECT * FROM mycelium.complete_tasks('wk', NULL, '{r1}')",
+	  "SELECT * FROM mycelium.complete_tasks('wk', ARRAY[bad.fix('running')], ARRAY[NULL::text])",
 	  "SELECT mycelium.send_handoff(NULL, bad.msg())",
 	  "SELECT mycelium.send_handoff(bad.fix('pending'), NULL)";
 	$self->add('null', 'ok', $_) for
@@ -470,6 +476,8 @@ sub gen_sizes
 	  "SELECT mycelium.create_handoff('a', 'b', 'c', 'd', 'e', metadata => jsonb_build_object('a', $arr))",
 	  "SELECT mycelium.send_handoff(bad.fix('pending'), jsonb_set(bad.msg(), '{context,a}', $arr))",
 	  "SELECT mycelium.complete_task(bad.fix('running'), 'r1', 'wk', $arr)",
+	  "SELECT * FROM mycelium.complete_tasks('wk', ARRAY[bad.fix('running')], '{r1}', ARRAY[$arr])",
+	  "SELECT * FROM mycelium.complete_tasks('wk', array_fill(bad.fix('running'), ARRAY[$n]), array_fill('r1'::text, ARRAY[$n]))",
 	  "SELECT mycelium.register_executor('huge', NULL, jsonb_build_object('enum', $arr))";
 	$self->add('huge_array', '22023', "SELECT mycelium.create_workflow(jsonb_build_array(mycelium.task('a', 'x', 'worker', dependencies => (SELECT array_agg('d' || i) FROM generate_series(1, $n) i))))");
 	$self->add('huge_array', 'ok', $_) for
@@ -496,6 +504,7 @@ sub gen_sizes
 	  "SELECT * FROM mycelium.claim_tasks($mb, 'w')";
 	$self->add('huge_string', 'MY003', $_) for
 	  "SELECT mycelium.complete_task(bad.fix('running'), $mb, 'wk')",
+	  "SELECT * FROM mycelium.complete_tasks('wk', ARRAY[bad.fix('running')], ARRAY[$mb])",
 	  "SELECT mycelium.update_task(bad.fix('pending'), $mb, 'running')";
 	$self->add('huge_string', 'MY004', $_) for
 	  "SELECT mycelium.create_handoff($mb, 'b', 'c', 'd', 'e')",
