@@ -216,3 +216,18 @@ SELECT task_id, status FROM mycelium.complete_tasks('agent-b', ARRAY[:'b2']::uui
 SELECT status, tasks_open, tasks_running FROM mycelium.workflow_states WHERE workflow_id = :'b2';
 SELECT version, task_id, status, attempt, error, event
   FROM mycelium.workflow_history(:'b2') ORDER BY version;
+
+-- a function task waiting for a place under max_parallel_tasks runs as
+-- soon as an agent's completion frees one
+BEGIN;
+SELECT mycelium.create_workflow(jsonb_build_array(
+	mycelium.task('e', 'agent', 'regress_ext'),
+	mycelium.task('f', 'db', 'worker')), max_parallel_tasks => 1) AS b3 \gset
+SELECT mycelium.start_workflow(:'b3');
+SELECT task_id FROM mycelium.claim_tasks('regress_ext', 'agent-b');
+COMMIT;
+-- (time for the scheduler to look at it and find no place for f)
+SELECT pg_sleep(0.5);
+SELECT task_id, status FROM mycelium.tasks WHERE workflow_id = :'b3' ORDER BY task_id;
+SELECT mycelium.complete_task(:'b3', 'e', 'agent-b', '{}');
+SELECT (mycelium.wait_workflow(:'b3', '30 seconds'))->>'status' AS b3_status;
