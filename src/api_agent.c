@@ -2,30 +2,33 @@
  *
  * api_agent.c
  *		SQL-callable functions of external agents: claim_tasks, heartbeat,
- *		complete_task and fail_task.
+ *		complete_task, complete_tasks and fail_task.
  *
  * A program outside the database claims ready tasks of an agent type
  * registered with a NULL executor.  Each claim is an attempt, counted when
  * it is claimed and held by the claiming worker_id under a lease.  The
  * agent renews the lease with heartbeats and ends the attempt with
- * complete_task or fail_task.  A lease that lapses fails the attempt (the
- * launcher notices, see mc_expire_leases), as a crash of a scheduler worker
- * does; from then on the agent's calls for that attempt are refused and
- * change nothing.  The task's timeout bounds the lease.  The task states
- * are those of doc/state-machines.md.
+ * complete_task (complete_tasks for several at once) or fail_task.  A
+ * lease that lapses fails the attempt (the launcher notices, see
+ * mc_expire_leases), as a crash of a scheduler worker does; from then on
+ * the agent's calls for that attempt are refused and change nothing.  The
+ * task's timeout bounds the lease.  The task states are those of
+ * doc/state-machines.md.
  *
- * Locking is that of every other change: the workflow's row, then the
- * task's.  A claim waits for the rows of the workflows it claims from.
- * Each worker_id starts looking at its own place in workflow id order (a
- * hash of it), so agents serving many workflows seldom wait for each
- * other.
+ * Locking is that of every other change: the workflows' rows, in id
+ * order, then the tasks'.  A claim passes over workflows another
+ * transaction holds, and looks past them.  Each claim starts looking at
+ * a random place in workflow id order, so agents serving many workflows
+ * seldom wait for each other.  A completion is recorded by
+ * the statement the scheduler's workers use for theirs
+ * (mc_record_completions).
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
-#include "common/hashfn.h"
+#include "common/pg_prng.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/array.h"
@@ -167,18 +170,19 @@ require_external(const char *agent_type)
 
 /*
  * start_point
- *		Where a worker starts looking for ready tasks in workflow id order:
- *		a hash of its worker_id, so that agents spread over the workflows.
+ *		Where a claim starts looking for ready tasks in workflow id order: a
+ *		random place.  Agents starting at places of their own (a hash of
+ *		the worker_id) caught up with each other as they used up the
+ *		workflows in front of them, and then queued for the same rows; a
+ *		random place spreads them, and serves all workflows alike.
  */
 static void
-start_point(const char *worker_id, pg_uuid_t *start)
+start_point(pg_uuid_t *start)
 {
 	uint64		h[2];
 
-	h[0] = hash_bytes_extended((const unsigned char *) worker_id,
-							   strlen(worker_id), 0);
-	h[1] = hash_bytes_extended((const unsigned char *) worker_id,
-							   strlen(worker_id), 1);
+	h[0] = pg_prng_uint64(&pg_global_prng_state);
+	h[1] = pg_prng_uint64(&pg_global_prng_state);
 	memcpy(start->data, h, UUID_LEN);
 }
 
@@ -383,7 +387,7 @@ mc_claim_tasks(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	mc_catalog_open(&session);
 	require_external(agent_type);
-	start_point(worker_id, &start);
+	start_point(&start);
 	for (round = 0; round < MC_CLAIM_ROUNDS && claimed < max_tasks && found; round++)
 	{
 		/* with nothing had from the first round, wait for held workflows */
