@@ -360,7 +360,9 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
  *		round got nothing, the next ones wait for held workflows (and make
  *		up for tasks other agents took meanwhile), so a claim does not come
  *		back empty just because another agent was completing a task of the
- *		only workflow with work.
+ *		only workflow with work; unless the transaction already holds a
+ *		workflow's row, when waiting could deadlock and the claim returns
+ *		what it found free.
  */
 Datum
 mc_claim_tasks(PG_FUNCTION_ARGS)
@@ -390,8 +392,13 @@ mc_claim_tasks(PG_FUNCTION_ARGS)
 	start_point(&start);
 	for (round = 0; round < MC_CLAIM_ROUNDS && claimed < max_tasks && found; round++)
 	{
-		/* with nothing had from the first round, wait for held workflows */
-		bool		wait = round > 0 && claimed == 0;
+		/*
+		 * With nothing had from the first round, wait for held workflows;
+		 * but not while this transaction holds a workflow's row already
+		 * (an agent completing a task and claiming the next in one
+		 * transaction): waiting out of id order could close a cycle.
+		 */
+		bool		wait = round > 0 && claimed == 0 && !mc_workflows_locked_in_xact();
 
 		claimed += claim_round(&session, rsinfo, agent_type, worker_id, &start,
 							   max_tasks - claimed, lease, wait, &found);

@@ -20,6 +20,7 @@
 
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 
@@ -172,6 +173,24 @@ read_workflow(uint64 row, pg_uuid_t *id, McWorkflow *wf)
 	"ORDER BY w.workflow_id "
 
 /*
+ * The local transaction in which this backend last locked a workflow's
+ * row: such locks are held until the transaction ends.
+ */
+static LocalTransactionId workflows_locked_in = InvalidLocalTransactionId;
+
+/*
+ * mc_workflows_locked_in_xact
+ *		Whether the current transaction has locked the row of a workflow.
+ *		One that has must not wait for another workflow's row out of id
+ *		order (see mc_claim_tasks): that is how deadlocks are made.
+ */
+bool
+mc_workflows_locked_in_xact(void)
+{
+	return workflows_locked_in == MyProc->lxid;
+}
+
+/*
  * visible_to_caller
  *		Whether the catalog session's caller may see a workflow of owner.
  */
@@ -214,6 +233,7 @@ mc_workflow_lock(McCatalogSession *session, pg_uuid_t *id, McWorkflow *wf)
 					   1, argtypes, values, NULL, 1) == 0 ||
 		!visible_to_caller(session, DatumGetObjectId(mc_catalog_value(0, 1, &isnull))))
 		workflow_missing(id);
+	workflows_locked_in = MyProc->lxid;
 	read_workflow(0, id, wf);
 }
 
@@ -253,6 +273,8 @@ mc_workflows_lock(McCatalogSession *session, pg_uuid_t *ids, int n,
 		rows = mc_catalog_run(MC_PLAN_WORKFLOWS_LOCK,
 							  WORKFLOWS_BY_ID "FOR UPDATE OF w",
 							  1, argtypes, values, NULL, 0);
+	if (rows > 0)
+		workflows_locked_in = MyProc->lxid;
 	for (r = 0; r < rows; r++)
 	{
 		bool		isnull;

@@ -54,6 +54,7 @@ extern void mc_workflow_lock(McCatalogSession *session, pg_uuid_t *id,
 							 McWorkflow *wf);
 extern void mc_workflows_lock(McCatalogSession *session, pg_uuid_t *ids, int n,
 							  bool skip_locked, McWorkflow **wfs, bool *locked);
+extern bool mc_workflows_locked_in_xact(void);
 extern void mc_workflows_lock_all(McCatalogSession *session, pg_uuid_t *ids,
 								  int n, McWorkflow *wfs);
 extern void mc_workflow_settle(McCatalogSession *session, McWorkflow *wf);
