@@ -242,6 +242,8 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 	 * Workflows with ready tasks of this type, from this worker's place on,
 	 * in index order.  The test of the workflow is a subquery, not a join,
 	 * so the plan walks the index and stops at the first claimable rows.
+	 * None unless external agents run the type (tested once; the caller
+	 * says what is wrong when nothing was found).
 	 */
 	cvalues[0] = CStringGetTextDatum(agent_type);
 	cvalues[1] = UUIDPGetDatum(start);
@@ -258,7 +260,10 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 	"   ORDER BY t.workflow_id, t.task_no LIMIT $5) "
 	ncand = mc_catalog_run(MC_PLAN_CLAIM_CANDIDATES,
 						   "SELECT c.workflow_id FROM (" CLAIMABLE(">=")
-						   "UNION ALL " CLAIMABLE("<") ") c LIMIT $5",
+						   "UNION ALL " CLAIMABLE("<") ") c "
+						   "WHERE EXISTS (SELECT 1 FROM mycelium.executors e "
+						   "  WHERE e.agent_type = $1 AND e.executor IS NULL) "
+						   "LIMIT $5",
 						   5, cargtypes, cvalues, NULL, 0);
 #undef CLAIMABLE
 	*found = ncand > 0;
@@ -388,7 +393,6 @@ mc_claim_tasks(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	mc_catalog_open(&session);
-	require_external(agent_type);
 	start_point(&start);
 	for (round = 0; round < MC_CLAIM_ROUNDS && claimed < max_tasks && found; round++)
 	{
@@ -402,6 +406,9 @@ mc_claim_tasks(PG_FUNCTION_ARGS)
 
 		claimed += claim_round(&session, rsinfo, agent_type, worker_id, &start,
 							   max_tasks - claimed, lease, wait, &found);
+		/* nothing at all: is it for want of work, or a wrong agent type? */
+		if (round == 0 && !found)
+			require_external(agent_type);
 	}
 	mc_catalog_close(&session);
 	return (Datum) 0;
