@@ -31,12 +31,15 @@
 #include "common/pg_prng.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/latch.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
+#include "utils/wait_event.h"
 
 #include "agent.h"
 #include "api_json_schema.h"
@@ -59,6 +62,9 @@ PG_FUNCTION_INFO_V1(mc_fail_task);
 
 /* most rounds of one claim (see mc_claim_tasks) */
 #define MC_CLAIM_ROUNDS 5
+
+/* most looks again, a millisecond apart, at work others hold (ditto) */
+#define MC_CLAIM_POLLS 100
 
 /* a task an agent's call names, and what the call finds of it */
 typedef struct AgentTask
@@ -212,12 +218,13 @@ uuid_successor(const pg_uuid_t *id, pg_uuid_t *next)
  *		candidate (another agent may have taken them meanwhile).  Unless
  *		told to wait, it passes over workflows another transaction has
  *		locked (an agent completing tasks holds its workflow until it
- *		commits) and moves *start past them for the next round.
+ *		commits), says so in *held, and moves *start past them for the
+ *		next round.
  */
 static int
 claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 			const char *agent_type, const char *worker_id, pg_uuid_t *start,
-			int max_tasks, Interval *lease, bool wait, bool *found)
+			int max_tasks, Interval *lease, bool wait, bool *found, bool *held)
 {
 	static const Oid cargtypes[] = {TEXTOID, UUIDOID, REGROLEOID, BOOLOID, INT4OID};
 	Datum		cvalues[5];
@@ -290,11 +297,13 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 	mc_workflows_lock(session, ids, nids, !wait, wfps, locked);
 
 	/* another transaction holds some: the next round looks past them */
+	*held = false;
 	for (i = 0; i < nids; i++)
 	{
 		if (!locked[i])
 		{
 			uuid_successor(&last, start);
+			*held = true;
 			break;
 		}
 	}
@@ -366,8 +375,9 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
  *		up for tasks other agents took meanwhile), so a claim does not come
  *		back empty just because another agent was completing a task of the
  *		only workflow with work; unless the transaction already holds a
- *		workflow's row, when waiting could deadlock and the claim returns
- *		what it found free.
+ *		workflow's row, when waiting for a lock could deadlock: then the
+ *		claim looks again every millisecond, for about 0.1 s, and returns
+ *		nothing if all the work stayed held.
  */
 Datum
 mc_claim_tasks(PG_FUNCTION_ARGS)
@@ -382,6 +392,7 @@ mc_claim_tasks(PG_FUNCTION_ARGS)
 	int			claimed = 0;
 	int			round;
 	bool		found = true;
+	bool		held = false;
 
 	if (PG_ARGISNULL(2) || PG_GETARG_INT32(2) < 1 || PG_GETARG_INT32(2) > MC_MAX_CLAIM)
 		ereport(ERROR,
@@ -405,10 +416,26 @@ mc_claim_tasks(PG_FUNCTION_ARGS)
 		bool		wait = round > 0 && claimed == 0 && !mc_workflows_locked_in_xact();
 
 		claimed += claim_round(&session, rsinfo, agent_type, worker_id, &start,
-							   max_tasks - claimed, lease, wait, &found);
+							   max_tasks - claimed, lease, wait, &found, &held);
 		/* nothing at all: is it for want of work, or a wrong agent type? */
 		if (round == 0 && !found)
 			require_external(agent_type);
+	}
+
+	/*
+	 * Nothing claimed, and the work there is was held by transactions this
+	 * one may not wait for: look again, further on each time, every
+	 * millisecond for a while.  Never waiting for a lock, this cannot
+	 * deadlock.
+	 */
+	for (round = 0; round < MC_CLAIM_POLLS && claimed == 0 && found && held; round++)
+	{
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 1L, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		claimed += claim_round(&session, rsinfo, agent_type, worker_id, &start,
+							   max_tasks, lease, false, &found, &held);
 	}
 	mc_catalog_close(&session);
 	return (Datum) 0;
