@@ -697,13 +697,14 @@ complete_held(McCatalogSession *session, const char *worker_id,
 
 		if (!DatumGetBool(mc_catalog_value(r, 3, &isnull)))
 			continue;
-		mc_catalog_value(r, 4, &isnull);
+		/* an external agent's task is ready: its agents hear of it */
+		(void) mc_catalog_value(r, 4, &isnull);
 		if (!isnull)
 		{
 			mc_notify_ready_row(r, 4);
 			continue;
 		}
-		/* a function task is ready */
+		/* a function task is ready: the scheduler's */
 		wf = bsearch(DatumGetUUIDP(mc_catalog_value(r, 1, &isnull)), wfs, nwfs,
 					 sizeof(McWorkflow), mc_uuid_cmp);
 		push[wf - wfs] = true;
