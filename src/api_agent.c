@@ -212,7 +212,7 @@ uuid_successor(const pg_uuid_t *id, pg_uuid_t *next)
 /*
  * claim_round
  *		One round of a claim: finds workflows with claimable tasks of the
- *		agent type from the worker's place on, locks them, claims up to
+ *		agent type from *start on, locks them, claims up to
  *		max_tasks from them into the result set, and saves them.  Returns
  *		how many tasks it claimed; *found says whether it found any
  *		candidate (another agent may have taken them meanwhile).  Unless
@@ -246,8 +246,8 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 	int			k;
 
 	/*
-	 * Workflows with ready tasks of this type, from this worker's place on,
-	 * in index order.  The test of the workflow is a subquery, not a join,
+	 * Workflows with ready tasks of this type, from *start on (wrapping
+	 * around), in index order.  The test of the workflow is a subquery, not a join,
 	 * so the plan walks the index and stops at the first claimable rows.
 	 * None unless external agents run the type (tested once; the caller
 	 * says what is wrong when nothing was found).
@@ -528,8 +528,8 @@ hold_tasks(McCatalogSession *session, const char *worker_id, AgentTask *ats,
 	values[0] = mc_catalog_array(wids, n, UUIDOID);
 	values[1] = mc_catalog_array(tids, n, TEXTOID);
 	rows = mc_catalog_run(MC_PLAN_AGENT_TASK,
-						  "SELECT f.i, t.task_no, t.status::pg_catalog.text, t.attempt, "
-						  "  t.allow_failure, t.dependents, t.worker_id, t.lease_until IS NOT NULL, "
+						  "SELECT f.i, " MC_TASK_COLUMNS("t") ", "
+						  "  t.worker_id, t.lease_until IS NOT NULL, "
 						  "  CASE WHEN t.lease_until < pg_catalog.clock_timestamp() "
 						  "    THEN t.lease_until::pg_catalog.text END, "
 						  "  e.output_schema, t.agent_type "
@@ -546,12 +546,7 @@ hold_tasks(McCatalogSession *session, const char *worker_id, AgentTask *ats,
 		AgentTask  *at = &ats[DatumGetInt64(mc_catalog_value(r, 1, &isnull)) - 1];
 		Datum		d;
 
-		at->task.task_no = DatumGetInt32(mc_catalog_value(r, 2, &isnull));
-		at->task.status = mc_task_status_from_name(mc_catalog_text(r, 3));
-		at->task.attempt = DatumGetInt32(mc_catalog_value(r, 4, &isnull));
-		at->task.allow_failure = DatumGetBool(mc_catalog_value(r, 5, &isnull));
-		d = mc_catalog_value(r, 6, &isnull);
-		at->task.dependents = isnull ? (Datum) 0 : SPI_datumTransfer(d, false, -1);
+		mc_task_read(r, 2, &at->task);
 		holders[at - ats] = mc_catalog_text(r, 7);
 		claimed[at - ats] = DatumGetBool(mc_catalog_value(r, 8, &isnull));
 		lapsed[at - ats] = mc_catalog_text(r, 9);

@@ -298,8 +298,8 @@ void
 mc_workflows_lock_all(McCatalogSession *session, pg_uuid_t *ids, int n,
 					  McWorkflow *wfs)
 {
-	McWorkflow **wfps = palloc(sizeof(McWorkflow *) * Max(n, 1));
-	bool	   *locked = palloc(sizeof(bool) * Max(n, 1));
+	McWorkflow **wfps;
+	bool	   *locked;
 	int			i;
 
 	if (n == 1)
@@ -307,6 +307,8 @@ mc_workflows_lock_all(McCatalogSession *session, pg_uuid_t *ids, int n,
 		mc_workflow_lock(session, &ids[0], &wfs[0]);
 		return;
 	}
+	wfps = palloc(sizeof(McWorkflow *) * Max(n, 1));
+	locked = palloc(sizeof(bool) * Max(n, 1));
 	for (i = 0; i < n; i++)
 		wfps[i] = &wfs[i];
 	mc_workflows_lock(session, ids, n, false, wfps, locked);
@@ -484,6 +486,25 @@ mc_task_raise_if_busy(McWorkflow *wf, const char *task_id)
 }
 
 /*
+ * mc_task_read
+ *		Fills task (all but its task_id) from row row of the last
+ *		statement's result, whose MC_TASK_COLUMNS start at column col.
+ */
+void
+mc_task_read(uint64 row, int col, McTask *task)
+{
+	bool		isnull;
+	Datum		d;
+
+	task->task_no = DatumGetInt32(mc_catalog_value(row, col, &isnull));
+	task->status = mc_task_status_from_name(mc_catalog_text(row, col + 1));
+	task->attempt = DatumGetInt32(mc_catalog_value(row, col + 2, &isnull));
+	task->allow_failure = DatumGetBool(mc_catalog_value(row, col + 3, &isnull));
+	d = mc_catalog_value(row, col + 4, &isnull);
+	task->dependents = isnull ? (Datum) 0 : SPI_datumTransfer(d, false, -1);
+}
+
+/*
  * mc_task_get
  *		Locks and reads a task by id; false if the workflow has no such
  *		task.  A task whose row a worker holds (it is recording the task's
@@ -495,30 +516,20 @@ mc_task_get(McWorkflow *wf, const char *task_id, McTask *task)
 {
 	static const Oid argtypes[] = {UUIDOID, TEXTOID};
 	Datum		values[2];
-	bool		isnull;
 
 	values[0] = UUIDPGetDatum(&wf->id);
 	values[1] = CStringGetTextDatum(task_id);
 	if (mc_catalog_run(MC_PLAN_TASK_GET,
-					   "SELECT task_no, status::pg_catalog.text, attempt, allow_failure, dependents "
-					   "FROM mycelium.task_states WHERE workflow_id = $1 AND task_id = $2 "
+					   "SELECT " MC_TASK_COLUMNS("t") " FROM mycelium.task_states t "
+					   "WHERE t.workflow_id = $1 AND t.task_id = $2 "
 					   "FOR UPDATE SKIP LOCKED",
 					   2, argtypes, values, NULL, 1) == 0)
 	{
 		mc_task_raise_if_busy(wf, task_id);
 		return false;
 	}
-
-	task->task_no = DatumGetInt32(mc_catalog_value(0, 1, &isnull));
 	task->task_id = pstrdup(task_id);
-	task->status = mc_task_status_from_name(mc_catalog_text(0, 2));
-	task->attempt = DatumGetInt32(mc_catalog_value(0, 3, &isnull));
-	task->allow_failure = DatumGetBool(mc_catalog_value(0, 4, &isnull));
-	task->dependents = mc_catalog_value(0, 5, &isnull);
-	if (isnull)
-		task->dependents = (Datum) 0;
-	else
-		task->dependents = SPI_datumTransfer(task->dependents, false, -1);
+	mc_task_read(0, 1, task);
 	return true;
 }
 

@@ -40,6 +40,11 @@ typedef struct McTask
 	Datum		dependents;		/* int4[] or 0 */
 } McTask;
 
+/* the columns of a task row t that mc_task_read reads, in its order */
+#define MC_TASK_COLUMNS(t) \
+	t ".task_no, " t ".status::pg_catalog.text, " t ".attempt, " \
+	t ".allow_failure, " t ".dependents"
+
 extern const char *const mc_task_status_names[];
 extern const char *const mc_workflow_status_names[];
 
@@ -63,6 +68,7 @@ extern void mc_workflow_set_status(McCatalogSession *session, McWorkflow *wf,
 								   McWorkflowStatus status, const char *event);
 extern void mc_workflow_save(McCatalogSession *session, McWorkflow *wf);
 extern void mc_task_raise_if_busy(McWorkflow *wf, const char *task_id);
+extern void mc_task_read(uint64 row, int col, McTask *task);
 extern bool mc_task_get(McWorkflow *wf, const char *task_id, McTask *task);
 extern void mc_task_transition(McCatalogSession *session, McWorkflow *wf,
 							   McTask *task, McTaskStatus to,
