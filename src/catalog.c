@@ -13,7 +13,8 @@
  * abort, which restores both the user id and the GUC.
  *
  * Statements are prepared once per backend, with generic plans, and kept
- * (mc_catalog_plan).
+ * (mc_catalog_plan); they are planned with sequential scans off, since
+ * each finds its rows by key (mc_catalog_run).
  *
  *-------------------------------------------------------------------------
  */
@@ -25,6 +26,7 @@
 #include "catalog/pg_class.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "utils/inval.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/guc.h"
@@ -35,6 +37,9 @@
 #include "mycelium.h"
 
 static SPIPlanPtr plans[MC_NUM_PLANS];
+
+/* whether plans[id] has been planned since it was prepared */
+static bool planned[MC_NUM_PLANS];
 
 /*
  * mc_catalog_relid
@@ -200,7 +205,32 @@ mc_catalog_run(McPlanId id, const char *sql, int nargs, const Oid *argtypes,
 	SPIPlanPtr	plan = mc_catalog_plan(id, sql, nargs, argtypes);
 	int			rc;
 
-	rc = SPI_execute_plan(plan, values, nulls, false, count);
+	/*
+	 * Plan with sequential scans off.  A generic plan is kept until an
+	 * invalidation (an ANALYZE of its tables) makes it stale, and the first
+	 * one is made when the tables are new and small: left to itself the
+	 * planner then scans whole tables (a hash join of a set of ids with
+	 * all of workflow_states), and goes on doing so for every step while
+	 * the tables grow, until autovacuum gets to them.  Every statement
+	 * here finds its rows by key, so an index is always the right way in.
+	 * Messages pending for this backend are read first so that a plan they
+	 * make stale is re-planned here rather than inside SPI (a message that
+	 * arrives in between is the rare case left to the planner's choice).
+	 */
+	AcceptInvalidationMessages();
+	if (!planned[id] || !SPI_plan_is_valid(plan))
+	{
+		int			nestlevel = NewGUCNestLevel();
+
+		(void) set_config_option("enable_seqscan", "off",
+								 PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+		rc = SPI_execute_plan(plan, values, nulls, false, count);
+		AtEOXact_GUC(true, nestlevel);
+		planned[id] = true;
+	}
+	else
+		rc = SPI_execute_plan(plan, values, nulls, false, count);
 	if (rc < 0)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
 	return SPI_processed;
