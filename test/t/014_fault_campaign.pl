@@ -240,6 +240,16 @@ my %invariants = (
 		    JOIN mycelium.workflow_state_history h ON h.workflow_id = w.workflow_id
 		   GROUP BY w.workflow_id, w.version) v
 		 WHERE lo <> 1 OR hi <> version OR n <> hi},
+	# the catalog tables have no CHECK constraints (src/sql/10_catalog.sql):
+	# the counters must match the tasks, and nothing may count below 0
+	'counters match tasks' => q{
+		SELECT count(*) FROM mycelium.workflow_states w JOIN public.created c ON c.wf = w.workflow_id
+		  JOIN (SELECT workflow_id, count(*) n, min(attempt) a, min(deps_pending) d, min(task_no) k,
+		               count(*) FILTER (WHERE status IN ('pending', 'ready', 'running')) open,
+		               count(*) FILTER (WHERE status = 'running') running
+		          FROM mycelium.task_states GROUP BY 1) t ON t.workflow_id = w.workflow_id
+		 WHERE w.task_count <> t.n OR w.tasks_open <> t.open OR w.tasks_running <> t.running
+		    OR w.version < 1 OR t.a < 0 OR t.d < 0 OR t.k < 1},
 	'attempts match history' => q{
 		SELECT count(*) FROM mycelium.task_states t JOIN public.created c ON c.wf = t.workflow_id
 		  LEFT JOIN (SELECT workflow_id, task_no, count(*) n, count(DISTINCT attempt) d, max(attempt) a
