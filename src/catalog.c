@@ -13,8 +13,8 @@
  * abort, which restores both the user id and the GUC.
  *
  * Statements are prepared once per backend, with generic plans, and kept
- * (mc_catalog_plan); they are planned with sequential scans off, since
- * each finds its rows by key (mc_catalog_run).
+ * (mc_catalog_plan); those that find their rows by key, nearly all, are
+ * planned with sequential scans off (catalog_run).
  *
  *-------------------------------------------------------------------------
  */
@@ -26,10 +26,10 @@
 #include "catalog/pg_class.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
-#include "utils/inval.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
@@ -193,32 +193,31 @@ mc_catalog_plan(McPlanId id, const char *sql, int nargs, const Oid *argtypes)
 }
 
 /*
- * mc_catalog_run
+ * catalog_run
  *		Runs the statement in slot id (preparing it on first use) with the
- *		given parameters; returns the number of rows processed.  Results
- *		are in SPI_tuptable, read with mc_catalog_value and mc_catalog_text.
+ *		given parameters; returns the number of rows processed.  A statement
+ *		that finds its rows by key (by_key) is planned with sequential scans
+ *		off.
+ *
+ * A generic plan is kept until an invalidation (an ANALYZE of its tables)
+ * makes it stale, and the first one is made when the tables are new and
+ * small: left to itself the planner then scans whole tables (a hash join
+ * of a set of ids with all of workflow_states), and goes on doing so at
+ * every call while the tables grow, until autovacuum gets to them.  For a
+ * statement that finds its rows by key an index is always the right way
+ * in.  Messages pending for this backend are read first so that a plan
+ * they make stale is re-planned here rather than inside SPI (a message
+ * that arrives in between is the rare case left to the planner's choice).
  */
-uint64
-mc_catalog_run(McPlanId id, const char *sql, int nargs, const Oid *argtypes,
-			   Datum *values, const char *nulls, long count)
+static uint64
+catalog_run(McPlanId id, const char *sql, int nargs, const Oid *argtypes,
+			Datum *values, const char *nulls, long count, bool by_key)
 {
 	SPIPlanPtr	plan = mc_catalog_plan(id, sql, nargs, argtypes);
 	int			rc;
 
-	/*
-	 * Plan with sequential scans off.  A generic plan is kept until an
-	 * invalidation (an ANALYZE of its tables) makes it stale, and the first
-	 * one is made when the tables are new and small: left to itself the
-	 * planner then scans whole tables (a hash join of a set of ids with
-	 * all of workflow_states), and goes on doing so for every step while
-	 * the tables grow, until autovacuum gets to them.  Every statement
-	 * here finds its rows by key, so an index is always the right way in.
-	 * Messages pending for this backend are read first so that a plan they
-	 * make stale is re-planned here rather than inside SPI (a message that
-	 * arrives in between is the rare case left to the planner's choice).
-	 */
 	AcceptInvalidationMessages();
-	if (!planned[id] || !SPI_plan_is_valid(plan))
+	if (by_key && (!planned[id] || !SPI_plan_is_valid(plan)))
 	{
 		int			nestlevel = NewGUCNestLevel();
 
@@ -234,6 +233,32 @@ mc_catalog_run(McPlanId id, const char *sql, int nargs, const Oid *argtypes,
 	if (rc < 0)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
 	return SPI_processed;
+}
+
+/*
+ * mc_catalog_run
+ *		Runs a statement that finds its rows by key (see catalog_run).
+ *		Results are in SPI_tuptable, read with mc_catalog_value and
+ *		mc_catalog_text.
+ */
+uint64
+mc_catalog_run(McPlanId id, const char *sql, int nargs, const Oid *argtypes,
+			   Datum *values, const char *nulls, long count)
+{
+	return catalog_run(id, sql, nargs, argtypes, values, nulls, count, true);
+}
+
+/*
+ * mc_catalog_run_scan
+ *		Runs a statement meant to read a whole table (the rare ones, such
+ *		as the search for attempts a stopped worker left running), planned
+ *		as the planner sees fit.
+ */
+uint64
+mc_catalog_run_scan(McPlanId id, const char *sql, int nargs, const Oid *argtypes,
+					Datum *values, const char *nulls, long count)
+{
+	return catalog_run(id, sql, nargs, argtypes, values, nulls, count, false);
 }
 
 /*

@@ -100,6 +100,9 @@ extern SPIPlanPtr mc_catalog_plan(McPlanId id, const char *sql,
 extern uint64 mc_catalog_run(McPlanId id, const char *sql, int nargs,
 							 const Oid *argtypes, Datum *values,
 							 const char *nulls, long count);
+extern uint64 mc_catalog_run_scan(McPlanId id, const char *sql, int nargs,
+								  const Oid *argtypes, Datum *values,
+								  const char *nulls, long count);
 extern Datum mc_catalog_value(uint64 row, int col, bool *isnull);
 extern char *mc_catalog_text(uint64 row, int col);
 extern uint64 mc_catalog_count_true(uint64 rows);

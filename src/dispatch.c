@@ -156,9 +156,10 @@ find_step_workflow(StepWorkflow *sws, int nsw, pg_uuid_t *id)
  *		their results), history (versions[i] for the ith, with event), and
  *		the release of their dependents.  The caller holds the workflows'
  *		locks and counts the completions into them.  The statement's rows
- *		are the dependents it released: workflow id, task number, whether
- *		the task is ready now, and its agent type if external agents claim
- *		it (for mc_notify_ready_row).
+ *		are the dependents it released, in workflow and task order (so
+ *		agents are notified in a stable order): workflow id, task number,
+ *		whether the task is ready now, and its agent type if external
+ *		agents claim it (for mc_notify_ready_row).
  */
 uint64
 mc_record_completions(McCatalogSession *session, int n, Datum *ids, Datum *nos,
@@ -194,13 +195,15 @@ mc_record_completions(McCatalogSession *session, int n, Datum *ids, Datum *nos,
 						  "  SELECT u.workflow_id, d.task_no, pg_catalog.count(*)::pg_catalog.int4 AS k "
 						  "  FROM u, pg_catalog.unnest(u.dependents) AS d(task_no) "
 						  "  GROUP BY u.workflow_id, d.task_no"
+						  "), d AS ("
+						  "  UPDATE mycelium.task_states t SET deps_pending = t.deps_pending - r.k, "
+						  "    status = CASE WHEN t.deps_pending = r.k AND t.status = 'pending' "
+						  "      THEN 'ready'::mycelium.task_status ELSE t.status END "
+						  "  FROM r WHERE t.workflow_id = r.workflow_id AND t.task_no = r.task_no "
+						  "  RETURNING t.workflow_id, t.task_no, t.status = 'ready' AS ready, "
+						  "    " MC_EXTERNAL_READY_TYPE("t") " AS external_type"
 						  ") "
-						  "UPDATE mycelium.task_states t SET deps_pending = t.deps_pending - r.k, "
-						  "  status = CASE WHEN t.deps_pending = r.k AND t.status = 'pending' "
-						  "    THEN 'ready'::mycelium.task_status ELSE t.status END "
-						  "FROM r WHERE t.workflow_id = r.workflow_id AND t.task_no = r.task_no "
-						  "RETURNING t.workflow_id, t.task_no, t.status = 'ready', "
-						  "  " MC_EXTERNAL_READY_TYPE("t"),
+						  "SELECT * FROM d ORDER BY d.workflow_id, d.task_no",
 						  6, argtypes, values, NULL, 0);
 }
 
@@ -1056,14 +1059,14 @@ mc_recover_orphans(McCatalogSession *session, const char *worker_id)
 
 	values[0] = CStringGetTextDatum(worker_id);
 	fail_lost_attempts(session,
-					   mc_catalog_run(MC_PLAN_RECOVER_ORPHANS,
-									  "SELECT workflow_id, task_id, attempt, "
-									  "  'its worker stopped (crash or restart)' "
-									  "FROM mycelium.task_states "
-									  "WHERE status = 'running' AND worker_id = $1 "
-									  "  AND lease_until IS NULL "
-									  "ORDER BY workflow_id, task_no",
-									  1, argtypes, values, NULL, 0));
+					   mc_catalog_run_scan(MC_PLAN_RECOVER_ORPHANS,
+										   "SELECT workflow_id, task_id, attempt, "
+										   "  'its worker stopped (crash or restart)' "
+										   "FROM mycelium.task_states "
+										   "WHERE status = 'running' AND worker_id = $1 "
+										   "  AND lease_until IS NULL "
+										   "ORDER BY workflow_id, task_no",
+										   1, argtypes, values, NULL, 0));
 }
 
 /*
