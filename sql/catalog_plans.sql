@@ -1,6 +1,6 @@
 -- Catalog statements reach their rows by key through indexes, even when
 -- their plans are made while the tables are still small (a generic plan
--- lives until the tables are analyzed; catalog.c, mc_catalog_run).
+-- lives until the tables are analyzed; catalog.c, catalog_run).
 -- A fresh connection prepares every statement anew.
 \c
 SELECT mycelium.register_executor('regress_plans', NULL);

@@ -195,7 +195,7 @@ mc_record_completions(McCatalogSession *session, int n, Datum *ids, Datum *nos,
 						  "  SELECT u.workflow_id, d.task_no, pg_catalog.count(*)::pg_catalog.int4 AS k "
 						  "  FROM u, pg_catalog.unnest(u.dependents) AS d(task_no) "
 						  "  GROUP BY u.workflow_id, d.task_no"
-						  "), d AS ("
+						  "), released AS ("
 						  "  UPDATE mycelium.task_states t SET deps_pending = t.deps_pending - r.k, "
 						  "    status = CASE WHEN t.deps_pending = r.k AND t.status = 'pending' "
 						  "      THEN 'ready'::mycelium.task_status ELSE t.status END "
@@ -203,7 +203,7 @@ mc_record_completions(McCatalogSession *session, int n, Datum *ids, Datum *nos,
 						  "  RETURNING t.workflow_id, t.task_no, t.status = 'ready' AS ready, "
 						  "    " MC_EXTERNAL_READY_TYPE("t") " AS external_type"
 						  ") "
-						  "SELECT * FROM d ORDER BY d.workflow_id, d.task_no",
+						  "SELECT * FROM released ORDER BY released.workflow_id, released.task_no",
 						  6, argtypes, values, NULL, 0);
 }
 
