@@ -216,7 +216,8 @@ catalog_run(McPlanId id, const char *sql, int nargs, const Oid *argtypes,
 	SPIPlanPtr	plan = mc_catalog_plan(id, sql, nargs, argtypes);
 	int			rc;
 
-	AcceptInvalidationMessages();
+	if (by_key)
+		AcceptInvalidationMessages();
 	if (by_key && (!planned[id] || !SPI_plan_is_valid(plan)))
 	{
 		int			nestlevel = NewGUCNestLevel();
