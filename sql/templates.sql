@@ -21,10 +21,13 @@ SET ROLE regress_admin;
 SELECT name, owner, task_count FROM mycelium.templates ORDER BY owner;
 
 -- starting: the workflow is named after the template, owned by the
--- caller, and its executors see the merged variables
+-- caller, and its executors see the merged variables (its status is read
+-- before the commit, when the scheduler may take it)
 SET ROLE regress_alice;
+BEGIN;
 SELECT mycelium.start_from_template('nightly', '{"depth": 2, "extra": true}') AS wf \gset
 SELECT name, owner, status FROM mycelium.workflows WHERE workflow_id = :'wf';
+COMMIT;
 SELECT mycelium.wait_workflow(:'wf', '60 s')->>'status' AS status;
 SELECT result->'variables' AS variables, result->'workflow_context' AS context
   FROM mycelium.tasks WHERE workflow_id = :'wf' AND task_id = 'load';
