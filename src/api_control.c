@@ -279,9 +279,12 @@ run_inline(McCatalogSession *session, pg_uuid_t *id, long timeout)
 		mc_dispatch_step(session, batch, &candidate, 1);
 		if (batch->ntasks > 0)
 		{
-			MemoryContext old = MemoryContextSwitchTo(mc_batch_context(batch));
+			MemoryContext old;
 
-			mc_execute_task(&batch->tasks[0], false);
+			mc_dispatch_lock_batch(batch);
+			old = MemoryContextSwitchTo(mc_batch_context(batch));
+			if (batch->tasks[0].outcome == MC_OUTCOME_NONE)
+				mc_execute_task(&batch->tasks[0], false);
 			MemoryContextSwitchTo(old);
 			continue;
 		}

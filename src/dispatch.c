@@ -330,6 +330,54 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
 }
 
 /*
+ * CLAIM_SQL
+ *		The claim statement of mc_claim_run: takes the tasks, records their
+ *		'running' versions, and returns them with ctx (a jsonb expression
+ *		over the claimed row u, joined by ctx_joins).
+ */
+#define CLAIM_SQL(ctx, ctx_joins) \
+	"WITH w AS (" \
+	"  SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), " \
+	"    pg_catalog.unnest($2::pg_catalog.int4[]), pg_catalog.unnest($3::pg_catalog.int4[]), " \
+	"    pg_catalog.unnest($4::pg_catalog.int8[])) AS w(id, lim, after, base)" \
+	"), c AS (" \
+	"  SELECT w.id, x.task_no FROM w CROSS JOIN LATERAL (" \
+	"    SELECT t.task_no FROM mycelium.task_states t " \
+	"    WHERE t.workflow_id = w.id AND t.status = 'ready' AND t.task_no > w.after " \
+	"      AND " MC_TASK_DUE("t") \
+	"      AND CASE WHEN $7::pg_catalog.text IS NULL THEN " \
+	"        " MC_FUNCTION_TASK("t") \
+	"        ELSE t.agent_type = $7 END " \
+	"    ORDER BY t.task_no LIMIT w.lim) x " \
+	"  LIMIT $9" \
+	"), u AS (" \
+	"  UPDATE mycelium.task_states t SET status = 'running', attempt = t.attempt + 1, " \
+	"    started_at = pg_catalog.clock_timestamp(), finished_at = NULL, run_after = NULL, " \
+	"    worker_id = $5, lease = $8, " \
+	"    lease_until = CASE WHEN $8::pg_catalog.interval IS NOT NULL THEN " \
+	"      LEAST(pg_catalog.clock_timestamp() + $8, " \
+	"        pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => t.timeout)) END " \
+	"  FROM c WHERE t.workflow_id = c.id AND t.task_no = c.task_no " \
+	"  RETURNING t.*" \
+	"), h AS (" \
+	"  INSERT INTO mycelium.workflow_state_history " \
+	"  (workflow_id, version, task_no, owner, status, attempt, event, changed_by) " \
+	"  SELECT u.workflow_id, w.base + pg_catalog.row_number() OVER " \
+	"      (PARTITION BY u.workflow_id ORDER BY u.task_no) - 1, " \
+	"    u.task_no, u.owner, 'running', u.attempt, " \
+	"    CASE WHEN $7 IS NULL THEN 'dispatched' ELSE 'claimed by ' || $5 END, $6 " \
+	"  FROM u JOIN w ON w.id = u.workflow_id" \
+	") " \
+	"SELECT u.workflow_id, u.task_no, u.task_id, u.attempt, u.max_attempts, u.initial_delay, " \
+	"  u.max_delay, u.exponential_base, COALESCE(u.timeout, 0), u.allow_failure, " \
+	"  COALESCE(e.executor::pg_catalog.oid, 0), u.owner::pg_catalog.oid, " \
+	"  " ctx ", e.output_schema, u.agent_type, u.lease_until, " \
+	"  COALESCE(e.registered_by::pg_catalog.oid, 0) " \
+	"FROM u LEFT JOIN mycelium.executors e ON e.agent_type = u.agent_type " \
+	ctx_joins \
+	"ORDER BY u.workflow_id, u.task_no"
+
+/*
  * mc_claim_run
  *		The claim statement: claims, in one statement, up to limits[i]
  *		ready tasks numbered above afters[i] from each workflow ids[i],
@@ -365,76 +413,13 @@ mc_claim_run(McCatalogSession *session, int n, Datum *ids, Datum *limits,
 	values[7] = IntervalPGetDatum(lease);
 	nulls[7] = lease ? ' ' : 'n';
 	values[8] = Int32GetDatum(cap);
-	return mc_catalog_run(MC_PLAN_CLAIM,
-						  "WITH w AS ("
-						  "  SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), "
-						  "    pg_catalog.unnest($2::pg_catalog.int4[]), pg_catalog.unnest($3::pg_catalog.int4[]), "
-						  "    pg_catalog.unnest($4::pg_catalog.int8[])) AS w(id, lim, after, base)"
-						  "), c AS ("
-						  "  SELECT w.id, x.task_no FROM w CROSS JOIN LATERAL ("
-						  "    SELECT t.task_no FROM mycelium.task_states t "
-						  "    WHERE t.workflow_id = w.id AND t.status = 'ready' AND t.task_no > w.after "
-						  "      AND " MC_TASK_DUE("t")
-						  "      AND CASE WHEN $7::pg_catalog.text IS NULL THEN "
-						  "        " MC_FUNCTION_TASK("t")
-						  "        ELSE t.agent_type = $7 END "
-						  "    ORDER BY t.task_no LIMIT w.lim) x "
-						  "  LIMIT $9"
-						  "), u AS ("
-						  "  UPDATE mycelium.task_states t SET status = 'running', attempt = t.attempt + 1, "
-						  "    started_at = pg_catalog.clock_timestamp(), finished_at = NULL, run_after = NULL, "
-						  "    worker_id = $5, lease = $8, "
-						  "    lease_until = CASE WHEN $8::pg_catalog.interval IS NOT NULL THEN "
-						  "      LEAST(pg_catalog.clock_timestamp() + $8, "
-						  "        pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => t.timeout)) END "
-						  "  FROM c WHERE t.workflow_id = c.id AND t.task_no = c.task_no "
-						  "  RETURNING t.*"
-						  "), h AS ("
-						  "  INSERT INTO mycelium.workflow_state_history "
-						  "  (workflow_id, version, task_no, owner, status, attempt, event, changed_by) "
-						  "  SELECT u.workflow_id, w.base + pg_catalog.row_number() OVER "
-						  "      (PARTITION BY u.workflow_id ORDER BY u.task_no) - 1, "
-						  "    u.task_no, u.owner, 'running', u.attempt, "
-						  "    CASE WHEN $7 IS NULL THEN 'dispatched' ELSE 'claimed by ' || $5 END, $6 "
-						  "  FROM u JOIN w ON w.id = u.workflow_id"
-						  ") "
-						  "SELECT u.workflow_id, u.task_no, u.task_id, u.attempt, u.max_attempts, u.initial_delay, "
-						  "  u.max_delay, u.exponential_base, COALESCE(u.timeout, 0), u.allow_failure, "
-						  "  COALESCE(e.executor::pg_catalog.oid, 0), u.owner::pg_catalog.oid, "
-						  "  pg_catalog.jsonb_build_object("
-						  "    'workflow_id', u.workflow_id, 'attempt', u.attempt,"
-						  "    'workflow_context', ws.context, 'variables', ws.variables,"
-						  "    'task', pg_catalog.jsonb_build_object("
-						  "      'task_id', u.task_id, 'agent_id', u.agent_id, 'agent_type', u.agent_type,"
-						  "      'dependencies', COALESCE(p.ids, '[]'),"
-						  "      'retry_policy', pg_catalog.jsonb_build_object("
-						  "        'max_attempts', u.max_attempts, 'initial_delay', u.initial_delay,"
-						  "        'max_delay', u.max_delay, 'exponential_base', u.exponential_base),"
-						  "      'timeout', u.timeout, 'allow_failure', u.allow_failure,"
-						  "      'input', u.input, 'metadata', COALESCE(u.metadata, '{}')),"
-						  "    'previous_results', COALESCE(p.results, '[]'),"
-						  "    'handoffs', COALESCE(hs.messages, '[]')) "
-						  "  , e.output_schema, u.agent_type, u.lease_until, "
-						  "  COALESCE(e.registered_by::pg_catalog.oid, 0) "
-						  "FROM u CROSS JOIN LATERAL ("
-						  "  SELECT s.context, s.variables FROM mycelium.workflow_states s "
-						  "  WHERE s.workflow_id = u.workflow_id OFFSET 0) ws "
-						  "LEFT JOIN mycelium.executors e ON e.agent_type = u.agent_type "
-						  "LEFT JOIN LATERAL ("
-						  "  SELECT pg_catalog.jsonb_agg(d.task_id ORDER BY d.task_no) AS ids, "
-						  "    pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
-						  "      'task_id', d.task_id, 'agent_id', d.agent_id, 'agent_type', d.agent_type,"
-						  "      'status', d.status, 'result', d.result, 'error', d.error) "
-						  "      ORDER BY d.task_no) AS results "
-						  "  FROM mycelium.task_states d "
-						  "  WHERE u.dependencies IS NOT NULL AND d.workflow_id = u.workflow_id "
-						  "    AND d.task_no = ANY (u.dependencies)) p ON true "
-						  /* handoff messages addressed to the task's agent */
-						  "LEFT JOIN LATERAL ("
-						  "  SELECT pg_catalog.jsonb_agg(m.message ORDER BY m.seq) AS messages "
-						  "  FROM mycelium.handoffs m WHERE m.workflow_id = u.workflow_id "
-						  "    AND m.target_agent_id = u.agent_id AND m.target_agent_type = u.agent_type) hs ON true "
-						  "ORDER BY u.workflow_id, u.task_no",
+	/* the scheduler's workers build the ctx when they lock the batch */
+	if (agent_type == NULL)
+		return mc_catalog_run(MC_PLAN_CLAIM,
+							  CLAIM_SQL("NULL::pg_catalog.jsonb", ""),
+							  9, argtypes, values, nulls, 0);
+	return mc_catalog_run(MC_PLAN_CLAIM_AGENT,
+						  CLAIM_SQL(MC_CTX("u"), MC_CTX_JOINS("u")),
 						  9, argtypes, values, nulls, 0);
 }
 
@@ -524,7 +509,7 @@ claim_all(McCatalogSession *session, McBatch *batch, StepWorkflow *sws, int nsw,
 		t->allow_failure = DatumGetBool(mc_catalog_value(r, 10, &isnull));
 		t->executor = DatumGetObjectId(mc_catalog_value(r, 11, &isnull));
 		t->owner = DatumGetObjectId(mc_catalog_value(r, 12, &isnull));
-		t->ctx = DatumGetJsonbPCopy(mc_catalog_value(r, 13, &isnull));
+		t->ctx = NULL;			/* built by mc_dispatch_lock_batch */
 		d = mc_catalog_value(r, 14, &isnull);
 		t->output_schema = isnull ? NULL : DatumGetJsonbPCopy(d);
 		t->agent_type = pstrdup(mc_catalog_text(r, 15));
@@ -827,7 +812,7 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 			*t = batch->tasks[i];
 			t->task_id = pstrdup(t->task_id);
 			t->agent_type = pstrdup(t->agent_type);
-			t->ctx = DatumGetJsonbPCopy(JsonbPGetDatum(t->ctx));
+			t->ctx = NULL;	/* mc_dispatch_lock_batch builds it again */
 			if (t->output_schema != NULL)
 				t->output_schema = DatumGetJsonbPCopy(JsonbPGetDatum(t->output_schema));
 		}
@@ -1110,7 +1095,11 @@ mc_batch_context(McBatch *batch)
  *		outcome commits, so nobody changes a task while its attempt runs
  *		(cancel_workflow and update_task pass over rows a worker holds).
  *		A task cancelled between its claim and this lock is not ours any
- *		more and will not run.
+ *		more and will not run.  Builds the ctx of each task it locked in
+ *		the same statement: here, outside the workflows' row locks, it does
+ *		not hold up other workers stepping through the same workflows, and
+ *		the ctx is as of the attempt's start (handoffs sent since the claim
+ *		included).
  */
 void
 mc_dispatch_lock_batch(McBatch *batch)
@@ -1126,6 +1115,7 @@ mc_dispatch_lock_batch(McBatch *batch)
 	uint64		rows;
 	uint64		r;
 	int			i;
+	MemoryContext old;
 
 	for (i = 0; i < batch->ntasks; i++)
 	{
@@ -1146,21 +1136,29 @@ mc_dispatch_lock_batch(McBatch *batch)
 	values[2] = mc_catalog_array(attempts, n, INT4OID);
 	values[3] = CStringGetTextDatum(batch->worker_id);
 	rows = mc_catalog_run(MC_PLAN_LOCK_BATCH,
-						  "SELECT c.n FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), "
-						  "  pg_catalog.unnest($2::pg_catalog.int4[]), pg_catalog.unnest($3::pg_catalog.int4[])) "
-						  "  WITH ORDINALITY AS c(workflow_id, task_no, attempt, n) "
-						  "JOIN mycelium.task_states t ON t.workflow_id = c.workflow_id "
-						  "  AND t.task_no = c.task_no "
-						  "WHERE t.status = 'running' AND t.attempt = c.attempt AND t.worker_id = $4 "
-						  "ORDER BY t.workflow_id, t.task_no "
-						  "FOR UPDATE OF t",
+						  "SELECT l.n, " MC_CTX("l")
+						  "FROM ("
+						  "  SELECT c.n, t.* "
+						  "  FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), "
+						  "    pg_catalog.unnest($2::pg_catalog.int4[]), pg_catalog.unnest($3::pg_catalog.int4[])) "
+						  "    WITH ORDINALITY AS c(workflow_id, task_no, attempt, n) "
+						  "  JOIN mycelium.task_states t ON t.workflow_id = c.workflow_id "
+						  "    AND t.task_no = c.task_no "
+						  "  WHERE t.status = 'running' AND t.attempt = c.attempt AND t.worker_id = $4 "
+						  "  ORDER BY t.workflow_id, t.task_no "
+						  "  FOR UPDATE OF t) l "
+						  MC_CTX_JOINS("l"),
 						  4, argtypes, values, NULL, 0);
+	old = MemoryContextSwitchTo(mc_batch_context(batch));
 	for (r = 0; r < rows; r++)
 	{
 		bool		isnull;
+		int64		k = DatumGetInt64(mc_catalog_value(r, 1, &isnull)) - 1;
 
-		ours[DatumGetInt64(mc_catalog_value(r, 1, &isnull)) - 1] = true;
+		ours[k] = true;
+		batch->tasks[index[k]].ctx = DatumGetJsonbPCopy(mc_catalog_value(r, 2, &isnull));
 	}
+	MemoryContextSwitchTo(old);
 	for (i = 0; i < n; i++)
 	{
 		if (!ours[i])
