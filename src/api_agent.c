@@ -684,7 +684,7 @@ complete_held(McCatalogSession *session, const char *worker_id,
 
 	rows = ndone == 0 ? 0 :
 		mc_record_completions(session, ndone, ids, nos, results, versions,
-							  psprintf("completed by %s", worker_id));
+							  psprintf("completed by %s", worker_id), false);
 	for (r = 0; r < rows; r++)
 	{
 		bool		isnull;

@@ -151,19 +151,84 @@ find_step_workflow(StepWorkflow *sws, int nsw, pg_uuid_t *id)
 }
 
 /*
+ * RECORD_SQL
+ *		The statement of mc_record_completions, given the CTE u: the
+ *		completed task rows (f: the call's arrays).
+ */
+#define RECORD_SQL(u) \
+	"WITH f AS (" \
+	"  SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), " \
+	"    pg_catalog.unnest($2::pg_catalog.int4[]), pg_catalog.unnest($3::pg_catalog.jsonb[]), " \
+	"    pg_catalog.unnest($4::pg_catalog.int8[])) AS f(workflow_id, task_no, result, version)" \
+	"), u AS (" u \
+	"), h AS (" \
+	"  INSERT INTO mycelium.workflow_state_history " \
+	"  (workflow_id, version, task_no, owner, status, attempt, result, event, changed_by) " \
+	"  SELECT u.workflow_id, u.version, u.task_no, u.owner, 'completed', u.attempt, " \
+	"    u.result, $6, $5 FROM u" \
+	"), r AS (" \
+	"  SELECT u.workflow_id, d.task_no, pg_catalog.count(*)::pg_catalog.int4 AS k " \
+	"  FROM u, pg_catalog.unnest(u.dependents) AS d(task_no) " \
+	"  GROUP BY u.workflow_id, d.task_no" \
+	"), released AS (" \
+	"  UPDATE mycelium.task_states t SET deps_pending = t.deps_pending - r.k, " \
+	"    status = CASE WHEN t.deps_pending = r.k AND t.status = 'pending' " \
+	"      THEN 'ready'::mycelium.task_status ELSE t.status END " \
+	"  FROM r WHERE t.workflow_id = r.workflow_id AND t.task_no = r.task_no " \
+	"  RETURNING t.workflow_id, t.task_no, t.status = 'ready' AS ready, " \
+	"    " MC_EXTERNAL_READY_TYPE("t") " AS external_type" \
+	") " \
+	"SELECT * FROM released ORDER BY released.workflow_id, released.task_no"
+
+/* the columns of the set the task rows, before or in the record */
+#define COMPLETED_SET \
+	"SET status = 'completed', result = f.result, " \
+	"  error = NULL, finished_at = pg_catalog.clock_timestamp(), worker_id = NULL, " \
+	"  lease_until = NULL "
+
+/*
+ * mc_complete_rows
+ *		Sets n tasks' rows completed, with their results, ahead of
+ *		mc_record_completions(..., rows_set = true).  The caller holds the
+ *		task rows' locks, so this can come before it locks their
+ *		workflows: the work then does not hold up other sessions waiting
+ *		for those.
+ */
+void
+mc_complete_rows(McCatalogSession *session, int n, Datum *ids, Datum *nos,
+				 Datum *results)
+{
+	static const Oid argtypes[] = {UUIDARRAYOID, INT4ARRAYOID, JSONBARRAYOID};
+	Datum		values[3];
+
+	values[0] = mc_catalog_array(ids, n, UUIDOID);
+	values[1] = mc_catalog_array(nos, n, INT4OID);
+	values[2] = mc_catalog_array(results, n, JSONBOID);
+	(void) mc_catalog_run(MC_PLAN_COMPLETE_ROWS,
+						  "UPDATE mycelium.task_states t " COMPLETED_SET
+						  "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), "
+						  "  pg_catalog.unnest($2::pg_catalog.int4[]), "
+						  "  pg_catalog.unnest($3::pg_catalog.jsonb[])) AS f(workflow_id, task_no, result) "
+						  "WHERE t.workflow_id = f.workflow_id AND t.task_no = f.task_no",
+						  3, argtypes, values, NULL, 0);
+}
+
+/*
  * mc_record_completions
  *		Records n completed attempts in one statement: the task rows (with
- *		their results), history (versions[i] for the ith, with event), and
- *		the release of their dependents.  The caller holds the workflows'
- *		locks and counts the completions into them.  The statement's rows
- *		are the dependents it released, in workflow and task order (so
- *		agents are notified in a stable order): workflow id, task number,
- *		whether the task is ready now, and its agent type if external
- *		agents claim it (for mc_notify_ready_row).
+ *		their results; unless rows_set, when mc_complete_rows set them
+ *		earlier in the transaction), history (versions[i] for the ith,
+ *		with event), and the release of their dependents.  The caller
+ *		holds the workflows' locks and counts the completions into them.
+ *		The statement's rows are the dependents it released, in workflow
+ *		and task order (so agents are notified in a stable order):
+ *		workflow id, task number, whether the task is ready now, and its
+ *		agent type if external agents claim it (for mc_notify_ready_row).
  */
 uint64
 mc_record_completions(McCatalogSession *session, int n, Datum *ids, Datum *nos,
-					  Datum *results, Datum *versions, const char *event)
+					  Datum *results, Datum *versions, const char *event,
+					  bool rows_set)
 {
 	static const Oid argtypes[] = {UUIDARRAYOID, INT4ARRAYOID, JSONBARRAYOID,
 		INT8ARRAYOID, REGROLEOID, TEXTOID};
@@ -175,44 +240,57 @@ mc_record_completions(McCatalogSession *session, int n, Datum *ids, Datum *nos,
 	values[3] = mc_catalog_array(versions, n, INT8OID);
 	values[4] = ObjectIdGetDatum(session->caller);
 	values[5] = CStringGetTextDatum(event);
+	if (rows_set)
+		return mc_catalog_run(MC_PLAN_RECORD_COMPLETED,
+							  RECORD_SQL("  SELECT t.workflow_id, t.task_no, t.attempt, t.result, "
+										 "    t.dependents, t.owner, f.version "
+										 "  FROM f JOIN mycelium.task_states t "
+										 "    ON t.workflow_id = f.workflow_id AND t.task_no = f.task_no"),
+							  6, argtypes, values, NULL, 0);
 	return mc_catalog_run(MC_PLAN_FINISH_TASKS,
-						  "WITH f AS ("
-						  "  SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), "
-						  "    pg_catalog.unnest($2::pg_catalog.int4[]), pg_catalog.unnest($3::pg_catalog.jsonb[]), "
-						  "    pg_catalog.unnest($4::pg_catalog.int8[])) AS f(workflow_id, task_no, result, version)"
-						  "), u AS ("
-						  "  UPDATE mycelium.task_states t SET status = 'completed', result = f.result, "
-						  "    error = NULL, finished_at = pg_catalog.clock_timestamp(), worker_id = NULL, "
-						  "    lease_until = NULL "
-						  "  FROM f WHERE t.workflow_id = f.workflow_id AND t.task_no = f.task_no "
-						  "  RETURNING t.workflow_id, t.task_no, t.attempt, t.result, t.dependents, t.owner, f.version"
-						  "), h AS ("
-						  "  INSERT INTO mycelium.workflow_state_history "
-						  "  (workflow_id, version, task_no, owner, status, attempt, result, event, changed_by) "
-						  "  SELECT u.workflow_id, u.version, u.task_no, u.owner, 'completed', u.attempt, "
-						  "    u.result, $6, $5 FROM u"
-						  "), r AS ("
-						  "  SELECT u.workflow_id, d.task_no, pg_catalog.count(*)::pg_catalog.int4 AS k "
-						  "  FROM u, pg_catalog.unnest(u.dependents) AS d(task_no) "
-						  "  GROUP BY u.workflow_id, d.task_no"
-						  "), released AS ("
-						  "  UPDATE mycelium.task_states t SET deps_pending = t.deps_pending - r.k, "
-						  "    status = CASE WHEN t.deps_pending = r.k AND t.status = 'pending' "
-						  "      THEN 'ready'::mycelium.task_status ELSE t.status END "
-						  "  FROM r WHERE t.workflow_id = r.workflow_id AND t.task_no = r.task_no "
-						  "  RETURNING t.workflow_id, t.task_no, t.status = 'ready' AS ready, "
-						  "    " MC_EXTERNAL_READY_TYPE("t") " AS external_type"
-						  ") "
-						  "SELECT * FROM released ORDER BY released.workflow_id, released.task_no",
+						  RECORD_SQL("  UPDATE mycelium.task_states t " COMPLETED_SET
+									 "  FROM f WHERE t.workflow_id = f.workflow_id AND t.task_no = f.task_no "
+									 "  RETURNING t.workflow_id, t.task_no, t.attempt, t.result, "
+									 "    t.dependents, t.owner, f.version"),
 						  6, argtypes, values, NULL, 0);
+}
+
+/*
+ * complete_rows_early
+ *		Sets the rows of the step's completed attempts (finished[0..n), in
+ *		workflow and task order) completed before the step locks their
+ *		workflows, so that this part of the work does not hold the
+ *		workflows' locks; record_completed_all records the rest.
+ */
+static void
+complete_rows_early(McCatalogSession *session, McRunTask *finished, int n)
+{
+	Datum	   *ids = palloc(sizeof(Datum) * Max(n, 1));
+	Datum	   *nos = palloc(sizeof(Datum) * Max(n, 1));
+	Datum	   *results = palloc(sizeof(Datum) * Max(n, 1));
+	int			k = 0;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		if (finished[i].outcome != MC_OUTCOME_COMPLETED)
+			continue;
+		ids[k] = UUIDPGetDatum(&finished[i].workflow_id);
+		nos[k] = Int32GetDatum(finished[i].task_no);
+		results[k] = JsonbPGetDatum(finished[i].result);
+		k++;
+	}
+	if (k > 0)
+		mc_complete_rows(session, k, ids, nos, results);
 }
 
 /*
  * record_completed_all
  *		Records every completed attempt of the step's locked workflows in
  *		one statement (mc_record_completions; one version each, in task
- *		order within a workflow), noting in each workflow how many tasks
- *		became ready and the lowest of them.
+ *		order within a workflow; complete_rows_early set their rows),
+ *		noting in each workflow how many tasks became ready and the lowest
+ *		of them.
  */
 static void
 record_completed_all(McCatalogSession *session, StepWorkflow *sws, int nsw,
@@ -269,7 +347,7 @@ record_completed_all(McCatalogSession *session, StepWorkflow *sws, int nsw,
 		return;
 
 	rows = mc_record_completions(session, n, ids, nos, results, versions,
-								 "completed");
+								 "completed", true);
 	for (r = 0; r < rows; r++)
 	{
 		bool		isnull;
@@ -865,6 +943,7 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 	nsw = j;
 
 	/* lock them all, waiting only for those with outcomes to record */
+	complete_rows_early(session, finished, nfinished);
 	mark_idle_candidates(sws, nsw);
 	{
 		pg_uuid_t  *ids = palloc(sizeof(pg_uuid_t) * Max(nsw, 1));

@@ -98,7 +98,10 @@ extern McTaskStatus mc_fail_attempt(McCatalogSession *session, McWorkflow *wf,
 									McTask *task, char *error);
 extern uint64 mc_record_completions(McCatalogSession *session, int n,
 									Datum *ids, Datum *nos, Datum *results,
-									Datum *versions, const char *event);
+									Datum *versions, const char *event,
+									bool rows_set);
+extern void mc_complete_rows(McCatalogSession *session, int n, Datum *ids,
+							 Datum *nos, Datum *results);
 extern uint64 mc_claim_run(McCatalogSession *session, int n, Datum *ids,
 						   Datum *limits, Datum *afters, Datum *bases,
 						   int cap, const char *worker_id,
