@@ -411,9 +411,10 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
  * CLAIM_SQL
  *		The claim statement of mc_claim_run: takes the tasks, records their
  *		'running' versions, and returns them with ctx (a jsonb expression
- *		over the claimed row u, joined by ctx_joins).
+ *		over the claimed row u, joined by ctx_joins); u has the claimed
+ *		rows' columns returning, at least those the final select uses.
  */
-#define CLAIM_SQL(ctx, ctx_joins) \
+#define CLAIM_SQL(returning, ctx, ctx_joins) \
 	"WITH w AS (" \
 	"  SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), " \
 	"    pg_catalog.unnest($2::pg_catalog.int4[]), pg_catalog.unnest($3::pg_catalog.int4[]), " \
@@ -436,7 +437,7 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
 	"      LEAST(pg_catalog.clock_timestamp() + $8, " \
 	"        pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => t.timeout)) END " \
 	"  FROM c WHERE t.workflow_id = c.id AND t.task_no = c.task_no " \
-	"  RETURNING t.*" \
+	"  RETURNING " returning \
 	"), h AS (" \
 	"  INSERT INTO mycelium.workflow_state_history " \
 	"  (workflow_id, version, task_no, owner, status, attempt, event, changed_by) " \
@@ -494,10 +495,14 @@ mc_claim_run(McCatalogSession *session, int n, Datum *ids, Datum *limits,
 	/* the scheduler's workers build the ctx when they lock the batch */
 	if (agent_type == NULL)
 		return mc_catalog_run(MC_PLAN_CLAIM,
-							  CLAIM_SQL("NULL::pg_catalog.jsonb", ""),
+							  CLAIM_SQL("t.workflow_id, t.task_no, t.task_id, t.attempt, "
+										"t.max_attempts, t.initial_delay, t.max_delay, "
+										"t.exponential_base, t.timeout, t.allow_failure, "
+										"t.owner, t.agent_type, t.lease_until",
+										"NULL::pg_catalog.jsonb", ""),
 							  9, argtypes, values, nulls, 0);
 	return mc_catalog_run(MC_PLAN_CLAIM_AGENT,
-						  CLAIM_SQL(MC_CTX("u"), MC_CTX_JOINS("u")),
+						  CLAIM_SQL("t.*", MC_CTX("u"), MC_CTX_JOINS("u")),
 						  9, argtypes, values, nulls, 0);
 }
 
