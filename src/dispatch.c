@@ -180,7 +180,7 @@ find_step_workflow(StepWorkflow *sws, int nsw, pg_uuid_t *id)
 	") " \
 	"SELECT * FROM released ORDER BY released.workflow_id, released.task_no"
 
-/* the columns of the set the task rows, before or in the record */
+/* what a completion sets in its task's row (mc_complete_rows, or the record) */
 #define COMPLETED_SET \
 	"SET status = 'completed', result = f.result, " \
 	"  error = NULL, finished_at = pg_catalog.clock_timestamp(), worker_id = NULL, " \
