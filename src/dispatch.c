@@ -217,7 +217,8 @@ mc_complete_rows(McCatalogSession *session, int n, Datum *ids, Datum *nos,
  * mc_record_completions
  *		Records n completed attempts in one statement: the task rows (with
  *		their results; unless rows_set, when mc_complete_rows set them
- *		earlier in the transaction), history (versions[i] for the ith,
+ *		earlier in the transaction and results is not read: NULL will do),
+ *		history (versions[i] for the ith,
  *		with event), and the release of their dependents.  The caller
  *		holds the workflows' locks and counts the completions into them.
  *		The statement's rows are the dependents it released, in workflow
@@ -233,10 +234,15 @@ mc_record_completions(McCatalogSession *session, int n, Datum *ids, Datum *nos,
 	static const Oid argtypes[] = {UUIDARRAYOID, INT4ARRAYOID, JSONBARRAYOID,
 		INT8ARRAYOID, REGROLEOID, TEXTOID};
 	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 
 	values[0] = mc_catalog_array(ids, n, UUIDOID);
 	values[1] = mc_catalog_array(nos, n, INT4OID);
-	values[2] = mc_catalog_array(results, n, JSONBOID);
+	/* the rows already hold their results: f.result stays NULL */
+	if (rows_set)
+		nulls[2] = 'n';
+	else
+		values[2] = mc_catalog_array(results, n, JSONBOID);
 	values[3] = mc_catalog_array(versions, n, INT8OID);
 	values[4] = ObjectIdGetDatum(session->caller);
 	values[5] = CStringGetTextDatum(event);
@@ -246,13 +252,13 @@ mc_record_completions(McCatalogSession *session, int n, Datum *ids, Datum *nos,
 										 "    t.dependents, t.owner, f.version "
 										 "  FROM f JOIN mycelium.task_states t "
 										 "    ON t.workflow_id = f.workflow_id AND t.task_no = f.task_no"),
-							  6, argtypes, values, NULL, 0);
+							  6, argtypes, values, nulls, 0);
 	return mc_catalog_run(MC_PLAN_FINISH_TASKS,
 						  RECORD_SQL("  UPDATE mycelium.task_states t " COMPLETED_SET
 									 "  FROM f WHERE t.workflow_id = f.workflow_id AND t.task_no = f.task_no "
 									 "  RETURNING t.workflow_id, t.task_no, t.attempt, t.result, "
 									 "    t.dependents, t.owner, f.version"),
-						  6, argtypes, values, NULL, 0);
+						  6, argtypes, values, nulls, 0);
 }
 
 /*
@@ -299,7 +305,6 @@ record_completed_all(McCatalogSession *session, StepWorkflow *sws, int nsw,
 	int			max = 0;
 	Datum	   *ids;
 	Datum	   *nos;
-	Datum	   *results;
 	Datum	   *versions;
 	int			n = 0;
 	int			i;
@@ -313,7 +318,6 @@ record_completed_all(McCatalogSession *session, StepWorkflow *sws, int nsw,
 		return;
 	ids = palloc(sizeof(Datum) * max);
 	nos = palloc(sizeof(Datum) * max);
-	results = palloc(sizeof(Datum) * max);
 	versions = palloc(sizeof(Datum) * max);
 	for (i = 0; i < nsw; i++)
 	{
@@ -330,7 +334,6 @@ record_completed_all(McCatalogSession *session, StepWorkflow *sws, int nsw,
 				continue;
 			ids[n] = UUIDPGetDatum(&sw->id);
 			nos[n] = Int32GetDatum(t->task_no);
-			results[n] = JsonbPGetDatum(t->result);
 			versions[n] = Int64GetDatum(sw->wf.version + done);
 			n++;
 			done++;
@@ -346,7 +349,7 @@ record_completed_all(McCatalogSession *session, StepWorkflow *sws, int nsw,
 	if (n == 0)
 		return;
 
-	rows = mc_record_completions(session, n, ids, nos, results, versions,
+	rows = mc_record_completions(session, n, ids, nos, NULL, versions,
 								 "completed", true);
 	for (r = 0; r < rows; r++)
 	{
