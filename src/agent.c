@@ -75,6 +75,6 @@ mc_notify_ready_workflow(pg_uuid_t *workflow_id)
 										"WHERE e.executor IS NULL AND EXISTS ("
 										"  SELECT 1 FROM mycelium.task_states t "
 										"  WHERE t.agent_type = e.agent_type AND t.workflow_id = $1 "
-										"    AND t.is_ready)",
+										"    AND t.status = 'ready')",
 										1, argtypes, values, NULL, 0));
 }

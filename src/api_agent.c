@@ -259,7 +259,7 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 	cvalues[4] = Int32GetDatum(max_tasks);
 #define CLAIMABLE(cmp) \
 	"  (SELECT t.workflow_id FROM mycelium.task_states t " \
-	"   WHERE t.agent_type = $1 AND t.is_ready AND t.workflow_id " cmp " $2 " \
+	"   WHERE t.agent_type = $1 AND t.status = 'ready' AND t.workflow_id " cmp " $2 " \
 	"     AND " MC_TASK_DUE("t") \
 	"     AND (t.owner = $3 OR $4) " \
 	"     AND (SELECT w.status = 'running' AND w.tasks_running < w.max_parallel_tasks " \

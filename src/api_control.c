@@ -247,7 +247,7 @@ next_retry_ms(pg_uuid_t *id)
 				   "  GREATEST(0, pg_catalog.ceil(pg_catalog.date_part('epoch', "
 				   "  pg_catalog.min(run_after) - pg_catalog.clock_timestamp()) * 1000))::pg_catalog.int8 END "
 				   "FROM mycelium.task_states "
-				   "WHERE workflow_id = $1 AND is_ready AND run_after IS NOT NULL",
+				   "WHERE workflow_id = $1 AND status = 'ready' AND run_after IS NOT NULL",
 				   1, argtypes, values, NULL, 1);
 	d = mc_catalog_value(0, 1, &isnull);
 	return isnull ? -1 : (long) DatumGetInt64(d);

@@ -20,7 +20,6 @@
 #include "common/pg_prng.h"
 #include "fmgr.h"
 #include "funcapi.h"
-#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -277,8 +276,6 @@ mc_insert_tasks(pg_uuid_t *id, Oid owner, McTaskDef *tasks, int ntasks,
 	Datum		pending;
 	Datum		ready;
 	MemoryContext chunk_cxt;
-	StringInfoData insert;
-	StringInfoData cols;
 	int			start;
 	int			i;
 
@@ -289,21 +286,6 @@ mc_insert_tasks(pg_uuid_t *id, Oid owner, McTaskDef *tasks, int ntasks,
 			elog(ERROR, "column \"%s\" of mycelium.task_states is missing",
 				 task_column_names[i]);
 	}
-
-	/* every stored column but the generated ones, which the table computes */
-	initStringInfo(&cols);
-	for (i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
-
-		if (att->attisdropped || att->attgenerated)
-			continue;
-		appendStringInfo(&cols, "%s%s", cols.len > 0 ? ", " : "",
-						 quote_identifier(NameStr(att->attname)));
-	}
-	initStringInfo(&insert);
-	appendStringInfo(&insert, "INSERT INTO mycelium.task_states (%s) "
-					 "SELECT %s FROM pg_catalog.unnest($1)", cols.data, cols.data);
 	status_type = TupleDescAttr(desc, attno[TC_STATUS])->atttypid;
 	pending = DirectFunctionCall2(enum_in, CStringGetDatum("pending"),
 								  ObjectIdGetDatum(status_type));
@@ -328,8 +310,9 @@ mc_insert_tasks(pg_uuid_t *id, Oid owner, McTaskDef *tasks, int ntasks,
 							   unmet ? unmet[start + i] : tasks[start + i].ndeps);
 		}
 		arg = mc_catalog_array(rows, n, rowtype);
-		rc = SPI_execute_with_args(insert.data, 1, &arraytype, &arg, NULL,
-								   false, 0);
+		rc = SPI_execute_with_args("INSERT INTO mycelium.task_states "
+								   "SELECT * FROM pg_catalog.unnest($1)",
+								   1, &arraytype, &arg, NULL, false, 0);
 		if (rc != SPI_OK_INSERT)
 			elog(ERROR, "could not insert tasks: %s", SPI_result_code_string(rc));
 		MemoryContextSwitchTo(old);

@@ -14,7 +14,7 @@
  *
  * Statements are prepared once per backend, with generic plans, and kept
  * (mc_catalog_plan); those that find their rows by key, nearly all, are
- * planned with sequential and bitmap scans off (catalog_run).
+ * planned with sequential scans off (catalog_run).
  *
  *-------------------------------------------------------------------------
  */
@@ -196,8 +196,8 @@ mc_catalog_plan(McPlanId id, const char *sql, int nargs, const Oid *argtypes)
  * catalog_run
  *		Runs the statement in slot id (preparing it on first use) with the
  *		given parameters; returns the number of rows processed.  A statement
- *		that finds its rows by key (by_key) is planned with sequential and
- *		bitmap scans off.
+ *		that finds its rows by key (by_key) is planned with sequential scans
+ *		off.
  *
  * A generic plan is kept until an invalidation (an ANALYZE of its tables)
  * makes it stale, and the first one is made when the tables are new and
@@ -205,9 +205,7 @@ mc_catalog_plan(McPlanId id, const char *sql, int nargs, const Oid *argtypes)
  * of a set of ids with all of workflow_states), and goes on doing so at
  * every call while the tables grow, until autovacuum gets to them.  For a
  * statement that finds its rows by key an index is always the right way
- * in, and a plain index scan: with no statistics yet, the planner would
- * take a bitmap scan of the ready tasks of a workflow, read them all and
- * sort them, where the claim needs only the first few in index order.  Messages pending for this backend are read first so that a plan
+ * in.  Messages pending for this backend are read first so that a plan
  * they make stale is re-planned here rather than inside SPI (a message
  * that arrives in between is the rare case left to the planner's choice).
  */
@@ -225,9 +223,6 @@ catalog_run(McPlanId id, const char *sql, int nargs, const Oid *argtypes,
 		int			nestlevel = NewGUCNestLevel();
 
 		(void) set_config_option("enable_seqscan", "off",
-								 PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
-		(void) set_config_option("enable_bitmapscan", "off",
 								 PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_SAVE, true, 0, false);
 		rc = SPI_execute_plan(plan, values, nulls, false, count);

@@ -425,7 +425,7 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
 	"), c AS (" \
 	"  SELECT w.id, x.task_no FROM w CROSS JOIN LATERAL (" \
 	"    SELECT t.task_no FROM mycelium.task_states t " \
-	"    WHERE t.workflow_id = w.id AND t.is_ready AND t.task_no > w.after " \
+	"    WHERE t.workflow_id = w.id AND t.status = 'ready' AND t.task_no > w.after " \
 	"      AND " MC_TASK_DUE("t") \
 	"      AND CASE WHEN $7::pg_catalog.text IS NULL THEN " \
 	"        " MC_FUNCTION_TASK("t") \
@@ -840,7 +840,7 @@ mark_idle_candidates(StepWorkflow *sws, int nsw)
 	rows = mc_catalog_run(MC_PLAN_CANDIDATES_WITH_WORK,
 						  "SELECT i.id FROM pg_catalog.unnest($1::pg_catalog.uuid[]) AS i(id) "
 						  "WHERE EXISTS (SELECT 1 FROM mycelium.task_states t "
-						  "  WHERE t.workflow_id = i.id AND t.is_ready "
+						  "  WHERE t.workflow_id = i.id AND t.status = 'ready' "
 						  "    AND " MC_TASK_DUE("t") "AND " MC_FUNCTION_TASK("t") ")",
 						  1, argtypes, values, NULL, 0);
 	for (r = 0; r < rows; r++)

@@ -167,7 +167,7 @@ rescan_page(TimestampTz now, pg_uuid_t **ids)
 	values[2] = Int32GetDatum(room);
 	n = mc_catalog_run(MC_PLAN_RESCAN,
 					   "SELECT DISTINCT t.workflow_id FROM mycelium.task_states t "
-					   "WHERE t.is_ready AND t.workflow_id > $1 "
+					   "WHERE t.status = 'ready' AND t.workflow_id > $1 "
 					   "  AND (t.run_after IS NULL OR t.run_after <= $2) "
 					   "  AND " WORKFLOW_RUNNING("t") "AND " MC_FUNCTION_TASK("t")
 					   "ORDER BY t.workflow_id LIMIT $3",
@@ -236,7 +236,7 @@ tick(TimestampTz *since)
 	 */
 	n = mc_catalog_run(MC_PLAN_DUE_RETRIES,
 					   "SELECT DISTINCT t.workflow_id FROM mycelium.task_states t "
-					   "WHERE t.is_ready AND t.run_after IS NOT NULL "
+					   "WHERE t.status = 'ready' AND t.run_after IS NOT NULL "
 					   "  AND t.run_after <= $2 "
 					   "  AND " WORKFLOW_RUNNING("t") "AND " MC_FUNCTION_TASK("t"),
 					   2, argtypes, values, NULL, 0);
@@ -247,7 +247,7 @@ tick(TimestampTz *since)
 										"SELECT DISTINCT t.agent_type FROM mycelium.task_states t "
 										"JOIN mycelium.executors e ON e.agent_type = t.agent_type "
 										"  AND e.executor IS NULL "
-										"WHERE t.is_ready AND t.run_after IS NOT NULL "
+										"WHERE t.status = 'ready' AND t.run_after IS NOT NULL "
 										"  AND t.run_after > $1 AND t.run_after <= $2",
 										2, argtypes, values, NULL, 0));
 	mc_expire_leases(&session, now);
@@ -255,7 +255,7 @@ tick(TimestampTz *since)
 	mc_catalog_run(MC_PLAN_NEXT_RETRY,
 				   "SELECT LEAST("
 				   "  (SELECT pg_catalog.min(run_after) FROM mycelium.task_states "
-				   "   WHERE is_ready AND run_after IS NOT NULL AND run_after > $2), "
+				   "   WHERE status = 'ready' AND run_after IS NOT NULL AND run_after > $2), "
 				   "  (SELECT pg_catalog.min(lease_until) FROM mycelium.task_states "
 				   "   WHERE lease_until IS NOT NULL))",
 				   2, argtypes, values, NULL, 1);

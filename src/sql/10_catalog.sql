@@ -81,19 +81,11 @@ CREATE TABLE mycelium.task_states (
 	progress jsonb,
 	started_at timestamptz,
 	finished_at timestamptz,
-	is_ready boolean GENERATED ALWAYS AS (status = 'ready') STORED,
 	PRIMARY KEY (workflow_id, task_no),
 	UNIQUE (workflow_id, task_id)
-) WITH (fillfactor = 70);
+);
 COMMENT ON TABLE mycelium.task_states IS
 	'one row per task; task_no numbers a workflow''s tasks from 1 in definition order';
--- No index involves status: the partial indexes of ready tasks test
--- is_ready, so an update that leaves a task not ready (its completion, a
--- dependency counted down, a cancel) changes no indexed column, and the
--- 30% of each page that fillfactor keeps free lets it be a HOT update,
--- with no new index entries.
-COMMENT ON COLUMN mycelium.task_states.is_ready IS
-	'status = ''ready'' (generated): what the indexes of ready tasks test, so that other status changes can be HOT updates';
 -- identifiers (task ids, agent ids and types) compare byte by byte: the
 -- same order on every cluster whatever its locale, and cheaper index work
 COMMENT ON COLUMN mycelium.task_states.deps_pending IS
@@ -115,15 +107,15 @@ COMMENT ON COLUMN mycelium.task_states.lease IS
 COMMENT ON COLUMN mycelium.task_states.progress IS
 	'the progress an external agent last reported with heartbeat()';
 CREATE INDEX task_states_ready_idx ON mycelium.task_states (workflow_id, task_no)
-	WHERE is_ready;
+	WHERE status = 'ready';
 -- external agents claim ready tasks by agent type, across workflows
 CREATE INDEX task_states_claim_idx ON mycelium.task_states (agent_type, workflow_id, task_no)
-	WHERE is_ready;
+	WHERE status = 'ready';
 -- the launcher finds external agents' lapsed leases
 CREATE INDEX task_states_lease_idx ON mycelium.task_states (lease_until)
 	WHERE lease_until IS NOT NULL;
 CREATE INDEX task_states_retry_idx ON mycelium.task_states (run_after)
-	WHERE is_ready AND run_after IS NOT NULL;
+	WHERE status = 'ready' AND run_after IS NOT NULL;
 
 CREATE TABLE mycelium.workflow_state_history (
 	workflow_id uuid NOT NULL,
