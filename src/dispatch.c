@@ -194,7 +194,7 @@ find_step_workflow(StepWorkflow *sws, int nsw, pg_uuid_t *id)
  *		workflows: the work then does not hold up other sessions waiting
  *		for those.
  */
-void
+static void
 mc_complete_rows(McCatalogSession *session, int n, Datum *ids, Datum *nos,
 				 Datum *results)
 {
@@ -218,13 +218,13 @@ mc_complete_rows(McCatalogSession *session, int n, Datum *ids, Datum *nos,
  *		Records n completed attempts in one statement: the task rows (with
  *		their results; unless rows_set, when mc_complete_rows set them
  *		earlier in the transaction and results is not read: NULL will do),
- *		history (versions[i] for the ith,
- *		with event), and the release of their dependents.  The caller
- *		holds the workflows' locks and counts the completions into them.
- *		The statement's rows are the dependents it released, in workflow
- *		and task order (so agents are notified in a stable order):
- *		workflow id, task number, whether the task is ready now, and its
- *		agent type if external agents claim it (for mc_notify_ready_row).
+ *		history (versions[i] for the ith, with event), and the release of
+ *		their dependents.  The caller holds the workflows' locks and counts
+ *		the completions into them.  The statement's rows are the dependents
+ *		it released, in workflow and task order (so agents are notified in
+ *		a stable order): workflow id, task number, whether the task is
+ *		ready now, and its agent type if external agents claim it (for
+ *		mc_notify_ready_row).
  */
 uint64
 mc_record_completions(McCatalogSession *session, int n, Datum *ids, Datum *nos,

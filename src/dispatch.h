@@ -100,8 +100,6 @@ extern uint64 mc_record_completions(McCatalogSession *session, int n,
 									Datum *ids, Datum *nos, Datum *results,
 									Datum *versions, const char *event,
 									bool rows_set);
-extern void mc_complete_rows(McCatalogSession *session, int n, Datum *ids,
-							 Datum *nos, Datum *results);
 extern uint64 mc_claim_run(McCatalogSession *session, int n, Datum *ids,
 						   Datum *limits, Datum *afters, Datum *bases,
 						   int cap, const char *worker_id,
