@@ -337,6 +337,8 @@ mc_launcher_main(Datum main_arg)
 		else
 			rescan = true;
 
+		/* what the tick did shows in the statistics views, as a backend's */
+		pgstat_report_stat(true);
 		pgstat_report_activity(STATE_IDLE, NULL);
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 nap, PG_WAIT_EXTENSION);

@@ -150,6 +150,11 @@ push_requeued(McBatch *batch)
 /*
  * sleep_for_work
  *		Waits on the latch until a push, a signal, or a second passes.
+ *		The statistics of the steps since the last flush are flushed first,
+ *		as a backend does when it goes idle: pgstat_report_stat(false)
+ *		after each step flushes at most once a second, and what a worker's
+ *		last steps did would otherwise stay out of pg_stat_user_tables
+ *		until it ran again.
  */
 static void
 sleep_for_work(int slot)
@@ -157,6 +162,7 @@ sleep_for_work(int slot)
 	SpinLockAcquire(&mc_shared->mutex);
 	mc_shared->workers[slot].waiting = true;
 	SpinLockRelease(&mc_shared->mutex);
+	pgstat_report_stat(true);
 	pgstat_report_activity(STATE_IDLE, NULL);
 	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 					 1000L, PG_WAIT_EXTENSION);

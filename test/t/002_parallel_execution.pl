@@ -1,7 +1,8 @@
 # The scheduler runs ready tasks in parallel: a diamond's middle tasks
 # overlap and the last sees both results; max_parallel_tasks bounds how
 # many run at once; tasks run as the workflow's owner; workers show their
-# task in pg_stat_activity.
+# task in pg_stat_activity; what the workers write shows in the
+# statistics views once they are idle.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -60,6 +61,22 @@ ok(wait_for_status($node, $wf, 'completed', 60), '20 tasks complete');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM effects'), '20', 'each ran once');
 is($node->safe_psql('postgres', 'SELECT max(slot) FROM effects'), '3',
 	'never more than 3 at once, and 3 at some point (measured by the executor)');
+
+# Idle workers have flushed their statistics: every history row the
+# workflows wrote is counted as inserted in pg_stat_user_tables (the last
+# steps' counts used to wait for the worker's next step).
+my $stats = '';
+for (1 .. 100)
+{
+	$stats = $node->safe_psql('postgres', q{
+		SELECT s.n_tup_ins = h.n, s.n_tup_ins || ' of ' || h.n
+		  FROM pg_stat_user_tables s,
+		       (SELECT count(*) AS n FROM mycelium.workflow_state_history) h
+		 WHERE s.relid = 'mycelium.workflow_state_history'::regclass});
+	last if $stats =~ /^t/;
+	select(undef, undef, undef, 0.1);
+}
+like($stats, qr/^t/, "the workers' writes reach pg_stat_user_tables once they are idle ($stats)");
 
 $node->stop;
 done_testing();
