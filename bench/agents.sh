@@ -15,6 +15,11 @@
 #      each of them in one transaction (two commits per BATCH tasks);
 #   4. in batches, completed by one call: claim_tasks(max_tasks => BATCH),
 #      then complete_tasks for all of them (two commits per BATCH tasks).
+#   5. the floor of scenario 1: the same claims and completions, each one
+#      plain SQL statement doing only the writes SPEC 3 and 4 require (the
+#      task row, one history row, the workflow's version and counters) on
+#      copies of the catalog tables (bench/floor.sql), with none of
+#      mycelium's checks; what scenario 1 is measured against.
 # Each agent runs 1,000 transactions of the one-at-a-time scenarios and 60
 # of the batch ones (a few seconds each).  tasks/s = tasks completed /
 # pgbench's run time (connections excluded); the median of RUNS runs, each
@@ -43,6 +48,7 @@ psql_b() { mc_as_user psql -X -q -v ON_ERROR_STOP=1 -h "$DIR" -p "$PORT" -d "$DB
 scripts=$(mc_as_user mktemp -d)
 
 psql_b -c "SELECT mycelium.register_executor('bench', NULL)" >/dev/null
+psql_b -f "$here/bench/floor.sql" >/dev/null
 
 # new_workflows N: N tasks in 200 running workflows
 new_workflows() {
@@ -82,12 +88,66 @@ SELECT array_agg(workflow_id) AS w, array_agg(task_id) AS t FROM mycelium.claim_
 SELECT count(*) FROM mycelium.complete_tasks('agent-' || :client_id::text, :w::uuid[], :t::text[], pg_catalog.array_fill('{}'::jsonb, ARRAY[pg_catalog.cardinality(:w::uuid[])]));
 EOF2
 
-# run NAME SCRIPT TRANSACTIONS_PER_AGENT TASKS_PER_TRANSACTION
+# the floor of one task per call: a claim and a completion, one statement
+# each, on the floor tables (the start of the claim's search is random)
+mc_as_user tee "$scripts/floor_one.sql" >/dev/null <<'EOF2'
+\set r random(0, 2147483647)
+WITH c AS (
+	SELECT * FROM (SELECT t.workflow_id, t.task_no FROM public.floor_tasks t
+		 WHERE t.agent_type = 'bench' AND t.status = 'ready' AND t.workflow_id >= md5(:r::text)::uuid
+		 ORDER BY t.agent_type, t.workflow_id, t.task_no LIMIT 1 FOR UPDATE SKIP LOCKED) a
+	UNION ALL
+	SELECT * FROM (SELECT t.workflow_id, t.task_no FROM public.floor_tasks t
+		 WHERE t.agent_type = 'bench' AND t.status = 'ready'
+		 ORDER BY t.agent_type, t.workflow_id, t.task_no LIMIT 1 FOR UPDATE SKIP LOCKED) b
+	LIMIT 1),
+u AS (
+	UPDATE public.floor_tasks t SET status = 'running', attempt = t.attempt + 1,
+		started_at = clock_timestamp(), worker_id = 'agent-' || :client_id,
+		lease_until = clock_timestamp() + interval '5 min'
+	  FROM c WHERE t.workflow_id = c.workflow_id AND t.task_no = c.task_no
+	RETURNING t.*),
+w AS (
+	UPDATE public.floor_workflows w SET version = w.version + 1, tasks_running = w.tasks_running + 1,
+		updated_at = clock_timestamp()
+	  FROM u WHERE w.workflow_id = u.workflow_id
+	RETURNING w.workflow_id, w.version, w.context, w.variables),
+h AS (
+	INSERT INTO public.floor_history (workflow_id, version, task_no, owner, status, attempt, event, changed_by)
+	SELECT u.workflow_id, w.version, u.task_no, u.owner, 'running', u.attempt, 'claimed', u.owner FROM u, w)
+SELECT u.workflow_id AS wf, u.task_id AS tk,
+	jsonb_build_object('workflow_id', u.workflow_id, 'attempt', u.attempt, 'workflow_context', w.context,
+		'variables', w.variables, 'task', jsonb_build_object('task_id', u.task_id, 'input', u.input)) AS ctx
+  FROM u, w \gset
+WITH u AS (
+	UPDATE public.floor_tasks t SET status = 'completed', result = '{}', lease_until = NULL,
+		finished_at = clock_timestamp()
+	 WHERE t.workflow_id = :wf::uuid AND t.task_id = :tk AND t.worker_id = 'agent-' || :client_id
+	   AND t.status = 'running'
+	RETURNING t.*),
+w AS (
+	UPDATE public.floor_workflows w SET version = w.version + 1, tasks_running = w.tasks_running - 1,
+		tasks_open = w.tasks_open - 1, updated_at = clock_timestamp()
+	  FROM u WHERE w.workflow_id = u.workflow_id
+	RETURNING w.version)
+INSERT INTO public.floor_history (workflow_id, version, task_no, owner, status, attempt, result, event, changed_by)
+SELECT u.workflow_id, w.version, u.task_no, u.owner, 'completed', u.attempt, u.result, 'completed', u.owner FROM u, w;
+EOF2
+
+# floor_copy: copies the running workflows into the floor tables
+floor_copy() {
+	psql_b -At -c "SELECT public.floor_copy(ARRAY(SELECT workflow_id FROM mycelium.workflows WHERE status = 'running'))" \
+		-c "VACUUM ANALYZE public.floor_tasks, public.floor_workflows" >/dev/null
+}
+
+# run NAME SCRIPT TRANSACTIONS_PER_AGENT TASKS_PER_TRANSACTION [PREPARE]:
+# PREPARE, if given, runs after the new workflows are made
 run() {
-	local name=$1 script=$2 per=$3 tasks=$4 i tps out rates=()
+	local name=$1 script=$2 per=$3 tasks=$4 prepare=${5:-} i tps out rates=()
 	echo "== $name: $AGENTS agents ($RUNS runs)"
 	for i in $(seq "$RUNS"); do
 		new_workflows $((AGENTS * per * tasks + 400 * tasks))
+		[ -z "$prepare" ] || "$prepare"
 		out=$(mc_as_user pgbench -n -M prepared -c "$AGENTS" -j 2 -t "$per" -D started=0 -f "$scripts/$script" \
 			-h "$DIR" -p "$PORT" "$DB" 2>&1) || { echo "$out"; mc_die "pgbench failed"; }
 		tps=$(echo "$out" | sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p')
@@ -104,6 +164,7 @@ mc_as_user pgbench -n -N -c "$AGENTS" -j 2 -T 10 -h "$DIR" -p "$PORT" "$DB" 2>&1
 	sed -n 's/^tps = \([0-9.]*\) (without.*/\1 commits\/s/p'
 
 run "one task per call (claim, then complete)" one.sql 1000 1
+run "the floor of one task per call (the writes alone, one statement a call)" floor_one.sql 1000 1 floor_copy
 run "one task per transaction (complete it and claim the next)" next.sql 1000 1
 run "batches of $BATCH (claim $BATCH, then complete them in one transaction)" batch.sql 60 "$BATCH"
 run "batches of $BATCH (claim $BATCH, then complete_tasks for all of them)" batch_call.sql 60 "$BATCH"

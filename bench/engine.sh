@@ -15,6 +15,16 @@
 #      starts; for each task, its start minus the commit time of the
 #      transaction that completed its dependency (track_commit_timestamp);
 #      p50 and p99.
+# Then, in the same cluster, what these figures are measured against
+# (bench/floor.sql):
+#   4. the engine issue's reference: one backend making 20,000 no-op
+#      PL/pgSQL calls, each in its own subtransaction with a one-row update;
+#   5. the floor: two backends doing, in plain SQL on copies of the catalog
+#      tables, only the writes SPEC 2 and 3 require of a scheduler (claim
+#      committed before the tasks run, completion with their effects, one
+#      history row each, dependents released, workflow versions), for the
+#      tasks of cases 1 (as two workflows of 10,000) and 2; tasks/s from the
+#      first claim to the last completion; median of RUNS runs.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -45,6 +55,7 @@ CREATE FUNCTION public.stamp(ctx jsonb) RETURNS jsonb LANGUAGE sql
 SELECT mycelium.register_executor('stamp', 'public.stamp(jsonb)');
 CREATE TABLE batch_ids (id uuid);
 SQL
+	cat "$here/bench/floor.sql"
 } | psql_b >/dev/null
 
 echo "== 20,000 independent no-op tasks, $WORKERS workers ($RUNS runs)"
@@ -97,3 +108,47 @@ SELECT format('p50 %s us, p99 %s us, max %s us over %s hand-offs (commit of the 
 SELECT format('whole chain: %s tasks/s', round(2000 / extract(epoch FROM finished_at - started_at)))
   FROM mycelium.workflows WHERE workflow_id = '$wf';
 SQL
+
+echo "== the engine issue's reference: 20,000 no-op PL/pgSQL calls, each in a subtransaction with a one-row update, one backend ($RUNS runs)"
+rates=()
+for i in $(seq "$RUNS"); do
+	r=$(psql_b -At <<'SQL'
+TRUNCATE public.floor_ref;
+INSERT INTO public.floor_ref SELECT i, 0 FROM generate_series(1, 20000) i;
+VACUUM ANALYZE public.floor_ref;
+SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
+CALL public.floor_reference(20000);
+SELECT round(20000 / (extract(epoch FROM clock_timestamp()) - :t0));
+SQL
+)
+	echo "run $i: $r calls/s"
+	rates+=("$r")
+done
+printf 'median: %s calls/s\n' "$(printf '%s\n' "${rates[@]}" | mc_median)"
+
+# run_floor NAME: runs the floor on the workflows of batch_ids, in two backends
+run_floor() {
+	local name=$1 i r rates=()
+	echo "== the floor (bench/floor.sql), $name: the writes alone, 2 backends ($RUNS runs)"
+	for i in $(seq "$RUNS"); do
+		psql_b -At -c "SELECT public.floor_copy(ARRAY(SELECT id FROM batch_ids))" \
+			-c "VACUUM ANALYZE public.floor_tasks, public.floor_workflows" -c "CHECKPOINT" >/dev/null
+		psql_b -c "CALL public.floor_run(0, 2, 100)" &
+		psql_b -c "CALL public.floor_run(1, 2, 100)"
+		wait
+		r=$(psql_b -At -c "SELECT round(count(*) / extract(epoch FROM max(finished_at) - min(started_at)))
+			FROM public.floor_tasks WHERE status = 'completed' HAVING count(*) = 20000")
+		[ -n "$r" ] || mc_die "the floor did not complete its 20,000 tasks"
+		echo "run $i: $r tasks/s"
+		rates+=("$r")
+	done
+	printf 'median: %s tasks/s\n' "$(printf '%s\n' "${rates[@]}" | mc_median)"
+}
+
+psql_b -At -c "TRUNCATE batch_ids" -c "INSERT INTO batch_ids
+	SELECT mycelium.create_workflow((SELECT jsonb_agg(jsonb_build_object(
+		'task_id', 't' || i, 'agent_id', 'a', 'agent_type', 'noop')) FROM generate_series(1, 10000) i),
+		max_parallel_tasks => 10000) FROM generate_series(1, 2)" >/dev/null
+run_floor "20,000 independent tasks (two workflows of 10,000)"
+bench_mixed_workflows_sql batch_ids 1000 | psql_b -At >/dev/null
+run_floor "1,000 workflows of 20 tasks (500 chains, 500 diamonds)"
