@@ -44,6 +44,7 @@
 #include "agent.h"
 #include "api_json_schema.h"
 #include "catalog.h"
+#include "ctx.h"
 #include "dispatch.h"
 #include "mycelium.h"
 #include "mycelium_errcodes.h"
@@ -345,8 +346,8 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 		values[0] = UUIDPGetDatum(id);
 		values[1] = mc_catalog_value(r, 3, &isnull);
 		values[2] = mc_catalog_value(r, 4, &isnull);
-		values[3] = mc_catalog_value(r, 16, &isnull);
-		values[4] = mc_catalog_value(r, 13, &isnull);
+		values[3] = mc_catalog_value(r, 15, &isnull);
+		values[4] = JsonbPGetDatum(mc_ctx_from_row(r, 17));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 

@@ -413,9 +413,10 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
 /*
  * CLAIM_SQL
  *		The claim statement of mc_claim_run: takes the tasks, records their
- *		'running' versions, and returns them with ctx (a jsonb expression
- *		over the claimed row u, joined by ctx_joins); u has the claimed
- *		rows' columns returning, at least those the final select uses.
+ *		'running' versions, and returns them, followed by the columns ctx
+ *		("" or ", " MC_CTX_COLUMNS of the claimed row u, joined by
+ *		ctx_joins); u has the claimed rows' columns returning, at least
+ *		those the final select uses.
  */
 #define CLAIM_SQL(returning, ctx, ctx_joins) \
 	"WITH w AS (" \
@@ -453,8 +454,8 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
 	"SELECT u.workflow_id, u.task_no, u.task_id, u.attempt, u.max_attempts, u.initial_delay, " \
 	"  u.max_delay, u.exponential_base, COALESCE(u.timeout, 0), u.allow_failure, " \
 	"  COALESCE(e.executor::pg_catalog.oid, 0), u.owner::pg_catalog.oid, " \
-	"  " ctx ", e.output_schema, u.agent_type, u.lease_until, " \
-	"  COALESCE(e.registered_by::pg_catalog.oid, 0) " \
+	"  e.output_schema, u.agent_type, u.lease_until, " \
+	"  COALESCE(e.registered_by::pg_catalog.oid, 0) " ctx \
 	"FROM u LEFT JOIN mycelium.executors e ON e.agent_type = u.agent_type " \
 	ctx_joins \
 	"ORDER BY u.workflow_id, u.task_no"
@@ -466,11 +467,12 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
  *		whose next version is bases[i], and at most cap in all, taking the
  *		workflows in the order given; marks them running with their
  *		attempt counted, records history (one version each, in task order
- *		within a workflow), and returns each claimed task with its execution
- *		context, in workflow and task order.  With agent_type NULL it claims
- *		tasks that function executors run (the scheduler); else the tasks
- *		of that external agent type, leased to worker_id for lease (never
- *		past the task's timeout).  The caller holds the workflows' locks and
+ *		within a workflow), and returns each claimed task, in workflow and
+ *		task order.  With agent_type NULL it claims tasks that function
+ *		executors run (the scheduler); else the tasks of that external
+ *		agent type, leased to worker_id for lease (never past the task's
+ *		timeout), with their execution context's columns from column 17
+ *		(mc_ctx_from_row).  The caller holds the workflows' locks and
  *		counts the claims into them.
  */
 uint64
@@ -502,10 +504,10 @@ mc_claim_run(McCatalogSession *session, int n, Datum *ids, Datum *limits,
 										"t.max_attempts, t.initial_delay, t.max_delay, "
 										"t.exponential_base, t.timeout, t.allow_failure, "
 										"t.owner, t.agent_type, t.lease_until",
-										"NULL::pg_catalog.jsonb", ""),
+										"", ""),
 							  9, argtypes, values, nulls, 0);
 	return mc_catalog_run(MC_PLAN_CLAIM_AGENT,
-						  CLAIM_SQL("t.*", MC_CTX("u"), MC_CTX_JOINS("u")),
+						  CLAIM_SQL("t.*", ", " MC_CTX_COLUMNS("u"), MC_CTX_JOINS("u")),
 						  9, argtypes, values, nulls, 0);
 }
 
@@ -596,10 +598,10 @@ claim_all(McCatalogSession *session, McBatch *batch, StepWorkflow *sws, int nsw,
 		t->executor = DatumGetObjectId(mc_catalog_value(r, 11, &isnull));
 		t->owner = DatumGetObjectId(mc_catalog_value(r, 12, &isnull));
 		t->ctx = NULL;			/* built by mc_dispatch_lock_batch */
-		d = mc_catalog_value(r, 14, &isnull);
+		d = mc_catalog_value(r, 13, &isnull);
 		t->output_schema = isnull ? NULL : DatumGetJsonbPCopy(d);
-		t->agent_type = pstrdup(mc_catalog_text(r, 15));
-		t->registered_by = DatumGetObjectId(mc_catalog_value(r, 17, &isnull));
+		t->agent_type = pstrdup(mc_catalog_text(r, 14));
+		t->registered_by = DatumGetObjectId(mc_catalog_value(r, 16, &isnull));
 		t->outcome = MC_OUTCOME_NONE;
 
 		sw->claimed++;
@@ -1223,7 +1225,7 @@ mc_dispatch_lock_batch(McBatch *batch)
 	values[2] = mc_catalog_array(attempts, n, INT4OID);
 	values[3] = CStringGetTextDatum(batch->worker_id);
 	rows = mc_catalog_run(MC_PLAN_LOCK_BATCH,
-						  "SELECT l.n, " MC_CTX("l")
+						  "SELECT l.n, " MC_CTX_COLUMNS("l")
 						  "FROM ("
 						  "  SELECT c.n, t.* "
 						  "  FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), "
@@ -1243,7 +1245,7 @@ mc_dispatch_lock_batch(McBatch *batch)
 		int64		k = DatumGetInt64(mc_catalog_value(r, 1, &isnull)) - 1;
 
 		ours[k] = true;
-		batch->tasks[index[k]].ctx = DatumGetJsonbPCopy(mc_catalog_value(r, 2, &isnull));
+		batch->tasks[index[k]].ctx = mc_ctx_from_row(r, 2);
 	}
 	MemoryContextSwitchTo(old);
 	for (i = 0; i < n; i++)

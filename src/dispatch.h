@@ -13,6 +13,7 @@
 #include "utils/hsearch.h"
 
 #include "catalog.h"
+#include "ctx.h"
 #include "execute.h"
 #include "shmem.h"
 #include "state.h"
@@ -28,45 +29,6 @@
 	" WHERE e.agent_type = " t ".agent_type AND e.executor IS NOT NULL) "
 #define MC_TASK_DUE(t) \
 	"(" t ".run_after IS NULL OR " t ".run_after <= pg_catalog.clock_timestamp()) "
-
-/*
- * The ctx an executor or agent gets for an attempt of task row t (SPEC 2):
- * MC_CTX is the jsonb, over the lateral joins MC_CTX_JOINS adds to the
- * statement's FROM: the workflow's context and variables (ws), the
- * dependencies' results (p) and the handoff messages to the task's agent
- * (hs).  t's attempt column must be the attempt's number.
- */
-#define MC_CTX(t) \
-	"pg_catalog.jsonb_build_object(" \
-	"  'workflow_id', " t ".workflow_id, 'attempt', " t ".attempt," \
-	"  'workflow_context', ws.context, 'variables', ws.variables," \
-	"  'task', pg_catalog.jsonb_build_object(" \
-	"    'task_id', " t ".task_id, 'agent_id', " t ".agent_id, 'agent_type', " t ".agent_type," \
-	"    'dependencies', COALESCE(p.ids, '[]')," \
-	"    'retry_policy', pg_catalog.jsonb_build_object(" \
-	"      'max_attempts', " t ".max_attempts, 'initial_delay', " t ".initial_delay," \
-	"      'max_delay', " t ".max_delay, 'exponential_base', " t ".exponential_base)," \
-	"    'timeout', " t ".timeout, 'allow_failure', " t ".allow_failure," \
-	"    'input', " t ".input, 'metadata', COALESCE(" t ".metadata, '{}'))," \
-	"  'previous_results', COALESCE(p.results, '[]')," \
-	"  'handoffs', COALESCE(hs.messages, '[]')) "
-#define MC_CTX_JOINS(t) \
-	"CROSS JOIN LATERAL (" \
-	"  SELECT s.context, s.variables FROM mycelium.workflow_states s " \
-	"  WHERE s.workflow_id = " t ".workflow_id OFFSET 0) ws " \
-	"LEFT JOIN LATERAL (" \
-	"  SELECT pg_catalog.jsonb_agg(d.task_id ORDER BY d.task_no) AS ids, " \
-	"    pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(" \
-	"      'task_id', d.task_id, 'agent_id', d.agent_id, 'agent_type', d.agent_type," \
-	"      'status', d.status, 'result', d.result, 'error', d.error) " \
-	"      ORDER BY d.task_no) AS results " \
-	"  FROM mycelium.task_states d " \
-	"  WHERE " t ".dependencies IS NOT NULL AND d.workflow_id = " t ".workflow_id " \
-	"    AND d.task_no = ANY (" t ".dependencies)) p ON true " \
-	"LEFT JOIN LATERAL (" \
-	"  SELECT pg_catalog.jsonb_agg(m.message ORDER BY m.seq) AS messages " \
-	"  FROM mycelium.handoffs m WHERE m.workflow_id = " t ".workflow_id " \
-	"    AND m.target_agent_id = " t ".agent_id AND m.target_agent_type = " t ".agent_type) hs ON true "
 
 typedef struct McBatch
 {

@@ -34,6 +34,7 @@
 
 #include "api_json_schema.h"
 #include "handoff.h"
+#include "jsonb_push.h"
 #include "mycelium_errcodes.h"
 
 /* violations listed in the DETAIL of a validation error */
@@ -107,42 +108,6 @@ mc_handoff_schema(void)
 }
 
 /*
- * push_string, push_key
- *		Adds a string value or an object key to a jsonb being built.
- */
-static void
-push_string(JsonbParseState **state, JsonbIteratorToken token, const char *str)
-{
-	JsonbValue	v;
-
-	v.type = jbvString;
-	v.val.string.val = (char *) str;
-	v.val.string.len = strlen(str);
-	(void) pushJsonbValue(state, token, &v);
-}
-
-static void
-push_key(JsonbParseState **state, const char *key)
-{
-	push_string(state, WJB_KEY, key);
-}
-
-/*
- * push_jsonb
- *		Adds a jsonb document as the value of the current key.
- */
-static void
-push_jsonb(JsonbParseState **state, Jsonb *value)
-{
-	JsonbValue	v;
-
-	v.type = jbvBinary;
-	v.val.binary.data = &value->root;
-	v.val.binary.len = VARSIZE(value) - VARHDRSZ;
-	(void) pushJsonbValue(state, WJB_VALUE, &v);
-}
-
-/*
  * push_agent
  *		Adds {"agent_id": ..., "agent_type": ...} under key.
  */
@@ -150,12 +115,12 @@ static void
 push_agent(JsonbParseState **state, const char *key, const char *agent_id,
 		   const char *agent_type)
 {
-	push_key(state, key);
+	mc_jsonb_push_key(state, key);
 	(void) pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
-	push_key(state, "agent_id");
-	push_string(state, WJB_VALUE, agent_id);
-	push_key(state, "agent_type");
-	push_string(state, WJB_VALUE, agent_type);
+	mc_jsonb_push_key(state, "agent_id");
+	mc_jsonb_push_cstring(state, WJB_VALUE, agent_id);
+	mc_jsonb_push_key(state, "agent_type");
+	mc_jsonb_push_cstring(state, WJB_VALUE, agent_type);
 	(void) pushJsonbValue(state, WJB_END_OBJECT, NULL);
 }
 
@@ -209,30 +174,25 @@ mc_handoff_create(const McHandoffParts *parts)
 	Jsonb	   *message;
 
 	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-	push_key(&state, "protocol_version");
-	push_string(&state, WJB_VALUE, MC_HANDOFF_PROTOCOL_VERSION);
-	push_key(&state, "message_id");
-	push_string(&state, WJB_VALUE, new_message_id());
-	push_key(&state, "created_at");
-	push_string(&state, WJB_VALUE, now_rfc3339());
+	mc_jsonb_push_key(&state, "protocol_version");
+	mc_jsonb_push_cstring(&state, WJB_VALUE, MC_HANDOFF_PROTOCOL_VERSION);
+	mc_jsonb_push_key(&state, "message_id");
+	mc_jsonb_push_cstring(&state, WJB_VALUE, new_message_id());
+	mc_jsonb_push_key(&state, "created_at");
+	mc_jsonb_push_cstring(&state, WJB_VALUE, now_rfc3339());
 	push_agent(&state, "source", parts->source_agent_id, parts->source_agent_type);
 	push_agent(&state, "target", parts->target_agent_id, parts->target_agent_type);
-	push_key(&state, "task_description");
-	push_string(&state, WJB_VALUE, parts->task_description);
-	push_key(&state, "context");
-	push_jsonb(&state, parts->context);
-	push_key(&state, "metadata");
-	push_jsonb(&state, parts->metadata);
-	push_key(&state, "progress");
+	mc_jsonb_push_key(&state, "task_description");
+	mc_jsonb_push_cstring(&state, WJB_VALUE, parts->task_description);
+	mc_jsonb_push_key(&state, "context");
+	mc_jsonb_push_jsonb(&state, parts->context);
+	mc_jsonb_push_key(&state, "metadata");
+	mc_jsonb_push_jsonb(&state, parts->metadata);
+	mc_jsonb_push_key(&state, "progress");
 	if (parts->progress != NULL)
-		push_jsonb(&state, parts->progress);
+		mc_jsonb_push_jsonb(&state, parts->progress);
 	else
-	{
-		JsonbValue	null;
-
-		null.type = jbvNull;
-		(void) pushJsonbValue(&state, WJB_VALUE, &null);
-	}
+		mc_jsonb_push_null(&state);
 	v = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
 	message = JsonbValueToJsonb(v);
 
