@@ -326,7 +326,8 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 		n++;
 	}
 	rows = n > 0 ? mc_claim_run(session, n, dids, limits, afters, bases,
-								max_tasks, worker_id, agent_type, lease) : 0;
+								NULL, NULL, NULL, 0, max_tasks, worker_id,
+								agent_type, lease) : 0;
 
 	/* return the claims, counting each into its workflow */
 	k = 0;
@@ -685,7 +686,7 @@ complete_held(McCatalogSession *session, const char *worker_id,
 
 	rows = ndone == 0 ? 0 :
 		mc_record_completions(session, ndone, ids, nos, results, versions,
-							  psprintf("completed by %s", worker_id), false);
+							  psprintf("completed by %s", worker_id), false, false);
 	for (r = 0; r < rows; r++)
 	{
 		bool		isnull;

@@ -52,7 +52,11 @@ typedef struct StepWorkflow
 	bool		locked;			/* its row is locked and read into wf */
 	McWorkflow	wf;
 	int			released;		/* tasks this step made ready */
-	int32		lowest_ready;	/* the lowest of them */
+	int32		lowest_ready;	/* the lowest of them made ready */
+	int32	   *held;			/* those held to be claimed, in task order */
+	bool	   *held_claimed;	/* ... and whether claim_all claimed each */
+	int			nheld;
+	int32		lowest_unclaimed;	/* the lowest held one left unclaimed */
 	bool		may_wrap;		/* a ready task may lie below its cursor */
 	int32		limit;			/* most tasks to claim from it in this step */
 	int32		ask;			/* what the next claim_all asks of it */
@@ -153,7 +157,9 @@ find_step_workflow(StepWorkflow *sws, int nsw, pg_uuid_t *id)
 /*
  * RECORD_SQL
  *		The statement of mc_record_completions, given the CTE u: the
- *		completed task rows (f: the call's arrays).
+ *		completed task rows (f: the call's arrays).  With $7, released
+ *		tasks that a function executor runs are held (see
+ *		mc_record_completions).
  */
 #define RECORD_SQL(u) \
 	"WITH f AS (" \
@@ -173,10 +179,12 @@ find_step_workflow(StepWorkflow *sws, int nsw, pg_uuid_t *id)
 	"), released AS (" \
 	"  UPDATE mycelium.task_states t SET deps_pending = t.deps_pending - r.k, " \
 	"    status = CASE WHEN t.deps_pending = r.k AND t.status = 'pending' " \
+	"      AND NOT ($7 AND t.run_after IS NULL AND " MC_FUNCTION_TASK("t") ") " \
 	"      THEN 'ready'::mycelium.task_status ELSE t.status END " \
 	"  FROM r WHERE t.workflow_id = r.workflow_id AND t.task_no = r.task_no " \
 	"  RETURNING t.workflow_id, t.task_no, t.status = 'ready' AS ready, " \
-	"    " MC_EXTERNAL_READY_TYPE("t") " AS external_type" \
+	"    " MC_EXTERNAL_READY_TYPE("t") " AS external_type, " \
+	"    t.status = 'pending' AND t.deps_pending = 0 AS held" \
 	") " \
 	"SELECT * FROM released ORDER BY released.workflow_id, released.task_no"
 
@@ -223,18 +231,26 @@ mc_complete_rows(McCatalogSession *session, int n, Datum *ids, Datum *nos,
  *		the completions into them.  The statement's rows are the dependents
  *		it released, in workflow and task order (so agents are notified in
  *		a stable order): workflow id, task number, whether the task is
- *		ready now, and its agent type if external agents claim it (for
- *		mc_notify_ready_row).
+ *		ready now, its agent type if external agents claim it (for
+ *		mc_notify_ready_row), and whether it is held.
+ *
+ * With hold, a released task that a function executor runs and that has
+ * no back-off is held: left 'pending' with no dependency pending, for the
+ * caller to claim straight away (the scheduler's step, in the same
+ * transaction, with claim_all) or else to make ready (release_held).  Its
+ * row is then written once, as claimed, instead of twice, as ready and
+ * then as claimed, and the ready version's index entries are not written
+ * at all.  No other session ever sees a held task.
  */
 uint64
 mc_record_completions(McCatalogSession *session, int n, Datum *ids, Datum *nos,
 					  Datum *results, Datum *versions, const char *event,
-					  bool rows_set)
+					  bool rows_set, bool hold)
 {
 	static const Oid argtypes[] = {UUIDARRAYOID, INT4ARRAYOID, JSONBARRAYOID,
-		INT8ARRAYOID, REGROLEOID, TEXTOID};
-	Datum		values[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+		INT8ARRAYOID, REGROLEOID, TEXTOID, BOOLOID};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 
 	values[0] = mc_catalog_array(ids, n, UUIDOID);
 	values[1] = mc_catalog_array(nos, n, INT4OID);
@@ -246,19 +262,20 @@ mc_record_completions(McCatalogSession *session, int n, Datum *ids, Datum *nos,
 	values[3] = mc_catalog_array(versions, n, INT8OID);
 	values[4] = ObjectIdGetDatum(session->caller);
 	values[5] = CStringGetTextDatum(event);
+	values[6] = BoolGetDatum(hold);
 	if (rows_set)
 		return mc_catalog_run(MC_PLAN_RECORD_COMPLETED,
 							  RECORD_SQL("  SELECT t.workflow_id, t.task_no, t.attempt, t.result, "
 										 "    t.dependents, t.owner, f.version "
 										 "  FROM f JOIN mycelium.task_states t "
 										 "    ON t.workflow_id = f.workflow_id AND t.task_no = f.task_no"),
-							  6, argtypes, values, nulls, 0);
+							  7, argtypes, values, nulls, 0);
 	return mc_catalog_run(MC_PLAN_FINISH_TASKS,
 						  RECORD_SQL("  UPDATE mycelium.task_states t " COMPLETED_SET
 									 "  FROM f WHERE t.workflow_id = f.workflow_id AND t.task_no = f.task_no "
 									 "  RETURNING t.workflow_id, t.task_no, t.attempt, t.result, "
 									 "    t.dependents, t.owner, f.version"),
-						  6, argtypes, values, nulls, 0);
+						  7, argtypes, values, nulls, 0);
 }
 
 /*
@@ -295,8 +312,9 @@ complete_rows_early(McCatalogSession *session, McRunTask *finished, int n)
  *		Records every completed attempt of the step's locked workflows in
  *		one statement (mc_record_completions; one version each, in task
  *		order within a workflow; complete_rows_early set their rows),
- *		noting in each workflow how many tasks became ready and the lowest
- *		of them.
+ *		noting in each workflow how many tasks were released, the lowest
+ *		of those now ready, and those held for claim_all (which takes them
+ *		before any ready task) or else release_held.
  */
 static void
 record_completed_all(McCatalogSession *session, StepWorkflow *sws, int nsw,
@@ -311,6 +329,9 @@ record_completed_all(McCatalogSession *session, StepWorkflow *sws, int nsw,
 	int			k;
 	uint64		rows;
 	uint64		r;
+	int32	   *held;
+	bool	   *held_claimed;
+	int			nheld = 0;
 
 	for (i = 0; i < nsw; i++)
 		max += sws[i].nfinished;
@@ -350,20 +371,34 @@ record_completed_all(McCatalogSession *session, StepWorkflow *sws, int nsw,
 		return;
 
 	rows = mc_record_completions(session, n, ids, nos, NULL, versions,
-								 "completed", true);
+								 "completed", true, true);
+	held = palloc(sizeof(int32) * Max(rows, 1));
+	held_claimed = palloc0(sizeof(bool) * Max(rows, 1));
 	for (r = 0; r < rows; r++)
 	{
 		bool		isnull;
 		StepWorkflow *sw;
+		int32		task_no = DatumGetInt32(mc_catalog_value(r, 2, &isnull));
+		bool		is_held = DatumGetBool(mc_catalog_value(r, 5, &isnull));
 
-		if (!DatumGetBool(mc_catalog_value(r, 3, &isnull)))
+		if (!is_held && !DatumGetBool(mc_catalog_value(r, 3, &isnull)))
 			continue;
-		mc_notify_ready_row(r, 4);
 		sw = find_step_workflow(sws, nsw, DatumGetUUIDP(mc_catalog_value(r, 1, &isnull)));
 		Assert(sw != NULL);
 		sw->released++;
-		sw->lowest_ready = Min(sw->lowest_ready,
-							   DatumGetInt32(mc_catalog_value(r, 2, &isnull)));
+		if (is_held)
+		{
+			/* rows come in task order within a workflow */
+			if (sw->nheld++ == 0)
+			{
+				sw->held = &held[nheld];
+				sw->held_claimed = &held_claimed[nheld];
+			}
+			held[nheld++] = task_no;
+			continue;
+		}
+		mc_notify_ready_row(r, 4);
+		sw->lowest_ready = Min(sw->lowest_ready, task_no);
 	}
 }
 
@@ -422,16 +457,21 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
 	"WITH w AS (" \
 	"  SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), " \
 	"    pg_catalog.unnest($2::pg_catalog.int4[]), pg_catalog.unnest($3::pg_catalog.int4[]), " \
-	"    pg_catalog.unnest($4::pg_catalog.int8[])) AS w(id, lim, after, base)" \
+	"    pg_catalog.unnest($4::pg_catalog.int8[]), pg_catalog.unnest($10::pg_catalog.int4[]), " \
+	"    pg_catalog.unnest($11::pg_catalog.int4[])) AS w(id, lim, after, base, hfirst, hcount)" \
 	"), c AS (" \
 	"  SELECT w.id, x.task_no FROM w CROSS JOIN LATERAL (" \
-	"    SELECT t.task_no FROM mycelium.task_states t " \
-	"    WHERE t.workflow_id = w.id AND t.status = 'ready' AND t.task_no > w.after " \
-	"      AND " MC_TASK_DUE("t") \
-	"      AND CASE WHEN $7::pg_catalog.text IS NULL THEN " \
-	"        " MC_FUNCTION_TASK("t") \
-	"        ELSE t.agent_type = $7 END " \
-	"    ORDER BY t.task_no LIMIT w.lim) x " \
+	"    (SELECT ($12::pg_catalog.int4[])[i] AS task_no " \
+	"     FROM pg_catalog.generate_series(w.hfirst, w.hfirst + w.hcount - 1) AS i) " \
+	"    UNION ALL " \
+	"    (SELECT t.task_no FROM mycelium.task_states t " \
+	"     WHERE t.workflow_id = w.id AND t.status = 'ready' AND t.task_no > w.after " \
+	"       AND " MC_TASK_DUE("t") \
+	"       AND CASE WHEN $7::pg_catalog.text IS NULL THEN " \
+	"         " MC_FUNCTION_TASK("t") \
+	"         ELSE t.agent_type = $7 END " \
+	"     ORDER BY t.task_no LIMIT w.lim) " \
+	"    LIMIT w.lim) x " \
 	"  LIMIT $9" \
 	"), u AS (" \
 	"  UPDATE mycelium.task_states t SET status = 'running', attempt = t.attempt + 1, " \
@@ -474,18 +514,41 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
  *		timeout), with their execution context's columns from column 17
  *		(mc_ctx_from_row).  The caller holds the workflows' locks and
  *		counts the claims into them.
+ *
+ * The scheduler also passes the tasks its step held (mc_record_completions):
+ * hcounts[i] of them for workflow i, in task order from held[hfirsts[i]]
+ * (from 1), claimed before any ready task of the workflow.  hfirsts NULL:
+ * none.
  */
 uint64
 mc_claim_run(McCatalogSession *session, int n, Datum *ids, Datum *limits,
-			 Datum *afters, Datum *bases, int cap, const char *worker_id,
+			 Datum *afters, Datum *bases, Datum *hfirsts, Datum *hcounts,
+			 Datum *held, int nheld, int cap, const char *worker_id,
 			 const char *agent_type, Interval *lease)
 {
 	static const Oid argtypes[] = {UUIDARRAYOID, INT4ARRAYOID, INT4ARRAYOID,
-		INT8ARRAYOID, TEXTOID, REGROLEOID, TEXTOID, INTERVALOID, INT4OID};
-	Datum		values[9];
-	char		nulls[9];
+		INT8ARRAYOID, TEXTOID, REGROLEOID, TEXTOID, INTERVALOID, INT4OID,
+		INT4ARRAYOID, INT4ARRAYOID, INT4ARRAYOID};
+	Datum		values[12];
+	char		nulls[12];
 
 	memset(nulls, ' ', sizeof(nulls));
+	if (hfirsts == NULL)
+	{
+		int			i;
+
+		hfirsts = palloc(sizeof(Datum) * Max(n, 1));
+		hcounts = palloc(sizeof(Datum) * Max(n, 1));
+		for (i = 0; i < n; i++)
+		{
+			hfirsts[i] = Int32GetDatum(1);
+			hcounts[i] = Int32GetDatum(0);
+		}
+		nheld = 0;
+	}
+	values[9] = mc_catalog_array(hfirsts, n, INT4OID);
+	values[10] = mc_catalog_array(hcounts, n, INT4OID);
+	values[11] = mc_catalog_array(held, nheld, INT4OID);
 	values[0] = mc_catalog_array(ids, n, UUIDOID);
 	values[1] = mc_catalog_array(limits, n, INT4OID);
 	values[2] = mc_catalog_array(afters, n, INT4OID);
@@ -505,18 +568,104 @@ mc_claim_run(McCatalogSession *session, int n, Datum *ids, Datum *limits,
 										"t.exponential_base, t.timeout, t.allow_failure, "
 										"t.owner, t.agent_type, t.lease_until",
 										"", ""),
-							  9, argtypes, values, nulls, 0);
+							  12, argtypes, values, nulls, 0);
 	return mc_catalog_run(MC_PLAN_CLAIM_AGENT,
 						  CLAIM_SQL("t.*", ", " MC_CTX_COLUMNS("u"), MC_CTX_JOINS("u")),
-						  9, argtypes, values, nulls, 0);
+						  12, argtypes, values, nulls, 0);
+}
+
+/*
+ * claim_held
+ *		Notes that the step claimed task task_no of sw, if it is one of
+ *		the tasks the step held in sw, and says whether it is.
+ */
+static bool
+claim_held(StepWorkflow *sw, int32 task_no)
+{
+	int			lo = 0;
+	int			hi = sw->nheld - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+
+		if (sw->held[mid] == task_no)
+		{
+			sw->held_claimed[mid] = true;
+			return true;
+		}
+		if (sw->held[mid] < task_no)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return false;
+}
+
+/*
+ * release_held
+ *		Makes ready, in one statement, the tasks the step held and did not
+ *		claim (its limits or room stopped the claims), noting the lowest
+ *		in each workflow, so that no held task outlives the step.  A held
+ *		task whose workflow ended in the step was skipped or cancelled with
+ *		the rest, and stays so.
+ */
+static void
+release_held(StepWorkflow *sws, int nsw)
+{
+	static const Oid argtypes[] = {UUIDARRAYOID, INT4ARRAYOID};
+	Datum	   *ids = NULL;
+	Datum	   *nos = NULL;
+	Datum		values[2];
+	int			max = 0;
+	int			n = 0;
+	int			i;
+	int			k;
+
+	for (i = 0; i < nsw; i++)
+	{
+		sws[i].lowest_unclaimed = PG_INT32_MAX;
+		max += sws[i].nheld;
+	}
+	for (i = 0; i < nsw; i++)
+	{
+		StepWorkflow *sw = &sws[i];
+
+		for (k = 0; k < sw->nheld; k++)
+		{
+			if (sw->held_claimed[k])
+				continue;
+			if (ids == NULL)
+			{
+				ids = palloc(sizeof(Datum) * max);
+				nos = palloc(sizeof(Datum) * max);
+			}
+			ids[n] = UUIDPGetDatum(&sw->id);
+			nos[n++] = Int32GetDatum(sw->held[k]);
+			sw->lowest_unclaimed = Min(sw->lowest_unclaimed, sw->held[k]);
+		}
+	}
+	if (n == 0)
+		return;
+	values[0] = mc_catalog_array(ids, n, UUIDOID);
+	values[1] = mc_catalog_array(nos, n, INT4OID);
+	(void) mc_catalog_run(MC_PLAN_RELEASE_HELD,
+						  "UPDATE mycelium.task_states t SET status = 'ready' "
+						  "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), "
+						  "  pg_catalog.unnest($2::pg_catalog.int4[])) AS f(workflow_id, task_no) "
+						  "WHERE t.workflow_id = f.workflow_id AND t.task_no = f.task_no "
+						  "  AND t.status = 'pending' AND t.deps_pending = 0",
+						  2, argtypes, values, NULL, 0);
 }
 
 /*
  * claim_all
- *		Claims, in one statement, up to sw->ask ready tasks numbered above
- *		sw->after from every workflow of the step that asks for some, and
- *		at most cap in all, and adds them to the batch with their execution
- *		context.  Returns how many it claimed.
+ *		Claims, in one statement, up to sw->ask tasks from every workflow
+ *		of the step that asks for some, and at most cap in all, and adds
+ *		them to the batch.  With with_held (the step's first claim), the
+ *		tasks the step held in a workflow come first; then its ready tasks
+ *		numbered above sw->after, in task order.  Returns how many it
+ *		claimed.
  *
  * Each workflow asks for as many as its limits allow, not for its share
  * of the batch: most have fewer ready tasks than that (a chain has one).
@@ -527,12 +676,16 @@ mc_claim_run(McCatalogSession *session, int n, Datum *ids, Datum *limits,
  */
 static int
 claim_all(McCatalogSession *session, McBatch *batch, StepWorkflow *sws, int nsw,
-		  int cap)
+		  int cap, bool with_held)
 {
 	Datum	   *ids = palloc(sizeof(Datum) * Max(nsw, 1));
 	Datum	   *limits = palloc(sizeof(Datum) * Max(nsw, 1));
 	Datum	   *afters = palloc(sizeof(Datum) * Max(nsw, 1));
 	Datum	   *bases = palloc(sizeof(Datum) * Max(nsw, 1));
+	Datum	   *hfirsts = palloc(sizeof(Datum) * Max(nsw, 1));
+	Datum	   *hcounts = palloc(sizeof(Datum) * Max(nsw, 1));
+	Datum	   *held = NULL;
+	int			nheld = 0;
 	int		   *order = palloc(sizeof(int) * Max(nsw, 1));
 	int		   *before = palloc(sizeof(int) * Max(nsw, 1));
 	int			n = 0;
@@ -545,6 +698,13 @@ claim_all(McCatalogSession *session, McBatch *batch, StepWorkflow *sws, int nsw,
 
 	if (cap <= 0)
 		return 0;
+	if (with_held)
+	{
+		for (i = 0; i < nsw; i++)
+			nheld += sws[i].nheld;
+		held = palloc(sizeof(Datum) * Max(nheld, 1));
+		nheld = 0;
+	}
 	for (pass = 0; pass < 2; pass++)
 	{
 		for (i = 0; i < nsw; i++)
@@ -557,14 +717,18 @@ claim_all(McCatalogSession *session, McBatch *batch, StepWorkflow *sws, int nsw,
 			limits[n] = Int32GetDatum(sw->ask);
 			afters[n] = Int32GetDatum(sw->after);
 			bases[n] = Int64GetDatum(sw->wf.version);
+			hfirsts[n] = Int32GetDatum(nheld + 1);
+			hcounts[n] = Int32GetDatum(with_held ? sw->nheld : 0);
+			for (k = 0; with_held && k < sw->nheld; k++)
+				held[nheld++] = Int32GetDatum(sw->held[k]);
 			before[n] = sw->claimed;
 			order[n++] = i;
 		}
 	}
 	if (n == 0)
 		return 0;
-	rows = mc_claim_run(session, n, ids, limits, afters, bases, cap,
-						batch->worker_id, NULL, NULL);
+	rows = mc_claim_run(session, n, ids, limits, afters, bases, hfirsts,
+						hcounts, held, nheld, cap, batch->worker_id, NULL, NULL);
 
 	/*
 	 * The tasks live in the step's context (SPI leaves its own current).
@@ -605,7 +769,8 @@ claim_all(McCatalogSession *session, McBatch *batch, StepWorkflow *sws, int nsw,
 		t->outcome = MC_OUTCOME_NONE;
 
 		sw->claimed++;
-		sw->last_claimed = t->task_no;
+		if (!claim_held(sw, t->task_no))
+			sw->last_claimed = t->task_no;
 		sw->wf.version++;
 		sw->wf.tasks_running++;
 		sw->wf.changed = true;
@@ -782,10 +947,13 @@ step_finish(McCatalogSession *session, McBatch *batch, StepWorkflow *sw)
 
 	if (!sw->locked)
 		return;
-	if (sw->claimed > 0)
+	if (sw->last_claimed > 0)
 		claim_cursor_set(batch, &sw->id, sw->last_claimed);
 	else if (sw->after < claim_cursor_get(batch, &sw->id))
 		claim_cursor_set(batch, &sw->id, sw->after);
+	/* held tasks left ready below the cursor: start below them */
+	if (sw->lowest_unclaimed <= claim_cursor_get(batch, &sw->id))
+		claim_cursor_set(batch, &sw->id, sw->lowest_unclaimed - 1);
 
 	if (wf->status == MC_WF_RUNNING)
 	{
@@ -992,7 +1160,7 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 		step_record(session, batch, &sws[i], finished, room);
 		CHECK_FOR_INTERRUPTS();
 	}
-	room -= claim_all(session, batch, sws, nsw, room);
+	room -= claim_all(session, batch, sws, nsw, room, true);
 
 	/* too few above the cursor where some may lie below: once more from 0 */
 	for (i = 0, j = 0; i < nsw; i++)
@@ -1014,7 +1182,8 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 		}
 	}
 	if (j > 0)
-		claim_all(session, batch, sws, nsw, room);
+		claim_all(session, batch, sws, nsw, room, false);
+	release_held(sws, nsw);
 	for (i = 0, j = 0; i < nsw; i++)
 	{
 		step_finish(session, batch, &sws[i]);

@@ -61,10 +61,11 @@ extern McTaskStatus mc_fail_attempt(McCatalogSession *session, McWorkflow *wf,
 extern uint64 mc_record_completions(McCatalogSession *session, int n,
 									Datum *ids, Datum *nos, Datum *results,
 									Datum *versions, const char *event,
-									bool rows_set);
+									bool rows_set, bool hold);
 extern uint64 mc_claim_run(McCatalogSession *session, int n, Datum *ids,
 						   Datum *limits, Datum *afters, Datum *bases,
-						   int cap, const char *worker_id,
+						   Datum *hfirsts, Datum *hcounts, Datum *held,
+						   int nheld, int cap, const char *worker_id,
 						   const char *agent_type, Interval *lease);
 
 #endif							/* MC_DISPATCH_H */

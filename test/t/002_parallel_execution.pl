@@ -1,8 +1,9 @@
 # The scheduler runs ready tasks in parallel: a diamond's middle tasks
 # overlap and the last sees both results; max_parallel_tasks bounds how
-# many run at once; tasks run as the workflow's owner; workers show their
-# task in pg_stat_activity; what the workers write shows in the
-# statistics views once they are idle.
+# many run at once, also over tasks a completion releases; a released
+# task is claimed without being made ready first; tasks run as the
+# workflow's owner; workers show their task in pg_stat_activity; what the
+# workers write shows in the statistics views once they are idle.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -61,6 +62,47 @@ ok(wait_for_status($node, $wf, 'completed', 60), '20 tasks complete');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM effects'), '20', 'each ran once');
 is($node->safe_psql('postgres', 'SELECT max(slot) FROM effects'), '3',
 	'never more than 3 at once, and 3 at some point (measured by the executor)');
+
+# A fan-out of 12 released by one completion, max_parallel_tasks = 3: the
+# worker claims 3 of them as it records the completion and makes the
+# other 9 ready; they run later, never more than 3 at once.
+$node->safe_psql('postgres', 'TRUNCATE effects');
+$wf = $node->safe_psql('postgres', q{
+	SET ROLE alice;
+	SELECT mycelium.create_workflow(
+		jsonb_build_array(mycelium.task('root', 'a', 'test'))
+		|| (SELECT jsonb_agg(mycelium.task('f' || i, 'a', 'test', dependencies => '{root}',
+										   input => '{"sleep": 0.1}'))
+			  FROM generate_series(1, 12) i), max_parallel_tasks => 3);});
+$node->safe_psql('postgres', "SET ROLE alice; SELECT mycelium.start_workflow('$wf')");
+ok(wait_for_status($node, $wf, 'completed', 60), 'the fan-out completes');
+is($node->safe_psql('postgres', q{SELECT count(*) || ' ' || max(slot) FROM effects}), '13 3',
+	'each of its tasks ran once, never more than 3 at once');
+
+# A released task that the worker claims as it records the completion that
+# released it is written once, as claimed: it never has a 'ready' version,
+# so a 20-task chain leaves one entry in the index of ready tasks (its
+# first task's), where making each link ready first left one per link.
+# The index is read page by page (pageinspect), dead entries included;
+# autovacuum is kept off it meanwhile.
+$node->safe_psql('postgres', q{
+	CREATE EXTENSION pageinspect;
+	ALTER TABLE mycelium.task_states SET (autovacuum_enabled = false)});
+$wf = $node->safe_psql('postgres', q{
+	SET ROLE alice;
+	SELECT mycelium.create_workflow((SELECT jsonb_agg(mycelium.task('c' || i, 'a', 'test',
+		dependencies => CASE WHEN i > 1 THEN ARRAY['c' || (i - 1)] ELSE '{}' END) ORDER BY i)
+		FROM generate_series(1, 20) i));});
+$node->safe_psql('postgres', "SET ROLE alice; SELECT mycelium.start_workflow('$wf')");
+ok(wait_for_status($node, $wf, 'completed', 60), 'the chain completes');
+is( $node->safe_psql('postgres', qq{
+		SELECT count(*)
+		  FROM generate_series(1, pg_relation_size('mycelium.task_states_ready_idx') / 8192 - 1) b,
+			   LATERAL bt_page_items('mycelium.task_states_ready_idx', b::int) i
+		 WHERE (bt_page_stats('mycelium.task_states_ready_idx', b::int)).type = 'l'
+		   AND i.data LIKE rtrim(regexp_replace(replace('$wf', '-', ''), '(..)', '\\1 ', 'g')) || '%'}),
+	'1', 'only the first link of a chain was ever in the index of ready tasks');
+$node->safe_psql('postgres', 'ALTER TABLE mycelium.task_states RESET (autovacuum_enabled)');
 
 # Idle workers have flushed their statistics: every history row the
 # workflows wrote is counted as inserted in pg_stat_user_tables (the last
