@@ -155,6 +155,24 @@ find_step_workflow(StepWorkflow *sws, int nsw, pg_uuid_t *id)
 }
 
 /*
+ * COMPLETIONS_F, COMPLETE_ROWS
+ *		The CTE f of completed attempts, from a statement's arrays $1 to $4
+ *		(workflow ids, task numbers, results, versions), and the update
+ *		that sets their task rows completed with their results
+ *		(mc_complete_rows, or RECORD_SQL's u).
+ */
+#define COMPLETIONS_F \
+	"f AS (" \
+	"  SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), " \
+	"    pg_catalog.unnest($2::pg_catalog.int4[]), pg_catalog.unnest($3::pg_catalog.jsonb[]), " \
+	"    pg_catalog.unnest($4::pg_catalog.int8[])) AS f(workflow_id, task_no, result, version))"
+#define COMPLETE_ROWS \
+	"UPDATE mycelium.task_states t SET status = 'completed', result = f.result, " \
+	"  error = NULL, finished_at = pg_catalog.clock_timestamp(), worker_id = NULL, " \
+	"  lease_until = NULL " \
+	"FROM f WHERE t.workflow_id = f.workflow_id AND t.task_no = f.task_no "
+
+/*
  * RECORD_SQL
  *		The statement of mc_record_completions, given the CTE u: the
  *		completed task rows (f: the call's arrays).  With $7, released
@@ -162,11 +180,7 @@ find_step_workflow(StepWorkflow *sws, int nsw, pg_uuid_t *id)
  *		mc_record_completions).
  */
 #define RECORD_SQL(u) \
-	"WITH f AS (" \
-	"  SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), " \
-	"    pg_catalog.unnest($2::pg_catalog.int4[]), pg_catalog.unnest($3::pg_catalog.jsonb[]), " \
-	"    pg_catalog.unnest($4::pg_catalog.int8[])) AS f(workflow_id, task_no, result, version)" \
-	"), u AS (" u \
+	"WITH " COMPLETIONS_F ", u AS (" u \
 	"), h AS (" \
 	"  INSERT INTO mycelium.workflow_state_history " \
 	"  (workflow_id, version, task_no, owner, status, attempt, result, event, changed_by) " \
@@ -188,12 +202,6 @@ find_step_workflow(StepWorkflow *sws, int nsw, pg_uuid_t *id)
 	") " \
 	"SELECT * FROM released ORDER BY released.workflow_id, released.task_no"
 
-/* what a completion sets in its task's row (mc_complete_rows, or the record) */
-#define COMPLETED_SET \
-	"SET status = 'completed', result = f.result, " \
-	"  error = NULL, finished_at = pg_catalog.clock_timestamp(), worker_id = NULL, " \
-	"  lease_until = NULL "
-
 /*
  * mc_complete_rows
  *		Sets n tasks' rows completed, with their results, ahead of
@@ -206,19 +214,17 @@ static void
 mc_complete_rows(McCatalogSession *session, int n, Datum *ids, Datum *nos,
 				 Datum *results)
 {
-	static const Oid argtypes[] = {UUIDARRAYOID, INT4ARRAYOID, JSONBARRAYOID};
-	Datum		values[3];
+	static const Oid argtypes[] = {UUIDARRAYOID, INT4ARRAYOID, JSONBARRAYOID,
+		INT8ARRAYOID};
+	Datum		values[4];
+	const char	nulls[4] = {' ', ' ', ' ', 'n'};	/* no versions */
 
 	values[0] = mc_catalog_array(ids, n, UUIDOID);
 	values[1] = mc_catalog_array(nos, n, INT4OID);
 	values[2] = mc_catalog_array(results, n, JSONBOID);
 	(void) mc_catalog_run(MC_PLAN_COMPLETE_ROWS,
-						  "UPDATE mycelium.task_states t " COMPLETED_SET
-						  "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), "
-						  "  pg_catalog.unnest($2::pg_catalog.int4[]), "
-						  "  pg_catalog.unnest($3::pg_catalog.jsonb[])) AS f(workflow_id, task_no, result) "
-						  "WHERE t.workflow_id = f.workflow_id AND t.task_no = f.task_no",
-						  3, argtypes, values, NULL, 0);
+						  "WITH " COMPLETIONS_F " " COMPLETE_ROWS,
+						  4, argtypes, values, nulls, 0);
 }
 
 /*
@@ -271,8 +277,7 @@ mc_record_completions(McCatalogSession *session, int n, Datum *ids, Datum *nos,
 										 "    ON t.workflow_id = f.workflow_id AND t.task_no = f.task_no"),
 							  7, argtypes, values, nulls, 0);
 	return mc_catalog_run(MC_PLAN_FINISH_TASKS,
-						  RECORD_SQL("  UPDATE mycelium.task_states t " COMPLETED_SET
-									 "  FROM f WHERE t.workflow_id = f.workflow_id AND t.task_no = f.task_no "
+						  RECORD_SQL(COMPLETE_ROWS
 									 "  RETURNING t.workflow_id, t.task_no, t.attempt, t.result, "
 									 "    t.dependents, t.owner, f.version"),
 						  7, argtypes, values, nulls, 0);
@@ -614,8 +619,8 @@ static void
 release_held(StepWorkflow *sws, int nsw)
 {
 	static const Oid argtypes[] = {UUIDARRAYOID, INT4ARRAYOID};
-	Datum	   *ids = NULL;
-	Datum	   *nos = NULL;
+	Datum	   *ids;
+	Datum	   *nos;
 	Datum		values[2];
 	int			max = 0;
 	int			n = 0;
@@ -627,6 +632,10 @@ release_held(StepWorkflow *sws, int nsw)
 		sws[i].lowest_unclaimed = PG_INT32_MAX;
 		max += sws[i].nheld;
 	}
+	if (max == 0)
+		return;
+	ids = palloc(sizeof(Datum) * max);
+	nos = palloc(sizeof(Datum) * max);
 	for (i = 0; i < nsw; i++)
 	{
 		StepWorkflow *sw = &sws[i];
@@ -635,11 +644,6 @@ release_held(StepWorkflow *sws, int nsw)
 		{
 			if (sw->held_claimed[k])
 				continue;
-			if (ids == NULL)
-			{
-				ids = palloc(sizeof(Datum) * max);
-				nos = palloc(sizeof(Datum) * max);
-			}
 			ids[n] = UUIDPGetDatum(&sw->id);
 			nos[n++] = Int32GetDatum(sw->held[k]);
 			sw->lowest_unclaimed = Min(sw->lowest_unclaimed, sw->held[k]);
@@ -1120,8 +1124,9 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 	}
 	nsw = j;
 
-	/* lock them all, waiting only for those with outcomes to record */
 	complete_rows_early(session, finished, nfinished);
+
+	/* lock them all, waiting only for those with outcomes to record */
 	mark_idle_candidates(sws, nsw);
 	{
 		pg_uuid_t  *ids = palloc(sizeof(pg_uuid_t) * Max(nsw, 1));
