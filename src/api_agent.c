@@ -245,6 +245,7 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 	int			n = 0;
 	int			i;
 	int			k;
+	McCtxDependencies *deps;
 
 	/*
 	 * Workflows with ready tasks of this type, from *start on (wrapping
@@ -330,6 +331,7 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 								agent_type, lease) : 0;
 
 	/* return the claims, counting each into its workflow */
+	deps = mc_ctx_dependencies(rows, 17);
 	k = 0;
 	for (r = 0; r < rows; r++)
 	{
@@ -348,7 +350,7 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 		values[1] = mc_catalog_value(r, 3, &isnull);
 		values[2] = mc_catalog_value(r, 4, &isnull);
 		values[3] = mc_catalog_value(r, 15, &isnull);
-		values[4] = JsonbPGetDatum(mc_ctx_from_row(r, 17));
+		values[4] = JsonbPGetDatum(mc_ctx_from_row(r, 17, deps));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 

@@ -275,6 +275,31 @@ mc_catalog_value(uint64 row, int col, bool *isnull)
 }
 
 /*
+ * mc_catalog_result_keep
+ *		Keeps the last statement's result so that another statement can run
+ *		before it is read again (mc_catalog_result_restore).
+ */
+void
+mc_catalog_result_keep(McCatalogResult *result)
+{
+	result->tuptable = SPI_tuptable;
+	result->processed = SPI_processed;
+}
+
+/*
+ * mc_catalog_result_restore
+ *		Makes the result kept by mc_catalog_result_keep the last
+ *		statement's result again.  The results of the statements run in
+ *		between stay where they are until the catalog session closes.
+ */
+void
+mc_catalog_result_restore(McCatalogResult *result)
+{
+	SPI_tuptable = result->tuptable;
+	SPI_processed = result->processed;
+}
+
+/*
  * mc_catalog_text
  *		Column col of result row row as a C string (NULL for SQL NULL),
  *		allocated in the memory context that was current when the catalog

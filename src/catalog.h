@@ -25,6 +25,13 @@ typedef struct McCatalogSession
 	int			guc_nestlevel;
 } McCatalogSession;
 
+/* the result of a statement, kept while another one runs */
+typedef struct McCatalogResult
+{
+	SPITupleTable *tuptable;
+	uint64		processed;
+} McCatalogResult;
+
 /* cached, prepared statements; one slot per statement in the extension */
 typedef enum McPlanId
 {
@@ -46,6 +53,7 @@ typedef enum McPlanId
 	MC_PLAN_ROLLBACK_WORKFLOW_STATE,
 	MC_PLAN_COUNT_TASKS,
 	MC_PLAN_LOCK_BATCH,
+	MC_PLAN_CTX_DEPENDENCIES,
 	MC_PLAN_TASK_EXISTS,
 	MC_PLAN_TASK_RETRY,
 	MC_PLAN_CLAIM,
@@ -108,6 +116,8 @@ extern uint64 mc_catalog_run_scan(McPlanId id, const char *sql, int nargs,
 								  const Oid *argtypes, Datum *values,
 								  const char *nulls, long count);
 extern Datum mc_catalog_value(uint64 row, int col, bool *isnull);
+extern void mc_catalog_result_keep(McCatalogResult *result);
+extern void mc_catalog_result_restore(McCatalogResult *result);
 extern char *mc_catalog_text(uint64 row, int col);
 extern uint64 mc_catalog_count_true(uint64 rows);
 extern Datum mc_catalog_array(Datum *elems, int n, Oid elemtype);

@@ -1378,6 +1378,7 @@ mc_dispatch_lock_batch(McBatch *batch)
 	uint64		rows;
 	uint64		r;
 	int			i;
+	McCtxDependencies *deps;
 	MemoryContext old;
 
 	for (i = 0; i < batch->ntasks; i++)
@@ -1412,6 +1413,7 @@ mc_dispatch_lock_batch(McBatch *batch)
 						  "  FOR UPDATE OF t) l "
 						  MC_CTX_JOINS("l"),
 						  4, argtypes, values, NULL, 0);
+	deps = mc_ctx_dependencies(rows, 2);
 	old = MemoryContextSwitchTo(mc_batch_context(batch));
 	for (r = 0; r < rows; r++)
 	{
@@ -1419,7 +1421,7 @@ mc_dispatch_lock_batch(McBatch *batch)
 		int64		k = DatumGetInt64(mc_catalog_value(r, 1, &isnull)) - 1;
 
 		ours[k] = true;
-		batch->tasks[index[k]].ctx = mc_ctx_from_row(r, 2);
+		batch->tasks[index[k]].ctx = mc_ctx_from_row(r, 2, deps);
 	}
 	MemoryContextSwitchTo(old);
 	for (i = 0; i < n; i++)
