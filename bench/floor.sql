@@ -14,9 +14,8 @@
 --   1. the claim, committed before the tasks run (so that a crash counts the
 --      attempt): each task row 'running' with its attempt counted, one
 --      history row each, each workflow's version and counters;
---   2. each task, in its own subtransaction: a call of the no-op PL/pgSQL
---      function with a small ctx (public.noop, a SQL function, would be
---      inlined here, and cost less than the scheduler's call of it);
+--   2. each task, in its own subtransaction: a call of a no-op PL/pgSQL
+--      function with a small ctx, as the scheduler calls public.noop;
 --   3. the completion, committed with the tasks' effects: each task row
 --      'completed' with its result, one history row each, the dependents'
 --      pending counts (those left with none become 'ready'), each

@@ -2,10 +2,13 @@
 
 # bench_noop_sql: the no-op executor "noop" and public.wait_all(ids), a
 # procedure that returns once every workflow of ids has ended (as a fresh
-# snapshot sees it)
+# snapshot sees it).  The executor is a PL/pgSQL function, like the no-op
+# of the engine issue's reference (bench/floor.sql): PostgreSQL 15 parses
+# and plans a LANGUAGE sql function again at each call made in a new
+# subtransaction, as each attempt is (see bench/RESULTS.md).
 bench_noop_sql() {
 	cat <<'SQL'
-CREATE FUNCTION public.noop(ctx jsonb) RETURNS jsonb LANGUAGE sql AS 'SELECT NULL::jsonb';
+CREATE FUNCTION public.noop(ctx jsonb) RETURNS jsonb LANGUAGE plpgsql AS 'BEGIN RETURN NULL; END';
 SELECT mycelium.register_executor('noop', 'public.noop(jsonb)');
 CREATE PROCEDURE public.wait_all(ids uuid[]) LANGUAGE plpgsql AS $$
 BEGIN
