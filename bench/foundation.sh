@@ -108,19 +108,20 @@ SQL
 
 echo "== storage per task"
 psql_b -At <<'SQL'
-TRUNCATE mycelium.workflow_states, mycelium.task_states, mycelium.workflow_state_history;
-VACUUM FULL mycelium.workflow_states, mycelium.task_states, mycelium.workflow_state_history;
+TRUNCATE mycelium.workflow_states, mycelium.task_states, mycelium.task_ids, mycelium.workflow_state_history;
+VACUUM FULL mycelium.workflow_states, mycelium.task_states, mycelium.task_ids, mycelium.workflow_state_history;
 SELECT mycelium.create_workflow(tasks) IS NOT NULL FROM bench_input WHERE kind = 'chain' \g /dev/null
-VACUUM ANALYZE mycelium.task_states, mycelium.workflow_states, mycelium.workflow_state_history;
+VACUUM ANALYZE mycelium.task_states, mycelium.task_ids, mycelium.workflow_states, mycelium.workflow_state_history;
 CREATE FUNCTION pg_temp.bytes() RETURNS bigint LANGUAGE sql AS $$
 	SELECT pg_total_relation_size('mycelium.task_states')
+		 + pg_total_relation_size('mycelium.task_ids')
 		 + pg_total_relation_size('mycelium.workflow_states')
 		 + pg_total_relation_size('mycelium.workflow_state_history')
 $$;
 SELECT format('created, 100,000-task chain: %s bytes per task (tables + indexes)',
 	round(pg_temp.bytes() / 100000.0));
-TRUNCATE mycelium.workflow_states, mycelium.task_states, mycelium.workflow_state_history;
-VACUUM FULL mycelium.workflow_states, mycelium.task_states, mycelium.workflow_state_history;
+TRUNCATE mycelium.workflow_states, mycelium.task_states, mycelium.task_ids, mycelium.workflow_state_history;
+VACUUM FULL mycelium.workflow_states, mycelium.task_states, mycelium.task_ids, mycelium.workflow_state_history;
 SELECT mycelium.create_workflow((SELECT jsonb_agg(jsonb_build_object('task_id', 't' || i,
 	'agent_id', 'a', 'agent_type', 'noop')) FROM generate_series(1, 20000) i)) AS wf \gset
 CREATE PROCEDURE pg_temp.run_all(wf uuid) LANGUAGE plpgsql AS $$
@@ -135,7 +136,7 @@ BEGIN
 END
 $$;
 CALL pg_temp.run_all(:'wf');
-VACUUM FULL mycelium.task_states, mycelium.workflow_states, mycelium.workflow_state_history;
+VACUUM FULL mycelium.task_states, mycelium.task_ids, mycelium.workflow_states, mycelium.workflow_state_history;
 SELECT format('after running, 20,000 tasks (2 history rows each): %s bytes per task (tables + indexes)',
 	round(pg_temp.bytes() / 20000.0));
 SQL

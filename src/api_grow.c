@@ -153,9 +153,11 @@ find_existing(McWorkflow *wf, McTaskDef *tasks, int ntasks, int *nexisting)
 	values[0] = UUIDPGetDatum(&wf->id);
 	values[1] = mc_catalog_array(names, nnames, TEXTOID);
 	rows = mc_catalog_run(MC_PLAN_GROW_EXISTING,
-						  "SELECT task_id, task_no, status::pg_catalog.text, allow_failure "
-						  "FROM mycelium.task_states WHERE workflow_id = $1 AND task_id = ANY ($2) "
-						  "ORDER BY task_no",
+						  "SELECT t.task_id, t.task_no, t.status::pg_catalog.text, t.allow_failure "
+						  "FROM mycelium.task_ids i JOIN mycelium.task_states t "
+						  "  ON t.workflow_id = i.workflow_id AND t.task_no = i.task_no "
+						  "WHERE i.workflow_id = $1 AND i.task_id = ANY ($2) "
+						  "ORDER BY t.task_no",
 						  2, argtypes, values, NULL, 0);
 	existing = palloc(sizeof(ExistingTask) * Max(rows, 1));
 	for (r = 0; r < rows; r++)

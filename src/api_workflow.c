@@ -310,8 +310,12 @@ mc_insert_tasks(pg_uuid_t *id, Oid owner, McTaskDef *tasks, int ntasks,
 							   unmet ? unmet[start + i] : tasks[start + i].ndeps);
 		}
 		arg = mc_catalog_array(rows, n, rowtype);
-		rc = SPI_execute_with_args("INSERT INTO mycelium.task_states "
-								   "SELECT * FROM pg_catalog.unnest($1)",
+		rc = SPI_execute_with_args("WITH t AS ("
+								   "  INSERT INTO mycelium.task_states "
+								   "  SELECT * FROM pg_catalog.unnest($1) "
+								   "  RETURNING workflow_id, task_id, task_no) "
+								   "INSERT INTO mycelium.task_ids (workflow_id, task_id, task_no) "
+								   "SELECT workflow_id, task_id, task_no FROM t",
 								   1, &arraytype, &arg, NULL, false, 0);
 		if (rc != SPI_OK_INSERT)
 			elog(ERROR, "could not insert tasks: %s", SPI_result_code_string(rc));

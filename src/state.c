@@ -476,7 +476,7 @@ mc_task_raise_if_busy(McWorkflow *wf, const char *task_id)
 	values[0] = UUIDPGetDatum(&wf->id);
 	values[1] = CStringGetTextDatum(task_id);
 	if (mc_catalog_run(MC_PLAN_TASK_EXISTS,
-					   "SELECT 1 FROM mycelium.task_states "
+					   "SELECT 1 FROM mycelium.task_ids "
 					   "WHERE workflow_id = $1 AND task_id = $2",
 					   2, argtypes, values, NULL, 1) > 0)
 		ereport(ERROR,
@@ -520,9 +520,11 @@ mc_task_get(McWorkflow *wf, const char *task_id, McTask *task)
 	values[0] = UUIDPGetDatum(&wf->id);
 	values[1] = CStringGetTextDatum(task_id);
 	if (mc_catalog_run(MC_PLAN_TASK_GET,
-					   "SELECT " MC_TASK_COLUMNS("t") " FROM mycelium.task_states t "
-					   "WHERE t.workflow_id = $1 AND t.task_id = $2 "
-					   "FOR UPDATE SKIP LOCKED",
+					   "SELECT " MC_TASK_COLUMNS("t") " "
+					   "FROM mycelium.task_ids i JOIN mycelium.task_states t "
+					   "  ON t.workflow_id = i.workflow_id AND t.task_no = i.task_no "
+					   "WHERE i.workflow_id = $1 AND i.task_id = $2 "
+					   "FOR UPDATE OF t SKIP LOCKED",
 					   2, argtypes, values, NULL, 1) == 0)
 	{
 		mc_task_raise_if_busy(wf, task_id);

@@ -81,8 +81,7 @@ CREATE TABLE mycelium.task_states (
 	progress jsonb,
 	started_at timestamptz,
 	finished_at timestamptz,
-	PRIMARY KEY (workflow_id, task_no),
-	UNIQUE (workflow_id, task_id)
+	PRIMARY KEY (workflow_id, task_no)
 );
 COMMENT ON TABLE mycelium.task_states IS
 	'one row per task; task_no numbers a workflow''s tasks from 1 in definition order';
@@ -116,6 +115,21 @@ CREATE INDEX task_states_lease_idx ON mycelium.task_states (lease_until)
 	WHERE lease_until IS NOT NULL;
 CREATE INDEX task_states_retry_idx ON mycelium.task_states (run_after)
 	WHERE status = 'ready' AND run_after IS NOT NULL;
+
+-- A task is found by its id through this table, which is written once
+-- per task and never updated.  An index on (workflow_id, task_id) of
+-- task_states would take a new entry at each change of a task's status
+-- (those updates cannot be HOT: the indexes of ready tasks test the
+-- status), two a task run by the scheduler, for lookups that only the
+-- API functions make.
+CREATE TABLE mycelium.task_ids (
+	workflow_id uuid NOT NULL,
+	task_id text COLLATE "C" NOT NULL,
+	task_no integer NOT NULL,
+	PRIMARY KEY (workflow_id, task_id)
+);
+COMMENT ON TABLE mycelium.task_ids IS
+	'the task_no of each task of task_states by its task_id (the unique index of task ids)';
 
 CREATE TABLE mycelium.workflow_state_history (
 	workflow_id uuid NOT NULL,
@@ -154,11 +168,12 @@ CREATE POLICY workflow_state_history_owner ON mycelium.workflow_state_history FO
 		   OR (SELECT pg_catalog.pg_has_role('mycelium_admin', 'MEMBER')));
 
 REVOKE ALL ON mycelium.executors, mycelium.workflow_states,
-	mycelium.task_states, mycelium.workflow_state_history FROM PUBLIC;
+	mycelium.task_states, mycelium.task_ids, mycelium.workflow_state_history FROM PUBLIC;
 GRANT SELECT ON mycelium.executors, mycelium.workflow_states,
 	mycelium.task_states, mycelium.workflow_state_history TO mycelium_user;
 
 SELECT pg_catalog.pg_extension_config_dump('mycelium.executors', '');
 SELECT pg_catalog.pg_extension_config_dump('mycelium.workflow_states', '');
 SELECT pg_catalog.pg_extension_config_dump('mycelium.task_states', '');
+SELECT pg_catalog.pg_extension_config_dump('mycelium.task_ids', '');
 SELECT pg_catalog.pg_extension_config_dump('mycelium.workflow_state_history', '');
