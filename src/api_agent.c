@@ -539,10 +539,10 @@ hold_tasks(McCatalogSession *session, const char *worker_id, AgentTask *ats,
 						  "  e.output_schema, t.agent_type "
 						  "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), "
 						  "  pg_catalog.unnest($2::pg_catalog.text[])) WITH ORDINALITY AS f(workflow_id, task_id, i) "
-						  "JOIN mycelium.task_ids i "
-						  "  ON i.workflow_id = f.workflow_id AND i.task_id = f.task_id COLLATE \"C\" "
+						  "JOIN mycelium.task_ids n "
+						  "  ON n.workflow_id = f.workflow_id AND n.task_id = f.task_id COLLATE \"C\" "
 						  "JOIN mycelium.task_states t "
-						  "  ON t.workflow_id = i.workflow_id AND t.task_no = i.task_no "
+						  "  ON t.workflow_id = n.workflow_id AND t.task_no = n.task_no "
 						  "LEFT JOIN mycelium.executors e ON e.agent_type = t.agent_type "
 						  "FOR UPDATE OF t SKIP LOCKED",
 						  2, argtypes, values, NULL, 0);

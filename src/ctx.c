@@ -102,11 +102,8 @@ dependency_cmp(const void *a, const void *b)
 {
 	const CtxDependency *x = a;
 	const CtxDependency *y = b;
-	int			c = mc_uuid_cmp(&x->workflow_id, &y->workflow_id);
 
-	if (c != 0)
-		return c;
-	return (x->task_no > y->task_no) - (x->task_no < y->task_no);
+	return mc_task_key_cmp(&x->workflow_id, x->task_no, &y->workflow_id, y->task_no);
 }
 
 /*

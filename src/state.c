@@ -127,6 +127,21 @@ mc_uuid_cmp(const void *a, const void *b)
 }
 
 /*
+ * mc_task_key_cmp
+ *		Orders tasks by workflow id, then task number: the order in which a
+ *		batch's task rows are locked and looked up.
+ */
+int
+mc_task_key_cmp(const pg_uuid_t *wa, int32 na, const pg_uuid_t *wb, int32 nb)
+{
+	int			c = mc_uuid_cmp(wa, wb);
+
+	if (c != 0)
+		return c;
+	return (na > nb) - (na < nb);
+}
+
+/*
  * uuid_text
  *		A workflow id as text, for messages.
  */

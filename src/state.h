@@ -55,6 +55,8 @@ extern bool mc_workflow_status_is_terminal(McWorkflowStatus status);
 extern bool mc_task_transition_allowed(McTaskStatus from, McTaskStatus to);
 
 extern int	mc_uuid_cmp(const void *a, const void *b);
+extern int	mc_task_key_cmp(const pg_uuid_t *wa, int32 na,
+							const pg_uuid_t *wb, int32 nb);
 extern void mc_workflow_lock(McCatalogSession *session, pg_uuid_t *id,
 							 McWorkflow *wf);
 extern void mc_workflows_lock(McCatalogSession *session, pg_uuid_t *ids, int n,
