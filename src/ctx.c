@@ -55,7 +55,7 @@ enum
 StaticAssertDecl(CTX_HANDOFFS + 1 == MC_CTX_NCOLUMNS,
 				 "MC_CTX_NCOLUMNS must count the columns of MC_CTX_COLUMNS");
 
-/* how push_column adds a column: a string, or a jsonb value or, if NULL, ... */
+/* how push_datum adds a value: a string, or a jsonb value or, if NULL, ... */
 typedef enum
 {
 	AS_TEXT,
@@ -90,6 +90,10 @@ struct McCtxDependencies
 	TupleDesc	tupdesc;
 	CtxDependency *deps;		/* by workflow_id, task_no */
 	int			ndeps;
+	/* for each row of the statement, its dependencies' task numbers */
+	int32	  **nos;			/* sorted: the order of the ctx's lists */
+	int		   *nnos;
+	uint64		nrows;
 };
 
 /*
@@ -171,6 +175,9 @@ mc_ctx_dependencies(uint64 rows, int col)
 	uint64		r;
 	int			i;
 
+	result->nrows = rows;
+	result->nos = palloc(sizeof(int32 *) * Max(rows, 1));
+	result->nnos = palloc(sizeof(int) * Max(rows, 1));
 	for (r = 0; r < rows; r++)
 	{
 		int32	   *deps;
@@ -178,6 +185,8 @@ mc_ctx_dependencies(uint64 rows, int col)
 		bool		isnull;
 		pg_uuid_t  *id;
 
+		result->nos[r] = deps;
+		result->nnos[r] = ndeps;
 		if (ndeps == 0)
 			continue;
 		id = DatumGetUUIDP(mc_catalog_value(r, col + CTX_WORKFLOW_ID, &isnull));
@@ -239,28 +248,58 @@ mc_ctx_dependencies(uint64 rows, int col)
 }
 
 /*
+ * push_datum
+ *		Adds a text or jsonb value under key, as kind says.
+ */
+static void
+push_datum(JsonbParseState **state, const char *key, Datum d, bool isnull,
+		   ColumnKind kind)
+{
+	mc_jsonb_push_key(state, key);
+	if (!isnull && kind == AS_TEXT)
+		mc_jsonb_push_text(state, WJB_VALUE, DatumGetTextPP(d));
+	else if (!isnull)
+		mc_jsonb_push_jsonb(state, DatumGetJsonbP(d));
+	else if (kind == AS_JSONB_OR_ARRAY)
+	{
+		(void) pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
+		(void) pushJsonbValue(state, WJB_END_ARRAY, NULL);
+	}
+	else if (kind == AS_JSONB_OR_OBJECT)
+	{
+		(void) pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
+		(void) pushJsonbValue(state, WJB_END_OBJECT, NULL);
+	}
+	else
+		mc_jsonb_push_null(state);
+}
+
+/*
+ * push_column
+ *		Adds column col of SPI row row under key, as kind says.
+ */
+static void
+push_column(JsonbParseState **state, const char *key, uint64 row, int col,
+			ColumnKind kind)
+{
+	bool		isnull;
+	Datum		d = mc_catalog_value(row, col, &isnull);
+
+	push_datum(state, key, d, isnull, kind);
+}
+
+/*
  * push_dependency_column
- *		Adds column col of a dependency's row under key: a string, or a
- *		jsonb value (as_jsonb), or null.
+ *		Adds column col of a dependency's row under key, as kind says.
  */
 static void
 push_dependency_column(JsonbParseState **state, McCtxDependencies *deps,
-					   CtxDependency *dep, const char *key, int col, bool as_jsonb)
+					   CtxDependency *dep, const char *key, int col, ColumnKind kind)
 {
 	bool		isnull;
 	Datum		d = SPI_getbinval(dep->row, deps->tupdesc, col, &isnull);
 
-	mc_jsonb_push_key(state, key);
-	if (isnull)
-		mc_jsonb_push_null(state);
-	else if (as_jsonb)
-		mc_jsonb_push_jsonb(state, DatumGetJsonbP(d));
-	else
-	{
-		text	   *t = DatumGetTextPP(d);
-
-		mc_jsonb_push_string(state, WJB_VALUE, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
-	}
+	push_datum(state, key, d, isnull, kind);
 }
 
 /*
@@ -273,11 +312,14 @@ find_dependencies(uint64 row, int col, McCtxDependencies *deps,
 				  CtxDependency ***mine)
 {
 	int32	   *nos;
-	int			n = dependency_numbers(row, col, &nos);
+	int			n;
 	bool		isnull;
 	pg_uuid_t  *id;
 	int			i;
 
+	Assert(row < deps->nrows);
+	nos = deps->nos[row];
+	n = deps->nnos[row];
 	*mine = NULL;
 	if (n == 0)
 		return 0;
@@ -318,58 +360,24 @@ push_dependencies(JsonbParseState **state, McCtxDependencies *deps,
 	for (i = 0; i < n; i++)
 	{
 		bool		isnull;
-		text	   *t;
 
 		if (results)
 		{
 			(void) pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
-			push_dependency_column(state, deps, mine[i], "task_id", DEP_TASK_ID, false);
-			push_dependency_column(state, deps, mine[i], "agent_id", DEP_AGENT_ID, false);
-			push_dependency_column(state, deps, mine[i], "agent_type", DEP_AGENT_TYPE, false);
-			push_dependency_column(state, deps, mine[i], "status", DEP_STATUS, false);
-			push_dependency_column(state, deps, mine[i], "result", DEP_RESULT, true);
-			push_dependency_column(state, deps, mine[i], "error", DEP_ERROR, false);
+			push_dependency_column(state, deps, mine[i], "task_id", DEP_TASK_ID, AS_TEXT);
+			push_dependency_column(state, deps, mine[i], "agent_id", DEP_AGENT_ID, AS_TEXT);
+			push_dependency_column(state, deps, mine[i], "agent_type", DEP_AGENT_TYPE, AS_TEXT);
+			push_dependency_column(state, deps, mine[i], "status", DEP_STATUS, AS_TEXT);
+			push_dependency_column(state, deps, mine[i], "result", DEP_RESULT, AS_JSONB_OR_NULL);
+			push_dependency_column(state, deps, mine[i], "error", DEP_ERROR, AS_TEXT);
 			(void) pushJsonbValue(state, WJB_END_OBJECT, NULL);
 			continue;
 		}
-		t = DatumGetTextPP(SPI_getbinval(mine[i]->row, deps->tupdesc, DEP_TASK_ID, &isnull));
-		mc_jsonb_push_string(state, WJB_ELEM, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+		mc_jsonb_push_text(state, WJB_ELEM,
+						   DatumGetTextPP(SPI_getbinval(mine[i]->row, deps->tupdesc,
+														DEP_TASK_ID, &isnull)));
 	}
 	(void) pushJsonbValue(state, WJB_END_ARRAY, NULL);
-}
-
-/*
- * push_column
- *		Adds column col of SPI row row under key, as kind says.
- */
-static void
-push_column(JsonbParseState **state, const char *key, uint64 row, int col,
-			ColumnKind kind)
-{
-	bool		isnull;
-	Datum		d = mc_catalog_value(row, col, &isnull);
-
-	mc_jsonb_push_key(state, key);
-	if (!isnull && kind == AS_TEXT)
-	{
-		text	   *t = DatumGetTextPP(d);
-
-		mc_jsonb_push_string(state, WJB_VALUE, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
-	}
-	else if (!isnull)
-		mc_jsonb_push_jsonb(state, DatumGetJsonbP(d));
-	else if (kind == AS_JSONB_OR_ARRAY)
-	{
-		(void) pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
-		(void) pushJsonbValue(state, WJB_END_ARRAY, NULL);
-	}
-	else if (kind == AS_JSONB_OR_OBJECT)
-	{
-		(void) pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
-		(void) pushJsonbValue(state, WJB_END_OBJECT, NULL);
-	}
-	else
-		mc_jsonb_push_null(state);
 }
 
 /*

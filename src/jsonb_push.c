@@ -24,12 +24,12 @@
 #include "jsonb_push.h"
 
 /*
- * mc_jsonb_push_string
+ * push_string
  *		Adds a string of len bytes as a key, value or array element.
  */
-void
-mc_jsonb_push_string(JsonbParseState **state, JsonbIteratorToken token,
-					 const char *str, int len)
+static void
+push_string(JsonbParseState **state, JsonbIteratorToken token,
+			const char *str, int len)
 {
 	JsonbValue	v;
 
@@ -40,15 +40,22 @@ mc_jsonb_push_string(JsonbParseState **state, JsonbIteratorToken token,
 }
 
 /*
- * mc_jsonb_push_cstring, mc_jsonb_push_key
- *		Adds a NUL-terminated string as a key, value or array element; or
- *		as an object key.
+ * mc_jsonb_push_text, mc_jsonb_push_cstring, mc_jsonb_push_key
+ *		Adds a text value or a NUL-terminated string as a key, value or
+ *		array element; or a string as an object key.
  */
+void
+mc_jsonb_push_text(JsonbParseState **state, JsonbIteratorToken token,
+				   text *value)
+{
+	push_string(state, token, VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value));
+}
+
 void
 mc_jsonb_push_cstring(JsonbParseState **state, JsonbIteratorToken token,
 					  const char *str)
 {
-	mc_jsonb_push_string(state, token, str, strlen(str));
+	push_string(state, token, str, strlen(str));
 }
 
 void

@@ -12,9 +12,8 @@
 #include "utils/jsonb.h"
 
 extern void mc_jsonb_push_key(JsonbParseState **state, const char *key);
-extern void mc_jsonb_push_string(JsonbParseState **state,
-								 JsonbIteratorToken token, const char *str,
-								 int len);
+extern void mc_jsonb_push_text(JsonbParseState **state,
+							   JsonbIteratorToken token, text *value);
 extern void mc_jsonb_push_cstring(JsonbParseState **state,
 								  JsonbIteratorToken token, const char *str);
 extern void mc_jsonb_push_jsonb(JsonbParseState **state, Jsonb *value);
