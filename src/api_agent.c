@@ -20,8 +20,8 @@
  * transaction holds, and looks past them.  Each claim starts looking at
  * a random place in workflow id order, so agents serving many workflows
  * seldom wait for each other.  A completion is recorded by
- * the statement the scheduler's workers use for theirs
- * (mc_record_completions).
+ * mc_record_completions, whose statement the scheduler's workers share
+ * (dispatch.c, RECORD_SQL).
  *
  *-------------------------------------------------------------------------
  */
@@ -245,7 +245,7 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 	int			n = 0;
 	int			i;
 	int			k;
-	McCtxDependencies *deps;
+	McCtxSources *sources;
 
 	/*
 	 * Workflows with ready tasks of this type, from *start on (wrapping
@@ -331,7 +331,7 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 								agent_type, lease) : 0;
 
 	/* return the claims, counting each into its workflow */
-	deps = mc_ctx_dependencies(rows, 17);
+	sources = mc_ctx_sources(rows, 17);
 	k = 0;
 	for (r = 0; r < rows; r++)
 	{
@@ -350,7 +350,7 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 		values[1] = mc_catalog_value(r, 3, &isnull);
 		values[2] = mc_catalog_value(r, 4, &isnull);
 		values[3] = mc_catalog_value(r, 15, &isnull);
-		values[4] = JsonbPGetDatum(mc_ctx_from_row(r, 17, deps));
+		values[4] = JsonbPGetDatum(mc_ctx_from_row(r, 17, sources));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 
@@ -690,7 +690,7 @@ complete_held(McCatalogSession *session, const char *worker_id,
 
 	rows = ndone == 0 ? 0 :
 		mc_record_completions(session, ndone, ids, nos, results, versions,
-							  psprintf("completed by %s", worker_id), false, false);
+							  psprintf("completed by %s", worker_id));
 	for (r = 0; r < rows; r++)
 	{
 		bool		isnull;

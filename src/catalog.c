@@ -345,6 +345,21 @@ mc_catalog_count_true(uint64 rows)
 }
 
 /*
+ * mc_catalog_int4_elems
+ *		The elements of an int4[] column value that has no NULLs and at
+ *		most one dimension (task_states' dependencies and dependents): a
+ *		pointer into the array's data, and their number in *n.
+ */
+int32 *
+mc_catalog_int4_elems(ArrayType *a, int *n)
+{
+	if (ARR_ELEMTYPE(a) != INT4OID || ARR_HASNULL(a) || ARR_NDIM(a) > 1)
+		elog(ERROR, "malformed array of task numbers");
+	*n = ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
+	return (int32 *) ARR_DATA_PTR(a);
+}
+
+/*
  * mc_catalog_array
  *		A one-dimensional array of n elements of a built-in type, as a
  *		statement parameter (the catalog statements pass sets as arrays).

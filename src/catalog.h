@@ -10,6 +10,7 @@
 #define MC_CATALOG_H
 
 #include "executor/spi.h"
+#include "utils/array.h"
 
 /*
  * State saved by mc_catalog_open and restored by mc_catalog_close.  The
@@ -54,6 +55,8 @@ typedef enum McPlanId
 	MC_PLAN_COUNT_TASKS,
 	MC_PLAN_LOCK_BATCH,
 	MC_PLAN_CTX_DEPENDENCIES,
+	MC_PLAN_CTX_WORKFLOWS,
+	MC_PLAN_CTX_HANDOFFS,
 	MC_PLAN_TASK_EXISTS,
 	MC_PLAN_TASK_RETRY,
 	MC_PLAN_CLAIM,
@@ -121,6 +124,7 @@ extern void mc_catalog_result_restore(McCatalogResult *result);
 extern char *mc_catalog_text(uint64 row, int col);
 extern uint64 mc_catalog_count_true(uint64 rows);
 extern Datum mc_catalog_array(Datum *elems, int n, Oid elemtype);
+extern int32 *mc_catalog_int4_elems(ArrayType *a, int *n);
 extern Oid	mc_catalog_relid(const char *relname);
 extern bool mc_role_is_admin(Oid roleid);
 extern bool mc_executor_may_run_as(Oid registrar, Oid owner);

@@ -9,12 +9,15 @@
  * call and build the nested objects only to take them apart again, and
  * they were a tenth of the scheduler's work per task.
  *
- * The dependencies' results (previous_results) are read by one statement
- * for all the rows of the statement that hands out the attempts, each
- * dependency once however many of the attempts depend on it, rather than
- * by a lateral aggregate per attempt: ordered aggregates sort each
- * attempt's few rows, and that sort's set-up cost as much as the rest of
- * the statement that locks a batch.
+ * What the ctx takes from other rows is read by mc_ctx_sources for all the
+ * rows of the statement that hands out the attempts, with one statement
+ * per kind of row, each row once however many attempts share it: the
+ * workflows' context and variables, the dependencies' results
+ * (previous_results), and the handoff messages to each (workflow, agent).
+ * Read by lateral joins per attempt instead, the same workflow row was
+ * fetched for each of its attempts, and the ordered aggregates sorted each
+ * attempt's few rows; together they were a third of the statement that
+ * locks a batch.
  *
  *-------------------------------------------------------------------------
  */
@@ -35,8 +38,6 @@ enum
 {
 	CTX_WORKFLOW_ID,
 	CTX_ATTEMPT,
-	CTX_CONTEXT,
-	CTX_VARIABLES,
 	CTX_TASK_ID,
 	CTX_AGENT_ID,
 	CTX_AGENT_TYPE,
@@ -48,11 +49,10 @@ enum
 	CTX_TIMEOUT,
 	CTX_ALLOW_FAILURE,
 	CTX_INPUT,
-	CTX_METADATA,
-	CTX_HANDOFFS
+	CTX_METADATA
 };
 
-StaticAssertDecl(CTX_HANDOFFS + 1 == MC_CTX_NCOLUMNS,
+StaticAssertDecl(CTX_METADATA + 1 == MC_CTX_NCOLUMNS,
 				 "MC_CTX_NCOLUMNS must count the columns of MC_CTX_COLUMNS");
 
 /* how push_datum adds a value: a string, or a jsonb value or, if NULL, ... */
@@ -60,7 +60,6 @@ typedef enum
 {
 	AS_TEXT,
 	AS_JSONB_OR_NULL,			/* ... null */
-	AS_JSONB_OR_ARRAY,			/* ... [] */
 	AS_JSONB_OR_OBJECT			/* ... {} */
 } ColumnKind;
 
@@ -77,6 +76,21 @@ enum
 	DEP_ERROR
 };
 
+/* the columns of the statement read_workflows runs */
+enum
+{
+	WF_N = 1,
+	WF_CONTEXT,
+	WF_VARIABLES
+};
+
+/* the columns of the statement read_handoffs runs */
+enum
+{
+	MSG_N = 1,
+	MSG_MESSAGE
+};
+
 /* one dependency's row, found by workflow and task number */
 typedef struct CtxDependency
 {
@@ -85,15 +99,33 @@ typedef struct CtxDependency
 	HeapTuple	row;
 } CtxDependency;
 
-struct McCtxDependencies
+/* a statement row's workflow, or (with agent_id) its workflow and agent */
+typedef struct CtxKey
 {
-	TupleDesc	tupdesc;
-	CtxDependency *deps;		/* by workflow_id, task_no */
-	int			ndeps;
-	/* for each row of the statement, its dependencies' task numbers */
+	pg_uuid_t	workflow_id;
+	text	   *agent_id;		/* NULL: the workflow's key */
+	text	   *agent_type;
+	uint64		row;			/* the statement row it is of */
+} CtxKey;
+
+struct McCtxSources
+{
+	uint64		nrows;			/* the statement's rows */
+	/* for each row, its dependencies' task numbers */
 	int32	  **nos;			/* sorted: the order of the ctx's lists */
 	int		   *nnos;
-	uint64		nrows;
+	/* the dependencies' rows, by workflow_id, task_no */
+	TupleDesc	dep_tupdesc;
+	CtxDependency *deps;
+	int			ndeps;
+	/* for each row, its workflow's row (NULL: none) */
+	TupleDesc	wf_tupdesc;
+	HeapTuple  *workflow;
+	/* for each row, the messages to its agent: messages[first..first+n) */
+	TupleDesc	msg_tupdesc;
+	HeapTuple  *messages;
+	uint64	   *first_message;
+	int		   *nmessages;
 };
 
 /*
@@ -108,6 +140,61 @@ dependency_cmp(const void *a, const void *b)
 	const CtxDependency *y = b;
 
 	return mc_task_key_cmp(&x->workflow_id, x->task_no, &y->workflow_id, y->task_no);
+}
+
+/*
+ * text_cmp
+ *		Byte order of two texts (the order of COLLATE "C").
+ */
+static int
+text_cmp(text *x, text *y)
+{
+	int			lx = VARSIZE_ANY_EXHDR(x);
+	int			ly = VARSIZE_ANY_EXHDR(y);
+	int			c = memcmp(VARDATA_ANY(x), VARDATA_ANY(y), Min(lx, ly));
+
+	return c != 0 ? c : (lx > ly) - (lx < ly);
+}
+
+/*
+ * key_cmp
+ *		qsort comparator of CtxKey: by workflow, then agent id and type.
+ */
+static int
+key_cmp(const void *a, const void *b)
+{
+	const CtxKey *x = a;
+	const CtxKey *y = b;
+	int			c = mc_uuid_cmp(&x->workflow_id, &y->workflow_id);
+
+	if (c != 0 || x->agent_id == NULL)
+		return c;
+	c = text_cmp(x->agent_id, y->agent_id);
+	return c != 0 ? c : text_cmp(x->agent_type, y->agent_type);
+}
+
+/*
+ * number_keys
+ *		Sorts the n keys of the statement's rows and numbers the distinct
+ *		ones from 0: unique[row] is the number of each row's key.  Returns
+ *		how many are distinct; they are left first in keys, in that order.
+ */
+static int
+number_keys(CtxKey *keys, int n, int *unique)
+{
+	int			nunique = 0;
+	int			i;
+
+	qsort(keys, n, sizeof(CtxKey), key_cmp);
+	for (i = 0; i < n; i++)
+	{
+		uint64		row = keys[i].row;
+
+		if (nunique == 0 || key_cmp(&keys[i], &keys[nunique - 1]) != 0)
+			keys[nunique++] = keys[i];
+		unique[row] = nunique - 1;
+	}
+	return nunique;
 }
 
 /*
@@ -133,118 +220,271 @@ dependency_numbers(uint64 row, int col, int32 **nos)
 {
 	bool		isnull;
 	Datum		d = mc_catalog_value(row, col + CTX_DEPENDENCIES, &isnull);
-	ArrayType  *a;
+	int32	   *elems;
 	int			n;
 
 	*nos = NULL;
 	if (isnull)
 		return 0;
-	a = DatumGetArrayTypeP(d);
-	if (ARR_ELEMTYPE(a) != INT4OID || ARR_HASNULL(a) || ARR_NDIM(a) > 1)
-		elog(ERROR, "malformed dependencies array");
-	n = ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
+	elems = mc_catalog_int4_elems(DatumGetArrayTypeP(d), &n);
 	if (n == 0)
 		return 0;
 	*nos = palloc(sizeof(int32) * n);
-	memcpy(*nos, ARR_DATA_PTR(a), sizeof(int32) * n);
+	memcpy(*nos, elems, sizeof(int32) * n);
 	qsort(*nos, n, sizeof(int32), int32_cmp);
 	return n;
 }
 
 /*
- * mc_ctx_dependencies
- *		Reads the dependencies of the attempts in the rows of the last
- *		statement, whose MC_CTX_COLUMNS start at column col, with one
- *		statement, each dependency once.  The last statement's result is
- *		left as it was, to be read on by mc_ctx_from_row.
+ * dependency_keys
+ *		The dependencies of the statement's rows, whose MC_CTX_COLUMNS
+ *		start at column col, each once, in workflow and task order, into
+ *		*keys; returns how many.  Keeps each row's in sources.
  */
-McCtxDependencies *
-mc_ctx_dependencies(uint64 rows, int col)
+static int
+dependency_keys(McCtxSources *sources, int col, CtxDependency **keys)
 {
-	static const Oid argtypes[] = {UUIDARRAYOID, INT4ARRAYOID};
-	McCtxDependencies *result = palloc0(sizeof(McCtxDependencies));
-	CtxDependency *keys = NULL;
 	int			nkeys = 0;
 	int			size = 0;
 	int			nunique = 0;
-	Datum	   *ids;
-	Datum	   *nos;
-	Datum		values[2];
-	McCatalogResult kept;
-	uint64		n;
 	uint64		r;
 	int			i;
 
-	result->nrows = rows;
-	result->nos = palloc(sizeof(int32 *) * Max(rows, 1));
-	result->nnos = palloc(sizeof(int) * Max(rows, 1));
-	for (r = 0; r < rows; r++)
+	*keys = NULL;
+	for (r = 0; r < sources->nrows; r++)
 	{
 		int32	   *deps;
 		int			ndeps = dependency_numbers(r, col, &deps);
 		bool		isnull;
 		pg_uuid_t  *id;
 
-		result->nos[r] = deps;
-		result->nnos[r] = ndeps;
+		sources->nos[r] = deps;
+		sources->nnos[r] = ndeps;
 		if (ndeps == 0)
 			continue;
 		id = DatumGetUUIDP(mc_catalog_value(r, col + CTX_WORKFLOW_ID, &isnull));
 		if (nkeys + ndeps > size)
 		{
 			size = Max(size * 2, nkeys + ndeps);
-			keys = keys == NULL ? palloc(sizeof(CtxDependency) * size)
-				: repalloc(keys, sizeof(CtxDependency) * size);
+			*keys = *keys == NULL ? palloc(sizeof(CtxDependency) * size)
+				: repalloc(*keys, sizeof(CtxDependency) * size);
 		}
 		for (i = 0; i < ndeps; i++)
 		{
-			keys[nkeys].workflow_id = *id;
-			keys[nkeys].task_no = deps[i];
+			(*keys)[nkeys].workflow_id = *id;
+			(*keys)[nkeys].task_no = deps[i];
 			nkeys++;
 		}
 	}
 	if (nkeys == 0)
-		return result;
-
-	qsort(keys, nkeys, sizeof(CtxDependency), dependency_cmp);
-	ids = palloc(sizeof(Datum) * nkeys);
-	nos = palloc(sizeof(Datum) * nkeys);
+		return 0;
+	qsort(*keys, nkeys, sizeof(CtxDependency), dependency_cmp);
 	for (i = 0; i < nkeys; i++)
 	{
-		if (nunique > 0 && dependency_cmp(&keys[i], &keys[nunique - 1]) == 0)
-			continue;
-		keys[nunique] = keys[i];
-		ids[nunique] = UUIDPGetDatum(&keys[nunique].workflow_id);
-		nos[nunique] = Int32GetDatum(keys[nunique].task_no);
-		nunique++;
+		if (nunique == 0 || dependency_cmp(&(*keys)[i], &(*keys)[nunique - 1]) != 0)
+			(*keys)[nunique++] = (*keys)[i];
 	}
-	values[0] = mc_catalog_array(ids, nunique, UUIDOID);
-	values[1] = mc_catalog_array(nos, nunique, INT4OID);
+	return nunique;
+}
 
-	mc_catalog_result_keep(&kept);
-	n = mc_catalog_run(MC_PLAN_CTX_DEPENDENCIES,
-					   "SELECT d.workflow_id, d.task_no, d.task_id, d.agent_id, d.agent_type, "
-					   "  d.status::pg_catalog.text, d.result, d.error "
-					   "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), "
-					   "  pg_catalog.unnest($2::pg_catalog.int4[])) AS c(workflow_id, task_no) "
-					   "JOIN mycelium.task_states d ON d.workflow_id = c.workflow_id "
-					   "  AND d.task_no = c.task_no",
-					   2, argtypes, values, NULL, 0);
-	result->tupdesc = SPI_tuptable->tupdesc;
-	result->deps = palloc(sizeof(CtxDependency) * Max(n, 1));
-	for (r = 0; r < n; r++)
+/*
+ * read_dependencies
+ *		Reads the n dependencies in keys (dependency_keys) into sources.
+ */
+static void
+read_dependencies(McCtxSources *sources, CtxDependency *keys, int n)
+{
+	static const Oid argtypes[] = {UUIDARRAYOID, INT4ARRAYOID};
+	Datum	   *ids;
+	Datum	   *nos;
+	Datum		values[2];
+	uint64		rows;
+	uint64		r;
+	int			i;
+
+	if (n == 0)
+		return;
+	ids = palloc(sizeof(Datum) * n);
+	nos = palloc(sizeof(Datum) * n);
+	for (i = 0; i < n; i++)
 	{
-		CtxDependency *dep = &result->deps[r];
+		ids[i] = UUIDPGetDatum(&keys[i].workflow_id);
+		nos[i] = Int32GetDatum(keys[i].task_no);
+	}
+	values[0] = mc_catalog_array(ids, n, UUIDOID);
+	values[1] = mc_catalog_array(nos, n, INT4OID);
+	rows = mc_catalog_run(MC_PLAN_CTX_DEPENDENCIES,
+						  "SELECT d.workflow_id, d.task_no, d.task_id, d.agent_id, d.agent_type, "
+						  "  d.status::pg_catalog.text, d.result, d.error "
+						  "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), "
+						  "  pg_catalog.unnest($2::pg_catalog.int4[])) AS c(workflow_id, task_no) "
+						  "JOIN mycelium.task_states d ON d.workflow_id = c.workflow_id "
+						  "  AND d.task_no = c.task_no",
+						  2, argtypes, values, NULL, 0);
+	sources->dep_tupdesc = SPI_tuptable->tupdesc;
+	sources->deps = palloc(sizeof(CtxDependency) * Max(rows, 1));
+	for (r = 0; r < rows; r++)
+	{
+		CtxDependency *dep = &sources->deps[r];
 		bool		isnull;
 
 		dep->workflow_id = *DatumGetUUIDP(mc_catalog_value(r, DEP_WORKFLOW_ID, &isnull));
 		dep->task_no = DatumGetInt32(mc_catalog_value(r, DEP_TASK_NO, &isnull));
 		dep->row = SPI_tuptable->vals[r];
 	}
-	result->ndeps = (int) n;
-	qsort(result->deps, result->ndeps, sizeof(CtxDependency), dependency_cmp);
+	sources->ndeps = (int) rows;
+	qsort(sources->deps, sources->ndeps, sizeof(CtxDependency), dependency_cmp);
+}
+
+/*
+ * read_workflows
+ *		Reads the workflow row of each of the statement's rows, whose
+ *		workflow keys (in row order) are keys, into sources.
+ */
+static void
+read_workflows(McCtxSources *sources, CtxKey *keys)
+{
+	static const Oid argtypes[] = {UUIDARRAYOID};
+	int		   *unique = palloc(sizeof(int) * sources->nrows);
+	int			n = number_keys(keys, (int) sources->nrows, unique);
+	HeapTuple  *found = palloc0(sizeof(HeapTuple) * n);
+	Datum	   *ids = palloc(sizeof(Datum) * n);
+	Datum		values[1];
+	uint64		rows;
+	uint64		r;
+	int			i;
+
+	for (i = 0; i < n; i++)
+		ids[i] = UUIDPGetDatum(&keys[i].workflow_id);
+	values[0] = mc_catalog_array(ids, n, UUIDOID);
+	rows = mc_catalog_run(MC_PLAN_CTX_WORKFLOWS,
+						  "SELECT c.n, s.context, s.variables "
+						  "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[])) "
+						  "  WITH ORDINALITY AS c(workflow_id, n) "
+						  "JOIN mycelium.workflow_states s ON s.workflow_id = c.workflow_id",
+						  1, argtypes, values, NULL, 0);
+	sources->wf_tupdesc = SPI_tuptable->tupdesc;
+	for (r = 0; r < rows; r++)
+	{
+		bool		isnull;
+
+		found[DatumGetInt64(mc_catalog_value(r, WF_N, &isnull)) - 1] = SPI_tuptable->vals[r];
+	}
+	for (r = 0; r < sources->nrows; r++)
+		sources->workflow[r] = found[unique[r]];
+}
+
+/*
+ * read_handoffs
+ *		Reads the handoff messages to the agent of each of the statement's
+ *		rows, whose (workflow, agent) keys (in row order) are keys, into
+ *		sources: in the order they were sent.
+ */
+static void
+read_handoffs(McCtxSources *sources, CtxKey *keys)
+{
+	static const Oid argtypes[] = {UUIDARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
+	int		   *unique = palloc(sizeof(int) * sources->nrows);
+	int			n = number_keys(keys, (int) sources->nrows, unique);
+	uint64	   *first = palloc0(sizeof(uint64) * n);
+	int		   *count = palloc0(sizeof(int) * n);
+	Datum	   *ids = palloc(sizeof(Datum) * n);
+	Datum	   *agent_ids = palloc(sizeof(Datum) * n);
+	Datum	   *agent_types = palloc(sizeof(Datum) * n);
+	Datum		values[3];
+	uint64		rows;
+	uint64		r;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		ids[i] = UUIDPGetDatum(&keys[i].workflow_id);
+		agent_ids[i] = PointerGetDatum(keys[i].agent_id);
+		agent_types[i] = PointerGetDatum(keys[i].agent_type);
+	}
+	values[0] = mc_catalog_array(ids, n, UUIDOID);
+	values[1] = mc_catalog_array(agent_ids, n, TEXTOID);
+	values[2] = mc_catalog_array(agent_types, n, TEXTOID);
+	rows = mc_catalog_run(MC_PLAN_CTX_HANDOFFS,
+						  "SELECT c.n, m.message "
+						  "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), "
+						  "  pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.text[])) "
+						  "  WITH ORDINALITY AS c(workflow_id, agent_id, agent_type, n) "
+						  "JOIN mycelium.handoffs m ON m.workflow_id = c.workflow_id "
+						  "  AND m.target_agent_id = c.agent_id COLLATE \"C\" "
+						  "  AND m.target_agent_type = c.agent_type COLLATE \"C\" "
+						  "ORDER BY c.n, m.seq",
+						  3, argtypes, values, NULL, 0);
+	sources->msg_tupdesc = SPI_tuptable->tupdesc;
+	sources->messages = SPI_tuptable->vals;
+	for (r = 0; r < rows; r++)
+	{
+		bool		isnull;
+		int64		k = DatumGetInt64(mc_catalog_value(r, MSG_N, &isnull)) - 1;
+
+		if (count[k]++ == 0)
+			first[k] = r;
+	}
+	for (r = 0; r < sources->nrows; r++)
+	{
+		sources->first_message[r] = first[unique[r]];
+		sources->nmessages[r] = count[unique[r]];
+	}
+}
+
+/*
+ * mc_ctx_sources
+ *		Reads what the ctx of the attempts in the rows of the last
+ *		statement, whose MC_CTX_COLUMNS start at column col, takes from
+ *		other rows: three statements at most, each row read once.  The last
+ *		statement's result is left as it was, to be read on by
+ *		mc_ctx_from_row.
+ */
+McCtxSources *
+mc_ctx_sources(uint64 rows, int col)
+{
+	McCtxSources *sources = palloc0(sizeof(McCtxSources));
+	CtxKey	   *workflows;
+	CtxKey	   *agents;
+	CtxDependency *deps;
+	int			ndeps;
+	McCatalogResult kept;
+	uint64		r;
+
+	sources->nrows = rows;
+	if (rows == 0)
+		return sources;
+	sources->nos = palloc(sizeof(int32 *) * rows);
+	sources->nnos = palloc(sizeof(int) * rows);
+	sources->workflow = palloc(sizeof(HeapTuple) * rows);
+	sources->first_message = palloc(sizeof(uint64) * rows);
+	sources->nmessages = palloc(sizeof(int) * rows);
+
+	/* the keys, read from the statement's rows while they are current */
+	workflows = palloc(sizeof(CtxKey) * rows);
+	agents = palloc(sizeof(CtxKey) * rows);
+	for (r = 0; r < rows; r++)
+	{
+		bool		isnull;
+		pg_uuid_t  *id = DatumGetUUIDP(mc_catalog_value(r, col + CTX_WORKFLOW_ID, &isnull));
+
+		workflows[r].workflow_id = *id;
+		workflows[r].agent_id = NULL;
+		workflows[r].agent_type = NULL;
+		workflows[r].row = r;
+		agents[r].workflow_id = *id;
+		agents[r].agent_id = DatumGetTextPP(mc_catalog_value(r, col + CTX_AGENT_ID, &isnull));
+		agents[r].agent_type = DatumGetTextPP(mc_catalog_value(r, col + CTX_AGENT_TYPE, &isnull));
+		agents[r].row = r;
+	}
+	ndeps = dependency_keys(sources, col, &deps);
+
+	mc_catalog_result_keep(&kept);
+	read_workflows(sources, workflows);
+	read_handoffs(sources, agents);
+	read_dependencies(sources, deps, ndeps);
 	mc_catalog_result_restore(&kept);
-	return result;
+	return sources;
 }
 
 /*
@@ -259,12 +499,7 @@ push_datum(JsonbParseState **state, const char *key, Datum d, bool isnull,
 	if (!isnull && kind == AS_TEXT)
 		mc_jsonb_push_text(state, WJB_VALUE, DatumGetTextPP(d));
 	else if (!isnull)
-		mc_jsonb_push_jsonb(state, DatumGetJsonbP(d));
-	else if (kind == AS_JSONB_OR_ARRAY)
-	{
-		(void) pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
-		(void) pushJsonbValue(state, WJB_END_ARRAY, NULL);
-	}
+		mc_jsonb_push_jsonb(state, WJB_VALUE, DatumGetJsonbP(d));
 	else if (kind == AS_JSONB_OR_OBJECT)
 	{
 		(void) pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
@@ -293,13 +528,55 @@ push_column(JsonbParseState **state, const char *key, uint64 row, int col,
  *		Adds column col of a dependency's row under key, as kind says.
  */
 static void
-push_dependency_column(JsonbParseState **state, McCtxDependencies *deps,
+push_dependency_column(JsonbParseState **state, McCtxSources *sources,
 					   CtxDependency *dep, const char *key, int col, ColumnKind kind)
 {
 	bool		isnull;
-	Datum		d = SPI_getbinval(dep->row, deps->tupdesc, col, &isnull);
+	Datum		d = SPI_getbinval(dep->row, sources->dep_tupdesc, col, &isnull);
 
 	push_datum(state, key, d, isnull, kind);
+}
+
+/*
+ * push_workflow_column
+ *		Adds column col of the workflow row of SPI row row under key, as
+ *		kind says.
+ */
+static void
+push_workflow_column(JsonbParseState **state, McCtxSources *sources,
+					 uint64 row, const char *key, int col, ColumnKind kind)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(sources->workflow[row], sources->wf_tupdesc, col, &isnull);
+
+	push_datum(state, key, d, isnull, kind);
+}
+
+/*
+ * push_handoffs
+ *		Adds the list of the handoff messages to the agent of SPI row row
+ *		under "handoffs".
+ */
+static void
+push_handoffs(JsonbParseState **state, McCtxSources *sources, uint64 row)
+{
+	uint64		first = sources->first_message[row];
+	int			i;
+
+	mc_jsonb_push_key(state, "handoffs");
+	(void) pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
+	for (i = 0; i < sources->nmessages[row]; i++)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(sources->messages[first + i], sources->msg_tupdesc,
+									  MSG_MESSAGE, &isnull);
+
+		if (isnull)
+			mc_jsonb_push_null(state);
+		else
+			mc_jsonb_push_jsonb(state, WJB_ELEM, DatumGetJsonbP(d));
+	}
+	(void) pushJsonbValue(state, WJB_END_ARRAY, NULL);
 }
 
 /*
@@ -308,7 +585,7 @@ push_dependency_column(JsonbParseState **state, McCtxDependencies *deps,
  *		order (that of the ctx's lists), into *mine; returns how many.
  */
 static int
-find_dependencies(uint64 row, int col, McCtxDependencies *deps,
+find_dependencies(uint64 row, int col, McCtxSources *sources,
 				  CtxDependency ***mine)
 {
 	int32	   *nos;
@@ -317,9 +594,9 @@ find_dependencies(uint64 row, int col, McCtxDependencies *deps,
 	pg_uuid_t  *id;
 	int			i;
 
-	Assert(row < deps->nrows);
-	nos = deps->nos[row];
-	n = deps->nnos[row];
+	Assert(row < sources->nrows);
+	nos = sources->nos[row];
+	n = sources->nnos[row];
 	*mine = NULL;
 	if (n == 0)
 		return 0;
@@ -332,8 +609,8 @@ find_dependencies(uint64 row, int col, McCtxDependencies *deps,
 
 		key.workflow_id = *id;
 		key.task_no = nos[i];
-		if (deps->ndeps > 0)
-			found = bsearch(&key, deps->deps, deps->ndeps, sizeof(CtxDependency),
+		if (sources->ndeps > 0)
+			found = bsearch(&key, sources->deps, sources->ndeps, sizeof(CtxDependency),
 							dependency_cmp);
 		if (found == NULL)
 			elog(ERROR, "dependency %d of a task of workflow %s not found", nos[i],
@@ -350,7 +627,7 @@ find_dependencies(uint64 row, int col, McCtxDependencies *deps,
  *		status, result, error} under "previous_results".
  */
 static void
-push_dependencies(JsonbParseState **state, McCtxDependencies *deps,
+push_dependencies(JsonbParseState **state, McCtxSources *sources,
 				  CtxDependency **mine, int n, bool results)
 {
 	int			i;
@@ -364,17 +641,17 @@ push_dependencies(JsonbParseState **state, McCtxDependencies *deps,
 		if (results)
 		{
 			(void) pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
-			push_dependency_column(state, deps, mine[i], "task_id", DEP_TASK_ID, AS_TEXT);
-			push_dependency_column(state, deps, mine[i], "agent_id", DEP_AGENT_ID, AS_TEXT);
-			push_dependency_column(state, deps, mine[i], "agent_type", DEP_AGENT_TYPE, AS_TEXT);
-			push_dependency_column(state, deps, mine[i], "status", DEP_STATUS, AS_TEXT);
-			push_dependency_column(state, deps, mine[i], "result", DEP_RESULT, AS_JSONB_OR_NULL);
-			push_dependency_column(state, deps, mine[i], "error", DEP_ERROR, AS_TEXT);
+			push_dependency_column(state, sources, mine[i], "task_id", DEP_TASK_ID, AS_TEXT);
+			push_dependency_column(state, sources, mine[i], "agent_id", DEP_AGENT_ID, AS_TEXT);
+			push_dependency_column(state, sources, mine[i], "agent_type", DEP_AGENT_TYPE, AS_TEXT);
+			push_dependency_column(state, sources, mine[i], "status", DEP_STATUS, AS_TEXT);
+			push_dependency_column(state, sources, mine[i], "result", DEP_RESULT, AS_JSONB_OR_NULL);
+			push_dependency_column(state, sources, mine[i], "error", DEP_ERROR, AS_TEXT);
 			(void) pushJsonbValue(state, WJB_END_OBJECT, NULL);
 			continue;
 		}
 		mc_jsonb_push_text(state, WJB_ELEM,
-						   DatumGetTextPP(SPI_getbinval(mine[i]->row, deps->tupdesc,
+						   DatumGetTextPP(SPI_getbinval(mine[i]->row, sources->dep_tupdesc,
 														DEP_TASK_ID, &isnull)));
 	}
 	(void) pushJsonbValue(state, WJB_END_ARRAY, NULL);
@@ -413,9 +690,9 @@ push_int_column(JsonbParseState **state, const char *key, uint64 row, int col)
 /*
  * mc_ctx_from_row
  *		The ctx of the attempt in SPI result row row, whose MC_CTX_COLUMNS
- *		start at column col (columns count from 1), with its dependencies
- *		from deps (mc_ctx_dependencies of the same rows), in the current
- *		memory context:
+ *		start at column col (columns count from 1), with what it takes from
+ *		other rows from sources (mc_ctx_sources of the same rows), in the
+ *		current memory context:
  *
  *		{workflow_id, attempt, workflow_context, variables,
  *		 task: {task_id, agent_id, agent_type, dependencies,
@@ -425,13 +702,17 @@ push_int_column(JsonbParseState **state, const char *key, uint64 row, int col)
  *		 previous_results, handoffs}
  */
 Jsonb *
-mc_ctx_from_row(uint64 row, int col, McCtxDependencies *deps)
+mc_ctx_from_row(uint64 row, int col, McCtxSources *sources)
 {
 	JsonbParseState *state = NULL;
 	JsonbValue *v;
 	bool		isnull;
 	CtxDependency **mine;
-	int			nmine = find_dependencies(row, col, deps, &mine);
+	int			nmine = find_dependencies(row, col, sources, &mine);
+
+	Assert(row < sources->nrows);
+	if (sources->workflow[row] == NULL)
+		elog(ERROR, "the workflow of a task to run was not found");
 
 	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
 	mc_jsonb_push_key(&state, "workflow_id");
@@ -439,15 +720,15 @@ mc_ctx_from_row(uint64 row, int col, McCtxDependencies *deps)
 						  DatumGetCString(DirectFunctionCall1(uuid_out,
 															  mc_catalog_value(row, col + CTX_WORKFLOW_ID, &isnull))));
 	push_int_column(&state, "attempt", row, col + CTX_ATTEMPT);
-	push_column(&state, "workflow_context", row, col + CTX_CONTEXT, AS_JSONB_OR_NULL);
-	push_column(&state, "variables", row, col + CTX_VARIABLES, AS_JSONB_OR_NULL);
+	push_workflow_column(&state, sources, row, "workflow_context", WF_CONTEXT, AS_JSONB_OR_NULL);
+	push_workflow_column(&state, sources, row, "variables", WF_VARIABLES, AS_JSONB_OR_NULL);
 
 	mc_jsonb_push_key(&state, "task");
 	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
 	push_column(&state, "task_id", row, col + CTX_TASK_ID, AS_TEXT);
 	push_column(&state, "agent_id", row, col + CTX_AGENT_ID, AS_TEXT);
 	push_column(&state, "agent_type", row, col + CTX_AGENT_TYPE, AS_TEXT);
-	push_dependencies(&state, deps, mine, nmine, false);
+	push_dependencies(&state, sources, mine, nmine, false);
 	mc_jsonb_push_key(&state, "retry_policy");
 	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
 	push_int_column(&state, "max_attempts", row, col + CTX_MAX_ATTEMPTS);
@@ -462,8 +743,8 @@ mc_ctx_from_row(uint64 row, int col, McCtxDependencies *deps)
 	push_column(&state, "metadata", row, col + CTX_METADATA, AS_JSONB_OR_OBJECT);
 	(void) pushJsonbValue(&state, WJB_END_OBJECT, NULL);
 
-	push_dependencies(&state, deps, mine, nmine, true);
-	push_column(&state, "handoffs", row, col + CTX_HANDOFFS, AS_JSONB_OR_ARRAY);
+	push_dependencies(&state, sources, mine, nmine, true);
+	push_handoffs(&state, sources, row);
 	v = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
 	return JsonbValueToJsonb(v);
 }

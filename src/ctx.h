@@ -6,12 +6,13 @@
  *		returns.
  *
  * A statement that hands out attempts selects MC_CTX_COLUMNS of its task
- * row t, over the lateral joins MC_CTX_JOINS adds to its FROM: the
- * workflow's context and variables (ws) and the handoff messages to the
- * task's agent (hs); t's attempt column must be the attempt's number.
- * The dependencies' results are read for all the rows at once, by
- * mc_ctx_dependencies, and mc_ctx_from_row builds the document of a row
- * from its columns and those results.
+ * row t; t's attempt column must be the attempt's number.  What the ctx
+ * takes from other rows (the workflow's context and variables, the
+ * dependencies' results, the handoff messages to the task's agent) is read
+ * for all the statement's rows at once by mc_ctx_sources, a few
+ * statements in all, each row read once however many attempts share it;
+ * mc_ctx_from_row builds the document of a row from its columns and
+ * those sources.
  *
  *-------------------------------------------------------------------------
  */
@@ -21,26 +22,16 @@
 #include "utils/jsonb.h"
 
 #define MC_CTX_COLUMNS(t) \
-	t ".workflow_id, " t ".attempt, ws.context, ws.variables, " \
+	t ".workflow_id, " t ".attempt, " \
 	t ".task_id, " t ".agent_id, " t ".agent_type, " t ".dependencies, " \
 	t ".max_attempts, " t ".initial_delay, " t ".max_delay, " t ".exponential_base, " \
-	t ".timeout, " t ".allow_failure, " t ".input, " t ".metadata, " \
-	"hs.messages "
-#define MC_CTX_NCOLUMNS 17
+	t ".timeout, " t ".allow_failure, " t ".input, " t ".metadata "
+#define MC_CTX_NCOLUMNS 14
 
-#define MC_CTX_JOINS(t) \
-	"CROSS JOIN LATERAL (" \
-	"  SELECT s.context, s.variables FROM mycelium.workflow_states s " \
-	"  WHERE s.workflow_id = " t ".workflow_id OFFSET 0) ws " \
-	"LEFT JOIN LATERAL (" \
-	"  SELECT pg_catalog.jsonb_agg(m.message ORDER BY m.seq) AS messages " \
-	"  FROM mycelium.handoffs m WHERE m.workflow_id = " t ".workflow_id " \
-	"    AND m.target_agent_id = " t ".agent_id AND m.target_agent_type = " t ".agent_type) hs ON true "
+/* what the ctx of the attempts in the rows of one statement read (ctx.c) */
+typedef struct McCtxSources McCtxSources;
 
-/* the dependencies of the attempts in the rows of one statement (ctx.c) */
-typedef struct McCtxDependencies McCtxDependencies;
-
-extern McCtxDependencies *mc_ctx_dependencies(uint64 rows, int col);
-extern Jsonb *mc_ctx_from_row(uint64 row, int col, McCtxDependencies *deps);
+extern McCtxSources *mc_ctx_sources(uint64 rows, int col);
+extern Jsonb *mc_ctx_from_row(uint64 row, int col, McCtxSources *sources);
 
 #endif							/* MC_CTX_H */

@@ -154,15 +154,16 @@ find_step_workflow(StepWorkflow *sws, int nsw, pg_uuid_t *id)
 /*
  * COMPLETIONS_F, COMPLETE_ROWS
  *		The CTE f of completed attempts, from a statement's arrays $1 to $4
- *		(workflow ids, task numbers, results, versions), and the update
- *		that sets their task rows completed with their results
- *		(mc_complete_rows, or RECORD_SQL's u).
+ *		(workflow ids, task numbers, results, versions) numbered from 1 in
+ *		column n, and the update that sets their task rows completed with
+ *		their results (complete_rows_early, mc_record_completions).
  */
 #define COMPLETIONS_F \
 	"f AS (" \
 	"  SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), " \
 	"    pg_catalog.unnest($2::pg_catalog.int4[]), pg_catalog.unnest($3::pg_catalog.jsonb[]), " \
-	"    pg_catalog.unnest($4::pg_catalog.int8[])) AS f(workflow_id, task_no, result, version))"
+	"    pg_catalog.unnest($4::pg_catalog.int8[])) WITH ORDINALITY " \
+	"    AS f(workflow_id, task_no, result, version, n))"
 #define COMPLETE_ROWS \
 	"UPDATE mycelium.task_states t SET status = 'completed', result = f.result, " \
 	"  error = NULL, finished_at = pg_catalog.clock_timestamp(), worker_id = NULL, " \
@@ -171,22 +172,29 @@ find_step_workflow(StepWorkflow *sws, int nsw, pg_uuid_t *id)
 
 /*
  * RECORD_SQL
- *		The statement of mc_record_completions, given the CTE u: the
- *		completed task rows (f: the call's arrays).  With $7, released
- *		tasks that a function executor runs are held (see
- *		mc_record_completions).
+ *		A statement that records completed attempts, given CTEs that end
+ *		with u, the completed tasks (workflow_id, task_no, attempt, result,
+ *		owner, version), and the query edges, one row (workflow_id,
+ *		task_no) for each of their dependents, as often as it depends on
+ *		them: history (event $6, changed by $5), and the release of the
+ *		dependents.  With $7, released tasks that a function executor runs
+ *		are held (see record_completed_all).  Its rows are the dependents
+ *		it released, in workflow and task order (so agents are notified in
+ *		a stable order): workflow id, task number, whether the task is
+ *		ready now, its agent type if external agents claim it (for
+ *		mc_notify_ready_row), and whether it is held.
  */
-#define RECORD_SQL(u) \
-	"WITH " COMPLETIONS_F ", u AS (" u \
-	"), h AS (" \
+#define RECORD_SQL(ctes, edges) \
+	"WITH " ctes \
+	", h AS (" \
 	"  INSERT INTO mycelium.workflow_state_history " \
 	"  (workflow_id, version, task_no, owner, status, attempt, result, event, changed_by) " \
 	"  SELECT u.workflow_id, u.version, u.task_no, u.owner, 'completed', u.attempt, " \
 	"    u.result, $6, $5 FROM u" \
 	"), r AS (" \
-	"  SELECT u.workflow_id, d.task_no, pg_catalog.count(*)::pg_catalog.int4 AS k " \
-	"  FROM u, pg_catalog.unnest(u.dependents) AS d(task_no) " \
-	"  GROUP BY u.workflow_id, d.task_no" \
+	"  SELECT e.workflow_id, e.task_no, pg_catalog.count(*)::pg_catalog.int4 AS k " \
+	"  FROM (" edges ") AS e(workflow_id, task_no) " \
+	"  GROUP BY e.workflow_id, e.task_no" \
 	"), released AS (" \
 	"  UPDATE mycelium.task_states t SET deps_pending = t.deps_pending - r.k, " \
 	"    status = CASE WHEN t.deps_pending = r.k AND t.status = 'pending' " \
@@ -200,132 +208,133 @@ find_step_workflow(StepWorkflow *sws, int nsw, pg_uuid_t *id)
 	"SELECT * FROM released ORDER BY released.workflow_id, released.task_no"
 
 /*
- * mc_complete_rows
- *		Sets n tasks' rows completed, with their results, ahead of
- *		mc_record_completions(..., rows_set = true).  The caller holds the
- *		task rows' locks, so this can come before it locks their
- *		workflows: the work then does not hold up other sessions waiting
- *		for those.
- */
-static void
-mc_complete_rows(McCatalogSession *session, int n, Datum *ids, Datum *nos,
-				 Datum *results)
-{
-	static const Oid argtypes[] = {UUIDARRAYOID, INT4ARRAYOID, JSONBARRAYOID,
-		INT8ARRAYOID};
-	Datum		values[4];
-	const char	nulls[4] = {' ', ' ', ' ', 'n'};	/* no versions */
-
-	values[0] = mc_catalog_array(ids, n, UUIDOID);
-	values[1] = mc_catalog_array(nos, n, INT4OID);
-	values[2] = mc_catalog_array(results, n, JSONBOID);
-	(void) mc_catalog_run(MC_PLAN_COMPLETE_ROWS,
-						  "WITH " COMPLETIONS_F " " COMPLETE_ROWS,
-						  4, argtypes, values, nulls, 0);
-}
-
-/*
  * mc_record_completions
- *		Records n completed attempts in one statement: the task rows (with
- *		their results; unless rows_set, when mc_complete_rows set them
- *		earlier in the transaction and results is not read: NULL will do),
- *		history (versions[i] for the ith, with event), and the release of
- *		their dependents.  The caller holds the workflows' locks and counts
- *		the completions into them.  The statement's rows are the dependents
- *		it released, in workflow and task order (so agents are notified in
- *		a stable order): workflow id, task number, whether the task is
- *		ready now, its agent type if external agents claim it (for
- *		mc_notify_ready_row), and whether it is held.
- *
- * With hold, a released task that a function executor runs and that has
- * no back-off is held: left 'pending' with no dependency pending, for the
- * caller to claim straight away (the scheduler's step, in the same
- * transaction, with claim_all) or else to make ready (release_held).  Its
- * row is then written once, as claimed, instead of twice, as ready and
- * then as claimed, and the ready version's index entries are not written
- * at all.  No other session ever sees a held task.
+ *		Records n completed attempts in one statement (RECORD_SQL): the
+ *		task rows, with their results, history (versions[i] for the ith,
+ *		with event), and the release of their dependents.  The caller holds
+ *		the workflows' locks and counts the completions into them.
  */
 uint64
 mc_record_completions(McCatalogSession *session, int n, Datum *ids, Datum *nos,
-					  Datum *results, Datum *versions, const char *event,
-					  bool rows_set, bool hold)
+					  Datum *results, Datum *versions, const char *event)
 {
 	static const Oid argtypes[] = {UUIDARRAYOID, INT4ARRAYOID, JSONBARRAYOID,
 		INT8ARRAYOID, REGROLEOID, TEXTOID, BOOLOID};
 	Datum		values[7];
-	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 
 	values[0] = mc_catalog_array(ids, n, UUIDOID);
 	values[1] = mc_catalog_array(nos, n, INT4OID);
-	/* the rows already hold their results: f.result stays NULL */
-	if (rows_set)
-		nulls[2] = 'n';
-	else
-		values[2] = mc_catalog_array(results, n, JSONBOID);
+	values[2] = mc_catalog_array(results, n, JSONBOID);
 	values[3] = mc_catalog_array(versions, n, INT8OID);
 	values[4] = ObjectIdGetDatum(session->caller);
 	values[5] = CStringGetTextDatum(event);
-	values[6] = BoolGetDatum(hold);
-	if (rows_set)
-		return mc_catalog_run(MC_PLAN_RECORD_COMPLETED,
-							  RECORD_SQL("  SELECT t.workflow_id, t.task_no, t.attempt, t.result, "
-										 "    t.dependents, t.owner, f.version "
-										 "  FROM f JOIN mycelium.task_states t "
-										 "    ON t.workflow_id = f.workflow_id AND t.task_no = f.task_no"),
-							  7, argtypes, values, nulls, 0);
+	values[6] = BoolGetDatum(false);
 	return mc_catalog_run(MC_PLAN_FINISH_TASKS,
-						  RECORD_SQL(COMPLETE_ROWS
+						  RECORD_SQL(COMPLETIONS_F ", u AS (" COMPLETE_ROWS
 									 "  RETURNING t.workflow_id, t.task_no, t.attempt, t.result, "
-									 "    t.dependents, t.owner, f.version"),
-						  7, argtypes, values, nulls, 0);
+									 "    t.owner, f.version, t.dependents)",
+									 "SELECT u.workflow_id, d.task_no "
+									 "FROM u, pg_catalog.unnest(u.dependents) AS d(task_no)"),
+						  7, argtypes, values, NULL, 0);
 }
 
 /*
  * complete_rows_early
  *		Sets the rows of the step's completed attempts (finished[0..n), in
  *		workflow and task order) completed before the step locks their
- *		workflows, so that this part of the work does not hold the
- *		workflows' locks; record_completed_all records the rest.
+ *		workflows: the step holds the task rows' locks
+ *		(mc_dispatch_lock_batch), so this part of the work need not hold
+ *		up other sessions waiting for the workflows' locks.
+ *		record_completed_all records the rest.  Returns
+ *		for each attempt whether its row was set (set[i]) and, if so, its
+ *		dependents (dependents[i], NULL for none), which the update reads
+ *		as it writes the row.
  */
 static void
-complete_rows_early(McCatalogSession *session, McRunTask *finished, int n)
+complete_rows_early(McCatalogSession *session, McRunTask *finished, int n,
+					bool *set, ArrayType **dependents)
 {
+	static const Oid argtypes[] = {UUIDARRAYOID, INT4ARRAYOID, JSONBARRAYOID,
+		INT8ARRAYOID};
 	Datum	   *ids = palloc(sizeof(Datum) * Max(n, 1));
 	Datum	   *nos = palloc(sizeof(Datum) * Max(n, 1));
 	Datum	   *results = palloc(sizeof(Datum) * Max(n, 1));
+	int		   *index = palloc(sizeof(int) * Max(n, 1));
+	Datum		values[4];
+	const char	nulls[4] = {' ', ' ', ' ', 'n'};	/* no versions */
 	int			k = 0;
 	int			i;
+	uint64		rows;
+	uint64		r;
 
 	for (i = 0; i < n; i++)
 	{
+		set[i] = false;
+		dependents[i] = NULL;
 		if (finished[i].outcome != MC_OUTCOME_COMPLETED)
 			continue;
 		ids[k] = UUIDPGetDatum(&finished[i].workflow_id);
 		nos[k] = Int32GetDatum(finished[i].task_no);
 		results[k] = JsonbPGetDatum(finished[i].result);
-		k++;
+		index[k++] = i;
 	}
-	if (k > 0)
-		mc_complete_rows(session, k, ids, nos, results);
+	if (k == 0)
+		return;
+	values[0] = mc_catalog_array(ids, k, UUIDOID);
+	values[1] = mc_catalog_array(nos, k, INT4OID);
+	values[2] = mc_catalog_array(results, k, JSONBOID);
+	rows = mc_catalog_run(MC_PLAN_COMPLETE_ROWS,
+						  "WITH " COMPLETIONS_F " " COMPLETE_ROWS
+						  "RETURNING f.n, t.dependents",
+						  4, argtypes, values, nulls, 0);
+	for (r = 0; r < rows; r++)
+	{
+		bool		isnull;
+		int			f = index[DatumGetInt64(mc_catalog_value(r, 1, &isnull)) - 1];
+		Datum		d = mc_catalog_value(r, 2, &isnull);
+
+		set[f] = true;
+		if (!isnull)
+			dependents[f] = DatumGetArrayTypeP(d);
+	}
 }
 
 /*
  * record_completed_all
  *		Records every completed attempt of the step's locked workflows in
- *		one statement (mc_record_completions; one version each, in task
- *		order within a workflow; complete_rows_early set their rows),
- *		noting in each workflow how many tasks were released, the lowest
- *		of those now ready, and those held for claim_all (which takes them
- *		before any ready task) or else release_held.
+ *		one statement (RECORD_SQL; one version each, in task order within a
+ *		workflow) whose row complete_rows_early set (set[i], with the row's
+ *		dependents[i]), noting in each workflow how many tasks were
+ *		released, the lowest of those now ready, and those held for
+ *		claim_all (which takes them before any ready task) or else
+ *		release_held.
+ *
+ * A released task that a function executor runs and that has no back-off
+ * is held: left 'pending' with no dependency pending, for the step to
+ * claim in the same transaction.  Its row is then written once, as
+ * claimed, instead of twice, as ready and then as claimed, and the ready
+ * version's index entries are not written at all.  No other session ever
+ * sees a held task.
  */
 static void
 record_completed_all(McCatalogSession *session, StepWorkflow *sws, int nsw,
-					 McRunTask *finished)
+					 McRunTask *finished, bool *set, ArrayType **dependents)
 {
+	static const Oid argtypes[] = {UUIDARRAYOID, INT4ARRAYOID, JSONBARRAYOID,
+		INT8ARRAYOID, REGROLEOID, TEXTOID, BOOLOID, INT4ARRAYOID,
+		REGROLEARRAYOID, UUIDARRAYOID, INT4ARRAYOID};
+	Datum		values[11];
 	int			max = 0;
 	Datum	   *ids;
 	Datum	   *nos;
+	Datum	   *results;
 	Datum	   *versions;
+	Datum	   *attempts;
+	Datum	   *owners;
+	Datum	   *edge_ids = NULL;
+	Datum	   *edge_nos = NULL;
+	int			nedges = 0;
+	int			edges_size = 0;
 	int			n = 0;
 	int			i;
 	int			k;
@@ -341,7 +350,10 @@ record_completed_all(McCatalogSession *session, StepWorkflow *sws, int nsw,
 		return;
 	ids = palloc(sizeof(Datum) * max);
 	nos = palloc(sizeof(Datum) * max);
+	results = palloc(sizeof(Datum) * max);
 	versions = palloc(sizeof(Datum) * max);
+	attempts = palloc(sizeof(Datum) * max);
+	owners = palloc(sizeof(Datum) * max);
 	for (i = 0; i < nsw; i++)
 	{
 		StepWorkflow *sw = &sws[i];
@@ -351,15 +363,40 @@ record_completed_all(McCatalogSession *session, StepWorkflow *sws, int nsw,
 			continue;
 		for (k = 0; k < sw->nfinished; k++)
 		{
-			McRunTask  *t = &finished[sw->first + k];
+			int			f = sw->first + k;
+			McRunTask  *t = &finished[f];
+			ArrayType  *deps = dependents[f];
 
-			if (t->outcome != MC_OUTCOME_COMPLETED)
+			if (t->outcome != MC_OUTCOME_COMPLETED || !set[f])
 				continue;
 			ids[n] = UUIDPGetDatum(&sw->id);
 			nos[n] = Int32GetDatum(t->task_no);
+			results[n] = JsonbPGetDatum(t->result);
 			versions[n] = Int64GetDatum(sw->wf.version + done);
+			attempts[n] = Int32GetDatum(t->attempt);
+			owners[n] = ObjectIdGetDatum(t->owner);
 			n++;
 			done++;
+			if (deps != NULL)
+			{
+				int			ndeps;
+				int32	   *elems = mc_catalog_int4_elems(deps, &ndeps);
+				int			d;
+
+				if (nedges + ndeps > edges_size)
+				{
+					edges_size = Max(edges_size * 2, nedges + ndeps);
+					edge_ids = edge_ids == NULL ? palloc(sizeof(Datum) * edges_size)
+						: repalloc(edge_ids, sizeof(Datum) * edges_size);
+					edge_nos = edge_nos == NULL ? palloc(sizeof(Datum) * edges_size)
+						: repalloc(edge_nos, sizeof(Datum) * edges_size);
+				}
+				for (d = 0; d < ndeps; d++)
+				{
+					edge_ids[nedges] = UUIDPGetDatum(&sw->id);
+					edge_nos[nedges++] = Int32GetDatum(elems[d]);
+				}
+			}
 		}
 		if (done > 0)
 		{
@@ -372,8 +409,29 @@ record_completed_all(McCatalogSession *session, StepWorkflow *sws, int nsw,
 	if (n == 0)
 		return;
 
-	rows = mc_record_completions(session, n, ids, nos, NULL, versions,
-								 "completed", true, true);
+	values[0] = mc_catalog_array(ids, n, UUIDOID);
+	values[1] = mc_catalog_array(nos, n, INT4OID);
+	values[2] = mc_catalog_array(results, n, JSONBOID);
+	values[3] = mc_catalog_array(versions, n, INT8OID);
+	values[4] = ObjectIdGetDatum(session->caller);
+	values[5] = CStringGetTextDatum("completed");
+	values[6] = BoolGetDatum(true);
+	values[7] = mc_catalog_array(attempts, n, INT4OID);
+	values[8] = mc_catalog_array(owners, n, REGROLEOID);
+	values[9] = mc_catalog_array(edge_ids, nedges, UUIDOID);
+	values[10] = mc_catalog_array(edge_nos, nedges, INT4OID);
+	rows = mc_catalog_run(MC_PLAN_RECORD_COMPLETED,
+						  RECORD_SQL("u AS ("
+									 "  SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), "
+									 "    pg_catalog.unnest($2::pg_catalog.int4[]), "
+									 "    pg_catalog.unnest($8::pg_catalog.int4[]), "
+									 "    pg_catalog.unnest($3::pg_catalog.jsonb[]), "
+									 "    pg_catalog.unnest($9::pg_catalog.regrole[]), "
+									 "    pg_catalog.unnest($4::pg_catalog.int8[])) "
+									 "    AS u(workflow_id, task_no, attempt, result, owner, version))",
+									 "SELECT * FROM ROWS FROM (pg_catalog.unnest($10::pg_catalog.uuid[]), "
+									 "  pg_catalog.unnest($11::pg_catalog.int4[]))"),
+						  11, argtypes, values, NULL, 0);
 	held = palloc(sizeof(int32) * Max(rows, 1));
 	held_claimed = palloc0(sizeof(bool) * Max(rows, 1));
 	for (r = 0; r < rows; r++)
@@ -451,11 +509,10 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
  * CLAIM_SQL
  *		The claim statement of mc_claim_run: takes the tasks, records their
  *		'running' versions, and returns them, followed by the columns ctx
- *		("" or ", " MC_CTX_COLUMNS of the claimed row u, joined by
- *		ctx_joins); u has the claimed rows' columns returning, at least
- *		those the final select uses.
+ *		("" or ", " MC_CTX_COLUMNS of the claimed row u); u has the claimed
+ *		rows' columns returning, at least those the final select uses.
  */
-#define CLAIM_SQL(returning, ctx, ctx_joins) \
+#define CLAIM_SQL(returning, ctx) \
 	"WITH w AS (" \
 	"  SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), " \
 	"    pg_catalog.unnest($2::pg_catalog.int4[]), pg_catalog.unnest($3::pg_catalog.int4[]), " \
@@ -499,7 +556,6 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
 	"  e.output_schema, u.agent_type, u.lease_until, " \
 	"  COALESCE(e.registered_by::pg_catalog.oid, 0) " ctx \
 	"FROM u LEFT JOIN mycelium.executors e ON e.agent_type = u.agent_type " \
-	ctx_joins \
 	"ORDER BY u.workflow_id, u.task_no"
 
 /*
@@ -517,7 +573,7 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
  *		(mc_ctx_from_row).  The caller holds the workflows' locks and
  *		counts the claims into them.
  *
- * The scheduler also passes the tasks its step held (mc_record_completions):
+ * The scheduler also passes the tasks its step held (record_completed_all):
  * hcounts[i] of them for workflow i, in task order from held[hfirsts[i]]
  * (from 1), claimed before any ready task of the workflow.  hfirsts NULL:
  * none.
@@ -569,10 +625,10 @@ mc_claim_run(McCatalogSession *session, int n, Datum *ids, Datum *limits,
 										"t.max_attempts, t.initial_delay, t.max_delay, "
 										"t.exponential_base, t.timeout, t.allow_failure, "
 										"t.owner, t.agent_type, t.lease_until",
-										"", ""),
+										""),
 							  12, argtypes, values, nulls, 0);
 	return mc_catalog_run(MC_PLAN_CLAIM_AGENT,
-						  CLAIM_SQL("t.*", ", " MC_CTX_COLUMNS("u"), MC_CTX_JOINS("u")),
+						  CLAIM_SQL("t.*", ", " MC_CTX_COLUMNS("u")),
 						  12, argtypes, values, nulls, 0);
 }
 
@@ -1044,6 +1100,8 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 	int			nkept = 0;
 	StepWorkflow *sws;
 	int			nsw = 0;
+	bool	   *completed_set;
+	ArrayType **completed_dependents;
 	int			room;
 	int			i;
 	int			j;
@@ -1121,7 +1179,10 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 	}
 	nsw = j;
 
-	complete_rows_early(session, finished, nfinished);
+	completed_set = palloc(sizeof(bool) * Max(nfinished, 1));
+	completed_dependents = palloc(sizeof(ArrayType *) * Max(nfinished, 1));
+	complete_rows_early(session, finished, nfinished, completed_set,
+						completed_dependents);
 
 	/* lock them all, waiting only for those with outcomes to record */
 	mark_idle_candidates(sws, nsw);
@@ -1154,7 +1215,8 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 
 	for (i = 0; i < nsw; i++)
 		sws[i].lowest_ready = PG_INT32_MAX;
-	record_completed_all(session, sws, nsw, finished);
+	record_completed_all(session, sws, nsw, finished, completed_set,
+						 completed_dependents);
 
 	room = batch->capacity - batch->ntasks;
 	for (i = 0; i < nsw; i++)
@@ -1375,7 +1437,7 @@ mc_dispatch_lock_batch(McBatch *batch)
 	uint64		rows;
 	uint64		r;
 	int			i;
-	McCtxDependencies *deps;
+	McCtxSources *sources;
 	MemoryContext old;
 
 	for (i = 0; i < batch->ntasks; i++)
@@ -1397,20 +1459,17 @@ mc_dispatch_lock_batch(McBatch *batch)
 	values[2] = mc_catalog_array(attempts, n, INT4OID);
 	values[3] = CStringGetTextDatum(batch->worker_id);
 	rows = mc_catalog_run(MC_PLAN_LOCK_BATCH,
-						  "SELECT l.n, " MC_CTX_COLUMNS("l")
-						  "FROM ("
-						  "  SELECT c.n, t.* "
-						  "  FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), "
-						  "    pg_catalog.unnest($2::pg_catalog.int4[]), pg_catalog.unnest($3::pg_catalog.int4[])) "
-						  "    WITH ORDINALITY AS c(workflow_id, task_no, attempt, n) "
-						  "  JOIN mycelium.task_states t ON t.workflow_id = c.workflow_id "
-						  "    AND t.task_no = c.task_no "
-						  "  WHERE t.status = 'running' AND t.attempt = c.attempt AND t.worker_id = $4 "
-						  "  ORDER BY t.workflow_id, t.task_no "
-						  "  FOR UPDATE OF t) l "
-						  MC_CTX_JOINS("l"),
+						  "SELECT c.n, " MC_CTX_COLUMNS("t")
+						  "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), "
+						  "  pg_catalog.unnest($2::pg_catalog.int4[]), pg_catalog.unnest($3::pg_catalog.int4[])) "
+						  "  WITH ORDINALITY AS c(workflow_id, task_no, attempt, n) "
+						  "JOIN mycelium.task_states t ON t.workflow_id = c.workflow_id "
+						  "  AND t.task_no = c.task_no "
+						  "WHERE t.status = 'running' AND t.attempt = c.attempt AND t.worker_id = $4 "
+						  "ORDER BY t.workflow_id, t.task_no "
+						  "FOR UPDATE OF t",
 						  4, argtypes, values, NULL, 0);
-	deps = mc_ctx_dependencies(rows, 2);
+	sources = mc_ctx_sources(rows, 2);
 	old = MemoryContextSwitchTo(mc_batch_context(batch));
 	for (r = 0; r < rows; r++)
 	{
@@ -1418,7 +1477,7 @@ mc_dispatch_lock_batch(McBatch *batch)
 		int64		k = DatumGetInt64(mc_catalog_value(r, 1, &isnull)) - 1;
 
 		ours[k] = true;
-		batch->tasks[index[k]].ctx = mc_ctx_from_row(r, 2, deps);
+		batch->tasks[index[k]].ctx = mc_ctx_from_row(r, 2, sources);
 	}
 	MemoryContextSwitchTo(old);
 	for (i = 0; i < n; i++)

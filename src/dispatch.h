@@ -60,8 +60,7 @@ extern McTaskStatus mc_fail_attempt(McCatalogSession *session, McWorkflow *wf,
 									McTask *task, char *error);
 extern uint64 mc_record_completions(McCatalogSession *session, int n,
 									Datum *ids, Datum *nos, Datum *results,
-									Datum *versions, const char *event,
-									bool rows_set, bool hold);
+									Datum *versions, const char *event);
 extern uint64 mc_claim_run(McCatalogSession *session, int n, Datum *ids,
 						   Datum *limits, Datum *afters, Datum *bases,
 						   Datum *hfirsts, Datum *hcounts, Datum *held,

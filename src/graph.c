@@ -157,10 +157,7 @@ read_tasks(pg_uuid_t *id, int *ntasks)
 		deps = mc_catalog_value(r, 5, &isnull);
 		if (!isnull)
 		{
-			ArrayType  *arr = DatumGetArrayTypePCopy(deps);
-
-			t->ndeps = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
-			t->deps = (int32 *) ARR_DATA_PTR(arr);
+			t->deps = mc_catalog_int4_elems(DatumGetArrayTypePCopy(deps), &t->ndeps);
 		}
 	}
 	*ntasks = (int) rows;

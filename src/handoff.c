@@ -185,12 +185,12 @@ mc_handoff_create(const McHandoffParts *parts)
 	mc_jsonb_push_key(&state, "task_description");
 	mc_jsonb_push_cstring(&state, WJB_VALUE, parts->task_description);
 	mc_jsonb_push_key(&state, "context");
-	mc_jsonb_push_jsonb(&state, parts->context);
+	mc_jsonb_push_jsonb(&state, WJB_VALUE, parts->context);
 	mc_jsonb_push_key(&state, "metadata");
-	mc_jsonb_push_jsonb(&state, parts->metadata);
+	mc_jsonb_push_jsonb(&state, WJB_VALUE, parts->metadata);
 	mc_jsonb_push_key(&state, "progress");
 	if (parts->progress != NULL)
-		mc_jsonb_push_jsonb(&state, parts->progress);
+		mc_jsonb_push_jsonb(&state, WJB_VALUE, parts->progress);
 	else
 		mc_jsonb_push_null(&state);
 	v = pushJsonbValue(&state, WJB_END_OBJECT, NULL);

@@ -67,17 +67,18 @@ mc_jsonb_push_key(JsonbParseState **state, const char *key)
 /*
  * mc_jsonb_push_jsonb
  *		Adds a jsonb document (a scalar too) as the value of the current
- *		key.
+ *		key (token WJB_VALUE) or as an array's element (WJB_ELEM).
  */
 void
-mc_jsonb_push_jsonb(JsonbParseState **state, Jsonb *value)
+mc_jsonb_push_jsonb(JsonbParseState **state, JsonbIteratorToken token,
+					Jsonb *value)
 {
 	JsonbValue	v;
 
 	v.type = jbvBinary;
 	v.val.binary.data = &value->root;
 	v.val.binary.len = VARSIZE(value) - VARHDRSZ;
-	(void) pushJsonbValue(state, WJB_VALUE, &v);
+	(void) pushJsonbValue(state, token, &v);
 }
 
 /*

@@ -16,7 +16,8 @@ extern void mc_jsonb_push_text(JsonbParseState **state,
 							   JsonbIteratorToken token, text *value);
 extern void mc_jsonb_push_cstring(JsonbParseState **state,
 								  JsonbIteratorToken token, const char *str);
-extern void mc_jsonb_push_jsonb(JsonbParseState **state, Jsonb *value);
+extern void mc_jsonb_push_jsonb(JsonbParseState **state,
+								JsonbIteratorToken token, Jsonb *value);
 extern void mc_jsonb_push_int(JsonbParseState **state, int32 value);
 extern void mc_jsonb_push_float(JsonbParseState **state, float8 value);
 extern void mc_jsonb_push_bool(JsonbParseState **state, bool value);
