@@ -63,11 +63,10 @@ typedef enum
 	AS_JSONB_OR_OBJECT			/* ... {} */
 } ColumnKind;
 
-/* the columns of the statement mc_ctx_dependencies runs */
+/* the columns of the statement read_dependencies runs */
 enum
 {
-	DEP_WORKFLOW_ID = 1,
-	DEP_TASK_NO,
+	DEP_N = 1,
 	DEP_TASK_ID,
 	DEP_AGENT_ID,
 	DEP_AGENT_TYPE,
@@ -96,7 +95,7 @@ typedef struct CtxDependency
 {
 	pg_uuid_t	workflow_id;
 	int32		task_no;
-	HeapTuple	row;
+	HeapTuple	row;			/* NULL: not found */
 } CtxDependency;
 
 /* a statement row's workflow, or (with agent_id) its workflow and agent */
@@ -114,7 +113,7 @@ struct McCtxSources
 	/* for each row, its dependencies' task numbers */
 	int32	  **nos;			/* sorted: the order of the ctx's lists */
 	int		   *nnos;
-	/* the dependencies' rows, by workflow_id, task_no */
+	/* the dependencies, each once, by workflow_id, task_no, with their rows */
 	TupleDesc	dep_tupdesc;
 	CtxDependency *deps;
 	int			ndeps;
@@ -239,7 +238,8 @@ dependency_numbers(uint64 row, int col, int32 **nos)
  * dependency_keys
  *		The dependencies of the statement's rows, whose MC_CTX_COLUMNS
  *		start at column col, each once, in workflow and task order, into
- *		*keys; returns how many.  Keeps each row's in sources.
+ *		*keys (their rows not read yet); returns how many.  Keeps each
+ *		row's in sources.
  */
 static int
 dependency_keys(McCtxSources *sources, int col, CtxDependency **keys)
@@ -273,6 +273,7 @@ dependency_keys(McCtxSources *sources, int col, CtxDependency **keys)
 		{
 			(*keys)[nkeys].workflow_id = *id;
 			(*keys)[nkeys].task_no = deps[i];
+			(*keys)[nkeys].row = NULL;
 			nkeys++;
 		}
 	}
@@ -289,7 +290,8 @@ dependency_keys(McCtxSources *sources, int col, CtxDependency **keys)
 
 /*
  * read_dependencies
- *		Reads the n dependencies in keys (dependency_keys) into sources.
+ *		Reads the rows of the n dependencies in keys (dependency_keys), and
+ *		keeps them in sources.
  */
 static void
 read_dependencies(McCtxSources *sources, CtxDependency *keys, int n)
@@ -302,6 +304,8 @@ read_dependencies(McCtxSources *sources, CtxDependency *keys, int n)
 	uint64		r;
 	int			i;
 
+	sources->deps = keys;
+	sources->ndeps = n;
 	if (n == 0)
 		return;
 	ids = palloc(sizeof(Datum) * n);
@@ -314,26 +318,21 @@ read_dependencies(McCtxSources *sources, CtxDependency *keys, int n)
 	values[0] = mc_catalog_array(ids, n, UUIDOID);
 	values[1] = mc_catalog_array(nos, n, INT4OID);
 	rows = mc_catalog_run(MC_PLAN_CTX_DEPENDENCIES,
-						  "SELECT d.workflow_id, d.task_no, d.task_id, d.agent_id, d.agent_type, "
+						  "SELECT c.n, d.task_id, d.agent_id, d.agent_type, "
 						  "  d.status::pg_catalog.text, d.result, d.error "
 						  "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), "
-						  "  pg_catalog.unnest($2::pg_catalog.int4[])) AS c(workflow_id, task_no) "
+						  "  pg_catalog.unnest($2::pg_catalog.int4[])) "
+						  "  WITH ORDINALITY AS c(workflow_id, task_no, n) "
 						  "JOIN mycelium.task_states d ON d.workflow_id = c.workflow_id "
 						  "  AND d.task_no = c.task_no",
 						  2, argtypes, values, NULL, 0);
 	sources->dep_tupdesc = SPI_tuptable->tupdesc;
-	sources->deps = palloc(sizeof(CtxDependency) * Max(rows, 1));
 	for (r = 0; r < rows; r++)
 	{
-		CtxDependency *dep = &sources->deps[r];
 		bool		isnull;
 
-		dep->workflow_id = *DatumGetUUIDP(mc_catalog_value(r, DEP_WORKFLOW_ID, &isnull));
-		dep->task_no = DatumGetInt32(mc_catalog_value(r, DEP_TASK_NO, &isnull));
-		dep->row = SPI_tuptable->vals[r];
+		keys[DatumGetInt64(mc_catalog_value(r, DEP_N, &isnull)) - 1].row = SPI_tuptable->vals[r];
 	}
-	sources->ndeps = (int) rows;
-	qsort(sources->deps, sources->ndeps, sizeof(CtxDependency), dependency_cmp);
 }
 
 /*
@@ -524,30 +523,16 @@ push_column(JsonbParseState **state, const char *key, uint64 row, int col,
 }
 
 /*
- * push_dependency_column
- *		Adds column col of a dependency's row under key, as kind says.
+ * push_source_column
+ *		Adds column col of tuple, a row read by mc_ctx_sources (of
+ *		descriptor tupdesc), under key, as kind says.
  */
 static void
-push_dependency_column(JsonbParseState **state, McCtxSources *sources,
-					   CtxDependency *dep, const char *key, int col, ColumnKind kind)
+push_source_column(JsonbParseState **state, const char *key, HeapTuple tuple,
+				   TupleDesc tupdesc, int col, ColumnKind kind)
 {
 	bool		isnull;
-	Datum		d = SPI_getbinval(dep->row, sources->dep_tupdesc, col, &isnull);
-
-	push_datum(state, key, d, isnull, kind);
-}
-
-/*
- * push_workflow_column
- *		Adds column col of the workflow row of SPI row row under key, as
- *		kind says.
- */
-static void
-push_workflow_column(JsonbParseState **state, McCtxSources *sources,
-					 uint64 row, const char *key, int col, ColumnKind kind)
-{
-	bool		isnull;
-	Datum		d = SPI_getbinval(sources->workflow[row], sources->wf_tupdesc, col, &isnull);
+	Datum		d = SPI_getbinval(tuple, tupdesc, col, &isnull);
 
 	push_datum(state, key, d, isnull, kind);
 }
@@ -612,7 +597,7 @@ find_dependencies(uint64 row, int col, McCtxSources *sources,
 		if (sources->ndeps > 0)
 			found = bsearch(&key, sources->deps, sources->ndeps, sizeof(CtxDependency),
 							dependency_cmp);
-		if (found == NULL)
+		if (found == NULL || found->row == NULL)
 			elog(ERROR, "dependency %d of a task of workflow %s not found", nos[i],
 				 DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(id))));
 		(*mine)[i] = found;
@@ -641,12 +626,12 @@ push_dependencies(JsonbParseState **state, McCtxSources *sources,
 		if (results)
 		{
 			(void) pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
-			push_dependency_column(state, sources, mine[i], "task_id", DEP_TASK_ID, AS_TEXT);
-			push_dependency_column(state, sources, mine[i], "agent_id", DEP_AGENT_ID, AS_TEXT);
-			push_dependency_column(state, sources, mine[i], "agent_type", DEP_AGENT_TYPE, AS_TEXT);
-			push_dependency_column(state, sources, mine[i], "status", DEP_STATUS, AS_TEXT);
-			push_dependency_column(state, sources, mine[i], "result", DEP_RESULT, AS_JSONB_OR_NULL);
-			push_dependency_column(state, sources, mine[i], "error", DEP_ERROR, AS_TEXT);
+			push_source_column(state, "task_id", mine[i]->row, sources->dep_tupdesc, DEP_TASK_ID, AS_TEXT);
+			push_source_column(state, "agent_id", mine[i]->row, sources->dep_tupdesc, DEP_AGENT_ID, AS_TEXT);
+			push_source_column(state, "agent_type", mine[i]->row, sources->dep_tupdesc, DEP_AGENT_TYPE, AS_TEXT);
+			push_source_column(state, "status", mine[i]->row, sources->dep_tupdesc, DEP_STATUS, AS_TEXT);
+			push_source_column(state, "result", mine[i]->row, sources->dep_tupdesc, DEP_RESULT, AS_JSONB_OR_NULL);
+			push_source_column(state, "error", mine[i]->row, sources->dep_tupdesc, DEP_ERROR, AS_TEXT);
 			(void) pushJsonbValue(state, WJB_END_OBJECT, NULL);
 			continue;
 		}
@@ -720,8 +705,10 @@ mc_ctx_from_row(uint64 row, int col, McCtxSources *sources)
 						  DatumGetCString(DirectFunctionCall1(uuid_out,
 															  mc_catalog_value(row, col + CTX_WORKFLOW_ID, &isnull))));
 	push_int_column(&state, "attempt", row, col + CTX_ATTEMPT);
-	push_workflow_column(&state, sources, row, "workflow_context", WF_CONTEXT, AS_JSONB_OR_NULL);
-	push_workflow_column(&state, sources, row, "variables", WF_VARIABLES, AS_JSONB_OR_NULL);
+	push_source_column(&state, "workflow_context", sources->workflow[row],
+					   sources->wf_tupdesc, WF_CONTEXT, AS_JSONB_OR_NULL);
+	push_source_column(&state, "variables", sources->workflow[row],
+					   sources->wf_tupdesc, WF_VARIABLES, AS_JSONB_OR_NULL);
 
 	mc_jsonb_push_key(&state, "task");
 	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);

@@ -35,6 +35,7 @@
 #include "utils/timestamp.h"
 
 #include "agent.h"
+#include "ctx.h"
 #include "dispatch.h"
 #include "mycelium_errcodes.h"
 #include "retry.h"
@@ -593,20 +594,15 @@ mc_claim_run(McCatalogSession *session, int n, Datum *ids, Datum *limits,
 	memset(nulls, ' ', sizeof(nulls));
 	if (hfirsts == NULL)
 	{
-		int			i;
-
-		hfirsts = palloc(sizeof(Datum) * Max(n, 1));
-		hcounts = palloc(sizeof(Datum) * Max(n, 1));
-		for (i = 0; i < n; i++)
-		{
-			hfirsts[i] = Int32GetDatum(1);
-			hcounts[i] = Int32GetDatum(0);
-		}
-		nheld = 0;
+		/* no held tasks: w's hfirst and hcount are NULL, and none is taken */
+		nulls[9] = nulls[10] = nulls[11] = 'n';
 	}
-	values[9] = mc_catalog_array(hfirsts, n, INT4OID);
-	values[10] = mc_catalog_array(hcounts, n, INT4OID);
-	values[11] = mc_catalog_array(held, nheld, INT4OID);
+	else
+	{
+		values[9] = mc_catalog_array(hfirsts, n, INT4OID);
+		values[10] = mc_catalog_array(hcounts, n, INT4OID);
+		values[11] = mc_catalog_array(held, nheld, INT4OID);
+	}
 	values[0] = mc_catalog_array(ids, n, UUIDOID);
 	values[1] = mc_catalog_array(limits, n, INT4OID);
 	values[2] = mc_catalog_array(afters, n, INT4OID);

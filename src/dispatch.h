@@ -13,7 +13,6 @@
 #include "utils/hsearch.h"
 
 #include "catalog.h"
-#include "ctx.h"
 #include "execute.h"
 #include "shmem.h"
 #include "state.h"
