@@ -81,7 +81,7 @@ LANGUAGE sql IMMUTABLE AS $$
 				ELSE 'public.floor_tasks' END;
 $$;
 
--- floor_steps_create(name, lever): creates the procedure public.name(part,
+-- floor_steps_create(name, lever): creates (or replaces) public.name(part,
 -- parts, b) that runs the floor's steps, with the change lever makes to
 -- what they write ('none': the floor's own; the others are described in
 -- bench/floor_levers.sql), on part number part (from 0) of parts of the
@@ -189,7 +189,7 @@ BEGIN
 	END IF;
 
 	EXECUTE format($f$
-CREATE PROCEDURE public.%1$I(part integer, parts integer, b integer)
+CREATE OR REPLACE PROCEDURE public.%1$I(part integer, parts integer, b integer)
 LANGUAGE plpgsql AS %2$L$f$, name, format($q$
 DECLARE
 	wfs uuid[] := ARRAY(SELECT w.workflow_id FROM public.floor_workflows w

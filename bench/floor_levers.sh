@@ -69,6 +69,9 @@ run_levers() {
 	shift
 	declare -A rates=()
 	echo "== $name ($RUNS runs; tasks/s, and the ratio to \"none\" in the same run)"
+	for lever in "$@"; do
+		psql_b -At -c "SELECT public.floor_steps_create('floor_lever_${lever//+/_}', '$lever')" >/dev/null
+	done
 	for i in $(seq "$RUNS"); do
 		for lever in "$@"; do
 			r=$(run_lever "$lever")

@@ -29,8 +29,9 @@
 -- (workflow_id, task_no) after the last claimed, in the range of ids of
 -- the backend's workflows, and starts again from the first task when none
 -- is left after it; the run ends when a pass from the first task finds
--- none.  The procedures are made by floor_steps_create (bench/floor.sql),
--- which makes floor_run too: "none" is floor_run.
+-- none.  bench/floor_levers.sh makes the procedures it runs with
+-- floor_steps_create (bench/floor.sql), which makes floor_run too: "none"
+-- is floor_run.
 
 -- the narrow task rows: the state that changes as a task runs (the
 -- catalog's columns, without the definition's)
@@ -83,7 +84,3 @@ BEGIN
 						  FROM pg_attribute a WHERE a.attrelid = t AND a.attnum > 0 AND NOT a.attisdropped));
 	END LOOP;
 END $$;
-
-SELECT public.floor_steps_create('floor_lever_' || replace(l, '+', '_'), l)
-  FROM unnest(ARRAY['none', 'narrow', 'no_claim_rows', 'hot', 'no_history', 'locked',
-					'narrow+no_claim_rows+hot', 'narrow+no_claim_rows+hot+no_history']) AS l;
