@@ -37,6 +37,7 @@
 #include "agent.h"
 #include "ctx.h"
 #include "dispatch.h"
+#include "mycelium.h"
 #include "mycelium_errcodes.h"
 #include "retry.h"
 #include "state.h"
@@ -99,9 +100,51 @@ mc_batch_create(MemoryContext parent, const char *worker_id, int capacity)
 											   ALLOCSET_DEFAULT_SIZES);
 	batch->worker_id = MemoryContextStrdup(cxt, worker_id);
 	batch->capacity = capacity;
+	batch->allocated = capacity;
+	/* until it has run some, a batch expects its attempts to be long */
+	batch->attempt_us = (int64) mc_batch_time_ms * 1000;
 	batch->tasks = MemoryContextAllocZero(cxt, sizeof(McRunTask) * capacity);
 	batch->cursors = NULL;
 	return batch;
+}
+
+/*
+ * mc_batch_resize
+ *		Makes capacity the most tasks the batch claims at once (a reload
+ *		changed mycelium.batch_size).  Tasks it holds beyond a smaller
+ *		capacity stay and run; it claims no more until it is under it.
+ */
+void
+mc_batch_resize(McBatch *batch, int capacity)
+{
+	if (capacity > batch->allocated)
+	{
+		batch->tasks = repalloc(batch->tasks, sizeof(McRunTask) * capacity);
+		memset(&batch->tasks[batch->allocated], 0,
+			   sizeof(McRunTask) * (capacity - batch->allocated));
+		batch->allocated = capacity;
+	}
+	batch->capacity = capacity;
+}
+
+/*
+ * claim_room
+ *		How many more tasks a step may claim into the batch: as many as it
+ *		expects to run in mycelium.batch_time, judging by the mean length
+ *		of the attempts it ran last (at least one, at most its capacity),
+ *		less those it still holds.  Claimed tasks run one after another in
+ *		this worker, so claiming ahead more long tasks than that would keep
+ *		them from workers that fall idle meanwhile.
+ */
+static int
+claim_room(McBatch *batch)
+{
+	int64		budget = (int64) mc_batch_time_ms * 1000;
+	int64		fit = batch->capacity;
+
+	if (batch->attempt_us > 0)
+		fit = Max(budget / batch->attempt_us, 1);
+	return (int) Min(fit, batch->capacity) - batch->ntasks;
 }
 
 /*
@@ -1214,7 +1257,7 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 	record_completed_all(session, sws, nsw, finished, completed_set,
 						 completed_dependents);
 
-	room = batch->capacity - batch->ntasks;
+	room = claim_room(batch);
 	for (i = 0; i < nsw; i++)
 	{
 		step_record(session, batch, &sws[i], finished, room);
@@ -1350,26 +1393,57 @@ fail_lost_attempts(McCatalogSession *session, uint64 n)
 }
 
 /*
+ * ORPHANS_SQL
+ *		The attempts of function tasks left running by the scheduler
+ *		workers that cond (on worker_id, given $1) picks, as
+ *		fail_lost_attempts reads them, lost because why.
+ */
+#define ORPHANS_SQL(why, cond) \
+	"SELECT workflow_id, task_id, attempt, '" why "' " \
+	"FROM mycelium.task_states " \
+	"WHERE status = 'running' AND lease_until IS NULL AND " cond " " \
+	"ORDER BY workflow_id, task_no"
+
+/*
  * mc_recover_orphans
- *		Attempts left running by a scheduler worker that is gone (a crash,
- *		a restart) count as failed.
+ *		Attempts left running by a scheduler worker that is gone count as
+ *		failed.  With worker_id, those of that worker, which is starting
+ *		again (after a crash or a restart).  With NULL, those of workers
+ *		this server does not run: mycelium.max_workers was lowered since
+ *		they ran, or the catalog was restored from another server.  Each
+ *		worker recovers its own as it starts; the launcher the others.
  */
 void
 mc_recover_orphans(McCatalogSession *session, const char *worker_id)
 {
-	static const Oid argtypes[] = {TEXTOID};
 	Datum		values[1];
+	Oid			argtype;
+	uint64		n;
 
-	values[0] = CStringGetTextDatum(worker_id);
-	fail_lost_attempts(session,
-					   mc_catalog_run_scan(MC_PLAN_RECOVER_ORPHANS,
-										   "SELECT workflow_id, task_id, attempt, "
-										   "  'its worker stopped (crash or restart)' "
-										   "FROM mycelium.task_states "
-										   "WHERE status = 'running' AND worker_id = $1 "
-										   "  AND lease_until IS NULL "
-										   "ORDER BY workflow_id, task_no",
-										   1, argtypes, values, NULL, 0));
+	if (worker_id != NULL)
+	{
+		argtype = TEXTOID;
+		values[0] = CStringGetTextDatum(worker_id);
+		n = mc_catalog_run_scan(MC_PLAN_RECOVER_ORPHANS,
+								ORPHANS_SQL("its worker stopped (crash or restart)",
+											"worker_id = $1"),
+								1, &argtype, values, NULL, 0);
+	}
+	else
+	{
+		Datum	   *names = palloc(sizeof(Datum) * Max(mc_max_workers, 1));
+		int			i;
+
+		for (i = 0; i < mc_max_workers; i++)
+			names[i] = CStringGetTextDatum(psprintf(MC_WORKER_NAME, i));
+		argtype = TEXTARRAYOID;
+		values[0] = mc_catalog_array(names, mc_max_workers, TEXTOID);
+		n = mc_catalog_run_scan(MC_PLAN_RECOVER_FOREIGN_ORPHANS,
+								ORPHANS_SQL("its worker does not run on this server",
+											"worker_id <> ALL ($1)"),
+								1, &argtype, values, NULL, 0);
+	}
+	fail_lost_attempts(session, n);
 }
 
 /*

@@ -36,6 +36,8 @@ typedef struct McBatch
 	int			cur;			/* the step context in use */
 	const char *worker_id;		/* recorded in the rows of claimed tasks */
 	int			capacity;		/* most tasks claimed at once */
+	int			allocated;		/* room in tasks, at least capacity */
+	int64		attempt_us;		/* mean length of the last run's attempts, us */
 	int			ntasks;
 	McRunTask  *tasks;
 	List	   *requeue;		/* workflows to push when this transaction commits */
@@ -47,6 +49,7 @@ typedef struct McBatch
 
 extern McBatch *mc_batch_create(MemoryContext parent, const char *worker_id,
 								int capacity);
+extern void mc_batch_resize(McBatch *batch, int capacity);
 extern void mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 							 McQueueEntry *candidates, int ncandidates);
 extern MemoryContext mc_batch_context(McBatch *batch);

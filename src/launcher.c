@@ -11,7 +11,8 @@
  * times it scans), wakes the workflows whose retry back-off has run out
  * (notifying external agents of their due tasks), and takes back the tasks
  * of external agents whose lease lapsed, sleeping until the next of these
- * is due.
+ * is due.  At start it also counts as failed the attempts left running by
+ * workers this server does not run (each worker recovers its own).
  *
  * A rescan goes in passes over the workflows with ready function tasks,
  * in workflow id order, each tick taking only as many as the queue has
@@ -104,7 +105,7 @@ mc_register_workers(void)
 	{
 		char		name[BGW_MAXLEN];
 
-		snprintf(name, sizeof(name), "mycelium worker %d", i);
+		snprintf(name, sizeof(name), MC_WORKER_NAME, i);
 		register_one("mc_worker_main", name, "mycelium worker", i);
 	}
 }
@@ -192,10 +193,12 @@ rescan_page(TimestampTz now, pg_uuid_t **ids)
  *		One look at the catalog: the next page of a rescan if one is under
  *		way, the workflows with due retries not yet claimed, the external
  *		agent types whose retries fell due since the last look (notified),
- *		and lapsed leases.  Returns how long to sleep, in ms.
+ *		and lapsed leases; with recover (the first look since the extension
+ *		appeared), first the attempts left running by workers this server
+ *		does not run.  Returns how long to sleep, in ms.
  */
 static long
-tick(TimestampTz *since)
+tick(TimestampTz *since, bool recover)
 {
 	static const Oid argtypes[] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
 	McCatalogSession session;
@@ -220,6 +223,8 @@ tick(TimestampTz *since)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	mc_catalog_open(&session);
 
+	if (recover)
+		mc_recover_orphans(&session, NULL);
 	if (rescan_active)
 	{
 		nfound = rescan_page(now, &found);
@@ -288,6 +293,7 @@ mc_launcher_main(Datum main_arg)
 {
 	TimestampTz since = 0;
 	bool		rescan = true;	/* a rescan is to start */
+	bool		recovered = false;	/* others' orphans since the extension appeared */
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -331,11 +337,15 @@ mc_launcher_main(Datum main_arg)
 				rescan_active = true;
 				memset(&rescan_after, 0, sizeof(rescan_after));
 			}
-			nap = tick(&since);
+			nap = tick(&since, !recovered);
 			rescan = false;
+			recovered = true;
 		}
 		else
+		{
 			rescan = true;
+			recovered = false;
+		}
 
 		/* what the tick did shows in the statistics views, as a backend's */
 		pgstat_report_stat(true);

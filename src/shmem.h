@@ -21,6 +21,12 @@
 /* recently cancelled or failed workflows, whose claimed tasks must not start */
 #define MC_CANCELLED_RING 64
 
+/*
+ * The name of executor worker n: its background worker's name, and the
+ * worker_id recorded in the rows of the tasks it claims.
+ */
+#define MC_WORKER_NAME "mycelium worker %d"
+
 /* one executor worker */
 typedef struct McWorkerSlot
 {
@@ -43,7 +49,6 @@ typedef struct McQueueEntry
 typedef struct McShared
 {
 	slock_t		mutex;			/* protects everything below but the CV */
-	bool		recovered;		/* the launcher finished crash recovery */
 	bool		rescan;			/* queue overflowed: rescan the catalog */
 	Latch	   *launcher_latch;
 	uint32		queue_head;		/* next entry to take */

@@ -100,13 +100,15 @@ recover(const char *worker_id)
 /*
  * run_attempts
  *		Runs the batch's claimed attempts in turn until they are done or
- *		the batch has run for mycelium.batch_time.
+ *		the batch has run for mycelium.batch_time, and notes how long they
+ *		took on average, which bounds how many the next step claims.
  */
 static void
 run_attempts(McBatch *batch)
 {
 	TimestampTz start = GetCurrentTimestamp();
 	MemoryContext old = MemoryContextSwitchTo(mc_batch_context(batch));
+	int			nrun = 0;
 	int			i;
 
 	for (i = 0; i < batch->ntasks; i++)
@@ -129,7 +131,10 @@ run_attempts(McBatch *batch)
 																			UUIDPGetDatum(&t->workflow_id))),
 										t->task_id, t->attempt));
 		mc_execute_task(t, true);
+		nrun++;
 	}
+	if (nrun > 0)
+		batch->attempt_us = (GetCurrentTimestamp() - start) / nrun;
 	MemoryContextSwitchTo(old);
 }
 
@@ -184,7 +189,7 @@ mc_worker_main(Datum main_arg)
 	McBatch    *batch;
 	McQueueEntry candidates[MC_CANDIDATES];
 
-	snprintf(worker_id, sizeof(worker_id), "mycelium worker %d", slot);
+	snprintf(worker_id, sizeof(worker_id), MC_WORKER_NAME, slot);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
@@ -221,6 +226,7 @@ mc_worker_main(Datum main_arg)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			mc_batch_resize(batch, mc_batch_size);
 		}
 
 		/*

@@ -1,9 +1,12 @@
-# The scheduler runs ready tasks in parallel: a diamond's middle tasks
-# overlap and the last sees both results; max_parallel_tasks bounds how
+# The scheduler runs ready tasks in parallel: long tasks spread over the
+# workers, none of which claims more of them ahead than it can start; a
+# diamond's middle tasks overlap and the last sees both results;
+# max_parallel_tasks bounds how
 # many run at once, also over tasks a completion releases; a released
 # task is claimed without being made ready first; tasks run as the
 # workflow's owner; workers show their task in pg_stat_activity; what the
-# workers write shows in the statistics views once they are idle.
+# workers write shows in the statistics views once they are idle;
+# mycelium.batch_size follows a reload.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -14,6 +17,32 @@ use lib $FindBin::RealBin;
 use MyceliumNode;
 
 my $node = mycelium_node('parallel');
+
+# 8 independent tasks of 0.5 s, 4 workers (fresh: they have run nothing
+# yet, so they expect long attempts): each worker holds one task at a
+# time, so all 4 run at once and none queues tasks behind its own
+my $long = $node->safe_psql('postgres', q{
+	SET ROLE alice;
+	SELECT mycelium.create_workflow(
+		(SELECT jsonb_agg(mycelium.task('l' || i, 'a', 'test', input => '{"sleep": 0.5}'))
+		   FROM generate_series(1, 8) i));});
+$node->safe_psql('postgres', "SET ROLE alice; SELECT mycelium.start_workflow('$long')");
+my $most_held = 0;
+for (1 .. 400)
+{
+	my ($held, $status) = split /\|/, $node->safe_psql('postgres', qq{
+		SELECT coalesce(max(n), 0), (SELECT status FROM mycelium.workflows WHERE workflow_id = '$long')
+		  FROM (SELECT count(*) n FROM mycelium.task_states
+				 WHERE workflow_id = '$long' AND status = 'running' GROUP BY worker_id) w});
+	$most_held = $held if $held > $most_held;
+	last if $status eq 'completed';
+	select(undef, undef, undef, 0.02);
+}
+ok(wait_for_status($node, $long, 'completed', 30), 'the long tasks complete');
+is($most_held, 1, 'no worker held more than one long task at a time');
+is($node->safe_psql('postgres', qq{SELECT max(slot) FROM effects WHERE workflow_id = '$long'}),
+	'4', 'the 4 workers ran 4 long tasks at once');
+$node->safe_psql('postgres', 'TRUNCATE effects');
 
 # diamond A -> (B, C) -> D, created and started by alice
 my $wf = $node->safe_psql('postgres', q{
@@ -119,6 +148,32 @@ for (1 .. 100)
 	select(undef, undef, undef, 0.1);
 }
 like($stats, qr/^t/, "the workers' writes reach pg_stat_user_tables once they are idle ($stats)");
+
+# mycelium.batch_size takes effect on reload: 20 workflows of 10 quick
+# tasks, never more than 3 claimed in one transaction (the claims' history
+# rows share it), though a worker takes many workflows from the queue
+$node->append_conf('postgresql.conf', 'mycelium.batch_size = 3');
+$node->reload;
+$node->poll_query_until('postgres', q{SELECT current_setting('mycelium.batch_size') = '3'});
+sleep 2;	# the workers' next loop reloads the file (they sleep at most 1 s)
+$node->safe_psql('postgres', q{
+	CREATE TABLE public.quick (id uuid);
+	GRANT ALL ON public.quick TO alice;
+	SET ROLE alice;
+	INSERT INTO public.quick
+	SELECT mycelium.create_workflow(
+		(SELECT jsonb_agg(mycelium.task('q' || i, 'a', 'test')) FROM generate_series(1, 10) i))
+	  FROM generate_series(1, 20);
+	SELECT count(mycelium.start_workflow(id)) FROM public.quick;});
+$node->poll_query_until('postgres', q{
+	SELECT bool_and(w.status = 'completed') FROM mycelium.workflows w JOIN public.quick q ON q.id = w.workflow_id})
+  or die 'the quick workflows did not complete';
+my $most = $node->safe_psql('postgres', q{
+	SELECT max(n) FROM (SELECT count(*) n FROM mycelium.workflow_state_history h JOIN public.quick q
+						   ON q.id = h.workflow_id
+						 WHERE h.status = 'running' AND h.task_no > 0 GROUP BY h.xmin::text) c});
+cmp_ok($most, '<=', 3,
+	"after a reload, a worker claims at most mycelium.batch_size tasks a transaction ($most)");
 
 $node->stop;
 done_testing();

@@ -1,6 +1,8 @@
 # Exactly-once effects across a crash: kill -9 the postmaster in the middle
 # of a 1,000-task workflow, restart; the workflow completes by itself and
 # every task's effect exists exactly once.  Interrupted attempts count.
+# A restart with fewer workers: the attempts that workers no longer run
+# had left running are counted as lost and retried too.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -51,6 +53,40 @@ is($node->safe_psql('postgres', qq{
 		FROM (SELECT DISTINCT version FROM mycelium.workflow_history('$wf')) v) g
 	 WHERE prev IS NOT NULL AND version <> prev + 1}),
 	'0', 'versions stay consecutive');
+
+# 4 tasks that sleep through their first attempt, one per worker; then a
+# restart with one worker: the attempts of workers 1 to 3 have no worker
+# to recover them but the launcher
+$node->safe_psql('postgres', q{
+	CREATE FUNCTION public.sleep_first(ctx jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+	BEGIN
+		IF (ctx->>'attempt')::int = 1 THEN
+			PERFORM pg_sleep(300);
+		END IF;
+		RETURN '{}';
+	END $$;
+	SELECT mycelium.register_executor('sleep_first', 'public.sleep_first(jsonb)');});
+my $four = $node->safe_psql('postgres', q{
+	SELECT mycelium.create_workflow(
+		(SELECT jsonb_agg(mycelium.task('s' || i, 'a', 'sleep_first', initial_delay => 0.1))
+		   FROM generate_series(1, 4) i));});
+$node->safe_psql('postgres', "SELECT mycelium.start_workflow('$four')");
+$node->poll_query_until('postgres', qq{
+	SELECT count(*) = 4 FROM mycelium.task_states
+	 WHERE workflow_id = '$four' AND status = 'running'})
+  or die 'the sleeping tasks did not start';
+my $gone = $node->safe_psql('postgres', qq{
+	SELECT count(*) FROM mycelium.task_states
+	 WHERE workflow_id = '$four' AND worker_id <> 'mycelium worker 0'});
+cmp_ok($gone, '>', 0, "workers other than worker 0 hold $gone of them");
+$node->append_conf('postgresql.conf', 'mycelium.max_workers = 1');
+$node->restart;
+ok(wait_for_status($node, $four, 'completed', 60),
+	'after a restart with one worker, the workflow completes');
+is($node->safe_psql('postgres', qq{
+	SELECT count(*) FROM mycelium.workflow_history('$four')
+	 WHERE error LIKE '%its worker does not run on this server%'}),
+	$gone, 'the attempts of the workers no longer run were counted as lost');
 
 $node->stop;
 done_testing();
