@@ -10,12 +10,12 @@ use Test::More;
 use Time::HiRes qw(usleep);
 use Exporter 'import';
 
-our @EXPORT = qw(mycelium_node wait_for_status);
+our @EXPORT = qw(mycelium_cluster mycelium_node wait_for_status);
 
-# mycelium_node(NAME, EXTRA_CONF...): a started node with the extension
-# created, the test executors installed, and roles alice (LOGIN,
-# mycelium_user) and bob.
-sub mycelium_node
+# mycelium_cluster(NAME, EXTRA_CONF...): a started node with mycelium
+# preloaded and serving the "postgres" database, where the extension is
+# not created yet (EXTRA_CONF comes last, so it can name another database).
+sub mycelium_cluster
 {
 	my ($name, @conf) = @_;
 	my $node = PostgreSQL::Test::Cluster->new($name);
@@ -27,6 +27,15 @@ sub mycelium_node
 		"max_worker_processes = 16",
 		@conf));
 	$node->start;
+	return $node;
+}
+
+# mycelium_node(NAME, EXTRA_CONF...): mycelium_cluster with the extension
+# created, the test executors installed, and roles alice (LOGIN,
+# mycelium_user) and bob.
+sub mycelium_node
+{
+	my $node = mycelium_cluster(@_);
 	$node->safe_psql('postgres', q{
 		CREATE EXTENSION mycelium;
 		CREATE ROLE alice LOGIN IN ROLE mycelium_user;
