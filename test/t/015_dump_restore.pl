@@ -155,7 +155,5 @@ done_testing();
 sub wait_restored
 {
 	my ($wf, $status) = @_;
-	ok($target->poll_query_until('restored',
-			"SELECT status = '$status' FROM mycelium.workflows WHERE workflow_id = '$wf'"),
-		"workflow $wf reaches $status");
+	ok(wait_for_status($target, $wf, $status, 180, 'restored'), "workflow $wf reaches $status");
 }

@@ -74,16 +74,18 @@ sub mycelium_node
 	return $node;
 }
 
-# wait_for_status(NODE, WORKFLOW_ID, STATUS, TIMEOUT_S): polls until the
-# workflow has the status; returns whether it did in time.
+# wait_for_status(NODE, WORKFLOW_ID, STATUS, TIMEOUT_S, DATABASE): polls
+# until the workflow (in DATABASE, "postgres" if not given) has the status;
+# returns whether it did in time.
 sub wait_for_status
 {
-	my ($node, $wf, $status, $timeout) = @_;
+	my ($node, $wf, $status, $timeout, $db) = @_;
 	$timeout //= 60;
+	$db //= 'postgres';
 	my $deadline = time + $timeout;
 	while (time < $deadline)
 	{
-		my $s = $node->safe_psql('postgres',
+		my $s = $node->safe_psql($db,
 			"SELECT status FROM mycelium.workflows WHERE workflow_id = '$wf'");
 		return 1 if $s eq $status;
 		usleep(50_000);
