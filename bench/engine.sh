@@ -37,15 +37,9 @@ PORT=${PORT:-54394}
 DIR=/tmp/mycelium-bench-engine
 DB=bench
 
-mc_install_packages $MC_PACKAGES
-mc_stage "$here"
-mc_build_install
-mc_cluster_start "$DIR" "$PORT" "$DB" "synchronous_commit = on" \
+bench_cluster_start "synchronous_commit = on" \
 	"shared_buffers = '1GB'" "max_wal_size = '4GB'" "track_commit_timestamp = on" \
 	"mycelium.max_workers = $WORKERS"
-trap 'mc_cluster_stop "$DIR"; mc_unstage' EXIT
-
-psql_b() { mc_as_user psql -X -q -v ON_ERROR_STOP=1 -h "$DIR" -p "$PORT" -d "$DB" "$@"; }
 
 {
 	bench_noop_sql

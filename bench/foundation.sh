@@ -17,20 +17,15 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/test/lib/common.sh"
+. "$here/bench/lib.sh"
 
 RUNS=${RUNS:-5}
 PORT=${PORT:-54393}
 DIR=/tmp/mycelium-bench-foundation
 DB=bench
 
-mc_install_packages $MC_PACKAGES
-mc_stage "$here"
-mc_build_install
-mc_cluster_start "$DIR" "$PORT" "$DB" "synchronous_commit = on" \
+bench_cluster_start "synchronous_commit = on" \
 	"shared_buffers = '1GB'" "max_wal_size = '4GB'"
-trap 'mc_cluster_stop "$DIR"; mc_unstage' EXIT
-
-psql_b() { mc_as_user psql -X -q -v ON_ERROR_STOP=1 -h "$DIR" -p "$PORT" -d "$DB" "$@"; }
 
 
 psql_b <<'SQL'

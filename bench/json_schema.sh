@@ -16,6 +16,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/test/lib/common.sh"
+. "$here/bench/lib.sh"
 
 RUNS=${RUNS:-5}
 N=${N:-20000}
@@ -23,13 +24,9 @@ PORT=${PORT:-54396}
 DIR=/tmp/mycelium-bench-json-schema
 DB=bench
 
-mc_install_packages $MC_PACKAGES
-mc_stage "$here"
-mc_build_install
-mc_cluster_start "$DIR" "$PORT" "$DB"
-trap 'mc_cluster_stop "$DIR"; mc_unstage' EXIT
+bench_cluster_start
 
-mc_as_user psql -X -q -v ON_ERROR_STOP=1 -h "$DIR" -p "$PORT" -d "$DB" -At <<SQL
+psql_b -At <<SQL
 CREATE TABLE doc (schema jsonb, message text);
 INSERT INTO doc VALUES (
 '{"type": "object",
@@ -84,7 +81,7 @@ SQL
 
 vals=(); parses=()
 for i in $(seq "$RUNS"); do
-	out=$(mc_as_user psql -X -q -v ON_ERROR_STOP=1 -h "$DIR" -p "$PORT" -d "$DB" -At <<SQL
+	out=$(psql_b -At <<SQL
 DO \$\$
 DECLARE
 	s jsonb; m text; j jsonb; ok boolean; t0 timestamptz; tv float8; tp float8;

@@ -1,4 +1,21 @@
-# bench/lib.sh: SQL the scheduler benchmarks share (sourced by bench/*.sh).
+# bench/lib.sh: what the benchmarks share (sourced by bench/*.sh, after
+# test/lib/common.sh): their throwaway cluster, and SQL.
+
+# bench_cluster_start CONF...: installs the packages the benchmarks need,
+# builds and installs the extension from a staged copy of the tree at
+# $here, starts a throwaway cluster in $DIR on port $PORT serving database
+# $DB with the CONF lines in postgresql.conf, and stops it and removes the
+# copy when the script exits.
+bench_cluster_start() {
+	mc_install_packages $MC_PACKAGES
+	mc_stage "$here"
+	mc_build_install
+	mc_cluster_start "$DIR" "$PORT" "$DB" "$@"
+	trap 'mc_cluster_stop "$DIR"; mc_unstage' EXIT
+}
+
+# psql_b ARGS...: psql on the benchmark's database, stopping at the first error
+psql_b() { mc_as_user psql -X -q -v ON_ERROR_STOP=1 -h "$DIR" -p "$PORT" -d "$DB" "$@"; }
 
 # bench_noop_sql: the no-op executor "noop" and public.wait_all(ids), a
 # procedure that returns once every workflow of ids has ended (as a fresh

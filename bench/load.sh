@@ -31,18 +31,12 @@ ACTIVE=${ACTIVE:-100000}
 CLIENTS=${CLIENTS:-50}
 DURATION=${DURATION:-60}
 PROBE=${PROBE:-500}
-PORT=${PORT:-54396}
+PORT=${PORT:-54397}
 DIR=/tmp/mycelium-bench-load
 DB=bench
 
-mc_install_packages $MC_PACKAGES
-mc_stage "$here"
-mc_build_install
-mc_cluster_start "$DIR" "$PORT" "$DB" "synchronous_commit = on" \
+bench_cluster_start "synchronous_commit = on" \
 	"shared_buffers = '1GB'" "max_wal_size = '4GB'" "max_connections = $((CLIENTS + 30))"
-trap 'mc_cluster_stop "$DIR"; mc_unstage' EXIT
-
-psql_b() { mc_as_user psql -X -q -v ON_ERROR_STOP=1 -h "$DIR" -p "$PORT" -d "$DB" "$@"; }
 scripts=$(mc_as_user mktemp -d)
 
 {
