@@ -510,9 +510,12 @@ record_completed_all(McCatalogSession *session, StepWorkflow *sws, int nsw,
  * mc_record_failed_attempt
  *		Records one failed attempt: another attempt after the policy's
  *		back-off while attempts are left, else the task fails (and with it
- *		the workflow, unless allow_failure).  Returns whether a dependent
- *		may have become ready.  The caller holds the workflow lock; after
- *		this, wf->version is the next unused version.
+ *		the workflow, unless allow_failure).  An attempt handed back
+ *		unstarted (MC_OUTCOME_HANDED_BACK) is not counted: the task is
+ *		ready again at once, with the attempt count it had before its
+ *		claim.  Returns whether a task (a dependent, or this one) may have
+ *		become ready.  The caller holds the workflow lock; after this,
+ *		wf->version is the next unused version.
  */
 bool
 mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *rt)
@@ -533,12 +536,20 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
 		return false;
 	}
 
+	if (rt->outcome == MC_OUTCOME_HANDED_BACK)
+	{
+		mc_task_retry(session, wf, &task, 0, false, NULL,
+					  "handed back: not started");
+		wf->version++;
+		return true;
+	}
+
 	if (rt->attempt < rt->max_attempts && !mc_workflow_status_is_terminal(wf->status))
 	{
 		double		delay = mc_retry_delay(rt->attempt, rt->initial_delay,
 										   rt->max_delay, rt->exponential_base);
 
-		mc_task_retry(session, wf, &task, delay, rt->error,
+		mc_task_retry(session, wf, &task, delay, true, rt->error,
 					  psprintf("attempt %d failed; retry in %g s", rt->attempt, delay));
 		wf->version++;
 		return delay == 0;
@@ -990,7 +1001,10 @@ step_record(McCatalogSession *session, McBatch *batch, StepWorkflow *sw,
 	}
 	sw->may_wrap = sw->candidate || OidIsValid(sw->start_by);
 
-	/* completed attempts are recorded already; failures one by one */
+	/*
+	 * Completed attempts are recorded already; failed ones, and those
+	 * handed back unstarted, one by one.
+	 */
 	for (i = 0; i < sw->nfinished; i++)
 	{
 		McRunTask  *t = &finished[sw->first + i];
@@ -1000,12 +1014,12 @@ step_record(McCatalogSession *session, McBatch *batch, StepWorkflow *sw,
 			t->outcome = MC_OUTCOME_FAILED;
 			t->error = pstrdup("not started: its workflow was ending");
 		}
-		if (t->outcome != MC_OUTCOME_FAILED)
+		if (t->outcome != MC_OUTCOME_FAILED && t->outcome != MC_OUTCOME_HANDED_BACK)
 			continue;
 		sw->may_wrap = true;
 		if (mc_record_failed_attempt(session, wf, t))
 			sw->released++;
-		if (t->attempt < t->max_attempts)
+		if (t->outcome == MC_OUTCOME_FAILED && t->attempt < t->max_attempts)
 			batch->retry_scheduled = true;
 	}
 

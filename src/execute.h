@@ -17,7 +17,8 @@ typedef enum McOutcome
 	MC_OUTCOME_COMPLETED,		/* returned a result; its effects are kept */
 	MC_OUTCOME_FAILED,			/* raised an error (or timed out) */
 	MC_OUTCOME_NOT_OURS,		/* not run: cancelled before the worker locked it */
-	MC_OUTCOME_NOT_RUN			/* not run: its workflow ended meanwhile */
+	MC_OUTCOME_NOT_RUN,			/* not run: its workflow ended meanwhile */
+	MC_OUTCOME_HANDED_BACK		/* not run: left for other workers */
 } McOutcome;
 
 /* a claimed task, as the dispatcher hands it to the executor */

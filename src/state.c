@@ -675,30 +675,39 @@ mc_workflow_finish(McCatalogSession *session, McWorkflow *wf,
 
 /*
  * mc_task_retry
- *		A running task's attempt failed and it has attempts left: it is
- *		ready again, not before delay seconds from now.
+ *		A running task is ready again, not before delay seconds from now:
+ *		its attempt failed and it has attempts left, or (started false) a
+ *		worker claimed it but handed it back unstarted, and that attempt
+ *		is not counted.
  */
 void
 mc_task_retry(McCatalogSession *session, McWorkflow *wf, McTask *task,
-			  double delay, const char *error, const char *event)
+			  double delay, bool started, const char *error, const char *event)
 {
-	static const Oid argtypes[] = {UUIDOID, INT4OID, FLOAT8OID, TEXTOID};
-	Datum		values[4];
+	static const Oid argtypes[] = {UUIDOID, INT4OID, FLOAT8OID, TEXTOID, INT4OID};
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 
 	values[0] = UUIDPGetDatum(&wf->id);
 	values[1] = Int32GetDatum(task->task_no);
 	values[2] = Float8GetDatum(delay);
-	values[3] = CStringGetTextDatum(error);
+	values[3] = error ? CStringGetTextDatum(error) : (Datum) 0;
+	if (error == NULL)
+		nulls[3] = 'n';
+	values[4] = Int32GetDatum(started ? 0 : 1);
 	mc_catalog_run(MC_PLAN_TASK_RETRY,
 				   "UPDATE mycelium.task_states t SET status = 'ready', error = $4, "
+				   "attempt = t.attempt - $5, "
 				   "result = NULL, worker_id = NULL, lease_until = NULL, "
 				   "run_after = CASE WHEN $3 > 0 THEN pg_catalog.clock_timestamp() "
 				   "  + pg_catalog.make_interval(secs => $3) END "
 				   "WHERE workflow_id = $1 AND task_no = $2 "
 				   "RETURNING CASE WHEN $3 <= 0 THEN " MC_EXTERNAL_READY_TYPE("t") " END",
-				   4, argtypes, values, NULL, 0);
+				   5, argtypes, values, nulls, 0);
 	/* ready at once; after a back-off, the launcher notifies */
 	mc_notify_ready_row(0, 1);
+	if (!started)
+		task->attempt--;
 	mc_history_record(session, wf, task->task_no, "ready", task->attempt,
 					  NULL, error, event);
 	task->status = MC_TASK_READY;

@@ -77,8 +77,8 @@ extern void mc_task_transition(McCatalogSession *session, McWorkflow *wf,
 							   Jsonb *result, const char *error,
 							   const char *event);
 extern void mc_task_retry(McCatalogSession *session, McWorkflow *wf,
-						  McTask *task, double delay, const char *error,
-						  const char *event);
+						  McTask *task, double delay, bool started,
+						  const char *error, const char *event);
 extern void mc_workflow_finish(McCatalogSession *session, McWorkflow *wf,
 							   McWorkflowStatus status, McTaskStatus rest,
 							   const char *event);

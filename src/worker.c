@@ -101,7 +101,13 @@ recover(const char *worker_id)
  * run_attempts
  *		Runs the batch's claimed attempts in turn until they are done or
  *		the batch has run for mycelium.batch_time, and notes how long they
- *		took on average, which bounds how many the next step claims.
+ *		took on average, which bounds how many the next step claims.  When
+ *		they took more than twice that long, the claim expected them to be
+ *		much quicker than they were (long tasks claimed after quick ones):
+ *		the attempts not started yet are handed back, for workers that
+ *		fall idle meanwhile, rather than wait here behind each other (the
+ *		step makes them ready again, uncounted).  Within twice batch_time
+ *		they stay and run next.
  */
 static void
 run_attempts(McBatch *batch)
@@ -119,7 +125,19 @@ run_attempts(McBatch *batch)
 			continue;
 		if (i > 0 && TimestampDifferenceExceeds(start, GetCurrentTimestamp(),
 												mc_batch_time_ms))
+		{
+			/* far beyond what the claim expected: the rest are for others */
+			if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(),
+										   2 * mc_batch_time_ms))
+			{
+				for (; i < batch->ntasks; i++)
+				{
+					if (batch->tasks[i].outcome == MC_OUTCOME_NONE)
+						batch->tasks[i].outcome = MC_OUTCOME_HANDED_BACK;
+				}
+			}
 			break;
+		}
 		if (mc_workflow_ended_recently(&t->workflow_id))
 		{
 			t->outcome = MC_OUTCOME_NOT_RUN;

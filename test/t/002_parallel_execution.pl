@@ -6,7 +6,8 @@
 # task is claimed without being made ready first; tasks run as the
 # workflow's owner; workers show their task in pg_stat_activity; what the
 # workers write shows in the statistics views once they are idle;
-# mycelium.batch_size follows a reload.
+# mycelium.batch_size follows a reload; long tasks a worker claimed ahead
+# are handed back to workers that fell idle.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -174,6 +175,44 @@ my $most = $node->safe_psql('postgres', q{
 						 WHERE h.status = 'running' AND h.task_no > 0 GROUP BY h.xmin::text) c});
 cmp_ok($most, '<=', 3,
 	"after a reload, a worker claims at most mycelium.batch_size tasks a transaction ($most)");
+
+# Long tasks claimed ahead on a wrong guess are handed back: 3 workers
+# busy for 1.5 s, the 4th runs a quick task that releases 3 tasks of 2 s.
+# Having just run a quick one, it claims all 3 (no worker is idle); once
+# the first has run past mycelium.batch_time it hands the other 2 back,
+# uncounted, and the workers idle by then run one of them beside it.
+my $busy = $node->safe_psql('postgres', q{
+	SET ROLE alice;
+	SELECT mycelium.create_workflow(
+		(SELECT jsonb_agg(mycelium.task('b' || i, 'a', 'test', input => '{"sleep": 1.5}'))
+		   FROM generate_series(1, 3) i));});
+my $mixed = $node->safe_psql('postgres', q{
+	SET ROLE alice;
+	SELECT mycelium.create_workflow(jsonb_build_array(mycelium.task('q', 'a', 'test')) ||
+		(SELECT jsonb_agg(mycelium.task('l' || i, 'a', 'test', input => '{"sleep": 2}',
+										dependencies => ARRAY['q']))
+		   FROM generate_series(1, 3) i));});
+$node->safe_psql('postgres', "SET ROLE alice; SELECT mycelium.start_workflow('$busy')");
+$node->poll_query_until('postgres', qq{
+	SELECT count(DISTINCT pid) = 3 FROM pg_stat_activity
+	 WHERE query LIKE 'mycelium: workflow $busy %'})
+  or die 'three workers did not start the busy tasks';
+$node->safe_psql('postgres', "SET ROLE alice; SELECT mycelium.start_workflow('$mixed')");
+ok(wait_for_status($node, $mixed, 'completed', 30), 'the mixed workflow completes');
+is($node->safe_psql('postgres', qq{
+	SELECT count(*) FROM effects a JOIN effects b ON a.task_id < b.task_id
+	 WHERE a.workflow_id = '$mixed' AND b.workflow_id = '$mixed'
+	   AND a.task_id LIKE 'l%' AND b.task_id LIKE 'l%'
+	   AND a.started < b.ended AND b.started < a.ended}) > 0 ? 1 : 0,
+	1, 'long tasks claimed ahead by one worker ran beside each other on others');
+is($node->safe_psql('postgres', qq{
+	SELECT string_agg(DISTINCT attempt::text, ',') FROM effects WHERE workflow_id = '$mixed'}),
+	'1', 'a task handed back unstarted keeps its attempt count');
+cmp_ok($node->safe_psql('postgres', qq{
+	SELECT count(*) FROM mycelium.workflow_state_history
+	 WHERE workflow_id = '$mixed' AND event = 'handed back: not started'
+	   AND status = 'ready' AND attempt = 0}), '>=', 1,
+	'history records the hand-back, the attempt uncounted');
 
 $node->stop;
 done_testing();

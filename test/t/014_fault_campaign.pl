@@ -16,7 +16,8 @@
 # exactly-once effects of function tasks (one committed effect row per
 # completed task, from its completing attempt; none for any other
 # attempt), versions 1..n without gaps, attempt counts consistent with
-# history (every attempt claimed once and, unless still running, ended);
+# history (every attempt claimed once, net of claims handed back
+# unstarted, and, unless still running, ended or handed back);
 # after each round, every task terminal within a bound and every workflow
 # ending as it should.
 #
@@ -93,7 +94,8 @@ $node->safe_psql('postgres', q{
 	CREATE TABLE public.gate ();
 	GRANT ALL ON public.created, public.fx TO PUBLIC;
 	GRANT SELECT ON public.gate TO PUBLIC;
-	-- input: {"fail_times": n, "slow_first": s}; the effect is written first,
+	-- input: {"fail_times": n, "slow_first": s, "sleep": s (0.02 by
+	-- default)}; the effect is written first,
 	-- so a fault while it sleeps or fails must undo it
 	CREATE FUNCTION public.fx_exec(ctx jsonb) RETURNS jsonb
 	LANGUAGE plpgsql AS $$
@@ -106,7 +108,8 @@ $node->safe_psql('postgres', q{
 			ctx->'task'->>'task_id', att, repeat('x', 500));
 		PERFORM FROM public.gate;
 		PERFORM pg_sleep(CASE WHEN att = 1 AND inp ? 'slow_first'
-			THEN (inp->>'slow_first')::float8 ELSE 0.02 END);
+			THEN (inp->>'slow_first')::float8
+			ELSE coalesce((inp->>'sleep')::float8, 0.02) END);
 		IF att <= coalesce((inp->>'fail_times')::int, 0) THEN
 			RAISE EXCEPTION 'planned failure of attempt %', att;
 		END IF;
@@ -189,13 +192,14 @@ sub create_wave
 			(mycelium.task('c' || i, 'a', 'fx', $retry, dependencies => ARRAY['a' || i])),
 			(mycelium.task('d' || i, 'a', 'fx', $retry, dependencies => ARRAY['b' || i, 'c' || i]))) v(t))},
 		# every 10th task times out once mid-run; every 13th fails for good,
-		# allowed
+		# allowed; the others are quick, so workers claim several at once
+		# and hand back those they claimed behind a slow one
 		indep => qq{(SELECT jsonb_agg(CASE
 			WHEN i % 13 = 0 THEN mycelium.task('i' || i, 'a', 'fx', max_attempts => 2,
 				initial_delay => 0.1, allow_failure => true, input => '{"fail_times": 99}')
 			WHEN i % 10 = 0 THEN mycelium.task('i' || i, 'a', 'fx', $retry, timeout => 0.3,
 				input => '{"slow_first": 1.0}')
-			ELSE mycelium.task('i' || i, 'a', 'fx', $retry) END)
+			ELSE mycelium.task('i' || i, 'a', 'fx', $retry, input => '{"sleep": 0.002}') END)
 			FROM generate_series(1, 120) i)},
 		mixed => qq{(SELECT jsonb_agg(t) FROM generate_series(1, 15) i, LATERAL (VALUES
 			(mycelium.task('p' || i, 'a', 'fx', $retry)),
@@ -250,13 +254,21 @@ my %invariants = (
 		          FROM mycelium.task_states GROUP BY 1) t ON t.workflow_id = w.workflow_id
 		 WHERE w.task_count <> t.n OR w.tasks_open <> t.open OR w.tasks_running <> t.running
 		    OR w.version < 1 OR t.a < 0 OR t.d < 0 OR t.k < 1},
+	# every attempt 1..attempt claimed once, net of claims handed back
+	# unstarted (a hand-back is a 'ready' row at the attempt before)
 	'attempts match history' => q{
 		SELECT count(*) FROM mycelium.task_states t JOIN public.created c ON c.wf = t.workflow_id
-		  LEFT JOIN (SELECT workflow_id, task_no, count(*) n, count(DISTINCT attempt) d, max(attempt) a
-		               FROM mycelium.workflow_state_history WHERE status = 'running'
+		  LEFT JOIN (SELECT workflow_id, task_no, count(*) FILTER (WHERE net = 1) claimed,
+		                    max(k) FILTER (WHERE net = 1) top, count(*) FILTER (WHERE net NOT IN (0, 1)) bad
+		               FROM (SELECT workflow_id, task_no,
+		                            attempt + CASE WHEN status = 'running' THEN 0 ELSE 1 END k,
+		                            sum(CASE WHEN status = 'running' THEN 1 ELSE -1 END) net
+		                       FROM mycelium.workflow_state_history
+		                      WHERE status = 'running' OR event = 'handed back: not started'
+		                      GROUP BY 1, 2, 3) a
 		              GROUP BY 1, 2) h ON h.workflow_id = t.workflow_id AND h.task_no = t.task_no
-		 WHERE coalesce(h.n, 0) <> t.attempt OR coalesce(h.d, 0) <> t.attempt
-		    OR coalesce(h.a, 0) <> t.attempt OR t.attempt > t.max_attempts},
+		 WHERE coalesce(h.claimed, 0) <> t.attempt OR coalesce(h.top, 0) <> t.attempt
+		    OR coalesce(h.bad, 0) <> 0 OR t.attempt > t.max_attempts},
 	'every ended attempt recorded' => q{
 		SELECT count(*) FROM mycelium.workflow_state_history r
 		  JOIN public.created c ON c.wf = r.workflow_id
@@ -264,8 +276,10 @@ my %invariants = (
 		 WHERE r.status = 'running' AND NOT (t.status = 'running' AND t.attempt = r.attempt)
 		   AND NOT EXISTS (SELECT 1 FROM mycelium.workflow_state_history e
 		                    WHERE e.workflow_id = r.workflow_id AND e.task_no = r.task_no
-		                      AND e.attempt = r.attempt AND e.version > r.version
-		                      AND e.status <> 'running')},
+		                      AND e.version > r.version AND e.status <> 'running'
+		                      AND (e.attempt = r.attempt
+		                           OR e.attempt = r.attempt - 1
+		                              AND e.event = 'handed back: not started'))},
 );
 
 sub check_invariants
@@ -461,6 +475,7 @@ my %totals = (
 	'attempts lost (crashes)' => q{error LIKE '%was lost%'},
 	'attempts timed out mid-run' => q{error LIKE 'task timed out%'},
 	'planned failures' => q{error LIKE 'planned failure%'},
+	'claims handed back unstarted' => q{event = 'handed back: not started'},
 );
 for my $what (sort keys %totals)
 {
