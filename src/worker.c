@@ -113,6 +113,7 @@ static void
 run_attempts(McBatch *batch)
 {
 	TimestampTz start = GetCurrentTimestamp();
+	TimestampTz now;
 	MemoryContext old = MemoryContextSwitchTo(mc_batch_context(batch));
 	int			nrun = 0;
 	int			i;
@@ -123,12 +124,11 @@ run_attempts(McBatch *batch)
 
 		if (t->outcome != MC_OUTCOME_NONE)
 			continue;
-		if (i > 0 && TimestampDifferenceExceeds(start, GetCurrentTimestamp(),
-												mc_batch_time_ms))
+		now = GetCurrentTimestamp();
+		if (i > 0 && TimestampDifferenceExceeds(start, now, mc_batch_time_ms))
 		{
 			/* far beyond what the claim expected: the rest are for others */
-			if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(),
-										   2 * mc_batch_time_ms))
+			if (TimestampDifferenceExceeds(start, now, 2 * mc_batch_time_ms))
 			{
 				for (; i < batch->ntasks; i++)
 				{
