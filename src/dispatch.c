@@ -11,7 +11,9 @@
  * crash while they run counts as a failed attempt) run; the next step
  * records them and claims again.  One commit per batch carries both the
  * results of one round and the claims of the next, and a task whose last
- * dependency just completed is claimed in the same commit.
+ * dependency just completed is claimed in the same commit.  Claims that
+ * would start late in this worker, behind tasks known to be long, are
+ * handed back in the step that made them (hand_back_behind_long).
  *
  * Locking.  A workflow's row is locked for every change to it.  A step
  * locks the rows of all the workflows it touches in workflow_id order, so
@@ -37,6 +39,7 @@
 #include "agent.h"
 #include "ctx.h"
 #include "dispatch.h"
+#include "estimate.h"
 #include "mycelium.h"
 #include "mycelium_errcodes.h"
 #include "retry.h"
@@ -66,6 +69,7 @@ typedef struct StepWorkflow
 	int			claimed;		/* tasks claimed from it */
 	int32		last_claimed;	/* highest task number claimed */
 	bool		cut;			/* the step's cap stopped its claims: may have more */
+	int			handed_back;	/* claims handed back at once (hand_back_behind_long) */
 	bool		idle;			/* a candidate with nothing to run: not locked */
 } StepWorkflow;
 
@@ -1045,6 +1049,63 @@ step_record(McCatalogSession *session, McBatch *batch, StepWorkflow *sw,
 }
 
 /*
+ * hand_back_behind_long
+ *		Hands back at once the tasks the step claimed that would start late
+ *		in this worker, behind long ones.  The claim sizes itself by the
+ *		attempts the worker ran last and cannot tell a long task from a
+ *		quick one; a worker that has just run quick ones may thus claim
+ *		several long ones, to run in turn.  Each task of the batch is
+ *		expected to take what its executor's attempts take (estimate.c), or
+ *		when that is unknown, what the worker's last ones took; a task this
+ *		step claimed that is expected to start later than twice
+ *		mycelium.batch_time (as run_attempts would hand it back) is ready
+ *		again at once, uncounted, and its workflow is requeued, so that
+ *		workers that fall idle meanwhile take it.  first_new is the first
+ *		of the batch's tasks this step claimed; those claimed before stay.
+ *		A worker alone keeps them all.
+ */
+static void
+hand_back_behind_long(McCatalogSession *session, McBatch *batch,
+					  StepWorkflow *sws, int nsw, int first_new)
+{
+	int64		late = 2 * (int64) mc_batch_time_ms * 1000;
+	int64		start_us = 0;
+	Oid			executor = InvalidOid;	/* the last one looked up ... */
+	int64		us = -1;		/* ... and its estimate */
+	int			nkept = 0;
+	int			i;
+
+	if (mc_max_workers <= 1 || batch->ntasks <= 1)
+		return;
+	for (i = 0; i < batch->ntasks; i++)
+	{
+		McRunTask  *t = &batch->tasks[i];
+
+		if (start_us > late && i >= first_new)
+		{
+			StepWorkflow *sw = find_step_workflow(sws, nsw, &t->workflow_id);
+
+			Assert(sw != NULL && sw->locked);
+			t->outcome = MC_OUTCOME_HANDED_BACK;
+			(void) mc_record_failed_attempt(session, &sw->wf, t);
+			sw->wf.changed = true;
+			sw->handed_back++;
+			/* below the cursor: claim from there next time */
+			sw->lowest_unclaimed = Min(sw->lowest_unclaimed, t->task_no);
+			continue;
+		}
+		if (t->executor != executor)
+		{
+			executor = t->executor;
+			us = mc_estimate_get(executor);
+		}
+		start_us += us >= 0 ? us : batch->attempt_us;
+		batch->tasks[nkept++] = *t;
+	}
+	batch->ntasks = nkept;
+}
+
+/*
  * step_finish
  *		The last part of a step for one workflow: note where its claims
  *		ended, leave it to other workers if it may have more ready tasks,
@@ -1067,7 +1128,8 @@ step_finish(McCatalogSession *session, McBatch *batch, StepWorkflow *sw)
 
 	if (wf->status == MC_WF_RUNNING)
 	{
-		if (sw->limit > 0 && (sw->claimed == sw->limit || sw->cut) &&
+		if ((sw->handed_back > 0 ||
+			 (sw->limit > 0 && (sw->claimed == sw->limit || sw->cut))) &&
 			wf->tasks_running < wf->max_parallel_tasks)
 		{
 			/* maybe more ready than we could take: let others look */
@@ -1156,6 +1218,7 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 	bool	   *completed_set;
 	ArrayType **completed_dependents;
 	int			room;
+	int			first_new;
 	int			i;
 	int			j;
 
@@ -1272,6 +1335,7 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 						 completed_dependents);
 
 	room = claim_room(batch);
+	first_new = batch->ntasks;
 	for (i = 0; i < nsw; i++)
 	{
 		step_record(session, batch, &sws[i], finished, room);
@@ -1301,6 +1365,7 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 	if (j > 0)
 		claim_all(session, batch, sws, nsw, room, false);
 	release_held(sws, nsw);
+	hand_back_behind_long(session, batch, sws, nsw, first_new);
 	for (i = 0, j = 0; i < nsw; i++)
 	{
 		step_finish(session, batch, &sws[i]);

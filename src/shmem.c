@@ -31,6 +31,7 @@
 #include "storage/shmem.h"
 #include "utils/memutils.h"
 
+#include "estimate.h"
 #include "mycelium.h"
 #include "mycelium_errcodes.h"
 #include "shmem.h"
@@ -66,12 +67,13 @@ shmem_size(void)
 
 /*
  * mc_shmem_request
- *		shmem_request_hook: asks for the scheduler's shared memory.
+ *		shmem_request_hook: asks for the scheduler's shared memory (with
+ *		the table of executors' estimates, estimate.c).
  */
 void
 mc_shmem_request(void)
 {
-	RequestAddinShmemSpace(shmem_size());
+	RequestAddinShmemSpace(add_size(shmem_size(), mc_estimate_shmem_size()));
 }
 
 /*
@@ -95,6 +97,7 @@ shmem_startup(void)
 		ConditionVariableInit(&mc_shared->progress);
 		mc_shared->nworkers = mc_max_workers;
 	}
+	mc_estimate_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 

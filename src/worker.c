@@ -36,6 +36,7 @@
 
 #include "catalog.h"
 #include "dispatch.h"
+#include "estimate.h"
 #include "mycelium.h"
 #include "shmem.h"
 #include "worker.h"
@@ -101,7 +102,8 @@ recover(const char *worker_id)
  * run_attempts
  *		Runs the batch's claimed attempts in turn until they are done or
  *		the batch has run for mycelium.batch_time, and notes how long they
- *		took on average, which bounds how many the next step claims.  When
+ *		took on average, which bounds how many the next step claims, and
+ *		how long each took, for its executor's estimate (estimate.c).  When
  *		they took more than twice that long, the claim expected them to be
  *		much quicker than they were (long tasks claimed after quick ones):
  *		the attempts not started yet are handed back, for workers that
@@ -149,6 +151,7 @@ run_attempts(McBatch *batch)
 																			UUIDPGetDatum(&t->workflow_id))),
 										t->task_id, t->attempt));
 		mc_execute_task(t, true);
+		mc_estimate_note(t->executor, GetCurrentTimestamp() - now);
 		nrun++;
 	}
 	if (nrun > 0)

@@ -7,7 +7,8 @@
 # workflow's owner; workers show their task in pg_stat_activity; what the
 # workers write shows in the statistics views once they are idle;
 # mycelium.batch_size follows a reload; long tasks a worker claimed ahead
-# are handed back to workers that fell idle.
+# are handed back to workers that fell idle, at once when their executor
+# is known to be long.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -178,41 +179,88 @@ cmp_ok($most, '<=', 3,
 
 # Long tasks claimed ahead on a wrong guess are handed back: 3 workers
 # busy for 1.5 s, the 4th runs a quick task that releases 3 tasks of 2 s.
-# Having just run a quick one, it claims all 3 (no worker is idle); once
-# the first has run past mycelium.batch_time it hands the other 2 back,
-# uncounted, and the workers idle by then run one of them beside it.
-my $busy = $node->safe_psql('postgres', q{
-	SET ROLE alice;
-	SELECT mycelium.create_workflow(
-		(SELECT jsonb_agg(mycelium.task('b' || i, 'a', 'test', input => '{"sleep": 1.5}'))
-		   FROM generate_series(1, 3) i));});
-my $mixed = $node->safe_psql('postgres', q{
-	SET ROLE alice;
-	SELECT mycelium.create_workflow(jsonb_build_array(mycelium.task('q', 'a', 'test')) ||
-		(SELECT jsonb_agg(mycelium.task('l' || i, 'a', 'test', input => '{"sleep": 2}',
-										dependencies => ARRAY['q']))
-		   FROM generate_series(1, 3) i));});
-$node->safe_psql('postgres', "SET ROLE alice; SELECT mycelium.start_workflow('$busy')");
-$node->poll_query_until('postgres', qq{
-	SELECT count(DISTINCT pid) = 3 FROM pg_stat_activity
-	 WHERE query LIKE 'mycelium: workflow $busy %'})
-  or die 'three workers did not start the busy tasks';
-$node->safe_psql('postgres', "SET ROLE alice; SELECT mycelium.start_workflow('$mixed')");
-ok(wait_for_status($node, $mixed, 'completed', 30), 'the mixed workflow completes');
+# Having just run a quick one, it claims all 3 (no worker is idle).  Their
+# executor ("fresh", the quick task's) has run nothing but the quick task,
+# so nothing says they are long: once the first has run past mycelium.batch_time the
+# worker hands the other 2 back, uncounted, and the workers idle by then
+# run one of them beside it.  When their executor ("slow") is known to be
+# long, the worker hands them back in the step that claimed them, so the
+# workers that fall idle start them while the first one runs.
+$node->safe_psql('postgres', q{
+	CREATE FUNCTION public.fresh_exec(ctx jsonb) RETURNS jsonb
+	LANGUAGE sql AS $$ SELECT public.test_exec(ctx) $$;
+	CREATE FUNCTION public.slow_exec(ctx jsonb) RETURNS jsonb
+	LANGUAGE sql AS $$ SELECT public.test_exec(ctx) $$;
+	GRANT EXECUTE ON FUNCTION public.fresh_exec(jsonb), public.slow_exec(jsonb) TO PUBLIC;
+	SELECT mycelium.register_executor('fresh', 'public.fresh_exec(jsonb)');
+	SELECT mycelium.register_executor('slow', 'public.slow_exec(jsonb)');});
+
+# runs 3 busy tasks, then a quick task releasing 3 tasks of 2 s of agent
+# type $type; returns the id of the workflow of the quick and long tasks
+sub run_long_behind_quick
+{
+	my ($type) = @_;
+	my $busy = $node->safe_psql('postgres', q{
+		SET ROLE alice;
+		SELECT mycelium.create_workflow(
+			(SELECT jsonb_agg(mycelium.task('b' || i, 'a', 'test', input => '{"sleep": 1.5}'))
+			   FROM generate_series(1, 3) i));});
+	my $mixed = $node->safe_psql('postgres', qq{
+		SET ROLE alice;
+		SELECT mycelium.create_workflow(jsonb_build_array(mycelium.task('q', 'a', 'fresh')) ||
+			(SELECT jsonb_agg(mycelium.task('l' || i, 'a', '$type', input => '{"sleep": 2}',
+											dependencies => ARRAY['q']))
+			   FROM generate_series(1, 3) i));});
+	$node->safe_psql('postgres', "SET ROLE alice; SELECT mycelium.start_workflow('$busy')");
+	$node->poll_query_until('postgres', qq{
+		SELECT count(DISTINCT pid) = 3 FROM pg_stat_activity
+		 WHERE query LIKE 'mycelium: workflow $busy %'})
+	  or die 'three workers did not start the busy tasks';
+	$node->safe_psql('postgres', "SET ROLE alice; SELECT mycelium.start_workflow('$mixed')");
+	ok(wait_for_status($node, $mixed, 'completed', 30), "the mixed workflow ($type) completes");
+	ok(wait_for_status($node, $busy, 'completed', 30), "the busy workflow ($type) completes");
+	is($node->safe_psql('postgres', qq{
+		SELECT string_agg(DISTINCT attempt::text, ',') FROM effects WHERE workflow_id = '$mixed'}),
+		'1', "a task handed back unstarted keeps its attempt count ($type)");
+	cmp_ok($node->safe_psql('postgres', qq{
+		SELECT count(*) FROM mycelium.workflow_state_history
+		 WHERE workflow_id = '$mixed' AND event = 'handed back: not started'
+		   AND status = 'ready' AND attempt = 0}), '>=', 1,
+		"history records the hand-back, the attempt uncounted ($type)");
+	return $mixed;
+}
+
+my $mixed = run_long_behind_quick('fresh');
 is($node->safe_psql('postgres', qq{
 	SELECT count(*) FROM effects a JOIN effects b ON a.task_id < b.task_id
 	 WHERE a.workflow_id = '$mixed' AND b.workflow_id = '$mixed'
 	   AND a.task_id LIKE 'l%' AND b.task_id LIKE 'l%'
 	   AND a.started < b.ended AND b.started < a.ended}) > 0 ? 1 : 0,
 	1, 'long tasks claimed ahead by one worker ran beside each other on others');
+
+# the workers learn that "slow" is long
+my $warm = $node->safe_psql('postgres', q{
+	SET ROLE alice;
+	SELECT mycelium.create_workflow(
+		(SELECT jsonb_agg(mycelium.task('w' || i, 'a', 'slow', input => '{"sleep": 0.2}'))
+		   FROM generate_series(1, 2) i));});
+$node->safe_psql('postgres', "SET ROLE alice; SELECT mycelium.start_workflow('$warm')");
+ok(wait_for_status($node, $warm, 'completed', 30), 'two attempts of "slow" complete');
+$mixed = run_long_behind_quick('slow');
 is($node->safe_psql('postgres', qq{
-	SELECT string_agg(DISTINCT attempt::text, ',') FROM effects WHERE workflow_id = '$mixed'}),
-	'1', 'a task handed back unstarted keeps its attempt count');
-cmp_ok($node->safe_psql('postgres', qq{
-	SELECT count(*) FROM mycelium.workflow_state_history
-	 WHERE workflow_id = '$mixed' AND event = 'handed back: not started'
-	   AND status = 'ready' AND attempt = 0}), '>=', 1,
-	'history records the hand-back, the attempt uncounted');
+	SELECT count(*) FROM effects a JOIN effects b ON a.task_id <> b.task_id
+	 WHERE a.workflow_id = '$mixed' AND b.workflow_id = '$mixed'
+	   AND a.task_id LIKE 'l%' AND b.task_id LIKE 'l%'
+	   AND a.started < b.ended AND b.started < a.ended}),
+	'6', 'long tasks of a known long executor all ran at once');
+is($node->safe_psql('postgres', qq{
+	SELECT count(*) FROM mycelium.workflow_state_history h
+	 WHERE h.workflow_id = '$mixed' AND h.event = 'handed back: not started'
+	   AND EXISTS (SELECT 1 FROM mycelium.workflow_state_history c
+				   WHERE c.workflow_id = h.workflow_id AND c.task_no = h.task_no
+					 AND c.status = 'running' AND c.attempt = 1 AND c.version < h.version
+					 AND c.xmin::text = h.xmin::text)}),
+	'2', 'the two behind the first are handed back in the step that claimed them');
 
 $node->stop;
 done_testing();
