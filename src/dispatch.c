@@ -1068,7 +1068,7 @@ static void
 hand_back_behind_long(McCatalogSession *session, McBatch *batch,
 					  StepWorkflow *sws, int nsw, int first_new)
 {
-	int64		late = 2 * (int64) mc_batch_time_ms * 1000;
+	int64		late = (int64) MC_HAND_BACK_BATCH_TIMES * mc_batch_time_ms * 1000;
 	int64		start_us = 0;
 	Oid			executor = InvalidOid;	/* the last one looked up ... */
 	int64		us = -1;		/* ... and its estimate */

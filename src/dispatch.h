@@ -29,6 +29,14 @@
 #define MC_TASK_DUE(t) \
 	"(" t ".run_after IS NULL OR " t ".run_after <= pg_catalog.clock_timestamp()) "
 
+/*
+ * Claimed tasks expected to start, or still waiting to start, later than
+ * this many times mycelium.batch_time after their batch began running are
+ * handed back for other workers (hand_back_behind_long in dispatch.c,
+ * run_attempts in worker.c).
+ */
+#define MC_HAND_BACK_BATCH_TIMES 2
+
 typedef struct McBatch
 {
 	MemoryContext cxt;			/* the batch and its task array */

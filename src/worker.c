@@ -115,7 +115,7 @@ static void
 run_attempts(McBatch *batch)
 {
 	TimestampTz start = GetCurrentTimestamp();
-	TimestampTz now;
+	TimestampTz now = start;	/* when the last attempt ended */
 	MemoryContext old = MemoryContextSwitchTo(mc_batch_context(batch));
 	int			nrun = 0;
 	int			i;
@@ -123,14 +123,15 @@ run_attempts(McBatch *batch)
 	for (i = 0; i < batch->ntasks; i++)
 	{
 		McRunTask  *t = &batch->tasks[i];
+		TimestampTz end;
 
 		if (t->outcome != MC_OUTCOME_NONE)
 			continue;
-		now = GetCurrentTimestamp();
 		if (i > 0 && TimestampDifferenceExceeds(start, now, mc_batch_time_ms))
 		{
 			/* far beyond what the claim expected: the rest are for others */
-			if (TimestampDifferenceExceeds(start, now, 2 * mc_batch_time_ms))
+			if (TimestampDifferenceExceeds(start, now,
+										   MC_HAND_BACK_BATCH_TIMES * mc_batch_time_ms))
 			{
 				for (; i < batch->ntasks; i++)
 				{
@@ -151,11 +152,13 @@ run_attempts(McBatch *batch)
 																			UUIDPGetDatum(&t->workflow_id))),
 										t->task_id, t->attempt));
 		mc_execute_task(t, true);
-		mc_estimate_note(t->executor, GetCurrentTimestamp() - now);
+		end = GetCurrentTimestamp();
+		mc_estimate_note(t->executor, end - now);
+		now = end;
 		nrun++;
 	}
 	if (nrun > 0)
-		batch->attempt_us = (GetCurrentTimestamp() - start) / nrun;
+		batch->attempt_us = (now - start) / nrun;
 	MemoryContextSwitchTo(old);
 }
 

@@ -20,14 +20,23 @@ use MyceliumNode;
 
 my $node = mycelium_node('parallel');
 
+# creates, as alice, a workflow of $n independent tasks $prefix1.. of
+# agent type $type, each sleeping $sleep s; returns its id
+sub sleeping_workflow
+{
+	my ($prefix, $n, $type, $sleep) = @_;
+	return $node->safe_psql('postgres', qq{
+		SET ROLE alice;
+		SELECT mycelium.create_workflow(
+			(SELECT jsonb_agg(mycelium.task('$prefix' || i, 'a', '$type',
+											input => '{"sleep": $sleep}'))
+			   FROM generate_series(1, $n) i));});
+}
+
 # 8 independent tasks of 0.5 s, 4 workers (fresh: they have run nothing
 # yet, so they expect long attempts): each worker holds one task at a
 # time, so all 4 run at once and none queues tasks behind its own
-my $long = $node->safe_psql('postgres', q{
-	SET ROLE alice;
-	SELECT mycelium.create_workflow(
-		(SELECT jsonb_agg(mycelium.task('l' || i, 'a', 'test', input => '{"sleep": 0.5}'))
-		   FROM generate_series(1, 8) i));});
+my $long = sleeping_workflow('l', 8, 'test', 0.5);
 $node->safe_psql('postgres', "SET ROLE alice; SELECT mycelium.start_workflow('$long')");
 my $most_held = 0;
 for (1 .. 400)
@@ -200,11 +209,7 @@ $node->safe_psql('postgres', q{
 sub run_long_behind_quick
 {
 	my ($type) = @_;
-	my $busy = $node->safe_psql('postgres', q{
-		SET ROLE alice;
-		SELECT mycelium.create_workflow(
-			(SELECT jsonb_agg(mycelium.task('b' || i, 'a', 'test', input => '{"sleep": 1.5}'))
-			   FROM generate_series(1, 3) i));});
+	my $busy = sleeping_workflow('b', 3, 'test', 1.5);
 	my $mixed = $node->safe_psql('postgres', qq{
 		SET ROLE alice;
 		SELECT mycelium.create_workflow(jsonb_build_array(mycelium.task('q', 'a', 'fresh')) ||
@@ -239,11 +244,7 @@ is($node->safe_psql('postgres', qq{
 	1, 'long tasks claimed ahead by one worker ran beside each other on others');
 
 # the workers learn that "slow" is long
-my $warm = $node->safe_psql('postgres', q{
-	SET ROLE alice;
-	SELECT mycelium.create_workflow(
-		(SELECT jsonb_agg(mycelium.task('w' || i, 'a', 'slow', input => '{"sleep": 0.2}'))
-		   FROM generate_series(1, 2) i));});
+my $warm = sleeping_workflow('w', 2, 'slow', 0.2);
 $node->safe_psql('postgres', "SET ROLE alice; SELECT mycelium.start_workflow('$warm')");
 ok(wait_for_status($node, $warm, 'completed', 30), 'two attempts of "slow" complete');
 $mixed = run_long_behind_quick('slow');
