@@ -21,10 +21,12 @@ $node->safe_psql('postgres', q{
 		jsonb_build_array(mycelium.task('wait', 'a', 'nobody')))))
 	  FROM generate_series(1, 20000);});
 
-# restart with the rescans logged, then let the launcher run for a while
+# restart with the rescans logged, then let the launcher run for a while;
+# the log is read from before the restart, since the launcher's first
+# rescan can be logged before pg_ctl returns
 $node->append_conf('postgresql.conf', 'log_min_messages = debug1');
-$node->restart;
 my $offset = -s $node->logfile;
+$node->restart;
 sleep 5;
 my $log = slurp_file($node->logfile, $offset);
 my $rescans = () = $log =~ /mycelium rescan: \d+ workflows/g;
