@@ -230,11 +230,13 @@ mc_worker_main(Datum main_arg)
 	/* cancel interrupts are let through only while an attempt runs */
 	HOLD_CANCEL_INTERRUPTS();
 
+	/*
+	 * Until CREATE EXTENSION, wait as an idle worker does, so that the first
+	 * workflow started wakes this one at once rather than at its next look.
+	 */
 	while (!extension_ready())
 	{
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 1000L, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
+		sleep_for_work(slot);
 		CHECK_FOR_INTERRUPTS();
 	}
 	recover(worker_id);

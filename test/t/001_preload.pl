@@ -1,5 +1,6 @@
 # The extension in a real server: preloaded or not, the SQL API works and
-# workflows survive a restart.
+# workflows survive a restart; workers that started before CREATE EXTENSION
+# take the first workflow at once.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -53,6 +54,31 @@ is( $node->safe_psql('postgres', q{
 		SELECT mycelium.execute_workflow(mycelium.create_workflow(jsonb_build_array(
 			mycelium.task('x', 'a', 'inline'))))->>'status'}),
 	'completed', 'execute_workflow works without the scheduler');
+
+# a workflow started just after CREATE EXTENSION runs at once: the workers,
+# started before the extension existed, are woken like idle ones rather
+# than finding it at their next look a second later
+$node->append_conf('postgresql.conf', "shared_preload_libraries = 'mycelium'");
+for my $round (1 .. 3)
+{
+	$node->safe_psql('postgres', 'DROP EXTENSION mycelium CASCADE');
+	$node->restart;
+	sleep 1;
+	$node->safe_psql('postgres', q{
+		CREATE EXTENSION mycelium;
+		SELECT mycelium.register_executor('inline', 'public.done(jsonb)');});
+	my $id = $node->safe_psql('postgres', q{
+		SELECT mycelium.create_workflow(jsonb_build_array(mycelium.task('x', 'a', 'inline')))});
+	$node->safe_psql('postgres', "SELECT mycelium.start_workflow('$id')");
+	$node->poll_query_until('postgres',
+		"SELECT status = 'completed' FROM mycelium.workflows WHERE workflow_id = '$id'")
+	  or die "the workflow of round $round did not complete";
+	cmp_ok($node->safe_psql('postgres', qq{
+		SELECT round(extract(epoch FROM finished_at - started_at) * 1000)
+		  FROM mycelium.workflows WHERE workflow_id = '$id'}),
+		'<', 250,
+		"round $round: the first workflow after CREATE EXTENSION ran within 250 ms of its start");
+}
 
 $node->stop;
 done_testing();
