@@ -83,7 +83,9 @@ mc_build_install() {
 }
 
 # mc_cluster_start DIR PORT DBNAME [CONF_LINE...]: a new cluster in DIR,
-# started with the extension preloaded; DBNAME is created with mycelium
+# started with the extension preloaded; DBNAME is created with mycelium,
+# and the function returns once the scheduler's workers are connected to
+# it (they started before DBNAME existed, and retry once a second)
 mc_cluster_start() {
 	local dir=$1 port=$2 db=$3 line
 	shift 3
@@ -104,6 +106,14 @@ mc_cluster_start() {
 	mc_as_user createdb -h "$dir" -p "$port" -U postgres "$db"
 	mc_as_user psql -X -q -h "$dir" -p "$port" -U postgres -d "$db" \
 		-c "CREATE EXTENSION mycelium" >/dev/null
+	for _ in $(seq 100); do
+		[ "$(mc_as_user psql -X -At -h "$dir" -p "$port" -U postgres -d "$db" -c "
+			SELECT count(*) >= current_setting('mycelium.max_workers')::int
+			  FROM pg_stat_activity
+			 WHERE backend_type = 'mycelium worker' AND datname = current_database()")" = t ] && return 0
+		sleep 0.1
+	done
+	mc_die "the scheduler's workers did not connect to $db in $dir"
 }
 
 # mc_cluster_stop DIR: stops the cluster in DIR
