@@ -106,6 +106,10 @@ typedef enum McPlanId
 	MC_PLAN_GRAPH_WORKFLOW,
 	MC_PLAN_GRAPH_TASKS,
 	MC_PLAN_GRAPH_RUNS,
+	/* workflow ids, deletion and retention */
+	MC_PLAN_WORKFLOW_EXISTING,
+	MC_PLAN_WORKFLOW_DELETE,
+	MC_PLAN_PURGE_BATCH,
 	MC_NUM_PLANS
 } McPlanId;
 

@@ -50,10 +50,16 @@ CREATE TABLE mycelium.workflow_states (
 	created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	started_at timestamptz,
 	finished_at timestamptz,
-	updated_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+	updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	metadata jsonb NOT NULL DEFAULT '{}',
+	definition_hash bytea
 ) WITH (fillfactor = 50);
 COMMENT ON TABLE mycelium.workflow_states IS
 	'one row per workflow: status, version and counters';
+COMMENT ON COLUMN mycelium.workflow_states.metadata IS
+	'the caller''s own description of the workflow (create_workflow''s metadata), stored as given';
+COMMENT ON COLUMN mycelium.workflow_states.definition_hash IS
+	'SHA-256 of the definition of a workflow created with a caller-chosen workflow_id, to tell a repeated creation from a conflicting one (NULL: the id was generated)';
 COMMENT ON COLUMN mycelium.workflow_states.tasks_open IS
 	'tasks not yet in a terminal status (the workflow ends when it reaches 0)';
 CREATE INDEX workflow_states_owner_idx ON mycelium.workflow_states (owner);
