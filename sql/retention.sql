@@ -64,7 +64,12 @@ SELECT mycelium.create_workflow(jsonb_build_array(mycelium.task('a', 'x', 'exter
 DELETE FROM mycelium.workflow_states WHERE workflow_id = :'su_wf';
 SELECT * FROM regress.rows_of(:'su_wf');
 
--- purge_workflows: finished workflows of the caller only
+-- purge_workflows: finished workflows of the caller only (first, the
+-- ones earlier tests left, so that the counts below are these tests')
+SET ROLE regress_alice;
+CALL mycelium.purge_workflows('0') \gset
+SET ROLE regress_bob;
+CALL mycelium.purge_workflows('0') \gset
 SET ROLE regress_alice;
 CREATE TEMP TABLE alice_wfs AS
 SELECT mycelium.create_workflow(jsonb_build_array(mycelium.task('a', 'x', 'external'),
@@ -99,7 +104,8 @@ SELECT count(*) AS bob_left FROM mycelium.workflows WHERE workflow_id = :'bob_wf
 -- leave the other tests' workflows alone)
 SET ROLE regress_admin;
 BEGIN;
-CALL mycelium.purge_workflows('0', statuses => '{cancelled}');
+CALL mycelium.purge_workflows('0', statuses => '{cancelled}') \gset
+SELECT :purged >= 1 AS purged_some;
 SELECT count(*) AS bob_left FROM mycelium.workflows WHERE workflow_id = :'bob_wf';
 ROLLBACK;
 SET ROLE regress_bob;

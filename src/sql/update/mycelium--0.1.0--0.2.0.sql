@@ -109,3 +109,125 @@ REVOKE ALL ON PROCEDURE mycelium.purge_workflows(interval, mycelium.workflow_sta
 GRANT EXECUTE ON FUNCTION mycelium.workflows_deleted() TO mycelium_user;
 GRANT EXECUTE ON FUNCTION mycelium.delete_workflow(uuid) TO mycelium_user;
 GRANT EXECUTE ON PROCEDURE mycelium.purge_workflows(interval, mycelium.workflow_status[], integer, bigint) TO mycelium_user;
+
+-- ---------------------------------------------------------------------
+-- The original module's handoff message format (issue 29): the schema,
+-- create_handoff's new arguments, add_result_to_context and
+-- update_progress, and the messages stored by 0.1.0 converted.
+-- ---------------------------------------------------------------------
+COMMENT ON FUNCTION mycelium.handoff_schema() IS
+	'the handoff message format, a JSON Schema (draft-07) document: the original coordination module''s';
+COMMENT ON FUNCTION mycelium.send_handoff(uuid, jsonb) IS
+	'stores a valid handoff message for the tasks of a workflow the caller owns (a message naming another workflow is refused); returns its handoff_id';
+
+DROP FUNCTION mycelium.create_handoff(text, text, text, text, text, jsonb, jsonb, jsonb);
+CREATE FUNCTION mycelium.create_handoff(
+	source_agent_id text,
+	source_agent_type text,
+	target_agent_id text,
+	target_agent_type text,
+	task_description text DEFAULT NULL,
+	context jsonb DEFAULT '{}',
+	metadata jsonb DEFAULT '{}',
+	state jsonb DEFAULT '{}',
+	workflow_id uuid DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE c VOLATILE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'mc_create_handoff';
+COMMENT ON FUNCTION mycelium.create_handoff(text, text, text, text, text, jsonb, jsonb, jsonb, uuid) IS
+	'a new handoff message with a fresh handoff_id and timestamp, validated';
+
+-- The original module's helpers, which change a message and return it.
+-- A message that does not follow the protocol is refused (MY004).
+CREATE FUNCTION mycelium.add_result_to_context(message jsonb, agent_id text, result jsonb)
+RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE
+BEGIN ATOMIC
+	SELECT m
+	  FROM (SELECT message OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('context',
+				(message OPERATOR(pg_catalog.->) 'context') OPERATOR(pg_catalog.||)
+				pg_catalog.jsonb_build_object('previous_results',
+					COALESCE(message OPERATOR(pg_catalog.->) 'context' OPERATOR(pg_catalog.->) 'previous_results', '[]')
+					OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+						'agent_id', agent_id,
+						'timestamp', pg_catalog.to_char(pg_catalog.statement_timestamp() AT TIME ZONE 'UTC',
+														'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+						'result', result)))) AS m
+			 WHERE mycelium.validate_handoff(message)) x
+	 WHERE mycelium.validate_handoff(m);
+END;
+COMMENT ON FUNCTION mycelium.add_result_to_context(jsonb, text, jsonb) IS
+	'the message with {agent_id, timestamp, result} appended to its context.previous_results';
+
+CREATE FUNCTION mycelium.update_progress(
+	message jsonb,
+	completed_steps text[] DEFAULT NULL,
+	pending_steps text[] DEFAULT NULL,
+	percentage double precision DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+BEGIN ATOMIC
+	SELECT m
+	  FROM (SELECT message OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('state',
+				COALESCE(message OPERATOR(pg_catalog.->) 'state', '{}') OPERATOR(pg_catalog.||)
+				pg_catalog.jsonb_build_object('progress',
+					COALESCE(message OPERATOR(pg_catalog.->) 'state' OPERATOR(pg_catalog.->) 'progress',
+							 '{"completed_steps": [], "pending_steps": [], "percentage": 0.0}')
+					OPERATOR(pg_catalog.||) pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+						'completed_steps', pg_catalog.to_jsonb(completed_steps),
+						'pending_steps', pg_catalog.to_jsonb(pending_steps),
+						-- clamped to 0-100 as the original does (NaN: 0)
+						'percentage', CASE WHEN percentage IS NULL THEN NULL
+										   WHEN percentage OPERATOR(pg_catalog.=) 'NaN'::double precision THEN 0::double precision
+										   ELSE LEAST(100::double precision, GREATEST(0::double precision, percentage)) END)))) AS m
+			 WHERE mycelium.validate_handoff(message)) x
+	 WHERE mycelium.validate_handoff(m);
+END;
+COMMENT ON FUNCTION mycelium.update_progress(jsonb, text[], text[], double precision) IS
+	'the message with state.progress updated: the steps given replace the old ones, percentage clamped to 0-100';
+
+REVOKE ALL ON FUNCTION mycelium.create_handoff(text, text, text, text, text, jsonb, jsonb, jsonb, uuid),
+	mycelium.add_result_to_context(jsonb, text, jsonb),
+	mycelium.update_progress(jsonb, text[], text[], double precision) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION mycelium.create_handoff(text, text, text, text, text, jsonb, jsonb, jsonb, uuid),
+	mycelium.add_result_to_context(jsonb, text, jsonb),
+	mycelium.update_progress(jsonb, text[], text[], double precision) TO mycelium_user;
+
+-- A 0.1.0 message {protocol_version, message_id, created_at, source,
+-- target, task_description, context, metadata, progress} becomes
+-- {version, handoff_id, workflow_id, source, target, context (with the
+-- task_description), state (progress: percent becomes percentage, its
+-- other members kept), metadata, timestamp}.  When its free-form context
+-- or metadata break the new format (a "priority" that is not one of the
+-- four, say), they are kept whole under context.mycelium_0_1 and
+-- metadata.mycelium_0_1 instead.
+UPDATE mycelium.handoffs h
+   SET message = CASE WHEN mycelium.json_schema_validate(mycelium.handoff_schema(), c.converted)
+					  THEN c.converted
+					  ELSE c.converted OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
+						  'context', pg_catalog.jsonb_build_object(
+							  'task_description', h.message OPERATOR(pg_catalog.->) 'task_description',
+							  'mycelium_0_1', h.message OPERATOR(pg_catalog.->) 'context'),
+						  'metadata', pg_catalog.jsonb_build_object(
+							  'mycelium_0_1', h.message OPERATOR(pg_catalog.->) 'metadata'))
+				 END
+  FROM (SELECT x.workflow_id, x.message_id, pg_catalog.jsonb_build_object(
+			'version', x.message OPERATOR(pg_catalog.->) 'protocol_version',
+			'handoff_id', x.message OPERATOR(pg_catalog.->) 'message_id',
+			'workflow_id', x.workflow_id::pg_catalog.text,
+			'source', x.message OPERATOR(pg_catalog.->) 'source',
+			'target', x.message OPERATOR(pg_catalog.->) 'target',
+			'context', (x.message OPERATOR(pg_catalog.->) 'context') OPERATOR(pg_catalog.||)
+				pg_catalog.jsonb_build_object('task_description', x.message OPERATOR(pg_catalog.->) 'task_description'),
+			'state', CASE WHEN pg_catalog.jsonb_typeof(x.message OPERATOR(pg_catalog.->) 'progress') OPERATOR(pg_catalog.=) 'object'
+						  THEN pg_catalog.jsonb_build_object('progress',
+							  ((x.message OPERATOR(pg_catalog.->) 'progress') OPERATOR(pg_catalog.-) 'percent'::pg_catalog.text)
+							  OPERATOR(pg_catalog.||) pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+								  'percentage', x.message OPERATOR(pg_catalog.->) 'progress' OPERATOR(pg_catalog.->) 'percent')))
+						  ELSE '{}'::pg_catalog.jsonb END,
+			'metadata', x.message OPERATOR(pg_catalog.->) 'metadata',
+			'timestamp', x.message OPERATOR(pg_catalog.->) 'created_at') AS converted
+		  FROM mycelium.handoffs x
+		 WHERE x.message OPERATOR(pg_catalog.?) 'protocol_version') c
+ WHERE h.workflow_id OPERATOR(pg_catalog.=) c.workflow_id
+   AND h.message_id OPERATOR(pg_catalog.=) c.message_id;
