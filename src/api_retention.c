@@ -5,7 +5,7 @@
  *		and the trigger that removes a deleted workflow's other rows.
  *
  * A workflow's rows are spread over several tables keyed by workflow_id
- * (tasks, task ids, history, handoff messages).  Deleting its row in
+ * (tasks, task ids, history, handoff messages, events).  Deleting its row in
  * workflow_states, by whatever means, removes the rest: a statement-level
  * trigger on workflow_states deletes the rows of every workflow the
  * statement deleted from the other tables, so even a superuser's plain
@@ -60,7 +60,8 @@ PG_FUNCTION_INFO_V1(mc_workflows_deleted);
  * with workflow_id as the leading column of its primary key.
  */
 static const char *const workflow_tables[] = {
-	"task_states", "task_ids", "workflow_state_history", "handoffs"
+	"task_states", "task_ids", "workflow_state_history", "handoffs",
+	"workflow_events"
 };
 
 /*

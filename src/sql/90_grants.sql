@@ -11,3 +11,4 @@ GRANT SELECT ON mycelium.workflows, mycelium.tasks, mycelium.workflow_progress
 -- procedures are not among ALL FUNCTIONS
 REVOKE ALL ON ALL PROCEDURES IN SCHEMA mycelium FROM PUBLIC;
 GRANT EXECUTE ON ALL PROCEDURES IN SCHEMA mycelium TO mycelium_user;
+GRANT SELECT ON mycelium.workflow_statistics TO mycelium_user;

@@ -25,7 +25,7 @@ my $orphans_sql = $node->safe_psql('postgres', q{
 	 WHERE c.relnamespace = 'mycelium'::regnamespace AND c.relkind = 'r'
 	   AND a.attname = 'workflow_id' AND c.relname <> 'workflow_states'});
 is(join(',', map { $orphans_sql =~ /mycelium\.$_ x/ ? 1 : 0 }
-	qw(task_states task_ids workflow_state_history handoffs)), '1,1,1,1',
+	qw(task_states task_ids workflow_state_history handoffs workflow_events)), '1,1,1,1,1',
 	'the orphan check covers the catalog tables');
 my $orphans = "SELECT coalesce(string_agg(tab || '=' || n, ',') FILTER (WHERE n > 0), 'none') FROM ($orphans_sql) o";
 
@@ -35,6 +35,7 @@ $node->safe_psql('postgres', q{
 	CREATE TEMP TABLE b AS SELECT mycelium.create_workflow((SELECT jsonb_agg(
 		mycelium.task('t' || i, 'x', 'test')) FROM generate_series(1, 5) i), name => 'bob') AS id
 	  FROM generate_series(1, 30);
+	SELECT count(mycelium.record_event(id, 'note')) FROM b;
 	SELECT count(mycelium.start_workflow(id)) FROM b;});
 # alice: 3 slow workflows that run through the purges, and 200 quick ones
 my $slow = $node->safe_psql('postgres', q{
@@ -51,6 +52,8 @@ $node->safe_psql('postgres', q{
 		mycelium.task('t' || i, 'x', 'test', dependencies => CASE WHEN i > 1 THEN ARRAY['t1'] END))
 		FROM generate_series(1, 5) i), name => 'quick') AS id
 	  FROM generate_series(1, 200);
+	SELECT count(mycelium.send_handoff(id, mycelium.create_handoff('p', 'plan', 'x', 'test', 'go'))) FROM q;
+	SELECT count(mycelium.record_event(id, 'note', '{"n": 1}')) FROM q;
 	SELECT count(mycelium.start_workflow(id)) FROM q;});
 
 # purge alice's finished workflows again and again while the workers run
@@ -97,6 +100,9 @@ is($node->safe_psql('postgres', q{
 			|| (SELECT count(*) FROM mycelium.task_ids i JOIN mycelium.workflow_states w USING (workflow_id)
 				 WHERE w.owner = 'bob'::regrole)}),
 	'150,150', "bob's tasks and task ids are all there");
+is($node->safe_psql('postgres', q{
+		SELECT count(*) FROM mycelium.workflow_events WHERE owner = 'bob'::regrole}),
+	'30', "bob's events are all there");
 is($node->safe_psql('postgres', q{
 		SELECT count(DISTINCT workflow_id) FROM public.effects e
 		 WHERE e.task_id = 'b' AND e.who = 'alice'}),
