@@ -362,8 +362,14 @@ sub gen_fields
 	  "SELECT * FROM mycelium.complete_tasks('wk', NULL, '{r1}')",
 	  "SELECT * FROM mycelium.complete_tasks('wk', ARRAY[bad.fix('running')], ARRAY[NULL::text])",
 	  "SELECT mycelium.send_handoff(NULL, bad.msg())",
-	  "SELECT mycelium.send_handoff(bad.fix('pending'), NULL)";
+	  "SELECT mycelium.send_handoff(bad.fix('pending'), NULL)",
+	  "SELECT mycelium.record_event(NULL, 'x')",
+	  "SELECT mycelium.record_event(bad.fix('pending'), NULL)",
+	  "SELECT mycelium.record_event(bad.fix('pending'), 'x', NULL)",
+	  "CALL mycelium.purge_workflows(NULL)",
+	  "CALL mycelium.purge_workflows('1 day', NULL)";
 	$self->add('null', 'ok', $_) for
+	  "SELECT mycelium.delete_workflow(NULL) IS NULL",
 	  "SELECT mycelium.validate_handoff(NULL) IS NULL",
 	  "SELECT mycelium.deserialize_handoff(NULL) IS NULL",
 	  "SELECT mycelium.json_schema_validate(NULL, '1') IS NULL";
@@ -434,6 +440,9 @@ sub gen_sizes
 		  "SELECT mycelium.add_tasks(bad.fix('pending'), jsonb_build_array(mycelium.task('deep' || md5(${deep}::text), 'x', 'worker', input => $deep)))",
 		  "SELECT mycelium.create_template('deep' || md5(${deep}::text), '[]', context => jsonb_build_object('x', $deep))",
 		  "SELECT mycelium.create_handoff('a', 'b', 'c', 'd', 'e', context => jsonb_build_object('x', $deep)) IS NOT NULL",
+		  "SELECT mycelium.create_workflow('[]', metadata => jsonb_build_object('x', $deep)) IS NOT NULL",
+		  "SELECT mycelium.record_event(bad.fix('pending'), 'deep', jsonb_build_object('x', $deep)) > 0",
+		  "SELECT mycelium.add_result_to_context(bad.msg(), 'a', jsonb_build_object('x', $deep)) IS NOT NULL",
 		  "SELECT mycelium.validate_handoff(" . $msg_with->('context,x', $deep) . ")",
 		  "SELECT length(mycelium.serialize_handoff(" . $msg_with->('context,x', $deep) . "))",
 		  "SELECT mycelium.send_handoff(bad.fix('pending'), jsonb_set(" . $msg_with->('context,x', $deep) . ", '{handoff_id}', to_jsonb(gen_random_uuid()::text)))",
@@ -474,6 +483,8 @@ sub gen_sizes
 	  "SELECT mycelium.create_workflow('[]', context => jsonb_build_object('a', $arr))",
 	  "SELECT mycelium.start_from_template('base', jsonb_build_object('a', $arr))",
 	  "SELECT mycelium.create_handoff('a', 'b', 'c', 'd', 'e', metadata => jsonb_build_object('a', $arr))",
+	  "SELECT mycelium.create_workflow('[]', metadata => jsonb_build_object('a', $arr))",
+	  "SELECT mycelium.record_event(bad.fix('pending'), 'big', jsonb_build_object('a', $arr))",
 	  "SELECT mycelium.send_handoff(bad.fix('pending'), jsonb_set(bad.msg(), '{context,a}', $arr))",
 	  "SELECT mycelium.complete_task(bad.fix('running'), 'r1', 'wk', $arr)",
 	  "SELECT * FROM mycelium.complete_tasks('wk', ARRAY[bad.fix('running')], '{r1}', ARRAY[$arr])",
@@ -498,7 +509,9 @@ sub gen_sizes
 	  "SELECT mycelium.register_executor($mb, NULL)",
 	  "SELECT * FROM mycelium.claim_tasks('ext', $mb)",
 	  "SELECT mycelium.heartbeat(bad.fix('running'), 'r1', $mb)",
-	  "SELECT mycelium.create_workflow(jsonb_build_array(mycelium.task('a', 'x', 'worker') || jsonb_build_object($mb, 1)))";
+	  "SELECT mycelium.create_workflow(jsonb_build_array(mycelium.task('a', 'x', 'worker') || jsonb_build_object($mb, 1)))",
+	  "SELECT mycelium.record_event(bad.fix('pending'), $mb)",
+	  "SELECT mycelium.record_event(bad.fix('pending'), 'x', agent_id => $mb)";
 	$self->add('huge_string', '42704', $_) for
 	  "SELECT mycelium.start_from_template($mb)",
 	  "SELECT * FROM mycelium.claim_tasks($mb, 'w')";
