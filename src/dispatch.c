@@ -44,6 +44,7 @@
 #include "mycelium_errcodes.h"
 #include "retry.h"
 #include "state.h"
+#include "watchdog.h"
 
 /* one workflow a step works on */
 typedef struct StepWorkflow
@@ -543,7 +544,8 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
 	if (rt->outcome == MC_OUTCOME_HANDED_BACK)
 	{
 		mc_task_retry(session, wf, &task, 0, false, NULL,
-					  "handed back: not started");
+					  rt->error != NULL ? psprintf("handed back: %s", rt->error)
+					  : "handed back: not started");
 		wf->version++;
 		return true;
 	}
@@ -1387,17 +1389,19 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 }
 
 /*
- * mc_fail_attempt
- *		The running attempt of task, outside any batch, failed with error:
- *		it is recorded per the task's retry policy (mc_record_failed_attempt)
- *		and wf->version is left at the last version used, ready for
- *		mc_workflow_save.  The caller holds the workflow's and the task's
- *		locks.  Returns the task's new status while its workflow goes on:
- *		ready (another attempt will follow) or failed.
+ * fail_attempt_as
+ *		The running attempt of task, outside any batch, ended with outcome
+ *		(failed, timed_out telling whether at its timeout; or handed back,
+ *		uncounted): it is recorded per the task's retry policy
+ *		(mc_record_failed_attempt) and wf->version is left at the last
+ *		version used, ready for mc_workflow_save.  The caller holds the
+ *		workflow's and the task's locks.  Returns the task's new status
+ *		while its workflow goes on: ready (another attempt will follow) or
+ *		failed.
  */
-McTaskStatus
-mc_fail_attempt(McCatalogSession *session, McWorkflow *wf, McTask *task,
-				char *error)
+static McTaskStatus
+fail_attempt_as(McCatalogSession *session, McWorkflow *wf, McTask *task,
+				char *error, McOutcome outcome, bool timed_out)
 {
 	static const Oid argtypes[] = {UUIDOID, INT4OID};
 	McRunTask	rt;
@@ -1420,20 +1424,39 @@ mc_fail_attempt(McCatalogSession *session, McWorkflow *wf, McTask *task,
 	rt.max_delay = DatumGetFloat8(mc_catalog_value(0, 3, &isnull));
 	rt.exponential_base = DatumGetFloat8(mc_catalog_value(0, 4, &isnull));
 	rt.allow_failure = task->allow_failure;
-	rt.outcome = MC_OUTCOME_FAILED;
+	rt.outcome = outcome;
+	rt.timed_out = timed_out;
 	rt.error = error;
 	(void) mc_record_failed_attempt(session, wf, &rt);
 	wf->version--;
 	wf->changed = true;
+	if (outcome == MC_OUTCOME_HANDED_BACK)
+		return MC_TASK_READY;
 	return rt.attempt < rt.max_attempts ? MC_TASK_READY : MC_TASK_FAILED;
+}
+
+/*
+ * mc_fail_attempt
+ *		The running attempt of task, outside any batch, failed with error
+ *		(fail_attempt_as).
+ */
+McTaskStatus
+mc_fail_attempt(McCatalogSession *session, McWorkflow *wf, McTask *task,
+				char *error)
+{
+	return fail_attempt_as(session, wf, task, error, MC_OUTCOME_FAILED, false);
 }
 
 /*
  * fail_lost_attempts
  *		Each row of the last statement's result names an attempt that was
- *		lost (workflow_id, task_id, attempt, why): it counts as failed, and
- *		the task is retried per its policy or fails.  An attempt that
- *		finished or was replaced since the statement looked is left alone.
+ *		lost (workflow_id, task_id, attempt, why, task_no, worker_id,
+ *		started_at): it counts as failed, and the task is retried per its
+ *		policy or fails.  An attempt whose worker the watchdog terminated
+ *		is recorded as what it was, timed out or cancelled; the other tasks
+ *		that worker had claimed before are handed back uncounted
+ *		(watchdog.c).  An attempt that finished or was replaced since the
+ *		statement looked is left alone.
  */
 static void
 fail_lost_attempts(McCatalogSession *session, uint64 n)
@@ -1442,16 +1465,41 @@ fail_lost_attempts(McCatalogSession *session, uint64 n)
 	char	  **ids = palloc(sizeof(char *) * Max(n, 1));
 	int32	   *attempts = palloc(sizeof(int32) * Max(n, 1));
 	char	  **whys = palloc(sizeof(char *) * Max(n, 1));
+	char	  **workers = palloc(sizeof(char *) * Max(n, 1));
+	TimestampTz *started = palloc(sizeof(TimestampTz) * Max(n, 1));
+	McLostKind *kinds = palloc(sizeof(McLostKind) * Max(n, 1));
+	double	   *timeouts = palloc(sizeof(double) * Max(n, 1));
+	TimestampTz *killed_at = palloc(sizeof(TimestampTz) * Max(n, 1));
 	uint64		i;
+	uint64		j;
 
 	for (i = 0; i < n; i++)
 	{
 		bool		isnull;
+		Datum		d;
 
 		memcpy(&wfs[i], DatumGetUUIDP(mc_catalog_value(i, 1, &isnull)), sizeof(pg_uuid_t));
 		ids[i] = mc_catalog_text(i, 2);
 		attempts[i] = DatumGetInt32(mc_catalog_value(i, 3, &isnull));
 		whys[i] = mc_catalog_text(i, 4);
+		workers[i] = mc_catalog_text(i, 6);
+		d = mc_catalog_value(i, 7, &isnull);
+		started[i] = isnull ? 0 : DatumGetTimestampTz(d);
+		kinds[i] = mc_watchdog_killed(&wfs[i],
+									  DatumGetInt32(mc_catalog_value(i, 5, &isnull)),
+									  attempts[i], &timeouts[i], &killed_at[i]);
+	}
+	/* what a terminated worker had claimed besides its stubborn attempt */
+	for (i = 0; i < n; i++)
+	{
+		if (kinds[i] != MC_LOST_TIMED_OUT && kinds[i] != MC_LOST_CANCELLED)
+			continue;
+		for (j = 0; j < n; j++)
+		{
+			if (kinds[j] == MC_LOST_CRASH && workers[i] != NULL && workers[j] != NULL &&
+				strcmp(workers[i], workers[j]) == 0 && started[j] <= killed_at[i])
+				kinds[j] = MC_LOST_BYSTANDER;
+		}
 	}
 
 	for (i = 0; i < n; i++)
@@ -1463,8 +1511,30 @@ fail_lost_attempts(McCatalogSession *session, uint64 n)
 		if (!mc_task_get(&wf, ids[i], &task) || task.status != MC_TASK_RUNNING ||
 			task.attempt != attempts[i])
 			continue;
-		(void) mc_fail_attempt(session, &wf, &task,
-							   psprintf("attempt %d was lost: %s", task.attempt, whys[i]));
+		switch (kinds[i])
+		{
+			case MC_LOST_TIMED_OUT:
+				(void) fail_attempt_as(session, &wf, &task,
+									   psprintf("task timed out after %g s; the executor did not stop within mycelium.terminate_grace, so its worker was terminated",
+												timeouts[i]),
+									   MC_OUTCOME_FAILED, true);
+				break;
+			case MC_LOST_CANCELLED:
+				(void) fail_attempt_as(session, &wf, &task,
+									   pstrdup("the executor did not stop within mycelium.terminate_grace of cancel_workflow, so its worker was terminated"),
+									   MC_OUTCOME_FAILED, false);
+				break;
+			case MC_LOST_BYSTANDER:
+				(void) fail_attempt_as(session, &wf, &task,
+									   pstrdup("its worker was terminated"),
+									   MC_OUTCOME_HANDED_BACK, false);
+				break;
+			case MC_LOST_CRASH:
+				(void) fail_attempt_as(session, &wf, &task,
+									   psprintf("attempt %d was lost: %s", task.attempt, whys[i]),
+									   MC_OUTCOME_FAILED, false);
+				break;
+		}
 		mc_workflow_save(session, &wf);
 		if (wf.status == MC_WF_RUNNING)
 			mc_push_at_commit(&wf.id, InvalidOid);
@@ -1478,7 +1548,7 @@ fail_lost_attempts(McCatalogSession *session, uint64 n)
  *		fail_lost_attempts reads them, lost because why.
  */
 #define ORPHANS_SQL(why, cond) \
-	"SELECT workflow_id, task_id, attempt, '" why "' " \
+	"SELECT workflow_id, task_id, attempt, '" why "', task_no, worker_id, started_at " \
 	"FROM mycelium.task_states " \
 	"WHERE status = 'running' AND lease_until IS NULL AND " cond " " \
 	"ORDER BY workflow_id, task_no"
@@ -1541,7 +1611,8 @@ mc_expire_leases(McCatalogSession *session, TimestampTz now)
 	fail_lost_attempts(session,
 					   mc_catalog_run(MC_PLAN_EXPIRED_LEASES,
 									  "SELECT workflow_id, task_id, attempt, "
-									  "  pg_catalog.format('the lease of worker \"%s\" lapsed', worker_id) "
+									  "  pg_catalog.format('the lease of worker \"%s\" lapsed', worker_id), "
+									  "  task_no, NULL::pg_catalog.text, NULL::pg_catalog.timestamptz "
 									  "FROM mycelium.task_states "
 									  "WHERE lease_until IS NOT NULL AND lease_until < $1 "
 									  "  AND status = 'running' "

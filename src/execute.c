@@ -41,6 +41,7 @@
 #include "utils/regproc.h"
 #include "utils/resowner.h"
 #include "utils/timeout.h"
+#include "utils/timestamp.h"
 
 #include "api_json_schema.h"
 #include "catalog.h"
@@ -67,23 +68,35 @@ task_timeout_handler(void)
 
 /*
  * set_executing
- *		Publishes in this worker's slot which task it is running, so that
- *		cancel_workflow can interrupt it (NULL: none).
+ *		Publishes in this worker's slot which attempt it is running (NULL:
+ *		none), so that cancel_workflow can interrupt it, and when its
+ *		timeout runs out, so that the watchdog (watchdog.c) can end it if
+ *		it does not stop.
  */
 static void
 set_executing(McRunTask *task)
 {
 	McWorkerSlot *slot;
+	TimestampTz deadline = 0;
 
 	if (mc_shared == NULL || mc_worker_slot < 0)
 		return;
+	if (task != NULL && task->timeout > 0)
+		deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+											   (int64) Min(task->timeout * 1000.0,
+														   (double) INT_MAX));
 	slot = &mc_shared->workers[mc_worker_slot];
 	SpinLockAcquire(&mc_shared->mutex);
 	slot->executing = (task != NULL);
+	slot->cancel_at = 0;
+	slot->deadline = deadline;
+	slot->terminating = false;
 	if (task != NULL)
 	{
 		memcpy(&slot->workflow_id, &task->workflow_id, sizeof(pg_uuid_t));
 		slot->task_no = task->task_no;
+		slot->attempt = task->attempt;
+		slot->timeout = task->timeout;
 	}
 	SpinLockRelease(&mc_shared->mutex);
 }

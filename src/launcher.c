@@ -45,6 +45,7 @@
 #include "mycelium.h"
 #include "shmem.h"
 #include "version.h"
+#include "watchdog.h"
 
 /* longest sleep between looks for due retries, ms */
 #define MC_LAUNCHER_NAP 1000L
@@ -374,6 +375,14 @@ mc_launcher_main(Datum main_arg)
 		{
 			rescan = true;
 			recovered = false;
+		}
+
+		/* executors that do not stop when interrupted (watchdog.c) */
+		{
+			long		due = mc_watchdog_check();
+
+			if (due >= 0)
+				nap = Min(nap, due);
 		}
 
 		/* what the tick did shows in the statistics views, as a backend's */

@@ -37,6 +37,9 @@ int			mc_batch_size = 256;
 /* longest a worker runs attempts before recording them, ms */
 int			mc_batch_time_ms = 20;
 
+/* how long an interrupted executor may go on before its worker is terminated, ms */
+int			mc_terminate_grace_ms = 5000;
+
 /* the database the scheduler serves */
 char	   *mc_database = NULL;
 
@@ -93,6 +96,14 @@ _PG_init(void)
 							NULL,
 							&mc_batch_time_ms,
 							20, 1, 60000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("mycelium.terminate_grace",
+							"How long an executor may go on after its timeout or cancel_workflow interrupted it, before its worker is terminated.",
+							"An executor that catches the interruption is ended this way; its attempt counts as timed out or cancelled.",
+							&mc_terminate_grace_ms,
+							5000, 0, 3600 * 1000,
 							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
