@@ -350,7 +350,7 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 		values[1] = mc_catalog_value(r, 3, &isnull);
 		values[2] = mc_catalog_value(r, 4, &isnull);
 		values[3] = mc_catalog_value(r, 15, &isnull);
-		values[4] = JsonbPGetDatum(mc_ctx_from_row(r, 17, sources));
+		values[4] = JsonbPGetDatum(mc_ctx_from_row(r, 17, sources, NULL));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 

@@ -1696,8 +1696,17 @@ mc_dispatch_lock_batch(McBatch *batch)
 		bool		isnull;
 		int64		k = DatumGetInt64(mc_catalog_value(r, 1, &isnull)) - 1;
 
+		McRunTask  *t = &batch->tasks[index[k]];
+		char	   *too_large = NULL;
+
 		ours[k] = true;
-		batch->tasks[index[k]].ctx = mc_ctx_from_row(r, 2, sources);
+		t->ctx = mc_ctx_from_row(r, 2, sources, &too_large);
+		if (t->ctx == NULL)
+		{
+			/* a failed attempt, not an error: the worker goes on */
+			t->outcome = MC_OUTCOME_FAILED;
+			t->error = too_large;
+		}
 	}
 	MemoryContextSwitchTo(old);
 	for (i = 0; i < n; i++)

@@ -30,6 +30,7 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "storage/latch.h"
 #include "storage/spin.h"
@@ -48,6 +49,7 @@
 #include "execute.h"
 #include "mycelium.h"
 #include "mycelium_errcodes.h"
+#include "session.h"
 #include "shmem.h"
 
 static TimeoutId task_timeout_id = MAX_TIMEOUTS;
@@ -195,16 +197,53 @@ check_output_schema(McRunTask *task, Jsonb *result)
 }
 
 /*
+ * check_result_size
+ *		A result larger than mycelium.max_payload_size is not stored: an
+ *		error inside the attempt, so the attempt fails (54000) and its
+ *		writes are undone.
+ */
+static void
+check_result_size(McRunTask *task, Jsonb *result)
+{
+	Size		size = VARSIZE_ANY(result);
+
+	if (size > (Size) mc_max_payload_kb * 1024)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("result of task \"%s\" is too large", task->task_id),
+				 errdetail("It takes %zu bytes; mycelium.max_payload_size is %d kB.",
+						   size, mc_max_payload_kb)));
+}
+
+/* how much of an error too large to store is kept in its place */
+#define MC_ERROR_HEAD 1000
+
+/*
  * error_text
  *		The message of a failed attempt: the error's message, with its
- *		detail when it has one.
+ *		detail when it has one.  One larger than mycelium.max_payload_size
+ *		is not stored: a message saying so takes its place, with the
+ *		error's first MC_ERROR_HEAD bytes.
  */
 static char *
 error_text(ErrorData *edata)
 {
+	char	   *text;
+	Size		len;
+
 	if (edata->detail != NULL)
-		return psprintf("%s (%s)", edata->message, edata->detail);
-	return pstrdup(edata->message);
+		text = psprintf("%s (%s)", edata->message, edata->detail);
+	else
+		text = pstrdup(edata->message);
+	len = strlen(text);
+	if (len > (Size) mc_max_payload_kb * 1024)
+	{
+		int			head = pg_mbcliplen(text, (int) Min(len, (Size) INT_MAX), MC_ERROR_HEAD);
+
+		text = psprintf("error of the attempt is too large (54000): it takes %zu bytes; mycelium.max_payload_size is %d kB; it began: %.*s",
+						len, mc_max_payload_kb, head, text);
+	}
+	return text;
 }
 
 /*
@@ -235,6 +274,7 @@ mc_execute_task(McRunTask *task, bool in_worker)
 	{
 		Jsonb	   *result = call_executor(task, in_worker);
 
+		check_result_size(task, result);
 		check_output_schema(task, result);
 		MemoryContextSwitchTo(cxt);
 		task->result = DatumGetJsonbPCopy(JsonbPGetDatum(result));
@@ -270,4 +310,8 @@ mc_execute_task(McRunTask *task, bool in_worker)
 		FreeErrorData(edata);
 	}
 	PG_END_TRY();
+
+	/* nothing the attempt left in the worker's session reaches the next */
+	if (in_worker)
+		mc_session_reset();
 }

@@ -28,6 +28,9 @@ int			mc_max_tasks_per_workflow = 100000;
 /* largest JSON payload (input, metadata, context, variables, result), kB */
 int			mc_max_payload_kb = 1024;
 
+/* largest execution context (ctx) of an attempt, kB */
+int			mc_max_ctx_kb = 128 * 1024;
+
 /* executor workers of the scheduler */
 int			mc_max_workers = 4;
 
@@ -80,6 +83,14 @@ _PG_init(void)
 							NULL,
 							&mc_max_payload_kb,
 							1024, 1, 1024 * 1024,
+							PGC_SUSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("mycelium.max_ctx_size",
+							"Largest execution context (ctx) of an attempt: what its input, metadata, workflow context and variables, dependencies' results and handoff messages take together.",
+							"An attempt whose ctx would be larger fails with SQLSTATE 54000.",
+							&mc_max_ctx_kb,
+							128 * 1024, 1, 200 * 1024,
 							PGC_SUSET, GUC_UNIT_KB,
 							NULL, NULL, NULL);
 
