@@ -12,7 +12,9 @@
  * (notifying external agents of their due tasks), and takes back the tasks
  * of external agents whose lease lapsed, sleeping until the next of these
  * is due.  At start it also counts as failed the attempts left running by
- * workers this server does not run (each worker recovers its own).
+ * workers this server does not run (each worker recovers its own).  At
+ * every turn of its loop it is also the watchdog that terminates workers
+ * whose executor does not stop when interrupted (watchdog.c).
  *
  * A rescan goes in passes over the workflows with ready function tasks,
  * in workflow id order, each tick taking only as many as the queue has
