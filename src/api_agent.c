@@ -726,7 +726,8 @@ complete_held(McCatalogSession *session, const char *worker_id,
 				 errhint("The attempt counts as failed.")));
 		error = psprintf("result of task \"%s\" does not match the output schema of agent type \"%s\" (%s)",
 						 at->task.task_id, at->agent_type, violations[i]);
-		at->outcome = mc_fail_attempt(session, at->wf, &at->task, error);
+		at->outcome = mc_fail_attempt(session, at->wf, &at->task, error,
+									  "output_schema");
 		at->wf->version++;
 		/* with allow_failure, a failed task releases its dependents */
 		push[at->wf - wfs] = true;
@@ -990,5 +991,5 @@ mc_fail_task(PG_FUNCTION_ARGS)
 	mc_catalog_open(&session);
 	wf = hold_task(&session, fcinfo, worker_id, &at);
 	return finish_call(fcinfo, &session, wf,
-					   mc_fail_attempt(&session, wf, &at.task, error));
+					   mc_fail_attempt(&session, wf, &at.task, error, "agent_error"));
 }

@@ -189,11 +189,14 @@ check_output_schema(McRunTask *task, Jsonb *result)
 		return;
 	violations = mc_json_schema_violations(task->output_schema, result);
 	if (violations != NULL)
+	{
+		task->error_type = "output_schema";
 		ereport(ERROR,
 				(errcode(ERRCODE_MC_EXECUTION),
 				 errmsg("result of task \"%s\" does not match the output schema of agent type \"%s\"",
 						task->task_id, task->agent_type),
 				 errdetail_internal("%s", violations)));
+	}
 }
 
 /*
@@ -208,11 +211,14 @@ check_result_size(McRunTask *task, Jsonb *result)
 	Size		size = VARSIZE_ANY(result);
 
 	if (size > (Size) mc_max_payload_kb * 1024)
+	{
+		task->error_type = "payload_too_large";
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("result of task \"%s\" is too large", task->task_id),
 				 errdetail("It takes %zu bytes; mycelium.max_payload_size is %d kB.",
 						   size, mc_max_payload_kb)));
+	}
 }
 
 /* how much of an error too large to store is kept in its place */
@@ -226,7 +232,7 @@ check_result_size(McRunTask *task, Jsonb *result)
  *		error's first MC_ERROR_HEAD bytes.
  */
 static char *
-error_text(ErrorData *edata)
+error_text(ErrorData *edata, McRunTask *task)
 {
 	char	   *text;
 	Size		len;
@@ -242,6 +248,8 @@ error_text(ErrorData *edata)
 
 		text = psprintf("error of the attempt is too large (54000): it takes %zu bytes; mycelium.max_payload_size is %d kB; it began: %.*s",
 						len, mc_max_payload_kb, head, text);
+		task->error_type = "payload_too_large";
+		task->sqlerrcode = ERRCODE_PROGRAM_LIMIT_EXCEEDED;
 	}
 	return text;
 }
@@ -259,6 +267,7 @@ mc_execute_task(McRunTask *task, bool in_worker)
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
 	uint32		holdoff = QueryCancelHoldoffCount;
+	TimestampTz start;
 
 	if (task_timeout_id == MAX_TIMEOUTS)
 		task_timeout_id = RegisterTimeout(USER_TIMEOUT, task_timeout_handler);
@@ -267,6 +276,9 @@ mc_execute_task(McRunTask *task, bool in_worker)
 	task->timed_out = false;
 	task->result = NULL;
 	task->error = NULL;
+	task->error_type = NULL;
+	task->sqlerrcode = 0;
+	start = GetCurrentTimestamp();
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
@@ -303,13 +315,22 @@ mc_execute_task(McRunTask *task, bool in_worker)
 		task_timed_out = false;
 
 		task->outcome = MC_OUTCOME_FAILED;
+		task->sqlerrcode = edata->sqlerrcode;
 		if (task->timed_out)
+		{
 			task->error = psprintf("task timed out after %g s", task->timeout);
+			task->error_type = "timeout";
+		}
 		else
-			task->error = error_text(edata);
+		{
+			if (task->error_type == NULL && edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+				task->error_type = "cancelled";
+			task->error = error_text(edata, task);
+		}
 		FreeErrorData(edata);
 	}
 	PG_END_TRY();
+	task->execution_ms = (double) (GetCurrentTimestamp() - start) / 1000.0;
 
 	/* nothing the attempt left in the worker's session reaches the next */
 	if (in_worker)
