@@ -268,4 +268,46 @@ for my $fail ('false', 'true')
 		"{$clean}", "bob's task, in the same session, finds none of it (alice's failing: $fail)");
 }
 
+# --- the other tasks a terminated worker had claimed go back uncounted:
+# the one worker, used to quick tasks, claims a stubborn task and two
+# quick ones behind it in one batch
+$one->safe_psql('postgres', q{
+	CREATE FUNCTION public.stubborn(ctx jsonb) RETURNS jsonb
+	LANGUAGE plpgsql AS $$
+	BEGIN
+		LOOP
+			BEGIN
+				PERFORM pg_sleep(0.05);
+			EXCEPTION WHEN query_canceled THEN
+				NULL;
+			END;
+		END LOOP;
+	END $$;
+	GRANT EXECUTE ON FUNCTION public.stubborn(jsonb) TO PUBLIC;
+	SELECT mycelium.register_executor('stubborn', 'public.stubborn(jsonb)');
+	ALTER SYSTEM SET mycelium.terminate_grace = '1s';
+	SELECT pg_reload_conf();
+});
+my $warm = $one->safe_psql('postgres', q{
+	SELECT mycelium.create_workflow(
+		(SELECT jsonb_agg(mycelium.task('w' || i, 'a', 'finder')) FROM generate_series(1, 20) i))});
+$one->safe_psql('postgres', "SELECT mycelium.start_workflow('$warm')");
+ok(wait_for_status($one, $warm, 'completed', 60), 'the worker ran quick tasks');
+my $batch = $one->safe_psql('postgres', q{
+	SELECT mycelium.create_workflow(jsonb_build_array(
+		mycelium.task('s', 'a', 'stubborn', timeout => 1, max_attempts => 1, allow_failure => true),
+		mycelium.task('q1', 'a', 'finder'),
+		mycelium.task('q2', 'a', 'finder')))});
+$one->safe_psql('postgres', "SELECT mycelium.start_workflow('$batch')");
+ok(wait_for_status($one, $batch, 'completed', 60), 'the workflow goes on after its worker was terminated');
+is($one->safe_psql('postgres', qq{
+	SELECT string_agg(task_id || '=' || status || '/' || attempt, ',' ORDER BY task_id)
+	  FROM mycelium.tasks WHERE workflow_id = '$batch'}),
+	'q1=completed/1,q2=completed/1,s=failed/1',
+	'the stubborn task timed out; the quick ones completed at their first counted attempt');
+is($one->safe_psql('postgres', qq{
+	SELECT string_agg(DISTINCT task_id, ',') FROM mycelium.workflow_history('$batch')
+	 WHERE event = 'handed back: its worker was terminated'}),
+	'q1,q2', 'they were handed back, uncounted, when the worker was terminated');
+
 done_testing();
