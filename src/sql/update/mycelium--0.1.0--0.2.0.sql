@@ -158,3 +158,20 @@ COMMENT ON FUNCTION mycelium.workflow_timeline(uuid) IS
 	'every attempt of every task of a workflow, from its history: when it started, how it ended (retried: failed and tried again), how long its executor ran (ms) and its error';
 REVOKE ALL ON FUNCTION mycelium.workflow_timeline(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION mycelium.workflow_timeline(uuid) TO mycelium_user;
+
+-- fail_task takes the failure's error_type (issue 29), 'agent_error' by
+-- default, so agents' existing four-argument calls are unchanged.
+DROP FUNCTION mycelium.fail_task(uuid, text, text, text);
+CREATE FUNCTION mycelium.fail_task(
+	workflow_id uuid,
+	task_id text,
+	worker_id text,
+	error text,
+	error_type text DEFAULT 'agent_error')
+RETURNS mycelium.task_status
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'mc_fail_task';
+COMMENT ON FUNCTION mycelium.fail_task(uuid, text, text, text, text) IS
+	'records a failed attempt of a claimed task, error its message and error_type its kind (lower-case letters, digits and _); returns its new status (ready: it will be retried, or failed)';
+REVOKE ALL ON FUNCTION mycelium.fail_task(uuid, text, text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION mycelium.fail_task(uuid, text, text, text, text) TO mycelium_user;
