@@ -90,7 +90,8 @@ SELECT mycelium.heartbeat(:'wf', 'ext1', 'agent-1') IS NOT NULL AS beat;
 SELECT version = :v AS same_version FROM mycelium.workflows WHERE workflow_id = :'wf';
 
 -- fail_task: attempts left, so it is ready again; its holder lost it
-SELECT mycelium.fail_task(:'wf', 'ext1', 'agent-1', 'the model timed out');
+SELECT mycelium.fail_task(:'wf', 'ext1', 'agent-1', 'the model timed out', 'model_timeout');
+SELECT error, error_detail FROM mycelium.tasks WHERE workflow_id = :'wf' AND task_id = 'ext1';
 SELECT * FROM regress.try(format($$SELECT mycelium.complete_task(%L, 'ext1', 'agent-1', '{}')$$, :'wf'));
 SELECT task_id, attempt FROM mycelium.claim_tasks('regress_ext', 'agent-3', 5);
 -- the old holder is refused, naming the new one
@@ -145,6 +146,10 @@ SELECT * FROM regress.try(format($$SELECT mycelium.complete_task(%L, 'f', 'agent
 SELECT mycelium.update_task(:'wf4', 'f', 'running');
 SELECT * FROM regress.try(format($$SELECT mycelium.complete_task(%L, 'f', 'agent-1', '{}')$$, :'wf4'));
 SELECT * FROM regress.try(format($$SELECT mycelium.fail_task(%L, 'f', 'agent-1', repeat('x', 2000000))$$, :'wf4'));
+-- an error_type is a short lower-case identifier
+SELECT * FROM regress.try(format($$SELECT mycelium.fail_task(%L, 'f', 'agent-1', 'x', 'Bad Type')$$, :'wf4'));
+SELECT * FROM regress.try(format($$SELECT mycelium.fail_task(%L, 'f', 'agent-1', 'x', '')$$, :'wf4'));
+SELECT * FROM regress.try(format($$SELECT mycelium.fail_task(%L, 'f', 'agent-1', 'x', NULL)$$, :'wf4'));
 SELECT * FROM regress.try(format($$SELECT mycelium.complete_task(%L, 'f', 'agent-1', jsonb_build_object('x', repeat('x', 2000000)))$$, :'wf4'));
 
 -- complete_tasks: the results of several claimed tasks in one call

@@ -350,7 +350,7 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 		values[1] = mc_catalog_value(r, 3, &isnull);
 		values[2] = mc_catalog_value(r, 4, &isnull);
 		values[3] = mc_catalog_value(r, 15, &isnull);
-		values[4] = JsonbPGetDatum(mc_ctx_from_row(r, 17, sources));
+		values[4] = JsonbPGetDatum(mc_ctx_from_row(r, 17, sources, NULL));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 
@@ -726,7 +726,8 @@ complete_held(McCatalogSession *session, const char *worker_id,
 				 errhint("The attempt counts as failed.")));
 		error = psprintf("result of task \"%s\" does not match the output schema of agent type \"%s\" (%s)",
 						 at->task.task_id, at->agent_type, violations[i]);
-		at->outcome = mc_fail_attempt(session, at->wf, &at->task, error);
+		at->outcome = mc_fail_attempt(session, at->wf, &at->task, error,
+									  "output_schema");
 		at->wf->version++;
 		/* with allow_failure, a failed task releases its dependents */
 		push[at->wf - wfs] = true;
@@ -972,9 +973,11 @@ mc_complete_tasks(PG_FUNCTION_ARGS)
 
 /*
  * mc_fail_task
- *		fail_task(workflow_id, task_id, worker_id, error): the held attempt
- *		failed; the task is retried per its policy or fails.  Returns the
- *		task's new status.
+ *		fail_task(workflow_id, task_id, worker_id, error, error_type): the
+ *		held attempt failed, error saying why and error_type (1 to 63
+ *		lower-case letters, digits and _) what kind of failure it was; the
+ *		task is retried per its policy or fails.  Returns the task's new
+ *		status.
  */
 Datum
 mc_fail_task(PG_FUNCTION_ARGS)
@@ -984,11 +987,18 @@ mc_fail_task(PG_FUNCTION_ARGS)
 	AgentTask	at;
 	char	   *worker_id = worker_id_arg(fcinfo, 2);
 	char	   *error = text_arg(fcinfo, 3, "error");
+	char	   *error_type = text_arg(fcinfo, 4, "error_type");
+	size_t		len = strlen(error_type);
 
 	mc_check_error_size(error);
+	if (len == 0 || len > 63 || strspn(error_type, "abcdefghijklmnopqrstuvwxyz0123456789_") != len)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid error_type \"%s\"", mc_name_for_message(error_type)),
+				 errdetail("An error_type is 1 to 63 lower-case letters, digits and underscores.")));
 
 	mc_catalog_open(&session);
 	wf = hold_task(&session, fcinfo, worker_id, &at);
 	return finish_call(fcinfo, &session, wf,
-					   mc_fail_attempt(&session, wf, &at.task, error));
+					   mc_fail_attempt(&session, wf, &at.task, error, error_type));
 }

@@ -456,6 +456,7 @@ change_status(FunctionCallInfo fcinfo, McWorkflowStatus to, uint32 allowed,
 	{
 		wf.error = reason ? pstrdup(reason) : psprintf("cancelled by %s",
 													 GetUserNameFromId(session.caller, false));
+		wf.error_type = "cancelled";
 		mc_workflow_finish(&session, &wf, MC_WF_CANCELLED, MC_TASK_CANCELLED, event);
 	}
 	else

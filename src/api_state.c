@@ -89,7 +89,14 @@ mc_update_task(PG_FUNCTION_ARGS)
 				 errhint("A finished task changes only by mycelium.rollback_workflow().") :
 				 errhint("See doc/state-machines.md for the allowed transitions.")));
 
-	mc_task_transition(&session, &wf, &task, to, result, error, "update_task");
+	if (error != NULL)
+	{
+		McError		e = {"update_task", error, 0, -1};
+
+		mc_task_transition(&session, &wf, &task, to, result, &e, "update_task");
+	}
+	else
+		mc_task_transition(&session, &wf, &task, to, result, NULL, "update_task");
 	mc_workflow_save(&session, &wf);
 	/* tasks it made ready are the scheduler's to run */
 	if (wf.status == MC_WF_RUNNING)

@@ -194,12 +194,21 @@ mc_catalog_plan(McPlanId id, const char *sql, int nargs, const Oid *argtypes)
 	return plan;
 }
 
+/* how catalog_run plans a statement */
+typedef enum McPlanMode
+{
+	MC_PLAN_AS_IS,				/* as the planner sees fit */
+	MC_PLAN_BY_KEY,				/* sequential scans off */
+	MC_PLAN_BY_SET				/* sequential scans and nested loops off */
+} McPlanMode;
+
 /*
  * catalog_run
  *		Runs the statement in slot id (preparing it on first use) with the
  *		given parameters; returns the number of rows processed.  A statement
- *		that finds its rows by key (by_key) is planned with sequential scans
- *		off.
+ *		that finds its rows by key is planned with sequential scans off;
+ *		one that joins a set of a workflow's tasks with the same workflow's
+ *		rows, also with nested loops off.
  *
  * A generic plan is kept until an invalidation (an ANALYZE of its tables)
  * makes it stale, and the first one is made when the tables are new and
@@ -210,23 +219,35 @@ mc_catalog_plan(McPlanId id, const char *sql, int nargs, const Oid *argtypes)
  * in.  Messages pending for this backend are read first so that a plan
  * they make stale is re-planned here rather than inside SPI (a message
  * that arrives in between is the rare case left to the planner's choice).
+ *
+ * A statement that joins many of a workflow's tasks with the workflow's
+ * rows (all its open tasks, to end them) is the other way round: planned
+ * while task_states was young, the generic plan expects a workflow to have
+ * a couple of tasks, and joins them in a nested loop that rescans all of
+ * the workflow's tasks for each open task, quadratic in its size (minutes
+ * for 100,000 tasks).  With nested loops off it is a hash or merge join,
+ * linear whatever the statistics say.
  */
 static uint64
 catalog_run(McPlanId id, const char *sql, int nargs, const Oid *argtypes,
-			Datum *values, const char *nulls, long count, bool by_key)
+			Datum *values, const char *nulls, long count, McPlanMode mode)
 {
 	SPIPlanPtr	plan = mc_catalog_plan(id, sql, nargs, argtypes);
 	int			rc;
 
-	if (by_key)
+	if (mode != MC_PLAN_AS_IS)
 		AcceptInvalidationMessages();
-	if (by_key && (!planned[id] || !SPI_plan_is_valid(plan)))
+	if (mode != MC_PLAN_AS_IS && (!planned[id] || !SPI_plan_is_valid(plan)))
 	{
 		int			nestlevel = NewGUCNestLevel();
 
 		(void) set_config_option("enable_seqscan", "off",
 								 PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_SAVE, true, 0, false);
+		if (mode == MC_PLAN_BY_SET)
+			(void) set_config_option("enable_nestloop", "off",
+									 PGC_USERSET, PGC_S_SESSION,
+									 GUC_ACTION_SAVE, true, 0, false);
 		rc = SPI_execute_plan(plan, values, nulls, false, count);
 		AtEOXact_GUC(true, nestlevel);
 		planned[id] = true;
@@ -248,7 +269,7 @@ uint64
 mc_catalog_run(McPlanId id, const char *sql, int nargs, const Oid *argtypes,
 			   Datum *values, const char *nulls, long count)
 {
-	return catalog_run(id, sql, nargs, argtypes, values, nulls, count, true);
+	return catalog_run(id, sql, nargs, argtypes, values, nulls, count, MC_PLAN_BY_KEY);
 }
 
 /*
@@ -261,7 +282,20 @@ uint64
 mc_catalog_run_scan(McPlanId id, const char *sql, int nargs, const Oid *argtypes,
 					Datum *values, const char *nulls, long count)
 {
-	return catalog_run(id, sql, nargs, argtypes, values, nulls, count, false);
+	return catalog_run(id, sql, nargs, argtypes, values, nulls, count, MC_PLAN_AS_IS);
+}
+
+/*
+ * mc_catalog_run_set
+ *		Runs a statement that joins a set of a workflow's tasks with the
+ *		workflow's rows (see catalog_run), planned with sequential scans
+ *		and nested loops off.
+ */
+uint64
+mc_catalog_run_set(McPlanId id, const char *sql, int nargs, const Oid *argtypes,
+				   Datum *values, const char *nulls, long count)
+{
+	return catalog_run(id, sql, nargs, argtypes, values, nulls, count, MC_PLAN_BY_SET);
 }
 
 /*

@@ -127,6 +127,9 @@ extern uint64 mc_catalog_run(McPlanId id, const char *sql, int nargs,
 extern uint64 mc_catalog_run_scan(McPlanId id, const char *sql, int nargs,
 								  const Oid *argtypes, Datum *values,
 								  const char *nulls, long count);
+extern uint64 mc_catalog_run_set(McPlanId id, const char *sql, int nargs,
+								  const Oid *argtypes, Datum *values,
+								  const char *nulls, long count);
 extern Datum mc_catalog_value(uint64 row, int col, bool *isnull);
 extern void mc_catalog_result_keep(McCatalogResult *result);
 extern void mc_catalog_result_restore(McCatalogResult *result);

@@ -24,6 +24,7 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "access/detoast.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/uuid.h"
@@ -31,6 +32,7 @@
 #include "catalog.h"
 #include "ctx.h"
 #include "jsonb_push.h"
+#include "mycelium.h"
 #include "state.h"
 
 /* the columns of MC_CTX_COLUMNS, counted from the first */
@@ -673,6 +675,59 @@ push_int_column(JsonbParseState **state, const char *key, uint64 row, int col)
 }
 
 /*
+ * datum_size
+ *		The size of a varlena datum as it will be built into the ctx
+ *		(detoasted), 0 for NULL.
+ */
+static Size
+datum_size(Datum d, bool isnull)
+{
+	return isnull ? 0 : toast_raw_datum_size(d);
+}
+
+/*
+ * ctx_parts_size
+ *		What the variable parts of the ctx of the attempt in SPI row row
+ *		take, summed before it is built: its input and metadata, its
+ *		workflow's context and variables, its dependencies' results and
+ *		errors, and its handoff messages.  A ctx beyond mycelium.max_ctx_size
+ *		is not built: jsonb holds at most 256 MB, and building one near that
+ *		takes several times as much memory.
+ */
+static Size
+ctx_parts_size(uint64 row, int col, McCtxSources *sources, CtxDependency **mine,
+			   int nmine)
+{
+	Size		size = 0;
+	bool		isnull;
+	Datum		d;
+	int			i;
+
+	d = mc_catalog_value(row, col + CTX_INPUT, &isnull);
+	size += datum_size(d, isnull);
+	d = mc_catalog_value(row, col + CTX_METADATA, &isnull);
+	size += datum_size(d, isnull);
+	d = SPI_getbinval(sources->workflow[row], sources->wf_tupdesc, WF_CONTEXT, &isnull);
+	size += datum_size(d, isnull);
+	d = SPI_getbinval(sources->workflow[row], sources->wf_tupdesc, WF_VARIABLES, &isnull);
+	size += datum_size(d, isnull);
+	for (i = 0; i < nmine; i++)
+	{
+		d = SPI_getbinval(mine[i]->row, sources->dep_tupdesc, DEP_RESULT, &isnull);
+		size += datum_size(d, isnull);
+		d = SPI_getbinval(mine[i]->row, sources->dep_tupdesc, DEP_ERROR, &isnull);
+		size += datum_size(d, isnull);
+	}
+	for (i = 0; i < sources->nmessages[row]; i++)
+	{
+		d = SPI_getbinval(sources->messages[sources->first_message[row] + i],
+						  sources->msg_tupdesc, MSG_MESSAGE, &isnull);
+		size += datum_size(d, isnull);
+	}
+	return size;
+}
+
+/*
  * mc_ctx_from_row
  *		The ctx of the attempt in SPI result row row, whose MC_CTX_COLUMNS
  *		start at column col (columns count from 1), with what it takes from
@@ -685,19 +740,42 @@ push_int_column(JsonbParseState **state, const char *key, uint64 row, int col)
  *							   exponential_base},
  *				timeout, allow_failure, input, metadata},
  *		 previous_results, handoffs}
+ *
+ *		A ctx whose parts exceed mycelium.max_ctx_size is not built: with
+ *		too_large, NULL is returned and *too_large says why (the scheduler
+ *		fails the attempt); without, that is an error (54000).
  */
 Jsonb *
-mc_ctx_from_row(uint64 row, int col, McCtxSources *sources)
+mc_ctx_from_row(uint64 row, int col, McCtxSources *sources, char **too_large)
 {
 	JsonbParseState *state = NULL;
 	JsonbValue *v;
 	bool		isnull;
 	CtxDependency **mine;
 	int			nmine = find_dependencies(row, col, sources, &mine);
+	Size		size;
 
 	Assert(row < sources->nrows);
 	if (sources->workflow[row] == NULL)
 		elog(ERROR, "the workflow of a task to run was not found");
+
+	size = ctx_parts_size(row, col, sources, mine, nmine);
+	if (size > (Size) mc_max_ctx_kb * 1024)
+	{
+		char	   *message = psprintf("execution context (ctx) of task \"%s\" is too large: its parts take %zu bytes; mycelium.max_ctx_size is %d kB",
+									   TextDatumGetCString(mc_catalog_value(row, col + CTX_TASK_ID, &isnull)),
+									   size, mc_max_ctx_kb);
+
+		if (too_large != NULL)
+		{
+			*too_large = message;
+			return NULL;
+		}
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg_internal("%s", message),
+				 errhint("Its input, metadata, workflow context and variables, dependencies' results and handoff messages are all part of it.")));
+	}
 
 	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
 	mc_jsonb_push_key(&state, "workflow_id");

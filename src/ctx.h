@@ -32,6 +32,7 @@
 typedef struct McCtxSources McCtxSources;
 
 extern McCtxSources *mc_ctx_sources(uint64 rows, int col);
-extern Jsonb *mc_ctx_from_row(uint64 row, int col, McCtxSources *sources);
+extern Jsonb *mc_ctx_from_row(uint64 row, int col, McCtxSources *sources,
+							  char **too_large);
 
 #endif							/* MC_CTX_H */

@@ -44,6 +44,7 @@
 #include "mycelium_errcodes.h"
 #include "retry.h"
 #include "state.h"
+#include "watchdog.h"
 
 /* one workflow a step works on */
 typedef struct StepWorkflow
@@ -202,27 +203,30 @@ find_step_workflow(StepWorkflow *sws, int nsw, pg_uuid_t *id)
 /*
  * COMPLETIONS_F, COMPLETE_ROWS
  *		The CTE f of completed attempts, from a statement's arrays $1 to $4
- *		(workflow ids, task numbers, results, versions) numbered from 1 in
- *		column n, and the update that sets their task rows completed with
- *		their results (complete_rows_early, mc_record_completions).
+ *		and $8 (workflow ids, task numbers, results, versions, how long the
+ *		attempts ran in ms) numbered from 1 in column n, and the update that
+ *		sets their task rows completed with their results and execution
+ *		times (complete_rows_early, mc_record_completions).  Without $8 (an
+ *		external agent's), an attempt ran from its claim until now.
  */
 #define COMPLETIONS_F \
 	"f AS (" \
 	"  SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), " \
 	"    pg_catalog.unnest($2::pg_catalog.int4[]), pg_catalog.unnest($3::pg_catalog.jsonb[]), " \
-	"    pg_catalog.unnest($4::pg_catalog.int8[])) WITH ORDINALITY " \
-	"    AS f(workflow_id, task_no, result, version, n))"
+	"    pg_catalog.unnest($4::pg_catalog.int8[]), pg_catalog.unnest($8::pg_catalog.float8[])) " \
+	"    WITH ORDINALITY AS f(workflow_id, task_no, result, version, ms, n))"
 #define COMPLETE_ROWS \
 	"UPDATE mycelium.task_states t SET status = 'completed', result = f.result, " \
-	"  error = NULL, finished_at = pg_catalog.clock_timestamp(), worker_id = NULL, " \
-	"  lease_until = NULL " \
+	"  error = NULL, error_detail = NULL, finished_at = pg_catalog.clock_timestamp(), " \
+	"  worker_id = NULL, lease_until = NULL, execution_time = COALESCE(f.ms, " \
+	"    pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - t.started_at) * 1000) " \
 	"FROM f WHERE t.workflow_id = f.workflow_id AND t.task_no = f.task_no "
 
 /*
  * RECORD_SQL
  *		A statement that records completed attempts, given CTEs that end
  *		with u, the completed tasks (workflow_id, task_no, attempt, result,
- *		owner, version), and the query edges, one row (workflow_id,
+ *		owner, version, ms: how long the attempt ran), and the query edges, one row (workflow_id,
  *		task_no) for each of their dependents, as often as it depends on
  *		them: history (event $6, changed by $5), and the release of the
  *		dependents.  With $7, released tasks that a function executor runs
@@ -236,9 +240,10 @@ find_step_workflow(StepWorkflow *sws, int nsw, pg_uuid_t *id)
 	"WITH " ctes \
 	", h AS (" \
 	"  INSERT INTO mycelium.workflow_state_history " \
-	"  (workflow_id, version, task_no, owner, status, attempt, result, event, changed_by) " \
+	"  (workflow_id, version, task_no, owner, status, attempt, result, event, changed_by, " \
+	"   execution_time) " \
 	"  SELECT u.workflow_id, u.version, u.task_no, u.owner, 'completed', u.attempt, " \
-	"    u.result, $6, $5 FROM u" \
+	"    u.result, $6, $5, u.ms FROM u" \
 	"), r AS (" \
 	"  SELECT e.workflow_id, e.task_no, pg_catalog.count(*)::pg_catalog.int4 AS k " \
 	"  FROM (" edges ") AS e(workflow_id, task_no) " \
@@ -267,8 +272,9 @@ mc_record_completions(McCatalogSession *session, int n, Datum *ids, Datum *nos,
 					  Datum *results, Datum *versions, const char *event)
 {
 	static const Oid argtypes[] = {UUIDARRAYOID, INT4ARRAYOID, JSONBARRAYOID,
-		INT8ARRAYOID, REGROLEOID, TEXTOID, BOOLOID};
-	Datum		values[7];
+		INT8ARRAYOID, REGROLEOID, TEXTOID, BOOLOID, FLOAT8ARRAYOID};
+	Datum		values[8];
+	const char	nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', 'n'};
 
 	values[0] = mc_catalog_array(ids, n, UUIDOID);
 	values[1] = mc_catalog_array(nos, n, INT4OID);
@@ -280,10 +286,10 @@ mc_record_completions(McCatalogSession *session, int n, Datum *ids, Datum *nos,
 	return mc_catalog_run(MC_PLAN_FINISH_TASKS,
 						  RECORD_SQL(COMPLETIONS_F ", u AS (" COMPLETE_ROWS
 									 "  RETURNING t.workflow_id, t.task_no, t.attempt, t.result, "
-									 "    t.owner, f.version, t.dependents)",
+									 "    t.owner, f.version, t.dependents, t.execution_time AS ms)",
 									 "SELECT u.workflow_id, d.task_no "
 									 "FROM u, pg_catalog.unnest(u.dependents) AS d(task_no)"),
-						  7, argtypes, values, NULL, 0);
+						  8, argtypes, values, nulls, 0);
 }
 
 /*
@@ -303,13 +309,15 @@ complete_rows_early(McCatalogSession *session, McRunTask *finished, int n,
 					bool *set, ArrayType **dependents)
 {
 	static const Oid argtypes[] = {UUIDARRAYOID, INT4ARRAYOID, JSONBARRAYOID,
-		INT8ARRAYOID};
+		INT8ARRAYOID, REGROLEOID, TEXTOID, BOOLOID, FLOAT8ARRAYOID};
 	Datum	   *ids = palloc(sizeof(Datum) * Max(n, 1));
 	Datum	   *nos = palloc(sizeof(Datum) * Max(n, 1));
 	Datum	   *results = palloc(sizeof(Datum) * Max(n, 1));
+	Datum	   *ms = palloc(sizeof(Datum) * Max(n, 1));
 	int		   *index = palloc(sizeof(int) * Max(n, 1));
-	Datum		values[4];
-	const char	nulls[4] = {' ', ' ', ' ', 'n'};	/* no versions */
+	Datum		values[8];
+	/* no versions; $5 to $7 are RECORD_SQL's, unused here */
+	const char	nulls[8] = {' ', ' ', ' ', 'n', 'n', 'n', 'n', ' '};
 	int			k = 0;
 	int			i;
 	uint64		rows;
@@ -324,6 +332,7 @@ complete_rows_early(McCatalogSession *session, McRunTask *finished, int n,
 		ids[k] = UUIDPGetDatum(&finished[i].workflow_id);
 		nos[k] = Int32GetDatum(finished[i].task_no);
 		results[k] = JsonbPGetDatum(finished[i].result);
+		ms[k] = Float8GetDatum(finished[i].execution_ms);
 		index[k++] = i;
 	}
 	if (k == 0)
@@ -331,10 +340,11 @@ complete_rows_early(McCatalogSession *session, McRunTask *finished, int n,
 	values[0] = mc_catalog_array(ids, k, UUIDOID);
 	values[1] = mc_catalog_array(nos, k, INT4OID);
 	values[2] = mc_catalog_array(results, k, JSONBOID);
+	values[7] = mc_catalog_array(ms, k, FLOAT8OID);
 	rows = mc_catalog_run(MC_PLAN_COMPLETE_ROWS,
 						  "WITH " COMPLETIONS_F " " COMPLETE_ROWS
 						  "RETURNING f.n, t.dependents",
-						  4, argtypes, values, nulls, 0);
+						  8, argtypes, values, nulls, 0);
 	for (r = 0; r < rows; r++)
 	{
 		bool		isnull;
@@ -370,8 +380,8 @@ record_completed_all(McCatalogSession *session, StepWorkflow *sws, int nsw,
 {
 	static const Oid argtypes[] = {UUIDARRAYOID, INT4ARRAYOID, JSONBARRAYOID,
 		INT8ARRAYOID, REGROLEOID, TEXTOID, BOOLOID, INT4ARRAYOID,
-		REGROLEARRAYOID, UUIDARRAYOID, INT4ARRAYOID};
-	Datum		values[11];
+		REGROLEARRAYOID, UUIDARRAYOID, INT4ARRAYOID, FLOAT8ARRAYOID};
+	Datum		values[12];
 	int			max = 0;
 	Datum	   *ids;
 	Datum	   *nos;
@@ -379,6 +389,7 @@ record_completed_all(McCatalogSession *session, StepWorkflow *sws, int nsw,
 	Datum	   *versions;
 	Datum	   *attempts;
 	Datum	   *owners;
+	Datum	   *ms;
 	Datum	   *edge_ids = NULL;
 	Datum	   *edge_nos = NULL;
 	int			nedges = 0;
@@ -402,6 +413,7 @@ record_completed_all(McCatalogSession *session, StepWorkflow *sws, int nsw,
 	versions = palloc(sizeof(Datum) * max);
 	attempts = palloc(sizeof(Datum) * max);
 	owners = palloc(sizeof(Datum) * max);
+	ms = palloc(sizeof(Datum) * max);
 	for (i = 0; i < nsw; i++)
 	{
 		StepWorkflow *sw = &sws[i];
@@ -423,6 +435,7 @@ record_completed_all(McCatalogSession *session, StepWorkflow *sws, int nsw,
 			versions[n] = Int64GetDatum(sw->wf.version + done);
 			attempts[n] = Int32GetDatum(t->attempt);
 			owners[n] = ObjectIdGetDatum(t->owner);
+			ms[n] = Float8GetDatum(t->execution_ms);
 			n++;
 			done++;
 			if (deps != NULL)
@@ -468,6 +481,7 @@ record_completed_all(McCatalogSession *session, StepWorkflow *sws, int nsw,
 	values[8] = mc_catalog_array(owners, n, REGROLEOID);
 	values[9] = mc_catalog_array(edge_ids, nedges, UUIDOID);
 	values[10] = mc_catalog_array(edge_nos, nedges, INT4OID);
+	values[11] = mc_catalog_array(ms, n, FLOAT8OID);
 	rows = mc_catalog_run(MC_PLAN_RECORD_COMPLETED,
 						  RECORD_SQL("u AS ("
 									 "  SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), "
@@ -475,11 +489,12 @@ record_completed_all(McCatalogSession *session, StepWorkflow *sws, int nsw,
 									 "    pg_catalog.unnest($8::pg_catalog.int4[]), "
 									 "    pg_catalog.unnest($3::pg_catalog.jsonb[]), "
 									 "    pg_catalog.unnest($9::pg_catalog.regrole[]), "
-									 "    pg_catalog.unnest($4::pg_catalog.int8[])) "
-									 "    AS u(workflow_id, task_no, attempt, result, owner, version))",
+									 "    pg_catalog.unnest($4::pg_catalog.int8[]), "
+									 "    pg_catalog.unnest($12::pg_catalog.float8[])) "
+									 "    AS u(workflow_id, task_no, attempt, result, owner, version, ms))",
 									 "SELECT * FROM ROWS FROM (pg_catalog.unnest($10::pg_catalog.uuid[]), "
 									 "  pg_catalog.unnest($11::pg_catalog.int4[]))"),
-						  11, argtypes, values, NULL, 0);
+						  12, argtypes, values, NULL, 0);
 	held = palloc(sizeof(int32) * Max(rows, 1));
 	held_claimed = palloc0(sizeof(bool) * Max(rows, 1));
 	for (r = 0; r < rows; r++)
@@ -525,6 +540,12 @@ bool
 mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *rt)
 {
 	McTask		task;
+	McError		error;
+
+	error.type = rt->error_type ? rt->error_type : (rt->timed_out ? "timeout" : "exception");
+	error.message = rt->error;
+	error.sqlerrcode = rt->sqlerrcode;
+	error.execution_ms = rt->execution_ms;
 
 	/* the row may have been cancelled while the attempt ran */
 	if (!mc_task_get(wf, rt->task_id, &task) || task.status != MC_TASK_RUNNING ||
@@ -534,7 +555,10 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
 	/* its workflow ended while it ran (cancelled, or another task failed) */
 	if (mc_workflow_status_is_terminal(wf->status))
 	{
-		mc_task_transition(session, wf, &task, MC_TASK_CANCELLED, NULL, rt->error,
+		if (rt->error_type == NULL)
+			error.type = "cancelled";
+		mc_task_transition(session, wf, &task, MC_TASK_CANCELLED, NULL,
+						   rt->error ? &error : NULL,
 						   psprintf("cancelled: workflow %s", mc_workflow_status_names[wf->status]));
 		wf->version++;
 		return false;
@@ -543,7 +567,8 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
 	if (rt->outcome == MC_OUTCOME_HANDED_BACK)
 	{
 		mc_task_retry(session, wf, &task, 0, false, NULL,
-					  "handed back: not started");
+					  rt->error != NULL ? psprintf("handed back: %s", rt->error)
+					  : "handed back: not started");
 		wf->version++;
 		return true;
 	}
@@ -553,12 +578,12 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
 		double		delay = mc_retry_delay(rt->attempt, rt->initial_delay,
 										   rt->max_delay, rt->exponential_base);
 
-		mc_task_retry(session, wf, &task, delay, true, rt->error,
+		mc_task_retry(session, wf, &task, delay, true, &error,
 					  psprintf("attempt %d failed; retry in %g s", rt->attempt, delay));
 		wf->version++;
 		return delay == 0;
 	}
-	mc_task_transition(session, wf, &task, MC_TASK_FAILED, NULL, rt->error,
+	mc_task_transition(session, wf, &task, MC_TASK_FAILED, NULL, &error,
 					   rt->timed_out ? "timed out" : "failed");
 	wf->version++;
 	return task.allow_failure;
@@ -878,6 +903,7 @@ claim_all(McCatalogSession *session, McBatch *batch, StepWorkflow *sws, int nsw,
 		t->agent_type = pstrdup(mc_catalog_text(r, 14));
 		t->registered_by = DatumGetObjectId(mc_catalog_value(r, 16, &isnull));
 		t->outcome = MC_OUTCOME_NONE;
+		t->execution_ms = -1;
 
 		sw->claimed++;
 		if (!claim_held(sw, t->task_no))
@@ -1017,6 +1043,7 @@ step_record(McCatalogSession *session, McBatch *batch, StepWorkflow *sw,
 		{
 			t->outcome = MC_OUTCOME_FAILED;
 			t->error = pstrdup("not started: its workflow was ending");
+			t->error_type = "cancelled";
 		}
 		if (t->outcome != MC_OUTCOME_FAILED && t->outcome != MC_OUTCOME_HANDED_BACK)
 			continue;
@@ -1387,17 +1414,20 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 }
 
 /*
- * mc_fail_attempt
- *		The running attempt of task, outside any batch, failed with error:
- *		it is recorded per the task's retry policy (mc_record_failed_attempt)
- *		and wf->version is left at the last version used, ready for
- *		mc_workflow_save.  The caller holds the workflow's and the task's
- *		locks.  Returns the task's new status while its workflow goes on:
- *		ready (another attempt will follow) or failed.
+ * fail_attempt_as
+ *		The running attempt of task, outside any batch, ended with outcome
+ *		(failed, timed_out telling whether at its timeout; or handed back,
+ *		uncounted): it is recorded per the task's retry policy
+ *		(mc_record_failed_attempt) and wf->version is left at the last
+ *		version used, ready for mc_workflow_save.  The caller holds the
+ *		workflow's and the task's locks.  Returns the task's new status
+ *		while its workflow goes on: ready (another attempt will follow) or
+ *		failed.
  */
-McTaskStatus
-mc_fail_attempt(McCatalogSession *session, McWorkflow *wf, McTask *task,
-				char *error)
+static McTaskStatus
+fail_attempt_as(McCatalogSession *session, McWorkflow *wf, McTask *task,
+				char *error, const char *error_type, McOutcome outcome,
+				bool timed_out)
 {
 	static const Oid argtypes[] = {UUIDOID, INT4OID};
 	McRunTask	rt;
@@ -1420,20 +1450,42 @@ mc_fail_attempt(McCatalogSession *session, McWorkflow *wf, McTask *task,
 	rt.max_delay = DatumGetFloat8(mc_catalog_value(0, 3, &isnull));
 	rt.exponential_base = DatumGetFloat8(mc_catalog_value(0, 4, &isnull));
 	rt.allow_failure = task->allow_failure;
-	rt.outcome = MC_OUTCOME_FAILED;
+	rt.outcome = outcome;
+	rt.timed_out = timed_out;
 	rt.error = error;
+	rt.error_type = error_type;
+	rt.execution_ms = -1;
 	(void) mc_record_failed_attempt(session, wf, &rt);
 	wf->version--;
 	wf->changed = true;
+	if (outcome == MC_OUTCOME_HANDED_BACK)
+		return MC_TASK_READY;
 	return rt.attempt < rt.max_attempts ? MC_TASK_READY : MC_TASK_FAILED;
+}
+
+/*
+ * mc_fail_attempt
+ *		The running attempt of task, outside any batch, failed with error,
+ *		of error_type (fail_attempt_as).
+ */
+McTaskStatus
+mc_fail_attempt(McCatalogSession *session, McWorkflow *wf, McTask *task,
+				char *error, const char *error_type)
+{
+	return fail_attempt_as(session, wf, task, error, error_type,
+						   MC_OUTCOME_FAILED, false);
 }
 
 /*
  * fail_lost_attempts
  *		Each row of the last statement's result names an attempt that was
- *		lost (workflow_id, task_id, attempt, why): it counts as failed, and
- *		the task is retried per its policy or fails.  An attempt that
- *		finished or was replaced since the statement looked is left alone.
+ *		lost (workflow_id, task_id, attempt, why, task_no, worker_id,
+ *		started_at): it counts as failed, and the task is retried per its
+ *		policy or fails.  An attempt whose worker the watchdog terminated
+ *		is recorded as what it was, timed out or cancelled; the other tasks
+ *		that worker had claimed before are handed back uncounted
+ *		(watchdog.c).  An attempt that finished or was replaced since the
+ *		statement looked is left alone.
  */
 static void
 fail_lost_attempts(McCatalogSession *session, uint64 n)
@@ -1442,16 +1494,41 @@ fail_lost_attempts(McCatalogSession *session, uint64 n)
 	char	  **ids = palloc(sizeof(char *) * Max(n, 1));
 	int32	   *attempts = palloc(sizeof(int32) * Max(n, 1));
 	char	  **whys = palloc(sizeof(char *) * Max(n, 1));
+	char	  **workers = palloc(sizeof(char *) * Max(n, 1));
+	TimestampTz *started = palloc(sizeof(TimestampTz) * Max(n, 1));
+	McLostKind *kinds = palloc(sizeof(McLostKind) * Max(n, 1));
+	double	   *timeouts = palloc(sizeof(double) * Max(n, 1));
+	TimestampTz *killed_at = palloc(sizeof(TimestampTz) * Max(n, 1));
 	uint64		i;
+	uint64		j;
 
 	for (i = 0; i < n; i++)
 	{
 		bool		isnull;
+		Datum		d;
 
 		memcpy(&wfs[i], DatumGetUUIDP(mc_catalog_value(i, 1, &isnull)), sizeof(pg_uuid_t));
 		ids[i] = mc_catalog_text(i, 2);
 		attempts[i] = DatumGetInt32(mc_catalog_value(i, 3, &isnull));
 		whys[i] = mc_catalog_text(i, 4);
+		workers[i] = mc_catalog_text(i, 6);
+		d = mc_catalog_value(i, 7, &isnull);
+		started[i] = isnull ? 0 : DatumGetTimestampTz(d);
+		kinds[i] = mc_watchdog_killed(&wfs[i],
+									  DatumGetInt32(mc_catalog_value(i, 5, &isnull)),
+									  attempts[i], &timeouts[i], &killed_at[i]);
+	}
+	/* what a terminated worker had claimed besides its stubborn attempt */
+	for (i = 0; i < n; i++)
+	{
+		if (kinds[i] != MC_LOST_TIMED_OUT && kinds[i] != MC_LOST_CANCELLED)
+			continue;
+		for (j = 0; j < n; j++)
+		{
+			if (kinds[j] == MC_LOST_CRASH && workers[i] != NULL && workers[j] != NULL &&
+				strcmp(workers[i], workers[j]) == 0 && started[j] <= killed_at[i])
+				kinds[j] = MC_LOST_BYSTANDER;
+		}
 	}
 
 	for (i = 0; i < n; i++)
@@ -1463,8 +1540,31 @@ fail_lost_attempts(McCatalogSession *session, uint64 n)
 		if (!mc_task_get(&wf, ids[i], &task) || task.status != MC_TASK_RUNNING ||
 			task.attempt != attempts[i])
 			continue;
-		(void) mc_fail_attempt(session, &wf, &task,
-							   psprintf("attempt %d was lost: %s", task.attempt, whys[i]));
+		switch (kinds[i])
+		{
+			case MC_LOST_TIMED_OUT:
+				(void) fail_attempt_as(session, &wf, &task,
+									   psprintf("task timed out after %g s; the executor did not stop within mycelium.terminate_grace, so its worker was terminated",
+												timeouts[i]),
+									   "timeout", MC_OUTCOME_FAILED, true);
+				break;
+			case MC_LOST_CANCELLED:
+				(void) fail_attempt_as(session, &wf, &task,
+									   pstrdup("the executor did not stop within mycelium.terminate_grace of cancel_workflow, so its worker was terminated"),
+									   "cancelled", MC_OUTCOME_FAILED, false);
+				break;
+			case MC_LOST_BYSTANDER:
+				(void) fail_attempt_as(session, &wf, &task,
+									   pstrdup("its worker was terminated"),
+									   NULL, MC_OUTCOME_HANDED_BACK, false);
+				break;
+			case MC_LOST_CRASH:
+				(void) fail_attempt_as(session, &wf, &task,
+									   psprintf("attempt %d was lost: %s", task.attempt, whys[i]),
+									   workers[i] != NULL ? "lost" : "lease_expired",
+									   MC_OUTCOME_FAILED, false);
+				break;
+		}
 		mc_workflow_save(session, &wf);
 		if (wf.status == MC_WF_RUNNING)
 			mc_push_at_commit(&wf.id, InvalidOid);
@@ -1478,7 +1578,7 @@ fail_lost_attempts(McCatalogSession *session, uint64 n)
  *		fail_lost_attempts reads them, lost because why.
  */
 #define ORPHANS_SQL(why, cond) \
-	"SELECT workflow_id, task_id, attempt, '" why "' " \
+	"SELECT workflow_id, task_id, attempt, '" why "', task_no, worker_id, started_at " \
 	"FROM mycelium.task_states " \
 	"WHERE status = 'running' AND lease_until IS NULL AND " cond " " \
 	"ORDER BY workflow_id, task_no"
@@ -1541,7 +1641,8 @@ mc_expire_leases(McCatalogSession *session, TimestampTz now)
 	fail_lost_attempts(session,
 					   mc_catalog_run(MC_PLAN_EXPIRED_LEASES,
 									  "SELECT workflow_id, task_id, attempt, "
-									  "  pg_catalog.format('the lease of worker \"%s\" lapsed', worker_id) "
+									  "  pg_catalog.format('the lease of worker \"%s\" lapsed', worker_id), "
+									  "  task_no, NULL::pg_catalog.text, NULL::pg_catalog.timestamptz "
 									  "FROM mycelium.task_states "
 									  "WHERE lease_until IS NOT NULL AND lease_until < $1 "
 									  "  AND status = 'running' "
@@ -1625,8 +1726,19 @@ mc_dispatch_lock_batch(McBatch *batch)
 		bool		isnull;
 		int64		k = DatumGetInt64(mc_catalog_value(r, 1, &isnull)) - 1;
 
+		McRunTask  *t = &batch->tasks[index[k]];
+		char	   *too_large = NULL;
+
 		ours[k] = true;
-		batch->tasks[index[k]].ctx = mc_ctx_from_row(r, 2, sources);
+		t->ctx = mc_ctx_from_row(r, 2, sources, &too_large);
+		if (t->ctx == NULL)
+		{
+			/* a failed attempt, not an error: the worker goes on */
+			t->outcome = MC_OUTCOME_FAILED;
+			t->error = too_large;
+			t->error_type = "ctx_too_large";
+			t->sqlerrcode = ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+		}
 	}
 	MemoryContextSwitchTo(old);
 	for (i = 0; i < n; i++)

@@ -67,7 +67,8 @@ extern void mc_expire_leases(McCatalogSession *session, TimestampTz now);
 extern bool mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf,
 									 McRunTask *rt);
 extern McTaskStatus mc_fail_attempt(McCatalogSession *session, McWorkflow *wf,
-									McTask *task, char *error);
+									McTask *task, char *error,
+									const char *error_type);
 extern uint64 mc_record_completions(McCatalogSession *session, int n,
 									Datum *ids, Datum *nos, Datum *results,
 									Datum *versions, const char *event);

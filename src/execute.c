@@ -30,6 +30,7 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "storage/latch.h"
 #include "storage/spin.h"
@@ -41,12 +42,14 @@
 #include "utils/regproc.h"
 #include "utils/resowner.h"
 #include "utils/timeout.h"
+#include "utils/timestamp.h"
 
 #include "api_json_schema.h"
 #include "catalog.h"
 #include "execute.h"
 #include "mycelium.h"
 #include "mycelium_errcodes.h"
+#include "session.h"
 #include "shmem.h"
 
 static TimeoutId task_timeout_id = MAX_TIMEOUTS;
@@ -67,23 +70,35 @@ task_timeout_handler(void)
 
 /*
  * set_executing
- *		Publishes in this worker's slot which task it is running, so that
- *		cancel_workflow can interrupt it (NULL: none).
+ *		Publishes in this worker's slot which attempt it is running (NULL:
+ *		none), so that cancel_workflow can interrupt it, and when its
+ *		timeout runs out, so that the watchdog (watchdog.c) can end it if
+ *		it does not stop.
  */
 static void
 set_executing(McRunTask *task)
 {
 	McWorkerSlot *slot;
+	TimestampTz deadline = 0;
 
 	if (mc_shared == NULL || mc_worker_slot < 0)
 		return;
+	if (task != NULL && task->timeout > 0)
+		deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+											   (int64) Min(task->timeout * 1000.0,
+														   (double) INT_MAX));
 	slot = &mc_shared->workers[mc_worker_slot];
 	SpinLockAcquire(&mc_shared->mutex);
 	slot->executing = (task != NULL);
+	slot->cancel_at = 0;
+	slot->deadline = deadline;
+	slot->terminating = false;
 	if (task != NULL)
 	{
 		memcpy(&slot->workflow_id, &task->workflow_id, sizeof(pg_uuid_t));
 		slot->task_no = task->task_no;
+		slot->attempt = task->attempt;
+		slot->timeout = task->timeout;
 	}
 	SpinLockRelease(&mc_shared->mutex);
 }
@@ -174,24 +189,69 @@ check_output_schema(McRunTask *task, Jsonb *result)
 		return;
 	violations = mc_json_schema_violations(task->output_schema, result);
 	if (violations != NULL)
+	{
+		task->error_type = "output_schema";
 		ereport(ERROR,
 				(errcode(ERRCODE_MC_EXECUTION),
 				 errmsg("result of task \"%s\" does not match the output schema of agent type \"%s\"",
 						task->task_id, task->agent_type),
 				 errdetail_internal("%s", violations)));
+	}
 }
+
+/*
+ * check_result_size
+ *		A result larger than mycelium.max_payload_size is not stored: an
+ *		error inside the attempt, so the attempt fails (54000) and its
+ *		writes are undone.
+ */
+static void
+check_result_size(McRunTask *task, Jsonb *result)
+{
+	Size		size = VARSIZE_ANY(result);
+
+	if (size > (Size) mc_max_payload_kb * 1024)
+	{
+		task->error_type = "payload_too_large";
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("result of task \"%s\" is too large", task->task_id),
+				 errdetail("It takes %zu bytes; mycelium.max_payload_size is %d kB.",
+						   size, mc_max_payload_kb)));
+	}
+}
+
+/* how much of an error too large to store is kept in its place */
+#define MC_ERROR_HEAD 1000
 
 /*
  * error_text
  *		The message of a failed attempt: the error's message, with its
- *		detail when it has one.
+ *		detail when it has one.  One larger than mycelium.max_payload_size
+ *		is not stored: a message saying so takes its place, with the
+ *		error's first MC_ERROR_HEAD bytes.
  */
 static char *
-error_text(ErrorData *edata)
+error_text(ErrorData *edata, McRunTask *task)
 {
+	char	   *text;
+	Size		len;
+
 	if (edata->detail != NULL)
-		return psprintf("%s (%s)", edata->message, edata->detail);
-	return pstrdup(edata->message);
+		text = psprintf("%s (%s)", edata->message, edata->detail);
+	else
+		text = pstrdup(edata->message);
+	len = strlen(text);
+	if (len > (Size) mc_max_payload_kb * 1024)
+	{
+		int			head = pg_mbcliplen(text, (int) Min(len, (Size) INT_MAX), MC_ERROR_HEAD);
+
+		text = psprintf("error of the attempt is too large (54000): it takes %zu bytes; mycelium.max_payload_size is %d kB; it began: %.*s",
+						len, mc_max_payload_kb, head, text);
+		task->error_type = "payload_too_large";
+		task->sqlerrcode = ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+	}
+	return text;
 }
 
 /*
@@ -207,6 +267,7 @@ mc_execute_task(McRunTask *task, bool in_worker)
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
 	uint32		holdoff = QueryCancelHoldoffCount;
+	TimestampTz start;
 
 	if (task_timeout_id == MAX_TIMEOUTS)
 		task_timeout_id = RegisterTimeout(USER_TIMEOUT, task_timeout_handler);
@@ -215,6 +276,9 @@ mc_execute_task(McRunTask *task, bool in_worker)
 	task->timed_out = false;
 	task->result = NULL;
 	task->error = NULL;
+	task->error_type = NULL;
+	task->sqlerrcode = 0;
+	start = GetCurrentTimestamp();
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
@@ -222,6 +286,7 @@ mc_execute_task(McRunTask *task, bool in_worker)
 	{
 		Jsonb	   *result = call_executor(task, in_worker);
 
+		check_result_size(task, result);
 		check_output_schema(task, result);
 		MemoryContextSwitchTo(cxt);
 		task->result = DatumGetJsonbPCopy(JsonbPGetDatum(result));
@@ -250,11 +315,24 @@ mc_execute_task(McRunTask *task, bool in_worker)
 		task_timed_out = false;
 
 		task->outcome = MC_OUTCOME_FAILED;
+		task->sqlerrcode = edata->sqlerrcode;
 		if (task->timed_out)
+		{
 			task->error = psprintf("task timed out after %g s", task->timeout);
+			task->error_type = "timeout";
+		}
 		else
-			task->error = error_text(edata);
+		{
+			if (task->error_type == NULL && edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+				task->error_type = "cancelled";
+			task->error = error_text(edata, task);
+		}
 		FreeErrorData(edata);
 	}
 	PG_END_TRY();
+	task->execution_ms = (double) (GetCurrentTimestamp() - start) / 1000.0;
+
+	/* nothing the attempt left in the worker's session reaches the next */
+	if (in_worker)
+		mc_session_reset();
 }

@@ -45,6 +45,9 @@ typedef struct McRunTask
 	bool		timed_out;
 	Jsonb	   *result;
 	char	   *error;
+	const char *error_type;		/* its error_detail's (NULL: exception) */
+	int			sqlerrcode;		/* the SQLSTATE raised (0: none) */
+	double		execution_ms;	/* how long the attempt ran (< 0: it did not) */
 } McRunTask;
 
 extern void mc_execute_task(McRunTask *task, bool in_worker);

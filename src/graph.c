@@ -250,7 +250,7 @@ draw_gantt(StringInfo buf, const char *title, pg_uuid_t *id)
 						  "  pg_catalog.to_char(COALESCE(r.finished_at, pg_catalog.now()) AT TIME ZONE 'UTC', "
 						  "    'YYYY-MM-DD\"T\"HH24:MI:SS.MS') "
 						  "FROM mycelium.workflow_timeline($1) WITH ORDINALITY AS r(task_id, attempt, outcome, "
-						  "  started_at, finished_at, duration, error, n) "
+						  "  started_at, finished_at, duration, error, execution_time, error_detail, n) "
 						  "ORDER BY r.n",
 						  1, argtypes, values, NULL, 0);
 

@@ -12,7 +12,9 @@
  * (notifying external agents of their due tasks), and takes back the tasks
  * of external agents whose lease lapsed, sleeping until the next of these
  * is due.  At start it also counts as failed the attempts left running by
- * workers this server does not run (each worker recovers its own).
+ * workers this server does not run (each worker recovers its own).  At
+ * every turn of its loop it is also the watchdog that terminates workers
+ * whose executor does not stop when interrupted (watchdog.c).
  *
  * A rescan goes in passes over the workflows with ready function tasks,
  * in workflow id order, each tick taking only as many as the queue has
@@ -45,6 +47,7 @@
 #include "mycelium.h"
 #include "shmem.h"
 #include "version.h"
+#include "watchdog.h"
 
 /* longest sleep between looks for due retries, ms */
 #define MC_LAUNCHER_NAP 1000L
@@ -374,6 +377,14 @@ mc_launcher_main(Datum main_arg)
 		{
 			rescan = true;
 			recovered = false;
+		}
+
+		/* executors that do not stop when interrupted (watchdog.c) */
+		{
+			long		due = mc_watchdog_check();
+
+			if (due >= 0)
+				nap = Min(nap, due);
 		}
 
 		/* what the tick did shows in the statistics views, as a backend's */

@@ -28,6 +28,9 @@ int			mc_max_tasks_per_workflow = 100000;
 /* largest JSON payload (input, metadata, context, variables, result), kB */
 int			mc_max_payload_kb = 1024;
 
+/* largest execution context (ctx) of an attempt, kB */
+int			mc_max_ctx_kb = 128 * 1024;
+
 /* executor workers of the scheduler */
 int			mc_max_workers = 4;
 
@@ -36,6 +39,9 @@ int			mc_batch_size = 256;
 
 /* longest a worker runs attempts before recording them, ms */
 int			mc_batch_time_ms = 20;
+
+/* how long an interrupted executor may go on before its worker is terminated, ms */
+int			mc_terminate_grace_ms = 5000;
 
 /* the database the scheduler serves */
 char	   *mc_database = NULL;
@@ -80,6 +86,14 @@ _PG_init(void)
 							PGC_SUSET, GUC_UNIT_KB,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("mycelium.max_ctx_size",
+							"Largest execution context (ctx) of an attempt: what its input, metadata, workflow context and variables, dependencies' results and handoff messages take together.",
+							"An attempt whose ctx would be larger fails with SQLSTATE 54000.",
+							&mc_max_ctx_kb,
+							128 * 1024, 1, 200 * 1024,
+							PGC_SUSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
 	DefineCustomIntVariable("mycelium.batch_size",
 							"Most tasks a worker claims and records in one transaction.",
 							NULL,
@@ -93,6 +107,14 @@ _PG_init(void)
 							NULL,
 							&mc_batch_time_ms,
 							20, 1, 60000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("mycelium.terminate_grace",
+							"How long an executor may go on after its timeout or cancel_workflow interrupted it, before its worker is terminated.",
+							"An executor that catches the interruption is ended this way; its attempt counts as timed out or cancelled.",
+							&mc_terminate_grace_ms,
+							5000, 0, 3600 * 1000,
 							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 

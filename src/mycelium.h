@@ -23,9 +23,11 @@
 /* configuration (see mycelium.c for their definitions) */
 extern int	mc_max_tasks_per_workflow;
 extern int	mc_max_payload_kb;
+extern int	mc_max_ctx_kb;
 extern int	mc_max_workers;
 extern int	mc_batch_size;
 extern int	mc_batch_time_ms;
+extern int	mc_terminate_grace_ms;
 extern char *mc_database;
 
 /* task status, in the order of the SQL enum mycelium.task_status */

@@ -30,6 +30,7 @@
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 #include "estimate.h"
 #include "mycelium.h"
@@ -285,7 +286,12 @@ interrupt_workers_of(const pg_uuid_t *workflow_id)
 
 		if (w->pid != 0 && w->executing &&
 			memcmp(&w->workflow_id, workflow_id, sizeof(pg_uuid_t)) == 0)
+		{
+			/* the watchdog terminates it if it does not stop (watchdog.c) */
+			if (w->cancel_at == 0)
+				w->cancel_at = GetCurrentTimestamp();
 			pids[n++] = w->pid;
+		}
 	}
 	SpinLockRelease(&mc_shared->mutex);
 	for (i = 0; i < n; i++)

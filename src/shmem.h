@@ -10,6 +10,7 @@
 #ifndef MC_SHMEM_H
 #define MC_SHMEM_H
 
+#include "datatype/timestamp.h"
 #include "storage/condition_variable.h"
 #include "storage/latch.h"
 #include "storage/spin.h"
@@ -27,6 +28,9 @@
  */
 #define MC_WORKER_NAME "mycelium worker %d"
 
+/* attempts whose worker the watchdog terminated, for their recovery */
+#define MC_KILLED_RING 16
+
 /* one executor worker */
 typedef struct McWorkerSlot
 {
@@ -37,7 +41,24 @@ typedef struct McWorkerSlot
 	bool		executing;		/* running the task below */
 	pg_uuid_t	workflow_id;
 	int32		task_no;
+	/* the attempt it runs, for the watchdog (watchdog.c) */
+	int32		attempt;
+	double		timeout;		/* the task's timeout, s (0: none) */
+	TimestampTz deadline;		/* when that timeout runs out (0: never) */
+	TimestampTz cancel_at;		/* when cancel_workflow interrupted it (0: not) */
+	bool		terminating;	/* the watchdog sent it SIGTERM */
 } McWorkerSlot;
+
+/* an attempt whose worker the watchdog terminated (watchdog.c) */
+typedef struct McKilledAttempt
+{
+	pg_uuid_t	workflow_id;
+	int32		task_no;
+	int32		attempt;
+	bool		timed_out;		/* at its timeout; else at cancel_workflow */
+	double		timeout;		/* the task's timeout, s */
+	TimestampTz killed_at;
+} McKilledAttempt;
 
 /* a workflow that may have tasks to dispatch, or asks to be started */
 typedef struct McQueueEntry
@@ -57,6 +78,8 @@ typedef struct McShared
 	uint32		cancelled_next; /* next slot of the ring below */
 	pg_uuid_t	cancelled[MC_CANCELLED_RING];
 	ConditionVariable progress; /* broadcast when workflows change */
+	uint32		killed_next;	/* next slot of the ring below */
+	McKilledAttempt killed[MC_KILLED_RING];
 	int			nworkers;
 	McWorkerSlot workers[FLEXIBLE_ARRAY_MEMBER];
 } McShared;

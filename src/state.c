@@ -25,6 +25,7 @@
 #include "utils/builtins.h"
 
 #include "agent.h"
+#include "jsonb_push.h"
 #include "mycelium_errcodes.h"
 #include "shmem.h"
 #include "state.h"
@@ -168,13 +169,15 @@ read_workflow(uint64 row, pg_uuid_t *id, McWorkflow *wf)
 	wf->tasks_running = DatumGetInt32(mc_catalog_value(row, 5, &isnull));
 	wf->error = mc_catalog_text(row, 6);
 	wf->max_parallel_tasks = DatumGetInt32(mc_catalog_value(row, 7, &isnull));
+	wf->error_type = mc_catalog_text(row, 9);
 	wf->changed = false;
 }
 
 /* the columns read_workflow reads, in its order */
 #define WORKFLOW_SELECT \
 	"SELECT owner::pg_catalog.oid, status::pg_catalog.text, version, " \
-	"tasks_open, tasks_running, error, max_parallel_tasks, workflow_id "
+	"tasks_open, tasks_running, error, max_parallel_tasks, workflow_id, " \
+	"error_detail->>'error_type' "
 #define WORKFLOW_COLUMNS WORKFLOW_SELECT "FROM mycelium.workflow_states "
 #define WORKFLOW_LOCK_COLUMNS WORKFLOW_COLUMNS "WHERE workflow_id = $1 "
 
@@ -335,19 +338,53 @@ mc_workflows_lock_all(McCatalogSession *session, pg_uuid_t *ids, int n,
 }
 
 /*
+ * mc_error_detail
+ *		The error_detail of an error: {error_type, message, sqlstate,
+ *		attempt}, without sqlstate when there is none and without attempt
+ *		for a workflow's (attempt < 1).  NULL for no error.
+ */
+Jsonb *
+mc_error_detail(const McError *error, int32 attempt)
+{
+	JsonbParseState *state = NULL;
+
+	if (error == NULL || error->message == NULL)
+		return NULL;
+	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	mc_jsonb_push_key(&state, "error_type");
+	mc_jsonb_push_cstring(&state, WJB_VALUE, error->type ? error->type : "exception");
+	mc_jsonb_push_key(&state, "message");
+	mc_jsonb_push_cstring(&state, WJB_VALUE, error->message);
+	if (error->sqlerrcode != 0)
+	{
+		mc_jsonb_push_key(&state, "sqlstate");
+		mc_jsonb_push_cstring(&state, WJB_VALUE, unpack_sql_state(error->sqlerrcode));
+	}
+	if (attempt >= 1)
+	{
+		mc_jsonb_push_key(&state, "attempt");
+		mc_jsonb_push_int(&state, attempt);
+	}
+	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
+}
+
+/*
  * mc_history_record
  *		Records the new state of a task (task_no >= 1) or of the workflow
- *		(task_no 0) at the workflow's new version.
+ *		(task_no 0) at the workflow's new version, with the error that
+ *		ended its attempt (or the workflow) and how long that attempt ran.
  */
 void
 mc_history_record(McCatalogSession *session, McWorkflow *wf, int32 task_no,
 				  const char *status, int32 attempt, Jsonb *result,
-				  const char *error, const char *event)
+				  const McError *error, const char *event)
 {
 	static const Oid argtypes[] = {UUIDOID, INT8OID, INT4OID, REGROLEOID,
-		TEXTOID, INT4OID, JSONBOID, TEXTOID, TEXTOID, REGROLEOID};
-	Datum		values[10];
-	char		nulls[10];
+		TEXTOID, INT4OID, JSONBOID, TEXTOID, TEXTOID, REGROLEOID, JSONBOID,
+		FLOAT8OID};
+	Datum		values[12];
+	char		nulls[12];
+	Jsonb	   *detail = mc_error_detail(error, task_no == 0 ? 0 : attempt);
 
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = UUIDPGetDatum(&wf->id);
@@ -361,18 +398,43 @@ mc_history_record(McCatalogSession *session, McWorkflow *wf, int32 task_no,
 	values[6] = PointerGetDatum(result);
 	if (result == NULL)
 		nulls[6] = 'n';
-	values[7] = error ? CStringGetTextDatum(error) : (Datum) 0;
-	if (error == NULL)
+	values[7] = detail ? CStringGetTextDatum(error->message) : (Datum) 0;
+	if (detail == NULL)
 		nulls[7] = 'n';
 	values[8] = CStringGetTextDatum(event);
 	values[9] = ObjectIdGetDatum(session->caller);
+	values[10] = PointerGetDatum(detail);
+	if (detail == NULL)
+		nulls[10] = 'n';
+	values[11] = Float8GetDatum(error ? error->execution_ms : -1);
+	if (error == NULL || error->execution_ms < 0)
+		nulls[11] = 'n';
 
 	mc_catalog_run(MC_PLAN_HISTORY_INSERT,
 				   "INSERT INTO mycelium.workflow_state_history "
-				   "(workflow_id, version, task_no, owner, status, attempt, result, error, event, changed_by) "
-				   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-				   10, argtypes, values, nulls, 0);
+				   "(workflow_id, version, task_no, owner, status, attempt, result, error, event, "
+				   " changed_by, error_detail, execution_time) "
+				   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+				   12, argtypes, values, nulls, 0);
 	wf->changed = true;
+}
+
+/*
+ * workflow_error
+ *		The workflow's error, as mc_history_record takes it (NULL: none).
+ */
+static McError *
+workflow_error(McWorkflow *wf)
+{
+	McError    *error;
+
+	if (wf->error == NULL)
+		return NULL;
+	error = palloc0(sizeof(McError));
+	error->type = wf->error_type;
+	error->message = wf->error;
+	error->execution_ms = -1;
+	return error;
 }
 
 /*
@@ -386,7 +448,7 @@ mc_workflow_set_status(McCatalogSession *session, McWorkflow *wf,
 {
 	wf->status = status;
 	mc_history_record(session, wf, 0, mc_workflow_status_names[status], 0,
-					  NULL, wf->error, event);
+					  NULL, workflow_error(wf), event);
 	if (status == MC_WF_RUNNING)
 		mc_notify_ready_workflow(&wf->id);
 }
@@ -418,14 +480,15 @@ void
 mc_workflows_save(McCatalogSession *session, McWorkflow **wfs, int n)
 {
 	static const Oid argtypes[] = {UUIDARRAYOID, INT8ARRAYOID, TEXTARRAYOID,
-		INT4ARRAYOID, INT4ARRAYOID, TEXTARRAYOID};
+		INT4ARRAYOID, INT4ARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
 	Datum	   *ids = palloc(sizeof(Datum) * Max(n, 1));
 	Datum	   *versions = palloc(sizeof(Datum) * Max(n, 1));
 	Datum	   *statuses = palloc(sizeof(Datum) * Max(n, 1));
 	Datum	   *open = palloc(sizeof(Datum) * Max(n, 1));
 	Datum	   *running = palloc(sizeof(Datum) * Max(n, 1));
 	Datum	   *errors = palloc(sizeof(Datum) * Max(n, 1));
-	Datum		values[6];
+	Datum	   *types = palloc(sizeof(Datum) * Max(n, 1));
+	Datum		values[7];
 	int			i;
 
 	if (n == 0)
@@ -441,6 +504,7 @@ mc_workflows_save(McCatalogSession *session, McWorkflow **wfs, int n)
 		open[i] = Int32GetDatum(wf->tasks_open);
 		running[i] = Int32GetDatum(wf->tasks_running);
 		errors[i] = wf->error ? CStringGetTextDatum(wf->error) : (Datum) 0;
+		types[i] = CStringGetTextDatum(wf->error_type ? wf->error_type : "exception");
 	}
 	values[0] = mc_catalog_array(ids, n, UUIDOID);
 	values[1] = mc_catalog_array(versions, n, INT8OID);
@@ -448,10 +512,14 @@ mc_workflows_save(McCatalogSession *session, McWorkflow **wfs, int n)
 	values[3] = mc_catalog_array(open, n, INT4OID);
 	values[4] = mc_catalog_array(running, n, INT4OID);
 	values[5] = mc_catalog_array(errors, n, TEXTOID);
+	values[6] = mc_catalog_array(types, n, TEXTOID);
 	mc_catalog_run(MC_PLAN_WORKFLOW_SAVE,
 				   "UPDATE mycelium.workflow_states w SET version = v.version, "
 				   "status = v.status::mycelium.workflow_status, tasks_open = v.open, "
-				   "tasks_running = v.running, error = v.error, updated_at = pg_catalog.clock_timestamp(), "
+				   "tasks_running = v.running, error = v.error, "
+				   "error_detail = CASE WHEN v.error IS NOT NULL THEN pg_catalog.jsonb_build_object("
+				   "  'error_type', v.error_type, 'message', v.error) END, "
+				   "updated_at = pg_catalog.clock_timestamp(), "
 				   "started_at = CASE WHEN v.status = 'running' THEN "
 				   "  COALESCE(w.started_at, pg_catalog.clock_timestamp()) ELSE w.started_at END, "
 				   "finished_at = CASE WHEN v.status IN ('completed', 'failed', 'cancelled') THEN "
@@ -459,10 +527,10 @@ mc_workflows_save(McCatalogSession *session, McWorkflow **wfs, int n)
 				   "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), "
 				   "  pg_catalog.unnest($2::pg_catalog.int8[]), pg_catalog.unnest($3::pg_catalog.text[]), "
 				   "  pg_catalog.unnest($4::pg_catalog.int4[]), pg_catalog.unnest($5::pg_catalog.int4[]), "
-				   "  pg_catalog.unnest($6::pg_catalog.text[])) "
-				   "  AS v(id, version, status, open, running, error) "
+				   "  pg_catalog.unnest($6::pg_catalog.text[]), pg_catalog.unnest($7::pg_catalog.text[])) "
+				   "  AS v(id, version, status, open, running, error, error_type) "
 				   "WHERE w.workflow_id = v.id",
-				   6, argtypes, values, NULL, 0);
+				   7, argtypes, values, NULL, 0);
 }
 
 /*
@@ -646,26 +714,26 @@ mc_workflow_finish(McCatalogSession *session, McWorkflow *wf,
 	values[3] = CStringGetTextDatum(event);
 	values[4] = ObjectIdGetDatum(session->caller);
 	values[5] = CStringGetTextDatum(mc_task_status_names[rest]);
-	n = mc_catalog_run(MC_PLAN_FAIL_OPEN_TASKS,
-					   "WITH o AS ("
-					   "  SELECT task_no, status::pg_catalog.text AS old_status "
-					   "  FROM mycelium.task_states "
-					   "  WHERE workflow_id = $1 AND status IN ('pending', 'ready', 'running') "
-					   "  FOR UPDATE SKIP LOCKED"
-					   "), s AS ("
-					   "  UPDATE mycelium.task_states t SET finished_at = pg_catalog.clock_timestamp(), "
-					   "    worker_id = NULL, lease_until = NULL, run_after = NULL, "
-					   "    status = CASE WHEN t.status = 'running' THEN 'cancelled' "
-					   "      ELSE $6::mycelium.task_status END "
-					   "  FROM o WHERE t.workflow_id = $1 AND t.task_no = o.task_no "
-					   "  RETURNING t.task_no, t.status, t.attempt, o.old_status"
-					   "), h AS ("
-					   "  INSERT INTO mycelium.workflow_state_history "
-					   "  (workflow_id, version, task_no, owner, status, attempt, event, changed_by) "
-					   "  SELECT $1, $2, s.task_no, $3, s.status::pg_catalog.text, s.attempt, $4, $5 FROM s"
-					   ") "
-					   "SELECT s.old_status = 'running' FROM s",
-					   6, argtypes, values, NULL, 0);
+	n = mc_catalog_run_set(MC_PLAN_FAIL_OPEN_TASKS,
+						   "WITH o AS ("
+						   "  SELECT task_no, status::pg_catalog.text AS old_status "
+						   "  FROM mycelium.task_states "
+						   "  WHERE workflow_id = $1 AND status IN ('pending', 'ready', 'running') "
+						   "  FOR UPDATE SKIP LOCKED"
+						   "), s AS ("
+						   "  UPDATE mycelium.task_states t SET finished_at = pg_catalog.clock_timestamp(), "
+						   "    worker_id = NULL, lease_until = NULL, run_after = NULL, "
+						   "    status = CASE WHEN t.status = 'running' THEN 'cancelled' "
+						   "      ELSE $6::mycelium.task_status END "
+						   "  FROM o WHERE t.workflow_id = $1 AND t.task_no = o.task_no "
+						   "  RETURNING t.task_no, t.status, t.attempt, o.old_status"
+						   "), h AS ("
+						   "  INSERT INTO mycelium.workflow_state_history "
+						   "  (workflow_id, version, task_no, owner, status, attempt, event, changed_by) "
+						   "  SELECT $1, $2, s.task_no, $3, s.status::pg_catalog.text, s.attempt, $4, $5 FROM s"
+						   ") "
+						   "SELECT s.old_status = 'running' FROM s",
+						   6, argtypes, values, NULL, 0);
 	running = (int32) mc_catalog_count_true(n);
 	wf->tasks_open -= (int32) n;
 	wf->tasks_running = Max(wf->tasks_running - running, 0);
@@ -676,34 +744,43 @@ mc_workflow_finish(McCatalogSession *session, McWorkflow *wf,
 /*
  * mc_task_retry
  *		A running task is ready again, not before delay seconds from now:
- *		its attempt failed and it has attempts left, or (started false) a
- *		worker claimed it but handed it back unstarted, and that attempt
- *		is not counted.
+ *		its attempt failed with error and it has attempts left, or (started
+ *		false) a worker claimed it but handed it back unstarted, and that
+ *		attempt is not counted.
  */
 void
 mc_task_retry(McCatalogSession *session, McWorkflow *wf, McTask *task,
-			  double delay, bool started, const char *error, const char *event)
+			  double delay, bool started, const McError *error, const char *event)
 {
-	static const Oid argtypes[] = {UUIDOID, INT4OID, FLOAT8OID, TEXTOID, INT4OID};
-	Datum		values[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	static const Oid argtypes[] = {UUIDOID, INT4OID, FLOAT8OID, TEXTOID, INT4OID,
+		JSONBOID, FLOAT8OID};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Jsonb	   *detail = mc_error_detail(error, task->attempt);
 
 	values[0] = UUIDPGetDatum(&wf->id);
 	values[1] = Int32GetDatum(task->task_no);
 	values[2] = Float8GetDatum(delay);
-	values[3] = error ? CStringGetTextDatum(error) : (Datum) 0;
-	if (error == NULL)
+	values[3] = detail ? CStringGetTextDatum(error->message) : (Datum) 0;
+	if (detail == NULL)
 		nulls[3] = 'n';
 	values[4] = Int32GetDatum(started ? 0 : 1);
+	values[5] = PointerGetDatum(detail);
+	if (detail == NULL)
+		nulls[5] = 'n';
+	values[6] = Float8GetDatum(error ? error->execution_ms : -1);
+	if (error == NULL || error->execution_ms < 0)
+		nulls[6] = 'n';
 	mc_catalog_run(MC_PLAN_TASK_RETRY,
 				   "UPDATE mycelium.task_states t SET status = 'ready', error = $4, "
+				   "error_detail = $6, execution_time = COALESCE($7, t.execution_time), "
 				   "attempt = t.attempt - $5, "
 				   "result = NULL, worker_id = NULL, lease_until = NULL, "
 				   "run_after = CASE WHEN $3 > 0 THEN pg_catalog.clock_timestamp() "
 				   "  + pg_catalog.make_interval(secs => $3) END "
 				   "WHERE workflow_id = $1 AND task_no = $2 "
 				   "RETURNING CASE WHEN $3 <= 0 THEN " MC_EXTERNAL_READY_TYPE("t") " END",
-				   5, argtypes, values, nulls, 0);
+				   7, argtypes, values, nulls, 0);
 	/* ready at once; after a back-off, the launcher notifies */
 	mc_notify_ready_row(0, 1);
 	if (!started)
@@ -724,15 +801,16 @@ mc_task_retry(McCatalogSession *session, McWorkflow *wf, McTask *task,
  */
 void
 mc_task_transition(McCatalogSession *session, McWorkflow *wf, McTask *task,
-				   McTaskStatus to, Jsonb *result, const char *error,
+				   McTaskStatus to, Jsonb *result, const McError *error,
 				   const char *event)
 {
 	static const Oid argtypes[] = {UUIDOID, INT4OID, TEXTOID, INT4OID,
-		JSONBOID, TEXTOID, BOOLOID};
-	Datum		values[7];
-	char		nulls[7];
+		JSONBOID, TEXTOID, BOOLOID, JSONBOID, FLOAT8OID};
+	Datum		values[9];
+	char		nulls[9];
 	McTaskStatus from = task->status;
 	bool		isnull;
+	Jsonb	   *detail = mc_error_detail(error, task->attempt);
 
 	Assert(mc_task_transition_allowed(from, to));
 	memset(nulls, ' ', sizeof(nulls));
@@ -743,18 +821,25 @@ mc_task_transition(McCatalogSession *session, McWorkflow *wf, McTask *task,
 	values[4] = PointerGetDatum(result);
 	if (result == NULL)
 		nulls[4] = 'n';
-	values[5] = error ? CStringGetTextDatum(error) : (Datum) 0;
-	if (error == NULL)
+	values[5] = detail ? CStringGetTextDatum(error->message) : (Datum) 0;
+	if (detail == NULL)
 		nulls[5] = 'n';
 	values[6] = BoolGetDatum(mc_task_status_is_terminal(to));
+	values[7] = PointerGetDatum(detail);
+	if (detail == NULL)
+		nulls[7] = 'n';
+	values[8] = Float8GetDatum(error ? error->execution_ms : -1);
+	if (error == NULL || error->execution_ms < 0)
+		nulls[8] = 'n';
 	mc_catalog_run(MC_PLAN_TASK_SET,
 				   "UPDATE mycelium.task_states SET status = $3::mycelium.task_status, "
-				   "attempt = attempt + $4, result = $5, error = $6, run_after = NULL, "
+				   "attempt = attempt + $4, result = $5, error = $6, error_detail = $8, "
+				   "execution_time = COALESCE($9, execution_time), run_after = NULL, "
 				   "worker_id = NULL, lease_until = NULL, "
 				   "started_at = CASE WHEN $3 = 'running' THEN pg_catalog.clock_timestamp() ELSE started_at END, "
 				   "finished_at = CASE WHEN $7 THEN pg_catalog.clock_timestamp() END "
 				   "WHERE workflow_id = $1 AND task_no = $2 RETURNING attempt",
-				   7, argtypes, values, nulls, 1);
+				   9, argtypes, values, nulls, 1);
 	task->attempt = DatumGetInt32(mc_catalog_value(0, 1, &isnull));
 	task->status = to;
 
@@ -774,7 +859,8 @@ mc_task_transition(McCatalogSession *session, McWorkflow *wf, McTask *task,
 	else if (to == MC_TASK_FAILED)
 	{
 		wf->error = psprintf("task \"%s\" failed%s%s", task->task_id,
-							 error ? ": " : "", error ? error : "");
+							 detail ? ": " : "", detail ? error->message : "");
+		wf->error_type = "task_failed";
 		mc_workflow_finish(session, wf, MC_WF_FAILED, MC_TASK_SKIPPED,
 						   psprintf("workflow failed: task \"%s\" failed",
 									task->task_id));
@@ -812,53 +898,58 @@ mc_workflow_rollback(McCatalogSession *session, McWorkflow *wf, int64 target)
 	values[3] = ObjectIdGetDatum(wf->owner);
 	values[4] = CStringGetTextDatum(event);
 	values[5] = ObjectIdGetDatum(session->caller);
-	mc_catalog_run(MC_PLAN_ROLLBACK_TASKS,
-				   "WITH h AS ("
-				   "  SELECT DISTINCT ON (task_no) task_no, status, attempt, result, error, changed_at "
-				   "  FROM mycelium.workflow_state_history "
-				   "  WHERE workflow_id = $1 AND version <= $2 AND task_no > 0 "
-				   "  ORDER BY task_no, version DESC"
-				   "), tgt AS ("
-				   "  SELECT t.task_no, t.dependencies, t.allow_failure, "
-				   "    t.status::pg_catalog.text AS old_status, t.attempt AS old_attempt, "
-				   "    t.result AS old_result, t.error AS old_error, "
-				   "    COALESCE(h.status, 'pending') AS status, COALESCE(h.attempt, 0) AS attempt, "
-				   "    h.result, h.error, h.changed_at "
-				   "  FROM mycelium.task_states t LEFT JOIN h ON h.task_no = t.task_no "
-				   "  WHERE t.workflow_id = $1"
-				   "), unmet AS ("
-				   "  SELECT c.task_no, pg_catalog.count(*)::pg_catalog.int4 AS n "
-				   "  FROM tgt c CROSS JOIN LATERAL pg_catalog.unnest(c.dependencies) AS dep(task_no) "
-				   "  JOIN tgt d ON d.task_no = dep.task_no "
-				   "  WHERE NOT (d.status = 'completed' OR (d.status = 'failed' AND d.allow_failure)) "
-				   "  GROUP BY c.task_no"
-				   "), fin AS ("
-				   "  SELECT tgt.*, COALESCE(u.n, 0) AS deps_pending, "
-				   "    CASE WHEN tgt.status IN ('pending', 'ready', 'running') THEN "
-				   "      CASE WHEN COALESCE(u.n, 0) = 0 THEN 'ready' ELSE 'pending' END "
-				   "    ELSE tgt.status END AS new_status "
-				   "  FROM tgt LEFT JOIN unmet u ON u.task_no = tgt.task_no"
-				   "), upd AS ("
-				   "  UPDATE mycelium.task_states t SET "
-				   "    status = fin.new_status::mycelium.task_status, attempt = fin.attempt, "
-				   "    result = fin.result, error = fin.error, deps_pending = fin.deps_pending, "
-				   "    run_after = NULL, "
-				   "    started_at = CASE WHEN fin.new_status IN ('pending', 'ready') THEN NULL "
-				   "      ELSE t.started_at END, "
-				   "    finished_at = CASE WHEN fin.new_status IN ('pending', 'ready') THEN NULL "
-				   "      ELSE fin.changed_at END "
-				   "  FROM fin WHERE t.workflow_id = $1 AND t.task_no = fin.task_no "
-				   "    AND (t.status::pg_catalog.text, t.attempt, t.result, t.error, t.deps_pending) "
-				   "      IS DISTINCT FROM (fin.new_status, fin.attempt, fin.result, fin.error, fin.deps_pending) "
-				   "  RETURNING t.task_no, fin.new_status, fin.attempt, fin.result, fin.error, "
-				   "    (fin.old_status, fin.old_attempt, fin.old_result, fin.old_error) "
-				   "      IS DISTINCT FROM (fin.new_status, fin.attempt, fin.result, fin.error) AS visible"
-				   ") "
-				   "INSERT INTO mycelium.workflow_state_history "
-				   "(workflow_id, version, task_no, owner, status, attempt, result, error, event, changed_by) "
-				   "SELECT $1, $3, task_no, $4, new_status, attempt, result, error, $5, $6 "
-				   "FROM upd WHERE visible",
-				   6, task_argtypes, values, NULL, 0);
+	mc_catalog_run_set(MC_PLAN_ROLLBACK_TASKS,
+					   "WITH h AS ("
+					   "  SELECT DISTINCT ON (task_no) task_no, status, attempt, result, error, error_detail, "
+						   "    execution_time, changed_at "
+					   "  FROM mycelium.workflow_state_history "
+					   "  WHERE workflow_id = $1 AND version <= $2 AND task_no > 0 "
+					   "  ORDER BY task_no, version DESC"
+					   "), tgt AS ("
+					   "  SELECT t.task_no, t.dependencies, t.allow_failure, "
+					   "    t.status::pg_catalog.text AS old_status, t.attempt AS old_attempt, "
+					   "    t.result AS old_result, t.error AS old_error, "
+					   "    COALESCE(h.status, 'pending') AS status, COALESCE(h.attempt, 0) AS attempt, "
+					   "    h.result, h.error, h.error_detail, h.execution_time, h.changed_at "
+					   "  FROM mycelium.task_states t LEFT JOIN h ON h.task_no = t.task_no "
+					   "  WHERE t.workflow_id = $1"
+					   "), unmet AS ("
+					   "  SELECT c.task_no, pg_catalog.count(*)::pg_catalog.int4 AS n "
+					   "  FROM tgt c CROSS JOIN LATERAL pg_catalog.unnest(c.dependencies) AS dep(task_no) "
+					   "  JOIN tgt d ON d.task_no = dep.task_no "
+					   "  WHERE NOT (d.status = 'completed' OR (d.status = 'failed' AND d.allow_failure)) "
+					   "  GROUP BY c.task_no"
+					   "), fin AS ("
+					   "  SELECT tgt.*, COALESCE(u.n, 0) AS deps_pending, "
+					   "    CASE WHEN tgt.status IN ('pending', 'ready', 'running') THEN "
+					   "      CASE WHEN COALESCE(u.n, 0) = 0 THEN 'ready' ELSE 'pending' END "
+					   "    ELSE tgt.status END AS new_status "
+					   "  FROM tgt LEFT JOIN unmet u ON u.task_no = tgt.task_no"
+					   "), upd AS ("
+					   "  UPDATE mycelium.task_states t SET "
+					   "    status = fin.new_status::mycelium.task_status, attempt = fin.attempt, "
+					   "    result = fin.result, error = fin.error, error_detail = fin.error_detail, "
+						   "    execution_time = fin.execution_time, deps_pending = fin.deps_pending, "
+					   "    run_after = NULL, "
+					   "    started_at = CASE WHEN fin.new_status IN ('pending', 'ready') THEN NULL "
+					   "      ELSE t.started_at END, "
+					   "    finished_at = CASE WHEN fin.new_status IN ('pending', 'ready') THEN NULL "
+					   "      ELSE fin.changed_at END "
+					   "  FROM fin WHERE t.workflow_id = $1 AND t.task_no = fin.task_no "
+					   "    AND (t.status::pg_catalog.text, t.attempt, t.result, t.error, t.deps_pending) "
+					   "      IS DISTINCT FROM (fin.new_status, fin.attempt, fin.result, fin.error, fin.deps_pending) "
+					   "  RETURNING t.task_no, fin.new_status, fin.attempt, fin.result, fin.error, "
+					   "    fin.error_detail, fin.execution_time, "
+					   "    (fin.old_status, fin.old_attempt, fin.old_result, fin.old_error) "
+					   "      IS DISTINCT FROM (fin.new_status, fin.attempt, fin.result, fin.error) AS visible"
+					   ") "
+					   "INSERT INTO mycelium.workflow_state_history "
+					   "(workflow_id, version, task_no, owner, status, attempt, result, error, event, changed_by, "
+					   " error_detail, execution_time) "
+					   "SELECT $1, $3, task_no, $4, new_status, attempt, result, error, $5, $6, "
+					   "  error_detail, execution_time "
+					   "FROM upd WHERE visible",
+					   6, task_argtypes, values, NULL, 0);
 
 	/* counters, from the tasks as they are now */
 	mc_catalog_run(MC_PLAN_COUNT_TASKS,
@@ -871,12 +962,13 @@ mc_workflow_rollback(McCatalogSession *session, McWorkflow *wf, int64 target)
 
 	/* the workflow's own status at target */
 	mc_catalog_run(MC_PLAN_ROLLBACK_WORKFLOW_STATE,
-				   "SELECT status, error FROM mycelium.workflow_state_history "
+				   "SELECT status, error, error_detail->>'error_type' FROM mycelium.workflow_state_history "
 				   "WHERE workflow_id = $1 AND task_no = 0 AND version <= $2 "
 				   "ORDER BY version DESC LIMIT 1",
 				   2, wf_argtypes, values, NULL, 1);
 	status = mc_workflow_status_from_name(mc_catalog_text(0, 1));
 	wf->error = mc_catalog_text(0, 2);
+	wf->error_type = mc_catalog_text(0, 3);
 	if (status == MC_WF_RUNNING)
 		status = MC_WF_PAUSED;
 	mc_workflow_set_status(session, wf, status, event);

@@ -26,8 +26,21 @@ typedef struct McWorkflow
 	int32		tasks_open;
 	int32		tasks_running;
 	char	   *error;			/* set when the workflow fails */
+	const char *error_type;		/* ... and its error_type (cancelled, task_failed) */
 	bool		changed;		/* something was changed at this version */
 } McWorkflow;
+
+/*
+ * Why an attempt (or a task) failed: recorded as the task's error (the
+ * message) and error_detail ({error_type, message, sqlstate, attempt}).
+ */
+typedef struct McError
+{
+	const char *type;			/* exception, timeout, cancelled, lost, ... */
+	const char *message;
+	int			sqlerrcode;		/* the SQLSTATE raised (0: none) */
+	double		execution_ms;	/* how long the attempt ran (< 0: not known) */
+} McError;
 
 /* one task's row, as the state manager needs it */
 typedef struct McTask
@@ -72,19 +85,20 @@ extern void mc_workflow_save(McCatalogSession *session, McWorkflow *wf);
 extern void mc_task_raise_if_busy(McWorkflow *wf, const char *task_id);
 extern void mc_task_read(uint64 row, int col, McTask *task);
 extern bool mc_task_get(McWorkflow *wf, const char *task_id, McTask *task);
+extern Jsonb *mc_error_detail(const McError *error, int32 attempt);
 extern void mc_task_transition(McCatalogSession *session, McWorkflow *wf,
 							   McTask *task, McTaskStatus to,
-							   Jsonb *result, const char *error,
+							   Jsonb *result, const McError *error,
 							   const char *event);
 extern void mc_task_retry(McCatalogSession *session, McWorkflow *wf,
 						  McTask *task, double delay, bool started,
-						  const char *error, const char *event);
+						  const McError *error, const char *event);
 extern void mc_workflow_finish(McCatalogSession *session, McWorkflow *wf,
 							   McWorkflowStatus status, McTaskStatus rest,
 							   const char *event);
 extern void mc_history_record(McCatalogSession *session, McWorkflow *wf,
 							  int32 task_no, const char *status, int32 attempt,
-							  Jsonb *result, const char *error,
+							  Jsonb *result, const McError *error,
 							  const char *event);
 extern void mc_workflow_rollback(McCatalogSession *session, McWorkflow *wf,
 								 int64 target);

@@ -52,7 +52,8 @@ CREATE TABLE mycelium.workflow_states (
 	finished_at timestamptz,
 	updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	metadata jsonb NOT NULL DEFAULT '{}',
-	definition_hash bytea
+	definition_hash bytea,
+	error_detail jsonb
 ) WITH (fillfactor = 50);
 COMMENT ON TABLE mycelium.workflow_states IS
 	'one row per workflow: status, version and counters';
@@ -60,6 +61,10 @@ COMMENT ON COLUMN mycelium.workflow_states.metadata IS
 	'the caller''s own description of the workflow (create_workflow''s metadata), stored as given';
 COMMENT ON COLUMN mycelium.workflow_states.definition_hash IS
 	'SHA-256 of the definition of a workflow created with a caller-chosen workflow_id, to tell a repeated creation from a conflicting one (NULL: the id was generated)';
+COMMENT ON COLUMN mycelium.workflow_states.error IS
+	'why the workflow failed or was cancelled: the message of error_detail';
+COMMENT ON COLUMN mycelium.workflow_states.error_detail IS
+	'why the workflow failed or was cancelled: {error_type (task_failed, cancelled), message}';
 COMMENT ON COLUMN mycelium.workflow_states.tasks_open IS
 	'tasks not yet in a terminal status (the workflow ends when it reaches 0)';
 CREATE INDEX workflow_states_owner_idx ON mycelium.workflow_states (owner);
@@ -95,6 +100,8 @@ CREATE TABLE mycelium.task_states (
 	progress jsonb,
 	started_at timestamptz,
 	finished_at timestamptz,
+	error_detail jsonb,
+	execution_time double precision,
 	PRIMARY KEY (workflow_id, task_no)
 ) WITH (fillfactor = 70);
 COMMENT ON TABLE mycelium.task_states IS
@@ -119,6 +126,12 @@ COMMENT ON COLUMN mycelium.task_states.lease IS
 	'how long a heartbeat extends the external agent''s lease';
 COMMENT ON COLUMN mycelium.task_states.progress IS
 	'the progress an external agent last reported with heartbeat()';
+COMMENT ON COLUMN mycelium.task_states.error IS
+	'why the last attempt failed: the message of error_detail';
+COMMENT ON COLUMN mycelium.task_states.error_detail IS
+	'why the last attempt failed: {error_type, message, sqlstate, attempt}';
+COMMENT ON COLUMN mycelium.task_states.execution_time IS
+	'how long the last attempt that ended ran, in milliseconds';
 CREATE INDEX task_states_ready_idx ON mycelium.task_states (workflow_id, task_no)
 	WHERE status = 'ready';
 -- external agents claim ready tasks by agent type, across workflows
@@ -157,10 +170,16 @@ CREATE TABLE mycelium.workflow_state_history (
 	event text NOT NULL,
 	changed_by regrole NOT NULL,
 	changed_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+	error_detail jsonb,
+	execution_time double precision,
 	PRIMARY KEY (workflow_id, version, task_no)
 );
 COMMENT ON TABLE mycelium.workflow_state_history IS
 	'every change to a workflow: the new state of each task (task_no >= 1) or of the workflow (task_no = 0) at a version';
+COMMENT ON COLUMN mycelium.workflow_state_history.error_detail IS
+	'why the attempt (or the workflow) ended failed: {error_type, message, sqlstate, attempt}';
+COMMENT ON COLUMN mycelium.workflow_state_history.execution_time IS
+	'how long the attempt this change ended ran, in milliseconds';
 
 -- Row-level security: a role sees only its own workflows unless it is a
 -- member of mycelium_admin.  The role tests are wrapped in sub-selects so

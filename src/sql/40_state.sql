@@ -28,11 +28,13 @@ RETURNS TABLE (
 	error text,
 	event text,
 	changed_by regrole,
-	changed_at timestamptz)
+	changed_at timestamptz,
+	error_detail jsonb,
+	execution_time double precision)
 LANGUAGE sql STABLE STRICT
 BEGIN ATOMIC
 	SELECT h.version, t.task_id, h.status, h.attempt, h.error, h.event,
-		   h.changed_by, h.changed_at
+		   h.changed_by, h.changed_at, h.error_detail, h.execution_time
 	  FROM mycelium.workflow_state_history h
 	  LEFT JOIN mycelium.task_states t
 		ON t.workflow_id = h.workflow_id AND t.task_no = h.task_no
@@ -40,4 +42,4 @@ BEGIN ATOMIC
 	 ORDER BY h.version, h.task_no;
 END;
 COMMENT ON FUNCTION mycelium.workflow_history(uuid) IS
-	'every recorded change of a workflow, oldest first (task_id NULL: the workflow itself)';
+	'every recorded change of a workflow, oldest first (task_id NULL: the workflow itself), with the error that ended an attempt and how long it ran (ms)';

@@ -6,7 +6,8 @@
 CREATE VIEW mycelium.workflows WITH (security_invoker = true) AS
 SELECT w.workflow_id, w.name, w.owner::text AS owner, w.status, w.version,
 	   w.task_count, w.max_parallel_tasks, w.error,
-	   w.created_at, w.started_at, w.finished_at, w.updated_at, w.metadata
+	   w.created_at, w.started_at, w.finished_at, w.updated_at, w.metadata,
+	   w.error_detail
   FROM mycelium.workflow_states w;
 COMMENT ON VIEW mycelium.workflows IS 'workflows visible to the current role';
 
@@ -21,7 +22,7 @@ SELECT t.workflow_id, t.task_id, t.agent_id, t.agent_type, t.status,
 	   t.allow_failure, t.timeout, t.input,
 	   COALESCE(t.metadata, '{}') AS metadata, t.result, t.error,
 	   t.run_after AS next_attempt_at, t.worker_id, t.lease_until, t.progress,
-	   t.started_at, t.finished_at
+	   t.started_at, t.finished_at, t.error_detail, t.execution_time
   FROM mycelium.task_states t;
 COMMENT ON VIEW mycelium.tasks IS 'tasks of the workflows visible to the current role';
 

@@ -56,9 +56,10 @@ CREATE FUNCTION mycelium.fail_task(
 	workflow_id uuid,
 	task_id text,
 	worker_id text,
-	error text)
+	error text,
+	error_type text DEFAULT 'agent_error')
 RETURNS mycelium.task_status
 LANGUAGE c VOLATILE
 AS 'MODULE_PATHNAME', 'mc_fail_task';
-COMMENT ON FUNCTION mycelium.fail_task(uuid, text, text, text) IS
-	'records a failed attempt of a claimed task; returns its new status (ready: it will be retried, or failed)';
+COMMENT ON FUNCTION mycelium.fail_task(uuid, text, text, text, text) IS
+	'records a failed attempt of a claimed task, error its message and error_type its kind (lower-case letters, digits and _); returns its new status (ready: it will be retried, or failed)';

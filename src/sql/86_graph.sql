@@ -8,7 +8,9 @@ RETURNS TABLE (
 	started_at timestamptz,
 	finished_at timestamptz,
 	duration interval,
-	error text)
+	error text,
+	execution_time double precision,
+	error_detail jsonb)
 LANGUAGE sql STABLE STRICT
 BEGIN ATOMIC
 	SELECT t.task_id, h.attempt,
@@ -16,12 +18,13 @@ BEGIN ATOMIC
 				WHEN e.status IN ('ready', 'pending') AND e.error IS NOT NULL THEN 'retried'
 				WHEN e.status IN ('ready', 'pending') THEN 'rolled back'
 				ELSE e.status END,
-		   h.changed_at, e.changed_at, e.changed_at - h.changed_at, e.error
+		   h.changed_at, e.changed_at, e.changed_at - h.changed_at, e.error,
+		   e.execution_time, e.error_detail
 	  FROM mycelium.workflow_state_history h
 	  JOIN mycelium.task_states t
 		ON t.workflow_id = h.workflow_id AND t.task_no = h.task_no
 	  LEFT JOIN LATERAL (
-		SELECT x.status, x.error, x.changed_at
+		SELECT x.status, x.error, x.changed_at, x.execution_time, x.error_detail
 		  FROM mycelium.workflow_state_history x
 		 WHERE x.workflow_id = h.workflow_id AND x.task_no = h.task_no
 		   AND x.version > h.version
@@ -32,7 +35,7 @@ BEGIN ATOMIC
 	 ORDER BY t.task_no, h.version;
 END;
 COMMENT ON FUNCTION mycelium.workflow_timeline(uuid) IS
-	'every attempt of every task of a workflow, from its history: when it started, how it ended (retried: failed and tried again)';
+	'every attempt of every task of a workflow, from its history: when it started, how it ended (retried: failed and tried again), how long its executor ran (ms) and its error';
 
 CREATE FUNCTION mycelium.workflow_graph(workflow_id uuid, format text DEFAULT 'mermaid')
 RETURNS text

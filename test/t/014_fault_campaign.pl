@@ -264,7 +264,7 @@ my %invariants = (
 		                            attempt + CASE WHEN status = 'running' THEN 0 ELSE 1 END k,
 		                            sum(CASE WHEN status = 'running' THEN 1 ELSE -1 END) net
 		                       FROM mycelium.workflow_state_history
-		                      WHERE status = 'running' OR event = 'handed back: not started'
+		                      WHERE status = 'running' OR event LIKE 'handed back:%'
 		                      GROUP BY 1, 2, 3) a
 		              GROUP BY 1, 2) h ON h.workflow_id = t.workflow_id AND h.task_no = t.task_no
 		 WHERE coalesce(h.claimed, 0) <> t.attempt OR coalesce(h.top, 0) <> t.attempt
@@ -279,7 +279,7 @@ my %invariants = (
 		                      AND e.version > r.version AND e.status <> 'running'
 		                      AND (e.attempt = r.attempt
 		                           OR e.attempt = r.attempt - 1
-		                              AND e.event = 'handed back: not started'))},
+		                              AND e.event LIKE 'handed back:%'))},
 );
 
 sub check_invariants

@@ -143,6 +143,11 @@ my $old_ids = alice(qq{
 			context => '{"previous_results": "not a list"}', metadata => '{"priority": "urgent"}'))) v(n, m)});
 is(alice(q{SELECT task_id FROM mycelium.claim_tasks('outside', 'agent-1', 1, '1 hour')}),
 	'gate', 'an external agent holds a task');
+# a workflow failed by a task's error (text errors, converted by the update)
+my $failed = alice(q{SELECT mycelium.create_workflow(jsonb_build_array(
+	mycelium.task('late', 'g', 'outside')))});
+alice("SELECT mycelium.start_workflow('$failed')");
+alice("SELECT mycelium.update_task('$failed', 'late', 'failed', NULL, 'task timed out after 1 s')");
 ok(wait_for_status_task($running, 'long', 'running'), 'a function task is running');
 
 # wait_for_status_task(WF, TASK, STATUS): polls the task's status
@@ -161,7 +166,7 @@ sub wait_for_status_task
 
 # history so far, to compare after the upgrade
 my %history;
-for my $wf ($done, $running, $claimed)
+for my $wf ($done, $running, $claimed, $failed)
 {
 	$history{$wf} = $node->safe_psql('postgres', qq{
 		SELECT string_agg(concat_ws(' ', version, task_id, status, attempt, event, changed_at), E'\n'
@@ -233,7 +238,7 @@ is(alice(qq{
 	'{"previous_results": "not a list"}', 'a context that breaks the new format is kept whole');
 my $fresh = alice(q{SELECT mycelium.start_from_template('pair')});
 ok(wait_for_status($node, $fresh, 'completed', 60), 'a template run started after the update completes');
-for my $wf ($done, $running, $claimed)
+for my $wf ($done, $running, $claimed, $failed)
 {
 	my $now = $node->safe_psql('postgres', qq{
 		SELECT string_agg(concat_ws(' ', version, task_id, status, attempt, event, changed_at), E'\n'
@@ -242,6 +247,21 @@ for my $wf ($done, $running, $claimed)
 	is(substr($now, 0, length $history{$wf}), $history{$wf},
 		"the history of $wf before the upgrade is kept");
 }
+
+# 0.1.0's text errors got an error_detail, error_type guessed from the text
+is(alice(qq{SELECT error_detail FROM mycelium.tasks WHERE workflow_id = '$failed'}),
+	'{"attempt": 0, "message": "task timed out after 1 s", "error_type": "timeout"}',
+	"a task's error is converted");
+is(alice(qq{SELECT error_detail FROM mycelium.workflows WHERE workflow_id = '$failed'}),
+	'{"message": "task \"late\" failed: task timed out after 1 s", "error_type": "task_failed"}',
+	"a workflow's error is converted");
+is(alice(qq{SELECT string_agg(error_detail->>'error_type', ',' ORDER BY version, task_id NULLS LAST)
+	FROM mycelium.workflow_history('$failed') WHERE error IS NOT NULL}),
+	'timeout,task_failed', 'so are the errors in the history');
+# the attempt lost across the upgrade is recorded by the new library
+is(alice(qq{SELECT error_detail->>'error_type' FROM mycelium.workflow_history('$running')
+	 WHERE task_id = 'long' AND status = 'ready' AND attempt = 1}),
+	'lost', 'the attempt lost across the update has error_type lost');
 
 # --- the updated schema equals a fresh install's ------------------------
 $node->safe_psql('postgres', 'CREATE DATABASE fresh');
