@@ -1228,7 +1228,8 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 	old = MemoryContextSwitchTo(batch->step_cxt[batch->cur]);
 	batch->requeue = NIL;
 	batch->retry_scheduled = false;
-	batch->share_work = mc_idle_workers() > 0;
+	batch->share_work = mc_idle_workers() > 0 ||
+		(mc_worker_slot >= 0 && mc_pool_can_grow());
 	batch->shared = false;
 
 	/* split the batch: attempts that ran, and claimed tasks still to run */
@@ -1485,44 +1486,29 @@ fail_lost_attempts(McCatalogSession *session, uint64 n)
 
 /*
  * mc_recover_orphans
- *		Attempts left running by a scheduler worker that is gone count as
- *		failed.  With worker_id, those of that worker, which is starting
- *		again (after a crash or a restart).  With NULL, those of workers
- *		this server does not run: mycelium.max_workers was lowered since
- *		they ran, or the catalog was restored from another server.  Each
- *		worker recovers its own as it starts; the launcher the others.
+ *		Attempts left running by scheduler workers that are gone count as
+ *		failed: those of every worker but the nlive named in live (the
+ *		pool's running and starting workers, pool.c), whether it exited, a
+ *		crash restarted the server, or the catalog was restored from
+ *		another server.  With all (the launcher's first look), also those
+ *		of sessions that ran execute_workflow before the server stopped;
+ *		else only those of scheduler workers, whose names are theirs alone.
  */
 void
-mc_recover_orphans(McCatalogSession *session, const char *worker_id)
+mc_recover_orphans(McCatalogSession *session, Datum *live, int nlive, bool all)
 {
-	Datum		values[1];
-	Oid			argtype;
-	uint64		n;
+	static const Oid argtypes[] = {TEXTARRAYOID, BOOLOID};
+	Datum		values[2];
 
-	if (worker_id != NULL)
-	{
-		argtype = TEXTOID;
-		values[0] = CStringGetTextDatum(worker_id);
-		n = mc_catalog_run_scan(MC_PLAN_RECOVER_ORPHANS,
-								ORPHANS_SQL("its worker stopped (crash or restart)",
-											"worker_id = $1"),
-								1, &argtype, values, NULL, 0);
-	}
-	else
-	{
-		Datum	   *names = palloc(sizeof(Datum) * Max(mc_max_workers, 1));
-		int			i;
-
-		for (i = 0; i < mc_max_workers; i++)
-			names[i] = CStringGetTextDatum(psprintf(MC_WORKER_NAME, i));
-		argtype = TEXTARRAYOID;
-		values[0] = mc_catalog_array(names, mc_max_workers, TEXTOID);
-		n = mc_catalog_run_scan(MC_PLAN_RECOVER_FOREIGN_ORPHANS,
-								ORPHANS_SQL("its worker does not run on this server",
-											"worker_id <> ALL ($1)"),
-								1, &argtype, values, NULL, 0);
-	}
-	fail_lost_attempts(session, n);
+	values[0] = mc_catalog_array(live, nlive, TEXTOID);
+	values[1] = BoolGetDatum(all);
+	fail_lost_attempts(session,
+					   mc_catalog_run_scan(MC_PLAN_RECOVER_ORPHANS,
+										   ORPHANS_SQL("its worker stopped",
+													   "worker_id IS NOT NULL AND worker_id <> ALL ($1) "
+													   "  AND ($2 OR worker_id "
+													   "  LIKE 'mycelium worker %')"),
+										   2, argtypes, values, NULL, 0));
 }
 
 /*

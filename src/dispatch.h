@@ -62,7 +62,8 @@ extern void mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 							 McQueueEntry *candidates, int ncandidates);
 extern MemoryContext mc_batch_context(McBatch *batch);
 extern void mc_dispatch_lock_batch(McBatch *batch);
-extern void mc_recover_orphans(McCatalogSession *session, const char *worker_id);
+extern void mc_recover_orphans(McCatalogSession *session, Datum *live,
+							   int nlive, bool all);
 extern void mc_expire_leases(McCatalogSession *session, TimestampTz now);
 extern bool mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf,
 									 McRunTask *rt);

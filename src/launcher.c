@@ -1,18 +1,17 @@
 /*-------------------------------------------------------------------------
  *
  * launcher.c
- *		The scheduler's launcher: registers the background workers and
+ *		The scheduler's launcher: runs the pool of executor workers and
  *		keeps time for them.
  *
- * The executor workers are registered when the library is preloaded, one
- * per mycelium.max_workers, and restarted by the postmaster if they stop.
- * The launcher serves the same database.  It fills the dispatch queue
- * from the catalog at start and whenever the queue overflowed (the only
- * times it scans), wakes the workflows whose retry back-off has run out
+ * The launcher is registered when the library is preloaded; it starts
+ * the executor workers as work needs them and counts the attempts of
+ * those that exited as lost (pool.c).  It fills the dispatch queue from
+ * the catalog at start and whenever the queue overflowed (the only times
+ * it scans), wakes the workflows whose retry back-off has run out
  * (notifying external agents of their due tasks), and takes back the tasks
  * of external agents whose lease lapsed, sleeping until the next of these
- * is due.  At start it also counts as failed the attempts left running by
- * workers this server does not run (each worker recovers its own).
+ * is due.
  *
  * A rescan goes in passes over the workflows with ready function tasks,
  * in workflow id order, each tick taking only as many as the queue has
@@ -43,6 +42,7 @@
 #include "dispatch.h"
 #include "launcher.h"
 #include "mycelium.h"
+#include "pool.h"
 #include "shmem.h"
 #include "version.h"
 
@@ -70,11 +70,14 @@ static bool rescan_again = false;
 static pg_uuid_t rescan_after;
 
 /*
- * register_one
- *		Registers one background worker of this library.
+ * mc_register_workers
+ *		Registers the launcher (from _PG_init, while
+ *		shared_preload_libraries is processed); the postmaster starts it
+ *		again a second after it stops.  The launcher starts the executor
+ *		workers itself, as dynamic background workers.
  */
-static void
-register_one(const char *function, const char *name, const char *type, int arg)
+void
+mc_register_workers(void)
 {
 	BackgroundWorker worker;
 
@@ -83,31 +86,10 @@ register_one(const char *function, const char *name, const char *type, int arg)
 	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
 	worker.bgw_restart_time = 1;
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "mycelium");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "%s", function);
-	snprintf(worker.bgw_name, BGW_MAXLEN, "%s", name);
-	snprintf(worker.bgw_type, BGW_MAXLEN, "%s", type);
-	worker.bgw_main_arg = Int32GetDatum(arg);
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "mc_launcher_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "mycelium launcher");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "mycelium launcher");
 	RegisterBackgroundWorker(&worker);
-}
-
-/*
- * mc_register_workers
- *		Registers the launcher and the executor workers (from _PG_init,
- *		while shared_preload_libraries is processed).
- */
-void
-mc_register_workers(void)
-{
-	int			i;
-
-	register_one("mc_launcher_main", "mycelium launcher", "mycelium launcher", 0);
-	for (i = 0; i < mc_max_workers; i++)
-	{
-		char		name[BGW_MAXLEN];
-
-		snprintf(name, sizeof(name), MC_WORKER_NAME, i);
-		register_one("mc_worker_main", name, "mycelium worker", i);
-	}
 }
 
 /*
@@ -193,9 +175,10 @@ rescan_page(TimestampTz now, pg_uuid_t **ids)
  *		One look at the catalog: the next page of a rescan if one is under
  *		way, the workflows with due retries not yet claimed, the external
  *		agent types whose retries fell due since the last look (notified),
- *		and lapsed leases; with recover (the first look since the extension
- *		appeared), first the attempts left running by workers this server
- *		does not run.  Returns how long to sleep, in ms.
+ *		and lapsed leases; first, the attempts left running by workers that
+ *		exited, and with recover (the first look since the extension
+ *		appeared) by any worker not running now.  Returns how long to
+ *		sleep, in ms.
  */
 static long
 tick(TimestampTz *since, bool recover)
@@ -223,8 +206,7 @@ tick(TimestampTz *since, bool recover)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	mc_catalog_open(&session);
 
-	if (recover)
-		mc_recover_orphans(&session, NULL);
+	(void) mc_pool_recover(&session, recover);
 	if (rescan_active)
 	{
 		nfound = rescan_page(now, &found);
@@ -275,6 +257,7 @@ tick(TimestampTz *since, bool recover)
 	mc_catalog_close(&session);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	mc_pool_free_recovered();
 
 	for (i = 0; i < nfound; i++)
 		mc_queue_push(&found[i], InvalidOid);
@@ -336,6 +319,7 @@ mc_launcher_main(Datum main_arg)
 	mc_shared->launcher_latch = MyLatch;
 	SpinLockRelease(&mc_shared->mutex);
 	on_shmem_exit(launcher_detach, (Datum) 0);
+	mc_pool_adopt();
 
 	for (;;)
 	{
@@ -369,6 +353,8 @@ mc_launcher_main(Datum main_arg)
 			nap = tick(&since, !recovered);
 			rescan = false;
 			recovered = true;
+			/* only once the attempts of gone workers are recovered */
+			mc_pool_grow();
 		}
 		else
 		{

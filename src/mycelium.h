@@ -24,6 +24,8 @@
 extern int	mc_max_tasks_per_workflow;
 extern int	mc_max_payload_kb;
 extern int	mc_max_workers;
+extern int	mc_min_workers;
+extern int	mc_worker_idle_timeout_ms;
 extern int	mc_batch_size;
 extern int	mc_batch_time_ms;
 extern char *mc_database;

@@ -221,7 +221,9 @@ mc_queue_pop(McQueueEntry *entries, int max)
 
 /*
  * mc_wake_workers
- *		Sets the latch of up to n sleeping workers.
+ *		Sets the latch of up to n sleeping workers.  Those it finds too few
+ *		of are asked of the launcher, which starts workers while the pool
+ *		has room (launcher.c).
  */
 void
 mc_wake_workers(int n)
@@ -229,6 +231,7 @@ mc_wake_workers(int n)
 	Latch	   *latches[64];
 	int			nl = 0;
 	int			i;
+	bool		short_of = false;
 
 	SpinLockAcquire(&mc_shared->mutex);
 	for (i = 0; i < mc_shared->nworkers && nl < n && nl < lengthof(latches); i++)
@@ -241,9 +244,16 @@ mc_wake_workers(int n)
 			latches[nl++] = w->latch;
 		}
 	}
+	if (nl < n)
+	{
+		mc_shared->wanted = Min(mc_shared->wanted + (n - nl), mc_shared->nworkers);
+		short_of = true;
+	}
 	SpinLockRelease(&mc_shared->mutex);
 	for (i = 0; i < nl; i++)
 		SetLatch(latches[i]);
+	if (short_of)
+		mc_wake_launcher();
 }
 
 /*
@@ -401,6 +411,29 @@ mc_idle_workers(void)
 	}
 	SpinLockRelease(&mc_shared->mutex);
 	return n;
+}
+
+/*
+ * mc_pool_can_grow
+ *		Whether the launcher could start another worker: fewer slots are in
+ *		use than mycelium.max_workers.
+ */
+bool
+mc_pool_can_grow(void)
+{
+	int			used = 0;
+	int			i;
+
+	if (mc_shared == NULL)
+		return false;
+	SpinLockAcquire(&mc_shared->mutex);
+	for (i = 0; i < mc_shared->nworkers; i++)
+	{
+		if (mc_shared->workers[i].state != MC_SLOT_FREE)
+			used++;
+	}
+	SpinLockRelease(&mc_shared->mutex);
+	return used < mc_shared->nworkers;
 }
 
 /*

@@ -27,14 +27,33 @@
  */
 #define MC_WORKER_NAME "mycelium worker %d"
 
+/*
+ * The life of a worker slot (launcher.c): the launcher reserves a free
+ * slot and registers a dynamic background worker for it (starting); the
+ * worker takes the slot when it has connected (running); when it exits,
+ * it frees the slot if it held no claimed task, else leaves it exited,
+ * for the launcher to count its attempts as lost before the slot is used
+ * again.
+ */
+typedef enum McSlotState
+{
+	MC_SLOT_FREE,
+	MC_SLOT_STARTING,
+	MC_SLOT_RUNNING,
+	MC_SLOT_EXITED
+} McSlotState;
+
 /* one executor worker */
 typedef struct McWorkerSlot
 {
+	McSlotState state;
+	uint32		generation;		/* the launcher's that reserved it */
 	pid_t		pid;			/* 0 when the worker is not running */
 	Latch	   *latch;
 	bool		waiting;		/* sleeping for work */
 	bool		busy;			/* holds claimed tasks */
 	bool		executing;		/* running the task below */
+	bool		leaving;		/* idle, and leaving the pool */
 	pg_uuid_t	workflow_id;
 	int32		task_no;
 } McWorkerSlot;
@@ -57,7 +76,9 @@ typedef struct McShared
 	uint32		cancelled_next; /* next slot of the ring below */
 	pg_uuid_t	cancelled[MC_CANCELLED_RING];
 	ConditionVariable progress; /* broadcast when workflows change */
-	int			nworkers;
+	uint32		generation;		/* bumped by each launcher as it starts */
+	int			wanted;			/* workers asked for that no idle one served */
+	int			nworkers;		/* slots: mycelium.max_workers */
 	McWorkerSlot workers[FLEXIBLE_ARRAY_MEMBER];
 } McShared;
 
@@ -73,6 +94,7 @@ extern int	mc_queue_room(void);
 extern int	mc_queue_pop(McQueueEntry *entries, int max);
 extern void mc_wake_workers(int n);
 extern int	mc_idle_workers(void);
+extern bool mc_pool_can_grow(void);
 extern void mc_set_busy(bool busy);
 extern bool mc_workflow_ended_recently(const pg_uuid_t *workflow_id);
 extern void mc_wake_launcher(void);
