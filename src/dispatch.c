@@ -71,6 +71,8 @@ typedef struct StepWorkflow
 	bool		cut;			/* the step's cap stopped its claims: may have more */
 	int			handed_back;	/* claims handed back at once (hand_back_behind_long) */
 	bool		idle;			/* a candidate with nothing to run: not locked */
+	int			mine;			/* its tasks the batch held before the step */
+	int			others_used;	/* its running slots but this worker's */
 } StepWorkflow;
 
 /* most workflows a batch keeps a claim cursor for (see claim_cursor_get) */
@@ -187,6 +189,80 @@ requeue(McBatch *batch, pg_uuid_t *id)
 
 	batch->requeue = lappend(batch->requeue, id);
 	MemoryContextSwitchTo(old);
+}
+
+/*
+ * batch_held
+ *		The workflows the batch holds claimed tasks of (those not run
+ *		yet), with how many of each, into held (room for
+ *		MC_SLOT_WORKFLOWS, which the claims never exceed: step_record).
+ *		Returns how many.
+ */
+static int
+batch_held(McBatch *batch, McHeldWorkflow *held)
+{
+	int			n = 0;
+	int			i;
+	int			k;
+
+	for (i = 0; i < batch->ntasks; i++)
+	{
+		McRunTask  *t = &batch->tasks[i];
+
+		if (t->outcome != MC_OUTCOME_NONE)
+			continue;
+		for (k = 0; k < n; k++)
+		{
+			if (mc_uuid_cmp(&held[k].id, &t->workflow_id) == 0)
+				break;
+		}
+		if (k == n)
+		{
+			if (n == MC_SLOT_WORKFLOWS)
+				continue;
+			memcpy(&held[n].id, &t->workflow_id, sizeof(pg_uuid_t));
+			held[n].owner = t->owner;
+			held[n++].ntasks = 0;
+		}
+		held[k].ntasks++;
+	}
+	return n;
+}
+
+/*
+ * held_tasks_of
+ *		How many tasks of a workflow held (from batch_held) counts.
+ */
+static int
+held_tasks_of(McHeldWorkflow *held, int nheld, pg_uuid_t *id)
+{
+	int			k;
+
+	for (k = 0; k < nheld; k++)
+	{
+		if (mc_uuid_cmp(&held[k].id, id) == 0)
+			return held[k].ntasks;
+	}
+	return 0;
+}
+
+/*
+ * slot_free_for_another
+ *		Whether another worker could run tasks of the step's workflow
+ *		beside those now running, under its max_parallel_tasks: a worker's
+ *		claimed tasks of a workflow run one after another and take one of
+ *		its slots, an external agent's claimed task one (see step_record).
+ *		In a session (execute_workflow), every running task takes one.
+ */
+static bool
+slot_free_for_another(StepWorkflow *sw)
+{
+	McWorkflow *wf = &sw->wf;
+
+	if (mc_worker_slot < 0)
+		return wf->tasks_running < wf->max_parallel_tasks;
+	return sw->others_used + (sw->mine > 0 || sw->claimed > sw->handed_back ? 1 : 0) <
+		wf->max_parallel_tasks;
 }
 
 /*
@@ -991,7 +1067,7 @@ start_if_requested(McCatalogSession *session, McWorkflow *wf, Oid start_by)
  */
 static void
 step_record(McCatalogSession *session, McBatch *batch, StepWorkflow *sw,
-			McRunTask *finished, int room)
+			McRunTask *finished, int room, int *nworkflows)
 {
 	McWorkflow *wf = &sw->wf;
 	int			i;
@@ -1031,7 +1107,44 @@ step_record(McCatalogSession *session, McBatch *batch, StepWorkflow *sw,
 
 	if (wf->status == MC_WF_RUNNING && (sw->candidate || sw->nfinished > 0))
 	{
-		sw->limit = Min(room, wf->max_parallel_tasks - wf->tasks_running);
+		if (mc_worker_slot >= 0)
+		{
+			int			holders;
+			int			held_tasks;
+
+			/*
+			 * max_parallel_tasks bounds the tasks that run at once, not the
+			 * tasks claimed: this worker's claims run one after another, so
+			 * they take one slot of the workflow however many there are,
+			 * and so do another worker's; an external agent's claim takes
+			 * one.  The other workers publish what they hold (and do so
+			 * before they commit, under this workflow's lock, which this
+			 * step holds now); the running tasks they do not hold are the
+			 * agents'.
+			 */
+			mc_workflow_holders(&sw->id, &holders, &held_tasks);
+			sw->others_used = holders +
+				Max(wf->tasks_running - held_tasks - sw->mine, 0);
+			sw->limit = sw->others_used < wf->max_parallel_tasks ? room : 0;
+
+			/*
+			 * Fairness: an owner's workflows take at most
+			 * mycelium.max_workers_per_owner workers, so that the other
+			 * owners' tasks find workers too.
+			 */
+			if (sw->limit > 0 && mc_owner_workers(wf->owner) >= mc_max_workers_per_owner)
+				sw->limit = 0;
+			/* what a worker holds must fit in its published slot */
+			if (sw->limit > 0 && sw->mine == 0)
+			{
+				if (*nworkflows >= MC_SLOT_WORKFLOWS)
+					sw->limit = 0;
+				else
+					(*nworkflows)++;
+			}
+		}
+		else
+			sw->limit = Min(room, wf->max_parallel_tasks - wf->tasks_running);
 		/*
 		 * Share the work with idle workers rather than queue it here: take
 		 * one task and leave the rest to them, so tasks of unknown length
@@ -1130,13 +1243,13 @@ step_finish(McCatalogSession *session, McBatch *batch, StepWorkflow *sw)
 	{
 		if ((sw->handed_back > 0 ||
 			 (sw->limit > 0 && (sw->claimed == sw->limit || sw->cut))) &&
-			wf->tasks_running < wf->max_parallel_tasks)
+			slot_free_for_another(sw))
 		{
 			/* maybe more ready than we could take: let others look */
 			requeue(batch, &sw->id);
 		}
 		else if (sw->limit == 0 && (sw->candidate || sw->released > 0 || sw->nfinished > 0) &&
-				 wf->tasks_running < wf->max_parallel_tasks)
+				 slot_free_for_another(sw))
 		{
 			/* this batch is full: the workflow's ready tasks are for others */
 			requeue(batch, &sw->id);
@@ -1219,6 +1332,8 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 	ArrayType **completed_dependents;
 	int			room;
 	int			first_new;
+	McHeldWorkflow held[MC_SLOT_WORKFLOWS];
+	int			nheld;
 	int			i;
 	int			j;
 
@@ -1337,9 +1452,11 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 
 	room = claim_room(batch);
 	first_new = batch->ntasks;
+	nheld = batch_held(batch, held);
 	for (i = 0; i < nsw; i++)
 	{
-		step_record(session, batch, &sws[i], finished, room);
+		sws[i].mine = held_tasks_of(held, nheld, &sws[i].id);
+		step_record(session, batch, &sws[i], finished, room, &nheld);
 		CHECK_FOR_INTERRUPTS();
 	}
 	room -= claim_all(session, batch, sws, nsw, room, true);
@@ -1384,6 +1501,9 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 		}
 		mc_workflows_save(session, changed, j);
 	}
+
+	/* before commit, while the workflows' locks are held: see step_record */
+	mc_publish_held(held, batch_held(batch, held));
 	MemoryContextSwitchTo(old);
 }
 

@@ -308,6 +308,8 @@ mc_launcher_main(Datum main_arg)
 	TimestampTz since = 0;
 	bool		rescan = true;	/* a rescan is to start */
 	bool		recovered = false;	/* others' orphans since the extension appeared */
+	TimestampTz next_look = 0;	/* when the next look at the catalog is due */
+	bool		ready = false;	/* the extension was there at the last look */
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -324,13 +326,32 @@ mc_launcher_main(Datum main_arg)
 	for (;;)
 	{
 		long		nap = 1000L;
-		bool		ready;
+		bool		look;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		/*
+		 * A wake that only asks for workers (mc_wake_workers) starts them
+		 * and sleeps again until the next look is due.
+		 */
+		SpinLockAcquire(&mc_shared->mutex);
+		look = mc_shared->look_asked || mc_shared->rescan;
+		mc_shared->look_asked = false;
+		SpinLockRelease(&mc_shared->mutex);
+		if (!look && ready && GetCurrentTimestamp() < next_look)
+		{
+			mc_pool_grow();
+			pgstat_report_activity(STATE_IDLE, NULL);
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 Max((next_look - GetCurrentTimestamp()) / 1000, 1),
+							 PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			continue;
 		}
 
 		ready = extension_ready();
@@ -361,6 +382,8 @@ mc_launcher_main(Datum main_arg)
 			rescan = true;
 			recovered = false;
 		}
+
+		next_look = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), nap);
 
 		/* what the tick did shows in the statistics views, as a backend's */
 		pgstat_report_stat(true);

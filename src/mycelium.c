@@ -29,7 +29,10 @@ int			mc_max_tasks_per_workflow = 100000;
 int			mc_max_payload_kb = 1024;
 
 /* most executor workers of the scheduler, server-wide */
-int			mc_max_workers = 10;
+int			mc_max_workers = 12;
+
+/* most executor workers one owner's workflows take */
+int			mc_max_workers_per_owner = 10;
 
 /* executor workers kept while the server is idle */
 int			mc_min_workers = 1;
@@ -121,8 +124,16 @@ _PG_init(void)
 							"Most executor workers of the scheduler: the most function tasks running at once, server-wide.",
 							"The launcher starts them as work needs them; each is a background worker, so max_worker_processes must leave room for them and the launcher.",
 							&mc_max_workers,
-							10, 1, 256,
+							12, 1, 256,
 							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("mycelium.max_workers_per_owner",
+							"Most executor workers the workflows of one owner take at once.",
+							"Leaves the other workers to other owners' tasks.",
+							&mc_max_workers_per_owner,
+							10, 1, 256,
+							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("mycelium.min_workers",

@@ -25,6 +25,7 @@ extern int	mc_max_tasks_per_workflow;
 extern int	mc_max_payload_kb;
 extern int	mc_max_workers;
 extern int	mc_min_workers;
+extern int	mc_max_workers_per_owner;
 extern int	mc_worker_idle_timeout_ms;
 extern int	mc_batch_size;
 extern int	mc_batch_time_ms;

@@ -43,6 +43,21 @@ typedef enum McSlotState
 	MC_SLOT_EXITED
 } McSlotState;
 
+/*
+ * Most workflows a worker holds claimed tasks of at once: what it holds is
+ * published in its slot, where workers count the running "slots" of a
+ * workflow (dispatch.c).
+ */
+#define MC_SLOT_WORKFLOWS 64
+
+/* a workflow a worker holds claimed tasks of, and how many */
+typedef struct McHeldWorkflow
+{
+	pg_uuid_t	id;
+	Oid			owner;			/* the workflow's owner */
+	int32		ntasks;
+} McHeldWorkflow;
+
 /* one executor worker */
 typedef struct McWorkerSlot
 {
@@ -56,6 +71,8 @@ typedef struct McWorkerSlot
 	bool		leaving;		/* idle, and leaving the pool */
 	pg_uuid_t	workflow_id;
 	int32		task_no;
+	int			nheld;			/* workflows it holds claimed tasks of */
+	McHeldWorkflow held[MC_SLOT_WORKFLOWS];
 } McWorkerSlot;
 
 /* a workflow that may have tasks to dispatch, or asks to be started */
@@ -78,6 +95,7 @@ typedef struct McShared
 	ConditionVariable progress; /* broadcast when workflows change */
 	uint32		generation;		/* bumped by each launcher as it starts */
 	int			wanted;			/* workers asked for that no idle one served */
+	bool		look_asked;		/* the launcher is to look at the catalog */
 	int			nworkers;		/* slots: mycelium.max_workers */
 	McWorkerSlot workers[FLEXIBLE_ARRAY_MEMBER];
 } McShared;
@@ -95,6 +113,10 @@ extern int	mc_queue_pop(McQueueEntry *entries, int max);
 extern void mc_wake_workers(int n);
 extern int	mc_idle_workers(void);
 extern bool mc_pool_can_grow(void);
+extern void mc_publish_held(const McHeldWorkflow *held, int n);
+extern void mc_workflow_holders(const pg_uuid_t *workflow_id, int *nworkers,
+								int *ntasks);
+extern int	mc_owner_workers(Oid owner);
 extern void mc_set_busy(bool busy);
 extern bool mc_workflow_ended_recently(const pg_uuid_t *workflow_id);
 extern void mc_wake_launcher(void);

@@ -73,6 +73,7 @@ worker_detach(int code, Datum arg)
 		slot->busy = false;
 		slot->executing = false;
 		slot->leaving = false;
+		slot->nheld = 0;
 	}
 	SpinLockRelease(&mc_shared->mutex);
 	mc_wake_launcher();
@@ -98,6 +99,7 @@ take_slot(int slot, uint32 generation)
 		w->pid = MyProcPid;
 		w->latch = MyLatch;
 		w->leaving = false;
+		w->nheld = 0;
 	}
 	SpinLockRelease(&mc_shared->mutex);
 	return ok;

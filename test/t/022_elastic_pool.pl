@@ -2,8 +2,10 @@
 # gives, an idle server keeps one warm worker; ready tasks make the
 # launcher start more, up to mycelium.max_workers, so that 5 tasks of
 # 0.2 s all start before any ends and 20 tasks of 1 s with
-# max_parallel_tasks 10 run 10 at once and never more; idle workers leave
-# after mycelium.worker_idle_timeout, down to mycelium.min_workers.  With
+# max_parallel_tasks 10 run 10 at once and never more; one owner's flood
+# takes at most mycelium.max_workers_per_owner workers, and another
+# owner's tasks run meanwhile; idle workers leave after
+# mycelium.worker_idle_timeout, down to mycelium.min_workers.  With
 # no background worker slot free, work waits for the running workers and
 # the log says why, once.
 use strict;
@@ -19,8 +21,9 @@ use MyceliumNode;
 my $node = mycelium_node('pool');
 is($node->safe_psql('postgres', q{
 	SELECT current_setting('mycelium.max_workers') || ' ' || current_setting('mycelium.min_workers')
-	    || ' ' || current_setting('mycelium.worker_idle_timeout')}),
-	'10 1 10s', 'the defaults: up to 10 workers, 1 kept warm, idle ones leave after 10 s');
+	    || ' ' || current_setting('mycelium.worker_idle_timeout')
+	    || ' ' || current_setting('mycelium.max_workers_per_owner')}),
+	'12 1 10s 10', 'the defaults: up to 12 workers, 1 kept warm, idle ones leave after 10 s, 10 per owner');
 
 sub workers
 {
@@ -69,7 +72,34 @@ is($node->safe_psql('postgres', qq{
 	SELECT count(*) || ' ' || max(slot) FROM effects WHERE workflow_id = '$twenty'}),
 	'20 10', 'they ran 10 at once and never more (measured by the executor)');
 cmp_ok($most, '>=', 10, "the pool grew under load ($most workers)");
-cmp_ok($most, '<=', 10, 'never past mycelium.max_workers');
+cmp_ok($most, '<=', 12, 'never past mycelium.max_workers');
+
+# fairness: alice floods the pool with 30 tasks of 3 s in three workflows;
+# her workflows take at most mycelium.max_workers_per_owner (10) of the 12
+# workers, so bob's 3 quick tasks run on the others at once, long before
+# any of hers ends
+$node->safe_psql('postgres', 'TRUNCATE effects');
+my @flood = map { start_sleeping(10, 3, 10) } 1 .. 3;
+$node->poll_query_until('postgres', q{
+	SELECT count(*) >= 10 FROM mycelium.task_states WHERE status = 'running'})
+  or die 'the flood did not start';
+my $bob = $node->safe_psql('postgres', q{
+	SET ROLE bob;
+	SELECT mycelium.create_workflow(
+		(SELECT jsonb_agg(mycelium.task('b' || i, 'a', 'test', input => '{"sleep": 0.2}'))
+		   FROM generate_series(1, 3) i));});
+$node->safe_psql('postgres', "SET ROLE bob; SELECT mycelium.start_workflow('$bob')");
+ok(wait_for_status($node, $bob, 'completed', 60), "bob's workflow completes during the flood");
+is($node->safe_psql('postgres', qq{
+	SELECT (SELECT max(ended) FROM effects WHERE who = 'bob')
+	     < coalesce((SELECT min(ended) FROM effects WHERE who = 'alice'), 'infinity')}),
+	't', "bob's tasks ended before any of alice's 3 s tasks");
+ok(wait_for_status($node, $_, 'completed', 60), 'the flood completes') for @flood;
+cmp_ok($node->safe_psql('postgres', q{
+	SELECT max(n) FROM (SELECT count(*) AS n FROM effects a JOIN effects b
+		ON b.who = 'alice' AND b.started <= a.started AND a.started < b.ended
+	 WHERE a.who = 'alice' GROUP BY a.workflow_id, a.task_id) c}),
+	'<=', 10, 'alice never ran more than 10 tasks at once');
 
 # idle workers leave after mycelium.worker_idle_timeout, down to the warm one
 $node->append_conf('postgresql.conf', 'mycelium.worker_idle_timeout = 1s');
