@@ -167,21 +167,27 @@ SELECT format('whole chain: %s tasks/s', round(2000 / extract(epoch FROM finishe
   FROM mycelium.workflows WHERE workflow_id = '$wf';
 SQL
 
-# the scheduler's CPU time (utime + stime, in clock ticks) over its processes
+# scheduler_ticks PIDS...: their CPU time (utime + stime, in clock ticks)
 scheduler_ticks() {
 	local pid t=0
-	for pid in $(psql_b -At -c "SELECT pid FROM pg_stat_activity
-			WHERE backend_type IN ('mycelium launcher', 'mycelium worker')"); do
+	for pid in "$@"; do
 		[ -r "/proc/$pid/stat" ] || continue
 		t=$((t + $(awk '{ print $14 + $15 }' "/proc/$pid/stat")))
 	done
 	echo "$t"
 }
 echo "== the idle scheduler: CPU over $IDLE_SECONDS s with nothing to do"
-sleep 2
-t0=$(scheduler_ticks)
+# first the pool shrinks to mycelium.min_workers (worker_idle_timeout)
+for _ in $(seq 120); do
+	[ "$(psql_b -At -c "SELECT count(*) <= current_setting('mycelium.min_workers')::int
+		FROM pg_stat_activity WHERE backend_type = 'mycelium worker'")" = t ] && break
+	sleep 0.5
+done
+pids=$(psql_b -At -c "SELECT pid FROM pg_stat_activity
+	WHERE backend_type IN ('mycelium launcher', 'mycelium worker')")
+t0=$(scheduler_ticks $pids)
 sleep "$IDLE_SECONDS"
-t1=$(scheduler_ticks)
+t1=$(scheduler_ticks $pids)
 awk -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v s="$IDLE_SECONDS" \
 	'BEGIN { printf "%.2f%% of one core (target < 1%%)\n", 100 * d / hz / s }'
 echo "(processes: $(psql_b -At -c "SELECT string_agg(backend_type, ', ') FROM pg_stat_activity

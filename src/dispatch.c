@@ -1146,11 +1146,17 @@ step_record(McCatalogSession *session, McBatch *batch, StepWorkflow *sw,
 		else
 			sw->limit = Min(room, wf->max_parallel_tasks - wf->tasks_running);
 		/*
-		 * Share the work with idle workers rather than queue it here: take
-		 * one task and leave the rest to them, so tasks of unknown length
-		 * run in parallel.
+		 * Share the work with idle (or starting) workers rather than queue
+		 * it here: take one task and leave the rest to them, so tasks of
+		 * unknown length run in parallel; but only when another worker may
+		 * run the workflow's tasks beside this one (a slot of the workflow
+		 * and of its owner's share is left), else the idle ones could not
+		 * take them and this worker would claim one at a time for nothing.
 		 */
-		if (sw->limit > 1 && batch->share_work)
+		if (sw->limit > 1 && batch->share_work &&
+			(mc_worker_slot < 0 ||
+			 (sw->others_used + 1 < wf->max_parallel_tasks &&
+			  mc_owner_workers(wf->owner) + 1 < mc_max_workers_per_owner)))
 		{
 			sw->limit = 1;
 			batch->shared = true;

@@ -8,7 +8,12 @@
 // of LOCAL_QUEUE (500) jobs and completions batched without delay, and
 // prints the jobs per second from the runner's start to the last job's
 // completion.
-import { run, makeWorkerUtils } from "graphile-worker";
+import { run, makeWorkerUtils, Logger } from "graphile-worker";
+
+// warnings and errors only: a line per job would cost the runner its rate
+const logger = new Logger(() => (level, message) => {
+	if (level === "error" || level === "warning") console.error(message);
+});
 
 const [conn, nArg, concArg, queueArg] = process.argv.slice(2);
 const n = Number(nArg);
@@ -19,7 +24,7 @@ if (!conn || !(n > 0)) {
 	process.exit(2);
 }
 
-const utils = await makeWorkerUtils({ connectionString: conn });
+const utils = await makeWorkerUtils({ connectionString: conn, logger });
 await utils.migrate();
 const specs = Array.from({ length: n }, () => ({ identifier: "noop", payload: {} }));
 for (let i = 0; i < n; i += 5000)
@@ -36,7 +41,7 @@ const runner = await run({
 	noHandleSignals: true,
 	pollInterval: 100,
 	taskList: { noop: async () => {} },
-	logger: undefined,
+	logger,
 	preset: {
 		worker: {
 			localQueue: { size: localQueue },
