@@ -71,6 +71,8 @@ typedef struct StepWorkflow
 	bool		cut;			/* the step's cap stopped its claims: may have more */
 	int			handed_back;	/* claims handed back at once (hand_back_behind_long) */
 	bool		idle;			/* a candidate with nothing to run: not locked */
+	bool		shared_one;		/* claimed one only, leaving the rest to others */
+	bool		more_ready;		/* ... and it has other ready tasks left */
 	int			mine;			/* its tasks the batch held before the step */
 	int			others_used;	/* its running slots but this worker's */
 } StepWorkflow;
@@ -1159,6 +1161,7 @@ step_record(McCatalogSession *session, McBatch *batch, StepWorkflow *sw,
 			  mc_owner_workers(wf->owner) + 1 < mc_max_workers_per_owner)))
 		{
 			sw->limit = 1;
+			sw->shared_one = true;
 			batch->shared = true;
 		}
 		sw->limit = Max(sw->limit, 0);
@@ -1247,8 +1250,14 @@ step_finish(McCatalogSession *session, McBatch *batch, StepWorkflow *sw)
 
 	if (wf->status == MC_WF_RUNNING)
 	{
+		/*
+		 * One task claimed to share the rest: requeued only if there is a
+		 * rest (mark_more_ready), so that a chain's workflow does not wake
+		 * idle workers, or start new ones, at every link.
+		 */
 		if ((sw->handed_back > 0 ||
-			 (sw->limit > 0 && (sw->claimed == sw->limit || sw->cut))) &&
+			 (sw->limit > 0 && (sw->claimed == sw->limit || sw->cut) &&
+			  (!sw->shared_one || sw->cut || sw->more_ready))) &&
 			slot_free_for_another(sw))
 		{
 			/* maybe more ready than we could take: let others look */
@@ -1266,18 +1275,13 @@ step_finish(McCatalogSession *session, McBatch *batch, StepWorkflow *sw)
 }
 
 /*
- * mark_idle_candidates
- *		Marks the step's candidates (workflows it only looks at, not to
- *		start) that have no function task ready to run now: they are not
- *		locked, and not requeued.  Locking them would only write a lock
- *		record and make whoever works on them wait for this step's commit
- *		(a chain's workflow comes back to the queue at every link while the
- *		worker that runs it is busy).  Nothing is lost: whatever makes one
- *		of their tasks ready later queues the workflow again when it
- *		commits (due retries: the launcher).
+ * with_ready_tasks
+ *		Of the step's workflows whose ask[i] is set, in one statement,
+ *		which have a function task ready to run now: ask[i] stays set for
+ *		those only.
  */
 static void
-mark_idle_candidates(StepWorkflow *sws, int nsw)
+with_ready_tasks(StepWorkflow *sws, int nsw, bool *ask)
 {
 	static const Oid argtypes[] = {UUIDARRAYOID};
 	Datum	   *ids = palloc(sizeof(Datum) * Max(nsw, 1));
@@ -1289,11 +1293,9 @@ mark_idle_candidates(StepWorkflow *sws, int nsw)
 
 	for (i = 0; i < nsw; i++)
 	{
-		if (sws[i].nfinished == 0 && !OidIsValid(sws[i].start_by))
-		{
-			sws[i].idle = true;
+		if (ask[i])
 			ids[n++] = UUIDPGetDatum(&sws[i].id);
-		}
+		ask[i] = false;
 	}
 	if (n == 0)
 		return;
@@ -1311,8 +1313,57 @@ mark_idle_candidates(StepWorkflow *sws, int nsw)
 											  DatumGetUUIDP(mc_catalog_value(r, 1, &isnull)));
 
 		Assert(sw != NULL);
-		sw->idle = false;
+		ask[sw - sws] = true;
 	}
+}
+
+/*
+ * mark_idle_candidates
+ *		Marks the step's candidates (workflows it only looks at, not to
+ *		start) that have no function task ready to run now: they are not
+ *		locked, and not requeued.  Locking them would only write a lock
+ *		record and make whoever works on them wait for this step's commit
+ *		(a chain's workflow comes back to the queue at every link while the
+ *		worker that runs it is busy).  Nothing is lost: whatever makes one
+ *		of their tasks ready later queues the workflow again when it
+ *		commits (due retries: the launcher).
+ */
+static void
+mark_idle_candidates(StepWorkflow *sws, int nsw)
+{
+	bool	   *ask = palloc(sizeof(bool) * Max(nsw, 1));
+	int			i;
+
+	for (i = 0; i < nsw; i++)
+	{
+		ask[i] = sws[i].nfinished == 0 && !OidIsValid(sws[i].start_by);
+		sws[i].idle = ask[i];
+	}
+	with_ready_tasks(sws, nsw, ask);
+	for (i = 0; i < nsw; i++)
+	{
+		if (ask[i])
+			sws[i].idle = false;
+	}
+}
+
+/*
+ * mark_more_ready
+ *		Notes which of the step's workflows that claimed one task to share
+ *		the rest have ready function tasks left (after release_held).
+ */
+static void
+mark_more_ready(StepWorkflow *sws, int nsw)
+{
+	bool	   *ask = palloc(sizeof(bool) * Max(nsw, 1));
+	int			i;
+
+	for (i = 0; i < nsw; i++)
+		ask[i] = sws[i].locked && sws[i].shared_one && !sws[i].cut &&
+			sws[i].claimed == sws[i].limit && sws[i].wf.status == MC_WF_RUNNING;
+	with_ready_tasks(sws, nsw, ask);
+	for (i = 0; i < nsw; i++)
+		sws[i].more_ready = ask[i];
 }
 
 /*
@@ -1490,6 +1541,7 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 		claim_all(session, batch, sws, nsw, room, false);
 	release_held(sws, nsw);
 	hand_back_behind_long(session, batch, sws, nsw, first_new);
+	mark_more_ready(sws, nsw);
 	for (i = 0, j = 0; i < nsw; i++)
 	{
 		step_finish(session, batch, &sws[i]);
