@@ -108,7 +108,7 @@ take_slot(int slot, uint32 generation)
 /*
  * leave_if_idle_long
  *		Whether this worker, idle since idle_since, should leave the pool:
- *		it has been idle for mycelium.worker_idle_timeout and more than
+ *		it has been idle for mycelium.worker_idle_timeout and at least
  *		mycelium.min_workers other workers stay.  Marks the slot leaving,
  *		under the lock, so that workers idle at the same time do not all
  *		leave.
