@@ -1135,7 +1135,10 @@ step_record(McCatalogSession *session, McBatch *batch, StepWorkflow *sw,
 			 * owners' tasks find workers too.
 			 */
 			if (sw->limit > 0 && mc_owner_workers(wf->owner) >= mc_max_workers_per_owner)
+			{
 				sw->limit = 0;
+				batch->owner_capped = true;
+			}
 			/* what a worker holds must fit in its published slot */
 			if (sw->limit > 0 && sw->mine == 0)
 			{
@@ -1403,6 +1406,7 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 	batch->share_work = mc_idle_workers() > 0 ||
 		(mc_worker_slot >= 0 && mc_pool_can_grow());
 	batch->shared = false;
+	batch->owner_capped = false;
 
 	/* split the batch: attempts that ran, and claimed tasks still to run */
 	finished = palloc(sizeof(McRunTask) * Max(batch->ntasks, 1));

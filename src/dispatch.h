@@ -53,6 +53,7 @@ typedef struct McBatch
 	bool		retry_scheduled;	/* an attempt will be retried after a back-off */
 	bool		share_work;		/* other workers are idle: claim one task a workflow */
 	bool		shared;			/* ... and the step left work to them */
+	bool		owner_capped;	/* an owner's share of the pool stopped a claim */
 } McBatch;
 
 extern McBatch *mc_batch_create(MemoryContext parent, const char *worker_id,

@@ -369,12 +369,16 @@ mc_worker_main(Datum main_arg)
 		 * but wait only until another worker commits (at most 10 ms), since
 		 * that commit may have freed them.  A worker that leaves work to
 		 * idle ones is in its next step soon after, so waiting out a fixed
-		 * time would mostly find the workflow locked again.
+		 * time would mostly find the workflow locked again.  Workflows whose
+		 * owner has taken its share of the pool wait for a worker of that
+		 * owner to commit, which may free a place: up to 100 ms, so that
+		 * idle workers do not spin on them while long tasks run.
 		 */
 		if (batch->ntasks == 0 && batch->requeue != NIL)
 		{
 			ConditionVariablePrepareToSleep(&mc_shared->progress);
-			(void) ConditionVariableTimedSleep(&mc_shared->progress, 10L,
+			(void) ConditionVariableTimedSleep(&mc_shared->progress,
+											   batch->owner_capped ? 100L : 10L,
 											   PG_WAIT_EXTENSION);
 			ConditionVariableCancelSleep();
 		}
