@@ -1,30 +1,49 @@
 #!/usr/bin/env bash
-# bench/engine.sh: the scheduler's throughput and dispatch latency (SPEC 9).
+# bench/engine.sh: the scheduler's throughput, parallelism and dispatch
+# latency, against graphile-worker in the same cluster (SPEC 9, issue 28).
 #
-#   bash bench/engine.sh            (as root or with sudo; a few minutes)
-#   WORKERS=4 RUNS=5 bash bench/engine.sh
+#   bash bench/engine.sh                   (as root or with sudo; several minutes)
+#   RUNS=5 bash bench/engine.sh            (the official figures: medians of 5)
+#   RUNS=1 TASKS=2000 bash bench/engine.sh (a quick check that it works)
 #
-# In a throwaway cluster with durable commits (synchronous_commit = on):
-#   1. 20,000 independent no-op function tasks in one workflow: tasks/s from
-#      the workflow's start to its end (server clock: started_at to
-#      finished_at); median of RUNS runs.
-#   2. 1,000 workflows of 20 no-op tasks, half chains and half diamonds
-#      (1 -> 18 -> 1), all started in one transaction: tasks/s from the
-#      first start to the last finish; median of RUNS runs.
-#   3. dispatch latency: a 2,000-task chain whose executor records when it
+# In a throwaway cluster with durable commits (synchronous_commit = on) and
+# the scheduler's defaults (an elastic pool of up to mycelium.max_workers
+# workers; WORKERS=n sets that), medians of RUNS runs:
+#   1. TASKS (20,000) independent no-op function tasks in one workflow, the
+#      default max_parallel_tasks (10): tasks/s from the workflow's start to
+#      its end (server clock: started_at to finished_at);
+#   2. graphile-worker 0.18 (bench/peers, installed with npm ci) batched:
+#      concurrency 10, a local queue of 500, completions batched without
+#      delay, on TASKS no-op jobs in the same cluster: jobs/s from the
+#      runner's start to the last completion; the ratios 1/2 and 3/2
+#      (target: at least 2.0 each);
+#   3. case 1 with max_parallel_tasks 10000;
+#   4. 1,000 workflows of 20 no-op tasks (root, 18 in parallel, sink),
+#      default max_parallel_tasks, all started in one transaction: tasks/s
+#      from the first start to the last finish; the ratio 4/2 (target: at
+#      least 1.0);
+#   5. 20 tasks of pg_sleep(1), max_parallel_tasks 10: seconds from the
+#      workflow's start to its end (target: at most 2.3 s);
+#   6. one workflow of 2,000 no-op tasks and 20 tasks of pg_sleep(1),
+#      max_parallel_tasks 10: seconds from start to end (target: 2.6 s);
+#   7. dispatch latency: a 2,000-task chain whose executor records when it
 #      starts; for each task, its start minus the commit time of the
 #      transaction that completed its dependency (track_commit_timestamp);
-#      p50 and p99.
+#      p50 and p99 (targets: 0.5 ms and 5 ms);
+#   8. the idle scheduler's CPU: the launcher's and the workers' CPU time
+#      over IDLE_SECONDS (10) with nothing to do, as a share of one core
+#      (target: under 1%).
 # Then, in the same cluster, what these figures are measured against
 # (bench/floor.sql):
-#   4. the engine issue's reference: one backend making 20,000 no-op
+#   9. the engine issue's reference: one backend making 20,000 no-op
 #      PL/pgSQL calls, each in its own subtransaction with a one-row update;
-#   5. the floor: two backends doing, in plain SQL on copies of the catalog
+#  10. the floor: two backends doing, in plain SQL on copies of the catalog
 #      tables, only the writes SPEC 2 and 3 require of a scheduler (claim
 #      committed before the tasks run, completion with their effects, one
 #      history row each, dependents released, workflow versions), for the
-#      tasks of cases 1 (as two workflows of 10,000) and 2; tasks/s from the
+#      tasks of cases 1 (as two workflows of 10,000) and 4; tasks/s from the
 #      first claim to the last completion; median of RUNS runs.
+# FLOOR=0 leaves out 9 and 10.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,14 +51,23 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/bench/lib.sh"
 
 RUNS=${RUNS:-5}
-WORKERS=${WORKERS:-2}
+TASKS=${TASKS:-20000}
+WORKERS=${WORKERS:-}
+IDLE_SECONDS=${IDLE_SECONDS:-10}
+FLOOR=${FLOOR:-1}
 PORT=${PORT:-54394}
 DIR=/tmp/mycelium-bench-engine
 DB=bench
 
-bench_cluster_start "synchronous_commit = on" \
-	"shared_buffers = '1GB'" "max_wal_size = '4GB'" "track_commit_timestamp = on" \
-	"mycelium.max_workers = $WORKERS"
+# graphile-worker, as package-lock.json pins it
+if [ ! -d "$here/bench/peers/node_modules/graphile-worker" ]; then
+	(cd "$here/bench/peers" && npm ci --no-audit --no-fund >/dev/null)
+fi
+
+conf=("synchronous_commit = on" "shared_buffers = '1GB'" "max_wal_size = '4GB'"
+	"track_commit_timestamp = on")
+[ -n "$WORKERS" ] && conf+=("mycelium.max_workers = $WORKERS")
+bench_cluster_start "${conf[@]}"
 
 {
 	bench_noop_sql
@@ -47,39 +75,75 @@ bench_cluster_start "synchronous_commit = on" \
 CREATE FUNCTION public.stamp(ctx jsonb) RETURNS jsonb LANGUAGE sql
 	AS $$SELECT jsonb_build_object('t', clock_timestamp())$$;
 SELECT mycelium.register_executor('stamp', 'public.stamp(jsonb)');
+CREATE FUNCTION public.sleep1(ctx jsonb) RETURNS jsonb LANGUAGE plpgsql
+	AS 'BEGIN PERFORM pg_sleep(1); RETURN NULL; END';
+SELECT mycelium.register_executor('sleep1', 'public.sleep1(jsonb)');
 CREATE TABLE batch_ids (id uuid);
 SQL
-	cat "$here/bench/floor.sql"
+	[ "$FLOOR" = 0 ] || cat "$here/bench/floor.sql"
 } | psql_b >/dev/null
 
-echo "== 20,000 independent no-op tasks, $WORKERS workers ($RUNS runs)"
-rates=()
-for i in $(seq "$RUNS"); do
+# ratio A B: A / B to two decimals
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'; }
+# median VALUES...: their median
+median() { printf '%s\n' "$@" | mc_median; }
+
+# noop_workflow PARALLEL: runs TASKS no-op tasks in one workflow; prints tasks/s
+noop_workflow() {
+	local wf
 	wf=$(psql_b -At -c "SELECT mycelium.create_workflow((SELECT jsonb_agg(jsonb_build_object(
-		'task_id', 't' || i, 'agent_id', 'a', 'agent_type', 'noop')) FROM generate_series(1, 20000) i),
-		max_parallel_tasks => 10000)")
+		'task_id', 't' || i, 'agent_id', 'a', 'agent_type', 'noop')) FROM generate_series(1, $TASKS) i)
+		$1)")
 	psql_b -At -c "SELECT mycelium.start_workflow('$wf')" >/dev/null
 	psql_b -c "CALL public.wait_all(ARRAY['$wf'::uuid])"
-	r=$(psql_b -At -c "SELECT round(20000 / extract(epoch FROM finished_at - started_at))
-		FROM mycelium.workflows WHERE workflow_id = '$wf' AND status = 'completed'")
-	echo "run $i: $r tasks/s"
-	rates+=("$r")
-done
-printf 'median: %s tasks/s\n' "$(printf '%s\n' "${rates[@]}" | mc_median)"
+	psql_b -At -c "SELECT round($TASKS / extract(epoch FROM finished_at - started_at))
+		FROM mycelium.workflows WHERE workflow_id = '$wf' AND status = 'completed'"
+}
 
-echo "== 1,000 workflows of 20 tasks (500 chains, 500 diamonds), $WORKERS workers ($RUNS runs)"
-rates=()
+# seconds_of WORKFLOW_SQL: creates the workflow, runs it, prints its seconds
+seconds_of() {
+	local wf
+	wf=$(psql_b -At -c "SELECT mycelium.create_workflow($1)")
+	psql_b -At -c "SELECT mycelium.start_workflow('$wf')" >/dev/null
+	psql_b -c "CALL public.wait_all(ARRAY['$wf'::uuid])"
+	psql_b -At -c "SELECT round(extract(epoch FROM finished_at - started_at)::numeric, 2)
+		FROM mycelium.workflows WHERE workflow_id = '$wf' AND status = 'completed'"
+}
+
+conn="postgres://postgres@/$DB?host=$DIR&port=$PORT"
+gw=() m10=() m10k=() flows=() sleep20=() mixed=()
 for i in $(seq "$RUNS"); do
-	bench_mixed_workflows_sql batch_ids 1000 | psql_b -At >/dev/null
+	gw+=("$(cd "$here/bench/peers" && node graphile.mjs "$conn" "$TASKS" 10 500)")
+	psql_b -c "TRUNCATE graphile_worker._private_jobs CASCADE" -c "VACUUM ANALYZE" >/dev/null
+	m10+=("$(noop_workflow "")")
+	m10k+=("$(noop_workflow ", max_parallel_tasks => 10000")")
+	bench_diamond_workflows_sql batch_ids $((TASKS / 20)) | psql_b -At >/dev/null
 	psql_b -At -c "SELECT count(mycelium.start_workflow(id)) FROM batch_ids" >/dev/null
 	ids=$(psql_b -At -c "SELECT array_agg(id) FROM batch_ids")
 	psql_b -c "CALL public.wait_all('$ids')"
-	r=$(psql_b -At -c "SELECT round(20000 / extract(epoch FROM max(finished_at) - min(started_at)))
-		FROM mycelium.workflows WHERE workflow_id IN (SELECT id FROM batch_ids)")
-	echo "run $i: $r tasks/s"
-	rates+=("$r")
+	flows+=("$(psql_b -At -c "SELECT round(count(*) * 20 / extract(epoch FROM max(finished_at) - min(started_at)))
+		FROM mycelium.workflows WHERE workflow_id IN (SELECT id FROM batch_ids)")")
+	sleep20+=("$(seconds_of "(SELECT jsonb_agg(jsonb_build_object('task_id', 's' || i, 'agent_id', 'a',
+		'agent_type', 'sleep1')) FROM generate_series(1, 20) i), max_parallel_tasks => 10")")
+	mixed+=("$(seconds_of "(SELECT jsonb_agg(jsonb_build_object('task_id', 'n' || i, 'agent_id', 'a',
+		'agent_type', 'noop')) FROM generate_series(1, 2000) i)
+		|| (SELECT jsonb_agg(jsonb_build_object('task_id', 's' || i, 'agent_id', 'a',
+		'agent_type', 'sleep1')) FROM generate_series(1, 20) i), max_parallel_tasks => 10")")
+	psql_b -c "VACUUM ANALYZE" >/dev/null
+	echo "run $i: graphile-worker ${gw[-1]} jobs/s; mycelium ${m10[-1]} tasks/s (max_parallel_tasks 10)," \
+		"${m10k[-1]} (10000), ${flows[-1]} (1,000 workflows); 20 x 1 s: ${sleep20[-1]} s;" \
+		"2,000 no-op + 20 x 1 s: ${mixed[-1]} s"
 done
-printf 'median: %s tasks/s\n' "$(printf '%s\n' "${rates[@]}" | mc_median)"
+g=$(median "${gw[@]}")
+echo "== medians of $RUNS runs, $TASKS tasks"
+echo "graphile-worker batched (concurrency 10, local queue 500): $g jobs/s"
+printf '%-62s %8s tasks/s  %5sx  (target >= 2.0x)\n' \
+	"no-op tasks, default max_parallel_tasks (10):" "$(median "${m10[@]}")" "$(ratio "$(median "${m10[@]}")" "$g")" \
+	"no-op tasks, max_parallel_tasks 10000:" "$(median "${m10k[@]}")" "$(ratio "$(median "${m10k[@]}")" "$g")"
+printf '%-62s %8s tasks/s  %5sx  (target >= 1.0x)\n' \
+	"$((TASKS / 20)) workflows of 20 (root, 18 in parallel, sink):" "$(median "${flows[@]}")" "$(ratio "$(median "${flows[@]}")" "$g")"
+printf '%-62s %8s s  (target <= 2.3 s)\n' "20 tasks of 1 s, max_parallel_tasks 10:" "$(median "${sleep20[@]}")"
+printf '%-62s %8s s  (target <= 2.6 s)\n' "2,000 no-op and 20 tasks of 1 s, max_parallel_tasks 10:" "$(median "${mixed[@]}")"
 
 echo "== dispatch latency: 2,000-task chain"
 wf=$(psql_b -At -c "SELECT mycelium.create_workflow((SELECT jsonb_agg(jsonb_build_object(
@@ -95,13 +159,41 @@ WITH t AS (
 	  FROM mycelium.task_states s
 	  JOIN mycelium.task_states d ON d.workflow_id = s.workflow_id AND d.task_no = s.task_no - 1
 	 WHERE s.workflow_id = '$wf')
-SELECT format('p50 %s us, p99 %s us, max %s us over %s hand-offs (commit of the dependency to the start of the dependent)',
+SELECT format('p50 %s us, p99 %s us, max %s us over %s hand-offs (commit of the dependency to the start of the dependent; targets 500 us and 5,000 us)',
 	round(percentile_cont(0.5) WITHIN GROUP (ORDER BY us)),
 	round(percentile_cont(0.99) WITHIN GROUP (ORDER BY us)), round(max(us)), count(*))
   FROM (SELECT extract(epoch FROM started - dep_committed) * 1e6 AS us FROM t) x;
 SELECT format('whole chain: %s tasks/s', round(2000 / extract(epoch FROM finished_at - started_at)))
   FROM mycelium.workflows WHERE workflow_id = '$wf';
 SQL
+
+# scheduler_ticks PIDS...: their CPU time (utime + stime, in clock ticks)
+scheduler_ticks() {
+	local pid t=0
+	for pid in "$@"; do
+		[ -r "/proc/$pid/stat" ] || continue
+		t=$((t + $(awk '{ print $14 + $15 }' "/proc/$pid/stat")))
+	done
+	echo "$t"
+}
+echo "== the idle scheduler: CPU over $IDLE_SECONDS s with nothing to do"
+# first the pool shrinks to mycelium.min_workers (worker_idle_timeout)
+for _ in $(seq 120); do
+	[ "$(psql_b -At -c "SELECT count(*) <= current_setting('mycelium.min_workers')::int
+		FROM pg_stat_activity WHERE backend_type = 'mycelium worker'")" = t ] && break
+	sleep 0.5
+done
+pids=$(psql_b -At -c "SELECT pid FROM pg_stat_activity
+	WHERE backend_type IN ('mycelium launcher', 'mycelium worker')")
+t0=$(scheduler_ticks $pids)
+sleep "$IDLE_SECONDS"
+t1=$(scheduler_ticks $pids)
+awk -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v s="$IDLE_SECONDS" \
+	'BEGIN { printf "%.2f%% of one core (target < 1%%)\n", 100 * d / hz / s }'
+echo "(processes: $(psql_b -At -c "SELECT string_agg(backend_type, ', ') FROM pg_stat_activity
+	WHERE backend_type IN ('mycelium launcher', 'mycelium worker')"))"
+
+[ "$FLOOR" = 0 ] && exit 0
 
 echo "== the engine issue's reference: 20,000 no-op PL/pgSQL calls, each in a subtransaction with a one-row update, one backend ($RUNS runs)"
 rates=()
@@ -144,5 +236,5 @@ psql_b -At -c "TRUNCATE batch_ids" -c "INSERT INTO batch_ids
 		'task_id', 't' || i, 'agent_id', 'a', 'agent_type', 'noop')) FROM generate_series(1, 10000) i),
 		max_parallel_tasks => 10000) FROM generate_series(1, 2)" >/dev/null
 run_floor "20,000 independent tasks (two workflows of 10,000)"
-bench_mixed_workflows_sql batch_ids 1000 | psql_b -At >/dev/null
-run_floor "1,000 workflows of 20 tasks (500 chains, 500 diamonds)"
+bench_diamond_workflows_sql batch_ids 1000 | psql_b -At >/dev/null
+run_floor "1,000 workflows of 20 tasks (root, 18 in parallel, sink)"

@@ -61,3 +61,20 @@ SELECT mycelium.create_workflow(
 FROM generate_series(1, $2) w;
 SQL
 }
+
+# bench_diamond_workflows_sql TABLE N: SQL that fills TABLE (id uuid) with
+# the ids of N new workflows of 20 no-op tasks each, a root, 18 tasks in
+# parallel and a sink, at the default max_parallel_tasks
+bench_diamond_workflows_sql() {
+	cat <<SQL
+TRUNCATE $1;
+INSERT INTO $1
+SELECT mycelium.create_workflow(
+	(SELECT jsonb_agg(jsonb_build_object('task_id', 't' || i, 'agent_id', 'a', 'agent_type', 'noop',
+		'dependencies', CASE WHEN i = 1 THEN '[]'::jsonb
+							 WHEN i = 20 THEN (SELECT jsonb_agg('t' || k) FROM generate_series(2, 19) k)
+							 ELSE '["t1"]'::jsonb END) ORDER BY i)
+	   FROM generate_series(1, 20) i))
+FROM generate_series(1, $2) w;
+SQL
+}

@@ -72,6 +72,10 @@ typedef struct StepWorkflow
 	bool		cut;			/* the step's cap stopped its claims: may have more */
 	int			handed_back;	/* claims handed back at once (hand_back_behind_long) */
 	bool		idle;			/* a candidate with nothing to run: not locked */
+	bool		shared_one;		/* claimed one only, leaving the rest to others */
+	bool		more_ready;		/* ... and it has other ready tasks left */
+	int			mine;			/* its tasks the batch held before the step */
+	int			others_used;	/* its running slots but this worker's */
 } StepWorkflow;
 
 /* most workflows a batch keeps a claim cursor for (see claim_cursor_get) */
@@ -188,6 +192,80 @@ requeue(McBatch *batch, pg_uuid_t *id)
 
 	batch->requeue = lappend(batch->requeue, id);
 	MemoryContextSwitchTo(old);
+}
+
+/*
+ * batch_held
+ *		The workflows the batch holds claimed tasks of (those not run
+ *		yet), with how many of each, into held (room for
+ *		MC_SLOT_WORKFLOWS, which the claims never exceed: step_record).
+ *		Returns how many.
+ */
+static int
+batch_held(McBatch *batch, McHeldWorkflow *held)
+{
+	int			n = 0;
+	int			i;
+	int			k;
+
+	for (i = 0; i < batch->ntasks; i++)
+	{
+		McRunTask  *t = &batch->tasks[i];
+
+		if (t->outcome != MC_OUTCOME_NONE)
+			continue;
+		for (k = 0; k < n; k++)
+		{
+			if (mc_uuid_cmp(&held[k].id, &t->workflow_id) == 0)
+				break;
+		}
+		if (k == n)
+		{
+			if (n == MC_SLOT_WORKFLOWS)
+				continue;
+			memcpy(&held[n].id, &t->workflow_id, sizeof(pg_uuid_t));
+			held[n].owner = t->owner;
+			held[n++].ntasks = 0;
+		}
+		held[k].ntasks++;
+	}
+	return n;
+}
+
+/*
+ * held_tasks_of
+ *		How many tasks of a workflow held (from batch_held) counts.
+ */
+static int
+held_tasks_of(McHeldWorkflow *held, int nheld, pg_uuid_t *id)
+{
+	int			k;
+
+	for (k = 0; k < nheld; k++)
+	{
+		if (mc_uuid_cmp(&held[k].id, id) == 0)
+			return held[k].ntasks;
+	}
+	return 0;
+}
+
+/*
+ * slot_free_for_another
+ *		Whether another worker could run tasks of the step's workflow
+ *		beside those now running, under its max_parallel_tasks: a worker's
+ *		claimed tasks of a workflow run one after another and take one of
+ *		its slots, an external agent's claimed task one (see step_record).
+ *		In a session (execute_workflow), every running task takes one.
+ */
+static bool
+slot_free_for_another(StepWorkflow *sw)
+{
+	McWorkflow *wf = &sw->wf;
+
+	if (mc_worker_slot < 0)
+		return wf->tasks_running < wf->max_parallel_tasks;
+	return sw->others_used + (sw->mine > 0 || sw->claimed > sw->handed_back ? 1 : 0) <
+		wf->max_parallel_tasks;
 }
 
 /*
@@ -1017,7 +1095,7 @@ start_if_requested(McCatalogSession *session, McWorkflow *wf, Oid start_by)
  */
 static void
 step_record(McCatalogSession *session, McBatch *batch, StepWorkflow *sw,
-			McRunTask *finished, int room)
+			McRunTask *finished, int room, int *nworkflows)
 {
 	McWorkflow *wf = &sw->wf;
 	int			i;
@@ -1058,15 +1136,62 @@ step_record(McCatalogSession *session, McBatch *batch, StepWorkflow *sw,
 
 	if (wf->status == MC_WF_RUNNING && (sw->candidate || sw->nfinished > 0))
 	{
-		sw->limit = Min(room, wf->max_parallel_tasks - wf->tasks_running);
+		if (mc_worker_slot >= 0)
+		{
+			int			holders;
+			int			held_tasks;
+
+			/*
+			 * max_parallel_tasks bounds the tasks that run at once, not the
+			 * tasks claimed: this worker's claims run one after another, so
+			 * they take one slot of the workflow however many there are,
+			 * and so do another worker's; an external agent's claim takes
+			 * one.  The other workers publish what they hold (and do so
+			 * before they commit, under this workflow's lock, which this
+			 * step holds now); the running tasks they do not hold are the
+			 * agents'.
+			 */
+			mc_workflow_holders(&sw->id, &holders, &held_tasks);
+			sw->others_used = holders +
+				Max(wf->tasks_running - held_tasks - sw->mine, 0);
+			sw->limit = sw->others_used < wf->max_parallel_tasks ? room : 0;
+
+			/*
+			 * Fairness: an owner's workflows take at most
+			 * mycelium.max_workers_per_owner workers, so that the other
+			 * owners' tasks find workers too.
+			 */
+			if (sw->limit > 0 && mc_owner_workers(wf->owner) >= mc_max_workers_per_owner)
+			{
+				sw->limit = 0;
+				batch->owner_capped = true;
+			}
+			/* what a worker holds must fit in its published slot */
+			if (sw->limit > 0 && sw->mine == 0)
+			{
+				if (*nworkflows >= MC_SLOT_WORKFLOWS)
+					sw->limit = 0;
+				else
+					(*nworkflows)++;
+			}
+		}
+		else
+			sw->limit = Min(room, wf->max_parallel_tasks - wf->tasks_running);
 		/*
-		 * Share the work with idle workers rather than queue it here: take
-		 * one task and leave the rest to them, so tasks of unknown length
-		 * run in parallel.
+		 * Share the work with idle (or starting) workers rather than queue
+		 * it here: take one task and leave the rest to them, so tasks of
+		 * unknown length run in parallel; but only when another worker may
+		 * run the workflow's tasks beside this one (a slot of the workflow
+		 * and of its owner's share is left), else the idle ones could not
+		 * take them and this worker would claim one at a time for nothing.
 		 */
-		if (sw->limit > 1 && batch->share_work)
+		if (sw->limit > 1 && batch->share_work &&
+			(mc_worker_slot < 0 ||
+			 (sw->others_used + 1 < wf->max_parallel_tasks &&
+			  mc_owner_workers(wf->owner) + 1 < mc_max_workers_per_owner)))
 		{
 			sw->limit = 1;
+			sw->shared_one = true;
 			batch->shared = true;
 		}
 		sw->limit = Max(sw->limit, 0);
@@ -1155,15 +1280,21 @@ step_finish(McCatalogSession *session, McBatch *batch, StepWorkflow *sw)
 
 	if (wf->status == MC_WF_RUNNING)
 	{
+		/*
+		 * One task claimed to share the rest: requeued only if there is a
+		 * rest (mark_more_ready), so that a chain's workflow does not wake
+		 * idle workers, or start new ones, at every link.
+		 */
 		if ((sw->handed_back > 0 ||
-			 (sw->limit > 0 && (sw->claimed == sw->limit || sw->cut))) &&
-			wf->tasks_running < wf->max_parallel_tasks)
+			 (sw->limit > 0 && (sw->claimed == sw->limit || sw->cut) &&
+			  (!sw->shared_one || sw->cut || sw->more_ready))) &&
+			slot_free_for_another(sw))
 		{
 			/* maybe more ready than we could take: let others look */
 			requeue(batch, &sw->id);
 		}
 		else if (sw->limit == 0 && (sw->candidate || sw->released > 0 || sw->nfinished > 0) &&
-				 wf->tasks_running < wf->max_parallel_tasks)
+				 slot_free_for_another(sw))
 		{
 			/* this batch is full: the workflow's ready tasks are for others */
 			requeue(batch, &sw->id);
@@ -1174,18 +1305,13 @@ step_finish(McCatalogSession *session, McBatch *batch, StepWorkflow *sw)
 }
 
 /*
- * mark_idle_candidates
- *		Marks the step's candidates (workflows it only looks at, not to
- *		start) that have no function task ready to run now: they are not
- *		locked, and not requeued.  Locking them would only write a lock
- *		record and make whoever works on them wait for this step's commit
- *		(a chain's workflow comes back to the queue at every link while the
- *		worker that runs it is busy).  Nothing is lost: whatever makes one
- *		of their tasks ready later queues the workflow again when it
- *		commits (due retries: the launcher).
+ * with_ready_tasks
+ *		Of the step's workflows whose ask[i] is set, in one statement,
+ *		which have a function task ready to run now: ask[i] stays set for
+ *		those only.
  */
 static void
-mark_idle_candidates(StepWorkflow *sws, int nsw)
+with_ready_tasks(StepWorkflow *sws, int nsw, bool *ask)
 {
 	static const Oid argtypes[] = {UUIDARRAYOID};
 	Datum	   *ids = palloc(sizeof(Datum) * Max(nsw, 1));
@@ -1197,11 +1323,9 @@ mark_idle_candidates(StepWorkflow *sws, int nsw)
 
 	for (i = 0; i < nsw; i++)
 	{
-		if (sws[i].nfinished == 0 && !OidIsValid(sws[i].start_by))
-		{
-			sws[i].idle = true;
+		if (ask[i])
 			ids[n++] = UUIDPGetDatum(&sws[i].id);
-		}
+		ask[i] = false;
 	}
 	if (n == 0)
 		return;
@@ -1219,8 +1343,57 @@ mark_idle_candidates(StepWorkflow *sws, int nsw)
 											  DatumGetUUIDP(mc_catalog_value(r, 1, &isnull)));
 
 		Assert(sw != NULL);
-		sw->idle = false;
+		ask[sw - sws] = true;
 	}
+}
+
+/*
+ * mark_idle_candidates
+ *		Marks the step's candidates (workflows it only looks at, not to
+ *		start) that have no function task ready to run now: they are not
+ *		locked, and not requeued.  Locking them would only write a lock
+ *		record and make whoever works on them wait for this step's commit
+ *		(a chain's workflow comes back to the queue at every link while the
+ *		worker that runs it is busy).  Nothing is lost: whatever makes one
+ *		of their tasks ready later queues the workflow again when it
+ *		commits (due retries: the launcher).
+ */
+static void
+mark_idle_candidates(StepWorkflow *sws, int nsw)
+{
+	bool	   *ask = palloc(sizeof(bool) * Max(nsw, 1));
+	int			i;
+
+	for (i = 0; i < nsw; i++)
+	{
+		ask[i] = sws[i].nfinished == 0 && !OidIsValid(sws[i].start_by);
+		sws[i].idle = ask[i];
+	}
+	with_ready_tasks(sws, nsw, ask);
+	for (i = 0; i < nsw; i++)
+	{
+		if (ask[i])
+			sws[i].idle = false;
+	}
+}
+
+/*
+ * mark_more_ready
+ *		Notes which of the step's workflows that claimed one task to share
+ *		the rest have ready function tasks left (after release_held).
+ */
+static void
+mark_more_ready(StepWorkflow *sws, int nsw)
+{
+	bool	   *ask = palloc(sizeof(bool) * Max(nsw, 1));
+	int			i;
+
+	for (i = 0; i < nsw; i++)
+		ask[i] = sws[i].locked && sws[i].shared_one && !sws[i].cut &&
+			sws[i].claimed == sws[i].limit && sws[i].wf.status == MC_WF_RUNNING;
+	with_ready_tasks(sws, nsw, ask);
+	for (i = 0; i < nsw; i++)
+		sws[i].more_ready = ask[i];
 }
 
 /*
@@ -1246,6 +1419,8 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 	ArrayType **completed_dependents;
 	int			room;
 	int			first_new;
+	McHeldWorkflow held[MC_SLOT_WORKFLOWS];
+	int			nheld;
 	int			i;
 	int			j;
 
@@ -1255,8 +1430,10 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 	old = MemoryContextSwitchTo(batch->step_cxt[batch->cur]);
 	batch->requeue = NIL;
 	batch->retry_scheduled = false;
-	batch->share_work = mc_idle_workers() > 0;
+	batch->share_work = mc_idle_workers() > 0 ||
+		(mc_worker_slot >= 0 && mc_pool_can_grow());
 	batch->shared = false;
+	batch->owner_capped = false;
 
 	/* split the batch: attempts that ran, and claimed tasks still to run */
 	finished = palloc(sizeof(McRunTask) * Max(batch->ntasks, 1));
@@ -1363,9 +1540,11 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 
 	room = claim_room(batch);
 	first_new = batch->ntasks;
+	nheld = batch_held(batch, held);
 	for (i = 0; i < nsw; i++)
 	{
-		step_record(session, batch, &sws[i], finished, room);
+		sws[i].mine = held_tasks_of(held, nheld, &sws[i].id);
+		step_record(session, batch, &sws[i], finished, room, &nheld);
 		CHECK_FOR_INTERRUPTS();
 	}
 	room -= claim_all(session, batch, sws, nsw, room, true);
@@ -1393,6 +1572,7 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 		claim_all(session, batch, sws, nsw, room, false);
 	release_held(sws, nsw);
 	hand_back_behind_long(session, batch, sws, nsw, first_new);
+	mark_more_ready(sws, nsw);
 	for (i = 0, j = 0; i < nsw; i++)
 	{
 		step_finish(session, batch, &sws[i]);
@@ -1410,6 +1590,9 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 		}
 		mc_workflows_save(session, changed, j);
 	}
+
+	/* before commit, while the workflows' locks are held: see step_record */
+	mc_publish_held(held, batch_held(batch, held));
 	MemoryContextSwitchTo(old);
 }
 
@@ -1585,44 +1768,29 @@ fail_lost_attempts(McCatalogSession *session, uint64 n)
 
 /*
  * mc_recover_orphans
- *		Attempts left running by a scheduler worker that is gone count as
- *		failed.  With worker_id, those of that worker, which is starting
- *		again (after a crash or a restart).  With NULL, those of workers
- *		this server does not run: mycelium.max_workers was lowered since
- *		they ran, or the catalog was restored from another server.  Each
- *		worker recovers its own as it starts; the launcher the others.
+ *		Attempts left running by scheduler workers that are gone count as
+ *		failed: those of every worker but the nlive named in live (the
+ *		pool's running and starting workers, pool.c), whether it exited, a
+ *		crash restarted the server, or the catalog was restored from
+ *		another server.  With all (the launcher's first look), also those
+ *		of sessions that ran execute_workflow before the server stopped;
+ *		else only those of scheduler workers, whose names are theirs alone.
  */
 void
-mc_recover_orphans(McCatalogSession *session, const char *worker_id)
+mc_recover_orphans(McCatalogSession *session, Datum *live, int nlive, bool all)
 {
-	Datum		values[1];
-	Oid			argtype;
-	uint64		n;
+	static const Oid argtypes[] = {TEXTARRAYOID, BOOLOID};
+	Datum		values[2];
 
-	if (worker_id != NULL)
-	{
-		argtype = TEXTOID;
-		values[0] = CStringGetTextDatum(worker_id);
-		n = mc_catalog_run_scan(MC_PLAN_RECOVER_ORPHANS,
-								ORPHANS_SQL("its worker stopped (crash or restart)",
-											"worker_id = $1"),
-								1, &argtype, values, NULL, 0);
-	}
-	else
-	{
-		Datum	   *names = palloc(sizeof(Datum) * Max(mc_max_workers, 1));
-		int			i;
-
-		for (i = 0; i < mc_max_workers; i++)
-			names[i] = CStringGetTextDatum(psprintf(MC_WORKER_NAME, i));
-		argtype = TEXTARRAYOID;
-		values[0] = mc_catalog_array(names, mc_max_workers, TEXTOID);
-		n = mc_catalog_run_scan(MC_PLAN_RECOVER_FOREIGN_ORPHANS,
-								ORPHANS_SQL("its worker does not run on this server",
-											"worker_id <> ALL ($1)"),
-								1, &argtype, values, NULL, 0);
-	}
-	fail_lost_attempts(session, n);
+	values[0] = mc_catalog_array(live, nlive, TEXTOID);
+	values[1] = BoolGetDatum(all);
+	fail_lost_attempts(session,
+					   mc_catalog_run_scan(MC_PLAN_RECOVER_ORPHANS,
+										   ORPHANS_SQL("its worker stopped",
+													   "worker_id IS NOT NULL AND worker_id <> ALL ($1) "
+													   "  AND ($2 OR worker_id "
+													   "  LIKE 'mycelium worker %')"),
+										   2, argtypes, values, NULL, 0));
 }
 
 /*

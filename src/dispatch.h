@@ -53,6 +53,7 @@ typedef struct McBatch
 	bool		retry_scheduled;	/* an attempt will be retried after a back-off */
 	bool		share_work;		/* other workers are idle: claim one task a workflow */
 	bool		shared;			/* ... and the step left work to them */
+	bool		owner_capped;	/* an owner's share of the pool stopped a claim */
 } McBatch;
 
 extern McBatch *mc_batch_create(MemoryContext parent, const char *worker_id,
@@ -62,7 +63,8 @@ extern void mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 							 McQueueEntry *candidates, int ncandidates);
 extern MemoryContext mc_batch_context(McBatch *batch);
 extern void mc_dispatch_lock_batch(McBatch *batch);
-extern void mc_recover_orphans(McCatalogSession *session, const char *worker_id);
+extern void mc_recover_orphans(McCatalogSession *session, Datum *live,
+							   int nlive, bool all);
 extern void mc_expire_leases(McCatalogSession *session, TimestampTz now);
 extern bool mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf,
 									 McRunTask *rt);

@@ -1,20 +1,19 @@
 /*-------------------------------------------------------------------------
  *
  * launcher.c
- *		The scheduler's launcher: registers the background workers and
+ *		The scheduler's launcher: runs the pool of executor workers and
  *		keeps time for them.
  *
- * The executor workers are registered when the library is preloaded, one
- * per mycelium.max_workers, and restarted by the postmaster if they stop.
- * The launcher serves the same database.  It fills the dispatch queue
- * from the catalog at start and whenever the queue overflowed (the only
- * times it scans), wakes the workflows whose retry back-off has run out
+ * The launcher is registered when the library is preloaded; it starts
+ * the executor workers as work needs them and counts the attempts of
+ * those that exited as lost (pool.c).  It fills the dispatch queue from
+ * the catalog at start and whenever the queue overflowed (the only times
+ * it scans), wakes the workflows whose retry back-off has run out
  * (notifying external agents of their due tasks), and takes back the tasks
  * of external agents whose lease lapsed, sleeping until the next of these
- * is due.  At start it also counts as failed the attempts left running by
- * workers this server does not run (each worker recovers its own).  At
- * every turn of its loop it is also the watchdog that terminates workers
- * whose executor does not stop when interrupted (watchdog.c).
+ * is due.  At every turn of its loop it is also the watchdog that
+ * terminates workers whose executor does not stop when interrupted
+ * (watchdog.c).
  *
  * A rescan goes in passes over the workflows with ready function tasks,
  * in workflow id order, each tick taking only as many as the queue has
@@ -45,6 +44,7 @@
 #include "dispatch.h"
 #include "launcher.h"
 #include "mycelium.h"
+#include "pool.h"
 #include "shmem.h"
 #include "version.h"
 #include "watchdog.h"
@@ -73,11 +73,14 @@ static bool rescan_again = false;
 static pg_uuid_t rescan_after;
 
 /*
- * register_one
- *		Registers one background worker of this library.
+ * mc_register_workers
+ *		Registers the launcher (from _PG_init, while
+ *		shared_preload_libraries is processed); the postmaster starts it
+ *		again a second after it stops.  The launcher starts the executor
+ *		workers itself, as dynamic background workers.
  */
-static void
-register_one(const char *function, const char *name, const char *type, int arg)
+void
+mc_register_workers(void)
 {
 	BackgroundWorker worker;
 
@@ -86,31 +89,10 @@ register_one(const char *function, const char *name, const char *type, int arg)
 	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
 	worker.bgw_restart_time = 1;
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "mycelium");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "%s", function);
-	snprintf(worker.bgw_name, BGW_MAXLEN, "%s", name);
-	snprintf(worker.bgw_type, BGW_MAXLEN, "%s", type);
-	worker.bgw_main_arg = Int32GetDatum(arg);
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "mc_launcher_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "mycelium launcher");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "mycelium launcher");
 	RegisterBackgroundWorker(&worker);
-}
-
-/*
- * mc_register_workers
- *		Registers the launcher and the executor workers (from _PG_init,
- *		while shared_preload_libraries is processed).
- */
-void
-mc_register_workers(void)
-{
-	int			i;
-
-	register_one("mc_launcher_main", "mycelium launcher", "mycelium launcher", 0);
-	for (i = 0; i < mc_max_workers; i++)
-	{
-		char		name[BGW_MAXLEN];
-
-		snprintf(name, sizeof(name), MC_WORKER_NAME, i);
-		register_one("mc_worker_main", name, "mycelium worker", i);
-	}
 }
 
 /*
@@ -196,9 +178,10 @@ rescan_page(TimestampTz now, pg_uuid_t **ids)
  *		One look at the catalog: the next page of a rescan if one is under
  *		way, the workflows with due retries not yet claimed, the external
  *		agent types whose retries fell due since the last look (notified),
- *		and lapsed leases; with recover (the first look since the extension
- *		appeared), first the attempts left running by workers this server
- *		does not run.  Returns how long to sleep, in ms.
+ *		and lapsed leases; first, the attempts left running by workers that
+ *		exited, and with recover (the first look since the extension
+ *		appeared) by any worker not running now.  Returns how long to
+ *		sleep, in ms.
  */
 static long
 tick(TimestampTz *since, bool recover)
@@ -226,8 +209,7 @@ tick(TimestampTz *since, bool recover)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	mc_catalog_open(&session);
 
-	if (recover)
-		mc_recover_orphans(&session, NULL);
+	(void) mc_pool_recover(&session, recover);
 	if (rescan_active)
 	{
 		nfound = rescan_page(now, &found);
@@ -278,6 +260,7 @@ tick(TimestampTz *since, bool recover)
 	mc_catalog_close(&session);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	mc_pool_free_recovered();
 
 	for (i = 0; i < nfound; i++)
 		mc_queue_push(&found[i], InvalidOid);
@@ -328,6 +311,8 @@ mc_launcher_main(Datum main_arg)
 	TimestampTz since = 0;
 	bool		rescan = true;	/* a rescan is to start */
 	bool		recovered = false;	/* others' orphans since the extension appeared */
+	TimestampTz next_look = 0;	/* when the next look at the catalog is due */
+	bool		ready = false;	/* the extension was there at the last look */
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -339,17 +324,37 @@ mc_launcher_main(Datum main_arg)
 	mc_shared->launcher_latch = MyLatch;
 	SpinLockRelease(&mc_shared->mutex);
 	on_shmem_exit(launcher_detach, (Datum) 0);
+	mc_pool_adopt();
 
 	for (;;)
 	{
 		long		nap = 1000L;
-		bool		ready;
+		bool		look;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		/*
+		 * A wake that only asks for workers (mc_wake_workers) starts them
+		 * and sleeps again until the next look is due.
+		 */
+		SpinLockAcquire(&mc_shared->mutex);
+		look = mc_shared->look_asked || mc_shared->rescan;
+		mc_shared->look_asked = false;
+		SpinLockRelease(&mc_shared->mutex);
+		if (!look && ready && GetCurrentTimestamp() < next_look)
+		{
+			mc_pool_grow();
+			pgstat_report_activity(STATE_IDLE, NULL);
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 Max((next_look - GetCurrentTimestamp()) / 1000, 1),
+							 PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			continue;
 		}
 
 		ready = extension_ready();
@@ -372,6 +377,8 @@ mc_launcher_main(Datum main_arg)
 			nap = tick(&since, !recovered);
 			rescan = false;
 			recovered = true;
+			/* only once the attempts of gone workers are recovered */
+			mc_pool_grow();
 		}
 		else
 		{
@@ -386,6 +393,8 @@ mc_launcher_main(Datum main_arg)
 			if (due >= 0)
 				nap = Min(nap, due);
 		}
+
+		next_look = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), nap);
 
 		/* what the tick did shows in the statistics views, as a backend's */
 		pgstat_report_stat(true);

@@ -31,8 +31,17 @@ int			mc_max_payload_kb = 1024;
 /* largest execution context (ctx) of an attempt, kB */
 int			mc_max_ctx_kb = 128 * 1024;
 
-/* executor workers of the scheduler */
-int			mc_max_workers = 4;
+/* most executor workers of the scheduler, server-wide */
+int			mc_max_workers = 12;
+
+/* most executor workers one owner's workflows take */
+int			mc_max_workers_per_owner = 10;
+
+/* executor workers kept while the server is idle */
+int			mc_min_workers = 1;
+
+/* how long a worker stays idle before it leaves the pool, ms */
+int			mc_worker_idle_timeout_ms = 10000;
 
 /* most tasks a worker claims at once */
 int			mc_batch_size = 256;
@@ -134,11 +143,35 @@ _PG_init(void)
 							   NULL, NULL, NULL);
 
 	DefineCustomIntVariable("mycelium.max_workers",
-							"Executor workers of the scheduler: the most function tasks running at once, server-wide.",
-							"Each is a background worker; max_worker_processes must leave room for them and the launcher.",
+							"Most executor workers of the scheduler: the most function tasks running at once, server-wide.",
+							"The launcher starts them as work needs them; each is a background worker, so max_worker_processes must leave room for them and the launcher.",
 							&mc_max_workers,
-							4, 1, 256,
+							12, 1, 256,
 							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("mycelium.max_workers_per_owner",
+							"Most executor workers the workflows of one owner take at once.",
+							"Leaves the other workers to other owners' tasks.",
+							&mc_max_workers_per_owner,
+							10, 1, 256,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("mycelium.min_workers",
+							"Executor workers kept while the server is idle.",
+							"At most mycelium.max_workers of them are started.",
+							&mc_min_workers,
+							1, 0, 256,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("mycelium.worker_idle_timeout",
+							"How long an executor worker stays idle before it leaves the pool.",
+							"Workers leave only while more than mycelium.min_workers stay.",
+							&mc_worker_idle_timeout_ms,
+							10000, 100, 24 * 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("mycelium");

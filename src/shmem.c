@@ -222,34 +222,51 @@ mc_queue_pop(McQueueEntry *entries, int max)
 
 /*
  * mc_wake_workers
- *		Sets the latch of up to n sleeping workers.
+ *		Sets the latch of up to n sleeping workers.  Those it finds too few
+ *		of are asked of the launcher, which starts workers while the pool
+ *		has room (launcher.c).
  */
 void
 mc_wake_workers(int n)
 {
 	Latch	   *latches[64];
+	Latch	   *launcher = NULL;
 	int			nl = 0;
+	int			nfree = 0;
 	int			i;
 
 	SpinLockAcquire(&mc_shared->mutex);
-	for (i = 0; i < mc_shared->nworkers && nl < n && nl < lengthof(latches); i++)
+	for (i = 0; i < mc_shared->nworkers; i++)
 	{
 		McWorkerSlot *w = &mc_shared->workers[i];
 
-		if (w->pid != 0 && w->waiting && w->latch != NULL)
+		if (w->state == MC_SLOT_FREE)
+			nfree++;
+		else if (nl < n && nl < lengthof(latches) &&
+				 w->pid != 0 && w->waiting && w->latch != NULL)
 		{
 			w->waiting = false;
 			latches[nl++] = w->latch;
 		}
 	}
+	/* the pool can grow: ask the launcher, without asking it to look */
+	if (nl < n && nfree > mc_shared->wanted)
+	{
+		mc_shared->wanted = Min(mc_shared->wanted + (n - nl), nfree);
+		launcher = mc_shared->launcher_latch;
+	}
 	SpinLockRelease(&mc_shared->mutex);
 	for (i = 0; i < nl; i++)
 		SetLatch(latches[i]);
+	if (launcher != NULL)
+		SetLatch(launcher);
 }
 
 /*
  * mc_wake_launcher
- *		Sets the launcher's latch.
+ *		Sets the launcher's latch, asking it to look at the catalog at
+ *		once (a workflow's retry is due, a worker exited, the queue
+ *		overflowed).
  */
 void
 mc_wake_launcher(void)
@@ -258,6 +275,7 @@ mc_wake_launcher(void)
 
 	SpinLockAcquire(&mc_shared->mutex);
 	latch = mc_shared->launcher_latch;
+	mc_shared->look_asked = true;
 	SpinLockRelease(&mc_shared->mutex);
 	if (latch != NULL)
 		SetLatch(latch);
@@ -404,6 +422,120 @@ mc_idle_workers(void)
 
 		if (i != mc_worker_slot && w->pid != 0 && !w->busy)
 			n++;
+	}
+	SpinLockRelease(&mc_shared->mutex);
+	return n;
+}
+
+/*
+ * mc_pool_can_grow
+ *		Whether the launcher could start another worker: fewer slots are in
+ *		use than mycelium.max_workers.
+ */
+bool
+mc_pool_can_grow(void)
+{
+	int			used = 0;
+	int			i;
+
+	if (mc_shared == NULL)
+		return false;
+	SpinLockAcquire(&mc_shared->mutex);
+	for (i = 0; i < mc_shared->nworkers; i++)
+	{
+		if (mc_shared->workers[i].state != MC_SLOT_FREE)
+			used++;
+	}
+	SpinLockRelease(&mc_shared->mutex);
+	return used < mc_shared->nworkers;
+}
+
+/*
+ * mc_publish_held
+ *		Publishes in this worker's slot the workflows it holds claimed
+ *		tasks of (at most MC_SLOT_WORKFLOWS), and how many of each.  A
+ *		worker publishes before the transaction that claimed them commits,
+ *		while it holds their workflows' locks, so that whoever locks one
+ *		of those workflows next finds them published.
+ */
+void
+mc_publish_held(const McHeldWorkflow *held, int n)
+{
+	McWorkerSlot *w;
+
+	if (mc_shared == NULL || mc_worker_slot < 0)
+		return;
+	Assert(n <= MC_SLOT_WORKFLOWS);
+	w = &mc_shared->workers[mc_worker_slot];
+	SpinLockAcquire(&mc_shared->mutex);
+	memcpy(w->held, held, sizeof(McHeldWorkflow) * n);
+	w->nheld = n;
+	SpinLockRelease(&mc_shared->mutex);
+}
+
+/*
+ * mc_workflow_holders
+ *		How many other workers hold claimed tasks of a workflow, and how
+ *		many tasks they hold in all.
+ */
+void
+mc_workflow_holders(const pg_uuid_t *workflow_id, int *nworkers, int *ntasks)
+{
+	int			i;
+	int			k;
+
+	*nworkers = 0;
+	*ntasks = 0;
+	if (mc_shared == NULL)
+		return;
+	SpinLockAcquire(&mc_shared->mutex);
+	for (i = 0; i < mc_shared->nworkers; i++)
+	{
+		McWorkerSlot *w = &mc_shared->workers[i];
+
+		if (i == mc_worker_slot || w->pid == 0)
+			continue;
+		for (k = 0; k < w->nheld; k++)
+		{
+			if (memcmp(&w->held[k].id, workflow_id, sizeof(pg_uuid_t)) == 0)
+			{
+				(*nworkers)++;
+				*ntasks += w->held[k].ntasks;
+				break;
+			}
+		}
+	}
+	SpinLockRelease(&mc_shared->mutex);
+}
+
+/*
+ * mc_owner_workers
+ *		How many other workers hold claimed tasks of an owner's workflows.
+ */
+int
+mc_owner_workers(Oid owner)
+{
+	int			n = 0;
+	int			i;
+	int			k;
+
+	if (mc_shared == NULL)
+		return 0;
+	SpinLockAcquire(&mc_shared->mutex);
+	for (i = 0; i < mc_shared->nworkers; i++)
+	{
+		McWorkerSlot *w = &mc_shared->workers[i];
+
+		if (i == mc_worker_slot || w->pid == 0)
+			continue;
+		for (k = 0; k < w->nheld; k++)
+		{
+			if (w->held[k].owner == owner)
+			{
+				n++;
+				break;
+			}
+		}
 	}
 	SpinLockRelease(&mc_shared->mutex);
 	return n;

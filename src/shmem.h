@@ -31,14 +31,48 @@
 /* attempts whose worker the watchdog terminated, for their recovery */
 #define MC_KILLED_RING 16
 
+/*
+ * The life of a worker slot (launcher.c): the launcher reserves a free
+ * slot and registers a dynamic background worker for it (starting); the
+ * worker takes the slot when it has connected (running); when it exits,
+ * it frees the slot if it held no claimed task, else leaves it exited,
+ * for the launcher to count its attempts as lost before the slot is used
+ * again.
+ */
+typedef enum McSlotState
+{
+	MC_SLOT_FREE,
+	MC_SLOT_STARTING,
+	MC_SLOT_RUNNING,
+	MC_SLOT_EXITED
+} McSlotState;
+
+/*
+ * Most workflows a worker holds claimed tasks of at once: what it holds is
+ * published in its slot, where workers count the running "slots" of a
+ * workflow (dispatch.c).
+ */
+#define MC_SLOT_WORKFLOWS 64
+
+/* a workflow a worker holds claimed tasks of, and how many */
+typedef struct McHeldWorkflow
+{
+	pg_uuid_t	id;
+	Oid			owner;			/* the workflow's owner */
+	int32		ntasks;
+} McHeldWorkflow;
+
 /* one executor worker */
 typedef struct McWorkerSlot
 {
+	McSlotState state;
+	uint32		generation;		/* the launcher's that reserved it */
 	pid_t		pid;			/* 0 when the worker is not running */
 	Latch	   *latch;
 	bool		waiting;		/* sleeping for work */
 	bool		busy;			/* holds claimed tasks */
 	bool		executing;		/* running the task below */
+	bool		leaving;		/* idle, and leaving the pool */
 	pg_uuid_t	workflow_id;
 	int32		task_no;
 	/* the attempt it runs, for the watchdog (watchdog.c) */
@@ -47,6 +81,8 @@ typedef struct McWorkerSlot
 	TimestampTz deadline;		/* when that timeout runs out (0: never) */
 	TimestampTz cancel_at;		/* when cancel_workflow interrupted it (0: not) */
 	bool		terminating;	/* the watchdog sent it SIGTERM */
+	int			nheld;			/* workflows it holds claimed tasks of */
+	McHeldWorkflow held[MC_SLOT_WORKFLOWS];
 } McWorkerSlot;
 
 /* an attempt whose worker the watchdog terminated (watchdog.c) */
@@ -80,7 +116,10 @@ typedef struct McShared
 	ConditionVariable progress; /* broadcast when workflows change */
 	uint32		killed_next;	/* next slot of the ring below */
 	McKilledAttempt killed[MC_KILLED_RING];
-	int			nworkers;
+	uint32		generation;		/* bumped by each launcher as it starts */
+	int			wanted;			/* workers asked for that no idle one served */
+	bool		look_asked;		/* the launcher is to look at the catalog */
+	int			nworkers;		/* slots: mycelium.max_workers */
 	McWorkerSlot workers[FLEXIBLE_ARRAY_MEMBER];
 } McShared;
 
@@ -96,6 +135,11 @@ extern int	mc_queue_room(void);
 extern int	mc_queue_pop(McQueueEntry *entries, int max);
 extern void mc_wake_workers(int n);
 extern int	mc_idle_workers(void);
+extern bool mc_pool_can_grow(void);
+extern void mc_publish_held(const McHeldWorkflow *held, int n);
+extern void mc_workflow_holders(const pg_uuid_t *workflow_id, int *nworkers,
+								int *ntasks);
+extern int	mc_owner_workers(Oid owner);
 extern void mc_set_busy(bool busy);
 extern bool mc_workflow_ended_recently(const pg_uuid_t *workflow_id);
 extern void mc_wake_launcher(void);

@@ -11,8 +11,10 @@
  * long task does not hold back the results of the quick ones before it.
  * With nothing to do the worker sleeps on its latch until a push wakes it.
  *
- * An error outside an attempt ends the worker; the postmaster starts it
- * again, and on start it recovers the attempts it had left running.
+ * The launcher starts workers as work needs them (launcher.c); a worker
+ * idle for mycelium.worker_idle_timeout leaves, as long as more than
+ * mycelium.min_workers stay.  An error outside an attempt ends the worker;
+ * the launcher then counts the attempts it had left running as lost.
  *
  *-------------------------------------------------------------------------
  */
@@ -44,9 +46,17 @@
 /* workflows taken from the queue per step */
 #define MC_CANDIDATES 64
 
+/* whether this worker is leaving the pool idle, holding no claimed task */
+static bool leaving_idle = false;
+
 /*
  * worker_detach
- *		on_shmem_exit callback: frees this worker's slot.
+ *		on_shmem_exit callback: gives up this worker's slot.  By now the
+ *		worker's transaction, if any, has been aborted (before_shmem_exit),
+ *		so whatever it claimed and had not recorded is only "running" in
+ *		the catalog.  A worker that leaves idle frees the slot; any other
+ *		leaves it exited, for the launcher to count its attempts as lost
+ *		before the slot is used again.
  */
 static void
 worker_detach(int code, Datum arg)
@@ -54,12 +64,80 @@ worker_detach(int code, Datum arg)
 	McWorkerSlot *slot = &mc_shared->workers[DatumGetInt32(arg)];
 
 	SpinLockAcquire(&mc_shared->mutex);
-	slot->pid = 0;
-	slot->latch = NULL;
-	slot->waiting = false;
-	slot->busy = false;
-	slot->executing = false;
+	if (slot->pid == MyProcPid)
+	{
+		slot->state = leaving_idle ? MC_SLOT_FREE : MC_SLOT_EXITED;
+		slot->pid = 0;
+		slot->latch = NULL;
+		slot->waiting = false;
+		slot->busy = false;
+		slot->executing = false;
+		slot->leaving = false;
+		slot->nheld = 0;
+	}
 	SpinLockRelease(&mc_shared->mutex);
+	mc_wake_launcher();
+}
+
+/*
+ * take_slot
+ *		Takes the slot the launcher reserved for this worker, unless a
+ *		launcher started since (generation) gave it up: then the worker
+ *		has nothing to do and returns false.
+ */
+static bool
+take_slot(int slot, uint32 generation)
+{
+	McWorkerSlot *w = &mc_shared->workers[slot];
+	bool		ok;
+
+	SpinLockAcquire(&mc_shared->mutex);
+	ok = w->state == MC_SLOT_STARTING && w->generation == generation;
+	if (ok)
+	{
+		w->state = MC_SLOT_RUNNING;
+		w->pid = MyProcPid;
+		w->latch = MyLatch;
+		w->leaving = false;
+		w->nheld = 0;
+	}
+	SpinLockRelease(&mc_shared->mutex);
+	return ok;
+}
+
+/*
+ * leave_if_idle_long
+ *		Whether this worker, idle since idle_since, should leave the pool:
+ *		it has been idle for mycelium.worker_idle_timeout and at least
+ *		mycelium.min_workers other workers stay.  Marks the slot leaving,
+ *		under the lock, so that workers idle at the same time do not all
+ *		leave.
+ */
+static bool
+leave_if_idle_long(TimestampTz idle_since)
+{
+	int			staying = 0;
+	int			i;
+	bool		leave = false;
+
+	if (!TimestampDifferenceExceeds(idle_since, GetCurrentTimestamp(),
+									mc_worker_idle_timeout_ms))
+		return false;
+	SpinLockAcquire(&mc_shared->mutex);
+	for (i = 0; i < mc_shared->nworkers; i++)
+	{
+		McWorkerSlot *w = &mc_shared->workers[i];
+
+		if (w->state == MC_SLOT_RUNNING && !w->leaving)
+			staying++;
+	}
+	if (staying > mc_min_workers)
+	{
+		mc_shared->workers[mc_worker_slot].leaving = true;
+		leave = true;
+	}
+	SpinLockRelease(&mc_shared->mutex);
+	return leave;
 }
 
 /*
@@ -76,26 +154,6 @@ extension_ready(void)
 	ready = mc_extension_state(NULL) == MC_EXT_CURRENT;
 	CommitTransactionCommand();
 	return ready;
-}
-
-/*
- * recover
- *		Counts the attempts this worker left running before it stopped as
- *		failed, so they are retried per their policy.
- */
-static void
-recover(const char *worker_id)
-{
-	McCatalogSession session;
-
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	mc_catalog_open(&session);
-	mc_recover_orphans(&session, worker_id);
-	mc_catalog_close(&session);
-	PopActiveSnapshot();
-	CommitTransactionCommand();
 }
 
 /*
@@ -203,16 +261,20 @@ sleep_for_work(int slot)
 
 /*
  * mc_worker_main
- *		Entry point of executor worker number main_arg.
+ *		Entry point of executor worker number main_arg (its slot), started
+ *		by the launcher of generation bgw_extra.
  */
 void
 mc_worker_main(Datum main_arg)
 {
 	int			slot = DatumGetInt32(main_arg);
+	uint32		generation;
 	char		worker_id[64];
 	McBatch    *batch;
 	McQueueEntry candidates[MC_CANDIDATES];
+	TimestampTz idle_since = 0;
 
+	memcpy(&generation, MyBgworkerEntry->bgw_extra, sizeof(generation));
 	snprintf(worker_id, sizeof(worker_id), MC_WORKER_NAME, slot);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -220,26 +282,30 @@ mc_worker_main(Datum main_arg)
 	BackgroundWorkerInitializeConnection(mc_database, NULL, 0);
 	pgstat_report_appname(worker_id);
 
-	mc_worker_slot = slot;
-	SpinLockAcquire(&mc_shared->mutex);
-	mc_shared->workers[slot].pid = MyProcPid;
-	mc_shared->workers[slot].latch = MyLatch;
-	SpinLockRelease(&mc_shared->mutex);
 	on_shmem_exit(worker_detach, Int32GetDatum(slot));
+	if (!take_slot(slot, generation))
+		proc_exit(0);
+	mc_worker_slot = slot;
 
 	/* cancel interrupts are let through only while an attempt runs */
 	HOLD_CANCEL_INTERRUPTS();
 
 	/*
-	 * Until CREATE EXTENSION, wait as an idle worker does, so that the first
-	 * workflow started wakes this one at once rather than at its next look.
+	 * The launcher starts workers only once the extension is there, but it
+	 * may be dropped or updated meanwhile: wait as an idle worker does.
 	 */
+	idle_since = GetCurrentTimestamp();
 	while (!extension_ready())
 	{
+		if (leave_if_idle_long(idle_since))
+		{
+			leaving_idle = true;
+			proc_exit(0);
+		}
 		sleep_for_work(slot);
 		CHECK_FOR_INTERRUPTS();
 	}
-	recover(worker_id);
+	idle_since = 0;
 
 	batch = mc_batch_create(TopMemoryContext, worker_id, mc_batch_size);
 	for (;;)
@@ -266,10 +332,19 @@ mc_worker_main(Datum main_arg)
 			ncandidates = mc_queue_pop(candidates, MC_CANDIDATES);
 			if (ncandidates == 0)
 			{
+				if (idle_since == 0)
+					idle_since = GetCurrentTimestamp();
+				else if (leave_if_idle_long(idle_since))
+				{
+					/* it holds nothing: the slot is free for another */
+					leaving_idle = true;
+					proc_exit(0);
+				}
 				sleep_for_work(slot);
 				continue;
 			}
 		}
+		idle_since = 0;
 
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
@@ -294,12 +369,16 @@ mc_worker_main(Datum main_arg)
 		 * but wait only until another worker commits (at most 10 ms), since
 		 * that commit may have freed them.  A worker that leaves work to
 		 * idle ones is in its next step soon after, so waiting out a fixed
-		 * time would mostly find the workflow locked again.
+		 * time would mostly find the workflow locked again.  Workflows whose
+		 * owner has taken its share of the pool wait for a worker of that
+		 * owner to commit, which may free a place: up to 100 ms, so that
+		 * idle workers do not spin on them while long tasks run.
 		 */
 		if (batch->ntasks == 0 && batch->requeue != NIL)
 		{
 			ConditionVariablePrepareToSleep(&mc_shared->progress);
-			(void) ConditionVariableTimedSleep(&mc_shared->progress, 10L,
+			(void) ConditionVariableTimedSleep(&mc_shared->progress,
+											   batch->owner_capped ? 100L : 10L,
 											   PG_WAIT_EXTENSION);
 			ConditionVariableCancelSleep();
 		}

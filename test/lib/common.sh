@@ -106,8 +106,9 @@ mc_build_install() {
 
 # mc_cluster_start DIR PORT DBNAME [CONF_LINE...]: a new cluster in DIR,
 # started with the extension preloaded; DBNAME is created with mycelium,
-# and the function returns once the scheduler's workers are connected to
-# it (they started before DBNAME existed, and retry once a second)
+# and the function returns once the scheduler's launcher and its warm
+# workers (mycelium.min_workers) are connected to it (the launcher started
+# before DBNAME existed, and retries once a second)
 mc_cluster_start() {
 	local dir=$1 port=$2 db=$3 line
 	shift 3
@@ -130,9 +131,12 @@ mc_cluster_start() {
 		-c "CREATE EXTENSION mycelium" >/dev/null
 	for _ in $(seq 100); do
 		[ "$(mc_as_user psql -X -At -h "$dir" -p "$port" -U postgres -d "$db" -c "
-			SELECT count(*) >= current_setting('mycelium.max_workers')::int
+			SELECT count(*) FILTER (WHERE backend_type = 'mycelium launcher') = 1
+			   AND count(*) FILTER (WHERE backend_type = 'mycelium worker')
+			       >= least(current_setting('mycelium.min_workers')::int,
+			                current_setting('mycelium.max_workers')::int)
 			  FROM pg_stat_activity
-			 WHERE backend_type = 'mycelium worker' AND datname = current_database()")" = t ] && return 0
+			 WHERE datname = current_database()")" = t ] && return 0
 		sleep 0.1
 	done
 	mc_die "the scheduler's workers did not connect to $db in $dir"

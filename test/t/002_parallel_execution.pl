@@ -18,7 +18,11 @@ use FindBin;
 use lib $FindBin::RealBin;
 use MyceliumNode;
 
-my $node = mycelium_node('parallel');
+# a fixed pool of 4 (min = max): the claims below depend on idle workers
+my $node = mycelium_node('parallel', 'mycelium.max_workers = 4', 'mycelium.min_workers = 4');
+$node->poll_query_until('postgres', q{
+	SELECT count(*) = 4 FROM pg_stat_activity WHERE backend_type = 'mycelium worker'})
+  or die 'the 4 workers did not start';
 
 # creates, as alice, a workflow of $n independent tasks $prefix1.. of
 # agent type $type, each sleeping $sleep s; returns its id

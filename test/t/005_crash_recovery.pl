@@ -1,8 +1,8 @@
 # Exactly-once effects across a crash: kill -9 the postmaster in the middle
 # of a 1,000-task workflow, restart; the workflow completes by itself and
 # every task's effect exists exactly once.  Interrupted attempts count.
-# A restart with fewer workers: the attempts that workers no longer run
-# had left running are counted as lost and retried too.
+# A restart with fewer workers: the attempts left running are counted as
+# lost and retried too; so is the attempt of a worker that exits.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -55,8 +55,8 @@ is($node->safe_psql('postgres', qq{
 	'0', 'versions stay consecutive');
 
 # 4 tasks that sleep through their first attempt, one per worker; then a
-# restart with one worker: the attempts of workers 1 to 3 have no worker
-# to recover them but the launcher
+# restart with one worker: the launcher counts every attempt left running
+# by a worker as lost, whether or not a worker of that name runs again
 $node->safe_psql('postgres', q{
 	CREATE FUNCTION public.sleep_first(ctx jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 	BEGIN
@@ -75,18 +75,43 @@ $node->poll_query_until('postgres', qq{
 	SELECT count(*) = 4 FROM mycelium.task_states
 	 WHERE workflow_id = '$four' AND status = 'running'})
   or die 'the sleeping tasks did not start';
-my $gone = $node->safe_psql('postgres', qq{
-	SELECT count(*) FROM mycelium.task_states
-	 WHERE workflow_id = '$four' AND worker_id <> 'mycelium worker 0'});
-cmp_ok($gone, '>', 0, "workers other than worker 0 hold $gone of them");
+is($node->safe_psql('postgres', qq{
+	SELECT count(DISTINCT worker_id) FROM mycelium.task_states WHERE workflow_id = '$four'}),
+	'4', 'the pool grew to run the 4 sleeping tasks on 4 workers');
 $node->append_conf('postgresql.conf', 'mycelium.max_workers = 1');
 $node->restart;
 ok(wait_for_status($node, $four, 'completed', 60),
 	'after a restart with one worker, the workflow completes');
 is($node->safe_psql('postgres', qq{
 	SELECT count(*) FROM mycelium.workflow_history('$four')
-	 WHERE error LIKE '%its worker does not run on this server%'}),
-	$gone, 'the attempts of the workers no longer run were counted as lost');
+	 WHERE error LIKE '%was lost: its worker stopped%'}),
+	'4', 'the attempts left running were counted as lost');
+
+# a worker that exits with an error is not started again in its place:
+# the launcher counts its attempt as lost at once, and the task is
+# retried by another worker (here a new one in the same slot)
+my $stuck = $node->safe_psql('postgres', q{
+	SELECT mycelium.create_workflow(
+		jsonb_build_array(mycelium.task('s', 'a', 'sleep_first', initial_delay => 0.1)));});
+$node->safe_psql('postgres', "SELECT mycelium.start_workflow('$stuck')");
+$node->poll_query_until('postgres', qq{
+	SELECT count(*) = 1 FROM pg_stat_activity
+	 WHERE backend_type = 'mycelium worker' AND query LIKE 'mycelium: workflow $stuck %'})
+  or die 'the sleeping task did not start';
+my $pid = $node->safe_psql('postgres', qq{
+	SELECT pid FROM pg_stat_activity
+	 WHERE backend_type = 'mycelium worker' AND query LIKE 'mycelium: workflow $stuck %'});
+# SIGTERM: the worker exits (FATAL, code 1); the postmaster does not restart it
+$node->safe_psql('postgres', "SELECT pg_terminate_backend($pid)");
+ok(wait_for_status($node, $stuck, 'completed', 60),
+	'the attempt of a worker that exited is recovered and retried');
+is($node->safe_psql('postgres', qq{
+	SELECT count(*) FROM mycelium.workflow_history('$stuck')
+	 WHERE error = 'attempt 1 was lost: its worker stopped'}),
+	'1', 'its attempt was counted as lost');
+ok($node->safe_psql('postgres', q{
+	SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'mycelium worker'}) <= 1,
+	'never more workers than mycelium.max_workers');
 
 $node->stop;
 done_testing();

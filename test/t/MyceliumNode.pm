@@ -23,7 +23,6 @@ sub mycelium_cluster
 	$node->append_conf('postgresql.conf', join("\n",
 		"shared_preload_libraries = 'mycelium'",
 		"mycelium.database = 'postgres'",
-		"mycelium.max_workers = 4",
 		"max_worker_processes = 16",
 		@conf));
 	$node->start;
