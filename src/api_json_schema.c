@@ -11,6 +11,11 @@
  * own regular expression engine (advanced syntax, C collation), whose
  * syntax is close to the ECMA-262 expressions JSON Schema specifies.
  *
+ * Validation checks for interrupts as it goes (a statement timeout, a
+ * cancel or a terminate ends it promptly) and is refused (54000) beyond
+ * mycelium.json_schema_max_steps steps, so no schema can hold a backend
+ * or a scheduler worker for long.
+ *
  * Compiled schemas are cached (MC_SCHEMA_CACHE of them, the oldest making
  * room): a schema is compiled into a memory context of its own, made under
  * the call's context and moved under the cache's only once compiled, so a
@@ -44,6 +49,7 @@
 #include "json_schema.h"
 
 #include "api_json_schema.h"
+#include "mycelium.h"
 
 PG_FUNCTION_INFO_V1(mc_json_schema_validate);
 PG_FUNCTION_INFO_V1(mc_json_schema_errors);
@@ -131,6 +137,59 @@ regex_release(void *arg, void *handle)
 }
 
 static const js_regex_ops pg_regex_ops = {regex_compile, regex_match, regex_release, NULL};
+
+/*
+ * check_interrupts
+ *		The validator's interrupt hook: a pending cancel, timeout or
+ *		terminate raises its error here, out of the validator, which holds
+ *		nothing but memory of the call's context.
+ */
+static int
+check_interrupts(void *arg)
+{
+	CHECK_FOR_INTERRUPTS();
+	return 0;
+}
+
+/*
+ * report_budget_exceeded
+ *		Refuses (54000) a validation that ran out of steps; "e" is its
+ *		failure entry, if errors were collected.
+ */
+static void
+pg_attribute_noreturn()
+report_budget_exceeded(const js_error *e)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+			 errmsg("JSON Schema evaluation exceeded its budget of %d steps",
+					mc_json_schema_max_steps),
+			 e ? errdetail_internal("Evaluation stopped at \"%s\" (schema location \"%s\").",
+									e->instance_location, e->keyword_location) : 0,
+			 errhint("Simplify the schema, or have a superuser raise mycelium.json_schema_max_steps.")));
+}
+
+/*
+ * validate
+ *		js_validate within this session's budget, checking for interrupts.
+ *		Running out of steps is an error even when errors are not
+ *		collected; other failures are the caller's to report.
+ */
+static int
+validate(js_schema *compiled, json_t *instance, js_error_list *errors)
+{
+	js_limits	limits;
+	int			rc;
+
+	memset(&limits, 0, sizeof(limits));
+	limits.max_steps = (unsigned long long) mc_json_schema_max_steps;
+	limits.interrupt = check_interrupts;
+	rc = js_validate_limited(compiled, instance, errors, &limits);
+	if (rc < 0 && errors == NULL && limits.failure != NULL &&
+		strcmp(limits.failure, "budget") == 0)
+		report_budget_exceeded(NULL);
+	return rc;
+}
 
 /*
  * begin_call
@@ -375,7 +434,8 @@ compile_schema(Jsonb *schema)
 
 /*
  * report_evaluation_failure
- *		Validation could not be completed (nesting too deep, for example).
+ *		Validation could not be completed (nesting too deep, or over its
+ *		budget, for example).
  */
 static void
 pg_attribute_noreturn()
@@ -384,6 +444,8 @@ report_evaluation_failure(js_error_list *errors)
 	const js_error *e = js_error_count(errors) > 0 ?
 		js_error_at(errors, js_error_count(errors) - 1) : NULL;
 
+	if (e && strcmp(e->keyword, "budget") == 0)
+		report_budget_exceeded(e);
 	ereport(ERROR,
 			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 			 errmsg("JSON Schema validation could not be completed"),
@@ -407,7 +469,7 @@ mc_json_schema_validate(PG_FUNCTION_ARGS)
 
 	begin_call();
 	errors = js_error_list_new(1);
-	rc = js_validate(compile_schema(schema), to_jansson(instance), errors);
+	rc = validate(compile_schema(schema), to_jansson(instance), errors);
 	if (rc < 0)
 		report_evaluation_failure(errors);
 	end_call();
@@ -433,7 +495,7 @@ mc_json_schema_errors(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	begin_call();
 	errors = js_error_list_new(0);
-	rc = js_validate(compile_schema(schema), to_jansson(instance), errors);
+	rc = validate(compile_schema(schema), to_jansson(instance), errors);
 	if (rc < 0)
 		report_evaluation_failure(errors);
 	for (i = 0; i < js_error_count(errors); i++)
@@ -491,7 +553,7 @@ mc_json_schema_check(Jsonb *schema, Jsonb *instance, int max_errors,
 	begin_call();
 	compiled = compile_schema(schema);
 	value = to_jansson(instance);
-	rc = js_validate(compiled, value, NULL);
+	rc = validate(compiled, value, NULL);
 	if (rc == 1)
 	{
 		end_call();
@@ -499,7 +561,7 @@ mc_json_schema_check(Jsonb *schema, Jsonb *instance, int max_errors,
 		return NIL;
 	}
 	errors = js_error_list_new(max_errors);
-	rc = js_validate(compiled, value, errors);
+	rc = validate(compiled, value, errors);
 	if (rc < 0)
 		report_evaluation_failure(errors);
 	MemoryContextSwitchTo(caller);

@@ -1028,6 +1028,8 @@ struct js_schema
 	js_regex_handle *regexes;
 	js_regex_ops regex;
 	bool		has_regex;
+	bool		scope_sensitive;	/* a "$dynamicRef" searches the dynamic
+									 * scope: results depend on the path */
 };
 
 /* ----------------------------------------------------------------
@@ -2345,7 +2347,10 @@ compile_ref(js_cctx *cc, js_node *node, const json_t *s, const char *kw,
 	if (!resolve_reference(cc, res, json_string_value(v), &p, &target, &tres, &anchor))
 		return false;
 	if (anchor && anchor->dynamic && strcmp(kw, "$dynamicRef") == 0)
+	{
 		node->dynamic_name = anchor->name;
+		cc->schema->scope_sensitive = true;
+	}
 	return link_node(cc, slot, target, tres);
 }
 
@@ -2597,6 +2602,31 @@ typedef struct js_eval
 	uint64_t	inline_bits[2];
 } js_eval;
 
+/*
+ * One memoised result: "node" applied to instance value "inst" returned
+ * "rc" (0 or 1) and, if has_bits, evaluated the members/items in "bits".
+ */
+typedef struct js_memo_entry
+{
+	const js_node *node;		/* NULL: free slot */
+	const json_t *inst;
+	int			rc;
+	bool		has_bits;
+	uint64_t   *bits;
+} js_memo_entry;
+
+/* Memoised results of one validation: open addressing, linear probing. */
+typedef struct js_memo
+{
+	js_memo_entry *slots;
+	size_t		cap;			/* a power of 2, or 0 */
+	size_t		count;
+	size_t		bytes;			/* memory held, against JS_MEMO_MAX_BYTES */
+} js_memo;
+
+/* Memory a validation's memo may hold; beyond it, nothing more is kept. */
+#define JS_MEMO_MAX_BYTES ((size_t) 64 * 1024 * 1024)
+
 typedef struct js_vctx
 {
 	const js_schema *schema;
@@ -2608,6 +2638,18 @@ typedef struct js_vctx
 	char	   *fail_keyword;
 	const char *fail_kw;
 	char	   *fail_msg;
+
+	/* cost accounting (see js_limits) */
+	unsigned long long steps;
+	unsigned long long next_check;	/* when charge() must look closer */
+	unsigned long long next_interrupt;
+	unsigned long long max_steps;	/* 0: no budget */
+	int			(*interrupt) (void *arg);
+	void	   *interrupt_arg;
+
+	/* results of subschemas reached through references */
+	js_memo		memo;
+	int			memo_off;		/* > 0: instance values are temporary */
 } js_vctx;
 
 /* Combine keyword results: -1 dominates, then 0. */
@@ -2702,6 +2744,50 @@ validation_fail_at(js_vctx *ctx, const js_path *ip, const js_path *loc,
 	return -1;
 }
 
+/*
+ * The slow path of charge(): fail once the budget is exhausted, call the
+ * interrupt hook when it is due, and work out the next step count at
+ * which charge() must come here again.  Returns 0, or -1 on failure.
+ */
+static int
+charge_slow(js_vctx *ctx, const js_path *ip, const js_path *loc)
+{
+	if (ctx->max_steps && ctx->steps > ctx->max_steps)
+	{
+		char		msg[96];
+
+		snprintf(msg, sizeof(msg), "evaluation exceeded its budget of %llu steps",
+				 ctx->max_steps);
+		return validation_fail_at(ctx, ip, loc, "budget", msg);
+	}
+	if (ctx->interrupt && ctx->steps >= ctx->next_interrupt)
+	{
+		if (ctx->interrupt(ctx->interrupt_arg))
+			return validation_fail_at(ctx, ip, loc, "interrupted",
+									  "evaluation was interrupted");
+		ctx->next_interrupt = ctx->steps + JS_INTERRUPT_STEPS;
+	}
+	ctx->next_check = ctx->interrupt ? ctx->next_interrupt : ULLONG_MAX;
+	if (ctx->max_steps && ctx->max_steps < ctx->next_check)
+		ctx->next_check = ctx->max_steps + 1;
+	return 0;
+}
+
+/*
+ * Count "n" steps of evaluation at instance location "ip" and keyword
+ * location "loc".  Returns 0, or -1 (recorded) when the budget is
+ * exhausted or the interrupt hook stops evaluation.  One comparison in
+ * the common case, so that it can be called for every subschema.
+ */
+static inline int
+charge(js_vctx *ctx, unsigned long long n, const js_path *ip, const js_path *loc)
+{
+	ctx->steps += n;
+	if (ctx->steps >= ctx->next_check)
+		return charge_slow(ctx, ip, loc);
+	return 0;
+}
+
 /* Record an internal failure of keyword "kw" of the schema at "sp". */
 static int
 validation_fail(js_vctx *ctx, const js_path *ip, const js_path *sp,
@@ -2730,6 +2816,9 @@ vreport_at(js_vctx *ctx, const js_path *ip, const js_path *loc,
 		ctx->stop = true;
 		return 0;
 	}
+	/* errors cost memory: they count against the budget */
+	if (charge(ctx, JS_ERROR_STEPS, ip, loc) < 0)
+		return -1;
 	buf_vprintf(&msg, fmt, ap);
 	if (!error_list_append(ctx->errors, path_string(ip), path_string(loc),
 						   keyword, buf_finish(&msg)))
@@ -2946,7 +3035,11 @@ validate_generic(js_vctx *ctx, const js_node *node, json_t *inst,
 		int			eq = 0;
 
 		for (i = 0; i < json_array_size(node->enum_values) && eq == 0; i++)
+		{
+			if (charge(ctx, 1, ip, sp) < 0)
+				return -1;
 			eq = json_equal_depth(inst, json_array_get(node->enum_values, i), 0);
+		}
 		if (eq < 0)
 			return validation_fail(ctx, ip, sp, "enum",
 								   "value is nested too deeply to compare");
@@ -3087,13 +3180,15 @@ item_hash_cmp(const void *a, const void *b)
 }
 
 /*
- * Look for two equal items in array "arr": small arrays pairwise, large
- * ones by sorting item hashes.  Returns 1 with the pair's indexes, 0 if
- * all items are distinct, -1 if items are nested too deeply, -2 when out
- * of memory.
+ * Look for two equal items in array "arr" (at "ip", for keyword location
+ * "sp"): small arrays pairwise, large ones by sorting item hashes; each
+ * item hashed and each comparison is a step.  Returns 1 with the pair's
+ * indexes, 0 if all items are distinct, -1 if items are nested too
+ * deeply, -2 when out of memory, -3 if charge() failed (recorded).
  */
 static int
-find_duplicate(const json_t *arr, size_t *first, size_t *second)
+find_duplicate(js_vctx *ctx, const json_t *arr, size_t *first, size_t *second,
+			   const js_path *ip, const js_path *sp)
 {
 	size_t		n = json_array_size(arr);
 	js_item_hash *h;
@@ -3106,9 +3201,12 @@ find_duplicate(const json_t *arr, size_t *first, size_t *second)
 		for (i = 0; i < n; i++)
 			for (j = i + 1; j < n; j++)
 			{
-				int			eq = json_equal_depth(json_array_get(arr, i),
-												  json_array_get(arr, j), 0);
+				int			eq;
 
+				if (charge(ctx, 1, ip, sp) < 0)
+					return -3;
+				eq = json_equal_depth(json_array_get(arr, i),
+									  json_array_get(arr, j), 0);
 				if (eq != 0)
 				{
 					*first = i;
@@ -3122,6 +3220,11 @@ find_duplicate(const json_t *arr, size_t *first, size_t *second)
 		return -2;
 	for (i = 0; i < n; i++)
 	{
+		if (charge(ctx, 1, ip, sp) < 0)
+		{
+			js_mem_free(h);
+			return -3;
+		}
 		h[i].hash = json_hash(json_array_get(arr, i), 0);
 		h[i].index = i;
 	}
@@ -3129,6 +3232,11 @@ find_duplicate(const json_t *arr, size_t *first, size_t *second)
 	for (i = 0; i < n && result == 0; i++)
 		for (j = i + 1; j < n && h[j].hash == h[i].hash && result == 0; j++)
 		{
+			if (charge(ctx, 1, ip, sp) < 0)
+			{
+				result = -3;
+				break;
+			}
 			result = json_equal_depth(json_array_get(arr, h[i].index),
 									  json_array_get(arr, h[j].index), 0);
 			*first = h[i].index;
@@ -3158,8 +3266,10 @@ validate_array_size(js_vctx *ctx, const js_node *node, json_t *inst,
 	{
 		size_t		a = 0;
 		size_t		b = 0;
-		int			dup = find_duplicate(inst, &a, &b);
+		int			dup = find_duplicate(ctx, inst, &a, &b, ip, sp);
 
+		if (dup == -3)
+			return -1;
 		if (dup < 0)
 			return validation_fail(ctx, ip, sp, "uniqueItems",
 								   dup == -2 ? "out of memory" :
@@ -3343,7 +3453,10 @@ validate_property_name(js_vctx *ctx, const js_node *node, const char *key,
 
 	if (name == NULL)
 		return validation_fail(ctx, ip, sp, "propertyNames", "out of memory");
+	/* "name" is freed below and its address reused: keep it out of the memo */
+	ctx->memo_off++;
 	r = validate_quiet(ctx, node->property_names, name, ip, &kp, scope, NULL);
+	ctx->memo_off--;
 	json_decref(name);
 	if (r == 0)
 		r = report(ctx, ip, sp, "propertyNames",
@@ -3656,6 +3769,170 @@ dynamic_target(const js_node *node, const js_scope *scope)
 	return target;
 }
 
+/* Hash of a memo key. */
+static inline size_t
+memo_hash(const js_node *node, const json_t *inst)
+{
+	uint64_t	h = hash_mix((uint64_t) (uintptr_t) node, (uint64_t) (uintptr_t) inst);
+
+	return (size_t) h;
+}
+
+/* The memo's entry for (node, inst), or NULL. */
+static js_memo_entry *
+memo_find(const js_memo *memo, const js_node *node, const json_t *inst)
+{
+	size_t		i;
+
+	if (memo->cap == 0)
+		return NULL;
+	for (i = memo_hash(node, inst) & (memo->cap - 1);
+		 memo->slots[i].node != NULL;
+		 i = (i + 1) & (memo->cap - 1))
+	{
+		if (memo->slots[i].node == node && memo->slots[i].inst == inst)
+			return &memo->slots[i];
+	}
+	return NULL;
+}
+
+/*
+ * The memo's entry for (node, inst), made (empty, has_bits false) if it
+ * is not there.  NULL when the memo may not grow (out of memory, or at
+ * JS_MEMO_MAX_BYTES): the caller then just does without.
+ */
+static js_memo_entry *
+memo_slot(js_memo *memo, const js_node *node, const json_t *inst)
+{
+	js_memo_entry *e = memo_find(memo, node, inst);
+	size_t		i;
+
+	if (e)
+		return e;
+	if (memo->count + 1 > memo->cap / 2)
+	{
+		size_t		newcap = memo->cap ? memo->cap * 2 : 64;
+		size_t		size = newcap * sizeof(js_memo_entry);
+		js_memo_entry *slots;
+
+		if (memo->bytes + size > JS_MEMO_MAX_BYTES ||
+			(slots = js_mem_alloc(size)) == NULL)
+			return NULL;
+		memset(slots, 0, size);
+		for (i = 0; i < memo->cap; i++)
+		{
+			size_t		j;
+
+			if (memo->slots[i].node == NULL)
+				continue;
+			for (j = memo_hash(memo->slots[i].node, memo->slots[i].inst) & (newcap - 1);
+				 slots[j].node != NULL;
+				 j = (j + 1) & (newcap - 1))
+				;
+			slots[j] = memo->slots[i];
+		}
+		memo->bytes += size - memo->cap * sizeof(js_memo_entry);
+		js_mem_free(memo->slots);
+		memo->slots = slots;
+		memo->cap = newcap;
+	}
+	for (i = memo_hash(node, inst) & (memo->cap - 1);
+		 memo->slots[i].node != NULL;
+		 i = (i + 1) & (memo->cap - 1))
+		;
+	memo->count++;
+	memo->slots[i].node = node;
+	memo->slots[i].inst = inst;
+	return &memo->slots[i];
+}
+
+/* Release the memo. */
+static void
+memo_free(js_memo *memo)
+{
+	size_t		i;
+
+	for (i = 0; i < memo->cap; i++)
+		js_mem_free(memo->slots[i].bits);
+	js_mem_free(memo->slots);
+	memset(memo, 0, sizeof(*memo));
+}
+
+/*
+ * Validate "inst" against "target", reached through "$ref" or
+ * "$dynamicRef", remembering the outcome: a schema whose subschemas are
+ * shared through references (a chain of "anyOf": [next, {"allOf":
+ * [next]}]) would otherwise be evaluated an exponential number of times.
+ *
+ * Only references make subschemas shared, so they are the only place to
+ * memoise.  An outcome is a pure function of (target, instance value):
+ * the value is never modified and the members/items evaluated are those
+ * of the value alone -- except when "$dynamicRef" searches the dynamic
+ * scope (the outcome then depends on the path: no memo for such schemas)
+ * or for the temporary strings "propertyNames" validates (memo_off).
+ * Those remain bounded by the step budget.
+ *
+ * A memoised success is replayed in every mode (it reported no errors);
+ * a failure only when errors are not being collected, since its errors
+ * must be reported at this keyword location.  A result computed without
+ * a record of evaluated members/items cannot serve a caller needing one.
+ */
+static int
+validate_ref(js_vctx *ctx, const js_node *target, json_t *inst,
+			 const js_path *ip, const js_path *loc, const js_scope *scope,
+			 js_eval *ev)
+{
+	js_memo_entry *e;
+	js_eval		tmp;
+	int			r;
+
+	if (target->is_bool || ctx->memo_off > 0 || ctx->schema->scope_sensitive)
+		return validate_node(ctx, target, inst, ip, loc, scope, ev);
+	e = memo_find(&ctx->memo, target, inst);
+	if (e && (e->rc == 1 || ctx->errors == NULL) && (ev == NULL || e->has_bits))
+	{
+		if (charge(ctx, 1, ip, loc) < 0)
+			return -1;
+		if (ev)
+		{
+			size_t		w;
+
+			for (w = 0; w < (ev->n + 63) / 64; w++)
+				ev->bits[w] |= e->bits[w];
+		}
+		return e->rc;
+	}
+	if (ev == NULL)
+		r = validate_node(ctx, target, inst, ip, loc, scope, NULL);
+	else
+	{
+		if (!eval_init(&tmp, ev->n))
+			return validation_fail_at(ctx, ip, loc, "unevaluated", "out of memory");
+		r = validate_node(ctx, target, inst, ip, loc, scope, &tmp);
+		eval_merge(ev, &tmp);
+	}
+	if (r >= 0 && !ctx->stop && !ctx->failed &&
+		(e = memo_slot(&ctx->memo, target, inst)) != NULL)
+	{
+		e->rc = r;
+		if (ev && !e->has_bits)
+		{
+			size_t		size = (ev->n + 63) / 64 * sizeof(uint64_t);
+
+			if (ctx->memo.bytes + size <= JS_MEMO_MAX_BYTES &&
+				(e->bits = js_mem_alloc(size)) != NULL)
+			{
+				memcpy(e->bits, tmp.bits, size);
+				e->has_bits = true;
+				ctx->memo.bytes += size;
+			}
+		}
+	}
+	if (ev)
+		eval_free(&tmp);
+	return r;
+}
+
 /* Validate "$ref", "$dynamicRef", "allOf", "anyOf", "oneOf", "not" & co. */
 static int
 validate_applicators(js_vctx *ctx, const js_node *node, json_t *inst,
@@ -3669,14 +3946,14 @@ validate_applicators(js_vctx *ctx, const js_node *node, json_t *inst,
 	{
 		js_path		kp = path_kw(sp, "$ref");
 
-		JS_MERGE(rc, validate_node(ctx, node->ref, inst, ip, &kp, scope, ev));
+		JS_MERGE(rc, validate_ref(ctx, node->ref, inst, ip, &kp, scope, ev));
 	}
 	if (node->dynamic_ref && !JS_DONE(ctx, rc))
 	{
 		js_path		kp = path_kw(sp, "$dynamicRef");
 
-		JS_MERGE(rc, validate_node(ctx, dynamic_target(node, scope), inst, ip, &kp,
-								   scope, ev));
+		JS_MERGE(rc, validate_ref(ctx, dynamic_target(node, scope), inst, ip, &kp,
+								  scope, ev));
 	}
 	for (i = 0; i < node->all_of.count && !JS_DONE(ctx, rc); i++)
 	{
@@ -3758,6 +4035,8 @@ validate_node(js_vctx *ctx, const js_node *node, json_t *inst,
 
 	if (ctx->stop)
 		return 0;
+	if (charge(ctx, 1, ip, sp) < 0)
+		return -1;
 	if (node->is_bool)
 	{
 		if (node->bool_value)
@@ -4045,6 +4324,14 @@ js_free(js_schema *schema)
 int
 js_validate(const js_schema *schema, json_t *instance, js_error_list *errors)
 {
+	return js_validate_limited(schema, instance, errors, NULL);
+}
+
+/* Validate an instance within limits; see json_schema.h. */
+int
+js_validate_limited(const js_schema *schema, json_t *instance,
+					js_error_list *errors, js_limits *limits)
+{
 	js_vctx		ctx;
 	js_scope	scope;
 	size_t		before = errors ? errors->count : 0;
@@ -4055,9 +4342,27 @@ js_validate(const js_schema *schema, json_t *instance, js_error_list *errors)
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.schema = schema;
 	ctx.errors = errors;
+	ctx.next_check = ULLONG_MAX;
+	if (limits)
+	{
+		ctx.max_steps = limits->max_steps;
+		ctx.interrupt = limits->interrupt;
+		ctx.interrupt_arg = limits->arg;
+		ctx.next_interrupt = JS_INTERRUPT_STEPS;
+		if (ctx.interrupt)
+			ctx.next_check = ctx.next_interrupt;
+		if (ctx.max_steps && ctx.max_steps < ctx.next_check)
+			ctx.next_check = ctx.max_steps + 1;
+	}
 	scope.up = NULL;
 	scope.resource = schema->root->resource;
 	rc = validate_node(&ctx, schema->root, instance, NULL, NULL, &scope, NULL);
+	memo_free(&ctx.memo);
+	if (limits)
+	{
+		limits->steps = ctx.steps;
+		limits->failure = ctx.failed ? ctx.fail_kw : NULL;
+	}
 	if (ctx.failed)
 	{
 		rc = -1;

@@ -35,6 +35,10 @@
  * - Evaluation depth (schema and instance nesting, including $ref
  *	 recursion) is bounded by JS_MAX_DEPTH; exceeding it makes
  *	 js_validate() return -1 with an error entry, never overflow the stack.
+ * - Evaluation cost is bounded by js_validate_limited()'s step budget,
+ *	 and its interrupt hook is called regularly (see js_limits).  Results
+ *	 of subschemas reached through "$ref" are memoised per instance value,
+ *	 so schemas that share subschemas do not cost exponential time.
  *
  * src/json_schema.h
  *
@@ -85,6 +89,37 @@ typedef struct js_regex_ops
 	void	   *arg;
 } js_regex_ops;
 
+/*
+ * Limits of one validation (js_validate_limited).
+ *
+ * max_steps: the evaluation budget, 0 for none.  A step is one subschema
+ *		applied to one instance value, one comparison made by "enum" or
+ *		"uniqueItems", or (JS_ERROR_STEPS of them) one error reported.
+ *		Beyond it validation stops and returns -1 with an error entry
+ *		whose keyword is "budget".
+ * interrupt: if not NULL, called with "arg" every JS_INTERRUPT_STEPS
+ *		steps; a nonzero return stops validation (-1, keyword
+ *		"interrupted").  The hook may also leave by longjmp() (a
+ *		PostgreSQL error) if the embedding program releases everything
+ *		allocated through js_mem_alloc() and jansson's allocator by other
+ *		means (PostgreSQL's memory contexts do): the library holds no other
+ *		resource during js_validate().
+ * steps, failure: set by the validation: the steps it took and, when it
+ *		returned -1, the keyword of the failure ("budget", "depth", ...;
+ *		see js_error), else NULL -- also when errors are not collected.
+ */
+#define JS_ERROR_STEPS 64
+#define JS_INTERRUPT_STEPS 256
+
+typedef struct js_limits
+{
+	unsigned long long max_steps;
+	int			(*interrupt) (void *arg);
+	void	   *arg;
+	unsigned long long steps;	/* out */
+	const char *failure;		/* out */
+} js_limits;
+
 /* A compiled schema (opaque). */
 typedef struct js_schema js_schema;
 
@@ -97,7 +132,9 @@ typedef struct js_schema js_schema;
  *		evaluation path, through "$ref" (e.g. "/properties/name/type").
  * keyword: the failing keyword ("type", "required", ...); "false" for a
  *		false schema; for evaluation failures (return -1) "depth" (nesting
- *		limit), "unevaluated" (out of memory) or the keyword that failed.
+ *		limit), "budget" (step budget exhausted), "interrupted" (by the
+ *		interrupt hook), "unevaluated" (out of memory) or the keyword that
+ *		failed.
  *		Applicators such as "$ref" or "allOf" never fail by themselves.
  * message: English text in PostgreSQL message style (lowercase start, no
  *		trailing period), e.g. value must be of type "string", not "integer".
@@ -150,6 +187,13 @@ extern void js_free(js_schema *schema);
  */
 extern int	js_validate(const js_schema *schema, json_t *instance,
 						js_error_list *errors);
+
+/*
+ * Like js_validate(), within "limits" (NULL: none).  Also returns -1 when
+ * the budget is exhausted or the interrupt hook asks to stop.
+ */
+extern int	js_validate_limited(const js_schema *schema, json_t *instance,
+								js_error_list *errors, js_limits *limits);
 
 /*
  * Error lists.  max_errors == 0 means unlimited; otherwise collection (and

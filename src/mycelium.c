@@ -28,6 +28,16 @@ int			mc_max_tasks_per_workflow = 100000;
 /* largest JSON payload (input, metadata, context, variables, result), kB */
 int			mc_max_payload_kb = 1024;
 
+/*
+ * JSON Schema evaluation budget, in steps (one subschema applied to one
+ * value, one "enum"/"uniqueItems" comparison; an error reported counts 64):
+ * what one validation may cost before it is refused (54000).  The default
+ * is some 0.1-1 s of CPU; the official test suite needs at most a few
+ * thousand steps, a 1 kB handoff message a few hundred, a 1 MB payload of
+ * small array items a few million.
+ */
+int			mc_json_schema_max_steps = 10000000;
+
 /* executor workers of the scheduler */
 int			mc_max_workers = 4;
 
@@ -78,6 +88,14 @@ _PG_init(void)
 							&mc_max_payload_kb,
 							1024, 1, 1024 * 1024,
 							PGC_SUSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("mycelium.json_schema_max_steps",
+							"Most steps one JSON Schema validation may take.",
+							"A step is one subschema applied to one value; validations needing more are refused.",
+							&mc_json_schema_max_steps,
+							10000000, 1000, PG_INT32_MAX,
+							PGC_SUSET, 0,
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("mycelium.batch_size",

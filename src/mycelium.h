@@ -23,6 +23,7 @@
 /* configuration (see mycelium.c for their definitions) */
 extern int	mc_max_tasks_per_workflow;
 extern int	mc_max_payload_kb;
+extern int	mc_json_schema_max_steps;
 extern int	mc_max_workers;
 extern int	mc_batch_size;
 extern int	mc_batch_time_ms;
