@@ -4,22 +4,32 @@
 #   make installcheck            pg_regress + isolation + TAP tests, each in a
 #                                throwaway server with the extension preloaded
 #   make COVERAGE=1 ...          build with gcov instrumentation
+#   make WERROR=1 ...            fail on any compiler warning (as the tests do)
 #
 # The whole test suite (with pgTAP and coverage) is test/run-tests; see README.md.
 
 EXTENSION = mycelium
-EXTVERSION = 0.1.0
+# the version being built: the control file's default_version, written once
+EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(srcdir)/$(EXTENSION).control)
 
 MODULE_big = mycelium
 SRCS = $(filter-out src/json_schema_posix_regex.c,$(sort $(wildcard src/*.c)))
 OBJS = $(SRCS:.c=.o)
 
+# the fresh install script is built from src/sql/*.sql; the upgrade
+# scripts (mycelium--A--B.sql, one per release) are installed as they are
 SQL_PARTS = $(sort $(wildcard src/sql/*.sql))
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+DATA = $(sort $(wildcard src/sql/update/$(EXTENSION)--*--*.sql))
 
-PG_CPPFLAGS = -I$(srcdir)/src
+PG_CPPFLAGS = -I$(srcdir)/src -DMC_EXTVERSION=\"$(EXTVERSION)\"
 SHLIB_LINK = -ljansson
 EXTRA_CLEAN = $(OBJS:.o=.gcda) $(OBJS:.o=.gcno) coverage coverage.info
+
+# WERROR=1 (the test suite's build) turns every compiler warning into an error
+ifdef WERROR
+PG_CFLAGS += -Werror
+endif
 
 ifdef COVERAGE
 PG_CFLAGS += --coverage -O0
@@ -51,6 +61,9 @@ include $(PGXS)
 
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $^ > $@
+
+# the library is built for one catalog version (src/version.c)
+src/version.o: $(EXTENSION).control
 
 # PGXS does not track header dependencies: rebuild every object when a
 # header changes

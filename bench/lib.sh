@@ -22,7 +22,7 @@ psql_b() { mc_as_user psql -X -q -v ON_ERROR_STOP=1 -h "$DIR" -p "$PORT" -d "$DB
 # snapshot sees it).  The executor is a PL/pgSQL function, like the no-op
 # of the engine issue's reference (bench/floor.sql): PostgreSQL 15 parses
 # and plans a LANGUAGE sql function again at each call made in a new
-# subtransaction, as each attempt is (see bench/RESULTS.md).
+# subtransaction, as each attempt is (see bench/README.md).
 bench_noop_sql() {
 	cat <<'SQL'
 CREATE FUNCTION public.noop(ctx jsonb) RETURNS jsonb LANGUAGE plpgsql AS 'BEGIN RETURN NULL; END';

@@ -35,6 +35,7 @@
 
 #include "catalog.h"
 #include "mycelium.h"
+#include "version.h"
 
 static SPIPlanPtr plans[MC_NUM_PLANS];
 
@@ -132,6 +133,7 @@ mc_catalog_open(McCatalogSession *session)
 {
 	Oid			owner;
 
+	mc_require_current_catalog();
 	session->caller = GetUserId();
 	session->caller_is_admin = mc_role_is_admin(session->caller);
 	owner = catalog_owner();

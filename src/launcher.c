@@ -26,7 +26,6 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
-#include "commands/extension.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -45,6 +44,7 @@
 #include "launcher.h"
 #include "mycelium.h"
 #include "shmem.h"
+#include "version.h"
 
 /* longest sleep between looks for due retries, ms */
 #define MC_LAUNCHER_NAP 1000L
@@ -285,6 +285,37 @@ tick(TimestampTz *since, bool recover)
 }
 
 /*
+ * extension_ready
+ *		Whether the catalog is there at the library's version.  While an
+ *		older version is installed (a new build before ALTER EXTENSION
+ *		UPDATE), logs once that the scheduler idles and why, and once that
+ *		it resumes when the update has run.
+ */
+static bool
+extension_ready(void)
+{
+	static McExtensionState last = MC_EXT_MISSING;
+	McExtensionState state;
+	char	   *installed;
+
+	StartTransactionCommand();
+	state = mc_extension_state(&installed);
+	if (state == MC_EXT_OTHER_VERSION && last != MC_EXT_OTHER_VERSION)
+		ereport(LOG,
+				(errmsg("mycelium scheduler is idle: extension \"mycelium\" version %s is installed in database \"%s\", but the library is version %s",
+						installed, mc_database, MC_EXTVERSION),
+				 errhint("Run ALTER EXTENSION mycelium UPDATE in database \"%s\".",
+						 mc_database)));
+	else if (state == MC_EXT_CURRENT && last == MC_EXT_OTHER_VERSION)
+		ereport(LOG,
+				(errmsg("mycelium scheduler resumes: extension \"mycelium\" was updated to version %s",
+						MC_EXTVERSION)));
+	CommitTransactionCommand();
+	last = state;
+	return state == MC_EXT_CURRENT;
+}
+
+/*
  * mc_launcher_main
  *		Entry point of the launcher.
  */
@@ -318,9 +349,7 @@ mc_launcher_main(Datum main_arg)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 
-		StartTransactionCommand();
-		ready = OidIsValid(get_extension_oid("mycelium", true));
-		CommitTransactionCommand();
+		ready = extension_ready();
 
 		if (ready)
 		{

@@ -19,7 +19,6 @@
 #include "postgres.h"
 
 #include "access/xact.h"
-#include "commands/extension.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -39,6 +38,7 @@
 #include "estimate.h"
 #include "mycelium.h"
 #include "shmem.h"
+#include "version.h"
 #include "worker.h"
 
 /* workflows taken from the queue per step */
@@ -64,8 +64,8 @@ worker_detach(int code, Datum arg)
 
 /*
  * extension_ready
- *		Whether the extension exists in the database, so the catalog can
- *		be used.
+ *		Whether the extension exists in the database at the library's
+ *		version, so the catalog can be used (the launcher logs why not).
  */
 static bool
 extension_ready(void)
@@ -73,7 +73,7 @@ extension_ready(void)
 	bool		ready;
 
 	StartTransactionCommand();
-	ready = OidIsValid(get_extension_oid("mycelium", true));
+	ready = mc_extension_state(NULL) == MC_EXT_CURRENT;
 	CommitTransactionCommand();
 	return ready;
 }

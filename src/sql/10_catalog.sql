@@ -24,7 +24,7 @@ COMMENT ON TABLE mycelium.executors IS
 -- a new version that fits on its row's page is written there, as a HOT
 -- update if no indexed column changed, and one that does not fit costs a
 -- page search and an extra WAL record (the old version's lock).  Measured
--- on 1,000 x 20 tasks (bench/RESULTS.md): 9% less WAL a task.
+-- on 1,000 x 20 tasks (bench/RESULTS.md in git history): 9% less WAL a task.
 --
 -- The three have no CHECK constraints: each statement that writes a
 -- table with CHECK constraints rebuilds their expressions from the

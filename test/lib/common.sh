@@ -74,6 +74,28 @@ mc_unstage() {
 	fi
 }
 
+# the releases an upgrade is tested from, as VERSION:COMMIT (the commit of
+# the release in this repository's history; test/t/021_upgrade.pl)
+MC_UPGRADE_BASES="0.1.0:35d736fce7e98e419cb13474679ad54b5327b53c"
+
+# mc_upgrade_sources SRC: extracts each release of MC_UPGRADE_BASES from
+# the git history of SRC into $MC_TREE/tmp_upgrade/mycelium-VERSION, for
+# the upgrade test to build
+mc_upgrade_sources() {
+	local src=$1 base version commit dest
+	for base in $MC_UPGRADE_BASES; do
+		version=${base%%:*}
+		commit=${base#*:}
+		dest="$MC_TREE/tmp_upgrade/mycelium-$version"
+		rm -rf "$dest"
+		mkdir -p "$dest"
+		git -c safe.directory='*' -C "$src" archive "$commit" | tar -x -C "$dest" ||
+			mc_die "cannot extract release $version ($commit) from the git history of $src; the upgrade test needs a clone with its history"
+	done
+	[ "$(id -u)" -eq 0 ] && chown -R "$MC_RUN_USER" "$MC_TREE/tmp_upgrade"
+	return 0
+}
+
 # mc_build_install [make variables...]: builds in MC_TREE and installs
 mc_build_install() {
 	mc_log "building and installing the extension $*"
