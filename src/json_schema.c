@@ -40,6 +40,7 @@
 #include <string.h>
 
 #include "json_schema.h"
+#include "json_schema_meta.h"
 
 /* lets the compiler check format strings against their arguments */
 #ifdef __GNUC__
@@ -918,7 +919,15 @@ struct js_resource
 								 * anonymous root */
 	json_t	   *root;
 	js_anchor  *anchors;
+	bool		foreign;		/* in another document than the schema's */
 };
+
+/* Another document a schema refers to, kept while the schema lives. */
+typedef struct js_document
+{
+	struct js_document *next;
+	json_t	   *json;			/* our reference */
+} js_document;
 
 /* Registered regular expression handle, released by js_free(). */
 typedef struct js_regex_handle
@@ -1030,6 +1039,8 @@ struct js_schema
 	bool		has_regex;
 	bool		scope_sensitive;	/* a "$dynamicRef" searches the dynamic
 									 * scope: results depend on the path */
+	js_document *documents;		/* other documents referred to */
+	bool		loaded;			/* the load hook provided some of them */
 };
 
 /* ----------------------------------------------------------------
@@ -1300,10 +1311,19 @@ typedef struct js_pending
 	const js_resource *resource;
 } js_pending;
 
+/* Vocabularies of draft 2020-12 that a custom meta-schema may leave out. */
+#define JS_V_APPLICATOR		0x01
+#define JS_V_UNEVALUATED	0x02
+#define JS_V_VALIDATION		0x04
+#define JS_V_ALL			(JS_V_APPLICATOR | JS_V_UNEVALUATED | JS_V_VALIDATION)
+
 typedef struct js_cctx
 {
 	js_schema  *schema;
 	js_draft	draft;
+	unsigned	vocab;			/* JS_V_* of the schema's own document */
+	json_t	   *(*load) (void *arg, const char *uri);
+	void	   *load_arg;
 	js_ptr_map	nodes;			/* json_t * -> js_node * */
 	js_ptr_map	resources;		/* resource root json_t * -> js_resource * */
 	js_pending *pending;
@@ -1528,13 +1548,23 @@ register_id(js_cctx *cc, json_t *s, js_resource **res, const js_path *path)
 	else if (hash && hash[1] != '\0' && cc->draft != JS_DRAFT_7)
 		ok = compile_error(cc, path,
 						   "\"$id\" must not contain a non-empty fragment");
+	else if ((*res)->root == s && strlen((*res)->uri) == doclen &&
+			 memcmp((*res)->uri, full, doclen) == 0)
+	{
+		/* a loaded document identifying itself by the URI it came by */
+		if (hash && hash[1] != '\0')
+			ok = add_anchor(cc, *res, hash + 1, strlen(hash + 1), s, false, path);
+	}
 	else
 	{
 		js_resource *r = add_resource(cc, s, full, doclen, path);
 
 		ok = (r != NULL);
 		if (ok)
+		{
+			r->foreign = (*res)->foreign;
 			*res = r;
+		}
 		if (ok && hash && hash[1] != '\0')
 			ok = add_anchor(cc, r, hash + 1, strlen(hash + 1), s, false, path);
 	}
@@ -1694,6 +1724,82 @@ follow_pointer(js_cctx *cc, const char *ptr, size_t len, js_resource **res,
 }
 
 /*
+ * Fetch the document whose absolute URI (no fragment) is the "len" bytes
+ * at "uri": a built-in meta-schema, else what the load hook gives.
+ * Returns a new reference, kept in the schema's list of documents, or
+ * NULL (no error recorded, but on out of memory).
+ */
+static json_t *
+fetch_document(js_cctx *cc, const char *uri, size_t len)
+{
+	const char *text = js_builtin_document(uri, len);
+	json_t	   *doc = NULL;
+	js_document *d;
+
+	if (text)
+		doc = json_loads(text, 0, NULL);
+	else if (cc->load)
+	{
+		char	   *copy = js_mem_alloc(len + 1);
+
+		if (copy == NULL)
+		{
+			compile_oom(cc);
+			return NULL;
+		}
+		memcpy(copy, uri, len);
+		copy[len] = '\0';
+		doc = cc->load(cc->load_arg, copy);
+		js_mem_free(copy);
+		cc->schema->loaded = true;
+	}
+	if (doc == NULL)
+	{
+		if (text)
+			compile_oom(cc);
+		return NULL;
+	}
+	d = arena_alloc(&cc->schema->arena, sizeof(*d));
+	if (d == NULL)
+	{
+		json_decref(doc);
+		compile_oom(cc);
+		return NULL;
+	}
+	d->json = doc;
+	d->next = cc->schema->documents;
+	cc->schema->documents = d;
+	return doc;
+}
+
+/*
+ * Make the document with absolute URI "uri" ("len" bytes) a resource of
+ * the schema, with the resources and anchors inside it.  Returns it, or
+ * NULL with an error recorded.
+ */
+static js_resource *
+load_document(js_cctx *cc, const char *uri, size_t len, const char *ref,
+			  const js_path *path)
+{
+	json_t	   *doc = fetch_document(cc, uri, len);
+	js_resource *r;
+
+	if (doc == NULL)
+	{
+		if (!cc->oom)
+			compile_error(cc, path, "cannot resolve reference \"%s\": "
+						  "no schema document \"%.*s\" is known", ref, (int) len, uri);
+		return NULL;
+	}
+	if ((r = add_resource(cc, doc, uri, len, path)) == NULL)
+		return NULL;
+	r->foreign = true;
+	if (!register_walk(cc, doc, r, NULL, 0))
+		return NULL;
+	return r;
+}
+
+/*
  * Resolve reference "ref" found in resource "res" to a schema value.
  * Stores the target, its resource, and the anchor it names if any.
  */
@@ -1714,10 +1820,13 @@ resolve_reference(js_cctx *cc, const js_resource *res, const char *ref,
 	hash = strchr(full, '#');
 	doclen = hash ? (size_t) (hash - full) : strlen(full);
 	r = find_resource(cc, full, doclen);
+	if (r == NULL && doclen > 0)
+		r = load_document(cc, full, doclen, ref, path);
+	else if (r == NULL)
+		compile_error(cc, path, "cannot resolve reference \"%s\": "
+					  "no base URI to resolve it against", ref);
 	if (r == NULL)
-		ok = compile_error(cc, path, "cannot resolve reference \"%s\": "
-						   "references to other documents are not supported",
-						   ref);
+		ok = false;
 	else if (hash == NULL || hash[1] == '\0')
 		*target = r->root;
 	else
@@ -1798,6 +1907,7 @@ link_node(js_cctx *cc, js_node **slot, json_t *target, const js_resource *res)
 
 static js_node *compile_schema(js_cctx *cc, json_t *s, const js_resource *res,
 							   const js_path *path, int depth);
+static void restrict_vocabularies(const js_cctx *cc, js_node *node, const json_t *s);
 
 /*
  * Read a non-negative integer keyword (1.0 counts as an integer) into
@@ -2460,6 +2570,8 @@ compile_schema(js_cctx *cc, json_t *s, const js_resource *res,
 		compile_object(cc, node, s, res, path, depth) &&
 		compile_applicators(cc, node, s, res, path, depth) &&
 		compile_definitions(cc, s, res, path, depth);
+	if (ok && cc->vocab != JS_V_ALL && !res->foreign)
+		restrict_vocabularies(cc, node, s);
 	return ok ? node : NULL;
 }
 
@@ -4081,24 +4193,14 @@ validate_node(js_vctx *ctx, const js_node *node, json_t *inst,
  */
 
 /*
- * Determine the dialect from the root's "$schema".  Anything but draft
- * 2020-12 (the default) and draft-07 is rejected.
+ * Is "uri" the meta-schema of draft 2020-12 or draft-07 (with or without
+ * the empty fragment, by http or https)?  Sets *draft if so.
  */
 static bool
-detect_draft(js_cctx *cc, const json_t *schema, js_draft default_draft)
+known_dialect(const char *uri, js_draft *draft)
 {
-	json_t	   *v = json_is_object(schema) ? json_object_get(schema, "$schema") : NULL;
-	const char *uri;
-	size_t		len;
-	js_path		p = path_kw(NULL, "$schema");
+	size_t		len = strlen(uri);
 
-	cc->draft = default_draft;
-	if (v == NULL)
-		return true;
-	if (!json_is_string(v))
-		return compile_error(cc, &p, "\"$schema\" must be a string");
-	uri = json_string_value(v);
-	len = strlen(uri);
 	if (len > 0 && uri[len - 1] == '#')
 		len--;
 	if (strncmp(uri, "http://", 7) == 0)
@@ -4113,16 +4215,168 @@ detect_draft(js_cctx *cc, const json_t *schema, js_draft default_draft)
 	}
 	if (len == 36 && strncmp(uri, "json-schema.org/draft/2020-12/schema", 36) == 0)
 	{
-		cc->draft = JS_DRAFT_2020_12;
+		*draft = JS_DRAFT_2020_12;
 		return true;
 	}
 	if (len == 31 && strncmp(uri, "json-schema.org/draft-07/schema", 31) == 0)
 	{
-		cc->draft = JS_DRAFT_7;
+		*draft = JS_DRAFT_7;
 		return true;
 	}
-	return compile_error(cc, &p, "unsupported \"$schema\" \"%s\": only draft 2020-12 "
-						 "and draft-07 are supported", json_string_value(v));
+	return false;
+}
+
+/*
+ * Read the "$vocabulary" of the schema's meta-schema (draft 2020-12):
+ * keywords of the vocabularies it leaves out are ignored; one it requires
+ * (true) that the validator does not know is an error, as the
+ * specification asks.  Without "$vocabulary", every vocabulary is used.
+ */
+static bool
+read_vocabularies(js_cctx *cc, const json_t *vocabulary, const js_path *path)
+{
+	static const struct
+	{
+		const char *name;
+		unsigned	bit;		/* 0: always on (or an annotation) */
+	}			known[] =
+	{
+		{"core", 0},
+		{"applicator", JS_V_APPLICATOR},
+		{"unevaluated", JS_V_UNEVALUATED},
+		{"validation", JS_V_VALIDATION},
+		{"meta-data", 0},
+		{"format-annotation", 0},
+		{"content", 0},
+	};
+	const char *prefix = "https://json-schema.org/draft/2020-12/vocab/";
+	const char *uri;
+	json_t	   *required;
+
+	if (vocabulary == NULL || cc->draft != JS_DRAFT_2020_12)
+		return true;
+	if (!json_is_object(vocabulary))
+		return compile_error(cc, path, "the meta-schema's \"$vocabulary\" must be an object");
+	cc->vocab = 0;
+	json_object_foreach((json_t *) vocabulary, uri, required)
+	{
+		size_t		i;
+		bool		found = false;
+
+		if (strncmp(uri, prefix, strlen(prefix)) == 0)
+		{
+			for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+			{
+				if (strcmp(uri + strlen(prefix), known[i].name) == 0)
+				{
+					cc->vocab |= known[i].bit;
+					found = true;
+				}
+			}
+		}
+		if (!found && json_is_true(required))
+			return compile_error(cc, path, "the meta-schema requires vocabulary "
+								 "\"%s\", which is not supported", uri);
+	}
+	return true;
+}
+
+/*
+ * Ignore the keywords of "node" that belong to vocabularies the schema's
+ * meta-schema leaves out (compiled like the others, then dropped).
+ */
+static void
+restrict_vocabularies(const js_cctx *cc, js_node *node, const json_t *s)
+{
+	if (!(cc->vocab & JS_V_VALIDATION))
+	{
+		node->types = 0;
+		node->enum_values = NULL;
+		node->const_value = NULL;
+		node->has_const = false;
+		node->minimum = node->maximum = NULL;
+		node->exclusive_minimum = node->exclusive_maximum = NULL;
+		node->multiple_of = NULL;
+		node->min_length = node->max_length = -1;
+		node->pattern = NULL;
+		node->min_items = node->max_items = -1;
+		node->unique_items = false;
+		node->min_contains = node->max_contains = -1;
+		node->min_properties = node->max_properties = -1;
+		node->required = NULL;
+		node->ndependent_required = 0;
+	}
+	if (!(cc->vocab & JS_V_APPLICATOR))
+	{
+		node->prefix_items.count = 0;
+		node->items = node->contains = NULL;
+		node->nproperties = node->npattern_properties = 0;
+		node->additional_properties = node->property_names = NULL;
+		node->ndependent_schemas = 0;
+		node->all_of.count = node->any_of.count = node->one_of.count = 0;
+		node->not_schema = node->if_schema = node->then_schema = node->else_schema = NULL;
+	}
+	if (!(cc->vocab & JS_V_UNEVALUATED))
+		node->unevaluated_items = node->unevaluated_properties = NULL;
+	node->has_number = node->minimum || node->maximum || node->exclusive_minimum ||
+		node->exclusive_maximum || node->multiple_of;
+	node->has_string = node->min_length >= 0 || node->max_length >= 0 || node->pattern;
+	node->has_array = node->prefix_items.count || node->items || node->contains ||
+		node->unevaluated_items || node->min_items >= 0 || node->max_items >= 0 ||
+		node->unique_items;
+	node->has_object = node->required || node->nproperties || node->npattern_properties ||
+		node->additional_properties || node->property_names ||
+		node->unevaluated_properties || node->min_properties >= 0 ||
+		node->max_properties >= 0 || node->ndependent_required ||
+		node->ndependent_schemas;
+	node->has_applicator = node->all_of.count || node->any_of.count ||
+		node->one_of.count || node->not_schema || node->if_schema ||
+		json_object_get(s, "$ref") || json_object_get(s, "$dynamicRef");
+}
+
+/*
+ * Determine the dialect from the root's "$schema".  Anything but draft
+ * 2020-12 (the default) and draft-07 is rejected.
+ */
+static bool
+detect_draft(js_cctx *cc, const json_t *schema, js_draft default_draft)
+{
+	json_t	   *v = json_is_object(schema) ? json_object_get(schema, "$schema") : NULL;
+	js_path		p = path_kw(NULL, "$schema");
+	js_draft	draft;
+	json_t	   *meta;
+	size_t		len;
+
+	cc->draft = default_draft;
+	cc->vocab = JS_V_ALL;
+	if (v == NULL)
+		return true;
+	if (!json_is_string(v))
+		return compile_error(cc, &p, "\"$schema\" must be a string");
+	if (known_dialect(json_string_value(v), &draft))
+	{
+		cc->draft = draft;
+		return true;
+	}
+
+	/* a custom meta-schema: its own "$schema" is the dialect */
+	len = strcspn(json_string_value(v), "#");
+	meta = fetch_document(cc, json_string_value(v), len);
+	if (meta == NULL)
+	{
+		if (cc->oom)
+			return false;
+		return compile_error(cc, &p, "unsupported \"$schema\" \"%s\": only draft "
+							 "2020-12, draft-07 and known meta-schemas of theirs "
+							 "are supported", json_string_value(v));
+	}
+	v = json_is_object(meta) ? json_object_get(meta, "$schema") : NULL;
+	if (v == NULL || !json_is_string(v) || !known_dialect(json_string_value(v), &draft))
+		return compile_error(cc, &p, "meta-schema \"%.*s\" is not one of draft "
+							 "2020-12 or draft-07", (int) len,
+							 json_string_value(json_object_get(schema, "$schema")));
+	cc->draft = draft;
+	return read_vocabularies(cc, json_object_get(meta, "$vocabulary"), &p);
 }
 
 /*
@@ -4263,9 +4517,23 @@ js_schema *
 js_compile_draft(json_t *schema, js_draft default_draft,
 				 const js_regex_ops *regex, char **errmsg)
 {
+	js_compile_options opts;
+
+	memset(&opts, 0, sizeof(opts));
+	opts.default_draft = default_draft;
+	opts.regex = regex;
+	return js_compile_opts(schema, &opts, errmsg);
+}
+
+/* Compile a schema document with options; see json_schema.h. */
+js_schema *
+js_compile_opts(json_t *schema, const js_compile_options *opts, char **errmsg)
+{
 	js_cctx		cc;
 	js_schema  *result;
 	bool		ok;
+	const js_regex_ops *regex = opts ? opts->regex : NULL;
+	js_draft	default_draft = opts ? opts->default_draft : JS_DRAFT_2020_12;
 
 	if (errmsg)
 		*errmsg = NULL;
@@ -4284,6 +4552,11 @@ js_compile_draft(json_t *schema, js_draft default_draft,
 		result->has_regex = true;
 	}
 	cc.schema = result;
+	if (opts)
+	{
+		cc.load = opts->load;
+		cc.load_arg = opts->load_arg;
+	}
 	ok = compile_document(&cc, schema, default_draft);
 	ptr_map_free(&cc.nodes);
 	ptr_map_free(&cc.resources);
@@ -4298,6 +4571,13 @@ js_compile_draft(json_t *schema, js_draft default_draft,
 	return NULL;
 }
 
+/* Whether compiling the schema called the load hook. */
+bool
+js_schema_loaded_documents(const js_schema *schema)
+{
+	return schema->loaded;
+}
+
 /* The dialect of a compiled schema. */
 js_draft
 js_schema_draft(const js_schema *schema)
@@ -4310,11 +4590,14 @@ void
 js_free(js_schema *schema)
 {
 	js_regex_handle *h;
+	js_document *d;
 
 	if (schema == NULL)
 		return;
 	for (h = schema->regexes; h; h = h->next)
 		schema->regex.release(schema->regex.arg, h->handle);
+	for (d = schema->documents; d; d = d->next)
+		json_decref(d->json);
 	json_decref(schema->document);
 	arena_free(&schema->arena);
 	js_mem_free(schema);

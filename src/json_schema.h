@@ -5,8 +5,11 @@
  *
  * This is the public interface of Mycelium's JSON Schema validator.  It
  * implements draft 2020-12 (the default) and draft-07 (selected by the
- * schema's "$schema") for same-document schemas; remote references are
- * rejected at compile time.  "format" is an annotation only.
+ * schema's "$schema").  References to other documents resolve to the
+ * built-in meta-schemas of both drafts (and 2020-12's vocabulary
+ * meta-schemas) or to documents the caller's load hook provides
+ * (js_compile_opts); "$schema" may name a custom meta-schema, whose
+ * "$vocabulary" is honoured.  "format" is an annotation only.
  *
  * Usage:
  *
@@ -170,6 +173,34 @@ extern js_schema *js_compile(json_t *schema, const js_regex_ops *regex,
  */
 extern js_schema *js_compile_draft(json_t *schema, js_draft default_draft,
 								   const js_regex_ops *regex, char **errmsg);
+
+/*
+ * Options of js_compile_opts().
+ *
+ * default_draft: the dialect of a schema without "$schema".
+ * regex: as for js_compile().
+ * load: if not NULL, called for a reference (or a "$schema") to a
+ *		document that is neither the schema itself nor a built-in
+ *		meta-schema, with its absolute URI (no fragment); returns a new
+ *		reference to the document, which the compiled schema keeps, or NULL
+ *		if there is none (then compilation fails).  Documents are read in
+ *		the dialect of the schema that refers to them.
+ * load_arg: passed unchanged to load.
+ */
+typedef struct js_compile_options
+{
+	js_draft	default_draft;
+	const js_regex_ops *regex;
+	json_t	   *(*load) (void *arg, const char *uri);
+	void	   *load_arg;
+} js_compile_options;
+
+/* Like js_compile(), with options (NULL: the defaults of js_compile). */
+extern js_schema *js_compile_opts(json_t *schema, const js_compile_options *opts,
+								  char **errmsg);
+
+/* Whether compiling the schema called the load hook (other documents). */
+extern bool js_schema_loaded_documents(const js_schema *schema);
 
 /* The dialect a compiled schema was compiled for. */
 extern js_draft js_schema_draft(const js_schema *schema);
