@@ -63,6 +63,7 @@
 #include "catalog.h"
 #include "mycelium.h"
 #include "taskdef.h"
+#include "version.h"
 
 PG_FUNCTION_INFO_V1(mc_json_schema_validate);
 PG_FUNCTION_INFO_V1(mc_json_schema_errors);
@@ -448,6 +449,8 @@ load_registered(void *arg, const char *uri)
 
 	if (!IsTransactionState())
 		return NULL;
+	/* the registry is a catalog table of 0.2.0 */
+	mc_require_current_catalog();
 	values[0] = ObjectIdGetDatum(GetUserId());
 	values[1] = PointerGetDatum(cstring_to_text_local(uri));
 	if (SPI_connect() != SPI_OK_CONNECT)
