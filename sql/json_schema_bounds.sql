@@ -22,6 +22,16 @@ LANGUAGE sql AS $$
 	  FROM generate_series(0, n) AS i
 $$;
 
+-- regress_bounds.dynamic_chain(n): the same, ending in a "$dynamicRef",
+-- whose target depends on the dynamic scope
+CREATE FUNCTION regress_bounds.dynamic_chain(n int) RETURNS jsonb
+LANGUAGE sql AS $$
+	SELECT regress_bounds.chain(n) || jsonb_build_object('$id', 'https://example.com/chain')
+		|| jsonb_build_object('$defs', (regress_bounds.chain(n)->'$defs')
+			|| jsonb_build_object('d' || n, '{"$dynamicRef": "#leaf"}'::jsonb,
+								  'leaf', '{"$dynamicAnchor": "leaf", "properties": {"a": {"type": "integer"}}}'::jsonb))
+$$;
+
 -- regress_bounds.doubling(n): n levels of {"allOf": [next, next]}: an
 -- instance that fails the last level breaks the schema in 2^n places,
 -- each an error of its own for json_schema_errors
@@ -63,6 +73,10 @@ SELECT mycelium.json_schema_validate(regress_bounds.chain(40), '{"a": 1}') AS va
 	   mycelium.json_schema_validate(regress_bounds.chain(40), '{"a": "x"}') AS wrong_type;
 SELECT instance_location, keyword, message
   FROM mycelium.json_schema_errors(regress_bounds.chain(40), '{"a": 1, "b": 2}');
+-- also through "$dynamicRef" (outcomes are memoised per dynamic scope)
+SELECT mycelium.json_schema_validate(regress_bounds.dynamic_chain(40), '{"a": 1}') AS valid,
+	   mycelium.json_schema_validate(regress_bounds.dynamic_chain(40), '{"a": 1, "b": 2}') AS extra,
+	   mycelium.json_schema_validate(regress_bounds.dynamic_chain(40), '{"a": "x"}') AS wrong_type;
 
 -- normal schemas are unaffected, also with a small budget
 SET mycelium.json_schema_max_steps = 1000;
@@ -77,6 +91,7 @@ SELECT * FROM mycelium.json_schema_errors(
 SELECT regress.try($$SELECT mycelium.json_schema_validate(regress_bounds.wide(100), regress_bounds.items(100, 100))$$);
 SELECT regress.try($$SELECT * FROM mycelium.json_schema_errors(regress_bounds.wide(100), regress_bounds.items(100, 100))$$);
 SELECT regress.try($$SELECT mycelium.json_schema_validate(regress_bounds.chain(40), '{"a": 1}')$$);
+SELECT regress.try($$SELECT mycelium.json_schema_validate(regress_bounds.dynamic_chain(40), '{"a": 1}')$$);
 -- exponentially many errors: refused at the default budget too
 RESET mycelium.json_schema_max_steps;
 SELECT mycelium.json_schema_validate(regress_bounds.doubling(40), '1') AS valid;

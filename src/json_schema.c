@@ -920,6 +920,7 @@ struct js_resource
 	json_t	   *root;
 	js_anchor  *anchors;
 	bool		foreign;		/* in another document than the schema's */
+	bool		dynamic;		/* has a "$dynamicAnchor" */
 };
 
 /* Another document a schema refers to, kept while the schema lives. */
@@ -1502,6 +1503,7 @@ add_anchor(js_cctx *cc, js_resource *res, const char *name, size_t len,
 			if (a->target == target)
 			{
 				a->dynamic |= dynamic;
+				res->dynamic |= dynamic;
 				return true;
 			}
 			return compile_error(cc, path, "duplicate anchor \"%.*s\"",
@@ -1515,6 +1517,7 @@ add_anchor(js_cctx *cc, js_resource *res, const char *name, size_t len,
 	a->dynamic = dynamic;
 	a->next = res->anchors;
 	res->anchors = a;
+	res->dynamic |= dynamic;
 	return true;
 }
 
@@ -2696,12 +2699,32 @@ fail:
  * ----------------------------------------------------------------
  */
 
-/* The dynamic scope: resources entered along the evaluation path. */
+/*
+ * The dynamic scope: resources entered along the evaluation path.
+ *
+ * "sig" identifies what "$dynamicRef" can see of it: the sequence of the
+ * distinct resources with a "$dynamicAnchor" in the order first entered
+ * (a "$dynamicRef" goes to the outermost resource defining its anchor, so
+ * two scopes with the same sequence resolve every "$dynamicRef" alike).
+ * Sequences are numbered as they appear (js_sig; 0 is the empty one);
+ * JS_SIG_NONE when there were too many to number.
+ */
 typedef struct js_scope
 {
 	const struct js_scope *up;
 	const js_resource *resource;
+	unsigned	sig;
 } js_scope;
+
+#define JS_SIG_NONE		UINT_MAX
+#define JS_MAX_SIGS		4096
+
+/* A numbered sequence: its last resource and the sequence before it. */
+typedef struct js_sig
+{
+	unsigned	parent;
+	const js_resource *resource;
+} js_sig;
 
 /*
  * Evaluated members (by iteration position) or items (by index) of the
@@ -2722,6 +2745,7 @@ typedef struct js_memo_entry
 {
 	const js_node *node;		/* NULL: free slot */
 	const json_t *inst;
+	unsigned	sig;			/* the dynamic scope's, when it matters */
 	int			rc;
 	bool		has_bits;
 	uint64_t   *bits;
@@ -2762,6 +2786,9 @@ typedef struct js_vctx
 	/* results of subschemas reached through references */
 	js_memo		memo;
 	int			memo_off;		/* > 0: instance values are temporary */
+	js_sig	   *sigs;			/* numbered dynamic scopes (js_scope.sig) */
+	unsigned	nsigs;
+	unsigned	sigs_cap;
 } js_vctx;
 
 /* Combine keyword results: -1 dominates, then 0. */
@@ -3881,42 +3908,83 @@ dynamic_target(const js_node *node, const js_scope *scope)
 	return target;
 }
 
+/*
+ * The number of the sequence "parent" followed by resource "res" (see
+ * js_scope): "parent" itself if "res" is in it already.  JS_SIG_NONE once
+ * JS_MAX_SIGS sequences are numbered (or out of memory).
+ */
+static unsigned
+scope_sig(js_vctx *ctx, unsigned parent, const js_resource *res)
+{
+	unsigned	p;
+	unsigned	i;
+
+	if (parent == JS_SIG_NONE)
+		return JS_SIG_NONE;
+	for (p = parent; p != 0; p = ctx->sigs[p - 1].parent)
+		if (ctx->sigs[p - 1].resource == res)
+			return parent;
+	for (i = 0; i < ctx->nsigs; i++)
+		if (ctx->sigs[i].parent == parent && ctx->sigs[i].resource == res)
+			return i + 1;
+	if (ctx->nsigs == JS_MAX_SIGS)
+		return JS_SIG_NONE;
+	if (ctx->nsigs == ctx->sigs_cap)
+	{
+		unsigned	newcap = ctx->sigs_cap ? ctx->sigs_cap * 2 : 16;
+		js_sig	   *sigs = js_mem_alloc(newcap * sizeof(js_sig));
+
+		if (sigs == NULL)
+			return JS_SIG_NONE;
+		if (ctx->sigs)
+			memcpy(sigs, ctx->sigs, ctx->nsigs * sizeof(js_sig));
+		js_mem_free(ctx->sigs);
+		ctx->sigs = sigs;
+		ctx->sigs_cap = newcap;
+	}
+	ctx->sigs[ctx->nsigs].parent = parent;
+	ctx->sigs[ctx->nsigs].resource = res;
+	return ++ctx->nsigs;
+}
+
 /* Hash of a memo key. */
 static inline size_t
-memo_hash(const js_node *node, const json_t *inst)
+memo_hash(const js_node *node, const json_t *inst, unsigned sig)
 {
 	uint64_t	h = hash_mix((uint64_t) (uintptr_t) node, (uint64_t) (uintptr_t) inst);
 
-	return (size_t) h;
+	return (size_t) hash_mix(h, sig);
 }
 
-/* The memo's entry for (node, inst), or NULL. */
+/* The memo's entry for (node, inst, sig), or NULL. */
 static js_memo_entry *
-memo_find(const js_memo *memo, const js_node *node, const json_t *inst)
+memo_find(const js_memo *memo, const js_node *node, const json_t *inst,
+		  unsigned sig)
 {
 	size_t		i;
 
 	if (memo->cap == 0)
 		return NULL;
-	for (i = memo_hash(node, inst) & (memo->cap - 1);
+	for (i = memo_hash(node, inst, sig) & (memo->cap - 1);
 		 memo->slots[i].node != NULL;
 		 i = (i + 1) & (memo->cap - 1))
 	{
-		if (memo->slots[i].node == node && memo->slots[i].inst == inst)
+		if (memo->slots[i].node == node && memo->slots[i].inst == inst &&
+			memo->slots[i].sig == sig)
 			return &memo->slots[i];
 	}
 	return NULL;
 }
 
 /*
- * The memo's entry for (node, inst), made (empty, has_bits false) if it
- * is not there.  NULL when the memo may not grow (out of memory, or at
+ * The memo's entry for (node, inst, sig), made (empty, has_bits false) if
+ * it is not there.  NULL when the memo may not grow (out of memory, or at
  * JS_MEMO_MAX_BYTES): the caller then just does without.
  */
 static js_memo_entry *
-memo_slot(js_memo *memo, const js_node *node, const json_t *inst)
+memo_slot(js_memo *memo, const js_node *node, const json_t *inst, unsigned sig)
 {
-	js_memo_entry *e = memo_find(memo, node, inst);
+	js_memo_entry *e = memo_find(memo, node, inst, sig);
 	size_t		i;
 
 	if (e)
@@ -3937,7 +4005,8 @@ memo_slot(js_memo *memo, const js_node *node, const json_t *inst)
 
 			if (memo->slots[i].node == NULL)
 				continue;
-			for (j = memo_hash(memo->slots[i].node, memo->slots[i].inst) & (newcap - 1);
+			for (j = memo_hash(memo->slots[i].node, memo->slots[i].inst,
+							   memo->slots[i].sig) & (newcap - 1);
 				 slots[j].node != NULL;
 				 j = (j + 1) & (newcap - 1))
 				;
@@ -3948,13 +4017,14 @@ memo_slot(js_memo *memo, const js_node *node, const json_t *inst)
 		memo->slots = slots;
 		memo->cap = newcap;
 	}
-	for (i = memo_hash(node, inst) & (memo->cap - 1);
+	for (i = memo_hash(node, inst, sig) & (memo->cap - 1);
 		 memo->slots[i].node != NULL;
 		 i = (i + 1) & (memo->cap - 1))
 		;
 	memo->count++;
 	memo->slots[i].node = node;
 	memo->slots[i].inst = inst;
+	memo->slots[i].sig = sig;
 	return &memo->slots[i];
 }
 
@@ -3977,12 +4047,13 @@ memo_free(js_memo *memo)
  * [next]}]) would otherwise be evaluated an exponential number of times.
  *
  * Only references make subschemas shared, so they are the only place to
- * memoise.  An outcome is a pure function of (target, instance value):
- * the value is never modified and the members/items evaluated are those
- * of the value alone -- except when "$dynamicRef" searches the dynamic
- * scope (the outcome then depends on the path: no memo for such schemas)
- * or for the temporary strings "propertyNames" validates (memo_off).
- * Those remain bounded by the step budget.
+ * memoise.  An outcome is a pure function of (target, instance value,
+ * what "$dynamicRef" sees of the dynamic scope (js_scope.sig, 0 when the
+ * schema has no "$dynamicRef" that searches it)): the value is never
+ * modified and the members/items evaluated are those of the value alone.
+ * Not memoised, and bounded by the step budget only: the temporary
+ * strings "propertyNames" validates (memo_off), and scopes beyond
+ * JS_MAX_SIGS.
  *
  * A memoised success is replayed in every mode (it reported no errors);
  * a failure only when errors are not being collected, since its errors
@@ -3998,9 +4069,9 @@ validate_ref(js_vctx *ctx, const js_node *target, json_t *inst,
 	js_eval		tmp;
 	int			r;
 
-	if (target->is_bool || ctx->memo_off > 0 || ctx->schema->scope_sensitive)
+	if (target->is_bool || ctx->memo_off > 0 || scope->sig == JS_SIG_NONE)
 		return validate_node(ctx, target, inst, ip, loc, scope, ev);
-	e = memo_find(&ctx->memo, target, inst);
+	e = memo_find(&ctx->memo, target, inst, scope->sig);
 	if (e && (e->rc == 1 || ctx->errors == NULL) && (ev == NULL || e->has_bits))
 	{
 		if (charge(ctx, 1, ip, loc) < 0)
@@ -4024,7 +4095,7 @@ validate_ref(js_vctx *ctx, const js_node *target, json_t *inst,
 		eval_merge(ev, &tmp);
 	}
 	if (r >= 0 && !ctx->stop && !ctx->failed &&
-		(e = memo_slot(&ctx->memo, target, inst)) != NULL)
+		(e = memo_slot(&ctx->memo, target, inst, scope->sig)) != NULL)
 	{
 		e->rc = r;
 		if (ev && !e->has_bits)
@@ -4164,6 +4235,9 @@ validate_node(js_vctx *ctx, const js_node *node, json_t *inst,
 	{
 		inner.up = scope;
 		inner.resource = node->resource;
+		inner.sig = scope->sig;
+		if (node->resource->dynamic && ctx->schema->scope_sensitive)
+			inner.sig = scope_sig(ctx, scope->sig, node->resource);
 		scope = &inner;
 	}
 	if (needs_eval(node, inst))
@@ -4639,8 +4713,12 @@ js_validate_limited(const js_schema *schema, json_t *instance,
 	}
 	scope.up = NULL;
 	scope.resource = schema->root->resource;
+	scope.sig = 0;
+	if (scope.resource->dynamic && schema->scope_sensitive)
+		scope.sig = scope_sig(&ctx, 0, scope.resource);
 	rc = validate_node(&ctx, schema->root, instance, NULL, NULL, &scope, NULL);
 	memo_free(&ctx.memo);
+	js_mem_free(ctx.sigs);
 	if (limits)
 	{
 		limits->steps = ctx.steps;
