@@ -95,6 +95,9 @@ SELECT regress.try($$SELECT mycelium.json_schema_validate(regress_bounds.dynamic
 -- exponentially many errors: refused at the default budget too
 RESET mycelium.json_schema_max_steps;
 SELECT mycelium.json_schema_validate(regress_bounds.doubling(40), '1') AS valid;
+SELECT mycelium.json_schema_validate(regress_bounds.doubling(40), '"x"') AS valid,
+	   mycelium.json_schema_validate(jsonb_build_object('propertyNames', '{"$ref": "#/$defs/d0"}'::jsonb,
+		'$defs', regress_bounds.doubling(40)->'$defs'), '{"a": 1, "b": 2}') AS property_names;
 SELECT count(*) FROM mycelium.json_schema_errors(regress_bounds.doubling(10), '1');
 SELECT * FROM regress.try($$SELECT count(*) FROM mycelium.json_schema_errors(regress_bounds.doubling(40), '1')$$)
  WHERE try NOT LIKE '  DETAIL: %';

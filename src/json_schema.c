@@ -2785,7 +2785,9 @@ typedef struct js_vctx
 
 	/* results of subschemas reached through references */
 	js_memo		memo;
-	int			memo_off;		/* > 0: instance values are temporary */
+	json_t	  **names;			/* property names made for "propertyNames", */
+	size_t		nnames;			/* kept to the end so that their addresses */
+	size_t		names_cap;		/* stay theirs for the memo */
 	js_sig	   *sigs;			/* numbered dynamic scopes (js_scope.sig) */
 	unsigned	nsigs;
 	unsigned	sigs_cap;
@@ -3592,11 +3594,25 @@ validate_property_name(js_vctx *ctx, const js_node *node, const char *key,
 
 	if (name == NULL)
 		return validation_fail(ctx, ip, sp, "propertyNames", "out of memory");
-	/* "name" is freed below and its address reused: keep it out of the memo */
-	ctx->memo_off++;
+	/* kept until validation ends: the memo knows values by their address */
+	if (ctx->nnames == ctx->names_cap)
+	{
+		size_t		newcap = ctx->names_cap ? ctx->names_cap * 2 : 16;
+		json_t	  **names = js_mem_alloc(newcap * sizeof(json_t *));
+
+		if (names == NULL)
+		{
+			json_decref(name);
+			return validation_fail(ctx, ip, sp, "propertyNames", "out of memory");
+		}
+		if (ctx->names)
+			memcpy(names, ctx->names, ctx->nnames * sizeof(json_t *));
+		js_mem_free(ctx->names);
+		ctx->names = names;
+		ctx->names_cap = newcap;
+	}
+	ctx->names[ctx->nnames++] = name;
 	r = validate_quiet(ctx, node->property_names, name, ip, &kp, scope, NULL);
-	ctx->memo_off--;
-	json_decref(name);
 	if (r == 0)
 		r = report(ctx, ip, sp, "propertyNames",
 				   "property name \"%.*s%s\" does not match the \"propertyNames\" schema",
@@ -4051,8 +4067,7 @@ memo_free(js_memo *memo)
  * what "$dynamicRef" sees of the dynamic scope (js_scope.sig, 0 when the
  * schema has no "$dynamicRef" that searches it)): the value is never
  * modified and the members/items evaluated are those of the value alone.
- * Not memoised, and bounded by the step budget only: the temporary
- * strings "propertyNames" validates (memo_off), and scopes beyond
+ * Not memoised, and bounded by the step budget only: scopes beyond
  * JS_MAX_SIGS.
  *
  * A memoised success is replayed in every mode (it reported no errors);
@@ -4069,7 +4084,7 @@ validate_ref(js_vctx *ctx, const js_node *target, json_t *inst,
 	js_eval		tmp;
 	int			r;
 
-	if (target->is_bool || ctx->memo_off > 0 || scope->sig == JS_SIG_NONE)
+	if (target->is_bool || scope->sig == JS_SIG_NONE)
 		return validate_node(ctx, target, inst, ip, loc, scope, ev);
 	e = memo_find(&ctx->memo, target, inst, scope->sig);
 	if (e && (e->rc == 1 || ctx->errors == NULL) && (ev == NULL || e->has_bits))
@@ -4719,6 +4734,9 @@ js_validate_limited(const js_schema *schema, json_t *instance,
 	rc = validate_node(&ctx, schema->root, instance, NULL, NULL, &scope, NULL);
 	memo_free(&ctx.memo);
 	js_mem_free(ctx.sigs);
+	while (ctx.nnames > 0)
+		json_decref(ctx.names[--ctx.nnames]);
+	js_mem_free(ctx.names);
 	if (limits)
 	{
 		limits->steps = ctx.steps;
