@@ -92,6 +92,10 @@ SELECT regress.try($$SELECT mycelium.json_schema_validate(regress_bounds.wide(10
 SELECT regress.try($$SELECT * FROM mycelium.json_schema_errors(regress_bounds.wide(100), regress_bounds.items(100, 100))$$);
 SELECT regress.try($$SELECT mycelium.json_schema_validate(regress_bounds.chain(40), '{"a": 1}')$$);
 SELECT regress.try($$SELECT mycelium.json_schema_validate(regress_bounds.dynamic_chain(40), '{"a": 1}')$$);
+-- compiling counts too: 2,000 subschemas are beyond 1,000 steps
+SELECT regress.try($$SELECT mycelium.json_schema_validate(
+	(SELECT jsonb_build_object('$defs', jsonb_object_agg('d' || i, '{"type": "integer"}'::jsonb))
+	   FROM generate_series(1, 2000) AS i), '1')$$);
 -- exponentially many errors: refused at the default budget too
 RESET mycelium.json_schema_max_steps;
 SELECT mycelium.json_schema_validate(regress_bounds.doubling(40), '1') AS valid;

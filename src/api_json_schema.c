@@ -506,7 +506,15 @@ compile_schema(Jsonb *schema)
 	opts.default_draft = JS_DRAFT_2020_12;
 	opts.regex = &pg_regex_ops;
 	opts.load = load_registered;
+	opts.max_steps = (unsigned long long) mc_json_schema_max_steps;
+	opts.interrupt = check_interrupts;
 	compiled = js_compile_opts(to_jansson(schema), &opts, &problem);
+	if (compiled == NULL && opts.failure && strcmp(opts.failure, "budget") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("JSON Schema compilation exceeded its budget of %d steps",
+						mc_json_schema_max_steps),
+				 errhint("Simplify the schema, or have a superuser raise mycelium.json_schema_max_steps.")));
 	if (compiled == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

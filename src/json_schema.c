@@ -1295,6 +1295,103 @@ percent_decode(const char *s, size_t len, size_t *outlen)
 }
 
 /* ----------------------------------------------------------------
+ * Map from (owner, name) to a pointer: resources by URI (owner NULL),
+ * anchors by resource and name.  Names are borrowed (arena strings).
+ * ----------------------------------------------------------------
+ */
+
+typedef struct js_name_entry
+{
+	const void *owner;
+	const char *name;			/* NULL: free slot */
+	size_t		len;
+	void	   *value;
+} js_name_entry;
+
+typedef struct js_name_map
+{
+	js_name_entry *slots;
+	size_t		cap;			/* power of two, or 0 */
+	size_t		count;
+} js_name_map;
+
+/* Hash of a name map key. */
+static size_t
+name_hash(const void *owner, const char *name, size_t len)
+{
+	return (size_t) hash_mix(hash_bytes(name, len), (uint64_t) (uintptr_t) owner);
+}
+
+/* The value stored for (owner, name), or NULL. */
+static void *
+name_map_get(const js_name_map *map, const void *owner, const char *name, size_t len)
+{
+	size_t		i;
+
+	if (map->cap == 0)
+		return NULL;
+	for (i = name_hash(owner, name, len) & (map->cap - 1); map->slots[i].name;
+		 i = (i + 1) & (map->cap - 1))
+	{
+		const js_name_entry *e = &map->slots[i];
+
+		if (e->owner == owner && e->len == len && memcmp(e->name, name, len) == 0)
+			return e->value;
+	}
+	return NULL;
+}
+
+/* Store a value for (owner, name), which must not be there yet. */
+static bool
+name_map_put(js_name_map *map, const void *owner, const char *name, size_t len,
+			 void *value)
+{
+	size_t		i;
+
+	if ((map->count + 1) * 2 > map->cap)
+	{
+		size_t		newcap = map->cap ? map->cap * 2 : 64;
+		js_name_entry *slots = js_mem_alloc(newcap * sizeof(js_name_entry));
+
+		if (slots == NULL)
+			return false;
+		memset(slots, 0, newcap * sizeof(js_name_entry));
+		for (i = 0; i < map->cap; i++)
+		{
+			size_t		j;
+			const js_name_entry *e = &map->slots[i];
+
+			if (e->name == NULL)
+				continue;
+			for (j = name_hash(e->owner, e->name, e->len) & (newcap - 1); slots[j].name;
+				 j = (j + 1) & (newcap - 1))
+				;
+			slots[j] = *e;
+		}
+		js_mem_free(map->slots);
+		map->slots = slots;
+		map->cap = newcap;
+	}
+	for (i = name_hash(owner, name, len) & (map->cap - 1); map->slots[i].name;
+		 i = (i + 1) & (map->cap - 1))
+		;
+	map->slots[i].owner = owner;
+	map->slots[i].name = name;
+	map->slots[i].len = len;
+	map->slots[i].value = value;
+	map->count++;
+	return true;
+}
+
+/* Release a name map. */
+static void
+name_map_free(js_name_map *map)
+{
+	js_mem_free(map->slots);
+	memset(map, 0, sizeof(*map));
+}
+
+/* ----------------------------------------------------------------
  * Compilation context and errors
  * ----------------------------------------------------------------
  */
@@ -1325,8 +1422,16 @@ typedef struct js_cctx
 	unsigned	vocab;			/* JS_V_* of the schema's own document */
 	json_t	   *(*load) (void *arg, const char *uri);
 	void	   *load_arg;
+	/* cost accounting, as in validation (see js_compile_options) */
+	unsigned long long steps;
+	unsigned long long max_steps;
+	unsigned long long next_interrupt;
+	int			(*interrupt) (void *arg);
+	void	   *interrupt_arg;
+	const char *failure;		/* "budget" or "interrupted" once stopped */
 	js_ptr_map	nodes;			/* json_t * -> js_node * */
 	js_ptr_map	resources;		/* resource root json_t * -> js_resource * */
+	js_name_map names;			/* URIs -> resources, names -> anchors */
 	js_pending *pending;
 	size_t		npending;
 	size_t		pending_cap;
@@ -1375,6 +1480,38 @@ compile_oom(js_cctx *cc)
 {
 	cc->oom = true;
 	return false;
+}
+
+/*
+ * Count "n" steps of compilation: false, with the error recorded, once the
+ * budget is exhausted or the interrupt hook stops compilation (and from
+ * then on).  Steps are the schema objects walked and the identifiers,
+ * anchors and pointer tokens compared or followed.
+ */
+static bool
+cc_charge(js_cctx *cc, unsigned long long n)
+{
+	if (cc->failure)
+		return false;
+	cc->steps += n;
+	if (cc->max_steps && cc->steps > cc->max_steps)
+	{
+		cc->failure = "budget";
+		compile_error(cc, NULL, "compiling the schema exceeded its budget of %llu steps",
+					  cc->max_steps);
+		return false;
+	}
+	if (cc->interrupt && cc->steps >= cc->next_interrupt)
+	{
+		cc->next_interrupt = cc->steps + JS_INTERRUPT_STEPS;
+		if (cc->interrupt(cc->interrupt_arg))
+		{
+			cc->failure = "interrupted";
+			compile_error(cc, NULL, "compilation was interrupted");
+			return false;
+		}
+	}
+	return true;
 }
 
 /* Fetch keyword "kw" from schema object "s" if the dialect knows it. */
@@ -1432,18 +1569,16 @@ static const struct
 	{"else", JS_SUB_ONE, JS_DALL},
 };
 
-/* Find a registered resource by absolute URI (without fragment). */
+/*
+ * Find a registered resource by absolute URI (without fragment); NULL if
+ * there is none (or cc_charge() failed).
+ */
 static js_resource *
-find_resource(const js_cctx *cc, const char *uri, size_t len)
+find_resource(js_cctx *cc, const char *uri, size_t len)
 {
-	js_resource *r;
-
-	for (r = cc->schema->resources; r; r = r->next)
-	{
-		if (strlen(r->uri) == len && memcmp(r->uri, uri, len) == 0)
-			return r;
-	}
-	return NULL;
+	if (!cc_charge(cc, 1))
+		return NULL;
+	return name_map_get(&cc->names, NULL, uri, len);
 }
 
 /* Create and register a resource rooted at "root" with URI "uri". */
@@ -1461,7 +1596,8 @@ add_resource(js_cctx *cc, json_t *root, const char *uri, size_t len,
 	}
 	r = arena_alloc(&cc->schema->arena, sizeof(*r));
 	if (r == NULL || (r->uri = arena_strndup(&cc->schema->arena, uri, len)) == NULL ||
-		!ptr_map_put(&cc->resources, root, r))
+		!ptr_map_put(&cc->resources, root, r) ||
+		!name_map_put(&cc->names, NULL, r->uri, len, r))
 	{
 		compile_oom(cc);
 		return NULL;
@@ -1495,23 +1631,23 @@ add_anchor(js_cctx *cc, js_resource *res, const char *name, size_t len,
 {
 	js_anchor  *a;
 
-	for (a = res->anchors; a; a = a->next)
+	if (!cc_charge(cc, 1))
+		return false;
+	if ((a = name_map_get(&cc->names, res, name, len)) != NULL)
 	{
-		if (strlen(a->name) == len && memcmp(a->name, name, len) == 0)
+		/* "$anchor" and "$dynamicAnchor" of one schema may coincide */
+		if (a->target == target)
 		{
-			/* "$anchor" and "$dynamicAnchor" of one schema may coincide */
-			if (a->target == target)
-			{
-				a->dynamic |= dynamic;
-				res->dynamic |= dynamic;
-				return true;
-			}
-			return compile_error(cc, path, "duplicate anchor \"%.*s\"",
-								 (int) len, name);
+			a->dynamic |= dynamic;
+			res->dynamic |= dynamic;
+			return true;
 		}
+		return compile_error(cc, path, "duplicate anchor \"%.*s\"",
+							 (int) len, name);
 	}
 	a = arena_alloc(&cc->schema->arena, sizeof(*a));
-	if (a == NULL || (a->name = arena_strndup(&cc->schema->arena, name, len)) == NULL)
+	if (a == NULL || (a->name = arena_strndup(&cc->schema->arena, name, len)) == NULL ||
+		!name_map_put(&cc->names, res, a->name, len, a))
 		return compile_oom(cc);
 	a->target = target;
 	a->dynamic = dynamic;
@@ -1646,7 +1782,7 @@ register_walk(js_cctx *cc, json_t *s, js_resource *res, const js_path *path,
 	if (depth > JS_MAX_DEPTH)
 		return compile_error(cc, path, "schema is nested more than %d levels deep",
 							 JS_MAX_DEPTH);
-	if (!register_id(cc, s, &res, path))
+	if (!cc_charge(cc, 1) || !register_id(cc, s, &res, path))
 		return false;
 	if (cc->draft != JS_DRAFT_7 &&
 		(!register_anchor(cc, s, res, "$anchor", path) ||
@@ -1690,7 +1826,7 @@ follow_pointer(js_cctx *cc, const char *ptr, size_t len, js_resource **res,
 		js_buf		tok = {0};
 		js_resource *r;
 
-		if (ptr[i] != '/')
+		if (ptr[i] != '/' || !cc_charge(cc, 1))
 			return false;
 		for (i++; i < len && ptr[i] != '/'; i++)
 		{
@@ -1848,12 +1984,12 @@ resolve_reference(js_cctx *cc, const js_resource *res, const char *ref,
 		}
 		else
 		{
-			js_anchor  *a;
+			js_anchor  *a = cc_charge(cc, 1) ?
+				name_map_get(&cc->names, r, frag, flen) : NULL;
 
-			for (a = r->anchors; a; a = a->next)
-				if (strlen(a->name) == flen && memcmp(a->name, frag, flen) == 0)
-					break;
-			if (a == NULL)
+			if (cc->failure)
+				ok = false;
+			else if (a == NULL)
 				ok = compile_error(cc, path, "cannot resolve reference \"%s\": "
 								   "no such anchor", ref);
 			else
@@ -2535,6 +2671,8 @@ compile_schema(js_cctx *cc, json_t *s, const js_resource *res,
 					  JS_MAX_DEPTH);
 		return NULL;
 	}
+	if (!cc_charge(cc, 1))
+		return NULL;
 	if (!json_is_object(s) && !json_is_boolean(s))
 	{
 		compile_error(cc, path, "a schema must be an object or a boolean");
@@ -3898,10 +4036,12 @@ validate_conditional(js_vctx *ctx, const js_node *node, json_t *inst,
 /*
  * Find the target of a "$dynamicRef": the outermost resource in the
  * dynamic scope defining the same "$dynamicAnchor" wins; without one, the
- * statically resolved target is used.
+ * statically resolved target is used.  Each anchor looked at is a step
+ * (a resource may have many); NULL if charge() failed.
  */
 static const js_node *
-dynamic_target(const js_node *node, const js_scope *scope)
+dynamic_target(js_vctx *ctx, const js_node *node, const js_scope *scope,
+			   const js_path *ip, const js_path *loc)
 {
 	const js_node *target = node->dynamic_ref;
 	const js_scope *s;
@@ -3914,6 +4054,8 @@ dynamic_target(const js_node *node, const js_scope *scope)
 
 		for (a = s->resource->anchors; a; a = a->next)
 		{
+			if (charge(ctx, 1, ip, loc) < 0)
+				return NULL;
 			if (a->dynamic && a->node && strcmp(a->name, node->dynamic_name) == 0)
 			{
 				target = a->node;
@@ -4149,9 +4291,11 @@ validate_applicators(js_vctx *ctx, const js_node *node, json_t *inst,
 	if (node->dynamic_ref && !JS_DONE(ctx, rc))
 	{
 		js_path		kp = path_kw(sp, "$dynamicRef");
+		const js_node *target = dynamic_target(ctx, node, scope, ip, &kp);
 
-		JS_MERGE(rc, validate_ref(ctx, dynamic_target(node, scope), inst, ip, &kp,
-								  scope, ev));
+		if (target == NULL)
+			return -1;
+		JS_MERGE(rc, validate_ref(ctx, target, inst, ip, &kp, scope, ev));
 	}
 	for (i = 0; i < node->all_of.count && !JS_DONE(ctx, rc); i++)
 	{
@@ -4616,7 +4760,7 @@ js_compile_draft(json_t *schema, js_draft default_draft,
 
 /* Compile a schema document with options; see json_schema.h. */
 js_schema *
-js_compile_opts(json_t *schema, const js_compile_options *opts, char **errmsg)
+js_compile_opts(json_t *schema, js_compile_options *opts, char **errmsg)
 {
 	js_cctx		cc;
 	js_schema  *result;
@@ -4645,10 +4789,17 @@ js_compile_opts(json_t *schema, const js_compile_options *opts, char **errmsg)
 	{
 		cc.load = opts->load;
 		cc.load_arg = opts->load_arg;
+		cc.max_steps = opts->max_steps;
+		cc.interrupt = opts->interrupt;
+		cc.interrupt_arg = opts->interrupt_arg;
+		cc.next_interrupt = JS_INTERRUPT_STEPS;
 	}
-	ok = compile_document(&cc, schema, default_draft);
+	ok = compile_document(&cc, schema, default_draft) && cc.errmsg == NULL;
+	if (opts)
+		opts->failure = cc.failure;
 	ptr_map_free(&cc.nodes);
 	ptr_map_free(&cc.resources);
+	name_map_free(&cc.names);
 	js_mem_free(cc.pending);
 	if (ok)
 		return result;

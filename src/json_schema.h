@@ -186,6 +186,11 @@ extern js_schema *js_compile_draft(json_t *schema, js_draft default_draft,
  *		if there is none (then compilation fails).  Documents are read in
  *		the dialect of the schema that refers to them.
  * load_arg: passed unchanged to load.
+ * max_steps, interrupt, interrupt_arg: as in js_limits, for compilation
+ *		(a step is a schema object walked, or an identifier, anchor or
+ *		pointer token compared or followed).
+ * failure: set by compilation: "budget" or "interrupted" if it stopped
+ *		for one of those, else NULL.
  */
 typedef struct js_compile_options
 {
@@ -193,10 +198,14 @@ typedef struct js_compile_options
 	const js_regex_ops *regex;
 	json_t	   *(*load) (void *arg, const char *uri);
 	void	   *load_arg;
+	unsigned long long max_steps;
+	int			(*interrupt) (void *arg);
+	void	   *interrupt_arg;
+	const char *failure;		/* out */
 } js_compile_options;
 
 /* Like js_compile(), with options (NULL: the defaults of js_compile). */
-extern js_schema *js_compile_opts(json_t *schema, const js_compile_options *opts,
+extern js_schema *js_compile_opts(json_t *schema, js_compile_options *opts,
 								  char **errmsg);
 
 /* Whether compiling the schema called the load hook (other documents). */

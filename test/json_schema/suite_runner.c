@@ -211,11 +211,16 @@ run_case(json_t *tcase, js_draft draft, const char *file, int *passed, int *tota
 	const char *desc = json_string_value(json_object_get(tcase, "description"));
 	json_t	   *tests = json_object_get(tcase, "tests");
 	char	   *errmsg = NULL;
-	js_compile_options opts = {draft, js_posix_regex_ops(), load_remote, NULL};
-	js_schema  *schema = js_compile_opts(json_object_get(tcase, "schema"), &opts,
-										 &errmsg);
+	js_compile_options opts;
+	js_schema  *schema;
 	size_t		i;
 	json_t	   *test;
+
+	memset(&opts, 0, sizeof(opts));
+	opts.default_draft = draft;
+	opts.regex = js_posix_regex_ops();
+	opts.load = load_remote;
+	schema = js_compile_opts(json_object_get(tcase, "schema"), &opts, &errmsg);
 
 	if (schema == NULL)
 	{
