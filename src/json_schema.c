@@ -3690,6 +3690,8 @@ validate_object_required(js_vctx *ctx, const js_node *node, json_t *inst,
 		json_t	   *name = json_array_get(node->required, i);
 		size_t		len = json_string_length(name);
 
+		if (charge(ctx, 1, ip, sp) < 0)
+			return -1;
 		if (!json_object_getn(inst, json_string_value(name), len))
 			JS_MERGE(rc, report(ctx, ip, sp, "required",
 								"required property \"%.*s%s\" is missing",
@@ -3700,6 +3702,8 @@ validate_object_required(js_vctx *ctx, const js_node *node, json_t *inst,
 	{
 		const js_dependency *d = &node->dependent_required[i];
 
+		if (charge(ctx, 1, ip, sp) < 0)
+			return -1;
 		if (!json_object_getn(inst, d->name, d->len))
 			continue;
 		for (j = 0; j < json_array_size(d->required) && !JS_DONE(ctx, rc); j++)
@@ -3707,6 +3711,8 @@ validate_object_required(js_vctx *ctx, const js_node *node, json_t *inst,
 			json_t	   *name = json_array_get(d->required, j);
 			size_t		len = json_string_length(name);
 
+			if (charge(ctx, 1, ip, sp) < 0)
+				return -1;
 			if (!json_object_getn(inst, json_string_value(name), len))
 				JS_MERGE(rc, report(ctx, ip, sp, node->dependent_required_kw,
 									"property \"%.*s%s\" is required when property "
@@ -3789,8 +3795,11 @@ validate_property(js_vctx *ctx, const js_node *node, const char *key,
 		const js_pattern_node *pn = &node->pattern_properties[i];
 		js_path		kp = path_kw(sp, "patternProperties");
 		js_path		kpn = path_kw(&kp, pn->pattern);
-		int			m = regex_match(ctx, pn->regex, key, klen, ip, &kpn,
-									"patternProperties");
+		int			m;
+
+		if (charge(ctx, 1, ip, &kpn) < 0)
+			return -1;
+		m = regex_match(ctx, pn->regex, key, klen, ip, &kpn, "patternProperties");
 
 		if (m < 0)
 			return -1;
@@ -3849,6 +3858,8 @@ validate_object(js_vctx *ctx, const js_node *node, json_t *inst,
 		js_path		kp = path_kw(sp, node->dependent_schemas_kw);
 		js_path		kpn = path_key(&kp, d->name, d->len);
 
+		if (charge(ctx, 1, ip, &kpn) < 0)
+			return -1;
 		if (json_object_getn(inst, d->name, d->len))
 			JS_MERGE(rc, validate_node(ctx, d->node, inst, ip, &kpn, scope, ev));
 	}

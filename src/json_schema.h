@@ -97,7 +97,10 @@ typedef struct js_regex_ops
  *
  * max_steps: the evaluation budget, 0 for none.  A step is one subschema
  *		applied to one instance value, one comparison made by "enum" or
- *		"uniqueItems", or (JS_ERROR_STEPS of them) one error reported.
+ *		"uniqueItems", one name looked up for "required", "dependentRequired"
+ *		or "dependentSchemas", one pattern tried by "patternProperties", one
+ *		anchor looked at for "$dynamicRef", or (JS_ERROR_STEPS of them) one
+ *		error reported.
  *		Beyond it validation stops and returns -1 with an error entry
  *		whose keyword is "budget".
  * interrupt: if not NULL, called with "arg" every JS_INTERRUPT_STEPS
