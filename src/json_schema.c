@@ -2889,11 +2889,18 @@ typedef struct js_memo_entry
 	uint64_t   *bits;
 } js_memo_entry;
 
-/* Memoised results of one validation: open addressing, linear probing. */
+/*
+ * Memoised results of one validation: the first JS_MEMO_SMALL in "small"
+ * (most schemas have few references: no allocation for them), then in a
+ * hash table (open addressing, linear probing).
+ */
+#define JS_MEMO_SMALL 8
+
 typedef struct js_memo
 {
+	js_memo_entry small[JS_MEMO_SMALL];
 	js_memo_entry *slots;
-	size_t		cap;			/* a power of 2, or 0 */
+	size_t		cap;			/* a power of 2, or 0 while "small" serves */
 	size_t		count;
 	size_t		bytes;			/* memory held, against JS_MEMO_MAX_BYTES */
 } js_memo;
@@ -4133,7 +4140,16 @@ memo_find(const js_memo *memo, const js_node *node, const json_t *inst,
 	size_t		i;
 
 	if (memo->cap == 0)
+	{
+		for (i = 0; i < memo->count; i++)
+		{
+			const js_memo_entry *e = &memo->small[i];
+
+			if (e->node == node && e->inst == inst && e->sig == sig)
+				return (js_memo_entry *) e;
+		}
 		return NULL;
+	}
 	for (i = memo_hash(node, inst, sig) & (memo->cap - 1);
 		 memo->slots[i].node != NULL;
 		 i = (i + 1) & (memo->cap - 1))
@@ -4158,28 +4174,37 @@ memo_slot(js_memo *memo, const js_node *node, const json_t *inst, unsigned sig)
 
 	if (e)
 		return e;
+	if (memo->cap == 0 && memo->count < JS_MEMO_SMALL)
+	{
+		e = &memo->small[memo->count++];
+		e->node = node;
+		e->inst = inst;
+		e->sig = sig;
+		return e;
+	}
 	if (memo->count + 1 > memo->cap / 2)
 	{
 		size_t		newcap = memo->cap ? memo->cap * 2 : 64;
 		size_t		size = newcap * sizeof(js_memo_entry);
+		js_memo_entry *old = memo->cap ? memo->slots : memo->small;
+		size_t		nold = memo->cap ? memo->cap : memo->count;
 		js_memo_entry *slots;
 
 		if (memo->bytes + size > JS_MEMO_MAX_BYTES ||
 			(slots = js_mem_alloc(size)) == NULL)
 			return NULL;
 		memset(slots, 0, size);
-		for (i = 0; i < memo->cap; i++)
+		for (i = 0; i < nold; i++)
 		{
 			size_t		j;
 
-			if (memo->slots[i].node == NULL)
+			if (old[i].node == NULL)
 				continue;
-			for (j = memo_hash(memo->slots[i].node, memo->slots[i].inst,
-							   memo->slots[i].sig) & (newcap - 1);
+			for (j = memo_hash(old[i].node, old[i].inst, old[i].sig) & (newcap - 1);
 				 slots[j].node != NULL;
 				 j = (j + 1) & (newcap - 1))
 				;
-			slots[j] = memo->slots[i];
+			slots[j] = old[i];
 		}
 		memo->bytes += size - memo->cap * sizeof(js_memo_entry);
 		js_mem_free(memo->slots);
@@ -4203,10 +4228,15 @@ memo_free(js_memo *memo)
 {
 	size_t		i;
 
+	if (memo->cap == 0)
+	{
+		for (i = 0; i < memo->count; i++)
+			js_mem_free(memo->small[i].bits);
+		return;
+	}
 	for (i = 0; i < memo->cap; i++)
 		js_mem_free(memo->slots[i].bits);
 	js_mem_free(memo->slots);
-	memset(memo, 0, sizeof(*memo));
 }
 
 /*
