@@ -23,6 +23,16 @@ SELECT mycelium.json_schema_validate(
 	'{"$schema": "http://json-schema.org/draft-07/schema#", "items": [{"type": "string"}], "additionalItems": false}',
 	'["a", 1]');
 
+-- the meta-schemas are built in: a schema is checked against its dialect's
+SELECT mycelium.json_schema_validate('{"$ref": "https://json-schema.org/draft/2020-12/schema"}',
+		'{"type": "object", "properties": {"a": {"minLength": 1}}}') AS valid,
+	   mycelium.json_schema_validate('{"$ref": "https://json-schema.org/draft/2020-12/schema"}',
+		'{"properties": {"a": {"minLength": -1}}}') AS negative_length,
+	   mycelium.json_schema_validate('{"$ref": "http://json-schema.org/draft-07/schema#"}',
+		'{"definitions": {"x": {"type": 5}}}') AS bad_type;
+SELECT instance_location, keyword_location FROM mycelium.json_schema_errors(
+	'{"$ref": "https://json-schema.org/draft/2020-12/schema"}', '{"$defs": {"x": {"required": [1]}}}');
+
 -- pattern uses PostgreSQL's regular expressions, unanchored
 SELECT mycelium.json_schema_validate('{"pattern": "^[a-z]+-\\d+$"}', '"task-42"'),
 	   mycelium.json_schema_validate('{"pattern": "\\d"}', '"abc"'),

@@ -11,6 +11,17 @@
  * own regular expression engine (advanced syntax, C collation), whose
  * syntax is close to the ECMA-262 expressions JSON Schema specifies.
  *
+ * Validation checks for interrupts as it goes (a statement timeout, a
+ * cancel or a terminate ends it promptly) and is refused (54000) beyond
+ * mycelium.json_schema_max_steps steps, so no schema can hold a backend
+ * or a scheduler worker for long.
+ *
+ * References to other documents resolve to the built-in meta-schemas or
+ * to the schema registry (mycelium.json_schema_registry, filled by
+ * register_schema): the current role's registration of the URI, else the
+ * shared one.  A schema that uses the registry is compiled for each call
+ * (the registry may change meanwhile); others are cached.
+ *
  * Compiled schemas are cached (MC_SCHEMA_CACHE of them, the oldest making
  * room): a schema is compiled into a memory context of its own, made under
  * the call's context and moved under the cache's only once compiled, so a
@@ -24,12 +35,16 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
 #include <float.h>
 #include <math.h>
 
 #include <jansson.h>
 
+#include "access/xact.h"
 #include "catalog/pg_collation.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
@@ -42,11 +57,18 @@
 #include "utils/memutils.h"
 
 #include "json_schema.h"
+#include "json_schema_meta.h"
 
 #include "api_json_schema.h"
+#include "catalog.h"
+#include "mycelium.h"
+#include "taskdef.h"
+#include "version.h"
 
 PG_FUNCTION_INFO_V1(mc_json_schema_validate);
 PG_FUNCTION_INFO_V1(mc_json_schema_errors);
+PG_FUNCTION_INFO_V1(mc_register_schema);
+PG_FUNCTION_INFO_V1(mc_unregister_schema);
 
 /* where the validator and jansson allocate during the current call */
 static MemoryContext js_cxt = NULL;
@@ -131,6 +153,59 @@ regex_release(void *arg, void *handle)
 }
 
 static const js_regex_ops pg_regex_ops = {regex_compile, regex_match, regex_release, NULL};
+
+/*
+ * check_interrupts
+ *		The validator's interrupt hook: a pending cancel, timeout or
+ *		terminate raises its error here, out of the validator, which holds
+ *		nothing but memory of the call's context.
+ */
+static int
+check_interrupts(void *arg)
+{
+	CHECK_FOR_INTERRUPTS();
+	return 0;
+}
+
+/*
+ * report_budget_exceeded
+ *		Refuses (54000) a validation that ran out of steps; "e" is its
+ *		failure entry, if errors were collected.
+ */
+static void
+pg_attribute_noreturn()
+report_budget_exceeded(const js_error *e)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+			 errmsg("JSON Schema evaluation exceeded its budget of %d steps",
+					mc_json_schema_max_steps),
+			 e ? errdetail_internal("Evaluation stopped at \"%s\" (schema location \"%s\").",
+									e->instance_location, e->keyword_location) : 0,
+			 errhint("Simplify the schema, or have a superuser raise mycelium.json_schema_max_steps.")));
+}
+
+/*
+ * validate
+ *		js_validate within this session's budget, checking for interrupts.
+ *		Running out of steps is an error even when errors are not
+ *		collected; other failures are the caller's to report.
+ */
+static int
+validate(js_schema *compiled, json_t *instance, js_error_list *errors)
+{
+	js_limits	limits;
+	int			rc;
+
+	memset(&limits, 0, sizeof(limits));
+	limits.max_steps = (unsigned long long) mc_json_schema_max_steps;
+	limits.interrupt = check_interrupts;
+	rc = js_validate_limited(compiled, instance, errors, &limits);
+	if (rc < 0 && errors == NULL && limits.failure != NULL &&
+		strcmp(limits.failure, "budget") == 0)
+		report_budget_exceeded(NULL);
+	return rc;
+}
 
 /*
  * begin_call
@@ -324,9 +399,86 @@ to_jansson(Jsonb *jb)
 }
 
 /*
+ * cstring_to_text_local, text_to_cstring_local
+ *		Conversions between C strings and text in the current memory
+ *		context (utils/builtins.h cannot be included here).
+ */
+static text *
+cstring_to_text_local(const char *str)
+{
+	size_t		len = strlen(str);
+	text	   *t = (text *) palloc(VARHDRSZ + len);
+
+	SET_VARSIZE(t, VARHDRSZ + len);
+	memcpy(VARDATA(t), str, len);
+	return t;
+}
+
+static char *
+text_to_cstring_local(const text *t)
+{
+	return pnstrdup(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+}
+
+/*
+ * is_boolean_scalar
+ *		Whether a scalar jsonb is true or false.
+ */
+static bool
+is_boolean_scalar(Jsonb *jb)
+{
+	JsonbValue	v;
+
+	return JsonbExtractScalar(&jb->root, &v) && v.type == jbvBool;
+}
+
+/*
+ * load_registered
+ *		The validator's load hook: the registered document with this URI,
+ *		the current role's, else the shared one; NULL if there is none.
+ *		Read as the current role (the registry's row security lets it see
+ *		those), with operators named in full whatever the search_path.
+ */
+static json_t *
+load_registered(void *arg, const char *uri)
+{
+	Oid			argtypes[2] = {OIDOID, TEXTOID};
+	Datum		values[2];
+	json_t	   *doc = NULL;
+	bool		isnull;
+
+	if (!IsTransactionState())
+		return NULL;
+	/* the registry is a catalog table of 0.2.0 */
+	mc_require_current_catalog();
+	values[0] = ObjectIdGetDatum(GetUserId());
+	values[1] = PointerGetDatum(cstring_to_text_local(uri));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT r.schema FROM mycelium.json_schema_registry r "
+							  "WHERE r.uri OPERATOR(pg_catalog.=) $2 "
+							  "AND (r.shared OR r.owner::pg_catalog.oid OPERATOR(pg_catalog.=) $1) "
+							  "ORDER BY r.shared LIMIT 1",
+							  2, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the JSON Schema registry");
+	if (SPI_processed > 0)
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+									  &isnull);
+
+		if (!isnull)
+			doc = to_jansson(DatumGetJsonbP(d));
+	}
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed");
+	return doc;
+}
+
+/*
  * compile_schema
  *		The compiled form of a schema given as jsonb, from the cache or
- *		compiled now; an invalid schema is an error.
+ *		compiled now; an invalid schema is an error.  One that refers to
+ *		registered documents is not cached, as they may change.
  */
 static js_schema *
 compile_schema(Jsonb *schema)
@@ -335,6 +487,7 @@ compile_schema(Jsonb *schema)
 	CachedSchema *slot;
 	char	   *problem = NULL;
 	js_schema  *compiled;
+	js_compile_options opts;
 	int			i;
 
 	for (i = 0; i < MC_SCHEMA_CACHE; i++)
@@ -349,12 +502,32 @@ compile_schema(Jsonb *schema)
 	/* compile into a context of its own, under the call's until it works */
 	js_cxt = AllocSetContextCreate(call_cxt, "mycelium compiled JSON Schema",
 								   ALLOCSET_SMALL_SIZES);
-	compiled = js_compile(to_jansson(schema), &pg_regex_ops, &problem);
+	memset(&opts, 0, sizeof(opts));
+	opts.default_draft = JS_DRAFT_2020_12;
+	opts.regex = &pg_regex_ops;
+	opts.load = load_registered;
+	opts.max_steps = (unsigned long long) mc_json_schema_max_steps;
+	opts.interrupt = check_interrupts;
+	compiled = js_compile_opts(to_jansson(schema), &opts, &problem);
+	if (compiled == NULL && opts.failure && strcmp(opts.failure, "budget") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("JSON Schema compilation exceeded its budget of %d steps",
+						mc_json_schema_max_steps),
+				 errhint("Simplify the schema, or have a superuser raise mycelium.json_schema_max_steps.")));
 	if (compiled == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid JSON Schema"),
-				 errdetail_internal("%s", problem ? problem : "the schema could not be compiled")));
+				 errdetail_internal("%s", problem ? problem : "the schema could not be compiled"),
+				 problem && strstr(problem, "no schema document") ?
+				 errhint("Other documents are registered with mycelium.register_schema.") : 0));
+	if (js_schema_loaded_documents(compiled))
+	{
+		/* stays in the call's context, freed with it */
+		js_cxt = call_cxt;
+		return compiled;
+	}
 
 	if (schema_cache_cxt == NULL)
 		schema_cache_cxt = AllocSetContextCreate(TopMemoryContext,
@@ -375,7 +548,8 @@ compile_schema(Jsonb *schema)
 
 /*
  * report_evaluation_failure
- *		Validation could not be completed (nesting too deep, for example).
+ *		Validation could not be completed (nesting too deep, or over its
+ *		budget, for example).
  */
 static void
 pg_attribute_noreturn()
@@ -384,6 +558,8 @@ report_evaluation_failure(js_error_list *errors)
 	const js_error *e = js_error_count(errors) > 0 ?
 		js_error_at(errors, js_error_count(errors) - 1) : NULL;
 
+	if (e && strcmp(e->keyword, "budget") == 0)
+		report_budget_exceeded(e);
 	ereport(ERROR,
 			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 			 errmsg("JSON Schema validation could not be completed"),
@@ -407,7 +583,7 @@ mc_json_schema_validate(PG_FUNCTION_ARGS)
 
 	begin_call();
 	errors = js_error_list_new(1);
-	rc = js_validate(compile_schema(schema), to_jansson(instance), errors);
+	rc = validate(compile_schema(schema), to_jansson(instance), errors);
 	if (rc < 0)
 		report_evaluation_failure(errors);
 	end_call();
@@ -433,7 +609,7 @@ mc_json_schema_errors(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	begin_call();
 	errors = js_error_list_new(0);
-	rc = js_validate(compile_schema(schema), to_jansson(instance), errors);
+	rc = validate(compile_schema(schema), to_jansson(instance), errors);
 	if (rc < 0)
 		report_evaluation_failure(errors);
 	for (i = 0; i < js_error_count(errors); i++)
@@ -491,7 +667,7 @@ mc_json_schema_check(Jsonb *schema, Jsonb *instance, int max_errors,
 	begin_call();
 	compiled = compile_schema(schema);
 	value = to_jansson(instance);
-	rc = js_validate(compiled, value, NULL);
+	rc = validate(compiled, value, NULL);
 	if (rc == 1)
 	{
 		end_call();
@@ -499,7 +675,7 @@ mc_json_schema_check(Jsonb *schema, Jsonb *instance, int max_errors,
 		return NIL;
 	}
 	errors = js_error_list_new(max_errors);
-	rc = js_validate(compiled, value, errors);
+	rc = validate(compiled, value, errors);
 	if (rc < 0)
 		report_evaluation_failure(errors);
 	MemoryContextSwitchTo(caller);
@@ -591,4 +767,152 @@ mc_json_syntax_check(const char *text, size_t len, McJsonSyntaxError *err)
 		err->message = pstrdup(jerr.text);
 	end_call();
 	return false;
+}
+
+/*
+ * registry_uri
+ *		The URI argument of register_schema/unregister_schema: absolute
+ *		(a scheme), without a fragment (an empty one is dropped), not one of
+ *		the built-in meta-schemas.
+ */
+static char *
+registry_uri(FunctionCallInfo fcinfo)
+{
+	char	   *uri;
+	size_t		len;
+	size_t		i;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("uri must not be null")));
+	uri = text_to_cstring_local(PG_GETARG_TEXT_PP(0));
+	len = strlen(uri);
+	if (len > 0 && uri[len - 1] == '#')
+		uri[--len] = '\0';
+	for (i = 0; i < len && (isalnum((unsigned char) uri[i]) ||
+							(i > 0 && strchr("+-.", uri[i]) != NULL)); i++)
+		;
+	if (i == 0 || !isalpha((unsigned char) uri[0]) || i >= len || uri[i] != ':')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("schema URI \"%s\" is not an absolute URI", uri),
+				 errhint("A registered schema is named by an absolute URI, such as https://example.com/schemas/order.json.")));
+	if (strchr(uri, '#') != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("schema URI \"%s\" has a fragment", uri),
+				 errdetail("A fragment names a place inside a document, not a document.")));
+	if (len > 2048)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("schema URI is too long"),
+				 errdetail("It takes %zu bytes; the limit is 2048.", len)));
+	if (js_builtin_document(uri, len) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("schema URI \"%s\" is a built-in meta-schema", uri)));
+	return uri;
+}
+
+/*
+ * registry_shared
+ *		The "shared" argument; sharing is for members of mycelium_admin.
+ */
+static bool
+registry_shared(FunctionCallInfo fcinfo, int argno, McCatalogSession *session)
+{
+	bool		shared = !PG_ARGISNULL(argno) && PG_GETARG_BOOL(argno);
+
+	if (shared && !session->caller_is_admin)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to share JSON Schemas"),
+				 errdetail("Only members of mycelium_admin register and unregister shared schemas.")));
+	return shared;
+}
+
+/*
+ * mc_register_schema
+ *		register_schema(uri, schema, shared): stores a JSON Schema document
+ *		for references to uri, the caller's own or (an admin's) shared,
+ *		replacing the one registered there before.  The document is checked
+ *		to be a schema (an object or a boolean) but not compiled: documents
+ *		may refer to each other, registered in any order.
+ */
+Datum
+mc_register_schema(PG_FUNCTION_ARGS)
+{
+	static const Oid argtypes[] = {REGROLEOID, TEXTOID, JSONBOID, BOOLOID};
+	McCatalogSession session;
+	char	   *uri = registry_uri(fcinfo);
+	Jsonb	   *schema;
+	bool		shared;
+	Datum		values[4];
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("schema must not be null")));
+	schema = PG_GETARG_JSONB_P(1);
+	if (!JB_ROOT_IS_OBJECT(schema) &&
+		!(JB_ROOT_IS_SCALAR(schema) && is_boolean_scalar(schema)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a JSON Schema must be an object or a boolean")));
+	mc_check_payload_size(schema, "schema");
+
+	mc_catalog_open(&session);
+	shared = registry_shared(fcinfo, 2, &session);
+	values[0] = ObjectIdGetDatum(session.caller);
+	values[1] = PointerGetDatum(cstring_to_text_local(uri));
+	values[2] = JsonbPGetDatum(schema);
+	values[3] = BoolGetDatum(shared);
+	/* one shared registration per URI, whoever made it */
+	if (shared)
+		(void) mc_catalog_run(MC_PLAN_SCHEMA_UNSHARE,
+							  "DELETE FROM mycelium.json_schema_registry "
+							  "WHERE uri = $2 AND shared AND owner <> $1",
+							  2, argtypes, values, NULL, 0);
+	(void) mc_catalog_run(MC_PLAN_SCHEMA_REGISTER,
+						  "INSERT INTO mycelium.json_schema_registry (owner, uri, schema, shared) "
+						  "VALUES ($1, $2, $3, $4) "
+						  "ON CONFLICT (owner, uri) DO UPDATE SET schema = EXCLUDED.schema, "
+						  "shared = EXCLUDED.shared, registered_at = pg_catalog.now()",
+						  4, argtypes, values, NULL, 0);
+	mc_catalog_close(&session);
+	PG_RETURN_VOID();
+}
+
+/*
+ * mc_unregister_schema
+ *		unregister_schema(uri, shared): removes the caller's registration of
+ *		uri or (an admin's call) the shared one.  Schemas that refer to it
+ *		fail to compile from then on.
+ */
+Datum
+mc_unregister_schema(PG_FUNCTION_ARGS)
+{
+	static const Oid argtypes[] = {REGROLEOID, TEXTOID, BOOLOID};
+	McCatalogSession session;
+	char	   *uri = registry_uri(fcinfo);
+	bool		shared;
+	Datum		values[3];
+
+	mc_catalog_open(&session);
+	shared = registry_shared(fcinfo, 1, &session);
+	values[0] = ObjectIdGetDatum(session.caller);
+	values[1] = PointerGetDatum(cstring_to_text_local(uri));
+	values[2] = BoolGetDatum(shared);
+	if (mc_catalog_run(MC_PLAN_SCHEMA_UNREGISTER,
+					   "DELETE FROM mycelium.json_schema_registry "
+					   "WHERE uri = $2 AND shared = $3 AND (shared OR owner = $1)",
+					   3, argtypes, values, NULL, 0) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("no %s JSON Schema is registered as \"%s\"",
+						shared ? "shared" : "own", uri),
+				 errhint("See mycelium.json_schemas.")));
+	mc_catalog_close(&session);
+	PG_RETURN_VOID();
 }

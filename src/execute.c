@@ -16,6 +16,8 @@
  * happens to its workflow meanwhile.
  *
  * A result that breaks the agent type's output schema fails the attempt.
+ * The check is part of the attempt: the task's timeout and cancel_workflow
+ * reach it as they reach the function (a schema can take long to check).
  *
  * A per-task timeout and cancel_workflow both interrupt the function
  * through the query-cancel mechanism; in a worker, cancel interrupts are
@@ -104,9 +106,35 @@ set_executing(McRunTask *task)
 }
 
 /*
+ * check_output_schema
+ *		A result that breaks its agent type's output schema is an error
+ *		inside the attempt, so the attempt fails (and its writes are undone)
+ *		like any other.
+ */
+static void
+check_output_schema(McRunTask *task, Jsonb *result)
+{
+	char	   *violations;
+
+	if (task->output_schema == NULL)
+		return;
+	violations = mc_json_schema_violations(task->output_schema, result);
+	if (violations != NULL)
+	{
+		task->error_type = "output_schema";
+		ereport(ERROR,
+				(errcode(ERRCODE_MC_EXECUTION),
+				 errmsg("result of task \"%s\" does not match the output schema of agent type \"%s\"",
+						task->task_id, task->agent_type),
+				 errdetail_internal("%s", violations)));
+	}
+}
+
+/*
  * call_executor
  *		Calls the executor function as the owner and returns its result as
- *		jsonb (JSON null for SQL NULL).  Runs inside the subtransaction.
+ *		jsonb (JSON null for SQL NULL), checked against the output schema.
+ *		Runs inside the subtransaction.
  */
 static Jsonb *
 call_executor(McRunTask *task, bool in_worker)
@@ -117,6 +145,7 @@ call_executor(McRunTask *task, bool in_worker)
 	int			save_sec_context;
 	int			nestlevel;
 	Datum		result;
+	Jsonb	   *jb;
 
 	if (!OidIsValid(task->executor))
 		ereport(ERROR,
@@ -159,6 +188,12 @@ call_executor(McRunTask *task, bool in_worker)
 		RESUME_CANCEL_INTERRUPTS();
 
 	result = FunctionCallInvoke(fcinfo);
+	if (fcinfo->isnull)
+		jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("null")));
+	else
+		jb = DatumGetJsonbP(result);
+	/* still within the timeout and with cancels let through */
+	check_output_schema(task, jb);
 
 	if (in_worker)
 		HOLD_CANCEL_INTERRUPTS();
@@ -168,35 +203,7 @@ call_executor(McRunTask *task, bool in_worker)
 
 	AtEOXact_GUC(false, nestlevel);
 	SetUserIdAndSecContext(save_userid, save_sec_context);
-
-	if (fcinfo->isnull)
-		return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("null")));
-	return DatumGetJsonbP(result);
-}
-
-/*
- * check_output_schema
- *		A result that breaks its agent type's output schema is an error
- *		inside the attempt, so the attempt fails (and its writes are undone)
- *		like any other.
- */
-static void
-check_output_schema(McRunTask *task, Jsonb *result)
-{
-	char	   *violations;
-
-	if (task->output_schema == NULL)
-		return;
-	violations = mc_json_schema_violations(task->output_schema, result);
-	if (violations != NULL)
-	{
-		task->error_type = "output_schema";
-		ereport(ERROR,
-				(errcode(ERRCODE_MC_EXECUTION),
-				 errmsg("result of task \"%s\" does not match the output schema of agent type \"%s\"",
-						task->task_id, task->agent_type),
-				 errdetail_internal("%s", violations)));
-	}
+	return jb;
 }
 
 /*
@@ -287,7 +294,6 @@ mc_execute_task(McRunTask *task, bool in_worker)
 		Jsonb	   *result = call_executor(task, in_worker);
 
 		check_result_size(task, result);
-		check_output_schema(task, result);
 		MemoryContextSwitchTo(cxt);
 		task->result = DatumGetJsonbPCopy(JsonbPGetDatum(result));
 		ReleaseCurrentSubTransaction();

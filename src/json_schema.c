@@ -40,6 +40,7 @@
 #include <string.h>
 
 #include "json_schema.h"
+#include "json_schema_meta.h"
 
 /* lets the compiler check format strings against their arguments */
 #ifdef __GNUC__
@@ -918,7 +919,16 @@ struct js_resource
 								 * anonymous root */
 	json_t	   *root;
 	js_anchor  *anchors;
+	bool		foreign;		/* in another document than the schema's */
+	bool		dynamic;		/* has a "$dynamicAnchor" */
 };
+
+/* Another document a schema refers to, kept while the schema lives. */
+typedef struct js_document
+{
+	struct js_document *next;
+	json_t	   *json;			/* our reference */
+} js_document;
 
 /* Registered regular expression handle, released by js_free(). */
 typedef struct js_regex_handle
@@ -1028,6 +1038,10 @@ struct js_schema
 	js_regex_handle *regexes;
 	js_regex_ops regex;
 	bool		has_regex;
+	bool		scope_sensitive;	/* a "$dynamicRef" searches the dynamic
+									 * scope: results depend on the path */
+	js_document *documents;		/* other documents referred to */
+	bool		loaded;			/* the load hook provided some of them */
 };
 
 /* ----------------------------------------------------------------
@@ -1281,6 +1295,103 @@ percent_decode(const char *s, size_t len, size_t *outlen)
 }
 
 /* ----------------------------------------------------------------
+ * Map from (owner, name) to a pointer: resources by URI (owner NULL),
+ * anchors by resource and name.  Names are borrowed (arena strings).
+ * ----------------------------------------------------------------
+ */
+
+typedef struct js_name_entry
+{
+	const void *owner;
+	const char *name;			/* NULL: free slot */
+	size_t		len;
+	void	   *value;
+} js_name_entry;
+
+typedef struct js_name_map
+{
+	js_name_entry *slots;
+	size_t		cap;			/* power of two, or 0 */
+	size_t		count;
+} js_name_map;
+
+/* Hash of a name map key. */
+static size_t
+name_hash(const void *owner, const char *name, size_t len)
+{
+	return (size_t) hash_mix(hash_bytes(name, len), (uint64_t) (uintptr_t) owner);
+}
+
+/* The value stored for (owner, name), or NULL. */
+static void *
+name_map_get(const js_name_map *map, const void *owner, const char *name, size_t len)
+{
+	size_t		i;
+
+	if (map->cap == 0)
+		return NULL;
+	for (i = name_hash(owner, name, len) & (map->cap - 1); map->slots[i].name;
+		 i = (i + 1) & (map->cap - 1))
+	{
+		const js_name_entry *e = &map->slots[i];
+
+		if (e->owner == owner && e->len == len && memcmp(e->name, name, len) == 0)
+			return e->value;
+	}
+	return NULL;
+}
+
+/* Store a value for (owner, name), which must not be there yet. */
+static bool
+name_map_put(js_name_map *map, const void *owner, const char *name, size_t len,
+			 void *value)
+{
+	size_t		i;
+
+	if ((map->count + 1) * 2 > map->cap)
+	{
+		size_t		newcap = map->cap ? map->cap * 2 : 64;
+		js_name_entry *slots = js_mem_alloc(newcap * sizeof(js_name_entry));
+
+		if (slots == NULL)
+			return false;
+		memset(slots, 0, newcap * sizeof(js_name_entry));
+		for (i = 0; i < map->cap; i++)
+		{
+			size_t		j;
+			const js_name_entry *e = &map->slots[i];
+
+			if (e->name == NULL)
+				continue;
+			for (j = name_hash(e->owner, e->name, e->len) & (newcap - 1); slots[j].name;
+				 j = (j + 1) & (newcap - 1))
+				;
+			slots[j] = *e;
+		}
+		js_mem_free(map->slots);
+		map->slots = slots;
+		map->cap = newcap;
+	}
+	for (i = name_hash(owner, name, len) & (map->cap - 1); map->slots[i].name;
+		 i = (i + 1) & (map->cap - 1))
+		;
+	map->slots[i].owner = owner;
+	map->slots[i].name = name;
+	map->slots[i].len = len;
+	map->slots[i].value = value;
+	map->count++;
+	return true;
+}
+
+/* Release a name map. */
+static void
+name_map_free(js_name_map *map)
+{
+	js_mem_free(map->slots);
+	memset(map, 0, sizeof(*map));
+}
+
+/* ----------------------------------------------------------------
  * Compilation context and errors
  * ----------------------------------------------------------------
  */
@@ -1298,12 +1409,29 @@ typedef struct js_pending
 	const js_resource *resource;
 } js_pending;
 
+/* Vocabularies of draft 2020-12 that a custom meta-schema may leave out. */
+#define JS_V_APPLICATOR		0x01
+#define JS_V_UNEVALUATED	0x02
+#define JS_V_VALIDATION		0x04
+#define JS_V_ALL			(JS_V_APPLICATOR | JS_V_UNEVALUATED | JS_V_VALIDATION)
+
 typedef struct js_cctx
 {
 	js_schema  *schema;
 	js_draft	draft;
+	unsigned	vocab;			/* JS_V_* of the schema's own document */
+	json_t	   *(*load) (void *arg, const char *uri);
+	void	   *load_arg;
+	/* cost accounting, as in validation (see js_compile_options) */
+	unsigned long long steps;
+	unsigned long long max_steps;
+	unsigned long long next_interrupt;
+	int			(*interrupt) (void *arg);
+	void	   *interrupt_arg;
+	const char *failure;		/* "budget" or "interrupted" once stopped */
 	js_ptr_map	nodes;			/* json_t * -> js_node * */
 	js_ptr_map	resources;		/* resource root json_t * -> js_resource * */
+	js_name_map names;			/* URIs -> resources, names -> anchors */
 	js_pending *pending;
 	size_t		npending;
 	size_t		pending_cap;
@@ -1352,6 +1480,38 @@ compile_oom(js_cctx *cc)
 {
 	cc->oom = true;
 	return false;
+}
+
+/*
+ * Count "n" steps of compilation: false, with the error recorded, once the
+ * budget is exhausted or the interrupt hook stops compilation (and from
+ * then on).  Steps are the schema objects walked and the identifiers,
+ * anchors and pointer tokens compared or followed.
+ */
+static bool
+cc_charge(js_cctx *cc, unsigned long long n)
+{
+	if (cc->failure)
+		return false;
+	cc->steps += n;
+	if (cc->max_steps && cc->steps > cc->max_steps)
+	{
+		cc->failure = "budget";
+		compile_error(cc, NULL, "compiling the schema exceeded its budget of %llu steps",
+					  cc->max_steps);
+		return false;
+	}
+	if (cc->interrupt && cc->steps >= cc->next_interrupt)
+	{
+		cc->next_interrupt = cc->steps + JS_INTERRUPT_STEPS;
+		if (cc->interrupt(cc->interrupt_arg))
+		{
+			cc->failure = "interrupted";
+			compile_error(cc, NULL, "compilation was interrupted");
+			return false;
+		}
+	}
+	return true;
 }
 
 /* Fetch keyword "kw" from schema object "s" if the dialect knows it. */
@@ -1409,18 +1569,16 @@ static const struct
 	{"else", JS_SUB_ONE, JS_DALL},
 };
 
-/* Find a registered resource by absolute URI (without fragment). */
+/*
+ * Find a registered resource by absolute URI (without fragment); NULL if
+ * there is none (or cc_charge() failed).
+ */
 static js_resource *
-find_resource(const js_cctx *cc, const char *uri, size_t len)
+find_resource(js_cctx *cc, const char *uri, size_t len)
 {
-	js_resource *r;
-
-	for (r = cc->schema->resources; r; r = r->next)
-	{
-		if (strlen(r->uri) == len && memcmp(r->uri, uri, len) == 0)
-			return r;
-	}
-	return NULL;
+	if (!cc_charge(cc, 1))
+		return NULL;
+	return name_map_get(&cc->names, NULL, uri, len);
 }
 
 /* Create and register a resource rooted at "root" with URI "uri". */
@@ -1438,7 +1596,8 @@ add_resource(js_cctx *cc, json_t *root, const char *uri, size_t len,
 	}
 	r = arena_alloc(&cc->schema->arena, sizeof(*r));
 	if (r == NULL || (r->uri = arena_strndup(&cc->schema->arena, uri, len)) == NULL ||
-		!ptr_map_put(&cc->resources, root, r))
+		!ptr_map_put(&cc->resources, root, r) ||
+		!name_map_put(&cc->names, NULL, r->uri, len, r))
 	{
 		compile_oom(cc);
 		return NULL;
@@ -1472,27 +1631,29 @@ add_anchor(js_cctx *cc, js_resource *res, const char *name, size_t len,
 {
 	js_anchor  *a;
 
-	for (a = res->anchors; a; a = a->next)
+	if (!cc_charge(cc, 1))
+		return false;
+	if ((a = name_map_get(&cc->names, res, name, len)) != NULL)
 	{
-		if (strlen(a->name) == len && memcmp(a->name, name, len) == 0)
+		/* "$anchor" and "$dynamicAnchor" of one schema may coincide */
+		if (a->target == target)
 		{
-			/* "$anchor" and "$dynamicAnchor" of one schema may coincide */
-			if (a->target == target)
-			{
-				a->dynamic |= dynamic;
-				return true;
-			}
-			return compile_error(cc, path, "duplicate anchor \"%.*s\"",
-								 (int) len, name);
+			a->dynamic |= dynamic;
+			res->dynamic |= dynamic;
+			return true;
 		}
+		return compile_error(cc, path, "duplicate anchor \"%.*s\"",
+							 (int) len, name);
 	}
 	a = arena_alloc(&cc->schema->arena, sizeof(*a));
-	if (a == NULL || (a->name = arena_strndup(&cc->schema->arena, name, len)) == NULL)
+	if (a == NULL || (a->name = arena_strndup(&cc->schema->arena, name, len)) == NULL ||
+		!name_map_put(&cc->names, res, a->name, len, a))
 		return compile_oom(cc);
 	a->target = target;
 	a->dynamic = dynamic;
 	a->next = res->anchors;
 	res->anchors = a;
+	res->dynamic |= dynamic;
 	return true;
 }
 
@@ -1526,13 +1687,23 @@ register_id(js_cctx *cc, json_t *s, js_resource **res, const js_path *path)
 	else if (hash && hash[1] != '\0' && cc->draft != JS_DRAFT_7)
 		ok = compile_error(cc, path,
 						   "\"$id\" must not contain a non-empty fragment");
+	else if ((*res)->root == s && strlen((*res)->uri) == doclen &&
+			 memcmp((*res)->uri, full, doclen) == 0)
+	{
+		/* a loaded document identifying itself by the URI it came by */
+		if (hash && hash[1] != '\0')
+			ok = add_anchor(cc, *res, hash + 1, strlen(hash + 1), s, false, path);
+	}
 	else
 	{
 		js_resource *r = add_resource(cc, s, full, doclen, path);
 
 		ok = (r != NULL);
 		if (ok)
+		{
+			r->foreign = (*res)->foreign;
 			*res = r;
+		}
 		if (ok && hash && hash[1] != '\0')
 			ok = add_anchor(cc, r, hash + 1, strlen(hash + 1), s, false, path);
 	}
@@ -1611,7 +1782,7 @@ register_walk(js_cctx *cc, json_t *s, js_resource *res, const js_path *path,
 	if (depth > JS_MAX_DEPTH)
 		return compile_error(cc, path, "schema is nested more than %d levels deep",
 							 JS_MAX_DEPTH);
-	if (!register_id(cc, s, &res, path))
+	if (!cc_charge(cc, 1) || !register_id(cc, s, &res, path))
 		return false;
 	if (cc->draft != JS_DRAFT_7 &&
 		(!register_anchor(cc, s, res, "$anchor", path) ||
@@ -1655,7 +1826,7 @@ follow_pointer(js_cctx *cc, const char *ptr, size_t len, js_resource **res,
 		js_buf		tok = {0};
 		js_resource *r;
 
-		if (ptr[i] != '/')
+		if (ptr[i] != '/' || !cc_charge(cc, 1))
 			return false;
 		for (i++; i < len && ptr[i] != '/'; i++)
 		{
@@ -1692,6 +1863,82 @@ follow_pointer(js_cctx *cc, const char *ptr, size_t len, js_resource **res,
 }
 
 /*
+ * Fetch the document whose absolute URI (no fragment) is the "len" bytes
+ * at "uri": a built-in meta-schema, else what the load hook gives.
+ * Returns a new reference, kept in the schema's list of documents, or
+ * NULL (no error recorded, but on out of memory).
+ */
+static json_t *
+fetch_document(js_cctx *cc, const char *uri, size_t len)
+{
+	const char *text = js_builtin_document(uri, len);
+	json_t	   *doc = NULL;
+	js_document *d;
+
+	if (text)
+		doc = json_loads(text, 0, NULL);
+	else if (cc->load)
+	{
+		char	   *copy = js_mem_alloc(len + 1);
+
+		if (copy == NULL)
+		{
+			compile_oom(cc);
+			return NULL;
+		}
+		memcpy(copy, uri, len);
+		copy[len] = '\0';
+		doc = cc->load(cc->load_arg, copy);
+		js_mem_free(copy);
+		cc->schema->loaded = true;
+	}
+	if (doc == NULL)
+	{
+		if (text)
+			compile_oom(cc);
+		return NULL;
+	}
+	d = arena_alloc(&cc->schema->arena, sizeof(*d));
+	if (d == NULL)
+	{
+		json_decref(doc);
+		compile_oom(cc);
+		return NULL;
+	}
+	d->json = doc;
+	d->next = cc->schema->documents;
+	cc->schema->documents = d;
+	return doc;
+}
+
+/*
+ * Make the document with absolute URI "uri" ("len" bytes) a resource of
+ * the schema, with the resources and anchors inside it.  Returns it, or
+ * NULL with an error recorded.
+ */
+static js_resource *
+load_document(js_cctx *cc, const char *uri, size_t len, const char *ref,
+			  const js_path *path)
+{
+	json_t	   *doc = fetch_document(cc, uri, len);
+	js_resource *r;
+
+	if (doc == NULL)
+	{
+		if (!cc->oom)
+			compile_error(cc, path, "cannot resolve reference \"%s\": "
+						  "no schema document \"%.*s\" is known", ref, (int) len, uri);
+		return NULL;
+	}
+	if ((r = add_resource(cc, doc, uri, len, path)) == NULL)
+		return NULL;
+	r->foreign = true;
+	if (!register_walk(cc, doc, r, NULL, 0))
+		return NULL;
+	return r;
+}
+
+/*
  * Resolve reference "ref" found in resource "res" to a schema value.
  * Stores the target, its resource, and the anchor it names if any.
  */
@@ -1712,10 +1959,13 @@ resolve_reference(js_cctx *cc, const js_resource *res, const char *ref,
 	hash = strchr(full, '#');
 	doclen = hash ? (size_t) (hash - full) : strlen(full);
 	r = find_resource(cc, full, doclen);
+	if (r == NULL && doclen > 0)
+		r = load_document(cc, full, doclen, ref, path);
+	else if (r == NULL)
+		compile_error(cc, path, "cannot resolve reference \"%s\": "
+					  "no base URI to resolve it against", ref);
 	if (r == NULL)
-		ok = compile_error(cc, path, "cannot resolve reference \"%s\": "
-						   "references to other documents are not supported",
-						   ref);
+		ok = false;
 	else if (hash == NULL || hash[1] == '\0')
 		*target = r->root;
 	else
@@ -1734,12 +1984,12 @@ resolve_reference(js_cctx *cc, const js_resource *res, const char *ref,
 		}
 		else
 		{
-			js_anchor  *a;
+			js_anchor  *a = cc_charge(cc, 1) ?
+				name_map_get(&cc->names, r, frag, flen) : NULL;
 
-			for (a = r->anchors; a; a = a->next)
-				if (strlen(a->name) == flen && memcmp(a->name, frag, flen) == 0)
-					break;
-			if (a == NULL)
+			if (cc->failure)
+				ok = false;
+			else if (a == NULL)
 				ok = compile_error(cc, path, "cannot resolve reference \"%s\": "
 								   "no such anchor", ref);
 			else
@@ -1796,6 +2046,7 @@ link_node(js_cctx *cc, js_node **slot, json_t *target, const js_resource *res)
 
 static js_node *compile_schema(js_cctx *cc, json_t *s, const js_resource *res,
 							   const js_path *path, int depth);
+static void restrict_vocabularies(const js_cctx *cc, js_node *node, const json_t *s);
 
 /*
  * Read a non-negative integer keyword (1.0 counts as an integer) into
@@ -2345,7 +2596,10 @@ compile_ref(js_cctx *cc, js_node *node, const json_t *s, const char *kw,
 	if (!resolve_reference(cc, res, json_string_value(v), &p, &target, &tres, &anchor))
 		return false;
 	if (anchor && anchor->dynamic && strcmp(kw, "$dynamicRef") == 0)
+	{
 		node->dynamic_name = anchor->name;
+		cc->schema->scope_sensitive = true;
+	}
 	return link_node(cc, slot, target, tres);
 }
 
@@ -2417,6 +2671,8 @@ compile_schema(js_cctx *cc, json_t *s, const js_resource *res,
 					  JS_MAX_DEPTH);
 		return NULL;
 	}
+	if (!cc_charge(cc, 1))
+		return NULL;
 	if (!json_is_object(s) && !json_is_boolean(s))
 	{
 		compile_error(cc, path, "a schema must be an object or a boolean");
@@ -2455,6 +2711,8 @@ compile_schema(js_cctx *cc, json_t *s, const js_resource *res,
 		compile_object(cc, node, s, res, path, depth) &&
 		compile_applicators(cc, node, s, res, path, depth) &&
 		compile_definitions(cc, s, res, path, depth);
+	if (ok && cc->vocab != JS_V_ALL && !res->foreign)
+		restrict_vocabularies(cc, node, s);
 	return ok ? node : NULL;
 }
 
@@ -2579,12 +2837,32 @@ fail:
  * ----------------------------------------------------------------
  */
 
-/* The dynamic scope: resources entered along the evaluation path. */
+/*
+ * The dynamic scope: resources entered along the evaluation path.
+ *
+ * "sig" identifies what "$dynamicRef" can see of it: the sequence of the
+ * distinct resources with a "$dynamicAnchor" in the order first entered
+ * (a "$dynamicRef" goes to the outermost resource defining its anchor, so
+ * two scopes with the same sequence resolve every "$dynamicRef" alike).
+ * Sequences are numbered as they appear (js_sig; 0 is the empty one);
+ * JS_SIG_NONE when there were too many to number.
+ */
 typedef struct js_scope
 {
 	const struct js_scope *up;
 	const js_resource *resource;
+	unsigned	sig;
 } js_scope;
+
+#define JS_SIG_NONE		UINT_MAX
+#define JS_MAX_SIGS		4096
+
+/* A numbered sequence: its last resource and the sequence before it. */
+typedef struct js_sig
+{
+	unsigned	parent;
+	const js_resource *resource;
+} js_sig;
 
 /*
  * Evaluated members (by iteration position) or items (by index) of the
@@ -2597,6 +2875,39 @@ typedef struct js_eval
 	uint64_t	inline_bits[2];
 } js_eval;
 
+/*
+ * One memoised result: "node" applied to instance value "inst" returned
+ * "rc" (0 or 1) and, if has_bits, evaluated the members/items in "bits".
+ */
+typedef struct js_memo_entry
+{
+	const js_node *node;		/* NULL: free slot */
+	const json_t *inst;
+	unsigned	sig;			/* the dynamic scope's, when it matters */
+	int			rc;
+	bool		has_bits;
+	uint64_t   *bits;
+} js_memo_entry;
+
+/*
+ * Memoised results of one validation: the first JS_MEMO_SMALL in "small"
+ * (most schemas have few references: no allocation for them), then in a
+ * hash table (open addressing, linear probing).
+ */
+#define JS_MEMO_SMALL 8
+
+typedef struct js_memo
+{
+	js_memo_entry small[JS_MEMO_SMALL];
+	js_memo_entry *slots;
+	size_t		cap;			/* a power of 2, or 0 while "small" serves */
+	size_t		count;
+	size_t		bytes;			/* memory held, against JS_MEMO_MAX_BYTES */
+} js_memo;
+
+/* Memory a validation's memo may hold; beyond it, nothing more is kept. */
+#define JS_MEMO_MAX_BYTES ((size_t) 64 * 1024 * 1024)
+
 typedef struct js_vctx
 {
 	const js_schema *schema;
@@ -2608,6 +2919,23 @@ typedef struct js_vctx
 	char	   *fail_keyword;
 	const char *fail_kw;
 	char	   *fail_msg;
+
+	/* cost accounting (see js_limits) */
+	unsigned long long steps;
+	unsigned long long next_check;	/* when charge() must look closer */
+	unsigned long long next_interrupt;
+	unsigned long long max_steps;	/* 0: no budget */
+	int			(*interrupt) (void *arg);
+	void	   *interrupt_arg;
+
+	/* results of subschemas reached through references */
+	js_memo		memo;
+	json_t	  **names;			/* property names made for "propertyNames", */
+	size_t		nnames;			/* kept to the end so that their addresses */
+	size_t		names_cap;		/* stay theirs for the memo */
+	js_sig	   *sigs;			/* numbered dynamic scopes (js_scope.sig) */
+	unsigned	nsigs;
+	unsigned	sigs_cap;
 } js_vctx;
 
 /* Combine keyword results: -1 dominates, then 0. */
@@ -2702,6 +3030,50 @@ validation_fail_at(js_vctx *ctx, const js_path *ip, const js_path *loc,
 	return -1;
 }
 
+/*
+ * The slow path of charge(): fail once the budget is exhausted, call the
+ * interrupt hook when it is due, and work out the next step count at
+ * which charge() must come here again.  Returns 0, or -1 on failure.
+ */
+static int
+charge_slow(js_vctx *ctx, const js_path *ip, const js_path *loc)
+{
+	if (ctx->max_steps && ctx->steps > ctx->max_steps)
+	{
+		char		msg[96];
+
+		snprintf(msg, sizeof(msg), "evaluation exceeded its budget of %llu steps",
+				 ctx->max_steps);
+		return validation_fail_at(ctx, ip, loc, "budget", msg);
+	}
+	if (ctx->interrupt && ctx->steps >= ctx->next_interrupt)
+	{
+		if (ctx->interrupt(ctx->interrupt_arg))
+			return validation_fail_at(ctx, ip, loc, "interrupted",
+									  "evaluation was interrupted");
+		ctx->next_interrupt = ctx->steps + JS_INTERRUPT_STEPS;
+	}
+	ctx->next_check = ctx->interrupt ? ctx->next_interrupt : ULLONG_MAX;
+	if (ctx->max_steps && ctx->max_steps < ctx->next_check)
+		ctx->next_check = ctx->max_steps + 1;
+	return 0;
+}
+
+/*
+ * Count "n" steps of evaluation at instance location "ip" and keyword
+ * location "loc".  Returns 0, or -1 (recorded) when the budget is
+ * exhausted or the interrupt hook stops evaluation.  One comparison in
+ * the common case, so that it can be called for every subschema.
+ */
+static inline int
+charge(js_vctx *ctx, unsigned long long n, const js_path *ip, const js_path *loc)
+{
+	ctx->steps += n;
+	if (ctx->steps >= ctx->next_check)
+		return charge_slow(ctx, ip, loc);
+	return 0;
+}
+
 /* Record an internal failure of keyword "kw" of the schema at "sp". */
 static int
 validation_fail(js_vctx *ctx, const js_path *ip, const js_path *sp,
@@ -2730,6 +3102,9 @@ vreport_at(js_vctx *ctx, const js_path *ip, const js_path *loc,
 		ctx->stop = true;
 		return 0;
 	}
+	/* errors cost memory: they count against the budget */
+	if (charge(ctx, JS_ERROR_STEPS, ip, loc) < 0)
+		return -1;
 	buf_vprintf(&msg, fmt, ap);
 	if (!error_list_append(ctx->errors, path_string(ip), path_string(loc),
 						   keyword, buf_finish(&msg)))
@@ -2946,7 +3321,11 @@ validate_generic(js_vctx *ctx, const js_node *node, json_t *inst,
 		int			eq = 0;
 
 		for (i = 0; i < json_array_size(node->enum_values) && eq == 0; i++)
+		{
+			if (charge(ctx, 1, ip, sp) < 0)
+				return -1;
 			eq = json_equal_depth(inst, json_array_get(node->enum_values, i), 0);
+		}
 		if (eq < 0)
 			return validation_fail(ctx, ip, sp, "enum",
 								   "value is nested too deeply to compare");
@@ -3087,13 +3466,15 @@ item_hash_cmp(const void *a, const void *b)
 }
 
 /*
- * Look for two equal items in array "arr": small arrays pairwise, large
- * ones by sorting item hashes.  Returns 1 with the pair's indexes, 0 if
- * all items are distinct, -1 if items are nested too deeply, -2 when out
- * of memory.
+ * Look for two equal items in array "arr" (at "ip", for keyword location
+ * "sp"): small arrays pairwise, large ones by sorting item hashes; each
+ * item hashed and each comparison is a step.  Returns 1 with the pair's
+ * indexes, 0 if all items are distinct, -1 if items are nested too
+ * deeply, -2 when out of memory, -3 if charge() failed (recorded).
  */
 static int
-find_duplicate(const json_t *arr, size_t *first, size_t *second)
+find_duplicate(js_vctx *ctx, const json_t *arr, size_t *first, size_t *second,
+			   const js_path *ip, const js_path *sp)
 {
 	size_t		n = json_array_size(arr);
 	js_item_hash *h;
@@ -3106,9 +3487,12 @@ find_duplicate(const json_t *arr, size_t *first, size_t *second)
 		for (i = 0; i < n; i++)
 			for (j = i + 1; j < n; j++)
 			{
-				int			eq = json_equal_depth(json_array_get(arr, i),
-												  json_array_get(arr, j), 0);
+				int			eq;
 
+				if (charge(ctx, 1, ip, sp) < 0)
+					return -3;
+				eq = json_equal_depth(json_array_get(arr, i),
+									  json_array_get(arr, j), 0);
 				if (eq != 0)
 				{
 					*first = i;
@@ -3122,6 +3506,11 @@ find_duplicate(const json_t *arr, size_t *first, size_t *second)
 		return -2;
 	for (i = 0; i < n; i++)
 	{
+		if (charge(ctx, 1, ip, sp) < 0)
+		{
+			js_mem_free(h);
+			return -3;
+		}
 		h[i].hash = json_hash(json_array_get(arr, i), 0);
 		h[i].index = i;
 	}
@@ -3129,6 +3518,11 @@ find_duplicate(const json_t *arr, size_t *first, size_t *second)
 	for (i = 0; i < n && result == 0; i++)
 		for (j = i + 1; j < n && h[j].hash == h[i].hash && result == 0; j++)
 		{
+			if (charge(ctx, 1, ip, sp) < 0)
+			{
+				result = -3;
+				break;
+			}
 			result = json_equal_depth(json_array_get(arr, h[i].index),
 									  json_array_get(arr, h[j].index), 0);
 			*first = h[i].index;
@@ -3158,8 +3552,10 @@ validate_array_size(js_vctx *ctx, const js_node *node, json_t *inst,
 	{
 		size_t		a = 0;
 		size_t		b = 0;
-		int			dup = find_duplicate(inst, &a, &b);
+		int			dup = find_duplicate(ctx, inst, &a, &b, ip, sp);
 
+		if (dup == -3)
+			return -1;
 		if (dup < 0)
 			return validation_fail(ctx, ip, sp, "uniqueItems",
 								   dup == -2 ? "out of memory" :
@@ -3301,6 +3697,8 @@ validate_object_required(js_vctx *ctx, const js_node *node, json_t *inst,
 		json_t	   *name = json_array_get(node->required, i);
 		size_t		len = json_string_length(name);
 
+		if (charge(ctx, 1, ip, sp) < 0)
+			return -1;
 		if (!json_object_getn(inst, json_string_value(name), len))
 			JS_MERGE(rc, report(ctx, ip, sp, "required",
 								"required property \"%.*s%s\" is missing",
@@ -3311,6 +3709,8 @@ validate_object_required(js_vctx *ctx, const js_node *node, json_t *inst,
 	{
 		const js_dependency *d = &node->dependent_required[i];
 
+		if (charge(ctx, 1, ip, sp) < 0)
+			return -1;
 		if (!json_object_getn(inst, d->name, d->len))
 			continue;
 		for (j = 0; j < json_array_size(d->required) && !JS_DONE(ctx, rc); j++)
@@ -3318,6 +3718,8 @@ validate_object_required(js_vctx *ctx, const js_node *node, json_t *inst,
 			json_t	   *name = json_array_get(d->required, j);
 			size_t		len = json_string_length(name);
 
+			if (charge(ctx, 1, ip, sp) < 0)
+				return -1;
 			if (!json_object_getn(inst, json_string_value(name), len))
 				JS_MERGE(rc, report(ctx, ip, sp, node->dependent_required_kw,
 									"property \"%.*s%s\" is required when property "
@@ -3343,8 +3745,25 @@ validate_property_name(js_vctx *ctx, const js_node *node, const char *key,
 
 	if (name == NULL)
 		return validation_fail(ctx, ip, sp, "propertyNames", "out of memory");
+	/* kept until validation ends: the memo knows values by their address */
+	if (ctx->nnames == ctx->names_cap)
+	{
+		size_t		newcap = ctx->names_cap ? ctx->names_cap * 2 : 16;
+		json_t	  **names = js_mem_alloc(newcap * sizeof(json_t *));
+
+		if (names == NULL)
+		{
+			json_decref(name);
+			return validation_fail(ctx, ip, sp, "propertyNames", "out of memory");
+		}
+		if (ctx->names)
+			memcpy(names, ctx->names, ctx->nnames * sizeof(json_t *));
+		js_mem_free(ctx->names);
+		ctx->names = names;
+		ctx->names_cap = newcap;
+	}
+	ctx->names[ctx->nnames++] = name;
 	r = validate_quiet(ctx, node->property_names, name, ip, &kp, scope, NULL);
-	json_decref(name);
 	if (r == 0)
 		r = report(ctx, ip, sp, "propertyNames",
 				   "property name \"%.*s%s\" does not match the \"propertyNames\" schema",
@@ -3383,8 +3802,11 @@ validate_property(js_vctx *ctx, const js_node *node, const char *key,
 		const js_pattern_node *pn = &node->pattern_properties[i];
 		js_path		kp = path_kw(sp, "patternProperties");
 		js_path		kpn = path_kw(&kp, pn->pattern);
-		int			m = regex_match(ctx, pn->regex, key, klen, ip, &kpn,
-									"patternProperties");
+		int			m;
+
+		if (charge(ctx, 1, ip, &kpn) < 0)
+			return -1;
+		m = regex_match(ctx, pn->regex, key, klen, ip, &kpn, "patternProperties");
 
 		if (m < 0)
 			return -1;
@@ -3443,6 +3865,8 @@ validate_object(js_vctx *ctx, const js_node *node, json_t *inst,
 		js_path		kp = path_kw(sp, node->dependent_schemas_kw);
 		js_path		kpn = path_key(&kp, d->name, d->len);
 
+		if (charge(ctx, 1, ip, &kpn) < 0)
+			return -1;
 		if (json_object_getn(inst, d->name, d->len))
 			JS_MERGE(rc, validate_node(ctx, d->node, inst, ip, &kpn, scope, ev));
 	}
@@ -3630,10 +4054,12 @@ validate_conditional(js_vctx *ctx, const js_node *node, json_t *inst,
 /*
  * Find the target of a "$dynamicRef": the outermost resource in the
  * dynamic scope defining the same "$dynamicAnchor" wins; without one, the
- * statically resolved target is used.
+ * statically resolved target is used.  Each anchor looked at is a step
+ * (a resource may have many); NULL if charge() failed.
  */
 static const js_node *
-dynamic_target(const js_node *node, const js_scope *scope)
+dynamic_target(js_vctx *ctx, const js_node *node, const js_scope *scope,
+			   const js_path *ip, const js_path *loc)
 {
 	const js_node *target = node->dynamic_ref;
 	const js_scope *s;
@@ -3646,6 +4072,8 @@ dynamic_target(const js_node *node, const js_scope *scope)
 
 		for (a = s->resource->anchors; a; a = a->next)
 		{
+			if (charge(ctx, 1, ip, loc) < 0)
+				return NULL;
 			if (a->dynamic && a->node && strcmp(a->name, node->dynamic_name) == 0)
 			{
 				target = a->node;
@@ -3654,6 +4082,236 @@ dynamic_target(const js_node *node, const js_scope *scope)
 		}
 	}
 	return target;
+}
+
+/*
+ * The number of the sequence "parent" followed by resource "res" (see
+ * js_scope): "parent" itself if "res" is in it already.  JS_SIG_NONE once
+ * JS_MAX_SIGS sequences are numbered (or out of memory).
+ */
+static unsigned
+scope_sig(js_vctx *ctx, unsigned parent, const js_resource *res)
+{
+	unsigned	p;
+	unsigned	i;
+
+	if (parent == JS_SIG_NONE)
+		return JS_SIG_NONE;
+	for (p = parent; p != 0; p = ctx->sigs[p - 1].parent)
+		if (ctx->sigs[p - 1].resource == res)
+			return parent;
+	for (i = 0; i < ctx->nsigs; i++)
+		if (ctx->sigs[i].parent == parent && ctx->sigs[i].resource == res)
+			return i + 1;
+	if (ctx->nsigs == JS_MAX_SIGS)
+		return JS_SIG_NONE;
+	if (ctx->nsigs == ctx->sigs_cap)
+	{
+		unsigned	newcap = ctx->sigs_cap ? ctx->sigs_cap * 2 : 16;
+		js_sig	   *sigs = js_mem_alloc(newcap * sizeof(js_sig));
+
+		if (sigs == NULL)
+			return JS_SIG_NONE;
+		if (ctx->sigs)
+			memcpy(sigs, ctx->sigs, ctx->nsigs * sizeof(js_sig));
+		js_mem_free(ctx->sigs);
+		ctx->sigs = sigs;
+		ctx->sigs_cap = newcap;
+	}
+	ctx->sigs[ctx->nsigs].parent = parent;
+	ctx->sigs[ctx->nsigs].resource = res;
+	return ++ctx->nsigs;
+}
+
+/* Hash of a memo key. */
+static inline size_t
+memo_hash(const js_node *node, const json_t *inst, unsigned sig)
+{
+	uint64_t	h = hash_mix((uint64_t) (uintptr_t) node, (uint64_t) (uintptr_t) inst);
+
+	return (size_t) hash_mix(h, sig);
+}
+
+/* The memo's entry for (node, inst, sig), or NULL. */
+static js_memo_entry *
+memo_find(const js_memo *memo, const js_node *node, const json_t *inst,
+		  unsigned sig)
+{
+	size_t		i;
+
+	if (memo->cap == 0)
+	{
+		for (i = 0; i < memo->count; i++)
+		{
+			const js_memo_entry *e = &memo->small[i];
+
+			if (e->node == node && e->inst == inst && e->sig == sig)
+				return (js_memo_entry *) e;
+		}
+		return NULL;
+	}
+	for (i = memo_hash(node, inst, sig) & (memo->cap - 1);
+		 memo->slots[i].node != NULL;
+		 i = (i + 1) & (memo->cap - 1))
+	{
+		if (memo->slots[i].node == node && memo->slots[i].inst == inst &&
+			memo->slots[i].sig == sig)
+			return &memo->slots[i];
+	}
+	return NULL;
+}
+
+/*
+ * The memo's entry for (node, inst, sig), made (empty, has_bits false) if
+ * it is not there.  NULL when the memo may not grow (out of memory, or at
+ * JS_MEMO_MAX_BYTES): the caller then just does without.
+ */
+static js_memo_entry *
+memo_slot(js_memo *memo, const js_node *node, const json_t *inst, unsigned sig)
+{
+	js_memo_entry *e = memo_find(memo, node, inst, sig);
+	size_t		i;
+
+	if (e)
+		return e;
+	if (memo->cap == 0 && memo->count < JS_MEMO_SMALL)
+	{
+		e = &memo->small[memo->count++];
+		e->node = node;
+		e->inst = inst;
+		e->sig = sig;
+		return e;
+	}
+	if (memo->count + 1 > memo->cap / 2)
+	{
+		size_t		newcap = memo->cap ? memo->cap * 2 : 64;
+		size_t		size = newcap * sizeof(js_memo_entry);
+		js_memo_entry *old = memo->cap ? memo->slots : memo->small;
+		size_t		nold = memo->cap ? memo->cap : memo->count;
+		js_memo_entry *slots;
+
+		if (memo->bytes + size > JS_MEMO_MAX_BYTES ||
+			(slots = js_mem_alloc(size)) == NULL)
+			return NULL;
+		memset(slots, 0, size);
+		for (i = 0; i < nold; i++)
+		{
+			size_t		j;
+
+			if (old[i].node == NULL)
+				continue;
+			for (j = memo_hash(old[i].node, old[i].inst, old[i].sig) & (newcap - 1);
+				 slots[j].node != NULL;
+				 j = (j + 1) & (newcap - 1))
+				;
+			slots[j] = old[i];
+		}
+		memo->bytes += size - memo->cap * sizeof(js_memo_entry);
+		js_mem_free(memo->slots);
+		memo->slots = slots;
+		memo->cap = newcap;
+	}
+	for (i = memo_hash(node, inst, sig) & (memo->cap - 1);
+		 memo->slots[i].node != NULL;
+		 i = (i + 1) & (memo->cap - 1))
+		;
+	memo->count++;
+	memo->slots[i].node = node;
+	memo->slots[i].inst = inst;
+	memo->slots[i].sig = sig;
+	return &memo->slots[i];
+}
+
+/* Release the memo. */
+static void
+memo_free(js_memo *memo)
+{
+	size_t		i;
+
+	if (memo->cap == 0)
+	{
+		for (i = 0; i < memo->count; i++)
+			js_mem_free(memo->small[i].bits);
+		return;
+	}
+	for (i = 0; i < memo->cap; i++)
+		js_mem_free(memo->slots[i].bits);
+	js_mem_free(memo->slots);
+}
+
+/*
+ * Validate "inst" against "target", reached through "$ref" or
+ * "$dynamicRef", remembering the outcome: a schema whose subschemas are
+ * shared through references (a chain of "anyOf": [next, {"allOf":
+ * [next]}]) would otherwise be evaluated an exponential number of times.
+ *
+ * Only references make subschemas shared, so they are the only place to
+ * memoise.  An outcome is a pure function of (target, instance value,
+ * what "$dynamicRef" sees of the dynamic scope (js_scope.sig, 0 when the
+ * schema has no "$dynamicRef" that searches it)): the value is never
+ * modified and the members/items evaluated are those of the value alone.
+ * Not memoised, and bounded by the step budget only: scopes beyond
+ * JS_MAX_SIGS.
+ *
+ * A memoised success is replayed in every mode (it reported no errors);
+ * a failure only when errors are not being collected, since its errors
+ * must be reported at this keyword location.  A result computed without
+ * a record of evaluated members/items cannot serve a caller needing one.
+ */
+static int
+validate_ref(js_vctx *ctx, const js_node *target, json_t *inst,
+			 const js_path *ip, const js_path *loc, const js_scope *scope,
+			 js_eval *ev)
+{
+	js_memo_entry *e;
+	js_eval		tmp;
+	int			r;
+
+	if (target->is_bool || scope->sig == JS_SIG_NONE)
+		return validate_node(ctx, target, inst, ip, loc, scope, ev);
+	e = memo_find(&ctx->memo, target, inst, scope->sig);
+	if (e && (e->rc == 1 || ctx->errors == NULL) && (ev == NULL || e->has_bits))
+	{
+		if (charge(ctx, 1, ip, loc) < 0)
+			return -1;
+		if (ev)
+		{
+			size_t		w;
+
+			for (w = 0; w < (ev->n + 63) / 64; w++)
+				ev->bits[w] |= e->bits[w];
+		}
+		return e->rc;
+	}
+	if (ev == NULL)
+		r = validate_node(ctx, target, inst, ip, loc, scope, NULL);
+	else
+	{
+		if (!eval_init(&tmp, ev->n))
+			return validation_fail_at(ctx, ip, loc, "unevaluated", "out of memory");
+		r = validate_node(ctx, target, inst, ip, loc, scope, &tmp);
+		eval_merge(ev, &tmp);
+	}
+	if (r >= 0 && !ctx->stop && !ctx->failed &&
+		(e = memo_slot(&ctx->memo, target, inst, scope->sig)) != NULL)
+	{
+		e->rc = r;
+		if (ev && !e->has_bits)
+		{
+			size_t		size = (ev->n + 63) / 64 * sizeof(uint64_t);
+
+			if (ctx->memo.bytes + size <= JS_MEMO_MAX_BYTES &&
+				(e->bits = js_mem_alloc(size)) != NULL)
+			{
+				memcpy(e->bits, tmp.bits, size);
+				e->has_bits = true;
+				ctx->memo.bytes += size;
+			}
+		}
+	}
+	if (ev)
+		eval_free(&tmp);
+	return r;
 }
 
 /* Validate "$ref", "$dynamicRef", "allOf", "anyOf", "oneOf", "not" & co. */
@@ -3669,14 +4327,16 @@ validate_applicators(js_vctx *ctx, const js_node *node, json_t *inst,
 	{
 		js_path		kp = path_kw(sp, "$ref");
 
-		JS_MERGE(rc, validate_node(ctx, node->ref, inst, ip, &kp, scope, ev));
+		JS_MERGE(rc, validate_ref(ctx, node->ref, inst, ip, &kp, scope, ev));
 	}
 	if (node->dynamic_ref && !JS_DONE(ctx, rc))
 	{
 		js_path		kp = path_kw(sp, "$dynamicRef");
+		const js_node *target = dynamic_target(ctx, node, scope, ip, &kp);
 
-		JS_MERGE(rc, validate_node(ctx, dynamic_target(node, scope), inst, ip, &kp,
-								   scope, ev));
+		if (target == NULL)
+			return -1;
+		JS_MERGE(rc, validate_ref(ctx, target, inst, ip, &kp, scope, ev));
 	}
 	for (i = 0; i < node->all_of.count && !JS_DONE(ctx, rc); i++)
 	{
@@ -3758,6 +4418,8 @@ validate_node(js_vctx *ctx, const js_node *node, json_t *inst,
 
 	if (ctx->stop)
 		return 0;
+	if (charge(ctx, 1, ip, sp) < 0)
+		return -1;
 	if (node->is_bool)
 	{
 		if (node->bool_value)
@@ -3773,6 +4435,9 @@ validate_node(js_vctx *ctx, const js_node *node, json_t *inst,
 	{
 		inner.up = scope;
 		inner.resource = node->resource;
+		inner.sig = scope->sig;
+		if (node->resource->dynamic && ctx->schema->scope_sensitive)
+			inner.sig = scope_sig(ctx, scope->sig, node->resource);
 		scope = &inner;
 	}
 	if (needs_eval(node, inst))
@@ -3802,24 +4467,14 @@ validate_node(js_vctx *ctx, const js_node *node, json_t *inst,
  */
 
 /*
- * Determine the dialect from the root's "$schema".  Anything but draft
- * 2020-12 (the default) and draft-07 is rejected.
+ * Is "uri" the meta-schema of draft 2020-12 or draft-07 (with or without
+ * the empty fragment, by http or https)?  Sets *draft if so.
  */
 static bool
-detect_draft(js_cctx *cc, const json_t *schema, js_draft default_draft)
+known_dialect(const char *uri, js_draft *draft)
 {
-	json_t	   *v = json_is_object(schema) ? json_object_get(schema, "$schema") : NULL;
-	const char *uri;
-	size_t		len;
-	js_path		p = path_kw(NULL, "$schema");
+	size_t		len = strlen(uri);
 
-	cc->draft = default_draft;
-	if (v == NULL)
-		return true;
-	if (!json_is_string(v))
-		return compile_error(cc, &p, "\"$schema\" must be a string");
-	uri = json_string_value(v);
-	len = strlen(uri);
 	if (len > 0 && uri[len - 1] == '#')
 		len--;
 	if (strncmp(uri, "http://", 7) == 0)
@@ -3834,16 +4489,168 @@ detect_draft(js_cctx *cc, const json_t *schema, js_draft default_draft)
 	}
 	if (len == 36 && strncmp(uri, "json-schema.org/draft/2020-12/schema", 36) == 0)
 	{
-		cc->draft = JS_DRAFT_2020_12;
+		*draft = JS_DRAFT_2020_12;
 		return true;
 	}
 	if (len == 31 && strncmp(uri, "json-schema.org/draft-07/schema", 31) == 0)
 	{
-		cc->draft = JS_DRAFT_7;
+		*draft = JS_DRAFT_7;
 		return true;
 	}
-	return compile_error(cc, &p, "unsupported \"$schema\" \"%s\": only draft 2020-12 "
-						 "and draft-07 are supported", json_string_value(v));
+	return false;
+}
+
+/*
+ * Read the "$vocabulary" of the schema's meta-schema (draft 2020-12):
+ * keywords of the vocabularies it leaves out are ignored; one it requires
+ * (true) that the validator does not know is an error, as the
+ * specification asks.  Without "$vocabulary", every vocabulary is used.
+ */
+static bool
+read_vocabularies(js_cctx *cc, const json_t *vocabulary, const js_path *path)
+{
+	static const struct
+	{
+		const char *name;
+		unsigned	bit;		/* 0: always on (or an annotation) */
+	}			known[] =
+	{
+		{"core", 0},
+		{"applicator", JS_V_APPLICATOR},
+		{"unevaluated", JS_V_UNEVALUATED},
+		{"validation", JS_V_VALIDATION},
+		{"meta-data", 0},
+		{"format-annotation", 0},
+		{"content", 0},
+	};
+	const char *prefix = "https://json-schema.org/draft/2020-12/vocab/";
+	const char *uri;
+	json_t	   *required;
+
+	if (vocabulary == NULL || cc->draft != JS_DRAFT_2020_12)
+		return true;
+	if (!json_is_object(vocabulary))
+		return compile_error(cc, path, "the meta-schema's \"$vocabulary\" must be an object");
+	cc->vocab = 0;
+	json_object_foreach((json_t *) vocabulary, uri, required)
+	{
+		size_t		i;
+		bool		found = false;
+
+		if (strncmp(uri, prefix, strlen(prefix)) == 0)
+		{
+			for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+			{
+				if (strcmp(uri + strlen(prefix), known[i].name) == 0)
+				{
+					cc->vocab |= known[i].bit;
+					found = true;
+				}
+			}
+		}
+		if (!found && json_is_true(required))
+			return compile_error(cc, path, "the meta-schema requires vocabulary "
+								 "\"%s\", which is not supported", uri);
+	}
+	return true;
+}
+
+/*
+ * Ignore the keywords of "node" that belong to vocabularies the schema's
+ * meta-schema leaves out (compiled like the others, then dropped).
+ */
+static void
+restrict_vocabularies(const js_cctx *cc, js_node *node, const json_t *s)
+{
+	if (!(cc->vocab & JS_V_VALIDATION))
+	{
+		node->types = 0;
+		node->enum_values = NULL;
+		node->const_value = NULL;
+		node->has_const = false;
+		node->minimum = node->maximum = NULL;
+		node->exclusive_minimum = node->exclusive_maximum = NULL;
+		node->multiple_of = NULL;
+		node->min_length = node->max_length = -1;
+		node->pattern = NULL;
+		node->min_items = node->max_items = -1;
+		node->unique_items = false;
+		node->min_contains = node->max_contains = -1;
+		node->min_properties = node->max_properties = -1;
+		node->required = NULL;
+		node->ndependent_required = 0;
+	}
+	if (!(cc->vocab & JS_V_APPLICATOR))
+	{
+		node->prefix_items.count = 0;
+		node->items = node->contains = NULL;
+		node->nproperties = node->npattern_properties = 0;
+		node->additional_properties = node->property_names = NULL;
+		node->ndependent_schemas = 0;
+		node->all_of.count = node->any_of.count = node->one_of.count = 0;
+		node->not_schema = node->if_schema = node->then_schema = node->else_schema = NULL;
+	}
+	if (!(cc->vocab & JS_V_UNEVALUATED))
+		node->unevaluated_items = node->unevaluated_properties = NULL;
+	node->has_number = node->minimum || node->maximum || node->exclusive_minimum ||
+		node->exclusive_maximum || node->multiple_of;
+	node->has_string = node->min_length >= 0 || node->max_length >= 0 || node->pattern;
+	node->has_array = node->prefix_items.count || node->items || node->contains ||
+		node->unevaluated_items || node->min_items >= 0 || node->max_items >= 0 ||
+		node->unique_items;
+	node->has_object = node->required || node->nproperties || node->npattern_properties ||
+		node->additional_properties || node->property_names ||
+		node->unevaluated_properties || node->min_properties >= 0 ||
+		node->max_properties >= 0 || node->ndependent_required ||
+		node->ndependent_schemas;
+	node->has_applicator = node->all_of.count || node->any_of.count ||
+		node->one_of.count || node->not_schema || node->if_schema ||
+		json_object_get(s, "$ref") || json_object_get(s, "$dynamicRef");
+}
+
+/*
+ * Determine the dialect from the root's "$schema".  Anything but draft
+ * 2020-12 (the default) and draft-07 is rejected.
+ */
+static bool
+detect_draft(js_cctx *cc, const json_t *schema, js_draft default_draft)
+{
+	json_t	   *v = json_is_object(schema) ? json_object_get(schema, "$schema") : NULL;
+	js_path		p = path_kw(NULL, "$schema");
+	js_draft	draft;
+	json_t	   *meta;
+	size_t		len;
+
+	cc->draft = default_draft;
+	cc->vocab = JS_V_ALL;
+	if (v == NULL)
+		return true;
+	if (!json_is_string(v))
+		return compile_error(cc, &p, "\"$schema\" must be a string");
+	if (known_dialect(json_string_value(v), &draft))
+	{
+		cc->draft = draft;
+		return true;
+	}
+
+	/* a custom meta-schema: its own "$schema" is the dialect */
+	len = strcspn(json_string_value(v), "#");
+	meta = fetch_document(cc, json_string_value(v), len);
+	if (meta == NULL)
+	{
+		if (cc->oom)
+			return false;
+		return compile_error(cc, &p, "unsupported \"$schema\" \"%s\": only draft "
+							 "2020-12, draft-07 and known meta-schemas of theirs "
+							 "are supported", json_string_value(v));
+	}
+	v = json_is_object(meta) ? json_object_get(meta, "$schema") : NULL;
+	if (v == NULL || !json_is_string(v) || !known_dialect(json_string_value(v), &draft))
+		return compile_error(cc, &p, "meta-schema \"%.*s\" is not one of draft "
+							 "2020-12 or draft-07", (int) len,
+							 json_string_value(json_object_get(schema, "$schema")));
+	cc->draft = draft;
+	return read_vocabularies(cc, json_object_get(meta, "$vocabulary"), &p);
 }
 
 /*
@@ -3984,9 +4791,23 @@ js_schema *
 js_compile_draft(json_t *schema, js_draft default_draft,
 				 const js_regex_ops *regex, char **errmsg)
 {
+	js_compile_options opts;
+
+	memset(&opts, 0, sizeof(opts));
+	opts.default_draft = default_draft;
+	opts.regex = regex;
+	return js_compile_opts(schema, &opts, errmsg);
+}
+
+/* Compile a schema document with options; see json_schema.h. */
+js_schema *
+js_compile_opts(json_t *schema, js_compile_options *opts, char **errmsg)
+{
 	js_cctx		cc;
 	js_schema  *result;
 	bool		ok;
+	const js_regex_ops *regex = opts ? opts->regex : NULL;
+	js_draft	default_draft = opts ? opts->default_draft : JS_DRAFT_2020_12;
 
 	if (errmsg)
 		*errmsg = NULL;
@@ -4005,9 +4826,21 @@ js_compile_draft(json_t *schema, js_draft default_draft,
 		result->has_regex = true;
 	}
 	cc.schema = result;
-	ok = compile_document(&cc, schema, default_draft);
+	if (opts)
+	{
+		cc.load = opts->load;
+		cc.load_arg = opts->load_arg;
+		cc.max_steps = opts->max_steps;
+		cc.interrupt = opts->interrupt;
+		cc.interrupt_arg = opts->interrupt_arg;
+		cc.next_interrupt = JS_INTERRUPT_STEPS;
+	}
+	ok = compile_document(&cc, schema, default_draft) && cc.errmsg == NULL;
+	if (opts)
+		opts->failure = cc.failure;
 	ptr_map_free(&cc.nodes);
 	ptr_map_free(&cc.resources);
+	name_map_free(&cc.names);
 	js_mem_free(cc.pending);
 	if (ok)
 		return result;
@@ -4017,6 +4850,13 @@ js_compile_draft(json_t *schema, js_draft default_draft,
 		js_mem_free(cc.errmsg);
 	js_free(result);
 	return NULL;
+}
+
+/* Whether compiling the schema called the load hook. */
+bool
+js_schema_loaded_documents(const js_schema *schema)
+{
+	return schema->loaded;
 }
 
 /* The dialect of a compiled schema. */
@@ -4031,11 +4871,14 @@ void
 js_free(js_schema *schema)
 {
 	js_regex_handle *h;
+	js_document *d;
 
 	if (schema == NULL)
 		return;
 	for (h = schema->regexes; h; h = h->next)
 		schema->regex.release(schema->regex.arg, h->handle);
+	for (d = schema->documents; d; d = d->next)
+		json_decref(d->json);
 	json_decref(schema->document);
 	arena_free(&schema->arena);
 	js_mem_free(schema);
@@ -4044,6 +4887,14 @@ js_free(js_schema *schema)
 /* Validate an instance; see json_schema.h. */
 int
 js_validate(const js_schema *schema, json_t *instance, js_error_list *errors)
+{
+	return js_validate_limited(schema, instance, errors, NULL);
+}
+
+/* Validate an instance within limits; see json_schema.h. */
+int
+js_validate_limited(const js_schema *schema, json_t *instance,
+					js_error_list *errors, js_limits *limits)
 {
 	js_vctx		ctx;
 	js_scope	scope;
@@ -4055,9 +4906,34 @@ js_validate(const js_schema *schema, json_t *instance, js_error_list *errors)
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.schema = schema;
 	ctx.errors = errors;
+	ctx.next_check = ULLONG_MAX;
+	if (limits)
+	{
+		ctx.max_steps = limits->max_steps;
+		ctx.interrupt = limits->interrupt;
+		ctx.interrupt_arg = limits->arg;
+		ctx.next_interrupt = JS_INTERRUPT_STEPS;
+		if (ctx.interrupt)
+			ctx.next_check = ctx.next_interrupt;
+		if (ctx.max_steps && ctx.max_steps < ctx.next_check)
+			ctx.next_check = ctx.max_steps + 1;
+	}
 	scope.up = NULL;
 	scope.resource = schema->root->resource;
+	scope.sig = 0;
+	if (scope.resource->dynamic && schema->scope_sensitive)
+		scope.sig = scope_sig(&ctx, 0, scope.resource);
 	rc = validate_node(&ctx, schema->root, instance, NULL, NULL, &scope, NULL);
+	memo_free(&ctx.memo);
+	js_mem_free(ctx.sigs);
+	while (ctx.nnames > 0)
+		json_decref(ctx.names[--ctx.nnames]);
+	js_mem_free(ctx.names);
+	if (limits)
+	{
+		limits->steps = ctx.steps;
+		limits->failure = ctx.failed ? ctx.fail_kw : NULL;
+	}
 	if (ctx.failed)
 	{
 		rc = -1;

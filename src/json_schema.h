@@ -5,8 +5,11 @@
  *
  * This is the public interface of Mycelium's JSON Schema validator.  It
  * implements draft 2020-12 (the default) and draft-07 (selected by the
- * schema's "$schema") for same-document schemas; remote references are
- * rejected at compile time.  "format" is an annotation only.
+ * schema's "$schema").  References to other documents resolve to the
+ * built-in meta-schemas of both drafts (and 2020-12's vocabulary
+ * meta-schemas) or to documents the caller's load hook provides
+ * (js_compile_opts); "$schema" may name a custom meta-schema, whose
+ * "$vocabulary" is honoured.  "format" is an annotation only.
  *
  * Usage:
  *
@@ -35,6 +38,10 @@
  * - Evaluation depth (schema and instance nesting, including $ref
  *	 recursion) is bounded by JS_MAX_DEPTH; exceeding it makes
  *	 js_validate() return -1 with an error entry, never overflow the stack.
+ * - Evaluation cost is bounded by js_validate_limited()'s step budget,
+ *	 and its interrupt hook is called regularly (see js_limits).  Results
+ *	 of subschemas reached through "$ref" are memoised per instance value,
+ *	 so schemas that share subschemas do not cost exponential time.
  *
  * src/json_schema.h
  *
@@ -85,6 +92,40 @@ typedef struct js_regex_ops
 	void	   *arg;
 } js_regex_ops;
 
+/*
+ * Limits of one validation (js_validate_limited).
+ *
+ * max_steps: the evaluation budget, 0 for none.  A step is one subschema
+ *		applied to one instance value, one comparison made by "enum" or
+ *		"uniqueItems", one name looked up for "required", "dependentRequired"
+ *		or "dependentSchemas", one pattern tried by "patternProperties", one
+ *		anchor looked at for "$dynamicRef", or (JS_ERROR_STEPS of them) one
+ *		error reported.
+ *		Beyond it validation stops and returns -1 with an error entry
+ *		whose keyword is "budget".
+ * interrupt: if not NULL, called with "arg" every JS_INTERRUPT_STEPS
+ *		steps; a nonzero return stops validation (-1, keyword
+ *		"interrupted").  The hook may also leave by longjmp() (a
+ *		PostgreSQL error) if the embedding program releases everything
+ *		allocated through js_mem_alloc() and jansson's allocator by other
+ *		means (PostgreSQL's memory contexts do): the library holds no other
+ *		resource during js_validate().
+ * steps, failure: set by the validation: the steps it took and, when it
+ *		returned -1, the keyword of the failure ("budget", "depth", ...;
+ *		see js_error), else NULL -- also when errors are not collected.
+ */
+#define JS_ERROR_STEPS 64
+#define JS_INTERRUPT_STEPS 256
+
+typedef struct js_limits
+{
+	unsigned long long max_steps;
+	int			(*interrupt) (void *arg);
+	void	   *arg;
+	unsigned long long steps;	/* out */
+	const char *failure;		/* out */
+} js_limits;
+
 /* A compiled schema (opaque). */
 typedef struct js_schema js_schema;
 
@@ -97,7 +138,9 @@ typedef struct js_schema js_schema;
  *		evaluation path, through "$ref" (e.g. "/properties/name/type").
  * keyword: the failing keyword ("type", "required", ...); "false" for a
  *		false schema; for evaluation failures (return -1) "depth" (nesting
- *		limit), "unevaluated" (out of memory) or the keyword that failed.
+ *		limit), "budget" (step budget exhausted), "interrupted" (by the
+ *		interrupt hook), "unevaluated" (out of memory) or the keyword that
+ *		failed.
  *		Applicators such as "$ref" or "allOf" never fail by themselves.
  * message: English text in PostgreSQL message style (lowercase start, no
  *		trailing period), e.g. value must be of type "string", not "integer".
@@ -134,6 +177,43 @@ extern js_schema *js_compile(json_t *schema, const js_regex_ops *regex,
 extern js_schema *js_compile_draft(json_t *schema, js_draft default_draft,
 								   const js_regex_ops *regex, char **errmsg);
 
+/*
+ * Options of js_compile_opts().
+ *
+ * default_draft: the dialect of a schema without "$schema".
+ * regex: as for js_compile().
+ * load: if not NULL, called for a reference (or a "$schema") to a
+ *		document that is neither the schema itself nor a built-in
+ *		meta-schema, with its absolute URI (no fragment); returns a new
+ *		reference to the document, which the compiled schema keeps, or NULL
+ *		if there is none (then compilation fails).  Documents are read in
+ *		the dialect of the schema that refers to them.
+ * load_arg: passed unchanged to load.
+ * max_steps, interrupt, interrupt_arg: as in js_limits, for compilation
+ *		(a step is a schema object walked, or an identifier, anchor or
+ *		pointer token compared or followed).
+ * failure: set by compilation: "budget" or "interrupted" if it stopped
+ *		for one of those, else NULL.
+ */
+typedef struct js_compile_options
+{
+	js_draft	default_draft;
+	const js_regex_ops *regex;
+	json_t	   *(*load) (void *arg, const char *uri);
+	void	   *load_arg;
+	unsigned long long max_steps;
+	int			(*interrupt) (void *arg);
+	void	   *interrupt_arg;
+	const char *failure;		/* out */
+} js_compile_options;
+
+/* Like js_compile(), with options (NULL: the defaults of js_compile). */
+extern js_schema *js_compile_opts(json_t *schema, js_compile_options *opts,
+								  char **errmsg);
+
+/* Whether compiling the schema called the load hook (other documents). */
+extern bool js_schema_loaded_documents(const js_schema *schema);
+
 /* The dialect a compiled schema was compiled for. */
 extern js_draft js_schema_draft(const js_schema *schema);
 
@@ -150,6 +230,13 @@ extern void js_free(js_schema *schema);
  */
 extern int	js_validate(const js_schema *schema, json_t *instance,
 						js_error_list *errors);
+
+/*
+ * Like js_validate(), within "limits" (NULL: none).  Also returns -1 when
+ * the budget is exhausted or the interrupt hook asks to stop.
+ */
+extern int	js_validate_limited(const js_schema *schema, json_t *instance,
+								js_error_list *errors, js_limits *limits);
 
 /*
  * Error lists.  max_errors == 0 means unlimited; otherwise collection (and

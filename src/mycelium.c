@@ -31,6 +31,17 @@ int			mc_max_payload_kb = 1024;
 /* largest execution context (ctx) of an attempt, kB */
 int			mc_max_ctx_kb = 128 * 1024;
 
+/*
+ * JSON Schema evaluation budget, in steps (one subschema applied to one
+ * value, one "enum"/"uniqueItems" comparison; an error reported counts 64):
+ * what one validation, or compiling one schema, may cost before it is
+ * refused (54000).  The default is some 0.3 s of CPU (about 30 ns a step);
+ * no test of the official suite needs more than 400 steps, the 1 kB handoff
+ * message of bench/json_schema.sh 46, a 1 MB array of small items checked
+ * against one item schema about a million.
+ */
+int			mc_json_schema_max_steps = 10000000;
+
 /* most executor workers of the scheduler, server-wide */
 int			mc_max_workers = 12;
 
@@ -101,6 +112,14 @@ _PG_init(void)
 							&mc_max_ctx_kb,
 							128 * 1024, 1, 200 * 1024,
 							PGC_SUSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("mycelium.json_schema_max_steps",
+							"Most steps one JSON Schema validation may take.",
+							"A step is one subschema applied to one value; validations needing more are refused.",
+							&mc_json_schema_max_steps,
+							10000000, 1000, PG_INT32_MAX,
+							PGC_SUSET, 0,
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("mycelium.batch_size",

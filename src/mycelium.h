@@ -24,6 +24,7 @@
 extern int	mc_max_tasks_per_workflow;
 extern int	mc_max_payload_kb;
 extern int	mc_max_ctx_kb;
+extern int	mc_json_schema_max_steps;
 extern int	mc_max_workers;
 extern int	mc_min_workers;
 extern int	mc_max_workers_per_owner;

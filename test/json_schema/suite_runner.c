@@ -9,7 +9,9 @@
  * prints one line per file and a total, and exits with status 1 if any
  * test of a file claimed in CLAIMED_FILE (default "claimed.txt") fails.
  * Each test is checked twice: with an error list (the result must agree
- * with the presence of errors) and in fast mode without one.
+ * with the presence of errors) and in fast mode without one.  The suite's
+ * remote documents (TESTS_DIR/../remotes, http://localhost:1234/...) are
+ * given to the validator through its load hook.
  *
  * CLAIMED_FILE lines (blank lines and "#" comments are ignored):
  *		DRAFT FILE claimed
@@ -45,6 +47,7 @@ typedef struct claim_entry
 } claim_entry;
 
 static claim_entry claims[MAX_ENTRIES];
+static char remotes_dir[4096];
 static int	nclaims = 0;
 static bool verbose = false;
 
@@ -184,6 +187,23 @@ run_test(const js_schema *schema, json_t *test, const char *where)
 	return ok;
 }
 
+/*
+ * The validator's load hook: the suite's remote documents, served as if
+ * from http://localhost:1234/.
+ */
+static json_t *
+load_remote(void *arg, const char *uri)
+{
+	const char *prefix = "http://localhost:1234/";
+	char		path[8192];
+
+	(void) arg;
+	if (strncmp(uri, prefix, strlen(prefix)) != 0 || strstr(uri, "..") != NULL)
+		return NULL;
+	snprintf(path, sizeof(path), "%s/%s", remotes_dir, uri + strlen(prefix));
+	return json_load_file(path, 0, NULL);
+}
+
 /* Run one test case (a schema with its tests); updates the counters. */
 static void
 run_case(json_t *tcase, js_draft draft, const char *file, int *passed, int *total)
@@ -191,10 +211,16 @@ run_case(json_t *tcase, js_draft draft, const char *file, int *passed, int *tota
 	const char *desc = json_string_value(json_object_get(tcase, "description"));
 	json_t	   *tests = json_object_get(tcase, "tests");
 	char	   *errmsg = NULL;
-	js_schema  *schema = js_compile_draft(json_object_get(tcase, "schema"), draft,
-										  js_posix_regex_ops(), &errmsg);
+	js_compile_options opts;
+	js_schema  *schema;
 	size_t		i;
 	json_t	   *test;
+
+	memset(&opts, 0, sizeof(opts));
+	opts.default_draft = draft;
+	opts.regex = js_posix_regex_ops();
+	opts.load = load_remote;
+	schema = js_compile_opts(json_object_get(tcase, "schema"), &opts, &errmsg);
 
 	if (schema == NULL)
 	{
@@ -305,6 +331,7 @@ main(int argc, char **argv)
 	if (!load_claims(claimed_path))
 		return 2;
 	snprintf(dir, sizeof(dir), "%s/%s", argv[1], argv[2]);
+	snprintf(remotes_dir, sizeof(remotes_dir), "%s/../remotes", argv[1]);
 	if ((d = opendir(dir)) == NULL)
 	{
 		fprintf(stderr, "cannot open directory %s\n", dir);

@@ -2,6 +2,8 @@
 # libtest-json-schema-acceptance-perl) run through the SQL function
 # json_schema_validate in a real server: every test of every claimed file
 # of test/json_schema/claimed.txt must pass, for draft 2020-12 and draft-07.
+# The suite's remote documents (http://localhost:1234/...) are registered
+# with mycelium.register_schema; the meta-schemas are built in.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -9,6 +11,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use JSON::PP;
 use FindBin;
+use File::Find;
 
 my $suite = '/usr/share/perl5/auto/share/dist/Test-JSON-Schema-Acceptance/tests';
 plan skip_all => "the JSON-Schema-Test-Suite is not installed at $suite"
@@ -78,6 +81,25 @@ for my $r (@rows)
 }
 $copy .= "\\.\n";
 $node->safe_psql('postgres', $copy);
+
+# the remote documents, registered under the URIs the suite gives them
+my $remotes = "$suite/../remotes";
+my @remote_files;
+find(sub { push @remote_files, $File::Find::name if /\.json$/ }, $remotes);
+$copy = "COPY remotes FROM STDIN;\n";
+for my $path (sort @remote_files)
+{
+	(my $uri = $path) =~ s{^\Q$remotes\E/}{http://localhost:1234/};
+	open(my $in, '<:raw', $path) or die $!;
+	my $doc = $json->encode($json->decode(do { local $/; <$in> }));
+	close $in;
+	$copy .= join("\t", map { my $v = $_; $v =~ s/\\/\\\\/g; $v =~ s/\t/\\t/g; $v =~ s/\n/\\n/g; $v } $uri, $doc) . "\n";
+}
+$copy .= "\\.\n";
+$node->safe_psql('postgres', "CREATE TABLE remotes (uri text, doc jsonb);\n$copy");
+is($node->safe_psql('postgres',
+		'SELECT count(mycelium.register_schema(uri, doc)) FROM remotes'),
+	scalar(@remote_files), 'the remote documents are registered');
 
 my $failures = $node->safe_psql('postgres', q{
 	SELECT string_agg(file || ': ' || schema::text || ' / ' || data::text, E'\n')
