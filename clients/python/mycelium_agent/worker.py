@@ -166,6 +166,13 @@ class Worker:
         self._listen.on_connect = self._on_listen_connect
         self.log.info("serving agent type %r as %s, %d at once",
                       self.agent_type, self.worker_id, self.concurrency)
+        # connect at once, so a wrong DSN shows in the log from the start
+        for c in (self._db, self._hb):
+            try:
+                async with c.lock:
+                    await c.connect()
+            except Disconnected:
+                pass
         listener = asyncio.create_task(self._listen_loop())
         heartbeats = asyncio.create_task(self._heartbeat_loop())
         reporter = asyncio.create_task(self._report_loop())

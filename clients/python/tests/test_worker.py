@@ -27,6 +27,16 @@ def wait_for(predicate, timeout=60.0, what="condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+async def await_for(predicate, timeout=60.0, what="condition"):
+    """wait_for, letting the event loop run meanwhile."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def history(sql, wf, task_id):
     return sql("SELECT h.status::text, h.attempt, h.event FROM mycelium.workflow_history(%s) h "
                "WHERE h.task_id = %s ORDER BY h.version", (wf, task_id))
@@ -91,17 +101,20 @@ def test_terminated_backend_result_recorded_once(dsn, sql, agent_type, caplog):
             return {"done": ctx.task_id}
 
         worker = Worker(dsn, agent_type, handle, concurrency=2, worker_id="term-" + agent_type,
-                        lease=30)
+                        lease=30, heartbeat_interval=0.2)
         async with await Client.connect(dsn) as client:
             wf = await client.run_workflow([task("a", agent_type, max_attempts=1)])
             runner = asyncio.create_task(worker.run())
             await asyncio.wait_for(started.wait(), 30)
+            await await_for(lambda: sql("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+                                        ("mycelium-agent " + worker.worker_id,))[0][0] == 3,
+                     what="the worker's three connections")
             # every connection of the worker: work, heartbeat, listen
             killed = sql("SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) "
                          "FROM pg_stat_activity WHERE application_name = %s",
                          ("mycelium-agent " + worker.worker_id,))[0][0]
-            wait_for(lambda: sql("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
-                                 ("mycelium-agent " + worker.worker_id,))[0][0] == 0,
+            await await_for(lambda: sql("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+                                        ("mycelium-agent " + worker.worker_id,))[0][0] == 0,
                      what="the backends to exit")
             go.set()
             result = await client.wait_workflow(wf, timeout=60)
