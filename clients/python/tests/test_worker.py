@@ -13,9 +13,11 @@ import psycopg
 import pytest
 
 from conftest import run
+import mycelium_agent
 from mycelium_agent import Client, Worker, task
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+SDK_DIR = os.path.dirname(os.path.dirname(os.path.abspath(mycelium_agent.__file__)))
 
 
 def wait_for(predicate, timeout=60.0, what="condition"):
@@ -139,8 +141,9 @@ def _stop_agent(dsn, agent_type, worker_id, sleep, grace):
         [sys.executable, os.path.join(HERE, "stop_agent.py"), dsn, agent_type, worker_id,
          str(sleep), str(grace)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # the same copy of the SDK as the tests (installed, or the source tree)
         env=dict(os.environ, PYTHONPATH=os.pathsep.join(
-            [os.path.dirname(HERE)] + os.environ.get("PYTHONPATH", "").split(os.pathsep))))
+            [SDK_DIR] + os.environ.get("PYTHONPATH", "").split(os.pathsep))))
 
 
 def _running(sql, worker_id):

@@ -32,10 +32,12 @@ export class Connection {
     this.connecting = null;
     this.failures = 0;
     this.connects = 0;
+    this.closed = false;
   }
 
   /** The connected client (connecting if needed); rejects with Disconnected. */
   connect() {
+    if (this.closed) return Promise.reject(new Disconnected(`${this.name} connection closed`));
     if (this.client) return Promise.resolve(this.client);
     if (!this.connecting) {
       this.connecting = this.#open().finally(() => { this.connecting = null; });
@@ -65,6 +67,11 @@ export class Connection {
       client.end().catch(() => {});
       this.log.warn(`${this.name} connection: cannot connect (${e.message}); trying again`);
       throw new Disconnected(e.message, { cause: e });
+    }
+    if (this.closed) {          // closed while connecting
+      client.broken = true;
+      await client.end().catch(() => {});
+      throw new Disconnected(`${this.name} connection closed`);
     }
     if (this.failures || this.connects) this.log.info(`${this.name} connection: connected again`);
     this.failures = 0;
@@ -98,7 +105,9 @@ export class Connection {
     }
   }
 
+  /** Closes the connection for good. */
   async close() {
+    this.closed = true;
     const client = this.client;
     this.client = null;
     if (client) {
