@@ -137,6 +137,7 @@ class Worker:
         self._held = {}             # (workflow_id, task_id) -> _Held
         self._running = 0           # handlers not yet returned
         self._outbox = []           # (kind, _Held, value) to report
+        self._cancelled = set()     # handlers cancelled by a stop
         self._kick = None           # claim loop: a slot freed or work announced
         self._notified = False
         self._report_kick = None
@@ -286,10 +287,15 @@ class Worker:
         except LeaseLost:
             pass
         except Exception as e:      # noqa: BLE001 -- the attempt failed
-            outcome = ("fail", f"{type(e).__name__}: {e}")
+            if held.handler in self._cancelled:
+                outcome = ("release", None)     # cancelled by a stop: not a failure
+            else:
+                outcome = ("fail", f"{type(e).__name__}: {e}")
         finally:
             self._running -= 1
             self._kick.set()
+        if held.reporting:
+            return                  # given back already by a stop (_drain)
         if outcome is None or not self._still_held(held, outcome[0]):
             self._forget(held)
             return
@@ -497,8 +503,15 @@ class Worker:
             if pending:
                 self.log.info("releasing %d unfinished task(s)", len(pending))
                 for t in pending:
+                    self._cancelled.add(t)
                     t.cancel()
-                await asyncio.wait(pending)
+                done, pending = await asyncio.wait(pending, timeout=1.0)
+                # a handler that ignores its cancellation: release its task anyway
+                for held in list(self._held.values()):
+                    if held.handler in pending and not held.reporting:
+                        held.reporting = True
+                        self._outbox.append(("release", held, None))
+                self._report_kick.set()
         deadline = time.monotonic() + max(self.lease, 1.0)
         while self._held and time.monotonic() < deadline:
             self._report_kick.set()

@@ -284,3 +284,37 @@ def test_failed_attempt_is_retried_with_its_error(dsn, sql, agent_type):
                  "AND error IS NOT NULL", (wf,))
     assert any("RuntimeError: first attempt fails" in (e[0] if isinstance(e[0], str) else str(e[0]))
                for e in errors)
+
+
+def test_stop_releases_handlers_that_raise_or_ignore_their_cancellation(dsn, sql, agent_type):
+    async def main():
+        started = []
+
+        async def handle(ctx):
+            started.append(ctx.task_id)
+            try:
+                await asyncio.sleep(60)
+            except asyncio.CancelledError:
+                if ctx.task_id == "raises":
+                    raise RuntimeError("interrupted")
+                await asyncio.sleep(2)      # ignores it for a while, then returns
+                return {"late": True}
+
+        worker = Worker(dsn, agent_type, handle, concurrency=2, worker_id="cancel-" + agent_type,
+                        grace=0.2)
+        async with await Client.connect(dsn) as client:
+            wf = await client.run_workflow([task("raises", agent_type, max_attempts=1),
+                                            task("ignores", agent_type, max_attempts=1)])
+            runner = asyncio.create_task(worker.run())
+            await await_for(lambda: len(started) == 2, what="both handlers to start")
+            worker.stop()
+            await runner
+            await asyncio.sleep(2.5)        # the ignoring handler has returned by now
+        return wf, worker
+
+    wf, worker = run(main())
+    assert worker.stats["released"] == 2
+    assert worker.stats["failed"] == 0 and worker.stats["completed"] == 0
+    assert sql("SELECT string_agg(task_id || ':' || status || attempt, ',' ORDER BY task_id) "
+               "FROM mycelium.tasks WHERE workflow_id = %s", (wf,))[0][0] == "ignores:ready0,raises:ready0"
+    sql("SELECT mycelium.cancel_workflow(%s)", (wf,))
