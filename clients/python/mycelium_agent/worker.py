@@ -138,6 +138,7 @@ class Worker:
         self._running = 0           # handlers not yet returned
         self._outbox = []           # (kind, _Held, value) to report
         self._cancelled = set()     # handlers cancelled by a stop
+        self._claim_error = None    # the last claim's error, logged once
         self._kick = None           # claim loop: a slot freed or work announced
         self._notified = False
         self._report_kick = None
@@ -245,14 +246,15 @@ class Worker:
                 (self.agent_type, self.worker_id, n, self.lease))
         except Disconnected:
             return None
-        except MyceliumError as e:
-            self.log.warning("claim refused: %s", e)
-            await self._pause()
-            return 0
         except Exception as e:      # noqa: BLE001 -- a statement timeout, an unregistered type
-            self.log.warning("claim failed: %s", _message(e))
+            # said once while it lasts: an agent may start before its type is registered
+            text = str(e) if isinstance(e, MyceliumError) else _message(e)
+            if text != self._claim_error:
+                self.log.warning("claim failed: %s; trying again every %g s", text, self.poll_interval)
+                self._claim_error = text
             await self._pause()
             return 0
+        self._claim_error = None
         now = time.monotonic()
         for workflow_id, task_id, attempt, left, ctx in rows:
             key = (workflow_id, task_id)

@@ -18,7 +18,7 @@
 
 import os from 'node:os';
 import { Connection, Disconnected } from './connection.js';
-import { LeaseLost, MyceliumError, StateError } from './errors.js';
+import { LeaseLost, StateError } from './errors.js';
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -134,6 +134,7 @@ export class Worker {
     this.stopping = new Flag();
     this.stopped = new Flag();
     this.notified = false;
+    this.claimError = null;
     this.stats = { claimed: 0, completed: 0, failed: 0, released: 0, lost: 0, refused: 0 };
   }
 
@@ -212,10 +213,15 @@ export class Worker {
         [this.agentType, this.workerId, n, this.lease]);
     } catch (e) {
       if (e instanceof Disconnected) return null;
-      this.log.warn(`claim ${e instanceof MyceliumError ? 'refused' : 'failed'}: ${e.message}`);
+      // said once while it lasts: an agent may start before its type is registered
+      if (e.message !== this.claimError) {
+        this.log.warn(`claim failed: ${e.message}; trying again every ${this.pollInterval} s`);
+        this.claimError = e.message;
+      }
       await this.stopping.wait(this.pollInterval * 1000);
       return 0;
     }
+    this.claimError = null;
     const now = performance.now();
     for (const r of rows) {
       const held = {

@@ -196,3 +196,25 @@ test('a failed attempt is retried with its error', async () => {
   const rows = await sql("SELECT error FROM mycelium.workflow_history($1) WHERE task_id = 'a' AND error IS NOT NULL", [wf]);
   assert.ok(rows.some((r) => String(r.error).includes('TypeError: first attempt fails')));
 });
+
+test('examples/agent.mjs serves a workflow and stops on SIGTERM', async () => {
+  const agentType = await newAgentType(sql);
+  const child = spawn(process.execPath, [path.join(here, '..', '..', '..', 'examples', 'agent.mjs'), agentType, '4'],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d) => { err += d; });
+  child.stdout.resume();
+  const wf = await client.runWorkflow([
+    task('a', agentType, { input: { text: 'agents outside the database', sleep: 0.2 } }),
+    task('b', agentType, { dependencies: ['a'], input: { fail_attempts: 1 }, initialDelay: 0 }),
+  ]);
+  const result = await client.waitWorkflow(wf, 60);
+  child.kill('SIGTERM');
+  const [code] = await once(child, 'exit');
+  assert.equal(code, 0, err);
+  assert.equal(result.status, 'completed', err);
+  assert.equal(result.tasks.a.result.summary, 'agents outside the database');
+  assert.equal(result.tasks.b.attempt, 2);
+  assert.equal(result.tasks.b.result.inputs.a.words, 4);
+  assert.match(err, /stopped: claimed 3, completed 2, failed 1/);
+});
