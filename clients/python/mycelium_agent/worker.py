@@ -26,6 +26,7 @@ Three connections: claims and reports; heartbeats; LISTEN.
 """
 
 import asyncio
+import json
 import logging
 import os
 import signal
@@ -38,6 +39,9 @@ from ._conn import Connection, Disconnected
 from .errors import LeaseLost, MyceliumError, StateError
 
 log = logging.getLogger("mycelium_agent")
+
+# most tasks one claim_tasks call may claim
+MAX_CLAIM = 10000
 
 
 class Context:
@@ -243,7 +247,7 @@ class Worker:
                 "SELECT c.workflow_id::text, c.task_id, c.attempt, "
                 "  EXTRACT(epoch FROM c.lease_until - clock_timestamp())::float8, c.ctx "
                 "FROM mycelium.claim_tasks(%s, %s, %s, make_interval(secs => %s)) c",
-                (self.agent_type, self.worker_id, n, self.lease))
+                (self.agent_type, self.worker_id, min(n, MAX_CLAIM), self.lease))
         except Disconnected:
             return None
         except Exception as e:      # noqa: BLE001 -- a statement timeout, an unregistered type
@@ -282,7 +286,11 @@ class Worker:
         outcome = None
         try:
             result = await self.handler(ctx)
-            outcome = ("complete", result)
+            try:
+                json.dumps(result)
+                outcome = ("complete", result)
+            except (TypeError, ValueError) as e:
+                outcome = ("fail", f"the handler's result is not JSON: {e}")
         except asyncio.CancelledError:
             if ctx._lost is None:
                 outcome = ("release", None)

@@ -223,7 +223,7 @@ def test_lapsed_lease_result_not_reported(dsn, sql, agent_type, caplog):
     assert worker.stats["lost"] == 1
     assert worker.stats["completed"] == 0 and worker.stats["refused"] == 0
     assert result["status"] == "failed"
-    assert "lease" in result["tasks"]["a"]["error"]
+    assert "lease" in str(result["tasks"]["a"]["error"])
     assert not any(r[0] == "completed" for r in history(sql, wf, "a"))
 
 
@@ -318,3 +318,17 @@ def test_stop_releases_handlers_that_raise_or_ignore_their_cancellation(dsn, sql
     assert sql("SELECT string_agg(task_id || ':' || status || attempt, ',' ORDER BY task_id) "
                "FROM mycelium.tasks WHERE workflow_id = %s", (wf,))[0][0] == "ignores:ready0,raises:ready0"
     sql("SELECT mycelium.cancel_workflow(%s)", (wf,))
+
+
+def test_a_result_that_is_not_json_is_a_failed_attempt(dsn, sql, agent_type):
+    async def main():
+        async def handle(ctx):
+            return {"when": object()}
+
+        async with await Client.connect(dsn) as client:
+            wf = await client.run_workflow([task("a", agent_type, max_attempts=1)])
+            return await serve_until(Worker(dsn, agent_type, handle), client, wf)
+
+    result = run(main())
+    assert result["status"] == "failed"
+    assert "the handler's result is not JSON" in str(result["tasks"]["a"]["error"])

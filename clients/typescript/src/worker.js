@@ -210,7 +210,7 @@ export class Worker {
         'SELECT c.workflow_id::text AS workflow_id, c.task_id, c.attempt, '
         + ' EXTRACT(epoch FROM c.lease_until - clock_timestamp())::float8 AS lease_left, c.ctx '
         + 'FROM mycelium.claim_tasks($1, $2, $3, make_interval(secs => $4)) c',
-        [this.agentType, this.workerId, n, this.lease]);
+        [this.agentType, this.workerId, Math.min(n, 10000), this.lease]);
     } catch (e) {
       if (e instanceof Disconnected) return null;
       // said once while it lasts: an agent may start before its type is registered
@@ -249,7 +249,15 @@ export class Worker {
     try {
       const result = await this.handler(ctx);
       // a handler that ends after its signal was aborted by a stop: release
-      outcome = ctx.signal.aborted && !ctx.leaseLost ? ['release'] : ['complete', result];
+      if (ctx.signal.aborted && !ctx.leaseLost) outcome = ['release'];
+      else {
+        try {
+          JSON.stringify(result ?? null);
+          outcome = ['complete', result];
+        } catch (e) {
+          outcome = ['fail', `the handler's result is not JSON: ${e.message}`];
+        }
+      }
     } catch (e) {
       if (ctx.leaseLost || e instanceof LeaseLost) outcome = null;
       else if (ctx.signal.aborted) outcome = ['release'];

@@ -158,7 +158,7 @@ test('a lapsed lease: the result is not reported, and the log says why', async (
   assert.equal(worker.stats.completed, 0);
   assert.equal(worker.stats.refused, 0);
   assert.equal(result.status, 'failed');
-  assert.match(String(result.tasks.a.error), /lease/);
+  assert.match(JSON.stringify(result.tasks.a.error), /lease/);
 });
 
 test('a lost lease aborts the handler; its result is not reported', async () => {
@@ -194,7 +194,7 @@ test('a failed attempt is retried with its error', async () => {
   assert.equal(result.status, 'completed');
   assert.deepEqual(result.tasks.a.result, { attempt: 2, deps: {} });
   const rows = await sql("SELECT error FROM mycelium.workflow_history($1) WHERE task_id = 'a' AND error IS NOT NULL", [wf]);
-  assert.ok(rows.some((r) => String(r.error).includes('TypeError: first attempt fails')));
+  assert.ok(rows.some((r) => JSON.stringify(r.error).includes('TypeError: first attempt fails')));
 });
 
 test('examples/agent.mjs serves a workflow and stops on SIGTERM', async () => {
@@ -217,4 +217,13 @@ test('examples/agent.mjs serves a workflow and stops on SIGTERM', async () => {
   assert.equal(result.tasks.b.attempt, 2);
   assert.equal(result.tasks.b.result.inputs.a.words, 4);
   assert.match(err, /stopped: claimed 3, completed 2, failed 1/);
+});
+
+test('a result that is not JSON is a failed attempt', async () => {
+  const agentType = await newAgentType(sql);
+  const wf = await client.runWorkflow([task('a', agentType, { maxAttempts: 1 })]);
+  const result = await serveUntil(new Worker({}, agentType, async () => ({ n: 10n }),
+    { logger: memoryLogger() }), wf);
+  assert.equal(result.status, 'failed');
+  assert.match(JSON.stringify(result.tasks.a.error), /the handler's result is not JSON/);
 });
