@@ -148,6 +148,7 @@ class Worker:
         self._report_kick = None
         self._stopping = None
         self._stopped = None
+        self._stop_requested = False
         self.stats = {"claimed": 0, "completed": 0, "failed": 0, "released": 0,
                       "lost": 0, "refused": 0}
 
@@ -157,6 +158,7 @@ class Worker:
         """Stops gracefully: no new claims, running handlers finish within
         ``grace`` seconds, the rest are released.  Safe from a signal
         handler of the worker's event loop."""
+        self._stop_requested = True
         if self._stopping is not None and not self._stopping.is_set():
             self.log.info("stopping: no new claims; %d task(s) in hand", self._running)
             self._stopping.set()
@@ -169,6 +171,8 @@ class Worker:
         self._report_kick = asyncio.Event()
         self._stopping = asyncio.Event()
         self._stopped = asyncio.Event()
+        if self._stop_requested:
+            self._stopping.set()
         self._listen.on_connect = self._on_listen_connect
         self.log.info("serving agent type %r as %s, %d at once",
                       self.agent_type, self.worker_id, self.concurrency)
