@@ -14,7 +14,8 @@ import { Worker } from '../clients/typescript/src/index.js';
 /** @param {import('../clients/typescript/src/index.js').Context} ctx */
 async function summarize(ctx) {
   const input = /** @type {{text?: string, sleep?: number, fail_attempts?: number}} */ (
-    typeof ctx.input === 'object' && ctx.input !== null ? ctx.input : { text: String(ctx.input) });
+    typeof ctx.input === 'object' && ctx.input !== null ? ctx.input
+      : ctx.input == null || ctx.input === '' ? {} : { text: String(ctx.input) });
   if (ctx.attempt <= (input.fail_attempts ?? 0)) throw new Error(`simulated failure of attempt ${ctx.attempt}`);
   for (let step = 0; step < 10 && input.sleep; step++) {
     ctx.progress({ percent: step * 10 });

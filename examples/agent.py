@@ -28,7 +28,9 @@ from mycelium_agent import Worker  # noqa: E402
 
 async def summarize(ctx):
     """The agent's job: what an LLM call would do, in a few lines."""
-    task_input = ctx.input if isinstance(ctx.input, dict) else {"text": ctx.input}
+    task_input = ctx.input or {}
+    if not isinstance(task_input, dict):
+        task_input = {"text": task_input}
     if ctx.attempt <= int(task_input.get("fail_attempts", 0)):
         raise RuntimeError(f"simulated failure of attempt {ctx.attempt}")
     seconds = float(task_input.get("sleep", 0))
