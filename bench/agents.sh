@@ -20,6 +20,10 @@
 #      task row, one history row, the workflow's version and counters) on
 #      copies of the catalog tables (bench/floor.sql), with none of
 #      mycelium's checks; what scenario 1 is measured against.
+#   6. LLM-shaped: LLM_TASKS (2,000) tasks whose handler awaits LLM_SLEEP
+#      (0.5) s, served by one Python SDK process (clients/python) with
+#      LLM_CONCURRENCY (200) handlers at once; the ideal is 400 tasks/s
+#      (ONLY=llm runs this case alone).
 # Each agent runs 1,000 transactions of the one-at-a-time scenarios and 60
 # of the batch ones (a few seconds each).  tasks/s = tasks completed /
 # pgbench's run time (connections excluded); the median of RUNS runs, each
@@ -34,8 +38,11 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 RUNS=${RUNS:-5}
 AGENTS=${AGENTS:-8}
 BATCH=${BATCH:-100}
+LLM_TASKS=${LLM_TASKS:-2000}
+LLM_CONCURRENCY=${LLM_CONCURRENCY:-200}
+LLM_SLEEP=${LLM_SLEEP:-0.5}
 PORT=${PORT:-54395}
-DIR=/tmp/mycelium-bench-agents
+DIR=${DIR:-/tmp/mycelium-bench-agents}
 DB=bench
 
 bench_cluster_start "synchronous_commit = on" \
@@ -153,13 +160,33 @@ run() {
 	printf 'median: %s tasks/s\n' "$(printf '%s\n' "${rates[@]}" | mc_median)"
 }
 
+# llm: the LLM-shaped case, LLM_TASKS tasks whose handler awaits
+# LLM_SLEEP seconds, one Python SDK process with LLM_CONCURRENCY handlers
+# at once (bench/llm_agent.py); the machine's load is shown beside it
+llm() {
+	echo "== LLM-shaped: $LLM_TASKS tasks awaiting $LLM_SLEEP s each, one Python SDK process," \
+		"concurrency $LLM_CONCURRENCY ($RUNS runs)"
+	echo "machine: $(nproc) cores; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+	mc_as_user env PYTHONPATH="$MC_TREE/clients/python" /usr/bin/python3 "$MC_TREE/bench/llm_agent.py" \
+		--dsn "host=$DIR port=$PORT dbname=$DB" --tasks "$LLM_TASKS" --concurrency "$LLM_CONCURRENCY" \
+		--sleep "$LLM_SLEEP" --runs "$RUNS"
+	echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
 echo "== for scale: pgbench -N (TPC-B without branch updates), $AGENTS clients, 10 s"
 mc_as_user pgbench -i -q -s 10 -h "$DIR" -p "$PORT" "$DB" >/dev/null 2>&1
 mc_as_user pgbench -n -N -c "$AGENTS" -j 2 -T 10 -h "$DIR" -p "$PORT" "$DB" 2>&1 |
 	sed -n 's/^tps = \([0-9.]*\) (without.*/\1 commits\/s/p'
+
+# ONLY=llm runs the LLM-shaped case alone
+if [ "${ONLY:-}" = llm ]; then
+	llm
+	exit 0
+fi
 
 run "one task per call (claim, then complete)" one.sql 1000 1
 run "the floor of one task per call (the writes alone, one statement a call)" floor_one.sql 1000 1 floor_copy
 run "one task per transaction (complete it and claim the next)" next.sql 1000 1
 run "batches of $BATCH (claim $BATCH, then complete them in one transaction)" batch.sql 60 "$BATCH"
 run "batches of $BATCH (claim $BATCH, then complete_tasks for all of them)" batch_call.sql 60 "$BATCH"
+llm

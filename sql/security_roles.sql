@@ -69,13 +69,15 @@ SELECT regress.try(format($$SELECT mycelium.workflow_graph(%L, 'gantt')$$, :'ali
 SELECT count(*) AS history_rows FROM mycelium.workflow_history(:'alice_wf');
 SELECT count(*) AS timeline_rows FROM mycelium.workflow_timeline(:'alice_wf');
 SELECT count(*) AS handoff_rows FROM mycelium.handoffs WHERE workflow_id = :'alice_wf';
--- ... nor can bob's agent claim, heartbeat, complete or fail alice's tasks,
+-- ... nor can bob's agent claim, heartbeat, complete, fail or release alice's tasks,
 -- even with her worker id
 SELECT count(*) AS claimed FROM mycelium.claim_tasks('sec-external', 'bob-agent', 100);
 SELECT count(*) AS claimed FROM mycelium.claim_tasks('sec-external', 'alice-agent', 100);
 SELECT regress.try(format($$SELECT mycelium.heartbeat(%L, 'claimed', 'alice-agent', '{"p": 1}', '1 hour')$$, :'alice_wf'));
 SELECT regress.try(format($$SELECT mycelium.complete_task(%L, 'claimed', 'alice-agent', '"forged"')$$, :'alice_wf'));
 SELECT regress.try(format($$SELECT mycelium.fail_task(%L, 'claimed', 'alice-agent', 'forged')$$, :'alice_wf'));
+SELECT regress.try(format($$SELECT mycelium.release_task(%L, 'claimed', 'alice-agent')$$, :'alice_wf'));
+SELECT regress.try(format($$SELECT count(*) FROM mycelium.release_tasks('alice-agent', ARRAY[%L]::uuid[], '{claimed}')$$, :'alice_wf'));
 -- ... nor use, drop, schedule, run or unschedule her template and schedule
 SELECT regress.try($$SELECT mycelium.start_from_template('alice-tpl')$$);
 SELECT regress.try($$SELECT mycelium.drop_template('alice-tpl')$$);

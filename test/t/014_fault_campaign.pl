@@ -257,7 +257,8 @@ my %invariants = (
 		 WHERE w.task_count <> t.n OR w.tasks_open <> t.open OR w.tasks_running <> t.running
 		    OR w.version < 1 OR t.a < 0 OR t.d < 0 OR t.k < 1},
 	# every attempt 1..attempt claimed once, net of claims handed back
-	# unstarted (a hand-back is a 'ready' row at the attempt before)
+	# unstarted or released by an agent (a hand-back is a 'ready' row at
+	# the attempt before)
 	'attempts match history' => q{
 		SELECT count(*) FROM mycelium.task_states t JOIN public.created c ON c.wf = t.workflow_id
 		  LEFT JOIN (SELECT workflow_id, task_no, count(*) FILTER (WHERE net = 1) claimed,
@@ -267,6 +268,7 @@ my %invariants = (
 		                            sum(CASE WHEN status = 'running' THEN 1 ELSE -1 END) net
 		                       FROM mycelium.workflow_state_history
 		                      WHERE status = 'running' OR event LIKE 'handed back:%'
+		                         OR event LIKE 'released by %'
 		                      GROUP BY 1, 2, 3) a
 		              GROUP BY 1, 2) h ON h.workflow_id = t.workflow_id AND h.task_no = t.task_no
 		 WHERE coalesce(h.claimed, 0) <> t.attempt OR coalesce(h.top, 0) <> t.attempt
@@ -281,7 +283,8 @@ my %invariants = (
 		                      AND e.version > r.version AND e.status <> 'running'
 		                      AND (e.attempt = r.attempt
 		                           OR e.attempt = r.attempt - 1
-		                              AND e.event LIKE 'handed back:%'))},
+		                              AND (e.event LIKE 'handed back:%'
+		                                   OR e.event LIKE 'released by %')))},
 );
 
 sub check_invariants

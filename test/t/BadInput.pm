@@ -341,7 +341,8 @@ sub gen_fields
 	}
 	$self->add('bad_number', '2202E', $_) for
 	  "SELECT * FROM mycelium.complete_tasks('wk', ARRAY[bad.fix('running')], '{r1,r2}')",
-	  "SELECT * FROM mycelium.complete_tasks('wk', ARRAY[bad.fix('running')], '{r1}', '{}')";
+	  "SELECT * FROM mycelium.complete_tasks('wk', ARRAY[bad.fix('running')], '{r1}', '{}')",
+	  "SELECT * FROM mycelium.release_tasks('wk', ARRAY[bad.fix('running')], '{r1,r2}')";
 	# NULLs where a value is required
 	$self->add('null', '22004', $_) for
 	  "SELECT mycelium.create_workflow(NULL)",
@@ -361,6 +362,10 @@ sub gen_fields
 	  "SELECT * FROM mycelium.complete_tasks(NULL, ARRAY[bad.fix('running')], '{r1}')",
 	  "SELECT * FROM mycelium.complete_tasks('wk', NULL, '{r1}')",
 	  "SELECT * FROM mycelium.complete_tasks('wk', ARRAY[bad.fix('running')], ARRAY[NULL::text])",
+	  "SELECT mycelium.release_task(NULL, 'r1', 'wk')",
+	  "SELECT mycelium.release_task(bad.fix('running'), 'r1', NULL)",
+	  "SELECT * FROM mycelium.release_tasks(NULL, ARRAY[bad.fix('running')], '{r1}')",
+	  "SELECT * FROM mycelium.release_tasks('wk', ARRAY[bad.fix('running')], ARRAY[NULL::text])",
 	  "SELECT mycelium.send_handoff(NULL, bad.msg())",
 	  "SELECT mycelium.send_handoff(bad.fix('pending'), NULL)",
 	  "SELECT mycelium.record_event(NULL, 'x')",
@@ -489,6 +494,7 @@ sub gen_sizes
 	  "SELECT mycelium.complete_task(bad.fix('running'), 'r1', 'wk', $arr)",
 	  "SELECT * FROM mycelium.complete_tasks('wk', ARRAY[bad.fix('running')], '{r1}', ARRAY[$arr])",
 	  "SELECT * FROM mycelium.complete_tasks('wk', array_fill(bad.fix('running'), ARRAY[$n]), array_fill('r1'::text, ARRAY[$n]))",
+	  "SELECT * FROM mycelium.release_tasks('wk', array_fill(bad.fix('running'), ARRAY[$n]), array_fill('r1'::text, ARRAY[$n]))",
 	  "SELECT mycelium.register_executor('huge', NULL, jsonb_build_object('enum', $arr))";
 	$self->add('huge_array', '22023', "SELECT mycelium.create_workflow(jsonb_build_array(mycelium.task('a', 'x', 'worker', dependencies => (SELECT array_agg('d' || i) FROM generate_series(1, $n) i))))");
 	$self->add('huge_array', 'ok', $_) for
@@ -717,6 +723,9 @@ sub gen_registration
 	  "SELECT mycelium.complete_task(bad.fix('running'), 'r1', 'intruder', '{}')",
 	  "SELECT mycelium.fail_task(bad.fix('running'), 'r1', 'intruder', 'x')",
 	  "SELECT mycelium.heartbeat(bad.fix('running'), 'r1', 'intruder')",
+	  "SELECT mycelium.release_task(bad.fix('running'), 'r1', 'intruder')",
+	  "SELECT * FROM mycelium.release_tasks('intruder', ARRAY[bad.fix('running')], '{r1}')",
+	  "SELECT mycelium.release_task(bad.fix('running'), 'no-such-task', 'wk')",
 	  "SELECT mycelium.complete_task(gen_random_uuid(), 'r1', 'wk', '{}')",
 	  "SELECT mycelium.complete_task(bad.fix('running'), '', 'wk', '{}')",
 	  "SELECT mycelium.add_tasks(gen_random_uuid(), '[]')",
