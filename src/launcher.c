@@ -60,6 +60,14 @@
 	"(SELECT w.status FROM mycelium.workflow_states w " \
 	" WHERE w.workflow_id = " t ".workflow_id) = 'running' "
 
+/*
+ * How often the launcher rescans while some worker is idle or the pool may
+ * grow, ms: a safety net, so that a workflow whose ready tasks no push
+ * announced (a wake-up lost to a race between workers) waits at most this
+ * long.  A busy pool is not rescanned: its workers find the work.
+ */
+#define MC_SAFETY_RESCAN 5000L
+
 /* sleep between the ticks of a rescan while the queue drains, ms */
 #define MC_RESCAN_NAP 10L
 
@@ -312,6 +320,7 @@ mc_launcher_main(Datum main_arg)
 	bool		rescan = true;	/* a rescan is to start */
 	bool		recovered = false;	/* others' orphans since the extension appeared */
 	TimestampTz next_look = 0;	/* when the next look at the catalog is due */
+	TimestampTz last_pass = 0;	/* when the last rescan pass began */
 	bool		ready = false;	/* the extension was there at the last look */
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -367,6 +376,15 @@ mc_launcher_main(Datum main_arg)
 			SpinLockRelease(&mc_shared->mutex);
 			if (since == 0)
 				since = GetCurrentTimestamp();
+			if (!rescan && !rescan_active &&
+				GetCurrentTimestamp() >= last_pass + MC_SAFETY_RESCAN * 1000 &&
+				(mc_idle_workers() > 0 || mc_pool_can_grow()))
+			{
+				elog(DEBUG1, "mycelium: safety rescan");
+				rescan = true;
+			}
+			if (rescan)
+				last_pass = GetCurrentTimestamp();
 			if (rescan && rescan_active)
 				rescan_again = true;
 			else if (rescan)
