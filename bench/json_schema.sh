@@ -69,12 +69,12 @@ CREATE TABLE handoff (message text);
 INSERT INTO handoff SELECT mycelium.serialize_handoff(mycelium.create_handoff(
 	'parser-1', 'parser', 'analyzer-7', 'analyzer',
 	'Analyze the parsed modules for unsafe patterns and report every finding with its location, severity and a suggested fix. Prefer precision over recall; group findings by module.',
-	context => '{"repository": "example/service", "commit": "4f1c2d3", "files": ["src/a.c", "src/b.c", "src/c.c"], "language": "c",
+	context => '{"repository": "example/service", "commit": "4f1c2d3", "files": [{"path": "src/a.c", "type": "c"}, {"path": "src/b.c", "type": "c"}, {"path": "src/c.c", "type": "c"}], "language": "c",
 		"findings_so_far": [{"file": "src/a.c", "line": 120, "rule": "strcpy", "severity": "high"},
 							{"file": "src/b.c", "line": 42, "rule": "format-string", "severity": "medium"}],
 		"budget": {"tokens": 20000, "seconds": 300}}',
 	metadata => '{"team": "platform", "priority": "high", "correlation_id": "req-8812", "tags": ["security", "review", "c"]}',
-	progress => '{"percent": 40, "stage": "parsing done", "status": "in_progress", "message": "3 of 8 modules parsed"}'));
+	state => '{"progress": {"completed_steps": ["parse"], "pending_steps": ["analyze", "report"], "percentage": 40}, "variables": {"modules": 8}}'));
 SELECT format('handoff message: %s bytes; valid: %s', octet_length(message),
 	mycelium.validate_handoff(message::jsonb)) FROM handoff;
 SQL

@@ -69,7 +69,7 @@ SELECT mycelium.send_handoff(:'wf', mycelium.create_handoff('db', 'worker',
 SELECT task_id, attempt, lease_until > now() + interval '4 minutes' AS leased,
 	   ctx->'task'->>'agent_type' AS agent_type,
 	   ctx->'previous_results'->0->'result'->'task'->'input' AS dependency_saw,
-	   ctx->'handoffs'->0->>'task_description' AS handoff
+	   ctx->'handoffs'->0->'context'->>'task_description' AS handoff
   FROM mycelium.claim_tasks('regress_ext', 'agent-1', 1);
 -- another agent gets the other one, never the same
 SELECT task_id, attempt FROM mycelium.claim_tasks('regress_ext', 'agent-2', 5);

@@ -123,11 +123,11 @@ COMMIT;
 -- handoff and JSON Schema functions
 SELECT mycelium.validate_handoff(mycelium.create_handoff('s', 'st', 't', 'tt', 'do'));
 SELECT mycelium.serialize_handoff(mycelium.deserialize_handoff(
-	'{"protocol_version": "1.0", "message_id": "6f1c0a3e-2b4d-4c8e-9f10-1a2b3c4d5e6f",
-	  "created_at": "2026-01-02T03:04:05Z", "source": {"agent_id": "a", "agent_type": "b"},
-	  "target": {"agent_id": "c", "agent_type": "d"}, "task_description": "x",
-	  "context": {}, "metadata": {}}'));
-SELECT regress.evil_try($$SELECT mycelium.validate_handoff('{"protocol_version": "2"}')$$);
+	'{"version": "1.0", "handoff_id": "6f1c0a3e-2b4d-4c8e-9f10-1a2b3c4d5e6f",
+	  "timestamp": "2026-01-02T03:04:05Z", "source": {"agent_id": "a", "agent_type": "b"},
+	  "target": {"agent_id": "c", "agent_type": "d"}, "context": {"task_description": "x"},
+	  "state": {}, "metadata": {"priority": "low"}}'));
+SELECT regress.evil_try($$SELECT mycelium.validate_handoff('{"version": "2"}')$$);
 SELECT mycelium.handoff_schema() OPERATOR(pg_catalog.->) 'required' AS required;
 SELECT mycelium.json_schema_validate('{"type": "string", "pattern": "^a.c$", "minLength": 3}', '"abc"'),
 	   mycelium.json_schema_validate('{"type": "string", "pattern": "^a.c$"}', '"abd"');

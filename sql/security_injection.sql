@@ -65,7 +65,7 @@ SELECT count(*) AS verbatim
   FROM inj.h, mycelium.claim_tasks(s, s, 5, '1 minute') c
  WHERE c.task_id = s AND c.ctx->'task'->>'agent_type' = s
    AND c.ctx->'workflow_context'->>s = s
-   AND c.ctx->'handoffs'->0->>'task_description' = s
+   AND c.ctx->'handoffs'->0->'context'->>'task_description' = s
    AND c.ctx->'handoffs'->0->'source'->>'agent_id' = s
    AND c.ctx->'handoffs'->0->'context'->>s = s;
 SELECT count(*) AS beats FROM inj.h JOIN inj.wf USING (n),

@@ -98,11 +98,15 @@ mc_template_exists(McCatalogSession *session, const char *name)
 /*
  * mc_template_start
  *		Creates a workflow from the caller's template name, with variables
- *		(an object, or NULL) merged over the template's own, starts it and
- *		returns its id.  The workflow is named after the template.
+ *		(an object, or NULL) merged over the template's own and metadata
+ *		(or NULL), starts it and returns its id.  The workflow is named
+ *		after the template.  With a caller-chosen id (chosen_id not NULL)
+ *		the same call again returns the workflow the first one started,
+ *		without starting it again (see mc_workflow_create).
  */
 pg_uuid_t *
-mc_template_start(const char *name, Jsonb *variables)
+mc_template_start(const char *name, Jsonb *variables, Jsonb *metadata,
+				  pg_uuid_t *chosen_id)
 {
 	McCatalogSession session;
 	Datum		tasks;
@@ -111,6 +115,7 @@ mc_template_start(const char *name, Jsonb *variables)
 	int32		max_parallel;
 	bool		isnull;
 	pg_uuid_t  *id;
+	bool		created;
 
 	/* copied out of SPI's memory, detoasted only once it is closed */
 	mc_catalog_open(&session);
@@ -132,8 +137,10 @@ mc_template_start(const char *name, Jsonb *variables)
 		variables = DatumGetJsonbP(defaults);
 
 	id = mc_workflow_create(DatumGetJsonbP(tasks), DatumGetJsonbP(context),
-							variables, max_parallel, cstring_to_text(name));
-	(void) mc_workflow_start(id);
+							variables, max_parallel, cstring_to_text(name),
+							metadata, chosen_id, &created);
+	if (created)
+		(void) mc_workflow_start(id);
 	return id;
 }
 
@@ -210,16 +217,19 @@ mc_create_template(PG_FUNCTION_ARGS)
 
 /*
  * mc_start_from_template
- *		start_from_template(name, variables): creates a workflow from one of
- *		the caller's templates and starts it; returns its id.
+ *		start_from_template(name, variables, metadata, workflow_id): creates
+ *		a workflow from one of the caller's templates and starts it; returns
+ *		its id.
  */
 Datum
 mc_start_from_template(PG_FUNCTION_ARGS)
 {
 	char	   *name = mc_text_arg(fcinfo, 0, "template name");
 	Jsonb	   *variables = mc_object_arg(fcinfo, 1, "workflow variables");
+	Jsonb	   *metadata = mc_object_arg(fcinfo, 2, "workflow metadata");
 
-	PG_RETURN_UUID_P(mc_template_start(name, variables));
+	PG_RETURN_UUID_P(mc_template_start(name, variables, metadata,
+									   PG_ARGISNULL(3) ? NULL : PG_GETARG_UUID_P(3)));
 }
 
 /*

@@ -18,6 +18,7 @@
 extern char *mc_text_arg(FunctionCallInfo fcinfo, int argno, const char *what);
 extern void mc_check_name(const char *name, const char *what);
 extern bool mc_template_exists(McCatalogSession *session, const char *name);
-extern pg_uuid_t *mc_template_start(const char *name, Jsonb *variables);
+extern pg_uuid_t *mc_template_start(const char *name, Jsonb *variables,
+									 Jsonb *metadata, pg_uuid_t *chosen_id);
 
 #endif							/* MC_API_TEMPLATE_H */

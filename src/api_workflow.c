@@ -4,6 +4,11 @@
  *		SQL-callable functions that define and read workflows:
  *		create_workflow and get_workflow.
  *
+ * A workflow may be given its id by the caller, which makes creating it
+ * idempotent: the same id and definition again return the workflow
+ * created the first time (compared by a hash of the definition kept in
+ * workflow_states.definition_hash), and a different definition is refused.
+ *
  * create_workflow checks everything (fields, graph, agent types, limits,
  * the owner's ability to run tasks) before it stores anything, then stores
  * the workflow and all its tasks with a few set-based statements: the
@@ -17,7 +22,9 @@
 #include "access/htup_details.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
+#include "common/cryptohash.h"
 #include "common/pg_prng.h"
+#include "common/sha2.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -327,18 +334,93 @@ mc_insert_tasks(pg_uuid_t *id, Oid owner, McTaskDef *tasks, int ntasks,
 }
 
 /*
- * insert_workflow
- *		Stores the workflow's own row and its first history record.
+ * hash_part
+ *		Adds one part of a definition to its hash: its length, then its
+ *		bytes, so that no two sequences of parts hash the same text.
  */
 static void
+hash_part(pg_cryptohash_ctx *ctx, const char *data, size_t len)
+{
+	uint64		n = len;
+
+	if (pg_cryptohash_update(ctx, (const uint8 *) &n, sizeof(n)) < 0 ||
+		pg_cryptohash_update(ctx, (const uint8 *) data, len) < 0)
+		elog(ERROR, "could not compute the definition hash: %s",
+			 pg_cryptohash_error(ctx));
+}
+
+/*
+ * hash_jsonb_part
+ *		Adds a jsonb value to a definition's hash in its canonical text:
+ *		keys in jsonb's order, no insignificant white space, duplicate keys
+ *		folded (jsonb_out's form).
+ */
+static void
+hash_jsonb_part(pg_cryptohash_ctx *ctx, Jsonb *value)
+{
+	char	   *text = JsonbToCString(NULL, &value->root, VARSIZE(value));
+
+	hash_part(ctx, text, strlen(text));
+	pfree(text);
+}
+
+/*
+ * definition_hash
+ *		The SHA-256 hash create_workflow compares to tell whether a
+ *		workflow_id given again comes with the same definition: of tasks,
+ *		context, variables and metadata in jsonb's canonical text, the name
+ *		(empty when NULL, preceded by whether it is) and max_parallel_tasks.
+ *		Key order and white space do not matter; anything else does (a
+ *		field left to its default differs from one given its default).
+ */
+static bytea *
+definition_hash(Jsonb *tasks, Jsonb *context, Jsonb *variables,
+				Jsonb *metadata, text *name, int32 max_parallel)
+{
+	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+	bytea	   *result = palloc(VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
+	char		has_name = (name != NULL);
+	char		number[16];
+
+	if (pg_cryptohash_init(ctx) < 0)
+		elog(ERROR, "could not compute the definition hash: %s",
+			 pg_cryptohash_error(ctx));
+	hash_jsonb_part(ctx, tasks);
+	hash_jsonb_part(ctx, context);
+	hash_jsonb_part(ctx, variables);
+	hash_jsonb_part(ctx, metadata);
+	hash_part(ctx, &has_name, 1);
+	if (name != NULL)
+		hash_part(ctx, VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
+	else
+		hash_part(ctx, "", 0);
+	snprintf(number, sizeof(number), "%d", max_parallel);
+	hash_part(ctx, number, strlen(number));
+	if (pg_cryptohash_final(ctx, (uint8 *) VARDATA(result),
+							PG_SHA256_DIGEST_LENGTH) < 0)
+		elog(ERROR, "could not compute the definition hash: %s",
+			 pg_cryptohash_error(ctx));
+	pg_cryptohash_free(ctx);
+	SET_VARSIZE(result, VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
+	return result;
+}
+
+/*
+ * insert_workflow
+ *		Stores the workflow's own row and its first history record; returns
+ *		false, storing nothing, when a workflow with this id exists already
+ *		(a caller-chosen id given again, or one a concurrent call with the
+ *		same id has just committed: the insert waits for it).
+ */
+static bool
 insert_workflow(McCatalogSession *session, pg_uuid_t *id, text *name,
-				Jsonb *context, Jsonb *variables, int32 max_parallel,
-				int ntasks)
+				Jsonb *context, Jsonb *variables, Jsonb *metadata,
+				bytea *hash, int32 max_parallel, int ntasks)
 {
 	static const Oid argtypes[] = {UUIDOID, TEXTOID, REGROLEOID, JSONBOID,
-		JSONBOID, INT4OID, INT4OID};
-	Datum		values[7];
-	char		nulls[7];
+		JSONBOID, INT4OID, INT4OID, JSONBOID, BYTEAOID};
+	Datum		values[9];
+	char		nulls[9];
 	McWorkflow	wf;
 
 	memset(nulls, ' ', sizeof(nulls));
@@ -351,18 +433,71 @@ insert_workflow(McCatalogSession *session, pg_uuid_t *id, text *name,
 	values[4] = JsonbPGetDatum(variables);
 	values[5] = Int32GetDatum(max_parallel);
 	values[6] = Int32GetDatum(ntasks);
-	mc_catalog_run(MC_PLAN_WORKFLOW_INSERT,
-				   "INSERT INTO mycelium.workflow_states "
-				   "(workflow_id, name, owner, context, variables, "
-				   " max_parallel_tasks, task_count, tasks_open) "
-				   "VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
-				   7, argtypes, values, nulls, 0);
+	values[7] = JsonbPGetDatum(metadata);
+	values[8] = PointerGetDatum(hash);
+	if (hash == NULL)
+		nulls[8] = 'n';
+	if (mc_catalog_run(MC_PLAN_WORKFLOW_INSERT,
+					   "INSERT INTO mycelium.workflow_states "
+					   "(workflow_id, name, owner, context, variables, "
+					   " max_parallel_tasks, task_count, tasks_open, metadata, "
+					   " definition_hash) "
+					   "VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9) "
+					   "ON CONFLICT (workflow_id) DO NOTHING",
+					   9, argtypes, values, nulls, 0) == 0)
+		return false;
 
 	memset(&wf, 0, sizeof(wf));
 	memcpy(&wf.id, id, sizeof(pg_uuid_t));
 	wf.owner = session->caller;
 	wf.version = 1;
 	mc_history_record(session, &wf, 0, "pending", 0, NULL, NULL, "created");
+	return true;
+}
+
+/*
+ * check_existing_workflow
+ *		A workflow with the caller-chosen id exists already: it is the
+ *		caller's workflow of the same definition (hash), and creating it
+ *		again is a no-op, or the call is refused.  Returns false when the
+ *		workflow has gone since the insert saw it (a concurrent delete), for
+ *		the caller to try the insert again.  Runs inside the catalog
+ *		session.
+ */
+static bool
+check_existing_workflow(McCatalogSession *session, pg_uuid_t *id, bytea *hash)
+{
+	static const Oid argtypes[] = {UUIDOID};
+	Datum		values[1];
+	bool		isnull;
+	Datum		owner;
+	Datum		stored;
+	char	   *idtext;
+
+	values[0] = UUIDPGetDatum(id);
+	if (mc_catalog_run(MC_PLAN_WORKFLOW_EXISTING,
+					   "SELECT owner, definition_hash FROM mycelium.workflow_states "
+					   "WHERE workflow_id = $1",
+					   1, argtypes, values, NULL, 1) == 0)
+		return false;
+	idtext = DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(id)));
+	owner = mc_catalog_value(0, 1, &isnull);
+	if (DatumGetObjectId(owner) != session->caller)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("workflow id %s is already in use", idtext),
+				 errdetail("Another role's workflow has this id."),
+				 errhint("Choose another workflow_id, or leave it out to get a new one.")));
+	stored = mc_catalog_value(0, 2, &isnull);
+	if (isnull || !DatumGetBool(DirectFunctionCall2(byteaeq, stored,
+													PointerGetDatum(hash))))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("workflow %s already exists with a different definition", idtext),
+				 errdetail(isnull ? "It was created without a caller-chosen workflow_id."
+						   : "Creating a workflow again with its workflow_id returns it only when tasks, context, variables, metadata, name and max_parallel_tasks are the same."),
+				 errhint("Choose another workflow_id for a different workflow.")));
+	return true;
 }
 
 /*
@@ -395,14 +530,20 @@ new_workflow_id(void)
 
 /*
  * mc_workflow_create
- *		Validates a workflow definition (tasks, context and variables as
- *		jsonb; name may be NULL) and stores it as a pending workflow owned
- *		by the current user; returns its id.  Nothing is stored if any
- *		check fails.
+ *		Validates a workflow definition (tasks, context, variables and
+ *		metadata as jsonb; name may be NULL) and stores it as a pending
+ *		workflow owned by the current user; returns its id.  Nothing is
+ *		stored if any check fails.
+ *
+ * With a caller-chosen id (chosen_id not NULL) creation is idempotent: if
+ * the caller has a workflow of that id and the same definition (compared
+ * by definition_hash) it is returned, unchanged, and *created set to
+ * false; another definition or another role's workflow is an error.
  */
 pg_uuid_t *
 mc_workflow_create(Jsonb *tasks_arg, Jsonb *context, Jsonb *variables,
-				   int32 max_parallel, text *name)
+				   int32 max_parallel, text *name, Jsonb *metadata,
+				   pg_uuid_t *chosen_id, bool *created)
 {
 	McCatalogSession session;
 	MemoryContext cxt;
@@ -412,6 +553,8 @@ mc_workflow_create(Jsonb *tasks_arg, Jsonb *context, Jsonb *variables,
 	McDag	   *dag;
 	pg_uuid_t  *id;
 	pg_uuid_t  *result;
+	bytea	   *hash = NULL;
+	bool		inserted;
 
 	mc_check_max_parallel(max_parallel);
 	if (name != NULL)
@@ -436,21 +579,40 @@ mc_workflow_create(Jsonb *tasks_arg, Jsonb *context, Jsonb *variables,
 		context = empty_object();
 	if (variables == NULL)
 		variables = empty_object();
+	if (metadata == NULL)
+		metadata = empty_object();
 
 	tasks = mc_parse_tasks(tasks_arg, &ntasks);
 	dag = mc_dag_resolve(tasks, ntasks);
-	id = new_workflow_id();
+	if (chosen_id != NULL)
+	{
+		id = chosen_id;
+		hash = definition_hash(tasks_arg, context, variables, metadata, name,
+							   max_parallel);
+	}
+	else
+		id = new_workflow_id();
 
 	mc_catalog_open(&session);
 	mc_check_agent_types(tasks, ntasks, session.caller);
-	insert_workflow(&session, id, name, context, variables, max_parallel, ntasks);
-	mc_insert_tasks(id, session.caller, tasks, ntasks, dag, NULL);
+	for (;;)
+	{
+		inserted = insert_workflow(&session, id, name, context, variables,
+								   metadata, hash, max_parallel, ntasks);
+		if (inserted || check_existing_workflow(&session, id, hash))
+			break;
+		CHECK_FOR_INTERRUPTS();
+	}
+	if (inserted)
+		mc_insert_tasks(id, session.caller, tasks, ntasks, dag, NULL);
 	mc_catalog_close(&session);
 
 	MemoryContextSwitchTo(old);
 	result = palloc(sizeof(pg_uuid_t));
 	memcpy(result, id, sizeof(pg_uuid_t));
 	MemoryContextDelete(cxt);
+	if (created != NULL)
+		*created = inserted;
 	return result;
 }
 
@@ -469,23 +631,29 @@ mc_check_max_parallel(int32 max_parallel)
 
 /*
  * mc_create_workflow
- *		create_workflow(tasks, context, variables, max_parallel_tasks, name):
- *		validates the whole definition, then stores it as a pending
- *		workflow and returns its id.
+ *		create_workflow(tasks, context, variables, max_parallel_tasks, name,
+ *		metadata, workflow_id): validates the whole definition, then stores
+ *		it as a pending workflow and returns its id (or, for a workflow_id
+ *		given again with the same definition, returns the existing one).
  */
 Datum
 mc_create_workflow(PG_FUNCTION_ARGS)
 {
 	Jsonb	   *context;
 	Jsonb	   *variables;
+	Jsonb	   *metadata;
 
 	mc_require_arg(fcinfo, 0, "tasks");
 	mc_require_arg(fcinfo, 3, "max_parallel_tasks");
 	context = mc_object_arg(fcinfo, 1, "workflow context");
 	variables = mc_object_arg(fcinfo, 2, "workflow variables");
+	metadata = mc_object_arg(fcinfo, 5, "workflow metadata");
 	PG_RETURN_UUID_P(mc_workflow_create(PG_GETARG_JSONB_P(0), context, variables,
 										PG_GETARG_INT32(3),
-										PG_ARGISNULL(4) ? NULL : PG_GETARG_TEXT_PP(4)));
+										PG_ARGISNULL(4) ? NULL : PG_GETARG_TEXT_PP(4),
+										metadata,
+										PG_ARGISNULL(6) ? NULL : PG_GETARG_UUID_P(6),
+										NULL));
 }
 
 /*
@@ -514,6 +682,7 @@ mc_get_workflow(PG_FUNCTION_ARGS)
 					   " 'context', w.context, 'variables', w.variables, 'error', w.error,"
 					   " 'created_at', w.created_at, 'started_at', w.started_at,"
 					   " 'finished_at', w.finished_at, 'updated_at', w.updated_at,"
+					   " 'metadata', w.metadata,"
 					   " 'tasks', COALESCE((SELECT pg_catalog.jsonb_object_agg(t.task_id,"
 					   "   pg_catalog.jsonb_build_object("
 					   "   'task_id', t.task_id, 'agent_id', t.agent_id,"

@@ -26,6 +26,7 @@ extern void mc_insert_tasks(pg_uuid_t *id, Oid owner, McTaskDef *tasks,
 							int ntasks, McDag *dag, const int32 *unmet);
 extern pg_uuid_t *mc_workflow_create(Jsonb *tasks, Jsonb *context,
 									 Jsonb *variables, int32 max_parallel,
-									 text *name);
+									 text *name, Jsonb *metadata,
+									 pg_uuid_t *chosen_id, bool *created);
 
 #endif							/* MC_API_WORKFLOW_H */

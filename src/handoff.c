@@ -3,12 +3,15 @@
  * handoff.c
  *		The handoff protocol: how one agent hands work to another.
  *
- * A handoff message is a JSON object whose format is a JSON Schema
- * document (draft 2020-12), handoff_schema below: a message id and a
- * creation time, the source and target agents, a task description, the
- * context the work needs (kept exactly as given), metadata, optional
- * progress and the protocol version.  Messages are checked against that
- * schema with the extension's validator (its compiled form is cached by
+ * A handoff message is a JSON object in the format of the original
+ * Python coordination module (its schemas/handoff.json, a draft-07 JSON
+ * Schema, reproduced as handoff_schema below): the protocol version, a
+ * handoff_id, the workflow it belongs to, the source and target agents,
+ * the context (task description, previous results, conversation history,
+ * files, user preferences), the state (variables, progress, errors),
+ * metadata (priority, timeout, retry count, tags, correlation id) and a
+ * timestamp.  Messages are checked against that schema with the
+ * extension's validator (its compiled form is cached by
  * api_json_schema.c), so what handoff_schema() shows is exactly what is
  * enforced.
  *
@@ -41,48 +44,77 @@
 #define MAX_VIOLATIONS_SHOWN 10
 
 /*
- * The message format.  Patterns avoid backslashes (PostgreSQL's regular
- * expressions; "format" alone would be an annotation).
+ * The message format: the original Python module's schemas/handoff.json
+ * (draft-07), keyword for keyword, so that a message it accepts is
+ * accepted here and one it refuses is refused.  Its "format" keywords are
+ * annotations, as they are for the original's validator (the original
+ * writes timestamps such as "...+00:00Z", which are not RFC 3339), and
+ * its properties are open: other members are allowed.  The one pattern
+ * is written without a backslash.
  */
 static const char handoff_schema_text[] =
 "{"
-"\"$schema\": \"https://json-schema.org/draft/2020-12/schema\","
+"\"$schema\": \"http://json-schema.org/draft-07/schema#\","
 "\"$id\": \"urn:mycelium:handoff:" MC_HANDOFF_PROTOCOL_VERSION "\","
-"\"title\": \"mycelium handoff message\","
-"\"description\": \"A message by which one agent hands work to another.\","
+"\"title\": \"Agent Handoff Message\","
+"\"description\": \"JSON schema for agent-to-agent handoff messages enabling state transfer and context preservation\","
 "\"type\": \"object\","
-"\"required\": [\"protocol_version\", \"message_id\", \"created_at\", \"source\", \"target\","
-"  \"task_description\", \"context\", \"metadata\"],"
-"\"additionalProperties\": false,"
+"\"required\": [\"version\", \"source\", \"target\", \"context\", \"timestamp\"],"
 "\"properties\": {"
-"  \"protocol_version\": {\"description\": \"version of the handoff protocol\","
-"    \"enum\": [\"" MC_HANDOFF_PROTOCOL_VERSION "\"]},"
-"  \"message_id\": {\"description\": \"unique id of the message (a UUID)\","
-"    \"type\": \"string\", \"format\": \"uuid\","
-"    \"pattern\": \"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$\"},"
-"  \"created_at\": {\"description\": \"when the message was created (RFC 3339)\","
-"    \"type\": \"string\", \"format\": \"date-time\","
-"    \"pattern\": \"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.][0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$\"},"
-"  \"source\": {\"description\": \"the agent handing the work over\", \"$ref\": \"#/$defs/agent\"},"
-"  \"target\": {\"description\": \"the agent the work is handed to\", \"$ref\": \"#/$defs/agent\"},"
-"  \"task_description\": {\"description\": \"what the target agent is asked to do\","
-"    \"type\": \"string\", \"minLength\": 1},"
-"  \"context\": {\"description\": \"what the work needs, preserved as given\", \"type\": \"object\"},"
-"  \"metadata\": {\"description\": \"anything else about the message\", \"type\": \"object\"},"
-"  \"progress\": {\"description\": \"how far the work has come, if reported\","
-"    \"type\": [\"object\", \"null\"], \"additionalProperties\": false,"
+"  \"version\": {\"type\": \"string\", \"description\": \"Protocol version for backward compatibility\","
+"    \"pattern\": \"^[0-9]+[.][0-9]+$\", \"default\": \"" MC_HANDOFF_PROTOCOL_VERSION "\"},"
+"  \"handoff_id\": {\"type\": \"string\", \"description\": \"Unique identifier for this handoff\", \"format\": \"uuid\"},"
+"  \"workflow_id\": {\"type\": \"string\", \"description\": \"Workflow identifier this handoff belongs to\", \"format\": \"uuid\"},"
+"  \"source\": {\"type\": \"object\", \"description\": \"Source agent information\","
+"    \"required\": [\"agent_id\", \"agent_type\"],"
 "    \"properties\": {"
-"      \"percent\": {\"type\": \"number\", \"minimum\": 0, \"maximum\": 100},"
-"      \"stage\": {\"type\": \"string\"},"
-"      \"message\": {\"type\": \"string\"},"
-"      \"status\": {\"enum\": [\"pending\", \"in_progress\", \"blocked\", \"completed\", \"failed\"]}}}"
-"},"
-"\"$defs\": {"
-"  \"agent\": {\"type\": \"object\", \"required\": [\"agent_id\", \"agent_type\"],"
-"    \"additionalProperties\": false,"
+"      \"agent_id\": {\"type\": \"string\", \"description\": \"Unique identifier of source agent\"},"
+"      \"agent_type\": {\"type\": \"string\", \"description\": \"Type/role of source agent\"},"
+"      \"execution_time\": {\"type\": \"number\", \"description\": \"Execution time in milliseconds\"}}},"
+"  \"target\": {\"type\": \"object\", \"description\": \"Target agent information\","
+"    \"required\": [\"agent_id\", \"agent_type\"],"
 "    \"properties\": {"
-"      \"agent_id\": {\"type\": \"string\", \"minLength\": 1, \"maxLength\": 255},"
-"      \"agent_type\": {\"type\": \"string\", \"minLength\": 1, \"maxLength\": 255}}}"
+"      \"agent_id\": {\"type\": \"string\", \"description\": \"Unique identifier of target agent\"},"
+"      \"agent_type\": {\"type\": \"string\", \"description\": \"Type/role of target agent\"},"
+"      \"requirements\": {\"type\": \"object\", \"description\": \"Requirements or constraints for target agent\"}}},"
+"  \"context\": {\"type\": \"object\", \"description\": \"Conversation and task context\","
+"    \"properties\": {"
+"      \"task_description\": {\"type\": \"string\", \"description\": \"High-level task description\"},"
+"      \"previous_results\": {\"type\": \"array\", \"description\": \"Results from previous agents in workflow\","
+"        \"items\": {\"type\": \"object\"}},"
+"      \"conversation_history\": {\"type\": \"array\", \"description\": \"Relevant conversation messages\","
+"        \"items\": {\"type\": \"object\", \"properties\": {"
+"          \"role\": {\"type\": \"string\", \"enum\": [\"user\", \"assistant\", \"system\"]},"
+"          \"content\": {\"type\": \"string\"},"
+"          \"timestamp\": {\"type\": \"string\", \"format\": \"date-time\"}}}},"
+"      \"files\": {\"type\": \"array\", \"description\": \"File paths and metadata\","
+"        \"items\": {\"type\": \"object\", \"properties\": {"
+"          \"path\": {\"type\": \"string\"},"
+"          \"type\": {\"type\": \"string\"},"
+"          \"metadata\": {\"type\": \"object\"}}}},"
+"      \"user_preferences\": {\"type\": \"object\", \"description\": \"User preferences and configuration\"}}},"
+"  \"state\": {\"type\": \"object\", \"description\": \"Workflow execution state\","
+"    \"properties\": {"
+"      \"variables\": {\"type\": \"object\", \"description\": \"Workflow variables and intermediate data\"},"
+"      \"progress\": {\"type\": \"object\", \"description\": \"Progress tracking information\","
+"        \"properties\": {"
+"          \"completed_steps\": {\"type\": \"array\", \"items\": {\"type\": \"string\"}},"
+"          \"pending_steps\": {\"type\": \"array\", \"items\": {\"type\": \"string\"}},"
+"          \"percentage\": {\"type\": \"number\", \"minimum\": 0, \"maximum\": 100}}},"
+"      \"errors\": {\"type\": \"array\", \"description\": \"Errors encountered during execution\","
+"        \"items\": {\"type\": \"object\", \"properties\": {"
+"          \"agent_id\": {\"type\": \"string\"},"
+"          \"error_type\": {\"type\": \"string\"},"
+"          \"message\": {\"type\": \"string\"},"
+"          \"timestamp\": {\"type\": \"string\", \"format\": \"date-time\"}}}}}},"
+"  \"metadata\": {\"type\": \"object\", \"description\": \"Additional metadata for tracking and debugging\","
+"    \"properties\": {"
+"      \"priority\": {\"type\": \"string\", \"enum\": [\"low\", \"normal\", \"high\", \"critical\"], \"default\": \"normal\"},"
+"      \"timeout\": {\"type\": \"number\", \"description\": \"Timeout in milliseconds\"},"
+"      \"retry_count\": {\"type\": \"integer\", \"description\": \"Number of retry attempts made\", \"minimum\": 0},"
+"      \"tags\": {\"type\": \"array\", \"description\": \"Tags for categorization\", \"items\": {\"type\": \"string\"}},"
+"      \"correlation_id\": {\"type\": \"string\", \"description\": \"Correlation ID for distributed tracing\"}}},"
+"  \"timestamp\": {\"type\": \"string\", \"format\": \"date-time\", \"description\": \"Handoff creation timestamp\"}"
 "}"
 "}";
 
@@ -125,11 +157,58 @@ push_agent(JsonbParseState **state, const char *key, const char *agent_id,
 }
 
 /*
- * new_message_id
- *		A random (version 4) UUID, as text.
+ * push_members
+ *		Adds the members of an object, except those named in skip (a
+ *		NULL-terminated list), to the object being built.
  */
-static char *
-new_message_id(void)
+static void
+push_members(JsonbParseState **state, Jsonb *object, const char *const *skip)
+{
+	JsonbIterator *it = JsonbIteratorInit(&object->root);
+	JsonbValue	v;
+	JsonbIteratorToken token;
+	bool		skipping = false;
+
+	while ((token = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (token == WJB_KEY)
+		{
+			const char *const *k;
+
+			skipping = false;
+			for (k = skip; *k != NULL; k++)
+				if (strlen(*k) == v.val.string.len &&
+					memcmp(*k, v.val.string.val, v.val.string.len) == 0)
+					skipping = true;
+			if (!skipping)
+				(void) pushJsonbValue(state, WJB_KEY, &v);
+		}
+		else if (token == WJB_VALUE && !skipping)
+			(void) pushJsonbValue(state, WJB_VALUE, &v);
+	}
+}
+
+/*
+ * has_member
+ *		Whether an object has a member of this name.
+ */
+static bool
+has_member(Jsonb *object, const char *key)
+{
+	JsonbValue	k;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	return findJsonbValueFromContainer(&object->root, JB_FOBJECT, &k) != NULL;
+}
+
+/*
+ * mc_handoff_new_id
+ *		A random (version 4) UUID, as text: a new handoff_id.
+ */
+char *
+mc_handoff_new_id(void)
 {
 	pg_uuid_t  *id = palloc(sizeof(pg_uuid_t));
 
@@ -163,36 +242,76 @@ now_rfc3339(void)
 
 /*
  * mc_handoff_create
- *		A new message: a fresh id, the current time, the protocol version
- *		and the parts given.  It is validated before it is returned.
+ *		A new message as the original's create_handoff makes it: the
+ *		protocol version, a fresh handoff_id, the source and target agents,
+ *		the context (with task_description, unless the context has its
+ *		own), the state, the metadata over the original's defaults
+ *		(priority "normal", retry_count 0, no tags), the current time, and
+ *		the workflow_id if one is given.  It is validated before it is
+ *		returned.
  */
 Jsonb *
 mc_handoff_create(const McHandoffParts *parts)
 {
+	static const char *const no_skip[] = {NULL};
 	JsonbParseState *state = NULL;
 	JsonbValue *v;
 	Jsonb	   *message;
 
 	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-	mc_jsonb_push_key(&state, "protocol_version");
+	mc_jsonb_push_key(&state, "version");
 	mc_jsonb_push_cstring(&state, WJB_VALUE, MC_HANDOFF_PROTOCOL_VERSION);
-	mc_jsonb_push_key(&state, "message_id");
-	mc_jsonb_push_cstring(&state, WJB_VALUE, new_message_id());
-	mc_jsonb_push_key(&state, "created_at");
-	mc_jsonb_push_cstring(&state, WJB_VALUE, now_rfc3339());
+	mc_jsonb_push_key(&state, "handoff_id");
+	mc_jsonb_push_cstring(&state, WJB_VALUE, mc_handoff_new_id());
+	if (parts->workflow_id != NULL)
+	{
+		mc_jsonb_push_key(&state, "workflow_id");
+		mc_jsonb_push_cstring(&state, WJB_VALUE, parts->workflow_id);
+	}
 	push_agent(&state, "source", parts->source_agent_id, parts->source_agent_type);
 	push_agent(&state, "target", parts->target_agent_id, parts->target_agent_type);
-	mc_jsonb_push_key(&state, "task_description");
-	mc_jsonb_push_cstring(&state, WJB_VALUE, parts->task_description);
+
 	mc_jsonb_push_key(&state, "context");
-	mc_jsonb_push_jsonb(&state, WJB_VALUE, parts->context);
+	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	push_members(&state, parts->context, no_skip);
+	if (parts->task_description != NULL && parts->task_description[0] != '\0' &&
+		!has_member(parts->context, "task_description"))
+	{
+		mc_jsonb_push_key(&state, "task_description");
+		mc_jsonb_push_cstring(&state, WJB_VALUE, parts->task_description);
+	}
+	(void) pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+
+	mc_jsonb_push_key(&state, "state");
+	mc_jsonb_push_jsonb(&state, WJB_VALUE, parts->state);
+
 	mc_jsonb_push_key(&state, "metadata");
-	mc_jsonb_push_jsonb(&state, WJB_VALUE, parts->metadata);
-	mc_jsonb_push_key(&state, "progress");
-	if (parts->progress != NULL)
-		mc_jsonb_push_jsonb(&state, WJB_VALUE, parts->progress);
-	else
-		mc_jsonb_push_null(&state);
+	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	if (!has_member(parts->metadata, "priority"))
+	{
+		mc_jsonb_push_key(&state, "priority");
+		mc_jsonb_push_cstring(&state, WJB_VALUE, "normal");
+	}
+	if (!has_member(parts->metadata, "retry_count"))
+	{
+		JsonbValue	zero;
+
+		zero.type = jbvNumeric;
+		zero.val.numeric = int64_to_numeric(0);
+		mc_jsonb_push_key(&state, "retry_count");
+		(void) pushJsonbValue(&state, WJB_VALUE, &zero);
+	}
+	if (!has_member(parts->metadata, "tags"))
+	{
+		mc_jsonb_push_key(&state, "tags");
+		(void) pushJsonbValue(&state, WJB_BEGIN_ARRAY, NULL);
+		(void) pushJsonbValue(&state, WJB_END_ARRAY, NULL);
+	}
+	push_members(&state, parts->metadata, no_skip);
+	(void) pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+
+	mc_jsonb_push_key(&state, "timestamp");
+	mc_jsonb_push_cstring(&state, WJB_VALUE, now_rfc3339());
 	v = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
 	message = JsonbValueToJsonb(v);
 

@@ -11,23 +11,25 @@
 
 #include "utils/jsonb.h"
 
-/* the protocol_version every message of this protocol carries */
+/* the version of the messages create_handoff makes */
 #define MC_HANDOFF_PROTOCOL_VERSION "1.0"
 
-/* what create_handoff is given; context and metadata are objects */
+/* what create_handoff is given; context, state and metadata are objects */
 typedef struct McHandoffParts
 {
 	const char *source_agent_id;
 	const char *source_agent_type;
 	const char *target_agent_id;
 	const char *target_agent_type;
-	const char *task_description;
+	const char *task_description;	/* NULL: none */
+	const char *workflow_id;	/* NULL: none */
 	Jsonb	   *context;
+	Jsonb	   *state;
 	Jsonb	   *metadata;
-	Jsonb	   *progress;		/* NULL: no progress reported */
 } McHandoffParts;
 
 extern Jsonb *mc_handoff_schema(void);
+extern char *mc_handoff_new_id(void);
 extern Jsonb *mc_handoff_create(const McHandoffParts *parts);
 extern void mc_handoff_validate(Jsonb *message);
 extern char *mc_handoff_serialize(Jsonb *message);

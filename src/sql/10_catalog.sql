@@ -51,10 +51,16 @@ CREATE TABLE mycelium.workflow_states (
 	started_at timestamptz,
 	finished_at timestamptz,
 	updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	metadata jsonb NOT NULL DEFAULT '{}',
+	definition_hash bytea,
 	error_detail jsonb
 ) WITH (fillfactor = 50);
 COMMENT ON TABLE mycelium.workflow_states IS
 	'one row per workflow: status, version and counters';
+COMMENT ON COLUMN mycelium.workflow_states.metadata IS
+	'the caller''s own description of the workflow (create_workflow''s metadata), stored as given';
+COMMENT ON COLUMN mycelium.workflow_states.definition_hash IS
+	'SHA-256 of the definition of a workflow created with a caller-chosen workflow_id, to tell a repeated creation from a conflicting one (NULL: the id was generated)';
 COMMENT ON COLUMN mycelium.workflow_states.error IS
 	'why the workflow failed or was cancelled: the message of error_detail';
 COMMENT ON COLUMN mycelium.workflow_states.error_detail IS

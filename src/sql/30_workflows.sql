@@ -39,12 +39,14 @@ CREATE FUNCTION mycelium.create_workflow(
 	context jsonb DEFAULT '{}',
 	variables jsonb DEFAULT '{}',
 	max_parallel_tasks integer DEFAULT 10,
-	name text DEFAULT NULL)
+	name text DEFAULT NULL,
+	metadata jsonb DEFAULT '{}',
+	workflow_id uuid DEFAULT NULL)
 RETURNS uuid
 LANGUAGE c VOLATILE
 AS 'MODULE_PATHNAME', 'mc_create_workflow';
-COMMENT ON FUNCTION mycelium.create_workflow(jsonb, jsonb, jsonb, integer, text) IS
-	'validates a DAG of task definitions and stores it as a new pending workflow';
+COMMENT ON FUNCTION mycelium.create_workflow(jsonb, jsonb, jsonb, integer, text, jsonb, uuid) IS
+	'validates a DAG of task definitions and stores it as a new pending workflow; a caller-chosen workflow_id makes it idempotent';
 
 CREATE FUNCTION mycelium.get_workflow(workflow_id uuid)
 RETURNS jsonb

@@ -51,12 +51,16 @@ AS 'MODULE_PATHNAME', 'mc_create_template';
 COMMENT ON FUNCTION mycelium.create_template(text, jsonb, jsonb, jsonb, integer, text) IS
 	'stores a workflow definition, validated like create_workflow, under a name of the calling role';
 
-CREATE FUNCTION mycelium.start_from_template(name text, variables jsonb DEFAULT '{}')
+CREATE FUNCTION mycelium.start_from_template(
+	name text,
+	variables jsonb DEFAULT '{}',
+	metadata jsonb DEFAULT '{}',
+	workflow_id uuid DEFAULT NULL)
 RETURNS uuid
 LANGUAGE c VOLATILE
 AS 'MODULE_PATHNAME', 'mc_start_from_template';
-COMMENT ON FUNCTION mycelium.start_from_template(text, jsonb) IS
-	'creates a workflow from one of the caller''s templates (variables merged over its defaults) and starts it';
+COMMENT ON FUNCTION mycelium.start_from_template(text, jsonb, jsonb, uuid) IS
+	'creates a workflow from one of the caller''s templates (variables merged over its defaults) and starts it; a caller-chosen workflow_id makes it idempotent';
 
 CREATE FUNCTION mycelium.drop_template(name text)
 RETURNS void

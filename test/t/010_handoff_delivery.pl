@@ -39,7 +39,7 @@ $node->safe_psql('postgres', qq{
 ok(wait_for_status($node, $wf, 'completed', 30), 'workflow completes');
 
 is( $node->safe_psql('postgres', qq{
-		SELECT string_agg((h->'source'->>'agent_id') || ':' || (h->>'task_description'), ',' ORDER BY n)
+		SELECT string_agg((h->'source'->>'agent_id') || ':' || (h->'context'->>'task_description'), ',' ORDER BY n)
 		  FROM mycelium.tasks t, jsonb_array_elements(t.result->'handoffs') WITH ORDINALITY x(h, n)
 		 WHERE t.workflow_id = '$wf' AND t.task_id = 'B'}),
 	'planner:start,a1:review', 'B got both messages, in send order');

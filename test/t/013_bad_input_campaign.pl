@@ -45,11 +45,12 @@ my $fixtures = q{
 	CREATE FUNCTION bad.fix(key text) RETURNS uuid LANGUAGE sql STABLE
 		AS $$ SELECT id FROM bad.fixtures WHERE k = key $$;
 	CREATE FUNCTION bad.msg() RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
-		SELECT '{"protocol_version": "1.0", "message_id": "6f1c0a3e-2b4d-4c8e-9f10-1a2b3c4d5e6f",
-				 "created_at": "2026-01-02T03:04:05.678901Z",
+		SELECT '{"version": "1.0", "handoff_id": "6f1c0a3e-2b4d-4c8e-9f10-1a2b3c4d5e6f",
+				 "timestamp": "2026-01-02T03:04:05.678901Z",
 				 "source": {"agent_id": "agent-1", "agent_type": "parser"},
 				 "target": {"agent_id": "agent-2", "agent_type": "analyzer"},
-				 "task_description": "Analyze code", "context": {}, "metadata": {}}'::jsonb $$;
+				 "context": {"task_description": "Analyze code"},
+				 "state": {"progress": {"completed_steps": []}}, "metadata": {}}'::jsonb $$;
 	-- every table of schema mycelium: rows and a hash of their contents
 	CREATE FUNCTION bad.state() RETURNS text LANGUAGE plpgsql AS $$
 	DECLARE

@@ -362,8 +362,14 @@ sub gen_fields
 	  "SELECT * FROM mycelium.complete_tasks('wk', NULL, '{r1}')",
 	  "SELECT * FROM mycelium.complete_tasks('wk', ARRAY[bad.fix('running')], ARRAY[NULL::text])",
 	  "SELECT mycelium.send_handoff(NULL, bad.msg())",
-	  "SELECT mycelium.send_handoff(bad.fix('pending'), NULL)";
+	  "SELECT mycelium.send_handoff(bad.fix('pending'), NULL)",
+	  "SELECT mycelium.record_event(NULL, 'x')",
+	  "SELECT mycelium.record_event(bad.fix('pending'), NULL)",
+	  "SELECT mycelium.record_event(bad.fix('pending'), 'x', NULL)",
+	  "CALL mycelium.purge_workflows(NULL)",
+	  "CALL mycelium.purge_workflows('1 day', NULL)";
 	$self->add('null', 'ok', $_) for
+	  "SELECT mycelium.delete_workflow(NULL) IS NULL",
 	  "SELECT mycelium.validate_handoff(NULL) IS NULL",
 	  "SELECT mycelium.deserialize_handoff(NULL) IS NULL",
 	  "SELECT mycelium.json_schema_validate(NULL, '1') IS NULL";
@@ -434,13 +440,16 @@ sub gen_sizes
 		  "SELECT mycelium.add_tasks(bad.fix('pending'), jsonb_build_array(mycelium.task('deep' || md5(${deep}::text), 'x', 'worker', input => $deep)))",
 		  "SELECT mycelium.create_template('deep' || md5(${deep}::text), '[]', context => jsonb_build_object('x', $deep))",
 		  "SELECT mycelium.create_handoff('a', 'b', 'c', 'd', 'e', context => jsonb_build_object('x', $deep)) IS NOT NULL",
+		  "SELECT mycelium.create_workflow('[]', metadata => jsonb_build_object('x', $deep)) IS NOT NULL",
+		  "SELECT mycelium.record_event(bad.fix('pending'), 'deep', jsonb_build_object('x', $deep)) > 0",
+		  "SELECT mycelium.add_result_to_context(bad.msg(), 'a', jsonb_build_object('x', $deep)) IS NOT NULL",
 		  "SELECT mycelium.validate_handoff(" . $msg_with->('context,x', $deep) . ")",
 		  "SELECT length(mycelium.serialize_handoff(" . $msg_with->('context,x', $deep) . "))",
-		  "SELECT mycelium.send_handoff(bad.fix('pending'), jsonb_set(" . $msg_with->('context,x', $deep) . ", '{message_id}', to_jsonb(gen_random_uuid()::text)))",
+		  "SELECT mycelium.send_handoff(bad.fix('pending'), jsonb_set(" . $msg_with->('context,x', $deep) . ", '{handoff_id}', to_jsonb(gen_random_uuid()::text)))",
 		  "SELECT mycelium.json_schema_validate('{\"type\": [\"array\", \"object\"]}', $deep)",
 		  "SELECT mycelium.heartbeat(bad.fix('running'), 'r1', 'wk', progress => jsonb_build_object('p', $deep))";
 		$self->add('deep_nesting', 'MY004', $_) for
-		  "SELECT mycelium.validate_handoff(" . $msg_with->('progress', $deep) . ")",
+		  "SELECT mycelium.validate_handoff(" . $msg_with->('state,progress,completed_steps', $deep) . ")",
 		  "SELECT mycelium.validate_handoff(" . $msg_with->('source,agent_id', $deep) . ")",
 		  "SELECT mycelium.validate_handoff($deep)",
 		  "SELECT mycelium.send_handoff(bad.fix('pending'), " . $msg_with->('target', $deep) . ")";
@@ -474,6 +483,8 @@ sub gen_sizes
 	  "SELECT mycelium.create_workflow('[]', context => jsonb_build_object('a', $arr))",
 	  "SELECT mycelium.start_from_template('base', jsonb_build_object('a', $arr))",
 	  "SELECT mycelium.create_handoff('a', 'b', 'c', 'd', 'e', metadata => jsonb_build_object('a', $arr))",
+	  "SELECT mycelium.create_workflow('[]', metadata => jsonb_build_object('a', $arr))",
+	  "SELECT mycelium.record_event(bad.fix('pending'), 'big', jsonb_build_object('a', $arr))",
 	  "SELECT mycelium.send_handoff(bad.fix('pending'), jsonb_set(bad.msg(), '{context,a}', $arr))",
 	  "SELECT mycelium.complete_task(bad.fix('running'), 'r1', 'wk', $arr)",
 	  "SELECT * FROM mycelium.complete_tasks('wk', ARRAY[bad.fix('running')], '{r1}', ARRAY[$arr])",
@@ -498,7 +509,9 @@ sub gen_sizes
 	  "SELECT mycelium.register_executor($mb, NULL)",
 	  "SELECT * FROM mycelium.claim_tasks('ext', $mb)",
 	  "SELECT mycelium.heartbeat(bad.fix('running'), 'r1', $mb)",
-	  "SELECT mycelium.create_workflow(jsonb_build_array(mycelium.task('a', 'x', 'worker') || jsonb_build_object($mb, 1)))";
+	  "SELECT mycelium.create_workflow(jsonb_build_array(mycelium.task('a', 'x', 'worker') || jsonb_build_object($mb, 1)))",
+	  "SELECT mycelium.record_event(bad.fix('pending'), $mb)",
+	  "SELECT mycelium.record_event(bad.fix('pending'), 'x', agent_id => $mb)";
 	$self->add('huge_string', '42704', $_) for
 	  "SELECT mycelium.start_from_template($mb)",
 	  "SELECT * FROM mycelium.claim_tasks($mb, 'w')";
@@ -506,18 +519,18 @@ sub gen_sizes
 	  "SELECT mycelium.complete_task(bad.fix('running'), $mb, 'wk')",
 	  "SELECT * FROM mycelium.complete_tasks('wk', ARRAY[bad.fix('running')], ARRAY[$mb])",
 	  "SELECT mycelium.update_task(bad.fix('pending'), $mb, 'running')";
-	$self->add('huge_string', 'MY004', $_) for
-	  "SELECT mycelium.create_handoff($mb, 'b', 'c', 'd', 'e')",
-	  "SELECT mycelium.validate_handoff(jsonb_set(bad.msg(), '{target,agent_type}', to_jsonb($mb)))",
-	  "SELECT mycelium.deserialize_handoff($mb)";
+	$self->add('huge_string', 'MY004', "SELECT mycelium.deserialize_handoff($mb)");
 	$self->add('huge_string', '54000', $_) for
-	  "SELECT mycelium.send_handoff(bad.fix('pending'), jsonb_set(bad.msg(), '{task_description}', to_jsonb(repeat('d', 2000000))))",
+	  "SELECT mycelium.send_handoff(bad.fix('pending'), jsonb_set(bad.msg(), '{context,task_description}', to_jsonb(repeat('d', 2000000))))",
 	  "SELECT mycelium.fail_task(bad.fix('running'), 'r1', 'wk', repeat('e', 2000000))",
 	  "SELECT mycelium.complete_task(bad.fix('running'), 'r1', 'wk', to_jsonb(repeat('r', 2000000)))",
 	  "SELECT mycelium.heartbeat(bad.fix('running'), 'r1', 'wk', to_jsonb(repeat('p', 2000000)))",
 	  "SELECT mycelium.create_handoff('a', 'b', 'c', 'd', 'e', context => jsonb_build_object('s', repeat('c', 2000000)))";
+	# the original's format sets no lengths
 	$self->add('huge_string', 'ok', $_) for
-	  "SELECT mycelium.validate_handoff(jsonb_set(bad.msg(), '{task_description}', to_jsonb($mb)))",
+	  "SELECT mycelium.create_handoff($mb, 'b', 'c', 'd', 'e') IS NOT NULL",
+	  "SELECT mycelium.validate_handoff(jsonb_set(bad.msg(), '{target,agent_type}', to_jsonb($mb)))",
+	  "SELECT mycelium.validate_handoff(jsonb_set(bad.msg(), '{context,task_description}', to_jsonb($mb)))",
 	  "SELECT length(mycelium.serialize_handoff(jsonb_set(bad.msg(), '{context}', jsonb_build_object($mb, $mb))))";
 }
 
@@ -558,7 +571,7 @@ sub gen_escapes
 	{
 		my $text = msg_text("{\"n\":$n}");
 		$self->add('bad_number', 'ok', 'SELECT mycelium.deserialize_handoff(' . lit($text) . ') IS NOT NULL');
-		$text = msg_text('{}', "{\"percent\":$n}");
+		$text = msg_text('{}', "{\"percentage\":$n}");
 		$self->add('bad_number', $n eq '1e-400' ? 'ok' : 'MY004',
 			'SELECT mycelium.deserialize_handoff(' . lit($text) . ') IS NOT NULL');
 	}
@@ -568,46 +581,54 @@ sub gen_escapes
 # Handoff messages
 #
 
-# msg_text(context[, progress]): the text of a valid message whose context
-# (and progress) are the JSON texts given, broken or not
+# msg_text(context[, progress]): the text of a valid message (the
+# original coordination module's format) whose context (and
+# state.progress) are the JSON texts given, broken or not
 sub msg_text
 {
 	my ($context, $progress) = @_;
-	return '{"context":' . $context . ',"created_at":"2026-01-02T03:04:05.678901Z",'
-	  . '"message_id":"6f1c0a3e-2b4d-4c8e-9f10-1a2b3c4d5e6f","metadata":{},'
-	  . '"progress":' . ($progress // 'null') . ',"protocol_version":"1.0",'
-	  . '"source":{"agent_id":"agent-1","agent_type":"parser"},'
+	return '{"context":' . $context . ',"handoff_id":"6f1c0a3e-2b4d-4c8e-9f10-1a2b3c4d5e6f",'
+	  . '"metadata":{},"source":{"agent_id":"agent-1","agent_type":"parser"},'
+	  . '"state":' . (defined $progress ? '{"progress":' . $progress . '}' : '{}') . ','
 	  . '"target":{"agent_id":"agent-2","agent_type":"analyzer"},'
-	  . '"task_description":"Analyze code"}';
+	  . '"timestamp":"2026-01-02T03:04:05.678901Z","version":"1.0"}';
 }
 
 # msg_struct(id): a valid message in Perl form
 sub msg_struct
 {
 	my ($class, $id) = @_;
-	return { protocol_version => '1.0', message_id => $id,
-		created_at => '2026-01-02T03:04:05.678901Z',
+	return { version => '1.0', handoff_id => $id,
+		timestamp => '2026-01-02T03:04:05.678901Z',
 		source => { agent_id => 'agent-1', agent_type => 'parser' },
 		target => { agent_id => 'agent-2', agent_type => 'analyzer' },
-		task_description => 'Analyze code', context => {}, metadata => {},
-		progress => undef };
+		context => { task_description => 'Analyze code' }, state => {}, metadata => {} };
 }
 
+# values of each member that the original's schema refuses
 my %bad_handoff = (
-	protocol_version => [ '2.0', '1', '', num('1.0'), undef, [ '1.0' ] ],
-	message_id => [ 'not-a-uuid', '', num(1), undef, '6f1c0a3e2b4d4c8e9f101a2b3c4d5e6f0' ],
-	created_at => [ 'yesterday', '', '2026-01-02 03:04:05Z', '2026-01-02T03:04:05', num(0), undef ],
-	task_description => [ '', num(1), undef, [], {} ],
-	context => [ 'x', num(1), [], undef, \'true' ],
-	metadata => [ 'x', [], undef, num(0) ],
-	source => [ 'agent-1', [], undef, {}, { agent_id => 'a' }, { agent_id => 'a', agent_type => 'b', extra => 1 },
-		{ agent_id => '', agent_type => 'b' }, { agent_id => 'a' x 256, agent_type => 'b' },
-		{ agent_id => num(1), agent_type => 'b' } ],
-	progress => [ 'x', [], num(50), { percent => num(-1) }, { percent => num(101) },
-		{ percent => num('1e400') }, { percent => '50' }, { status => 'done' }, { stage => num(1) },
-		{ eta => num(1) } ],
+	version => [ '1', '', 'v1.0', num('1.0'), undef, [ '1.0' ] ],
+	handoff_id => [ num(1), undef, [], {} ],
+	workflow_id => [ num(1), undef, [ 'x' ] ],
+	timestamp => [ num(0), undef, [], {} ],
+	context => [ 'x', num(1), [], undef, \'true', { task_description => num(1) },
+		{ previous_results => 'x' }, { previous_results => ['x'] },
+		{ conversation_history => [ { role => 'robot' } ] }, { files => [ { path => num(1) } ] },
+		{ user_preferences => [] } ],
+	state => [ 'x', [], num(1), undef, { progress => { percentage => num(-1) } },
+		{ progress => { percentage => num(101) } }, { progress => { percentage => num('1e400') } },
+		{ progress => { percentage => '50' } }, { progress => { completed_steps => [ num(1) ] } },
+		{ errors => 'e' }, { variables => [] } ],
+	metadata => [ 'x', [], undef, num(0), { priority => 'urgent' }, { retry_count => num(-1) },
+		{ retry_count => num(1.5) }, { tags => [ num(1) ] }, { timeout => 'soon' },
+		{ correlation_id => num(1) } ],
+	source => [ 'agent-1', [], undef, {}, { agent_id => 'a' }, { agent_id => num(1), agent_type => 'b' },
+		{ agent_id => 'a', agent_type => 'b', execution_time => 'x' } ],
+	target => [ 'agent-2', [], undef, {}, { agent_type => 'b' }, { agent_id => 'a', agent_type => [] },
+		{ agent_id => 'a', agent_type => 'b', requirements => [] } ],
 );
-$bad_handoff{target} = $bad_handoff{source};
+# members a message may leave out
+my %optional = map { $_ => 1 } qw(handoff_id workflow_id state metadata);
 
 # handoff families: single bad fields, then random mutations of valid
 # messages sent to every handoff function
@@ -624,24 +645,28 @@ sub gen_handoffs
 		}
 		my $m = BadInput->msg_struct($self->uuid);
 		delete $m->{$f};
-		$self->add('handoff_field', $f eq 'progress' ? 'ok' : 'MY004', 'SELECT mycelium.validate_handoff(' . jb($m) . ')');
+		$self->add('handoff_field', $optional{$f} ? 'ok' : 'MY004', 'SELECT mycelium.validate_handoff(' . jb($m) . ')');
 	}
-	for my $extra ('', 'Context', 'message_id ', 'x' x 1000, "ctl\x01")
+	# the original's objects are open: other members are fine
+	for my $extra ('', 'Context', 'handoff_id ', 'x' x 1000, "ctl\x01")
 	{
 		my $m = BadInput->msg_struct($self->uuid);
 		$m->{$extra} = 1;
-		$self->add('handoff_field', 'MY004', 'SELECT mycelium.validate_handoff(' . jb($m) . ')');
+		$self->add('handoff_field', 'ok', 'SELECT mycelium.validate_handoff(' . jb($m) . ')');
 	}
 	$self->add('handoff_field', 'MY004', "SELECT mycelium.validate_handoff('$_')") for ('[]', '1', '"x"', 'null', '{}');
 	# create_handoff's parts
 	$self->add('handoff_field', 'MY004', $_) for
-	  "SELECT mycelium.create_handoff('', 'b', 'c', 'd', 'e')",
-	  "SELECT mycelium.create_handoff('a', 'b', 'c', 'd', '')",
-	  "SELECT mycelium.create_handoff('a', 'b', 'c', repeat('t', 256), 'e')",
 	  "SELECT mycelium.create_handoff('a', 'b', 'c', 'd', 'e', context => '[]')",
 	  "SELECT mycelium.create_handoff('a', 'b', 'c', 'd', 'e', metadata => '1')",
-	  "SELECT mycelium.create_handoff('a', 'b', 'c', 'd', 'e', progress => '{\"percent\": 1e400}')",
-	  "SELECT mycelium.create_handoff('a', 'b', 'c', 'd', 'e', progress => '[]')";
+	  "SELECT mycelium.create_handoff('a', 'b', 'c', 'd', 'e', metadata => '{\"priority\": \"urgent\"}')",
+	  "SELECT mycelium.create_handoff('a', 'b', 'c', 'd', 'e', state => '{\"progress\": {\"percentage\": 1e400}}')",
+	  "SELECT mycelium.create_handoff('a', 'b', 'c', 'd', 'e', state => '[]')";
+	# the original's format sets no lengths
+	$self->add('handoff_field', 'ok', $_ . ' IS NOT NULL') for
+	  "SELECT mycelium.create_handoff('', 'b', 'c', 'd', 'e')",
+	  "SELECT mycelium.create_handoff('a', 'b', 'c', 'd', '')",
+	  "SELECT mycelium.create_handoff('a', 'b', 'c', repeat('t', 256), 'e')";
 
 	for my $m (1 .. $self->{mutations})
 	{
@@ -649,8 +674,8 @@ sub gen_handoffs
 		my $expect = 'ok';
 		$msg->{context} = $self->robject(4) if $self->rnd(2);
 		$msg->{metadata} = $self->robject(2) if $self->rnd(2);
-		$msg->{progress} = $self->pick(undef, { percent => num($self->pick(qw(0 100 12.5 1e-300))),
-			status => $self->pick(qw(pending in_progress blocked completed failed)) }) if $self->rnd(2);
+		$msg->{state} = $self->pick({}, { progress => { percentage => num($self->pick(qw(0 100 12.5 1e-300))),
+			completed_steps => [ $self->pick(@strings) ] } }) if $self->rnd(2);
 		$msg->{source}{agent_id} = $self->pick(@strings[ 0, 2 .. 6 ], 'é' x 255);
 		if ($self->rnd(5) > 0)
 		{

@@ -9,6 +9,334 @@
 
 \echo Use "ALTER EXTENSION mycelium UPDATE" to load this file. \quit
 
+-- ---------------------------------------------------------------------
+-- Workflow metadata and caller-chosen ids (issue 29): create_workflow
+-- and start_from_template take metadata and a workflow_id that makes
+-- creation idempotent.
+-- ---------------------------------------------------------------------
+-- (added without a default and filled, rather than with ADD COLUMN ...
+-- DEFAULT, whose "missing value" would make the table differ from a fresh
+-- install's)
+ALTER TABLE mycelium.workflow_states
+	ADD COLUMN metadata jsonb,
+	ADD COLUMN definition_hash bytea;
+UPDATE mycelium.workflow_states SET metadata = '{}';
+ALTER TABLE mycelium.workflow_states
+	ALTER COLUMN metadata SET DEFAULT '{}',
+	ALTER COLUMN metadata SET NOT NULL;
+COMMENT ON COLUMN mycelium.workflow_states.metadata IS
+	'the caller''s own description of the workflow (create_workflow''s metadata), stored as given';
+COMMENT ON COLUMN mycelium.workflow_states.definition_hash IS
+	'SHA-256 of the definition of a workflow created with a caller-chosen workflow_id, to tell a repeated creation from a conflicting one (NULL: the id was generated)';
+
+DROP FUNCTION mycelium.create_workflow(jsonb, jsonb, jsonb, integer, text);
+CREATE FUNCTION mycelium.create_workflow(
+	tasks jsonb,
+	context jsonb DEFAULT '{}',
+	variables jsonb DEFAULT '{}',
+	max_parallel_tasks integer DEFAULT 10,
+	name text DEFAULT NULL,
+	metadata jsonb DEFAULT '{}',
+	workflow_id uuid DEFAULT NULL)
+RETURNS uuid
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'mc_create_workflow';
+COMMENT ON FUNCTION mycelium.create_workflow(jsonb, jsonb, jsonb, integer, text, jsonb, uuid) IS
+	'validates a DAG of task definitions and stores it as a new pending workflow; a caller-chosen workflow_id makes it idempotent';
+REVOKE ALL ON FUNCTION mycelium.create_workflow(jsonb, jsonb, jsonb, integer, text, jsonb, uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION mycelium.create_workflow(jsonb, jsonb, jsonb, integer, text, jsonb, uuid) TO mycelium_user;
+
+DROP FUNCTION mycelium.start_from_template(text, jsonb);
+CREATE FUNCTION mycelium.start_from_template(
+	name text,
+	variables jsonb DEFAULT '{}',
+	metadata jsonb DEFAULT '{}',
+	workflow_id uuid DEFAULT NULL)
+RETURNS uuid
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'mc_start_from_template';
+COMMENT ON FUNCTION mycelium.start_from_template(text, jsonb, jsonb, uuid) IS
+	'creates a workflow from one of the caller''s templates (variables merged over its defaults) and starts it; a caller-chosen workflow_id makes it idempotent';
+REVOKE ALL ON FUNCTION mycelium.start_from_template(text, jsonb, jsonb, uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION mycelium.start_from_template(text, jsonb, jsonb, uuid) TO mycelium_user;
+
+CREATE OR REPLACE VIEW mycelium.workflows WITH (security_invoker = true) AS
+SELECT w.workflow_id, w.name, w.owner::text AS owner, w.status, w.version,
+	   w.task_count, w.max_parallel_tasks, w.error,
+	   w.created_at, w.started_at, w.finished_at, w.updated_at, w.metadata
+  FROM mycelium.workflow_states w;
+
+-- ---------------------------------------------------------------------
+-- Deletion and retention (issue 29): delete_workflow, purge_workflows,
+-- and a trigger that removes a deleted workflow's rows everywhere.
+-- ---------------------------------------------------------------------
+-- purge_workflows finds the oldest finished workflows through this index
+CREATE INDEX workflow_states_finished_idx ON mycelium.workflow_states (finished_at)
+	WHERE status IN ('completed', 'failed', 'cancelled');
+
+CREATE FUNCTION mycelium.workflows_deleted()
+RETURNS trigger
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'mc_workflows_deleted';
+COMMENT ON FUNCTION mycelium.workflows_deleted() IS
+	'trigger: refuses to delete a workflow whose tasks may run, and deletes the rows of deleted workflows from the other catalog tables';
+
+CREATE TRIGGER workflows_deleted AFTER DELETE ON mycelium.workflow_states
+	REFERENCING OLD TABLE AS deleted_workflows
+	FOR EACH STATEMENT EXECUTE FUNCTION mycelium.workflows_deleted();
+COMMENT ON TRIGGER workflows_deleted ON mycelium.workflow_states IS
+	'a deleted workflow takes its tasks, task ids, history and handoff messages with it';
+
+CREATE FUNCTION mycelium.delete_workflow(workflow_id uuid)
+RETURNS void
+LANGUAGE c VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'mc_delete_workflow';
+COMMENT ON FUNCTION mycelium.delete_workflow(uuid) IS
+	'removes a workflow the caller owns and all its rows; refused while its tasks may run';
+
+CREATE PROCEDURE mycelium.purge_workflows(
+	older_than interval,
+	statuses mycelium.workflow_status[] DEFAULT '{completed,failed,cancelled}',
+	batch_size integer DEFAULT 1000,
+	INOUT purged bigint DEFAULT NULL)
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'mc_purge_workflows';
+COMMENT ON PROCEDURE mycelium.purge_workflows(interval, mycelium.workflow_status[], integer, bigint) IS
+	'removes the caller''s workflows (an administrator''s: all) that finished longer than older_than ago, batch_size at a time, committing after each batch; purged: how many';
+REVOKE ALL ON FUNCTION mycelium.workflows_deleted() FROM PUBLIC;
+REVOKE ALL ON FUNCTION mycelium.delete_workflow(uuid) FROM PUBLIC;
+REVOKE ALL ON PROCEDURE mycelium.purge_workflows(interval, mycelium.workflow_status[], integer, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION mycelium.workflows_deleted() TO mycelium_user;
+GRANT EXECUTE ON FUNCTION mycelium.delete_workflow(uuid) TO mycelium_user;
+GRANT EXECUTE ON PROCEDURE mycelium.purge_workflows(interval, mycelium.workflow_status[], integer, bigint) TO mycelium_user;
+
+-- ---------------------------------------------------------------------
+-- The original module's handoff message format (issue 29): the schema,
+-- create_handoff's new arguments, add_result_to_context and
+-- update_progress, and the messages stored by 0.1.0 converted.
+-- ---------------------------------------------------------------------
+COMMENT ON FUNCTION mycelium.handoff_schema() IS
+	'the handoff message format, a JSON Schema (draft-07) document: the original coordination module''s';
+COMMENT ON FUNCTION mycelium.send_handoff(uuid, jsonb) IS
+	'stores a valid handoff message for the tasks of a workflow the caller owns (a message naming another workflow is refused); returns its handoff_id';
+
+DROP FUNCTION mycelium.create_handoff(text, text, text, text, text, jsonb, jsonb, jsonb);
+CREATE FUNCTION mycelium.create_handoff(
+	source_agent_id text,
+	source_agent_type text,
+	target_agent_id text,
+	target_agent_type text,
+	task_description text DEFAULT NULL,
+	context jsonb DEFAULT '{}',
+	metadata jsonb DEFAULT '{}',
+	state jsonb DEFAULT '{}',
+	workflow_id uuid DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE c VOLATILE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'mc_create_handoff';
+COMMENT ON FUNCTION mycelium.create_handoff(text, text, text, text, text, jsonb, jsonb, jsonb, uuid) IS
+	'a new handoff message with a fresh handoff_id and timestamp, validated';
+
+-- The original module's helpers, which change a message and return it.
+-- A message that does not follow the protocol is refused (MY004).
+CREATE FUNCTION mycelium.add_result_to_context(message jsonb, agent_id text, result jsonb)
+RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE
+BEGIN ATOMIC
+	SELECT m
+	  FROM (SELECT message OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('context',
+				(message OPERATOR(pg_catalog.->) 'context') OPERATOR(pg_catalog.||)
+				pg_catalog.jsonb_build_object('previous_results',
+					COALESCE(message OPERATOR(pg_catalog.->) 'context' OPERATOR(pg_catalog.->) 'previous_results', '[]')
+					OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+						'agent_id', agent_id,
+						'timestamp', pg_catalog.to_char(pg_catalog.statement_timestamp() AT TIME ZONE 'UTC',
+														'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+						'result', result)))) AS m
+			 WHERE mycelium.validate_handoff(message)) x
+	 WHERE mycelium.validate_handoff(m);
+END;
+COMMENT ON FUNCTION mycelium.add_result_to_context(jsonb, text, jsonb) IS
+	'the message with {agent_id, timestamp, result} appended to its context.previous_results';
+
+CREATE FUNCTION mycelium.update_progress(
+	message jsonb,
+	completed_steps text[] DEFAULT NULL,
+	pending_steps text[] DEFAULT NULL,
+	percentage double precision DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+BEGIN ATOMIC
+	SELECT m
+	  FROM (SELECT message OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('state',
+				COALESCE(message OPERATOR(pg_catalog.->) 'state', '{}') OPERATOR(pg_catalog.||)
+				pg_catalog.jsonb_build_object('progress',
+					COALESCE(message OPERATOR(pg_catalog.->) 'state' OPERATOR(pg_catalog.->) 'progress',
+							 '{"completed_steps": [], "pending_steps": [], "percentage": 0.0}')
+					OPERATOR(pg_catalog.||) pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+						'completed_steps', pg_catalog.to_jsonb(completed_steps),
+						'pending_steps', pg_catalog.to_jsonb(pending_steps),
+						-- clamped to 0-100 as the original does (NaN: 0)
+						'percentage', CASE WHEN percentage IS NULL THEN NULL
+										   WHEN percentage OPERATOR(pg_catalog.=) 'NaN'::double precision THEN 0::double precision
+										   ELSE LEAST(100::double precision, GREATEST(0::double precision, percentage)) END)))) AS m
+			 WHERE mycelium.validate_handoff(message)) x
+	 WHERE mycelium.validate_handoff(m);
+END;
+COMMENT ON FUNCTION mycelium.update_progress(jsonb, text[], text[], double precision) IS
+	'the message with state.progress updated: the steps given replace the old ones, percentage clamped to 0-100';
+
+REVOKE ALL ON FUNCTION mycelium.create_handoff(text, text, text, text, text, jsonb, jsonb, jsonb, uuid),
+	mycelium.add_result_to_context(jsonb, text, jsonb),
+	mycelium.update_progress(jsonb, text[], text[], double precision) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION mycelium.create_handoff(text, text, text, text, text, jsonb, jsonb, jsonb, uuid),
+	mycelium.add_result_to_context(jsonb, text, jsonb),
+	mycelium.update_progress(jsonb, text[], text[], double precision) TO mycelium_user;
+
+-- A 0.1.0 message {protocol_version, message_id, created_at, source,
+-- target, task_description, context, metadata, progress} becomes
+-- {version, handoff_id, workflow_id, source, target, context (with the
+-- task_description), state (progress: percent becomes percentage, its
+-- other members kept), metadata, timestamp}.  When its free-form context
+-- or metadata break the new format (a "priority" that is not one of the
+-- four, say), they are kept whole under context.mycelium_0_1 and
+-- metadata.mycelium_0_1 instead.
+UPDATE mycelium.handoffs h
+   SET message = CASE WHEN mycelium.json_schema_validate(mycelium.handoff_schema(), c.converted)
+					  THEN c.converted
+					  ELSE c.converted OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
+						  'context', pg_catalog.jsonb_build_object(
+							  'task_description', h.message OPERATOR(pg_catalog.->) 'task_description',
+							  'mycelium_0_1', h.message OPERATOR(pg_catalog.->) 'context'),
+						  'metadata', pg_catalog.jsonb_build_object(
+							  'mycelium_0_1', h.message OPERATOR(pg_catalog.->) 'metadata'))
+				 END
+  FROM (SELECT x.workflow_id, x.message_id, pg_catalog.jsonb_build_object(
+			'version', x.message OPERATOR(pg_catalog.->) 'protocol_version',
+			'handoff_id', x.message OPERATOR(pg_catalog.->) 'message_id',
+			'workflow_id', x.workflow_id::pg_catalog.text,
+			'source', x.message OPERATOR(pg_catalog.->) 'source',
+			'target', x.message OPERATOR(pg_catalog.->) 'target',
+			'context', (x.message OPERATOR(pg_catalog.->) 'context') OPERATOR(pg_catalog.||)
+				pg_catalog.jsonb_build_object('task_description', x.message OPERATOR(pg_catalog.->) 'task_description'),
+			'state', CASE WHEN pg_catalog.jsonb_typeof(x.message OPERATOR(pg_catalog.->) 'progress') OPERATOR(pg_catalog.=) 'object'
+						  THEN pg_catalog.jsonb_build_object('progress',
+							  ((x.message OPERATOR(pg_catalog.->) 'progress') OPERATOR(pg_catalog.-) 'percent'::pg_catalog.text)
+							  OPERATOR(pg_catalog.||) pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+								  'percentage', x.message OPERATOR(pg_catalog.->) 'progress' OPERATOR(pg_catalog.->) 'percent')))
+						  ELSE '{}'::pg_catalog.jsonb END,
+			'metadata', x.message OPERATOR(pg_catalog.->) 'metadata',
+			'timestamp', x.message OPERATOR(pg_catalog.->) 'created_at') AS converted
+		  FROM mycelium.handoffs x
+		 WHERE x.message OPERATOR(pg_catalog.?) 'protocol_version') c
+ WHERE h.workflow_id OPERATOR(pg_catalog.=) c.workflow_id
+   AND h.message_id OPERATOR(pg_catalog.=) c.message_id;
+
+-- ---------------------------------------------------------------------
+-- Custom events and statistics (issue 29): record_event, the
+-- workflow_events table, the workflow_statistics view and workflow_stats.
+-- ---------------------------------------------------------------------
+CREATE TABLE mycelium.workflow_events (
+	workflow_id uuid NOT NULL,
+	event_id bigint GENERATED ALWAYS AS IDENTITY,
+	owner regrole NOT NULL,
+	event_type text COLLATE "C" NOT NULL,
+	payload jsonb NOT NULL,
+	agent_id text COLLATE "C",
+	worker_id text COLLATE "C",
+	recorded_by regrole NOT NULL,
+	recorded_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+	PRIMARY KEY (workflow_id, event_id)
+);
+COMMENT ON TABLE mycelium.workflow_events IS
+	'custom events agents record on their workflows (record_event)';
+COMMENT ON COLUMN mycelium.workflow_events.event_id IS
+	'record order: event ids grow as events are recorded';
+COMMENT ON COLUMN mycelium.workflow_events.owner IS
+	'owner of the workflow, repeated here so row-level security needs no join';
+COMMENT ON COLUMN mycelium.workflow_events.agent_id IS
+	'the agent the event is about, as the recorder said (NULL: not said)';
+COMMENT ON COLUMN mycelium.workflow_events.worker_id IS
+	'the external agent''s worker that recorded it, holding a running task of the workflow then (NULL: not said)';
+COMMENT ON COLUMN mycelium.workflow_events.recorded_by IS
+	'the role that recorded it';
+
+ALTER TABLE mycelium.workflow_events ENABLE ROW LEVEL SECURITY;
+CREATE POLICY workflow_events_owner ON mycelium.workflow_events FOR SELECT
+	USING (owner = (SELECT pg_catalog.to_regrole(pg_catalog.quote_ident(pg_catalog.current_user()::text))::oid)
+		   OR (SELECT pg_catalog.pg_has_role('mycelium_admin', 'MEMBER')));
+REVOKE ALL ON mycelium.workflow_events FROM PUBLIC;
+GRANT SELECT ON mycelium.workflow_events TO mycelium_user;
+SELECT pg_catalog.pg_extension_config_dump('mycelium.workflow_events', '');
+
+CREATE FUNCTION mycelium.record_event(
+	workflow_id uuid,
+	event_type text,
+	payload jsonb DEFAULT '{}',
+	agent_id text DEFAULT NULL,
+	worker_id text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'mc_record_event';
+COMMENT ON FUNCTION mycelium.record_event(uuid, text, jsonb, text, text) IS
+	'records a custom event on a workflow the caller owns (worker_id: the external agent''s worker that records it, which must hold one of its running tasks); returns its event_id';
+
+CREATE VIEW mycelium.workflow_statistics WITH (security_invoker = true) AS
+SELECT w.workflow_id, w.name, w.status, w.task_count AS tasks,
+	   c.by_status AS tasks_by_status,
+	   CASE WHEN c.finished > 0
+			THEN pg_catalog.round(c.failed::numeric / c.finished, 4) END AS failure_rate,
+	   c.avg_duration, c.p95_duration,
+	   (SELECT pg_catalog.count(*) FROM mycelium.handoffs h
+		 WHERE h.workflow_id = w.workflow_id) AS handoffs,
+	   (SELECT pg_catalog.count(*) FROM mycelium.workflow_events e
+		 WHERE e.workflow_id = w.workflow_id) AS events,
+	   ARRAY(SELECT a.agent_id FROM (
+				SELECT t.agent_id FROM mycelium.task_states t WHERE t.workflow_id = w.workflow_id
+				UNION
+				SELECT h.message OPERATOR(pg_catalog.->) 'source' OPERATOR(pg_catalog.->>) 'agent_id'
+				  FROM mycelium.handoffs h WHERE h.workflow_id = w.workflow_id
+				UNION
+				SELECT h.target_agent_id FROM mycelium.handoffs h WHERE h.workflow_id = w.workflow_id
+				UNION
+				SELECT e.agent_id FROM mycelium.workflow_events e
+				 WHERE e.workflow_id = w.workflow_id AND e.agent_id IS NOT NULL) a
+			 ORDER BY a.agent_id COLLATE "C") AS agents
+  FROM mycelium.workflow_states w
+ CROSS JOIN LATERAL (
+	SELECT COALESCE((SELECT pg_catalog.jsonb_object_agg(s.status, s.n ORDER BY s.status)
+					   FROM (SELECT t.status, pg_catalog.count(*) AS n
+							   FROM mycelium.task_states t
+							  WHERE t.workflow_id = w.workflow_id
+							  GROUP BY t.status) s), '{}') AS by_status,
+		   d.finished, d.failed, d.avg_duration, d.p95_duration
+	  FROM (SELECT pg_catalog.count(*) FILTER (WHERE t.status IN ('completed', 'failed')) AS finished,
+				   pg_catalog.count(*) FILTER (WHERE t.status = 'failed') AS failed,
+				   pg_catalog.avg(t.finished_at - t.started_at)
+					   FILTER (WHERE t.status IN ('completed', 'failed')) AS avg_duration,
+				   pg_catalog.percentile_cont(0.95) WITHIN GROUP (ORDER BY t.finished_at - t.started_at)
+					   FILTER (WHERE t.status IN ('completed', 'failed')) AS p95_duration
+			  FROM mycelium.task_states t
+			 WHERE t.workflow_id = w.workflow_id) d) c;
+COMMENT ON VIEW mycelium.workflow_statistics IS
+	'per visible workflow: tasks by status, failure rate and task durations (of tasks that completed or failed), handoff and event counts, agents involved';
+
+CREATE FUNCTION mycelium.workflow_stats(workflow_id uuid)
+RETURNS SETOF mycelium.workflow_statistics
+LANGUAGE sql STABLE STRICT
+BEGIN ATOMIC
+	SELECT s.* FROM mycelium.workflow_statistics s
+	 WHERE s.workflow_id = workflow_stats.workflow_id;
+END;
+COMMENT ON FUNCTION mycelium.workflow_stats(uuid) IS
+	'the statistics of one workflow (no row: not visible to the caller)';
+REVOKE ALL ON FUNCTION mycelium.record_event(uuid, text, jsonb, text, text),
+	mycelium.workflow_stats(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION mycelium.record_event(uuid, text, jsonb, text, text),
+	mycelium.workflow_stats(uuid) TO mycelium_user;
+GRANT SELECT ON mycelium.workflow_statistics TO mycelium_user;
+
+-- ---------------------------------------------------------------------
 -- Structured errors and execution times (issues 28 and 29): a task's,
 -- a history row's and a workflow's error gain error_detail jsonb
 -- ({error_type, message, sqlstate, attempt}; error stays its message), and
@@ -74,7 +402,8 @@ DROP FUNCTION mycelium.upgrade_error_type(text);
 CREATE OR REPLACE VIEW mycelium.workflows WITH (security_invoker = true) AS
 SELECT w.workflow_id, w.name, w.owner::text AS owner, w.status, w.version,
 	   w.task_count, w.max_parallel_tasks, w.error,
-	   w.created_at, w.started_at, w.finished_at, w.updated_at, w.error_detail
+	   w.created_at, w.started_at, w.finished_at, w.updated_at, w.metadata,
+	   w.error_detail
   FROM mycelium.workflow_states w;
 
 CREATE OR REPLACE VIEW mycelium.tasks WITH (security_invoker = true) AS

@@ -1,0 +1,312 @@
+/*-------------------------------------------------------------------------
+ *
+ * api_retention.c
+ *		Deleting workflows: delete_workflow, the purge_workflows procedure,
+ *		and the trigger that removes a deleted workflow's other rows.
+ *
+ * A workflow's rows are spread over several tables keyed by workflow_id
+ * (tasks, task ids, history, handoff messages, events).  Deleting its row in
+ * workflow_states, by whatever means, removes the rest: a statement-level
+ * trigger on workflow_states deletes the rows of every workflow the
+ * statement deleted from the other tables, so even a superuser's plain
+ * DELETE leaves no orphan row.  The tables keep no foreign keys: those
+ * would add a check to every task and history row the scheduler writes,
+ * while the trigger costs only deletions.
+ *
+ * A workflow whose tasks may still run (status running, or tasks still
+ * running after a pause or cancel) is never deleted: delete_workflow says
+ * so, purge_workflows passes over it and the trigger refuses a DELETE that
+ * would remove it.
+ *
+ * purge_workflows is a procedure that commits after each batch, so that
+ * removing a large backlog holds row locks only for a batch at a time
+ * and leaves the space to vacuum as it goes.  Each batch locks the rows
+ * it takes with SKIP LOCKED, so it never waits for a workflow another
+ * transaction is changing.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/uuid.h"
+
+#include "catalog.h"
+#include "mycelium.h"
+#include "mycelium_errcodes.h"
+#include "state.h"
+#include "taskdef.h"
+
+PG_FUNCTION_INFO_V1(mc_delete_workflow);
+PG_FUNCTION_INFO_V1(mc_purge_workflows);
+PG_FUNCTION_INFO_V1(mc_workflows_deleted);
+
+/* largest batch_size of purge_workflows */
+#define MC_MAX_PURGE_BATCH 100000
+
+/*
+ * The tables that hold a workflow's rows besides workflow_states, each
+ * with workflow_id as the leading column of its primary key.
+ */
+static const char *const workflow_tables[] = {
+	"task_states", "task_ids", "workflow_state_history", "handoffs",
+	"workflow_events"
+};
+
+/*
+ * uuid_text
+ *		A workflow id as text, for a message.
+ */
+static char *
+uuid_text(pg_uuid_t *id)
+{
+	return DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(id)));
+}
+
+/*
+ * mc_delete_workflow
+ *		delete_workflow(id): removes a workflow and all its rows, unless its
+ *		tasks may still run.  Another role's workflow is reported as not
+ *		existing, as everywhere.
+ */
+Datum
+mc_delete_workflow(PG_FUNCTION_ARGS)
+{
+	static const Oid argtypes[] = {UUIDOID};
+	pg_uuid_t  *id = PG_GETARG_UUID_P(0);
+	McCatalogSession session;
+	McWorkflow	wf;
+	Datum		values[1];
+
+	mc_catalog_open(&session);
+	mc_workflow_lock(&session, id, &wf);
+	if (wf.status == MC_WF_RUNNING || wf.tasks_running > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("cannot delete workflow %s while its tasks may run", uuid_text(id)),
+				 errdetail("It is %s with %d task(s) running.",
+						   mc_workflow_status_names[wf.status], wf.tasks_running),
+				 errhint("Cancel it with mycelium.cancel_workflow() and wait for it to end first.")));
+	values[0] = UUIDPGetDatum(id);
+	mc_catalog_run(MC_PLAN_WORKFLOW_DELETE,
+				   "DELETE FROM mycelium.workflow_states WHERE workflow_id = $1",
+				   1, argtypes, values, NULL, 0);
+	mc_catalog_close(&session);
+	PG_RETURN_VOID();
+}
+
+/*
+ * purge_statuses
+ *		The statuses argument of purge_workflows as an array datum, checked:
+ *		only the statuses of finished workflows may be purged.
+ */
+static Datum
+purge_statuses(FunctionCallInfo fcinfo, int argno)
+{
+	ArrayType  *statuses;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int			i;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("statuses must not be NULL")));
+	statuses = PG_GETARG_ARRAYTYPE_P(argno);
+	deconstruct_array(statuses, ARR_ELEMTYPE(statuses), sizeof(Oid), true,
+					  TYPALIGN_INT, &elems, &nulls, &n);
+	for (i = 0; i < n; i++)
+	{
+		char	   *name;
+
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("statuses must not contain NULL")));
+		name = DatumGetCString(DirectFunctionCall1(enum_out, elems[i]));
+		if (!mc_workflow_status_is_terminal(mc_workflow_status_from_name(name)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("purge_workflows removes only finished workflows, not %s ones", name),
+					 errhint("Give statuses among completed, failed and cancelled.")));
+	}
+	return PointerGetDatum(statuses);
+}
+
+/*
+ * purge_batch
+ *		Deletes up to batch_size of the caller's finished workflows (an
+ *		administrator's: anyone's) with one of statuses that finished before
+ *		now() - older_than, oldest first, passing over those another
+ *		transaction holds; returns how many.  The status test is repeated
+ *		as written so that the partial index on finished_at applies.
+ */
+static uint64
+purge_batch(Datum statuses, Datum older_than, int32 batch_size)
+{
+	static const Oid argtypes[] = {InvalidOid, INTERVALOID, REGROLEOID,
+		BOOLOID, INT4OID};
+	McCatalogSession session;
+	Oid			types[5];
+	Datum		values[5];
+	uint64		n;
+
+	mc_catalog_open(&session);
+	memcpy(types, argtypes, sizeof(types));
+	types[0] = get_array_type(ARR_ELEMTYPE(DatumGetArrayTypeP(statuses)));
+	values[0] = statuses;
+	values[1] = older_than;
+	values[2] = ObjectIdGetDatum(session.caller);
+	values[3] = BoolGetDatum(session.caller_is_admin);
+	values[4] = Int32GetDatum(batch_size);
+	n = mc_catalog_run(MC_PLAN_PURGE_BATCH,
+					   "WITH w AS ("
+					   "  SELECT workflow_id FROM mycelium.workflow_states "
+					   "  WHERE status IN ('completed', 'failed', 'cancelled') "
+					   "    AND status = ANY ($1) AND tasks_running = 0 "
+					   "    AND finished_at < pg_catalog.now() - $2 "
+					   "    AND (owner = $3 OR $4) "
+					   "  ORDER BY finished_at LIMIT $5 "
+					   "  FOR UPDATE SKIP LOCKED) "
+					   "DELETE FROM mycelium.workflow_states s USING w "
+					   "WHERE s.workflow_id = w.workflow_id",
+					   5, types, values, NULL, 0);
+	mc_catalog_close(&session);
+	return n;
+}
+
+/*
+ * mc_purge_workflows
+ *		purge_workflows(older_than, statuses, batch_size, purged): removes
+ *		the caller's workflows (an administrator's: all) that finished with
+ *		one of statuses longer than older_than ago, batch_size at a time,
+ *		committing after each batch when called by CALL outside a
+ *		transaction block (inside one, all in that transaction).  Returns
+ *		how many it removed.
+ */
+Datum
+mc_purge_workflows(PG_FUNCTION_ARGS)
+{
+	bool		nonatomic;
+	Datum		older_than;
+	Datum		statuses;
+	int32		batch_size;
+	int64		purged = 0;
+	TupleDesc	desc;
+	Datum		result[1];
+	bool		result_null[1] = {false};
+
+	nonatomic = fcinfo->context != NULL && IsA(fcinfo->context, CallContext) &&
+		!castNode(CallContext, fcinfo->context)->atomic;
+	mc_require_arg(fcinfo, 0, "older_than");
+	older_than = PG_GETARG_DATUM(0);
+	statuses = purge_statuses(fcinfo, 1);
+	mc_require_arg(fcinfo, 2, "batch_size");
+	batch_size = PG_GETARG_INT32(2);
+	if (batch_size < 1 || batch_size > MC_MAX_PURGE_BATCH)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("batch_size must be between 1 and %d", MC_MAX_PURGE_BATCH)));
+
+	if (SPI_connect_ext(nonatomic ? SPI_OPT_NONATOMIC : 0) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	for (;;)
+	{
+		uint64		n = purge_batch(statuses, older_than, batch_size);
+
+		purged += n;
+		if (nonatomic)
+			SPI_commit();
+		if (n < (uint64) batch_size)
+			break;
+		CHECK_FOR_INTERRUPTS();
+	}
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed");
+
+	desc = CreateTemplateTupleDesc(1);
+	TupleDescInitEntry(desc, (AttrNumber) 1, "purged", INT8OID, -1, 0);
+	desc = BlessTupleDesc(desc);
+	result[0] = Int64GetDatum(purged);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, result, result_null)));
+}
+
+/*
+ * mc_workflows_deleted
+ *		The statement-level AFTER DELETE trigger of workflow_states: refuses
+ *		the deletion of a workflow whose tasks may still run, and deletes
+ *		the rows of the deleted workflows from every other table.
+ */
+Datum
+mc_workflows_deleted(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	McCatalogSession session;
+	int			nestlevel;
+	int			i;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || trigdata->tg_oldtable == NULL ||
+		!TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("mycelium.workflows_deleted() must be called as a statement-level AFTER DELETE trigger with an OLD TABLE")));
+
+	mc_catalog_open(&session);
+	if (SPI_register_trigger_data(trigdata) != SPI_OK_TD_REGISTER)
+		elog(ERROR, "SPI_register_trigger_data failed");
+	if (SPI_execute("SELECT workflow_id::pg_catalog.text, status::pg_catalog.text, tasks_running "
+					"FROM deleted_workflows "
+					"WHERE status OPERATOR(pg_catalog.=) 'running' "
+					"   OR tasks_running OPERATOR(pg_catalog.>) 0 LIMIT 1",
+					true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the deleted workflows");
+	if (SPI_processed > 0)
+	{
+		bool		isnull;
+
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("cannot delete workflow %s while its tasks may run",
+						SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
+				 errdetail("It is %s with %d task(s) running.",
+						   SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2),
+						   DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+													   SPI_tuptable->tupdesc, 3, &isnull))),
+				 errhint("Cancel it with mycelium.cancel_workflow() and wait for it to end first.")));
+	}
+
+	/*
+	 * Each table is reached through its primary key, whose leading column
+	 * is workflow_id, however small the tables look to the planner (these
+	 * statements are planned at each call, while the deleted workflows may
+	 * be a few among very many).
+	 */
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("enable_seqscan", "off", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	for (i = 0; i < lengthof(workflow_tables); i++)
+	{
+		char	   *sql = psprintf("DELETE FROM mycelium.%s x "
+								   "WHERE x.workflow_id IN (SELECT workflow_id FROM deleted_workflows)",
+								   workflow_tables[i]);
+
+		if (SPI_execute(sql, false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "could not delete the rows of deleted workflows from mycelium.%s",
+				 workflow_tables[i]);
+	}
+	AtEOXact_GUC(true, nestlevel);
+	mc_catalog_close(&session);
+	return PointerGetDatum(NULL);
+}
