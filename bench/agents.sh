@@ -20,7 +20,11 @@
 #      task row, one history row, the workflow's version and counters) on
 #      copies of the catalog tables (bench/floor.sql), with none of
 #      mycelium's checks; what scenario 1 is measured against.
-#   6. LLM-shaped: LLM_TASKS (2,000) tasks whose handler awaits LLM_SLEEP
+#   6. the peer: graphile-worker (bench/peers, as bench/engine.sh installs
+#      it) in its default mode (concurrency 10, no local queue) on
+#      PEER_JOBS (20,000) no-op jobs in the same cluster; scenario 1 is
+#      printed as a ratio to it (issue 30: at least 1.5x).
+#   7. LLM-shaped: LLM_TASKS (2,000) tasks whose handler awaits LLM_SLEEP
 #      (0.5) s, served by one Python SDK process (clients/python) with
 #      LLM_CONCURRENCY (200) handlers at once; the ideal is 400 tasks/s
 #      (ONLY=llm runs this case alone).
@@ -39,6 +43,7 @@ RUNS=${RUNS:-5}
 AGENTS=${AGENTS:-8}
 BATCH=${BATCH:-100}
 LLM_TASKS=${LLM_TASKS:-2000}
+PEER_JOBS=${PEER_JOBS:-20000}
 LLM_CONCURRENCY=${LLM_CONCURRENCY:-200}
 LLM_SLEEP=${LLM_SLEEP:-0.5}
 PORT=${PORT:-54395}
@@ -157,7 +162,26 @@ run() {
 		echo "run $i: ${rates[-1]} tasks/s"
 		psql_b -At -c "SELECT count(mycelium.cancel_workflow(workflow_id)) FROM mycelium.workflows WHERE status = 'running'" >/dev/null
 	done
-	printf 'median: %s tasks/s\n' "$(printf '%s\n' "${rates[@]}" | mc_median)"
+	median=$(printf '%s\n' "${rates[@]}" | mc_median)
+	printf 'median: %s tasks/s\n' "$median"
+}
+
+# peer: graphile-worker's default mode on PEER_JOBS no-op jobs, RUNS runs;
+# sets peer_median
+peer() {
+	local i conn rates=()
+	if [ ! -d "$here/bench/peers/node_modules/graphile-worker" ]; then
+		(cd "$here/bench/peers" && npm ci --no-audit --no-fund >/dev/null)
+	fi
+	conn="postgres://postgres@/$DB?host=$DIR&port=$PORT"
+	echo "== graphile-worker default mode (concurrency 10, no local queue): $PEER_JOBS jobs ($RUNS runs)"
+	for i in $(seq "$RUNS"); do
+		rates+=("$(cd "$here/bench/peers" && node graphile.mjs "$conn" "$PEER_JOBS" 10 0)")
+		echo "run $i: ${rates[-1]} jobs/s"
+		psql_b -c "TRUNCATE graphile_worker._private_jobs CASCADE" -c "VACUUM ANALYZE" >/dev/null
+	done
+	peer_median=$(printf '%s\n' "${rates[@]}" | mc_median)
+	printf 'median: %s jobs/s\n' "$peer_median"
 }
 
 # llm: the LLM-shaped case, LLM_TASKS tasks whose handler awaits
@@ -185,6 +209,10 @@ if [ "${ONLY:-}" = llm ]; then
 fi
 
 run "one task per call (claim, then complete)" one.sql 1000 1
+one_median=$median
+peer
+awk -v m="$one_median" -v g="$peer_median" \
+	'BEGIN { printf "one task per call / graphile-worker default mode: %.2fx (target >= 1.5x)\n", m / g }'
 run "the floor of one task per call (the writes alone, one statement a call)" floor_one.sql 1000 1 floor_copy
 run "one task per transaction (complete it and claim the next)" next.sql 1000 1
 run "batches of $BATCH (claim $BATCH, then complete them in one transaction)" batch.sql 60 "$BATCH"

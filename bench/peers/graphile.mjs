@@ -7,7 +7,8 @@
 // runner with CONCURRENCY (10) concurrent jobs and, batched, a local queue
 // of LOCAL_QUEUE (500) jobs and completions batched without delay, and
 // prints the jobs per second from the runner's start to the last job's
-// completion.
+// completion.  LOCAL_QUEUE 0 runs graphile-worker's default mode: no local
+// queue, each job fetched and completed by statements of its own.
 import { run, makeWorkerUtils, Logger } from "graphile-worker";
 
 // warnings and errors only: a line per job would cost the runner its rate
@@ -42,13 +43,15 @@ const runner = await run({
 	pollInterval: 100,
 	taskList: { noop: async () => {} },
 	logger,
-	preset: {
-		worker: {
-			localQueue: { size: localQueue },
-			completeJobBatchDelay: 0,
-			failJobBatchDelay: 0,
+	...(localQueue > 0 ? {
+		preset: {
+			worker: {
+				localQueue: { size: localQueue },
+				completeJobBatchDelay: 0,
+				failJobBatchDelay: 0,
+			},
 		},
-	},
+	} : {}),
 });
 runner.events.on("job:success", () => { if (++done === n) finish(); });
 await finished;
