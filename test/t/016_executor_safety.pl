@@ -17,7 +17,10 @@ use FindBin;
 use lib $FindBin::RealBin;
 use MyceliumNode;
 
-my $node = mycelium_node('safety', "mycelium.terminate_grace = '1s'");
+# a pool of four that stays four: the test follows its workers by pid
+my $node = mycelium_node('safety', "mycelium.terminate_grace = '1s'",
+	"mycelium.max_workers = 4", "mycelium.min_workers = 4",
+	"mycelium.worker_idle_timeout = '1h'");
 $node->safe_psql('postgres', q{
 	-- writes an effect, then sleeps for ever, ignoring every cancel
 	CREATE FUNCTION public.stubborn(ctx jsonb) RETURNS jsonb
@@ -74,6 +77,11 @@ ok(wait_for_status($node, $quick, 'completed', 60), "bob's workflow completes wh
 my $quick_s = time - $t0;
 cmp_ok($quick_s, '<', 30, "bob's workflow did not wait for ever ($quick_s s)");
 ok(wait_for_status($node, $stubborn, 'failed', 60), "alice's workflow fails: its tasks timed out twice");
+# the tasks still running when it failed are interrupted, and the watchdog
+# ends those that do not stop within mycelium.terminate_grace
+$node->poll_query_until('postgres', qq{
+	SELECT count(*) = 0 FROM mycelium.tasks WHERE workflow_id = '$stubborn' AND status = 'running'})
+  or diag 'tasks of the failed workflow still running';
 like(statuses($stubborn), qr/^s1=(failed|cancelled),s2=(failed|cancelled),s3=(failed|cancelled),s4=(failed|cancelled)$/,
 	'no task is left running (one failed, and the workflow with it)');
 is($node->safe_psql('postgres', qq{
