@@ -14,7 +14,8 @@ MC_RUN_USER=${MC_RUN_USER:-postgres}
 MC_PACKAGES="postgresql-$MC_PG_VERSION postgresql-server-dev-$MC_PG_VERSION
 	postgresql-$MC_PG_VERSION-cron postgresql-$MC_PG_VERSION-pgtap
 	libtap-parser-sourcehandler-pgtap-perl libjansson-dev libipc-run-perl
-	make gcc lcov rsync libtest-json-schema-acceptance-perl python3-psycopg graphviz"
+	make gcc lcov rsync libtest-json-schema-acceptance-perl python3-psycopg graphviz
+	nodejs chromium"
 
 mc_log() { printf '\n=== %s\n' "$*"; }
 mc_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -59,7 +60,8 @@ mc_stage() {
 	if [ "$(id -u)" -eq 0 ]; then
 		MC_TREE=$(mktemp -d /tmp/mycelium-tree.XXXXXX)
 		rsync -a --exclude .git --exclude 'tmp_check*' --exclude results \
-			--exclude '*.o' --exclude '*.so' --exclude '*.gc*' "$src"/ "$MC_TREE"/
+			--exclude '*.o' --exclude '*.so' --exclude '*.gc*' --exclude node_modules \
+			--exclude __pycache__ "$src"/ "$MC_TREE"/
 		chown -R "$MC_RUN_USER" "$MC_TREE"
 	else
 		MC_TREE=$src
