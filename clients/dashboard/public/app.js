@@ -176,6 +176,7 @@ async function viewList(main) {
 			pager(data.offset, data.limit, data.total, (o) => { listState.offset = o; refresh(); }),
 			table(['name', 'status', 'progress', 'tasks', 'owner', 'created', 'finished', 'id'], rows, { id: 'workflows-table' }));
 		body.setAttribute('data-total', data.total);
+		main.setAttribute('data-loaded', 'true');
 	}
 	await refresh();
 	return refresh;
