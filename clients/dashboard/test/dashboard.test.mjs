@@ -159,6 +159,34 @@ test('the graph of a diamond has 4 nodes and 4 edges in the status colours; a fa
 	await page.close();
 });
 
+test('the list filters by status, a part of the name and the creation time', async () => {
+	const tag = `filt-${Date.now()}`;
+	const [{ id: pendingId, t }] = await as('dash_alice', `
+		SELECT mycelium.create_workflow(jsonb_build_array(mycelium.task('t', 'x', 'dash_ext')),
+			name => $1 || '-Pending') AS id, clock_timestamp() AS t`, [tag]);
+	const [{ id: runningId }] = await as('dash_alice', `
+		SELECT mycelium.create_workflow(jsonb_build_array(mycelium.task('t', 'x', 'dash_ext')),
+			name => $1 || '-running') AS id`, [tag]);
+	await as('dash_alice', 'SELECT mycelium.start_workflow($1)', [runningId]);
+	const get = async (qs) => (await (await fetch(`${dashes.alice.url}/api/workflows?${qs}`)).json())
+		.workflows.map((w) => w.workflow_id);
+	assert.deepEqual(await get(`name=${tag.toUpperCase()}`), [runningId, pendingId]);
+	assert.deepEqual(await get(`name=${tag}&status=pending`), [pendingId]);
+	assert.deepEqual(await get(`name=${tag}&status=running`), [runningId]);
+	assert.deepEqual(await get(`name=${tag}&until=${encodeURIComponent(new Date(t.getTime() - 60000).toISOString())}`), []);
+	assert.deepEqual(await get(`name=${tag}&since=${encodeURIComponent(new Date(t.getTime() - 60000).toISOString())}`), [runningId, pendingId]);
+	// in the page: typing a name and choosing a status
+	const page = await openPage(`${dashes.alice.url}/#/`);
+	await page.waitForSelector('#workflows-table');
+	await page.fill('#filter-name', tag);
+	await page.waitForFunction((n) => document.querySelectorAll('#workflows-table tbody tr').length === n, 2);
+	await page.selectOption('#filter-status', 'pending');
+	await page.waitForFunction(() => document.querySelectorAll('#workflows-table tbody tr').length === 1);
+	assert.equal(await page.getAttribute('#workflows-table tbody tr', 'data-workflow-id'), pendingId);
+	assert.deepEqual(page.errors, []);
+	await page.close();
+});
+
 test('a role sees only its own workflows', async () => {
 	const aliceId = await failedDiamond('dash_alice');
 	const [{ id: bobId }] = await as('dash_bob', `
