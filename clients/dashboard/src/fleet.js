@@ -11,7 +11,9 @@
 // reads rows by column name.
 
 // agentTypes: per registered agent type (and any type with tasks), whether
-// a function or external agents run it, its ready and running tasks, and
+// a function or external agents run it, its ready tasks (of running
+// workflows: those that can be claimed or dispatched now), its running
+// tasks, and
 // the tasks that completed or failed in the last hour
 export async function agentTypes(db) {
 	return db.query(`
@@ -26,13 +28,14 @@ export async function agentTypes(db) {
 		  FROM mycelium.executors e
 		  FULL JOIN (
 			SELECT t.agent_type,
-				   pg_catalog.count(*) FILTER (WHERE t.status = 'ready') AS ready,
+				   pg_catalog.count(*) FILTER (WHERE t.status = 'ready' AND w.status = 'running') AS ready,
 				   pg_catalog.count(*) FILTER (WHERE t.status = 'running') AS running,
 				   pg_catalog.count(*) FILTER (WHERE t.status = 'completed'
 					   AND t.finished_at > pg_catalog.now() - interval '1 hour') AS completed_last_hour,
 				   pg_catalog.count(*) FILTER (WHERE t.status = 'failed'
 					   AND t.finished_at > pg_catalog.now() - interval '1 hour') AS failed_last_hour
 			  FROM mycelium.tasks t
+			  JOIN mycelium.workflows w ON w.workflow_id = t.workflow_id
 			 WHERE t.status IN ('ready', 'running', 'completed', 'failed')
 			 GROUP BY t.agent_type) t ON t.agent_type = e.agent_type
 		 ORDER BY 1`);

@@ -300,11 +300,41 @@ test('agent types and the worker pool', async () => {
 	assert.ok(processes.includes('mycelium worker'), JSON.stringify(processes));
 	assert.ok(processes.includes('mycelium launcher'), JSON.stringify(processes));
 	await page.close();
-	// alice's ready tasks of dash_ext count hers only
+	// alice's ready tasks of dash_ext (of running workflows) count hers only
 	const alice = await (await fetch(`${dashes.alice.url}/api/agent-types`)).json();
-	const [{ n }] = await as('dash_alice', `SELECT count(*)::int AS n FROM mycelium.tasks
-		WHERE agent_type = 'dash_ext' AND status = 'ready'`);
+	const [{ n }] = await as('dash_alice', `SELECT count(*)::int AS n
+		FROM mycelium.tasks t JOIN mycelium.workflows w USING (workflow_id)
+		WHERE t.agent_type = 'dash_ext' AND t.status = 'ready' AND w.status = 'running'`);
 	assert.equal(alice.find((r) => r.agent_type === 'dash_ext').ready, n);
+});
+
+test('a workflow page and the agents page follow changes live', async () => {
+	const [{ id }] = await as('dash_alice', `
+		SELECT mycelium.create_workflow(jsonb_build_array(
+			mycelium.task('p', 'x', 'dash_ext'), mycelium.task('q', 'x', 'dash_ext'),
+			mycelium.task('r', 'x', 'dash_ext')), name => 'live') AS id`);
+	const wfPage = await openPage(`${dashes.alice.url}/#/workflow/${id}`);
+	await wfPage.waitForSelector('#main[data-loaded]');
+	await wfPage.waitForSelector('#live.on');
+	assert.equal(await wfPage.getAttribute('#wf-head h1 .status', 'data-status'), 'pending');
+	const agentsPage = await openPage(`${dashes.alice.url}/#/agents`);
+	await agentsPage.waitForSelector('#main[data-loaded]');
+	await agentsPage.waitForSelector('#live.on');
+	const ready = async () => Number(await agentsPage.textContent('#agent-types tr[data-agent-type="dash_ext"] td.ready'));
+	const before = await ready();
+	await as('dash_alice', 'SELECT mycelium.start_workflow($1)', [id]);
+	const started = Date.now();
+	await wfPage.waitForSelector('#wf-head h1 .status[data-status="running"]', { timeout: 2000 });
+	await wfPage.waitForSelector('tr[data-task-id="p"] .status[data-status="ready"]', { timeout: 2000 });
+	await agentsPage.waitForFunction((n) => Number(document.querySelector(
+		'#agent-types tr[data-agent-type="dash_ext"] td.ready').textContent) === n, before + 3, { timeout: 2000 })
+		.catch(async (e) => { throw new Error(`ready ${await ready()}, before ${before}: ${e.message}`); });
+	assert.ok(Date.now() - started < 2000);
+	await as('dash_alice', `SELECT mycelium.cancel_workflow($1, 'done with it')`, [id]);
+	await wfPage.waitForSelector('#wf-head h1 .status[data-status="cancelled"]', { timeout: 2000 });
+	assert.equal(await ready(), before);
+	await wfPage.close();
+	await agentsPage.close();
 });
 
 test('the API refuses bad input and the connections are read-only', async () => {
