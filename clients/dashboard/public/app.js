@@ -86,27 +86,36 @@ function pager(offset, limit, total, go, shown = limit) {
 		el('button', { disabled: !more, onclick: () => go(offset + limit) }, 'next'));
 }
 
-// mermaidReady: mermaid, initialized once with the strict security level
-let mermaidInit = false;
+// mermaidLib: mermaid (served by the dashboard from its npm package),
+// loaded when a diagram is first drawn, so that the list, which draws
+// none, does not wait for it; initialized with the strict security level
+let mermaidLoading = null;
 function mermaidLib() {
-	if (!window.mermaid) return null;
-	if (!mermaidInit) {
-		window.mermaid.initialize({
-			startOnLoad: false,
-			securityLevel: 'strict',
-			theme: 'default',
-			flowchart: { htmlLabels: false },
-			maxTextSize: 2000000,
-			maxEdges: 5000,
+	if (mermaidLoading === null) {
+		mermaidLoading = new Promise((resolve) => {
+			const s = document.createElement('script');
+			s.src = '/vendor/mermaid.min.js';
+			s.onload = () => {
+				window.mermaid.initialize({
+					startOnLoad: false,
+					securityLevel: 'strict',
+					theme: 'default',
+					flowchart: { htmlLabels: false },
+					maxTextSize: 2000000,
+					maxEdges: 5000,
+				});
+				resolve(window.mermaid);
+			};
+			s.onerror = () => resolve(null);
+			document.head.append(s);
 		});
-		mermaidInit = true;
 	}
-	return window.mermaid;
+	return mermaidLoading;
 }
 
 // drawMermaid: renders Mermaid source (from workflow_graph) into a box
 async function drawMermaid(box, source, kind) {
-	const m = mermaidLib();
+	const m = await mermaidLib();
 	if (!m) {
 		box.replaceChildren(el('pre', {}, source));
 		return;
