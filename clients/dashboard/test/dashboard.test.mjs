@@ -119,8 +119,16 @@ test('the list shows a new workflow within 2 s of its creation (NOTIFY, not the 
 
 test('the graph of a diamond has 4 nodes and 4 edges in the status colours; a failed task shows its error_type', async () => {
 	const id = await failedDiamond('dash_alice');
+	await as('dash_alice', `SELECT mycelium.record_event($1, 'checkpoint-reached', '{"n": 1}', 'agent-a')`, [id]);
+	await as('dash_alice', `SELECT mycelium.send_handoff($1, mycelium.create_handoff('agent-a', 'dash_ok',
+		'agent-d', 'dash_ok', 'summarize the findings'))`, [id]);
 	const page = await openPage(`${dashes.alice.url}/#/workflow/${id}`);
 	await page.waitForSelector('#graph[data-rendered] svg', { timeout: 15000 });
+	// its events and handoff messages
+	await page.waitForSelector('#main[data-loaded]');
+	assert.match(await page.textContent('#events'), /checkpoint-reached/);
+	assert.match(await page.textContent('#handoffs'), /agent-d \(dash_ok\)/);
+	assert.match(await page.textContent('#handoffs'), /summarize the findings/);
 	const source = (await (await fetch(`${dashes.alice.url}/api/workflows/${id}/graph`)).json()).mermaid;
 	// the status colours, from workflow_graph's classDef lines
 	const fills = Object.fromEntries([...source.matchAll(/classDef (\w+) fill:(#[0-9a-f]{6})/g)].map((m) => [m[1], m[2]]));
