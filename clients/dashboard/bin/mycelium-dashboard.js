@@ -46,6 +46,8 @@ dash.server.on('error', (err) => {
 	console.error(`mycelium-dashboard: ${err.message}`);
 	process.exit(1);
 });
+if (!['127.0.0.1', 'localhost', '::1'].includes(opts.host))
+	console.error(`mycelium-dashboard: listening on ${opts.host}: the dashboard has no authentication of its own; anyone who reaches it sees what the DSN's role sees`);
 dash.server.listen(port, opts.host, () => {
 	const addr = dash.server.address();
 	const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
