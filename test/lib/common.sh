@@ -16,7 +16,7 @@ MC_PACKAGES="postgresql-$MC_PG_VERSION postgresql-server-dev-$MC_PG_VERSION
 	libtap-parser-sourcehandler-pgtap-perl libjansson-dev libipc-run-perl
 	make gcc lcov rsync libtest-json-schema-acceptance-perl python3-psycopg graphviz
 	python3-psycopg-pool python3-pytest python3-venv python3-pip python3-setuptools
-	python3-wheel nodejs"
+	python3-wheel nodejs chromium"
 
 mc_log() { printf '\n=== %s\n' "$*"; }
 mc_die() { printf 'error: %s\n' "$*" >&2; exit 1; }

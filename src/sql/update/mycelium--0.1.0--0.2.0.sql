@@ -595,3 +595,33 @@ REVOKE ALL ON FUNCTION mycelium.release_task(uuid, text, text),
 	mycelium.release_tasks(text, uuid[], text[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION mycelium.release_task(uuid, text, text),
 	mycelium.release_tasks(text, uuid[], text[]) TO mycelium_user;
+
+-- ---------------------------------------------------------------------
+-- live notifications of workflow changes (issue 33, the web dashboard):
+-- NOTIFY mycelium_workflows when workflows are created, change status or
+-- are deleted (src/sql/89_live.sql)
+CREATE FUNCTION mycelium.notify_workflows_changed()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM pg_catalog.pg_notify('mycelium_workflows', '');
+	RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION mycelium.notify_workflows_changed() IS
+	'trigger: NOTIFY mycelium_workflows (empty payload) when workflows are created, change status or are deleted';
+
+CREATE TRIGGER workflows_created AFTER INSERT OR DELETE ON mycelium.workflow_states
+	FOR EACH STATEMENT EXECUTE FUNCTION mycelium.notify_workflows_changed();
+COMMENT ON TRIGGER workflows_created ON mycelium.workflow_states IS
+	'NOTIFY mycelium_workflows when workflows are created or deleted';
+
+CREATE TRIGGER workflows_status_changed AFTER UPDATE OF status ON mycelium.workflow_states
+	FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
+	EXECUTE FUNCTION mycelium.notify_workflows_changed();
+COMMENT ON TRIGGER workflows_status_changed ON mycelium.workflow_states IS
+	'NOTIFY mycelium_workflows when a workflow changes status';
+REVOKE ALL ON FUNCTION mycelium.notify_workflows_changed() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION mycelium.notify_workflows_changed() TO mycelium_user;
