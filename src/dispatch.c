@@ -1420,7 +1420,8 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 	int			room;
 	int			first_new;
 	McHeldWorkflow held[MC_SLOT_WORKFLOWS];
-	int			nheld;
+	int			nheld;			/* entries of held */
+	int			nslots;			/* workflows the batch will hold claims of */
 	int			i;
 	int			j;
 
@@ -1541,10 +1542,12 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 	room = claim_room(batch);
 	first_new = batch->ntasks;
 	nheld = batch_held(batch, held);
+	nslots = nheld;
 	for (i = 0; i < nsw; i++)
 	{
 		sws[i].mine = held_tasks_of(held, nheld, &sws[i].id);
-		step_record(session, batch, &sws[i], finished, room, &nheld);
+		/* counts, in nslots, the workflows it will hold claims of */
+		step_record(session, batch, &sws[i], finished, room, &nslots);
 		CHECK_FOR_INTERRUPTS();
 	}
 	room -= claim_all(session, batch, sws, nsw, room, true);
