@@ -28,6 +28,7 @@
 #include "jsonb_push.h"
 #include "mycelium_errcodes.h"
 #include "shmem.h"
+#include "observe.h"
 #include "state.h"
 
 const char *const mc_task_status_names[] = {
@@ -451,6 +452,8 @@ mc_workflow_set_status(McCatalogSession *session, McWorkflow *wf,
 					  NULL, workflow_error(wf), event);
 	if (status == MC_WF_RUNNING)
 		mc_notify_ready_workflow(&wf->id);
+	else if (mc_workflow_status_is_terminal(status))
+		mc_notify_workflow_end(&wf->id, mc_workflow_status_names[status]);
 }
 
 /*
