@@ -693,3 +693,48 @@ GRANT SELECT ON mycelium.agent_type_stats, mycelium.worker_pool,
 
 REVOKE ALL ON FUNCTION mycelium.worker_pool_slots() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION mycelium.worker_pool_slots() TO mycelium_user;
+
+-- ---------------------------------------------------------------------
+-- Issue 31, fleets (signals half): delayed starts.  start_workflow and
+-- start_from_template take start_at; the time is kept in
+-- workflow_states.start_at, where the launcher finds it.
+
+ALTER TABLE mycelium.workflow_states ADD COLUMN start_at timestamptz;
+COMMENT ON COLUMN mycelium.workflow_states.start_at IS
+	'when start_workflow(start_at => ...) asked the workflow to start; the launcher starts a pending workflow once it is due (NULL: started at once, or not asked to start)';
+-- the launcher finds the pending workflows whose delayed start is due
+CREATE INDEX workflow_states_start_at_idx ON mycelium.workflow_states (start_at)
+	WHERE status = 'pending' AND start_at IS NOT NULL;
+
+CREATE OR REPLACE VIEW mycelium.workflows WITH (security_invoker = true) AS
+SELECT w.workflow_id, w.name, w.owner::text AS owner, w.status, w.version,
+	   w.task_count, w.max_parallel_tasks, w.error,
+	   w.created_at, w.started_at, w.finished_at, w.updated_at, w.metadata,
+	   w.error_detail, w.start_at
+  FROM mycelium.workflow_states w;
+
+DROP FUNCTION mycelium.start_workflow(uuid);
+CREATE FUNCTION mycelium.start_workflow(workflow_id uuid, start_at timestamptz DEFAULT NULL)
+RETURNS bigint
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'mc_start_workflow';
+COMMENT ON FUNCTION mycelium.start_workflow(uuid, timestamptz) IS
+	'starts a pending workflow in the background when the caller commits, or at start_at (stored, so it survives a restart); returns the new version';
+
+DROP FUNCTION mycelium.start_from_template(text, jsonb, jsonb, uuid);
+CREATE FUNCTION mycelium.start_from_template(
+	name text,
+	variables jsonb DEFAULT '{}',
+	metadata jsonb DEFAULT '{}',
+	workflow_id uuid DEFAULT NULL,
+	start_at timestamptz DEFAULT NULL)
+RETURNS uuid
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'mc_start_from_template';
+COMMENT ON FUNCTION mycelium.start_from_template(text, jsonb, jsonb, uuid, timestamptz) IS
+	'creates a workflow from one of the caller''s templates (variables merged over its defaults) and starts it, now or at start_at; a caller-chosen workflow_id makes it idempotent';
+
+REVOKE ALL ON FUNCTION mycelium.start_workflow(uuid, timestamptz),
+	mycelium.start_from_template(text, jsonb, jsonb, uuid, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION mycelium.start_workflow(uuid, timestamptz),
+	mycelium.start_from_template(text, jsonb, jsonb, uuid, timestamptz) TO mycelium_user;
