@@ -383,9 +383,10 @@ mc_workflow_start_at(pg_uuid_t *id, TimestampTz start_at)
 	values[1] = TimestampTzGetDatum(start_at);
 	if (start_at == 0)
 		nulls[1] = 'n';
+	/* no new row version for the usual start, which leaves start_at NULL */
 	mc_catalog_run(MC_PLAN_WORKFLOW_START_AT,
 				   "UPDATE mycelium.workflow_states SET start_at = $2 "
-				   "WHERE workflow_id = $1",
+				   "WHERE workflow_id = $1 AND start_at IS DISTINCT FROM $2",
 				   2, argtypes, values, nulls, 0);
 	if (delayed)
 	{
