@@ -329,8 +329,46 @@ run_inline(McCatalogSession *session, pg_uuid_t *id, long timeout)
 int64
 mc_workflow_start(pg_uuid_t *id)
 {
+	return mc_workflow_start_at(id, 0);
+}
+
+/*
+ * start_locked
+ *		Starts the pending workflow wf, whose row the caller locked: it runs
+ *		(or completes, without tasks) at its next version, saved, and is
+ *		queued for the workers at commit.
+ */
+static void
+start_locked(McCatalogSession *session, McWorkflow *wf, const char *event)
+{
+	if (wf->tasks_open == 0)
+		mc_workflow_set_status(session, wf, MC_WF_COMPLETED,
+							   psprintf("%s with no tasks", event));
+	else
+		mc_workflow_set_status(session, wf, MC_WF_RUNNING, event);
+	mc_workflow_save(session, wf);
+	mc_push_at_commit(&wf->id, InvalidOid);
+}
+
+/*
+ * mc_workflow_start_at
+ *		A pending workflow starts running in the background once the
+ *		caller commits, or, with start_at later than now, at start_at: the
+ *		time is stored in its row (start_at), where the launcher finds it,
+ *		so the delayed start survives a restart
+ *		(mc_start_due_workflows).  start_at 0 means now.  A workflow whose
+ *		delayed start is pending may be started again, now or at another
+ *		time.  Returns the new version.
+ */
+int64
+mc_workflow_start_at(pg_uuid_t *id, TimestampTz start_at)
+{
+	static const Oid argtypes[] = {UUIDOID, TIMESTAMPTZOID};
 	McCatalogSession session;
 	McWorkflow	wf;
+	Datum		values[2];
+	char		nulls[2] = {' ', ' '};
+	bool		delayed = start_at != 0 && start_at > GetCurrentTimestamp();
 
 	mc_require_scheduler();
 	mc_catalog_open(&session);
@@ -341,24 +379,56 @@ mc_workflow_start(pg_uuid_t *id)
 				 errmsg("workflow %s is already %s", uuid_str(&wf.id),
 						mc_workflow_status_names[wf.status]),
 				 wf.status == MC_WF_PAUSED ? errhint("Use mycelium.resume_workflow().") : 0));
-	if (wf.tasks_open == 0)
-		mc_workflow_set_status(&session, &wf, MC_WF_COMPLETED, "started with no tasks");
+	values[0] = UUIDPGetDatum(&wf.id);
+	values[1] = TimestampTzGetDatum(start_at);
+	if (start_at == 0)
+		nulls[1] = 'n';
+	/* no new row version for the usual start, which leaves start_at NULL */
+	mc_catalog_run(MC_PLAN_WORKFLOW_START_AT,
+				   "UPDATE mycelium.workflow_states SET start_at = $2 "
+				   "WHERE workflow_id = $1 AND start_at IS DISTINCT FROM $2",
+				   2, argtypes, values, nulls, 0);
+	if (delayed)
+	{
+		mc_workflow_set_status(&session, &wf, MC_WF_PENDING,
+							   psprintf("start at %s", timestamptz_to_str(start_at)));
+		mc_workflow_save(&session, &wf);
+	}
 	else
-		mc_workflow_set_status(&session, &wf, MC_WF_RUNNING, "started");
-	mc_workflow_save(&session, &wf);
-	mc_push_at_commit(&wf.id, InvalidOid);
+		start_locked(&session, &wf, "started");
 	mc_catalog_close(&session);
 	return wf.version;
 }
 
 /*
+ * mc_start_due_workflows
+ *		Starts the pending workflows whose delayed start is due at now, up
+ *		to max of them, in the launcher's transaction; returns how many
+ *		(max: there may be more).  History records the launcher's role as
+ *		the one that started them.
+ */
+int
+mc_start_due_workflows(McCatalogSession *session, TimestampTz now, int max)
+{
+	McWorkflow *wfs = palloc(sizeof(McWorkflow) * max);
+	int			n = mc_workflows_lock_due_starts(session, now, max, wfs);
+	int			i;
+
+	for (i = 0; i < n; i++)
+		start_locked(session, &wfs[i], "started at its start_at");
+	return n;
+}
+
+/*
  * mc_start_workflow
- *		start_workflow(id): mc_workflow_start.
+ *		start_workflow(id, start_at): mc_workflow_start_at.
  */
 Datum
 mc_start_workflow(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT64(mc_workflow_start(PG_GETARG_UUID_P(0)));
+	pg_uuid_t  *id = workflow_id_arg(fcinfo);
+
+	PG_RETURN_INT64(mc_workflow_start_at(id, PG_ARGISNULL(1) ? 0 : PG_GETARG_TIMESTAMPTZ(1)));
 }
 
 /*

@@ -20,6 +20,7 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/timestamp.h"
 #include "utils/memutils.h"
 #include "utils/uuid.h"
 
@@ -102,11 +103,12 @@ mc_template_exists(McCatalogSession *session, const char *name)
  *		(or NULL), starts it and returns its id.  The workflow is named
  *		after the template.  With a caller-chosen id (chosen_id not NULL)
  *		the same call again returns the workflow the first one started,
- *		without starting it again (see mc_workflow_create).
+ *		without starting it again (see mc_workflow_create).  start_at
+ *		(0: now) delays the start (mc_workflow_start_at).
  */
 pg_uuid_t *
 mc_template_start(const char *name, Jsonb *variables, Jsonb *metadata,
-				  pg_uuid_t *chosen_id)
+				  pg_uuid_t *chosen_id, TimestampTz start_at)
 {
 	McCatalogSession session;
 	Datum		tasks;
@@ -140,7 +142,7 @@ mc_template_start(const char *name, Jsonb *variables, Jsonb *metadata,
 							variables, max_parallel, cstring_to_text(name),
 							metadata, chosen_id, &created);
 	if (created)
-		(void) mc_workflow_start(id);
+		(void) mc_workflow_start_at(id, start_at);
 	return id;
 }
 
@@ -217,9 +219,9 @@ mc_create_template(PG_FUNCTION_ARGS)
 
 /*
  * mc_start_from_template
- *		start_from_template(name, variables, metadata, workflow_id): creates
- *		a workflow from one of the caller's templates and starts it; returns
- *		its id.
+ *		start_from_template(name, variables, metadata, workflow_id,
+ *		start_at): creates a workflow from one of the caller's templates and
+ *		starts it, now or at start_at; returns its id.
  */
 Datum
 mc_start_from_template(PG_FUNCTION_ARGS)
@@ -229,7 +231,8 @@ mc_start_from_template(PG_FUNCTION_ARGS)
 	Jsonb	   *metadata = mc_object_arg(fcinfo, 2, "workflow metadata");
 
 	PG_RETURN_UUID_P(mc_template_start(name, variables, metadata,
-									   PG_ARGISNULL(3) ? NULL : PG_GETARG_UUID_P(3)));
+									   PG_ARGISNULL(3) ? NULL : PG_GETARG_UUID_P(3),
+									   PG_ARGISNULL(4) ? 0 : PG_GETARG_TIMESTAMPTZ(4)));
 }
 
 /*

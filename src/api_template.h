@@ -9,6 +9,7 @@
 #ifndef MC_API_TEMPLATE_H
 #define MC_API_TEMPLATE_H
 
+#include "datatype/timestamp.h"
 #include "fmgr.h"
 #include "utils/jsonb.h"
 #include "utils/uuid.h"
@@ -19,6 +20,7 @@ extern char *mc_text_arg(FunctionCallInfo fcinfo, int argno, const char *what);
 extern void mc_check_name(const char *name, const char *what);
 extern bool mc_template_exists(McCatalogSession *session, const char *name);
 extern pg_uuid_t *mc_template_start(const char *name, Jsonb *variables,
-									 Jsonb *metadata, pg_uuid_t *chosen_id);
+									 Jsonb *metadata, pg_uuid_t *chosen_id,
+									 TimestampTz start_at);
 
 #endif							/* MC_API_TEMPLATE_H */

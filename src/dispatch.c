@@ -43,6 +43,7 @@
 #include "mycelium.h"
 #include "mycelium_errcodes.h"
 #include "retry.h"
+#include "observe.h"
 #include "state.h"
 #include "watchdog.h"
 
@@ -635,6 +636,9 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
 	{
 		if (rt->error_type == NULL)
 			error.type = "cancelled";
+		if (rt->error != NULL && rt->outcome != MC_OUTCOME_HANDED_BACK)
+			mc_log_failed_attempt(&wf->id, rt->task_id, rt->attempt, error.type,
+								  error.sqlerrcode, "cancelled");
 		mc_task_transition(session, wf, &task, MC_TASK_CANCELLED, NULL,
 						   rt->error ? &error : NULL,
 						   psprintf("cancelled: workflow %s", mc_workflow_status_names[wf->status]));
@@ -656,11 +660,15 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
 		double		delay = mc_retry_delay(rt->attempt, rt->initial_delay,
 										   rt->max_delay, rt->exponential_base);
 
+		mc_log_failed_attempt(&wf->id, rt->task_id, rt->attempt, error.type,
+							  error.sqlerrcode, "retry");
 		mc_task_retry(session, wf, &task, delay, true, &error,
 					  psprintf("attempt %d failed; retry in %g s", rt->attempt, delay));
 		wf->version++;
 		return delay == 0;
 	}
+	mc_log_failed_attempt(&wf->id, rt->task_id, rt->attempt, error.type,
+						  error.sqlerrcode, "failed");
 	mc_task_transition(session, wf, &task, MC_TASK_FAILED, NULL, &error,
 					   rt->timed_out ? "timed out" : "failed");
 	wf->version++;

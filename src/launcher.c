@@ -10,8 +10,9 @@
  * the catalog at start and whenever the queue overflowed (the only times
  * it scans), wakes the workflows whose retry back-off has run out
  * (notifying external agents of their due tasks), and takes back the tasks
- * of external agents whose lease lapsed, sleeping until the next of these
- * is due.  At every turn of its loop it is also the watchdog that
+ * of external agents whose lease lapsed, and starts the workflows whose
+ * delayed start (start_workflow's start_at) is due, sleeping until the
+ * next of these is due.  At every turn of its loop it is also the watchdog that
  * terminates workers whose executor does not stop when interrupted
  * (watchdog.c).
  *
@@ -40,6 +41,7 @@
 #include "utils/timestamp.h"
 
 #include "agent.h"
+#include "api_control.h"
 #include "catalog.h"
 #include "dispatch.h"
 #include "launcher.h"
@@ -51,6 +53,9 @@
 
 /* longest sleep between looks for due retries, ms */
 #define MC_LAUNCHER_NAP 1000L
+
+/* most delayed starts a tick starts */
+#define MC_DUE_STARTS_PER_TICK 256
 
 /*
  * Whether the workflow of task row t is running, looked up per task (as a
@@ -250,12 +255,18 @@ tick(TimestampTz *since, bool recover)
 										2, argtypes, values, NULL, 0));
 	mc_expire_leases(&session, now);
 
+	/* delayed starts that are due; more at once if there are more */
+	if (mc_start_due_workflows(&session, now, MC_DUE_STARTS_PER_TICK) == MC_DUE_STARTS_PER_TICK)
+		nap = MC_RESCAN_NAP;
+
 	mc_catalog_run(MC_PLAN_NEXT_RETRY,
 				   "SELECT LEAST("
 				   "  (SELECT pg_catalog.min(run_after) FROM mycelium.task_states "
 				   "   WHERE status = 'ready' AND run_after IS NOT NULL AND run_after > $2), "
 				   "  (SELECT pg_catalog.min(lease_until) FROM mycelium.task_states "
-				   "   WHERE lease_until IS NOT NULL))",
+				   "   WHERE lease_until IS NOT NULL), "
+				   "  (SELECT pg_catalog.min(start_at) FROM mycelium.workflow_states "
+				   "   WHERE status = 'pending' AND start_at IS NOT NULL))",
 				   2, argtypes, values, NULL, 1);
 	next = mc_catalog_value(0, 1, &isnull);
 	if (!isnull)

@@ -18,6 +18,7 @@
 
 #include "launcher.h"
 #include "mycelium.h"
+#include "observe.h"
 #include "shmem.h"
 
 PG_MODULE_MAGIC;
@@ -97,6 +98,14 @@ _PG_init(void)
 							100000, 1, 10000000,
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("mycelium.log_failed_attempts",
+							 "Logs each failed attempt of a task, one line each.",
+							 "The line names the workflow, the task, the attempt, its error type and what follows, for log-based alerting.",
+							 &mc_log_failed_attempts,
+							 false,
+							 PGC_SUSET, 0,
+							 NULL, NULL, NULL);
 
 	DefineCustomIntVariable("mycelium.max_payload_size",
 							"Largest JSON payload (task input, metadata, result, workflow context or variables).",

@@ -27,6 +27,7 @@
 #include "agent.h"
 #include "jsonb_push.h"
 #include "mycelium_errcodes.h"
+#include "observe.h"
 #include "shmem.h"
 #include "state.h"
 
@@ -307,6 +308,40 @@ mc_workflows_lock(McCatalogSession *session, pg_uuid_t *ids, int n,
 }
 
 /*
+ * mc_workflows_lock_due_starts
+ *		Locks and reads into wfs up to max pending workflows whose delayed
+ *		start (start_at) is due at now, in id order, passing over rows
+ *		another transaction holds (they are looked at again at the next
+ *		tick); returns how many.  The condition is checked again on the
+ *		locked row, so a start moved later meanwhile is not taken.
+ */
+int
+mc_workflows_lock_due_starts(McCatalogSession *session, TimestampTz now,
+							 int max, McWorkflow *wfs)
+{
+	static const Oid argtypes[] = {TIMESTAMPTZOID, INT4OID};
+	Datum		values[2];
+	uint64		rows;
+	uint64		r;
+
+	values[0] = TimestampTzGetDatum(now);
+	values[1] = Int32GetDatum(max);
+	rows = mc_catalog_run(MC_PLAN_DUE_STARTS,
+						  WORKFLOW_COLUMNS "WHERE status = 'pending' AND start_at <= $1 "
+						  "ORDER BY workflow_id LIMIT $2 FOR UPDATE SKIP LOCKED",
+						  2, argtypes, values, NULL, 0);
+	if (rows > 0)
+		workflows_locked_in = MyProc->lxid;
+	for (r = 0; r < rows; r++)
+	{
+		bool		isnull;
+
+		read_workflow(r, DatumGetUUIDP(mc_catalog_value(r, 8, &isnull)), &wfs[r]);
+	}
+	return (int) rows;
+}
+
+/*
  * mc_workflows_lock_all
  *		Locks and reads the rows of n workflows, given in id order, into
  *		wfs; one the caller may not see is reported as missing, as by
@@ -451,6 +486,8 @@ mc_workflow_set_status(McCatalogSession *session, McWorkflow *wf,
 					  NULL, workflow_error(wf), event);
 	if (status == MC_WF_RUNNING)
 		mc_notify_ready_workflow(&wf->id);
+	else if (mc_workflow_status_is_terminal(status))
+		mc_notify_workflow_end(&wf->id, mc_workflow_status_names[status]);
 }
 
 /*

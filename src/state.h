@@ -9,6 +9,7 @@
 #ifndef MC_STATE_H
 #define MC_STATE_H
 
+#include "datatype/timestamp.h"
 #include "utils/jsonb.h"
 #include "utils/uuid.h"
 
@@ -72,6 +73,8 @@ extern int	mc_task_key_cmp(const pg_uuid_t *wa, int32 na,
 							const pg_uuid_t *wb, int32 nb);
 extern void mc_workflow_lock(McCatalogSession *session, pg_uuid_t *id,
 							 McWorkflow *wf);
+extern int	mc_workflows_lock_due_starts(McCatalogSession *session, TimestampTz now,
+										 int max, McWorkflow *wfs);
 extern void mc_workflows_lock(McCatalogSession *session, pg_uuid_t *ids, int n,
 							  bool skip_locked, McWorkflow **wfs, bool *locked);
 extern bool mc_workflows_locked_in_xact(void);

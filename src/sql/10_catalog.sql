@@ -53,7 +53,8 @@ CREATE TABLE mycelium.workflow_states (
 	updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	metadata jsonb NOT NULL DEFAULT '{}',
 	definition_hash bytea,
-	error_detail jsonb
+	error_detail jsonb,
+	start_at timestamptz
 ) WITH (fillfactor = 50);
 COMMENT ON TABLE mycelium.workflow_states IS
 	'one row per workflow: status, version and counters';
@@ -65,9 +66,14 @@ COMMENT ON COLUMN mycelium.workflow_states.error IS
 	'why the workflow failed or was cancelled: the message of error_detail';
 COMMENT ON COLUMN mycelium.workflow_states.error_detail IS
 	'why the workflow failed or was cancelled: {error_type (task_failed, cancelled), message}';
+COMMENT ON COLUMN mycelium.workflow_states.start_at IS
+	'when start_workflow(start_at => ...) asked the workflow to start; the launcher starts a pending workflow once it is due (NULL: started at once, or not asked to start)';
 COMMENT ON COLUMN mycelium.workflow_states.tasks_open IS
 	'tasks not yet in a terminal status (the workflow ends when it reaches 0)';
 CREATE INDEX workflow_states_owner_idx ON mycelium.workflow_states (owner);
+-- the launcher finds the pending workflows whose delayed start is due
+CREATE INDEX workflow_states_start_at_idx ON mycelium.workflow_states (start_at)
+	WHERE status = 'pending' AND start_at IS NOT NULL;
 CREATE INDEX workflow_states_active_idx ON mycelium.workflow_states (status)
 	WHERE status IN ('running', 'paused');
 

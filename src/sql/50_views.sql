@@ -7,7 +7,7 @@ CREATE VIEW mycelium.workflows WITH (security_invoker = true) AS
 SELECT w.workflow_id, w.name, w.owner::text AS owner, w.status, w.version,
 	   w.task_count, w.max_parallel_tasks, w.error,
 	   w.created_at, w.started_at, w.finished_at, w.updated_at, w.metadata,
-	   w.error_detail
+	   w.error_detail, w.start_at
   FROM mycelium.workflow_states w;
 COMMENT ON VIEW mycelium.workflows IS 'workflows visible to the current role';
 

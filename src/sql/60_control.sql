@@ -1,11 +1,11 @@
 -- mycelium: running and controlling workflows
 
-CREATE FUNCTION mycelium.start_workflow(workflow_id uuid)
+CREATE FUNCTION mycelium.start_workflow(workflow_id uuid, start_at timestamptz DEFAULT NULL)
 RETURNS bigint
-LANGUAGE c VOLATILE STRICT
+LANGUAGE c VOLATILE
 AS 'MODULE_PATHNAME', 'mc_start_workflow';
-COMMENT ON FUNCTION mycelium.start_workflow(uuid) IS
-	'starts a pending workflow in the background when the caller commits; returns the new version';
+COMMENT ON FUNCTION mycelium.start_workflow(uuid, timestamptz) IS
+	'starts a pending workflow in the background when the caller commits, or at start_at (stored, so it survives a restart); returns the new version';
 
 CREATE FUNCTION mycelium.execute_workflow(workflow_id uuid, timeout interval DEFAULT NULL)
 RETURNS jsonb

@@ -1,0 +1,24 @@
+/*-------------------------------------------------------------------------
+ *
+ * observe.h
+ *		What an operator watches from outside: workflow-end notifications
+ *		and failed-attempt log lines.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MC_OBSERVE_H
+#define MC_OBSERVE_H
+
+#include "utils/uuid.h"
+
+/* the channel told of each workflow that reaches a final status */
+#define MC_WORKFLOW_END_CHANNEL "mycelium_workflow_end"
+
+extern bool mc_log_failed_attempts;
+
+extern void mc_notify_workflow_end(const pg_uuid_t *workflow_id, const char *status);
+extern void mc_log_failed_attempt(const pg_uuid_t *workflow_id, const char *task_id,
+								  int32 attempt, const char *error_type,
+								  int sqlerrcode, const char *outcome);
+
+#endif							/* MC_OBSERVE_H */

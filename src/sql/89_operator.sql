@@ -1,0 +1,98 @@
+-- mycelium: what an operator watches (issue 31, fleets)
+--
+-- agent_type_stats: per agent type, the tasks waiting and running, lapsed
+-- leases, and the last hour's outcomes and attempt lengths.  The views are
+-- security_invoker: a role counts its own workflows' tasks, an admin all.
+-- worker_pool, worker_pool_summary and worker_pool_by_role: the executor
+-- pool as shared memory has it (worker_pool_slots, src/api_pool.c).
+
+-- running tasks by agent type, and tasks finished by agent type and time,
+-- for agent_type_stats (ready tasks use task_states_claim_idx)
+CREATE INDEX task_states_running_idx ON mycelium.task_states (agent_type)
+	WHERE status = 'running';
+CREATE INDEX task_states_finished_idx ON mycelium.task_states (agent_type, finished_at)
+	WHERE status IN ('completed', 'failed');
+
+CREATE VIEW mycelium.agent_type_stats WITH (security_invoker = true) AS
+SELECT e.agent_type,
+	   e.executor IS NULL AS external,
+	   r.ready,
+	   pg_catalog.now() - r.oldest_ready_since AS oldest_ready_age,
+	   (SELECT pg_catalog.count(*)
+		  FROM mycelium.task_states t
+		 WHERE t.agent_type = e.agent_type AND t.status = 'running') AS running,
+	   (SELECT pg_catalog.count(*)
+		  FROM mycelium.task_states t
+		 WHERE t.lease_until < pg_catalog.now()
+		   AND t.agent_type = e.agent_type AND t.status = 'running') AS lapsed_leases,
+	   f.completed_last_hour, f.failed_last_hour, f.p50_ms, f.p95_ms
+  FROM mycelium.executors e
+ CROSS JOIN LATERAL (
+	SELECT pg_catalog.count(*) AS ready,
+		   pg_catalog.min(GREATEST(t.run_after, w.started_at,
+				(SELECT pg_catalog.max(d.finished_at)
+				   FROM mycelium.task_states d
+				  WHERE d.workflow_id = t.workflow_id
+					AND d.task_no = ANY (t.dependencies)))) AS oldest_ready_since
+	  FROM mycelium.task_states t
+	  JOIN mycelium.workflow_states w ON w.workflow_id = t.workflow_id
+	 WHERE t.agent_type = e.agent_type AND t.status = 'ready') r
+ CROSS JOIN LATERAL (
+	SELECT pg_catalog.count(*) FILTER (WHERE t.status = 'completed') AS completed_last_hour,
+		   pg_catalog.count(*) FILTER (WHERE t.status = 'failed') AS failed_last_hour,
+		   pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY t.execution_time) AS p50_ms,
+		   pg_catalog.percentile_cont(0.95) WITHIN GROUP (ORDER BY t.execution_time) AS p95_ms
+	  FROM mycelium.task_states t
+	 WHERE t.agent_type = e.agent_type AND t.status IN ('completed', 'failed')
+	   AND t.finished_at > pg_catalog.now() - interval '1 hour') f;
+COMMENT ON VIEW mycelium.agent_type_stats IS
+	'per registered agent type: ready and running tasks, age of the oldest ready task, lapsed leases of external agents, tasks completed and failed in the last hour and the p50/p95 length of their last attempt (ms); the current role''s workflows, an admin''s all';
+
+CREATE FUNCTION mycelium.worker_pool_slots()
+RETURNS TABLE (
+	slot integer,
+	state text,
+	pid integer,
+	busy boolean,
+	executing boolean,
+	idle boolean,
+	workflow_id uuid,
+	task_no integer,
+	attempt integer,
+	roles regrole[],
+	role_tasks integer[])
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'mc_worker_pool_slots';
+COMMENT ON FUNCTION mycelium.worker_pool_slots() IS
+	'the executor pool''s worker slots that are not free, from shared memory; another role''s workflow and role are not shown to a non-admin';
+
+CREATE VIEW mycelium.worker_pool WITH (security_invoker = true) AS
+SELECT p.slot, p.state, p.pid, p.busy, p.executing, p.idle,
+	   p.workflow_id, p.task_no, p.attempt, p.roles, p.role_tasks
+  FROM mycelium.worker_pool_slots() p;
+COMMENT ON VIEW mycelium.worker_pool IS
+	'each executor worker: starting or running, busy (holds claimed tasks) or idle, the attempt it runs, the roles it holds tasks for';
+
+CREATE VIEW mycelium.worker_pool_summary WITH (security_invoker = true) AS
+SELECT pg_catalog.current_setting('mycelium.max_workers')::integer AS max_workers,
+	   pg_catalog.count(*) FILTER (WHERE p.state = 'running') AS running,
+	   pg_catalog.count(*) FILTER (WHERE p.state = 'starting') AS starting,
+	   pg_catalog.count(*) FILTER (WHERE p.busy) AS busy,
+	   pg_catalog.count(*) FILTER (WHERE p.idle) AS idle,
+	   pg_catalog.count(*) FILTER (WHERE p.executing) AS executing
+  FROM mycelium.worker_pool_slots() p;
+COMMENT ON VIEW mycelium.worker_pool_summary IS
+	'the executor pool at a glance: its size limit, workers running and starting, busy, idle and running an attempt now';
+
+CREATE VIEW mycelium.worker_pool_by_role WITH (security_invoker = true) AS
+SELECT r.role, pg_catalog.count(*) AS workers, pg_catalog.sum(r.tasks)::bigint AS tasks
+  FROM mycelium.worker_pool_slots() p
+ CROSS JOIN LATERAL ROWS FROM (pg_catalog.unnest(p.roles), pg_catalog.unnest(p.role_tasks)) AS r(role, tasks)
+ GROUP BY r.role;
+COMMENT ON VIEW mycelium.worker_pool_by_role IS
+	'per role: the workers holding claimed tasks of its workflows and how many tasks (a non-admin sees its own role only)';
+
+REVOKE ALL ON mycelium.agent_type_stats, mycelium.worker_pool,
+	mycelium.worker_pool_summary, mycelium.worker_pool_by_role FROM PUBLIC;
+GRANT SELECT ON mycelium.agent_type_stats, mycelium.worker_pool,
+	mycelium.worker_pool_summary, mycelium.worker_pool_by_role TO mycelium_user;
