@@ -1,0 +1,26 @@
+/*-------------------------------------------------------------------------
+ *
+ * agent_limits.h
+ *		Per-agent-type limits of running tasks and of the rate of starts,
+ *		as the claims of workers and external agents apply them.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MC_AGENT_LIMITS_H
+#define MC_AGENT_LIMITS_H
+
+#include "postgres.h"
+
+/* the limited agent types a claim may take tasks of, locked */
+typedef struct McLimits
+{
+	int			n;				/* how many */
+	bool		any_room;		/* whether any of them may start a task now */
+	Datum		types;			/* text[]: the agent types */
+	Datum		allows;			/* int4[]: how many more tasks of each may start */
+	Datum		tokens;			/* float8[]: the rate's tokens left (NULL: no rate) */
+} McLimits;
+
+extern bool mc_limits_take(const char *agent_type, McLimits *limits);
+
+#endif							/* MC_AGENT_LIMITS_H */
