@@ -28,6 +28,7 @@ SELECT mycelium.set_agent_type_limits('regress_lim_alice', 1);
 SET ROLE regress_admin;
 SELECT mycelium.set_agent_type_limits('regress_lim_alice', 2, 10, '1 minute');
 RESET ROLE;
+-- the bucket holds a tenth of the rate
 SELECT max_running, rate, rate_per, rate_tokens FROM mycelium.executors
  WHERE agent_type = 'regress_lim_alice';
 -- without a rate, its interval is not kept
@@ -92,8 +93,9 @@ SELECT mycelium.complete_task(workflow_id, task_id, worker_id, '{}')
 SELECT count(*) FROM mycelium.claim_tasks('regress_lim', 'bob-4', 10);
 RESET ROLE;
 
--- the rate: 4 starts, then none until the bucket refills (an hour)
-SELECT mycelium.set_agent_type_limits('regress_lim', NULL, 4, '1 hour');
+-- the rate: 40 an hour, 4 (a tenth) at once, then none until the bucket
+-- refills (one every 90 s)
+SELECT mycelium.set_agent_type_limits('regress_lim', NULL, 40, '1 hour');
 SET ROLE regress_alice;
 SELECT count(*) FROM mycelium.claim_tasks('regress_lim', 'alice-3', 3);
 SET ROLE regress_bob;

@@ -17,9 +17,11 @@
  * So it is right whatever ended an attempt (completion, failure, lapsed
  * lease, release, cancel, a crashed worker's recovery), and a change of
  * limits takes effect at the next claim.  The rate is a token bucket on
- * the row: it holds at most rate starts, refills at rate per rate_per, and
- * each claimed task takes one (the claim statement writes what is left).
- * Over any time T, at most rate + rate * T / rate_per tasks start.
+ * the row: it refills at rate per rate_per, holds at most a tenth of rate
+ * (at least one: MC_RATE_BURST), and each claimed task takes one (the
+ * claim statement writes what is left).  So over any time T at most
+ * rate * T / rate_per tasks start, plus that burst: with 10 a second, at
+ * most 51 in 5 seconds.
  *
  * Without limits, a claim costs one look at the (small) executors table.
  *
@@ -73,7 +75,7 @@ mc_limits_take(const char *agent_type, McLimits *limits)
 					   "  ORDER BY e.agent_type FOR NO KEY UPDATE"
 					   "), y AS ("
 					   "  UPDATE mycelium.executors e SET "
-					   "    rate_tokens = LEAST(e.rate::pg_catalog.float8, "
+					   "    rate_tokens = LEAST(" MC_RATE_BURST("e") ", "
 					   "      COALESCE(e.rate_tokens, e.rate) + e.rate * "
 					   "      GREATEST(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - e.rate_at), 0) / "
 					   "      pg_catalog.date_part('epoch', e.rate_per)), "

@@ -11,6 +11,13 @@
 
 #include "postgres.h"
 
+/*
+ * The most tokens the rate's bucket of executors row e holds: the starts
+ * that may go at once, a tenth of the rate, at least one.
+ */
+#define MC_RATE_BURST(e) \
+	"GREATEST(1, pg_catalog.ceil(" e ".rate / 10.0))::pg_catalog.float8"
+
 /* the limited agent types a claim may take tasks of, locked */
 typedef struct McLimits
 {

@@ -199,7 +199,7 @@ mc_unregister_executor(PG_FUNCTION_ARGS)
  *		with NULLs, lifts) the limits of an agent type that claims apply
  *		(agent_limits.c).  The row's lock makes the change wait for the
  *		claims under way, and the next claim counts with the new limits.
- *		A lower rate keeps no more tokens than it allows.
+ *		A lower rate keeps no more tokens than its burst (MC_RATE_BURST).
  */
 Datum
 mc_set_agent_type_limits(PG_FUNCTION_ARGS)
@@ -275,7 +275,8 @@ mc_set_agent_type_limits(PG_FUNCTION_ARGS)
 				   "UPDATE mycelium.executors e SET max_running = $2, rate = $3, "
 				   "  rate_per = CASE WHEN $3 IS NOT NULL THEN $4 END, "
 				   "  rate_tokens = CASE WHEN $3 IS NOT NULL THEN "
-				   "    LEAST(COALESCE(e.rate_tokens, $3), $3) END, "
+				   "    LEAST(COALESCE(e.rate_tokens, $3), "
+				   "      GREATEST(1, pg_catalog.ceil($3 / 10.0))) END, "
 				   "  rate_at = CASE WHEN $3 IS NOT NULL THEN "
 				   "    COALESCE(e.rate_at, pg_catalog.clock_timestamp()) END "
 				   "WHERE e.agent_type = $1",

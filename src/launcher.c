@@ -40,6 +40,7 @@
 #include "utils/timestamp.h"
 
 #include "agent.h"
+#include "agent_limits.h"
 #include "catalog.h"
 #include "dispatch.h"
 #include "launcher.h"
@@ -70,6 +71,7 @@
  * it, and nothing else would look at it again when the limit lets more.
  */
 #define MC_LIMITS_NAP 100L
+#define MC_LIMITS_MIN_NAP 10L
 
 /*
  * The rescan under way: whether one is, where its pass goes on from, and
@@ -257,7 +259,29 @@ tick(TimestampTz *since, bool recover)
 							  3, argtypes, values, NULL, 0);
 	push_rows(nlimited, &limited);
 	if (nlimited > 0)
+	{
+		/*
+		 * And sooner when a rate's next whole token comes sooner (past the
+		 * tokens there are, which the workers pushed now will take), but
+		 * not more often than every MC_LIMITS_MIN_NAP.
+		 */
 		nap = Min(nap, MC_LIMITS_NAP);
+		mc_catalog_run(MC_PLAN_LIMITS_NEXT_TOKEN,
+					   "SELECT pg_catalog.ceil(pg_catalog.min("
+					   "  (pg_catalog.floor(x.tokens) + 1 - x.tokens) * 1000 * "
+					   "  pg_catalog.date_part('epoch', x.rate_per) / x.rate))::pg_catalog.int8 "
+					   "FROM (SELECT e.rate, e.rate_per, LEAST(" MC_RATE_BURST("e") ", "
+					   "    COALESCE(e.rate_tokens, e.rate) + e.rate * "
+					   "    GREATEST(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - e.rate_at), 0) / "
+					   "    pg_catalog.date_part('epoch', e.rate_per)) AS tokens "
+					   "  FROM mycelium.executors e "
+					   "  WHERE (e.max_running IS NOT NULL OR e.rate IS NOT NULL) "
+					   "    AND e.rate IS NOT NULL AND e.executor IS NOT NULL) x",
+					   0, NULL, NULL, NULL, 1);
+		next = mc_catalog_value(0, 1, &isnull);
+		if (!isnull)
+			nap = Max(Min(nap, DatumGetInt64(next)), MC_LIMITS_MIN_NAP);
+	}
 
 	/* external agents: retries that fell due, and leases that lapsed */
 	mc_notify_ready_rows(mc_catalog_run(MC_PLAN_DUE_EXTERNAL,

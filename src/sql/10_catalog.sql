@@ -31,6 +31,10 @@ COMMENT ON COLUMN mycelium.executors.rate_tokens IS
 	'starts left in the rate''s token bucket at rate_at (refilled at rate per rate_per, up to rate)';
 COMMENT ON COLUMN mycelium.executors.rate_at IS
 	'when rate_tokens was last refilled';
+-- claims find the agent types with limits (without a sequential scan,
+-- which statements planned to go by key would price out of reach)
+CREATE INDEX executors_limited_idx ON mycelium.executors (agent_type)
+	WHERE max_running IS NOT NULL OR rate IS NOT NULL;
 
 -- The three tables below are written for every task an agent or worker
 -- runs.  The rows of the first two are updated many times (a workflow's

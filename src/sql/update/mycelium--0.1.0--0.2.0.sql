@@ -617,6 +617,10 @@ COMMENT ON COLUMN mycelium.executors.rate_tokens IS
 	'starts left in the rate''s token bucket at rate_at (refilled at rate per rate_per, up to rate)';
 COMMENT ON COLUMN mycelium.executors.rate_at IS
 	'when rate_tokens was last refilled';
+-- claims find the agent types with limits (without a sequential scan,
+-- which statements planned to go by key would price out of reach)
+CREATE INDEX executors_limited_idx ON mycelium.executors (agent_type)
+	WHERE max_running IS NOT NULL OR rate IS NOT NULL;
 CREATE INDEX task_states_running_idx ON mycelium.task_states (agent_type)
 	WHERE status = 'running';
 
