@@ -11,6 +11,8 @@
 
 #include "postgres.h"
 
+#include "datatype/timestamp.h"
+
 /*
  * The most tokens the rate's bucket of executors row e holds: the starts
  * that may go at once, a tenth of the rate, at least one.
@@ -25,7 +27,8 @@ typedef struct McLimits
 	bool		any_room;		/* whether any of them may start a task now */
 	Datum		types;			/* text[]: the agent types */
 	Datum		allows;			/* int4[]: how many more tasks of each may start */
-	Datum		tokens;			/* float8[]: the rate's tokens left (NULL: no rate) */
+	Datum		tokens;			/* float8[]: the rate's tokens at "at" (NULL: no rate) */
+	TimestampTz at;				/* when the tokens were counted */
 } McLimits;
 
 extern bool mc_limits_take(const char *agent_type, McLimits *limits);

@@ -728,7 +728,8 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
  *		The parts of the claim statement for agent types with limits
  *		(agent_limits.c): of the candidate tasks c, l keeps at most allows[i]
  *		($14) of agent type types[i] ($13), and r takes the claimed tasks
- *		from the tokens of each type's rate (tokens[i], $15; NULL: none).
+ *		from the tokens of each type's rate (tokens[i], $15, counted at
+ *		$16; NULL: none).
  */
 #define CLAIM_LIMITED \
 	"), l AS (" \
@@ -742,7 +743,7 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
 	"  WHERE k.allow IS NULL OR c.rn <= k.allow"
 #define CLAIM_DEBIT \
 	"), r AS (" \
-	"  UPDATE mycelium.executors e SET rate_tokens = k.tokens - n.n " \
+	"  UPDATE mycelium.executors e SET rate_tokens = k.tokens - n.n, rate_at = $16 " \
 	"  FROM (SELECT u.agent_type, pg_catalog.count(*) AS n FROM u GROUP BY u.agent_type) n " \
 	"  JOIN ROWS FROM (pg_catalog.unnest($13::pg_catalog.text[]), " \
 	"    pg_catalog.unnest($15::pg_catalog.float8[])) AS k(agent_type, tokens) " \
@@ -785,9 +786,9 @@ mc_claim_run(McCatalogSession *session, int n, Datum *ids, Datum *limits,
 	static const Oid argtypes[] = {UUIDARRAYOID, INT4ARRAYOID, INT4ARRAYOID,
 		INT8ARRAYOID, TEXTOID, REGROLEOID, TEXTOID, INTERVALOID, INT4OID,
 		INT4ARRAYOID, INT4ARRAYOID, INT4ARRAYOID, TEXTARRAYOID, INT4ARRAYOID,
-	FLOAT8ARRAYOID};
-	Datum		values[15];
-	char		nulls[15];
+	FLOAT8ARRAYOID, TIMESTAMPTZOID};
+	Datum		values[16];
+	char		nulls[16];
 	McLimits	typelimits;
 	bool		limited;
 
@@ -803,9 +804,10 @@ mc_claim_run(McCatalogSession *session, int n, Datum *ids, Datum *limits,
 		values[12] = typelimits.types;
 		values[13] = typelimits.allows;
 		values[14] = typelimits.tokens;
+		values[15] = TimestampTzGetDatum(typelimits.at);
 	}
 	else
-		nulls[12] = nulls[13] = nulls[14] = 'n';
+		nulls[12] = nulls[13] = nulls[14] = nulls[15] = 'n';
 	if (hfirsts == NULL)
 	{
 		/* no held tasks: w's hfirst and hcount are NULL, and none is taken */
@@ -832,20 +834,20 @@ mc_claim_run(McCatalogSession *session, int n, Datum *ids, Datum *limits,
 	if (agent_type == NULL && !limited)
 		return mc_catalog_run(MC_PLAN_CLAIM,
 							  CLAIM_SQL(CLAIM_WORKER_RETURNING, "", "", "c", ""),
-							  15, argtypes, values, nulls, 0);
+							  16, argtypes, values, nulls, 0);
 	if (agent_type == NULL)
 		return mc_catalog_run(MC_PLAN_CLAIM_LIMITED,
 							  CLAIM_SQL(CLAIM_WORKER_RETURNING, "",
 										CLAIM_LIMITED, "l", CLAIM_DEBIT),
-							  15, argtypes, values, nulls, 0);
+							  16, argtypes, values, nulls, 0);
 	if (!limited)
 		return mc_catalog_run(MC_PLAN_CLAIM_AGENT,
 							  CLAIM_SQL("t.*", ", " MC_CTX_COLUMNS("u"), "", "c", ""),
-							  15, argtypes, values, nulls, 0);
+							  16, argtypes, values, nulls, 0);
 	return mc_catalog_run(MC_PLAN_CLAIM_AGENT_LIMITED,
 						  CLAIM_SQL("t.*", ", " MC_CTX_COLUMNS("u"),
 									CLAIM_LIMITED, "l", CLAIM_DEBIT),
-						  15, argtypes, values, nulls, 0);
+						  16, argtypes, values, nulls, 0);
 }
 
 /*
