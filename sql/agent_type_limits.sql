@@ -1,7 +1,7 @@
 -- Per-agent-type limits: set_agent_type_limits, and claim_tasks honouring
 -- max_running and the rate across workflows and roles.
 -- (Workers and claim_tasks together, and the rate over time, are tested
--- in test/t/025_agent_type_limits.pl; concurrent claims in
+-- in test/t/027_agent_type_limits.pl; concurrent claims in
 -- test/isolation/specs/agent_type_limits.spec.)
 
 SELECT mycelium.register_executor('regress_lim', NULL);

@@ -156,9 +156,6 @@ CREATE INDEX task_states_ready_idx ON mycelium.task_states (workflow_id, task_no
 -- external agents claim ready tasks by agent type, across workflows
 CREATE INDEX task_states_claim_idx ON mycelium.task_states (agent_type, workflow_id, task_no)
 	WHERE status = 'ready';
--- claims count the running tasks of an agent type with limits
-CREATE INDEX task_states_running_idx ON mycelium.task_states (agent_type)
-	WHERE status = 'running';
 -- the launcher finds external agents' lapsed leases
 CREATE INDEX task_states_lease_idx ON mycelium.task_states (lease_until)
 	WHERE lease_until IS NOT NULL;

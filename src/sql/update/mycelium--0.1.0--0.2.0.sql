@@ -621,7 +621,8 @@ COMMENT ON COLUMN mycelium.executors.rate_at IS
 -- which statements planned to go by key would price out of reach)
 CREATE INDEX executors_limited_idx ON mycelium.executors (agent_type)
 	WHERE max_running IS NOT NULL OR rate IS NOT NULL;
-CREATE INDEX task_states_running_idx ON mycelium.task_states (agent_type)
+-- the same index as the operator's views make (fleets-signals): one index
+CREATE INDEX IF NOT EXISTS task_states_running_idx ON mycelium.task_states (agent_type)
 	WHERE status = 'running';
 
 CREATE FUNCTION mycelium.set_agent_type_limits(
