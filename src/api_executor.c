@@ -22,16 +22,18 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
-#include "utils/timestamp.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 
+#include "agent.h"
 #include "api_json_schema.h"
 #include "catalog.h"
 #include "mycelium.h"
 #include "mycelium_errcodes.h"
+#include "shmem.h"
 #include "taskdef.h"
 
 PG_FUNCTION_INFO_V1(mc_register_executor);
@@ -200,6 +202,7 @@ mc_unregister_executor(PG_FUNCTION_ARGS)
  *		(agent_limits.c).  The row's lock makes the change wait for the
  *		claims under way, and the next claim counts with the new limits.
  *		A lower rate keeps no more tokens than its burst (MC_RATE_BURST).
+ *		The agent type's held-back tasks are looked at again at commit.
  */
 Datum
 mc_set_agent_type_limits(PG_FUNCTION_ARGS)
@@ -211,6 +214,8 @@ mc_set_agent_type_limits(PG_FUNCTION_ARGS)
 	Datum		values[6];
 	char		nulls[6];
 	Interval   *per = NULL;
+	bool		external;
+	bool		isnull;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -252,25 +257,22 @@ mc_set_agent_type_limits(PG_FUNCTION_ARGS)
 	nulls[3] = per ? ' ' : 'n';
 	values[4] = ObjectIdGetDatum(session.caller);
 	values[5] = BoolGetDatum(session.caller_is_admin);
-	if (mc_catalog_run(MC_PLAN_EXECUTOR_GET,
-					   "SELECT registered_by::pg_catalog.oid FROM mycelium.executors "
-					   "WHERE agent_type = $1 FOR UPDATE",
+	if (mc_catalog_run(MC_PLAN_LIMITS_EXECUTOR,
+					   "SELECT registered_by::pg_catalog.oid, executor IS NULL "
+					   "FROM mycelium.executors WHERE agent_type = $1 FOR UPDATE",
 					   1, argtypes, values, NULL, 1) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("agent type \"%s\" is not registered",
 						mc_name_for_message(agent_type)),
 				 errhint("Register it with register_executor first.")));
-	{
-		bool		isnull;
-
-		if (!session.caller_is_admin &&
-			DatumGetObjectId(mc_catalog_value(0, 1, &isnull)) != session.caller)
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("agent type \"%s\" is registered by another role", agent_type),
-					 errhint("Only the role that registered it or a member of mycelium_admin can set its limits.")));
-	}
+	if (!session.caller_is_admin &&
+		DatumGetObjectId(mc_catalog_value(0, 1, &isnull)) != session.caller)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("agent type \"%s\" is registered by another role", agent_type),
+				 errhint("Only the role that registered it or a member of mycelium_admin can set its limits.")));
+	external = DatumGetBool(mc_catalog_value(0, 2, &isnull));
 	mc_catalog_run(MC_PLAN_LIMITS_SET,
 				   "UPDATE mycelium.executors e SET max_running = $2, rate = $3, "
 				   "  rate_per = CASE WHEN $3 IS NOT NULL THEN $4 END, "
@@ -281,6 +283,29 @@ mc_set_agent_type_limits(PG_FUNCTION_ARGS)
 				   "    COALESCE(e.rate_at, pg_catalog.clock_timestamp()) END "
 				   "WHERE e.agent_type = $1",
 				   6, argtypes, values, nulls, 0);
+
+	/*
+	 * Tasks the old limits held back may start now: their agents are
+	 * notified, or their workflows pushed, at commit.  (The launcher pushes
+	 * them too, but only while the type has limits: not once they are
+	 * lifted.)  More than the queue holds make the launcher rescan.
+	 */
+	if (external)
+		mc_notify_ready(agent_type);
+	else if (mc_scheduler_available())
+	{
+		uint64		n;
+		uint64		i;
+
+		values[1] = Int32GetDatum(MC_QUEUE_SIZE + 1);
+		nulls[1] = ' ';
+		n = mc_catalog_run(MC_PLAN_LIMITS_HELD_BACK,
+						   "SELECT DISTINCT t.workflow_id FROM mycelium.task_states t "
+						   "WHERE t.agent_type = $1 AND t.status = 'ready' LIMIT $2",
+						   2, argtypes, values, nulls, 0);
+		for (i = 0; i < n; i++)
+			mc_push_at_commit(DatumGetUUIDP(mc_catalog_value(i, 1, &isnull)), InvalidOid);
+	}
 	mc_catalog_close(&session);
 	PG_RETURN_VOID();
 }

@@ -37,10 +37,10 @@
 #include "utils/timestamp.h"
 
 #include "agent.h"
+#include "agent_limits.h"
 #include "ctx.h"
 #include "dispatch.h"
 #include "estimate.h"
-#include "agent_limits.h"
 #include "mycelium.h"
 #include "mycelium_errcodes.h"
 #include "retry.h"
@@ -675,7 +675,7 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
  *		("" or ", " MC_CTX_COLUMNS of the claimed row u); u has the claimed
  *		rows' columns returning, at least those the final select uses.
  */
-#define CLAIM_SQL(returning, ctx, limited, source, debit) \
+#define CLAIM_SQL(returning, ctx, spent, limited, source, debit) \
 	"WITH w AS (" \
 	"  SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), " \
 	"    pg_catalog.unnest($2::pg_catalog.int4[]), pg_catalog.unnest($3::pg_catalog.int4[]), " \
@@ -689,6 +689,7 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
 	"    (SELECT t.task_no FROM mycelium.task_states t " \
 	"     WHERE t.workflow_id = w.id AND t.status = 'ready' AND t.task_no > w.after " \
 	"       AND " MC_TASK_DUE("t") \
+	spent \
 	"       AND CASE WHEN $7::pg_catalog.text IS NULL THEN " \
 	"         " MC_FUNCTION_TASK("t") \
 	"         ELSE t.agent_type = $7 END " \
@@ -724,13 +725,19 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
 	"ORDER BY u.workflow_id, u.task_no"
 
 /*
- * CLAIM_LIMITED, CLAIM_DEBIT
+ * CLAIM_SPENT, CLAIM_LIMITED, CLAIM_DEBIT
  *		The parts of the claim statement for agent types with limits
- *		(agent_limits.c): of the candidate tasks c, l keeps at most allows[i]
+ *		(agent_limits.c): the candidate tasks c leave out the types that may
+ *		start none (so that they do not fill the claim's places and hold
+ *		back the other tasks of the workflow); l keeps at most allows[i]
  *		($14) of agent type types[i] ($13), and r takes the claimed tasks
  *		from the tokens of each type's rate (tokens[i], $15, counted at
  *		$16; NULL: none).
  */
+#define CLAIM_SPENT \
+	"       AND NOT EXISTS (SELECT 1 FROM ROWS FROM (pg_catalog.unnest($13::pg_catalog.text[]), " \
+	"         pg_catalog.unnest($14::pg_catalog.int4[])) AS k(agent_type, allow) " \
+	"         WHERE k.agent_type = t.agent_type COLLATE \"C\" AND k.allow = 0) "
 #define CLAIM_LIMITED \
 	"), l AS (" \
 	"  SELECT c.id, c.task_no FROM (" \
@@ -771,6 +778,10 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
  *		timeout), with their execution context's columns from column 17
  *		(mc_ctx_from_row).  The caller holds the workflows' locks and
  *		counts the claims into them.
+ *
+ * Agent types with limits (agent_limits.c) are locked first, and the claim
+ * takes no more of their tasks than the limits leave; an external agent's
+ * claim of a type that may start none takes nothing.
  *
  * The scheduler also passes the tasks its step held (record_completed_all):
  * hcounts[i] of them for workflow i, in task order from held[hfirsts[i]]
@@ -833,19 +844,19 @@ mc_claim_run(McCatalogSession *session, int n, Datum *ids, Datum *limits,
 	/* the scheduler's workers build the ctx when they lock the batch */
 	if (agent_type == NULL && !limited)
 		return mc_catalog_run(MC_PLAN_CLAIM,
-							  CLAIM_SQL(CLAIM_WORKER_RETURNING, "", "", "c", ""),
+							  CLAIM_SQL(CLAIM_WORKER_RETURNING, "", "", "", "c", ""),
 							  16, argtypes, values, nulls, 0);
 	if (agent_type == NULL)
 		return mc_catalog_run(MC_PLAN_CLAIM_LIMITED,
-							  CLAIM_SQL(CLAIM_WORKER_RETURNING, "",
+							  CLAIM_SQL(CLAIM_WORKER_RETURNING, "", CLAIM_SPENT,
 										CLAIM_LIMITED, "l", CLAIM_DEBIT),
 							  16, argtypes, values, nulls, 0);
 	if (!limited)
 		return mc_catalog_run(MC_PLAN_CLAIM_AGENT,
-							  CLAIM_SQL("t.*", ", " MC_CTX_COLUMNS("u"), "", "c", ""),
+							  CLAIM_SQL("t.*", ", " MC_CTX_COLUMNS("u"), "", "", "c", ""),
 							  16, argtypes, values, nulls, 0);
 	return mc_catalog_run(MC_PLAN_CLAIM_AGENT_LIMITED,
-						  CLAIM_SQL("t.*", ", " MC_CTX_COLUMNS("u"),
+						  CLAIM_SQL("t.*", ", " MC_CTX_COLUMNS("u"), CLAIM_SPENT,
 									CLAIM_LIMITED, "l", CLAIM_DEBIT),
 						  16, argtypes, values, nulls, 0);
 }

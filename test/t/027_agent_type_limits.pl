@@ -3,7 +3,8 @@
 # 10 workflows of 2 roles, while workers run its tasks and, once it is
 # re-registered for external agents, while agents of both roles claim
 # them with the workers' attempts still running (without the limit, the
-# same workflows run more than 3 at once); a limit raised takes effect
+# same workflows run more than 3 at once); tasks held back by a limit do
+# not hold back a workflow's other tasks; a limit raised takes effect
 # at once; a rate of 10 a second holds over 5 seconds, within one task
 # (the bucket's burst), where without it the tasks all start in well
 # under a second.
@@ -139,10 +140,32 @@ is($node->safe_psql('postgres', q{
 is($node->safe_psql('postgres', q{SELECT public.most_at_once('mixed')}), '3',
 	'workers and agents together: 3 attempts at once and never more');
 
+# a workflow whose first 200 ready tasks are of a type held back (limit
+# 0): its 5 other tasks still run, the held-back ones do not fill the
+# workers' claims; lifted, the rest run too
+$node->safe_psql('postgres', q{
+	SELECT mycelium.register_executor('lim', 'public.test_exec(jsonb)');
+	SELECT mycelium.set_agent_type_limits('lim', 0);});
+my $mixed = $node->safe_psql('postgres', q{
+	SET ROLE alice;
+	SELECT mycelium.create_workflow(
+		(SELECT jsonb_agg(mycelium.task('h' || i, 'a', 'lim')) FROM generate_series(1, 200) i)
+		|| (SELECT jsonb_agg(mycelium.task('f' || i, 'a', 'test')) FROM generate_series(1, 5) i),
+		max_parallel_tasks => 1000);});
+$node->safe_psql('postgres', qq{
+	INSERT INTO public.phase VALUES ('held', '$mixed');
+	SET ROLE alice; SELECT mycelium.start_workflow('$mixed');});
+ok($node->poll_query_until('postgres', qq{
+	SELECT count(*) FILTER (WHERE agent_type = 'test' AND status = 'completed') = 5
+	   AND count(*) FILTER (WHERE agent_type = 'lim' AND status = 'ready') = 200
+	  FROM mycelium.task_states WHERE workflow_id = '$mixed'}, 't'),
+	'the tasks of other types run while 200 ready tasks are held back');
+$node->safe_psql('postgres', q{SELECT mycelium.set_agent_type_limits('lim')});
+ok(all_completed('held'), 'lifted, the held-back tasks run');
+
 # the rate: 10 a second, over 60 quick tasks in one workflow; the claims'
 # times (started_at) are what the bucket bounds
 $node->safe_psql('postgres', q{
-	SELECT mycelium.register_executor('lim', 'public.test_exec(jsonb)');
 	SELECT mycelium.set_agent_type_limits('lim', NULL, 10, '1 second');});
 my $wf = $node->safe_psql('postgres', q{
 	SET ROLE alice;
