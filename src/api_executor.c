@@ -2,7 +2,7 @@
  *
  * api_executor.c
  *		SQL-callable functions of the executor registry:
- *		register_executor and unregister_executor.
+ *		register_executor, unregister_executor and set_agent_type_limits.
  *
  * An agent type's executor is either a function f(ctx jsonb) RETURNS jsonb
  * that the scheduler runs inside the database as the workflow's owner, or
@@ -26,15 +26,19 @@
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 
+#include "agent.h"
 #include "api_json_schema.h"
 #include "catalog.h"
 #include "mycelium.h"
 #include "mycelium_errcodes.h"
+#include "shmem.h"
 #include "taskdef.h"
 
 PG_FUNCTION_INFO_V1(mc_register_executor);
 PG_FUNCTION_INFO_V1(mc_unregister_executor);
+PG_FUNCTION_INFO_V1(mc_set_agent_type_limits);
 
 /*
  * check_agent_type
@@ -187,6 +191,121 @@ mc_unregister_executor(PG_FUNCTION_ARGS)
 	mc_catalog_run(MC_PLAN_EXECUTOR_DELETE,
 				   "DELETE FROM mycelium.executors WHERE agent_type = $1",
 				   1, argtypes, values, NULL, 0);
+	mc_catalog_close(&session);
+	PG_RETURN_VOID();
+}
+
+/*
+ * mc_set_agent_type_limits
+ *		set_agent_type_limits(agent_type, max_running, rate, per): sets (or,
+ *		with NULLs, lifts) the limits of an agent type that claims apply
+ *		(agent_limits.c).  The row's lock makes the change wait for the
+ *		claims under way, and the next claim counts with the new limits.
+ *		A lower rate keeps no more tokens than its burst (MC_RATE_BURST).
+ *		The agent type's held-back tasks are looked at again at commit.
+ */
+Datum
+mc_set_agent_type_limits(PG_FUNCTION_ARGS)
+{
+	static const Oid argtypes[] = {TEXTOID, INT4OID, INT4OID, INTERVALOID,
+		REGROLEOID, BOOLOID};
+	McCatalogSession session;
+	char	   *agent_type;
+	Datum		values[6];
+	char		nulls[6];
+	Interval   *per = NULL;
+	bool		external;
+	bool		isnull;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("agent type must not be null")));
+	agent_type = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	if (!PG_ARGISNULL(1) && PG_GETARG_INT32(1) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_running must not be negative"),
+				 errhint("0 holds back every task of the agent type; NULL lifts the limit.")));
+	if (!PG_ARGISNULL(2))
+	{
+		if (PG_GETARG_INT32(2) < 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("rate must be at least 1"),
+					 errhint("NULL lifts the limit; max_running 0 holds back every task.")));
+		if (PG_ARGISNULL(3))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("the interval of a rate must not be null")));
+		per = PG_GETARG_INTERVAL_P(3);
+		if (per->month < 0 || per->day < 0 || per->time < 0 ||
+			(per->month == 0 && per->day == 0 && per->time < USECS_PER_SEC / 1000))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the interval of a rate must be at least 1 millisecond")));
+	}
+
+	mc_catalog_open(&session);
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = CStringGetTextDatum(agent_type);
+	values[1] = PG_GETARG_DATUM(1);
+	nulls[1] = PG_ARGISNULL(1) ? 'n' : ' ';
+	values[2] = PG_GETARG_DATUM(2);
+	nulls[2] = PG_ARGISNULL(2) ? 'n' : ' ';
+	values[3] = per ? IntervalPGetDatum(per) : (Datum) 0;
+	nulls[3] = per ? ' ' : 'n';
+	values[4] = ObjectIdGetDatum(session.caller);
+	values[5] = BoolGetDatum(session.caller_is_admin);
+	if (mc_catalog_run(MC_PLAN_LIMITS_EXECUTOR,
+					   "SELECT registered_by::pg_catalog.oid, executor IS NULL "
+					   "FROM mycelium.executors WHERE agent_type = $1 FOR UPDATE",
+					   1, argtypes, values, NULL, 1) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("agent type \"%s\" is not registered",
+						mc_name_for_message(agent_type)),
+				 errhint("Register it with register_executor first.")));
+	if (!session.caller_is_admin &&
+		DatumGetObjectId(mc_catalog_value(0, 1, &isnull)) != session.caller)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("agent type \"%s\" is registered by another role", agent_type),
+				 errhint("Only the role that registered it or a member of mycelium_admin can set its limits.")));
+	external = DatumGetBool(mc_catalog_value(0, 2, &isnull));
+	mc_catalog_run(MC_PLAN_LIMITS_SET,
+				   "UPDATE mycelium.executors e SET max_running = $2, rate = $3, "
+				   "  rate_per = CASE WHEN $3 IS NOT NULL THEN $4 END, "
+				   "  rate_tokens = CASE WHEN $3 IS NOT NULL THEN "
+				   "    LEAST(COALESCE(e.rate_tokens, $3), "
+				   "      GREATEST(1, pg_catalog.ceil($3 / 10.0))) END, "
+				   "  rate_at = CASE WHEN $3 IS NOT NULL THEN "
+				   "    COALESCE(e.rate_at, pg_catalog.clock_timestamp()) END "
+				   "WHERE e.agent_type = $1",
+				   6, argtypes, values, nulls, 0);
+
+	/*
+	 * Tasks the old limits held back may start now: their agents are
+	 * notified, or their workflows pushed, at commit.  (The launcher pushes
+	 * them too, but only while the type has limits: not once they are
+	 * lifted.)  More than the queue holds make the launcher rescan.
+	 */
+	if (external)
+		mc_notify_ready(agent_type);
+	else if (mc_scheduler_available())
+	{
+		uint64		n;
+		uint64		i;
+
+		values[1] = Int32GetDatum(MC_QUEUE_SIZE + 1);
+		nulls[1] = ' ';
+		n = mc_catalog_run(MC_PLAN_LIMITS_HELD_BACK,
+						   "SELECT DISTINCT t.workflow_id FROM mycelium.task_states t "
+						   "WHERE t.agent_type = $1 AND t.status = 'ready' LIMIT $2",
+						   2, argtypes, values, nulls, 0);
+		for (i = 0; i < n; i++)
+			mc_push_at_commit(DatumGetUUIDP(mc_catalog_value(i, 1, &isnull)), InvalidOid);
+	}
 	mc_catalog_close(&session);
 	PG_RETURN_VOID();
 }

@@ -37,6 +37,7 @@
 #include "utils/timestamp.h"
 
 #include "agent.h"
+#include "agent_limits.h"
 #include "ctx.h"
 #include "dispatch.h"
 #include "estimate.h"
@@ -682,7 +683,7 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
  *		("" or ", " MC_CTX_COLUMNS of the claimed row u); u has the claimed
  *		rows' columns returning, at least those the final select uses.
  */
-#define CLAIM_SQL(returning, ctx) \
+#define CLAIM_SQL(returning, ctx, spent, limited, source, debit) \
 	"WITH w AS (" \
 	"  SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), " \
 	"    pg_catalog.unnest($2::pg_catalog.int4[]), pg_catalog.unnest($3::pg_catalog.int4[]), " \
@@ -696,12 +697,14 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
 	"    (SELECT t.task_no FROM mycelium.task_states t " \
 	"     WHERE t.workflow_id = w.id AND t.status = 'ready' AND t.task_no > w.after " \
 	"       AND " MC_TASK_DUE("t") \
+	spent \
 	"       AND CASE WHEN $7::pg_catalog.text IS NULL THEN " \
 	"         " MC_FUNCTION_TASK("t") \
 	"         ELSE t.agent_type = $7 END " \
 	"     ORDER BY t.task_no LIMIT w.lim) " \
 	"    LIMIT w.lim) x " \
 	"  LIMIT $9" \
+	limited \
 	"), u AS (" \
 	"  UPDATE mycelium.task_states t SET status = 'running', attempt = t.attempt + 1, " \
 	"    started_at = pg_catalog.clock_timestamp(), finished_at = NULL, run_after = NULL, " \
@@ -709,7 +712,7 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
 	"    lease_until = CASE WHEN $8::pg_catalog.interval IS NOT NULL THEN " \
 	"      LEAST(pg_catalog.clock_timestamp() + $8, " \
 	"        pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => t.timeout)) END " \
-	"  FROM c WHERE t.workflow_id = c.id AND t.task_no = c.task_no " \
+	"  FROM " source " c WHERE t.workflow_id = c.id AND t.task_no = c.task_no " \
 	"  RETURNING " returning \
 	"), h AS (" \
 	"  INSERT INTO mycelium.workflow_state_history " \
@@ -719,6 +722,7 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
 	"    u.task_no, u.owner, 'running', u.attempt, " \
 	"    CASE WHEN $7 IS NULL THEN 'dispatched' ELSE 'claimed by ' || $5 END, $6 " \
 	"  FROM u JOIN w ON w.id = u.workflow_id" \
+	debit \
 	") " \
 	"SELECT u.workflow_id, u.task_no, u.task_id, u.attempt, u.max_attempts, u.initial_delay, " \
 	"  u.max_delay, u.exponential_base, COALESCE(u.timeout, 0), u.allow_failure, " \
@@ -727,6 +731,46 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
 	"  COALESCE(e.registered_by::pg_catalog.oid, 0) " ctx \
 	"FROM u LEFT JOIN mycelium.executors e ON e.agent_type = u.agent_type " \
 	"ORDER BY u.workflow_id, u.task_no"
+
+/*
+ * CLAIM_SPENT, CLAIM_LIMITED, CLAIM_DEBIT
+ *		The parts of the claim statement for agent types with limits
+ *		(agent_limits.c): the candidate tasks c leave out the types that may
+ *		start none (so that they do not fill the claim's places and hold
+ *		back the other tasks of the workflow); l keeps at most allows[i]
+ *		($14) of agent type types[i] ($13), and r takes the claimed tasks
+ *		from the tokens of each type's rate (tokens[i], $15, counted at
+ *		$16; NULL: none).
+ */
+#define CLAIM_SPENT \
+	"       AND NOT EXISTS (SELECT 1 FROM ROWS FROM (pg_catalog.unnest($13::pg_catalog.text[]), " \
+	"         pg_catalog.unnest($14::pg_catalog.int4[])) AS k(agent_type, allow) " \
+	"         WHERE k.agent_type = t.agent_type COLLATE \"C\" AND k.allow = 0) "
+#define CLAIM_LIMITED \
+	"), l AS (" \
+	"  SELECT c.id, c.task_no FROM (" \
+	"    SELECT c.id, c.task_no, t.agent_type, pg_catalog.row_number() OVER " \
+	"      (PARTITION BY t.agent_type ORDER BY c.id, c.task_no) AS rn " \
+	"    FROM c JOIN mycelium.task_states t ON t.workflow_id = c.id AND t.task_no = c.task_no) c " \
+	"  LEFT JOIN ROWS FROM (pg_catalog.unnest($13::pg_catalog.text[]), " \
+	"    pg_catalog.unnest($14::pg_catalog.int4[])) AS k(agent_type, allow) " \
+	"    ON k.agent_type = c.agent_type COLLATE \"C\" " \
+	"  WHERE k.allow IS NULL OR c.rn <= k.allow"
+#define CLAIM_DEBIT \
+	"), r AS (" \
+	"  UPDATE mycelium.executors e SET rate_tokens = k.tokens - n.n, rate_at = $16 " \
+	"  FROM (SELECT u.agent_type, pg_catalog.count(*) AS n FROM u GROUP BY u.agent_type) n " \
+	"  JOIN ROWS FROM (pg_catalog.unnest($13::pg_catalog.text[]), " \
+	"    pg_catalog.unnest($15::pg_catalog.float8[])) AS k(agent_type, tokens) " \
+	"    ON k.agent_type = n.agent_type COLLATE \"C\" " \
+	"  WHERE e.agent_type = n.agent_type AND k.tokens IS NOT NULL"
+
+/* the scheduler's claims return these columns of the claimed rows */
+#define CLAIM_WORKER_RETURNING \
+	"t.workflow_id, t.task_no, t.task_id, t.attempt, " \
+	"t.max_attempts, t.initial_delay, t.max_delay, " \
+	"t.exponential_base, t.timeout, t.allow_failure, " \
+	"t.owner, t.agent_type, t.lease_until"
 
 /*
  * mc_claim_run
@@ -743,6 +787,10 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
  *		(mc_ctx_from_row).  The caller holds the workflows' locks and
  *		counts the claims into them.
  *
+ * Agent types with limits (agent_limits.c) are locked first, and the claim
+ * takes no more of their tasks than the limits leave; an external agent's
+ * claim of a type that may start none takes nothing.
+ *
  * The scheduler also passes the tasks its step held (record_completed_all):
  * hcounts[i] of them for workflow i, in task order from held[hfirsts[i]]
  * (from 1), claimed before any ready task of the workflow.  hfirsts NULL:
@@ -756,11 +804,29 @@ mc_claim_run(McCatalogSession *session, int n, Datum *ids, Datum *limits,
 {
 	static const Oid argtypes[] = {UUIDARRAYOID, INT4ARRAYOID, INT4ARRAYOID,
 		INT8ARRAYOID, TEXTOID, REGROLEOID, TEXTOID, INTERVALOID, INT4OID,
-		INT4ARRAYOID, INT4ARRAYOID, INT4ARRAYOID};
-	Datum		values[12];
-	char		nulls[12];
+		INT4ARRAYOID, INT4ARRAYOID, INT4ARRAYOID, TEXTARRAYOID, INT4ARRAYOID,
+	FLOAT8ARRAYOID, TIMESTAMPTZOID};
+	Datum		values[16];
+	char		nulls[16];
+	McLimits	typelimits;
+	bool		limited;
 
 	memset(nulls, ' ', sizeof(nulls));
+
+	/* agent types with limits: lock them, and claim only what they allow */
+	limited = mc_limits_take(agent_type, &typelimits);
+	if (limited)
+	{
+		/* the one agent type of an external agent's claim is spent */
+		if (agent_type != NULL && !typelimits.any_room)
+			return 0;
+		values[12] = typelimits.types;
+		values[13] = typelimits.allows;
+		values[14] = typelimits.tokens;
+		values[15] = TimestampTzGetDatum(typelimits.at);
+	}
+	else
+		nulls[12] = nulls[13] = nulls[14] = nulls[15] = 'n';
 	if (hfirsts == NULL)
 	{
 		/* no held tasks: w's hfirst and hcount are NULL, and none is taken */
@@ -784,17 +850,23 @@ mc_claim_run(McCatalogSession *session, int n, Datum *ids, Datum *limits,
 	nulls[7] = lease ? ' ' : 'n';
 	values[8] = Int32GetDatum(cap);
 	/* the scheduler's workers build the ctx when they lock the batch */
-	if (agent_type == NULL)
+	if (agent_type == NULL && !limited)
 		return mc_catalog_run(MC_PLAN_CLAIM,
-							  CLAIM_SQL("t.workflow_id, t.task_no, t.task_id, t.attempt, "
-										"t.max_attempts, t.initial_delay, t.max_delay, "
-										"t.exponential_base, t.timeout, t.allow_failure, "
-										"t.owner, t.agent_type, t.lease_until",
-										""),
-							  12, argtypes, values, nulls, 0);
-	return mc_catalog_run(MC_PLAN_CLAIM_AGENT,
-						  CLAIM_SQL("t.*", ", " MC_CTX_COLUMNS("u")),
-						  12, argtypes, values, nulls, 0);
+							  CLAIM_SQL(CLAIM_WORKER_RETURNING, "", "", "", "c", ""),
+							  16, argtypes, values, nulls, 0);
+	if (agent_type == NULL)
+		return mc_catalog_run(MC_PLAN_CLAIM_LIMITED,
+							  CLAIM_SQL(CLAIM_WORKER_RETURNING, "", CLAIM_SPENT,
+										CLAIM_LIMITED, "l", CLAIM_DEBIT),
+							  16, argtypes, values, nulls, 0);
+	if (!limited)
+		return mc_catalog_run(MC_PLAN_CLAIM_AGENT,
+							  CLAIM_SQL("t.*", ", " MC_CTX_COLUMNS("u"), "", "", "c", ""),
+							  16, argtypes, values, nulls, 0);
+	return mc_catalog_run(MC_PLAN_CLAIM_AGENT_LIMITED,
+						  CLAIM_SQL("t.*", ", " MC_CTX_COLUMNS("u"), CLAIM_SPENT,
+									CLAIM_LIMITED, "l", CLAIM_DEBIT),
+						  16, argtypes, values, nulls, 0);
 }
 
 /*

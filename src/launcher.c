@@ -41,6 +41,7 @@
 #include "utils/timestamp.h"
 
 #include "agent.h"
+#include "agent_limits.h"
 #include "api_control.h"
 #include "catalog.h"
 #include "dispatch.h"
@@ -75,6 +76,15 @@
 
 /* sleep between the ticks of a rescan while the queue drains, ms */
 #define MC_RESCAN_NAP 10L
+
+/*
+ * How often (ms) the launcher pushes again the workflows whose ready
+ * function tasks an agent type's limits held back (agent_limits.c), while
+ * there are some: a worker that finds a workflow's tasks held back drops
+ * it, and nothing else would look at it again when the limit lets more.
+ */
+#define MC_LIMITS_NAP 100L
+#define MC_LIMITS_MIN_NAP 10L
 
 /*
  * The rescan under way: whether one is, where its pass goes on from, and
@@ -191,7 +201,8 @@ rescan_page(TimestampTz now, pg_uuid_t **ids)
  *		One look at the catalog: the next page of a rescan if one is under
  *		way, the workflows with due retries not yet claimed, the external
  *		agent types whose retries fell due since the last look (notified),
- *		and lapsed leases; first, the attempts left running by workers that
+ *		the workflows with ready tasks of agent types with limits, and
+ *		lapsed leases; first, the attempts left running by workers that
  *		exited, and with recover (the first look since the extension
  *		appeared) by any worker not running now.  Returns how long to
  *		sleep, in ms.
@@ -199,11 +210,13 @@ rescan_page(TimestampTz now, pg_uuid_t **ids)
 static long
 tick(TimestampTz *since, bool recover)
 {
-	static const Oid argtypes[] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
+	static const Oid argtypes[] = {TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID};
 	McCatalogSession session;
 	TimestampTz now = GetCurrentTimestamp();
-	Datum		values[2];
+	Datum		values[3];
 	pg_uuid_t  *ids;
+	pg_uuid_t  *limited;
+	uint64		nlimited;
 	pg_uuid_t  *found = NULL;
 	uint64		n;
 	uint64		nfound = 0;
@@ -245,6 +258,44 @@ tick(TimestampTz *since, bool recover)
 					   2, argtypes, values, NULL, 0);
 	push_rows(n, &ids);
 
+	/* ready function tasks of agent types with limits, maybe held back */
+	values[2] = Int32GetDatum(Max(mc_queue_room() / 2, 1));
+	nlimited = mc_catalog_run(MC_PLAN_LIMITED_READY,
+							  "SELECT DISTINCT t.workflow_id "
+							  "FROM mycelium.executors e JOIN mycelium.task_states t "
+							  "  ON t.agent_type = e.agent_type AND t.status = 'ready' "
+							  "WHERE (e.max_running IS NOT NULL OR e.rate IS NOT NULL) "
+							  "  AND e.executor IS NOT NULL "
+							  "  AND (t.run_after IS NULL OR t.run_after <= $2) "
+							  "  AND " WORKFLOW_RUNNING("t")
+							  "LIMIT $3",
+							  3, argtypes, values, NULL, 0);
+	push_rows(nlimited, &limited);
+	if (nlimited > 0)
+	{
+		/*
+		 * And sooner when a rate's next whole token comes sooner (past the
+		 * tokens there are, which the workers pushed now will take), but
+		 * not more often than every MC_LIMITS_MIN_NAP.
+		 */
+		nap = Min(nap, MC_LIMITS_NAP);
+		mc_catalog_run(MC_PLAN_LIMITS_NEXT_TOKEN,
+					   "SELECT pg_catalog.ceil(pg_catalog.min("
+					   "  (pg_catalog.floor(x.tokens) + 1 - x.tokens) * 1000 * "
+					   "  pg_catalog.date_part('epoch', x.rate_per) / x.rate))::pg_catalog.int8 "
+					   "FROM (SELECT e.rate, e.rate_per, LEAST(" MC_RATE_BURST("e") ", "
+					   "    COALESCE(e.rate_tokens, e.rate) + e.rate * "
+					   "    GREATEST(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - e.rate_at), 0) / "
+					   "    pg_catalog.date_part('epoch', e.rate_per)) AS tokens "
+					   "  FROM mycelium.executors e "
+					   "  WHERE (e.max_running IS NOT NULL OR e.rate IS NOT NULL) "
+					   "    AND e.rate IS NOT NULL AND e.executor IS NOT NULL) x",
+					   0, NULL, NULL, NULL, 1);
+		next = mc_catalog_value(0, 1, &isnull);
+		if (!isnull)
+			nap = Max(Min(nap, DatumGetInt64(next)), MC_LIMITS_MIN_NAP);
+	}
+
 	/* external agents: retries that fell due, and leases that lapsed */
 	mc_notify_ready_rows(mc_catalog_run(MC_PLAN_DUE_EXTERNAL,
 										"SELECT DISTINCT t.agent_type FROM mycelium.task_states t "
@@ -285,6 +336,8 @@ tick(TimestampTz *since, bool recover)
 		mc_queue_push(&found[i], InvalidOid);
 	for (i = 0; i < n; i++)
 		mc_queue_push(&ids[i], InvalidOid);
+	for (i = 0; i < nlimited; i++)
+		mc_queue_push(&limited[i], InvalidOid);
 	*since = now;
 	return nap;
 }

@@ -12,10 +12,29 @@ CREATE TABLE mycelium.executors (
 	executor regprocedure,
 	output_schema jsonb,
 	registered_by regrole NOT NULL,
-	registered_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+	registered_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	max_running integer,
+	rate integer,
+	rate_per interval,
+	rate_tokens double precision,
+	rate_at timestamptz
 );
 COMMENT ON TABLE mycelium.executors IS
 	'agent types and the executor that runs their tasks (NULL executor: external agents)';
+COMMENT ON COLUMN mycelium.executors.max_running IS
+	'most tasks of the agent type running at once, across all workflows and roles, by workers and external agents (NULL: no limit); set by set_agent_type_limits';
+COMMENT ON COLUMN mycelium.executors.rate IS
+	'most tasks of the agent type started per rate_per (a token bucket holding at most rate starts; NULL: no limit)';
+COMMENT ON COLUMN mycelium.executors.rate_per IS
+	'the interval of rate';
+COMMENT ON COLUMN mycelium.executors.rate_tokens IS
+	'starts left in the rate''s token bucket at rate_at (refilled at rate per rate_per, up to rate)';
+COMMENT ON COLUMN mycelium.executors.rate_at IS
+	'when rate_tokens was last refilled';
+-- claims find the agent types with limits (without a sequential scan,
+-- which statements planned to go by key would price out of reach)
+CREATE INDEX executors_limited_idx ON mycelium.executors (agent_type)
+	WHERE max_running IS NOT NULL OR rate IS NOT NULL;
 
 -- The three tables below are written for every task an agent or worker
 -- runs.  The rows of the first two are updated many times (a workflow's

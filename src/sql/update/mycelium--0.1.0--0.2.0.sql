@@ -769,3 +769,46 @@ REVOKE ALL ON FUNCTION mycelium.start_workflow(uuid, timestamptz),
 	mycelium.start_from_template(text, jsonb, jsonb, uuid, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION mycelium.start_workflow(uuid, timestamptz),
 	mycelium.start_from_template(text, jsonb, jsonb, uuid, timestamptz) TO mycelium_user;
+
+-- ---------------------------------------------------------------------
+-- ---------------------------------------------------------------------
+-- Issue 31, running agent fleets (branch fleets-limits): per-agent-type
+-- limits of running tasks and of the rate of starts, on executors, set by
+-- set_agent_type_limits (src/sql/10_catalog.sql, src/sql/20_executors.sql).
+
+ALTER TABLE mycelium.executors
+	ADD COLUMN max_running integer,
+	ADD COLUMN rate integer,
+	ADD COLUMN rate_per interval,
+	ADD COLUMN rate_tokens double precision,
+	ADD COLUMN rate_at timestamptz;
+COMMENT ON COLUMN mycelium.executors.max_running IS
+	'most tasks of the agent type running at once, across all workflows and roles, by workers and external agents (NULL: no limit); set by set_agent_type_limits';
+COMMENT ON COLUMN mycelium.executors.rate IS
+	'most tasks of the agent type started per rate_per (a token bucket holding at most rate starts; NULL: no limit)';
+COMMENT ON COLUMN mycelium.executors.rate_per IS
+	'the interval of rate';
+COMMENT ON COLUMN mycelium.executors.rate_tokens IS
+	'starts left in the rate''s token bucket at rate_at (refilled at rate per rate_per, up to rate)';
+COMMENT ON COLUMN mycelium.executors.rate_at IS
+	'when rate_tokens was last refilled';
+-- claims find the agent types with limits (without a sequential scan,
+-- which statements planned to go by key would price out of reach)
+CREATE INDEX executors_limited_idx ON mycelium.executors (agent_type)
+	WHERE max_running IS NOT NULL OR rate IS NOT NULL;
+-- the same index as the operator's views make (fleets-signals): one index
+CREATE INDEX IF NOT EXISTS task_states_running_idx ON mycelium.task_states (agent_type)
+	WHERE status = 'running';
+
+CREATE FUNCTION mycelium.set_agent_type_limits(
+	agent_type text,
+	max_running integer DEFAULT NULL,
+	rate integer DEFAULT NULL,
+	per interval DEFAULT '1 second')
+RETURNS void
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'mc_set_agent_type_limits';
+COMMENT ON FUNCTION mycelium.set_agent_type_limits(text, integer, integer, interval) IS
+	'limits an agent type to max_running tasks running at once and rate tasks started per interval, across all workflows and roles (NULL: no limit); takes effect at the next claim';
+REVOKE ALL ON FUNCTION mycelium.set_agent_type_limits(text, integer, integer, interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION mycelium.set_agent_type_limits(text, integer, integer, interval) TO mycelium_user;
