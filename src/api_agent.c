@@ -42,6 +42,7 @@
 #include "utils/wait_event.h"
 
 #include "agent.h"
+#include "api_agent.h"
 #include "api_json_schema.h"
 #include "catalog.h"
 #include "ctx.h"
@@ -91,11 +92,11 @@ text_arg(FunctionCallInfo fcinfo, int argno, const char *name)
 }
 
 /*
- * worker_id_arg
+ * mc_worker_id_arg
  *		The worker_id argument: who claims, from 1 to 255 bytes.
  */
-static char *
-worker_id_arg(FunctionCallInfo fcinfo, int argno)
+char *
+mc_worker_id_arg(FunctionCallInfo fcinfo, int argno)
 {
 	char	   *worker_id = text_arg(fcinfo, argno, "worker_id");
 
@@ -137,11 +138,11 @@ lease_arg(FunctionCallInfo fcinfo, int argno)
 }
 
 /*
- * uuid_string
+ * mc_uuid_string
  *		A workflow id as text, for messages.
  */
-static char *
-uuid_string(pg_uuid_t *id)
+char *
+mc_uuid_string(pg_uuid_t *id)
 {
 	return DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(id)));
 }
@@ -389,7 +390,7 @@ mc_claim_tasks(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	McCatalogSession session;
 	char	   *agent_type = text_arg(fcinfo, 0, "agent_type");
-	char	   *worker_id = worker_id_arg(fcinfo, 1);
+	char	   *worker_id = mc_worker_id_arg(fcinfo, 1);
 	int32		max_tasks;
 	Interval   *lease;
 	pg_uuid_t	start;
@@ -484,7 +485,7 @@ lock_workflows(McCatalogSession *session, AgentTask *ats, int n, int *nwfs)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("task \"%s\" of workflow %s is named twice",
 							mc_name_for_message(sorted[i]->task.task_id),
-							uuid_string(&sorted[i]->workflow_id))));
+							mc_uuid_string(&sorted[i]->workflow_id))));
 		if (nw == 0 || mc_uuid_cmp(&ids[nw - 1], &sorted[i]->workflow_id) != 0)
 			ids[nw++] = sorted[i]->workflow_id;
 	}
@@ -573,7 +574,7 @@ hold_tasks(McCatalogSession *session, const char *worker_id, AgentTask *ats,
 					(errcode(ERRCODE_MC_STATE),
 					 errmsg("task \"%s\" does not exist in workflow %s",
 							mc_name_for_message(at->task.task_id),
-							uuid_string(&at->workflow_id))));
+							mc_uuid_string(&at->workflow_id))));
 		}
 		if (at->task.status != MC_TASK_RUNNING)
 			reason = psprintf("The task is %s.", mc_task_status_names[at->task.status]);
@@ -597,7 +598,7 @@ hold_tasks(McCatalogSession *session, const char *worker_id, AgentTask *ats,
 		ereport(ERROR,
 				(errcode(ERRCODE_MC_STATE),
 				 errmsg("worker \"%s\" does not hold task \"%s\" of workflow %s",
-						worker_id, at->task.task_id, uuid_string(&at->workflow_id)),
+						worker_id, at->task.task_id, mc_uuid_string(&at->workflow_id)),
 				 errdetail_internal("%s", reason),
 				 errhint("Nothing was recorded: complete_tasks records all the tasks it is given, or none.")));
 	}
@@ -775,7 +776,7 @@ mc_heartbeat(PG_FUNCTION_ARGS)
 	McCatalogSession session;
 	McWorkflow *wf;
 	AgentTask	at;
-	char	   *worker_id = worker_id_arg(fcinfo, 2);
+	char	   *worker_id = mc_worker_id_arg(fcinfo, 2);
 	Interval   *lease = lease_arg(fcinfo, 4);
 	Datum		values[4];
 	char		nulls[4] = {' ', ' ', ' ', ' '};
@@ -836,7 +837,7 @@ mc_complete_task(PG_FUNCTION_ARGS)
 	McCatalogSession session;
 	McWorkflow *wfs;
 	AgentTask	at;
-	char	   *worker_id = worker_id_arg(fcinfo, 2);
+	char	   *worker_id = mc_worker_id_arg(fcinfo, 2);
 	Jsonb	   *result = agent_result(PG_GETARG_DATUM(3), PG_ARGISNULL(3));
 	int			nwfs;
 
@@ -911,7 +912,7 @@ mc_complete_tasks(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	McCatalogSession session;
-	char	   *worker_id = worker_id_arg(fcinfo, 0);
+	char	   *worker_id = mc_worker_id_arg(fcinfo, 0);
 	McWorkflow *wfs;
 	AgentTask  *ats;
 	Datum	   *wids;
@@ -985,7 +986,7 @@ mc_fail_task(PG_FUNCTION_ARGS)
 	McCatalogSession session;
 	McWorkflow *wf;
 	AgentTask	at;
-	char	   *worker_id = worker_id_arg(fcinfo, 2);
+	char	   *worker_id = mc_worker_id_arg(fcinfo, 2);
 	char	   *error = text_arg(fcinfo, 3, "error");
 	char	   *error_type = text_arg(fcinfo, 4, "error_type");
 	size_t		len = strlen(error_type);

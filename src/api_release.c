@@ -30,6 +30,7 @@
 #include "utils/lsyscache.h"
 #include "utils/uuid.h"
 
+#include "api_agent.h"
 #include "catalog.h"
 #include "mycelium.h"
 #include "mycelium_errcodes.h"
@@ -51,34 +52,6 @@ typedef struct ReleaseTask
 	McTask		task;
 	const char *refusal;		/* why the caller may not release it, or NULL */
 } ReleaseTask;
-
-/*
- * release_worker_id
- *		The worker_id argument, checked as the other agent calls check it.
- */
-static char *
-release_worker_id(FunctionCallInfo fcinfo, int argno)
-{
-	char	   *worker_id;
-
-	mc_require_arg(fcinfo, argno, "worker_id");
-	worker_id = text_to_cstring(PG_GETARG_TEXT_PP(argno));
-	if (worker_id[0] == '\0' || strlen(worker_id) > 255)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("worker_id must be 1 to 255 bytes long")));
-	return worker_id;
-}
-
-/*
- * release_uuid_string
- *		A workflow id as text, for messages.
- */
-static char *
-release_uuid_string(pg_uuid_t *id)
-{
-	return DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(id)));
-}
 
 /*
  * release_task_cmp
@@ -120,7 +93,7 @@ lock_release_workflows(McCatalogSession *session, ReleaseTask *rts, int n,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("task \"%s\" of workflow %s is named twice",
 							mc_name_for_message(sorted[i]->task.task_id),
-							release_uuid_string(&sorted[i]->workflow_id))));
+							mc_uuid_string(&sorted[i]->workflow_id))));
 		if (nw == 0 || mc_uuid_cmp(&ids[nw - 1], &sorted[i]->workflow_id) != 0)
 			ids[nw++] = sorted[i]->workflow_id;
 	}
@@ -212,7 +185,7 @@ hold_released_tasks(const char *worker_id, ReleaseTask *rts, int n)
 					(errcode(ERRCODE_MC_STATE),
 					 errmsg("task \"%s\" does not exist in workflow %s",
 							mc_name_for_message(rt->task.task_id),
-							release_uuid_string(&rt->workflow_id))));
+							mc_uuid_string(&rt->workflow_id))));
 		}
 		if (rt->refusal == NULL)
 			continue;
@@ -225,7 +198,7 @@ hold_released_tasks(const char *worker_id, ReleaseTask *rts, int n)
 		ereport(ERROR,
 				(errcode(ERRCODE_MC_STATE),
 				 errmsg("worker \"%s\" does not hold task \"%s\" of workflow %s",
-						worker_id, rt->task.task_id, release_uuid_string(&rt->workflow_id)),
+						worker_id, rt->task.task_id, mc_uuid_string(&rt->workflow_id)),
 				 errdetail_internal("%s", rt->refusal),
 				 errhint("Nothing was released: release_tasks releases all the tasks it is given, or none.")));
 	}
@@ -306,7 +279,7 @@ Datum
 mc_release_task(PG_FUNCTION_ARGS)
 {
 	ReleaseTask rt;
-	char	   *worker_id = release_worker_id(fcinfo, 2);
+	char	   *worker_id = mc_worker_id_arg(fcinfo, 2);
 
 	memset(&rt, 0, sizeof(rt));
 	mc_require_arg(fcinfo, 0, "workflow_id");
@@ -363,7 +336,7 @@ Datum
 mc_release_tasks(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	char	   *worker_id = release_worker_id(fcinfo, 0);
+	char	   *worker_id = mc_worker_id_arg(fcinfo, 0);
 	ReleaseTask *rts;
 	Datum	   *wids;
 	Datum	   *tids;
