@@ -1241,7 +1241,7 @@ step_record(McCatalogSession *session, McBatch *batch, StepWorkflow *sw,
 			 * mycelium.max_workers_per_owner workers, so that the other
 			 * owners' tasks find workers too.
 			 */
-			if (sw->limit > 0 && mc_owner_workers(wf->owner) >= mc_max_workers_per_owner)
+			if (sw->limit > 0 && !mc_owner_reserve(wf->owner))
 			{
 				sw->limit = 0;
 				batch->owner_capped = true;

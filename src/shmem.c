@@ -470,6 +470,7 @@ mc_publish_held(const McHeldWorkflow *held, int n)
 	SpinLockAcquire(&mc_shared->mutex);
 	memcpy(w->held, held, sizeof(McHeldWorkflow) * n);
 	w->nheld = n;
+	w->nreserved = 0;
 	SpinLockRelease(&mc_shared->mutex);
 }
 
@@ -509,36 +510,93 @@ mc_workflow_holders(const pg_uuid_t *workflow_id, int *nworkers, int *ntasks)
 }
 
 /*
- * mc_owner_workers
- *		How many other workers hold claimed tasks of an owner's workflows.
+ * slot_serves_owner
+ *		Whether a worker holds claimed tasks of an owner's workflows, or
+ *		has taken a place in its share for the claim it is making.  The
+ *		caller holds mc_shared->mutex.
  */
-int
-mc_owner_workers(Oid owner)
+static bool
+slot_serves_owner(const McWorkerSlot *w, Oid owner)
+{
+	int			k;
+
+	for (k = 0; k < w->nheld; k++)
+	{
+		if (w->held[k].owner == owner)
+			return true;
+	}
+	for (k = 0; k < w->nreserved; k++)
+	{
+		if (w->reserved[k] == owner)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * owner_workers_locked
+ *		How many other workers serve an owner (slot_serves_owner).  The
+ *		caller holds mc_shared->mutex.
+ */
+static int
+owner_workers_locked(Oid owner)
 {
 	int			n = 0;
 	int			i;
-	int			k;
 
-	if (mc_shared == NULL)
-		return 0;
-	SpinLockAcquire(&mc_shared->mutex);
 	for (i = 0; i < mc_shared->nworkers; i++)
 	{
 		McWorkerSlot *w = &mc_shared->workers[i];
 
-		if (i == mc_worker_slot || w->pid == 0)
-			continue;
-		for (k = 0; k < w->nheld; k++)
-		{
-			if (w->held[k].owner == owner)
-			{
-				n++;
-				break;
-			}
-		}
+		if (i != mc_worker_slot && w->pid != 0 && slot_serves_owner(w, owner))
+			n++;
 	}
+	return n;
+}
+
+/*
+ * mc_owner_workers
+ *		How many other workers hold (or are claiming) tasks of an owner's
+ *		workflows.
+ */
+int
+mc_owner_workers(Oid owner)
+{
+	int			n;
+
+	if (mc_shared == NULL)
+		return 0;
+	SpinLockAcquire(&mc_shared->mutex);
+	n = owner_workers_locked(owner);
 	SpinLockRelease(&mc_shared->mutex);
 	return n;
+}
+
+/*
+ * mc_owner_reserve
+ *		Takes a place in an owner's share of the workers
+ *		(mycelium.max_workers_per_owner) for the claim this worker is about
+ *		to make, if one is left.  Workers claim for different workflows of
+ *		one owner under different locks, so counting and taking the place
+ *		happen under one spinlock: two workers cannot both take the last
+ *		place.  The place lasts until the worker publishes what it holds
+ *		(mc_publish_held), which then counts instead.
+ */
+bool
+mc_owner_reserve(Oid owner)
+{
+	McWorkerSlot *w;
+	bool		ok;
+
+	if (mc_shared == NULL || mc_worker_slot < 0)
+		return true;
+	w = &mc_shared->workers[mc_worker_slot];
+	SpinLockAcquire(&mc_shared->mutex);
+	ok = owner_workers_locked(owner) < mc_max_workers_per_owner;
+	if (ok && !slot_serves_owner(w, owner) && w->nreserved < MC_SLOT_WORKFLOWS)
+		w->reserved[w->nreserved++] = owner;
+	SpinLockRelease(&mc_shared->mutex);
+	return ok;
 }
 
 /*

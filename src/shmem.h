@@ -83,6 +83,9 @@ typedef struct McWorkerSlot
 	bool		terminating;	/* the watchdog sent it SIGTERM */
 	int			nheld;			/* workflows it holds claimed tasks of */
 	McHeldWorkflow held[MC_SLOT_WORKFLOWS];
+	/* owners whose share it took for the claim it is making (below) */
+	int			nreserved;
+	Oid			reserved[MC_SLOT_WORKFLOWS];
 } McWorkerSlot;
 
 /* an attempt whose worker the watchdog terminated (watchdog.c) */
@@ -140,6 +143,7 @@ extern void mc_publish_held(const McHeldWorkflow *held, int n);
 extern void mc_workflow_holders(const pg_uuid_t *workflow_id, int *nworkers,
 								int *ntasks);
 extern int	mc_owner_workers(Oid owner);
+extern bool mc_owner_reserve(Oid owner);
 extern void mc_set_busy(bool busy);
 extern bool mc_workflow_ended_recently(const pg_uuid_t *workflow_id);
 extern void mc_wake_launcher(void);

@@ -74,6 +74,7 @@ worker_detach(int code, Datum arg)
 		slot->executing = false;
 		slot->leaving = false;
 		slot->nheld = 0;
+		slot->nreserved = 0;
 	}
 	SpinLockRelease(&mc_shared->mutex);
 	mc_wake_launcher();
@@ -100,6 +101,7 @@ take_slot(int slot, uint32 generation)
 		w->latch = MyLatch;
 		w->leaving = false;
 		w->nheld = 0;
+		w->nreserved = 0;
 	}
 	SpinLockRelease(&mc_shared->mutex);
 	return ok;
