@@ -260,9 +260,11 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 	cvalues[2] = ObjectIdGetDatum(session->caller);
 	cvalues[3] = BoolGetDatum(session->caller_is_admin);
 	cvalues[4] = Int32GetDatum(max_tasks);
+	/* "task_no >= 0" lets it use task_states_claim_idx (10_catalog.sql) */
 #define CLAIMABLE(cmp) \
 	"  (SELECT t.workflow_id FROM mycelium.task_states t " \
-	"   WHERE t.agent_type = $1 AND t.status = 'ready' AND t.workflow_id " cmp " $2 " \
+	"   WHERE t.agent_type = $1 AND t.status = 'ready' AND t.task_no >= 0 " \
+	"     AND t.workflow_id " cmp " $2 " \
 	"     AND " MC_TASK_DUE("t") \
 	"     AND (t.owner = $3 OR $4) " \
 	"     AND (SELECT w.status = 'running' AND w.tasks_running < w.max_parallel_tasks " \

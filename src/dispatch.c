@@ -1676,6 +1676,7 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 
 	/* before commit, while the workflows' locks are held: see step_record */
 	mc_publish_held(held, batch_held(batch, held));
+	batch->progressed = nfinished > 0 || batch->ntasks > nkept;
 	MemoryContextSwitchTo(old);
 }
 

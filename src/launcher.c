@@ -264,6 +264,7 @@ tick(TimestampTz *since, bool recover)
 							  "SELECT DISTINCT t.workflow_id "
 							  "FROM mycelium.executors e JOIN mycelium.task_states t "
 							  "  ON t.agent_type = e.agent_type AND t.status = 'ready' "
+							  "    AND t.task_no >= 0 "
 							  "WHERE (e.max_running IS NOT NULL OR e.rate IS NOT NULL) "
 							  "  AND e.executor IS NOT NULL "
 							  "  AND (t.run_after IS NULL OR t.run_after <= $2) "

@@ -389,6 +389,14 @@ mc_worker_main(Datum main_arg)
 		push_requeued(batch);
 		if (batch->retry_scheduled)
 			mc_wake_launcher();
-		ConditionVariableBroadcast(&mc_shared->progress);
+
+		/*
+		 * Wake the workers waiting for a commit that may free work, if this
+		 * one can have: a step that recorded nothing and claimed nothing
+		 * changed nothing they wait for, and idle workers that woke each
+		 * other at every such step would spin on workflows they cannot run.
+		 */
+		if (batch->progressed)
+			ConditionVariableBroadcast(&mc_shared->progress);
 	}
 }

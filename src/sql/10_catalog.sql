@@ -159,9 +159,14 @@ COMMENT ON COLUMN mycelium.task_states.execution_time IS
 	'how long the last attempt that ended ran, in milliseconds';
 CREATE INDEX task_states_ready_idx ON mycelium.task_states (workflow_id, task_no)
 	WHERE status = 'ready';
--- external agents claim ready tasks by agent type, across workflows
+-- external agents claim ready tasks by agent type, across workflows; the
+-- predicate's "task_no >= 0" (true of every task) is written only by the
+-- statements meant to use this index, so the scheduler's statements, which
+-- read one workflow's ready tasks in task order (task_states_ready_idx),
+-- cannot take it: planned while statistics say no task is ready, they
+-- would, and then scan and sort every ready task at each claim
 CREATE INDEX task_states_claim_idx ON mycelium.task_states (agent_type, workflow_id, task_no)
-	WHERE status = 'ready';
+	WHERE status = 'ready' AND task_no >= 0;
 -- the launcher finds external agents' lapsed leases
 CREATE INDEX task_states_lease_idx ON mycelium.task_states (lease_until)
 	WHERE lease_until IS NOT NULL;

@@ -36,7 +36,7 @@ SELECT e.agent_type,
 					AND d.task_no = ANY (t.dependencies)))) AS oldest_ready_since
 	  FROM mycelium.task_states t
 	  JOIN mycelium.workflow_states w ON w.workflow_id = t.workflow_id
-	 WHERE t.agent_type = e.agent_type AND t.status = 'ready') r
+	 WHERE t.agent_type = e.agent_type AND t.status = 'ready' AND t.task_no >= 0) r
  CROSS JOIN LATERAL (
 	SELECT pg_catalog.count(*) FILTER (WHERE t.status = 'completed') AS completed_last_hour,
 		   pg_catalog.count(*) FILTER (WHERE t.status = 'failed') AS failed_last_hour,

@@ -661,7 +661,7 @@ SELECT e.agent_type,
 					AND d.task_no = ANY (t.dependencies)))) AS oldest_ready_since
 	  FROM mycelium.task_states t
 	  JOIN mycelium.workflow_states w ON w.workflow_id = t.workflow_id
-	 WHERE t.agent_type = e.agent_type AND t.status = 'ready') r
+	 WHERE t.agent_type = e.agent_type AND t.status = 'ready' AND t.task_no >= 0) r
  CROSS JOIN LATERAL (
 	SELECT pg_catalog.count(*) FILTER (WHERE t.status = 'completed') AS completed_last_hour,
 		   pg_catalog.count(*) FILTER (WHERE t.status = 'failed') AS failed_last_hour,
@@ -812,3 +812,10 @@ COMMENT ON FUNCTION mycelium.set_agent_type_limits(text, integer, integer, inter
 	'limits an agent type to max_running tasks running at once and rate tasks started per interval, across all workflows and roles (NULL: no limit); takes effect at the next claim';
 REVOKE ALL ON FUNCTION mycelium.set_agent_type_limits(text, integer, integer, interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION mycelium.set_agent_type_limits(text, integer, integer, interval) TO mycelium_user;
+
+-- engine: plans that do not depend on when the statistics were taken.
+-- Only statements that say "task_no >= 0" (external agents' claims by
+-- agent type) can use task_states_claim_idx (see the fresh install script)
+DROP INDEX mycelium.task_states_claim_idx;
+CREATE INDEX task_states_claim_idx ON mycelium.task_states (agent_type, workflow_id, task_no)
+	WHERE status = 'ready' AND task_no >= 0;

@@ -1,0 +1,85 @@
+# The scheduler's plans do not depend on when the statistics were taken.
+#
+# Its statements run as kept generic plans.  Planned after an ANALYZE
+# that saw no ready task (a quiet moment, as autovacuum often finds), the
+# claim of a workflow's ready tasks took the external agents' index
+# (agent type first), then read and sorted every ready task of the server
+# at each claim, and the check for workflows with ready tasks read all of
+# that index for each workflow without one: 20,000 no-op tasks ran 2-3
+# times slower after a VACUUM ANALYZE than before it.  The agents' index now has a predicate only
+# their statements state, so the scheduler's claims cannot take it.  The
+# plans are read from auto_explain's log, in the workers and in a
+# session's claim_tasks.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use MyceliumNode;
+
+# no autovacuum: the statistics stay what the test makes them
+my $node = mycelium_node('plans', 'autovacuum = off',
+	"shared_preload_libraries = 'mycelium,auto_explain'",
+	'auto_explain.log_min_duration = 0',
+	'auto_explain.log_nested_statements = on');
+$node->safe_psql('postgres', q{
+	CREATE FUNCTION public.noop(ctx jsonb) RETURNS jsonb LANGUAGE plpgsql
+		AS 'BEGIN RETURN NULL; END';
+	SELECT mycelium.register_executor('noop', 'public.noop(jsonb)');
+	SELECT mycelium.register_executor('outside', NULL);});
+
+# runs a started workflow of $n no-op tasks to its end
+sub run_noop
+{
+	my ($n) = @_;
+	my $wf = $node->safe_psql('postgres', qq{
+		SELECT mycelium.create_workflow(
+			(SELECT jsonb_agg(mycelium.task('t' || i, 'a', 'noop'))
+			   FROM generate_series(1, $n) i))});
+	$node->safe_psql('postgres', "SELECT mycelium.start_workflow('$wf')");
+	ok(wait_for_status($node, $wf, 'completed', 120), "$n no-op tasks complete");
+}
+
+# statistics taken when no task is ready (all ended), then new processes,
+# whose statements are planned on them
+run_noop(5000);
+$node->safe_psql('postgres', 'VACUUM ANALYZE');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM mycelium.task_states WHERE status = 'ready'}),
+	'0', 'the statistics were taken with no task ready');
+$node->restart;
+my $offset = -s $node->logfile;
+
+run_noop(2000);
+my $ext = $node->safe_psql('postgres', q{
+	SELECT mycelium.create_workflow(
+		(SELECT jsonb_agg(mycelium.task('x' || i, 'a', 'outside'))
+		   FROM generate_series(1, 50) i))});
+$node->safe_psql('postgres', "SELECT mycelium.start_workflow('$ext')");
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM mycelium.claim_tasks('outside', 'agent-1', 5)}),
+	'5', 'an external agent claims its tasks');
+
+# the plans auto_explain logged since the restart, by their statement
+my $log = slurp_file($node->logfile, $offset);
+my @plans = split /LOG:  duration: /, $log;
+my @claims = grep { /Query Text: WITH w AS/ && /SET status = 'running'/ } @plans;
+my @checks = grep { /Query Text: SELECT i\.id FROM pg_catalog\.unnest/ } @plans;
+my @agent_scans = grep { /Query Text: SELECT c\.workflow_id FROM/ } @plans;
+cmp_ok(scalar @claims, '>', 0, 'the claims of ready tasks were logged (' . scalar(@claims) . ')');
+is(scalar(grep { /task_states_claim_idx/ } @claims), 0,
+	"no claim of a workflow's ready tasks reads the agents' index");
+cmp_ok(scalar(grep { /task_states_ready_idx/ } @claims), '==', scalar @claims,
+	"every claim reads the workflow's ready tasks in task order");
+cmp_ok(scalar @checks, '>', 0,
+	'the checks for workflows with ready tasks were logged (' . scalar(@checks) . ')');
+is(scalar(grep { /task_states_claim_idx/ } @checks), 0,
+	"no check for a workflow's ready tasks reads the agents' index");
+cmp_ok(scalar @agent_scans, '>', 0, "claim_tasks' search by agent type was logged");
+is(scalar(grep { !/task_states_claim_idx/ } @agent_scans), 0,
+	"claim_tasks' search by agent type reads the agents' index");
+
+$node->stop;
+done_testing();
