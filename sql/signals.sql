@@ -4,9 +4,9 @@
 -- (A deadline across a restart is tested in test/t/029_signals.pl, two
 -- signals racing for one task in test/isolation/specs/signal_race.spec.)
 
--- regress.wait_task(wf, task, status): waits (at most 30 s) until the task
+-- regress.wait_signal_task(wf, task, status): waits (at most 30 s) until the task
 -- has that status
-CREATE FUNCTION regress.wait_task(wf uuid, task text, want text) RETURNS text
+CREATE FUNCTION regress.wait_signal_task(wf uuid, task text, want text) RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
 	st text;
@@ -28,7 +28,7 @@ SELECT jsonb_pretty(mycelium.signal_task('approve', 'approval',
 SELECT mycelium.signal_task('go', 'go');
 
 -- bad definitions: nothing is stored
-SELECT * FROM regress.counts();
+CREATE TEMP TABLE signal_counts AS SELECT * FROM regress.counts();
 SELECT * FROM regress.try($$SELECT mycelium.create_workflow(jsonb_build_array(
 	mycelium.task('x', 'a', 'mycelium.signal')))$$);
 SELECT * FROM regress.try($$SELECT mycelium.create_workflow('[{"task_id": "x", "signal": 5}]')$$);
@@ -48,7 +48,8 @@ SELECT * FROM regress.try($$SELECT mycelium.create_workflow('[{"task_id": "x", "
 SELECT * FROM regress.try($$SELECT mycelium.create_workflow('[{"task_id": "x", "signal": "s", "input": {}}]')$$);
 SELECT * FROM regress.try($$SELECT mycelium.create_workflow('[{"task_id": "x", "signal": "s", "timeout": 5}]')$$);
 SELECT * FROM regress.try($$SELECT mycelium.create_workflow('[{"task_id": "x", "signal": "s", "retry_policy": {"max_attempts": 1}}]')$$);
-SELECT * FROM regress.counts();
+SELECT (SELECT row(c.*)::text FROM regress.counts() c) =
+	   (SELECT row(s.*)::text FROM signal_counts s) AS nothing_stored;
 
 -- the reserved agent type: no executor, no limits, no external agent
 SELECT * FROM regress.try($$SELECT mycelium.register_executor('mycelium.signal', NULL)$$);
@@ -68,7 +69,7 @@ SELECT agent_id, agent_type, input FROM mycelium.tasks
  WHERE workflow_id = :'wf' AND task_id = 'approve';
 SELECT mycelium.start_workflow(:'wf');
 RESET ROLE;
-SELECT regress.wait_task(:'wf', 'approve', 'ready');
+SELECT regress.wait_signal_task(:'wf', 'approve', 'ready');
 -- it waits: no worker or agent runs it, and it stays ready
 SELECT pg_sleep(0.3);
 SELECT task_id, status, attempt FROM mycelium.tasks WHERE workflow_id = :'wf' ORDER BY task_id;
@@ -190,7 +191,7 @@ SELECT mycelium.create_workflow(jsonb_build_array(
 	mycelium.signal_task('y', 'both'))) AS two \gset
 SELECT mycelium.start_workflow(:'two');
 RESET ROLE;
-SELECT regress.wait_task(:'two', 'y', 'ready');
+SELECT regress.wait_signal_task(:'two', 'y', 'ready');
 SET ROLE regress_alice;
 SELECT mycelium.signal(:'two', 'both', '"yes"') AS completed;
 SELECT (mycelium.wait_workflow(:'two', '30 seconds'))->>'status' AS status;
