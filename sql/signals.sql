@@ -197,6 +197,24 @@ SELECT mycelium.signal(:'two', 'both', '"yes"') AS completed;
 SELECT (mycelium.wait_workflow(:'two', '30 seconds'))->>'status' AS status;
 SELECT delivered_to FROM mycelium.workflow_signals WHERE workflow_id = :'two';
 
+-- a signal task added to a running workflow waits like the others
+SELECT mycelium.create_workflow(jsonb_build_array(mycelium.signal_task('x', 'first'))) AS grow \gset
+SELECT mycelium.start_workflow(:'grow');
+SELECT mycelium.add_tasks(:'grow', jsonb_build_array(
+	mycelium.signal_task('y', 'second', dependencies => ARRAY['x']))) > 0 AS added;
+SELECT mycelium.signal(:'grow', 'second', '"early"') AS completed;
+SELECT mycelium.signal(:'grow', 'first', '"one"') AS completed;
+SELECT (mycelium.wait_workflow(:'grow', '30 seconds'))->>'status' AS status;
+SELECT task_id, result FROM mycelium.tasks WHERE workflow_id = :'grow' ORDER BY task_id;
+
+-- execute_workflow in this transaction cannot wait for a signal: it says so
+BEGIN;
+SELECT mycelium.create_workflow(jsonb_build_array(
+	mycelium.task('f', 'db', 'worker'),
+	mycelium.signal_task('s', 'never', dependencies => ARRAY['f'], deadline => '1 hour'))) AS inl \gset
+SELECT * FROM regress.try(format($$SELECT mycelium.execute_workflow(%L)$$, :'inl'));
+ROLLBACK;
+
 -- finished workflows take no signal
 SELECT mycelium.create_workflow(jsonb_build_array(mycelium.signal_task('x', 'late'))) AS cw \gset
 SELECT mycelium.start_workflow(:'cw');
