@@ -136,6 +136,24 @@ SELECT signal_no, delivered_at IS NOT NULL AS delivered, delivered_to FROM mycel
  WHERE workflow_id = :'early';
 RESET ROLE;
 
+-- kept signals go first, in the order they came: g1 starts waiting in the
+-- transaction that starts the workflow, before the launcher saw it, and the
+-- second signal finds it with the first one kept for it
+BEGIN;
+SELECT mycelium.create_workflow(jsonb_build_array(
+	mycelium.signal_task('g1', 'go'),
+	mycelium.task('f', 'db', 'worker'),
+	mycelium.signal_task('g2', 'go', dependencies => ARRAY['f']))) AS order_wf \gset
+SELECT mycelium.signal(:'order_wf', 'go', '"first"') AS completed;
+SELECT mycelium.start_workflow(:'order_wf') > 0 AS started;
+SELECT mycelium.signal(:'order_wf', 'go', '"second"') AS completed;
+SELECT * FROM regress.try(format($$SELECT mycelium.signal(%L, 'go', '"third"')$$, :'order_wf'));
+COMMIT;
+SELECT (mycelium.wait_workflow(:'order_wf', '30 seconds'))->>'status' AS status;
+SELECT task_id, result FROM mycelium.tasks WHERE workflow_id = :'order_wf' AND task_id LIKE 'g%' ORDER BY task_id;
+SELECT signal_no, payload, delivered_to FROM mycelium.workflow_signals
+ WHERE workflow_id = :'order_wf' ORDER BY signal_no;
+
 -- deadlines: one fails its task (error_type deadline), which fails the
 -- workflow; one completes with its default result
 SET ROLE regress_alice;

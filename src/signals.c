@@ -235,7 +235,7 @@ record_signal(McCatalogSession *session, McWorkflow *wf, const char *name,
 			  Jsonb *payload, Datum delivered_to)
 {
 	static const Oid argtypes[] = {UUIDOID, REGROLEOID, TEXTOID, JSONBOID,
-	REGROLEOID, TEXTARRAYOID};
+		REGROLEOID, TEXTARRAYOID};
 	Datum		values[6];
 	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 
@@ -513,6 +513,7 @@ mc_signal(PG_FUNCTION_ARGS)
 	int			ntasks;
 	int			nwaiting = 0;
 	int			nopen = 0;
+	int64		kept;
 	bool		wf_waits;
 	int			i;
 
@@ -546,35 +547,16 @@ mc_signal(PG_FUNCTION_ARGS)
 						uuid_str(&wf.id), name),
 				 errhint("A task waits for a signal when it is made with mycelium.signal_task().")));
 
-	/* a ready task waits while its workflow runs or is paused */
-	wf_waits = wf.status == MC_WF_RUNNING || wf.status == MC_WF_PAUSED;
-	waiting = palloc(sizeof(Datum) * ntasks);
+	/*
+	 * The signal is taken only if a task is left to take it: one not
+	 * finished, and not served by the signals kept already.
+	 */
 	for (i = 0; i < ntasks; i++)
 	{
-		if (wf_waits && tasks[i].task.status == MC_TASK_READY)
-			waiting[nwaiting++] = CStringGetTextDatum(tasks[i].task.task_id);
-		else if (!mc_task_status_is_terminal(tasks[i].task.status))
+		if (!mc_task_status_is_terminal(tasks[i].task.status))
 			nopen++;
 	}
-
-	if (nwaiting > 0)
-	{
-		char	   *event = psprintf("signal \"%s\"", name);
-
-		record_signal(&session, &wf, name, payload,
-					  mc_catalog_array(waiting, nwaiting, TEXTOID));
-		for (i = 0; i < ntasks; i++)
-		{
-			if (tasks[i].task.status == MC_TASK_READY)
-				complete_with_signal(&session, &wf, &tasks[i], payload, event);
-		}
-		mc_workflow_settle(&session, &wf);
-		mc_workflow_save(&session, &wf);
-		/* the tasks it released are the scheduler's to run */
-		if (wf.status == MC_WF_RUNNING)
-			mc_push_at_commit(&wf.id, InvalidOid);
-	}
-	else if (nopen == 0)
+	if (nopen == 0)
 	{
 		StringInfoData detail;
 
@@ -589,19 +571,59 @@ mc_signal(PG_FUNCTION_ARGS)
 						uuid_str(&wf.id), name),
 				 errdetail_internal("%s", detail.data)));
 	}
-	else
-	{
-		int64		kept = kept_signals(&wf, name);
+	kept = kept_signals(&wf, name);
+	if (kept >= nopen)
+		ereport(ERROR,
+				(errcode(ERRCODE_MC_STATE),
+				 errmsg("signal \"%s\" of workflow %s is already kept for its task",
+						name, uuid_str(&wf.id)),
+				 errdetail("Tasks that will wait for it: %d; signals of that name kept for them: " INT64_FORMAT ".",
+						   nopen, kept),
+				 errhint("A signal sent before its task waits is kept and delivered when the task starts waiting.")));
 
-		if (kept >= nopen)
-			ereport(ERROR,
-					(errcode(ERRCODE_MC_STATE),
-					 errmsg("signal \"%s\" of workflow %s is already kept for its task",
-							name, uuid_str(&wf.id)),
-					 errdetail("Tasks that will wait for it: %d; signals of that name kept for them: " INT64_FORMAT ".",
-							   nopen, kept),
-					 errhint("A signal sent before its task waits is kept and delivered when the task starts waiting.")));
+	/* a ready task waits while its workflow runs or is paused */
+	wf_waits = wf.status == MC_WF_RUNNING || wf.status == MC_WF_PAUSED;
+
+	/*
+	 * A task that started waiting a moment ago, which the launcher has not
+	 * looked at yet, takes a signal kept for it first: signals are
+	 * delivered in the order they came.
+	 */
+	for (i = 0; i < ntasks && kept > 0 && wf_waits; i++)
+	{
+		if (tasks[i].task.status == MC_TASK_READY && !tasks[i].armed &&
+			deliver_kept(&session, &wf, &tasks[i]))
+			kept--;
+	}
+
+	waiting = palloc(sizeof(Datum) * ntasks);
+	for (i = 0; i < ntasks; i++)
+	{
+		if (wf_waits && tasks[i].task.status == MC_TASK_READY)
+			waiting[nwaiting++] = CStringGetTextDatum(tasks[i].task.task_id);
+	}
+	if (nwaiting > 0)
+	{
+		char	   *event = psprintf("signal \"%s\"", name);
+
+		record_signal(&session, &wf, name, payload,
+					  mc_catalog_array(waiting, nwaiting, TEXTOID));
+		for (i = 0; i < ntasks; i++)
+		{
+			if (tasks[i].task.status == MC_TASK_READY)
+				complete_with_signal(&session, &wf, &tasks[i], payload, event);
+		}
+	}
+	else
 		record_signal(&session, &wf, name, payload, (Datum) 0);
+
+	if (wf.changed)
+	{
+		mc_workflow_settle(&session, &wf);
+		mc_workflow_save(&session, &wf);
+		/* the tasks it released are the scheduler's to run */
+		if (wf.status == MC_WF_RUNNING)
+			mc_push_at_commit(&wf.id, InvalidOid);
 	}
 	mc_catalog_close(&session);
 	PG_RETURN_INT32(nwaiting);
