@@ -74,6 +74,7 @@ SELECT regress.wait_signal_task(:'wf', 'approve', 'ready');
 SELECT pg_sleep(0.3);
 SELECT task_id, status, attempt FROM mycelium.tasks WHERE workflow_id = :'wf' ORDER BY task_id;
 SELECT * FROM regress.try($$SELECT * FROM mycelium.claim_tasks('external', 'w1')$$);
+SELECT * FROM regress.try(format($$SELECT mycelium.update_task(%L, 'approve', 'running')$$, :'wf'));
 
 -- bad input, and other roles: refused, nothing changes
 SELECT * FROM regress.try($$SELECT mycelium.signal(NULL, 'approval')$$);

@@ -123,6 +123,31 @@ mc_signal_refuse_agent_type(const char *agent_type)
 }
 
 /*
+ * mc_signal_refuse_running
+ *		Refuses to move a signal task to running (update_task): no worker
+ *		or agent would run it, so it would never end.
+ */
+void
+mc_signal_refuse_running(pg_uuid_t *workflow_id, const char *task_id)
+{
+	static const Oid argtypes[] = {UUIDOID, TEXTOID};
+	Datum		values[2];
+
+	values[0] = UUIDPGetDatum(workflow_id);
+	values[1] = CStringGetTextDatum(task_id);
+	if (mc_catalog_run(MC_PLAN_SIGNAL_TASK_KIND,
+					   "SELECT 1 FROM mycelium.task_ids i JOIN mycelium.task_states t "
+					   "  ON t.workflow_id = i.workflow_id AND t.task_no = i.task_no "
+					   "WHERE i.workflow_id = $1 AND i.task_id = $2 "
+					   "  AND t.agent_type = " SIGNAL_TYPE_SQL,
+					   2, argtypes, values, NULL, 1) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_MC_STATE),
+				 errmsg("task \"%s\" waits for a signal and does not run", task_id),
+				 errhint("Complete it with mycelium.signal(), or with update_task to completed or failed.")));
+}
+
+/*
  * at_xact_end
  *		Transaction callback: wakes the launcher when a transaction that
  *		made signal tasks ready commits.

@@ -10,6 +10,7 @@
 #define MC_SIGNALS_H
 
 #include "datatype/timestamp.h"
+#include "utils/uuid.h"
 
 #include "catalog.h"
 
@@ -24,6 +25,7 @@
 #define MC_MAX_SIGNAL_DEADLINE 315576000.0
 
 extern void mc_signal_refuse_agent_type(const char *agent_type);
+extern void mc_signal_refuse_running(pg_uuid_t *workflow_id, const char *task_id);
 extern void mc_signal_wake_at_commit(void);
 extern int	mc_signal_tick(McCatalogSession *session, TimestampTz now, int max);
 
