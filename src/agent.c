@@ -28,6 +28,9 @@ void
 mc_notify_ready(const char *agent_type)
 {
 	Async_Notify(MC_READY_CHANNEL, agent_type);
+	/* signal tasks started waiting: the launcher looks at them (signals.c) */
+	if (strcmp(agent_type, MC_SIGNAL_AGENT_TYPE) == 0)
+		mc_signal_wake_at_commit();
 }
 
 /*
@@ -75,6 +78,11 @@ mc_notify_ready_workflow(pg_uuid_t *workflow_id)
 										"WHERE e.executor IS NULL AND EXISTS ("
 										"  SELECT 1 FROM mycelium.task_states t "
 										"  WHERE t.agent_type = e.agent_type AND t.workflow_id = $1 "
-										"    AND t.status = 'ready')",
+										"    AND t.status = 'ready') "
+										"UNION ALL "
+										"SELECT '" MC_SIGNAL_AGENT_TYPE "' WHERE EXISTS ("
+										"  SELECT 1 FROM mycelium.task_states t "
+										"  WHERE t.agent_type = '" MC_SIGNAL_AGENT_TYPE "' "
+										"    AND t.workflow_id = $1 AND t.status = 'ready')",
 										1, argtypes, values, NULL, 0));
 }

@@ -159,6 +159,7 @@ require_external(const char *agent_type)
 	Datum		values[1];
 	bool		isnull;
 
+	mc_signal_refuse_agent_type(agent_type);
 	values[0] = CStringGetTextDatum(agent_type);
 	if (mc_catalog_run(MC_PLAN_EXECUTOR_KIND,
 					   "SELECT executor IS NULL FROM mycelium.executors WHERE agent_type = $1",

@@ -35,6 +35,7 @@
 #include "mycelium.h"
 #include "mycelium_errcodes.h"
 #include "shmem.h"
+#include "signals.h"
 #include "state.h"
 
 PG_FUNCTION_INFO_V1(mc_start_workflow);
@@ -231,7 +232,9 @@ wait_until_finished(McCatalogSession *session, pg_uuid_t *id, long timeout)
 /*
  * next_retry_ms
  *		Milliseconds until the earliest retry of the workflow falls due
- *		(0 if one is due now), or -1 if no task waits for a retry.
+ *		(0 if one is due now), or -1 if no task waits for a retry.  The
+ *		run_after of a signal task is its deadline, which only the
+ *		launcher passes (signals.c): it is no retry.
  */
 static long
 next_retry_ms(pg_uuid_t *id)
@@ -247,7 +250,8 @@ next_retry_ms(pg_uuid_t *id)
 				   "  GREATEST(0, pg_catalog.ceil(pg_catalog.date_part('epoch', "
 				   "  pg_catalog.min(run_after) - pg_catalog.clock_timestamp()) * 1000))::pg_catalog.int8 END "
 				   "FROM mycelium.task_states "
-				   "WHERE workflow_id = $1 AND status = 'ready' AND run_after IS NOT NULL",
+				   "WHERE workflow_id = $1 AND status = 'ready' AND run_after IS NOT NULL "
+				   "  AND agent_type <> '" MC_SIGNAL_AGENT_TYPE "'",
 				   1, argtypes, values, NULL, 1);
 	d = mc_catalog_value(0, 1, &isnull);
 	return isnull ? -1 : (long) DatumGetInt64(d);

@@ -55,6 +55,7 @@ check_agent_type(text *agent_type)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid agent type \"%s\"", mc_name_for_message(name)),
 				 errdetail_internal("%s", problem)));
+	mc_signal_refuse_agent_type(name);
 	return name;
 }
 
@@ -222,6 +223,7 @@ mc_set_agent_type_limits(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("agent type must not be null")));
 	agent_type = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	mc_signal_refuse_agent_type(agent_type);
 	if (!PG_ARGISNULL(1) && PG_GETARG_INT32(1) < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -61,7 +61,7 @@ PG_FUNCTION_INFO_V1(mc_workflows_deleted);
  */
 static const char *const workflow_tables[] = {
 	"task_states", "task_ids", "workflow_state_history", "handoffs",
-	"workflow_events"
+	"workflow_events", "workflow_signals"
 };
 
 /*

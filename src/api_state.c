@@ -16,6 +16,7 @@
 #include "catalog.h"
 #include "mycelium_errcodes.h"
 #include "shmem.h"
+#include "signals.h"
 #include "state.h"
 #include "taskdef.h"
 
@@ -80,6 +81,8 @@ mc_update_task(PG_FUNCTION_ARGS)
 				 errmsg("task \"%s\" does not exist in workflow %s",
 						mc_name_for_message(task_id),
 						DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(&wf.id))))));
+	if (to == MC_TASK_RUNNING)
+		mc_signal_refuse_running(&wf.id, task_id);
 	if (!mc_task_transition_allowed(task.status, to))
 		ereport(ERROR,
 				(errcode(ERRCODE_MC_STATE),

@@ -42,6 +42,7 @@
 #include "dag.h"
 #include "mycelium.h"
 #include "mycelium_errcodes.h"
+#include "signals.h"
 #include "state.h"
 #include "taskdef.h"
 
@@ -148,7 +149,8 @@ mc_check_agent_types(McTaskDef *tasks, int ntasks, Oid owner)
 		names[i] = CStringGetTextDatum(tasks[i].agent_type);
 	values[0] = mc_catalog_array(names, ntasks, TEXTOID);
 	ntypes = mc_catalog_run(MC_PLAN_AGENT_TYPES_MISSING,
-							"SELECT a.agent_type, e.agent_type IS NOT NULL, "
+							"SELECT a.agent_type, "
+							"  e.agent_type IS NOT NULL OR a.agent_type = '" MC_SIGNAL_AGENT_TYPE "', "
 							"  CASE WHEN e.executor IS NOT NULL THEN e.registered_by::pg_catalog.oid END "
 							"FROM (SELECT DISTINCT x FROM pg_catalog.unnest($1) AS x) AS a(agent_type) "
 							"LEFT JOIN mycelium.executors e ON e.agent_type = a.agent_type",

@@ -10,9 +10,10 @@
  * the catalog at start and whenever the queue overflowed (the only times
  * it scans), wakes the workflows whose retry back-off has run out
  * (notifying external agents of their due tasks), and takes back the tasks
- * of external agents whose lease lapsed, and starts the workflows whose
- * delayed start (start_workflow's start_at) is due, sleeping until the
- * next of these is due.  At every turn of its loop it is also the watchdog that
+ * of external agents whose lease lapsed, starts the workflows whose
+ * delayed start (start_workflow's start_at) is due, and looks at signal
+ * tasks that started waiting or whose deadline passed (signals.c), sleeping
+ * until the next of these is due.  At every turn of its loop it is also the watchdog that
  * terminates workers whose executor does not stop when interrupted
  * (watchdog.c).
  *
@@ -49,6 +50,7 @@
 #include "mycelium.h"
 #include "pool.h"
 #include "shmem.h"
+#include "signals.h"
 #include "version.h"
 #include "watchdog.h"
 
@@ -57,6 +59,9 @@
 
 /* most delayed starts a tick starts */
 #define MC_DUE_STARTS_PER_TICK 256
+
+/* most workflows a tick looks at for their signal tasks */
+#define MC_SIGNAL_WORKFLOWS_PER_TICK 256
 
 /*
  * Whether the workflow of task row t is running, looked up per task (as a
@@ -309,6 +314,10 @@ tick(TimestampTz *since, bool recover)
 
 	/* delayed starts that are due; more at once if there are more */
 	if (mc_start_due_workflows(&session, now, MC_DUE_STARTS_PER_TICK) == MC_DUE_STARTS_PER_TICK)
+		nap = MC_RESCAN_NAP;
+
+	/* signal tasks that started waiting, and their deadlines (signals.c) */
+	if (mc_signal_tick(&session, now, MC_SIGNAL_WORKFLOWS_PER_TICK) == MC_SIGNAL_WORKFLOWS_PER_TICK)
 		nap = MC_RESCAN_NAP;
 
 	mc_catalog_run(MC_PLAN_NEXT_RETRY,

@@ -10,6 +10,10 @@
  * type and range here, and an unknown field is an error (it is most likely
  * a typo).  Graph checks (ids, dependencies, cycles) are in dag.c.
  *
+ * A signal task (signals.c) has a field signal instead of agent_type,
+ * input, timeout and retry_policy: it is stored with the reserved agent
+ * type MC_SIGNAL_AGENT_TYPE and its signal as its input.
+ *
  * Errors name the task by its id when it has one, otherwise by its index
  * in the array (0-based, as jsonb's -> operator counts).
  *
@@ -25,7 +29,9 @@
 #include "utils/fmgrprotos.h"
 #include "utils/numeric.h"
 
+#include "jsonb_push.h"
 #include "mycelium.h"
+#include "signals.h"
 #include "taskdef.h"
 
 /*
@@ -314,6 +320,117 @@ to_jsonb_datum(JsonbValue *v)
 }
 
 /*
+ * parse_signal
+ *		The signal field of a signal task: the name of the signal it waits
+ *		for, or an object {name, deadline, on_deadline, default}.  Sets the
+ *		task's input to the signal's stored form, every key present:
+ *		{name, deadline (seconds, or null: none), on_deadline ("fail" or
+ *		"complete"), default (the result at the deadline, or null)}.
+ */
+static void
+parse_signal(McTaskDef *task, JsonbValue *v)
+{
+	JsonbParseState *state = NULL;
+	char	   *name = NULL;
+	double		deadline = -1;
+	bool		complete = false;
+	bool		on_deadline_given = false;
+	JsonbValue *dflt = NULL;
+
+	if (v->type == jbvNull)
+		return;					/* as if absent, like every field */
+	if (v->type == jbvString)
+		name = get_name_field(task, "signal", v);
+	else if (v->type == jbvBinary && JsonContainerIsObject(v->val.binary.data))
+	{
+		JsonbIterator *it = JsonbIteratorInit(v->val.binary.data);
+		JsonbValue	key;
+		JsonbValue	val;
+		JsonbIteratorToken tok;
+
+		while ((tok = JsonbIteratorNext(&it, &key, true)) != WJB_DONE)
+		{
+			char	   *field;
+
+			if (tok != WJB_KEY)
+				continue;
+			field = pnstrdup(key.val.string.val, key.val.string.len);
+			tok = JsonbIteratorNext(&it, &val, true);
+			Assert(tok == WJB_VALUE);
+			if (strcmp(field, "name") == 0)
+				name = get_name_field(task, "signal.name", &val);
+			else if (strcmp(field, "deadline") == 0)
+			{
+				if (val.type != jbvNull)
+				{
+					deadline = get_number(task, "signal.deadline", &val, 0,
+										  MC_MAX_SIGNAL_DEADLINE, false);
+					if (deadline <= 0)
+						task_error(task, "Field \"signal.deadline\" must be greater than zero.");
+				}
+			}
+			else if (strcmp(field, "on_deadline") == 0)
+			{
+				char	   *action;
+
+				if (val.type == jbvNull)
+					continue;
+				action = val.type == jbvString ?
+					pnstrdup(val.val.string.val, val.val.string.len) : "";
+				if (strcmp(action, "fail") != 0 && strcmp(action, "complete") != 0)
+					task_error(task, "Field \"signal.on_deadline\" must be \"fail\" or \"complete\".");
+				complete = strcmp(action, "complete") == 0;
+				on_deadline_given = true;
+			}
+			else if (strcmp(field, "default") == 0)
+			{
+				if (val.type != jbvNull)
+				{
+					dflt = palloc(sizeof(JsonbValue));
+					*dflt = val;
+				}
+			}
+			else
+				task_error(task, psprintf("Field \"signal\" has unknown key \"%s\"; "
+										  "the keys are name, deadline, on_deadline and default.",
+										  field));
+		}
+		if (name == NULL)
+			task_error(task, "Field \"signal.name\" is required.");
+	}
+	else
+		task_error(task, psprintf("Field \"signal\" must be a signal name or an object, not %s.",
+								  jsonb_type_name(v)));
+
+	/* a default result says what happens at the deadline, unless told */
+	if (dflt != NULL && !on_deadline_given)
+		complete = true;
+	if (complete && deadline < 0)
+		task_error(task, "Field \"signal.on_deadline\" is \"complete\" but the signal has no deadline.");
+	if (dflt != NULL && !complete)
+		task_error(task, "Field \"signal.default\" is given but the task fails at its deadline; "
+				   "set \"on_deadline\" to \"complete\".");
+
+	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	mc_jsonb_push_key(&state, "name");
+	mc_jsonb_push_cstring(&state, WJB_VALUE, name);
+	mc_jsonb_push_key(&state, "deadline");
+	if (deadline < 0)
+		mc_jsonb_push_null(&state);
+	else
+		mc_jsonb_push_float(&state, deadline);
+	mc_jsonb_push_key(&state, "on_deadline");
+	mc_jsonb_push_cstring(&state, WJB_VALUE, complete ? "complete" : "fail");
+	mc_jsonb_push_key(&state, "default");
+	if (dflt == NULL)
+		mc_jsonb_push_null(&state);
+	else
+		mc_jsonb_push_jsonb(&state, WJB_VALUE, JsonbValueToJsonb(dflt));
+	task->input = JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
+	task->signal = name;
+}
+
+/*
  * find_task_id
  *		Reads task_id first, so later errors in the same object can name
  *		the task whatever order its keys are in.
@@ -340,6 +457,7 @@ parse_task(McTaskDef *task, JsonbValue *obj)
 	JsonbValue	key;
 	JsonbValue	val;
 	JsonbIteratorToken tok;
+	const char *not_for_signal = NULL;	/* a field a signal task cannot have */
 
 	if (obj->type != jbvBinary || !JsonContainerIsObject(obj->val.binary.data))
 		task_error(task, psprintf("A task definition must be an object, not %s.",
@@ -369,14 +487,21 @@ parse_task(McTaskDef *task, JsonbValue *obj)
 			task->agent_id = get_name_field(task, name, &val);
 		else if (strcmp(name, "agent_type") == 0)
 			task->agent_type = get_name_field(task, name, &val);
+		else if (strcmp(name, "signal") == 0)
+			parse_signal(task, &val);
 		else if (strcmp(name, "dependencies") == 0)
 			parse_dependencies(task, &val);
 		else if (strcmp(name, "retry_policy") == 0)
+		{
+			if (val.type != jbvNull)
+				not_for_signal = "retry_policy";
 			parse_retry_policy(task, &val);
+		}
 		else if (strcmp(name, "timeout") == 0)
 		{
 			if (val.type != jbvNull)
 			{
+				not_for_signal = "timeout";
 				task->timeout = get_number(task, name, &val, 0, MC_MAX_SECONDS, false);
 				if (task->timeout <= 0)
 					task_error(task, "Field \"timeout\" must be greater than zero.");
@@ -391,7 +516,11 @@ parse_task(McTaskDef *task, JsonbValue *obj)
 										  jsonb_type_name(&val)));
 		}
 		else if (strcmp(name, "input") == 0)
+		{
+			if (val.type != jbvNull)
+				not_for_signal = "input";
 			task->input = to_jsonb_datum(&val);
+		}
 		else if (strcmp(name, "metadata") == 0)
 		{
 			if (val.type != jbvNull &&
@@ -402,9 +531,25 @@ parse_task(McTaskDef *task, JsonbValue *obj)
 		}
 		else
 			task_error(task, psprintf("Unknown field \"%s\"; the fields are task_id, agent_id, agent_type, "
-									  "dependencies, retry_policy, timeout, allow_failure, input and metadata.",
+									  "signal, dependencies, retry_policy, timeout, allow_failure, input and metadata.",
 									  name));
 	}
+
+	if (task->signal != NULL)
+	{
+		/* a signal task waits for its signal: no agent runs it */
+		if (not_for_signal != NULL)
+			task_error(task, psprintf("A signal task has no field \"%s\": no agent runs it, "
+									  "and its input is its signal.", not_for_signal));
+		if (task->agent_type != NULL && strcmp(task->agent_type, MC_SIGNAL_AGENT_TYPE) != 0)
+			task_error(task, "A signal task has no field \"agent_type\": its agent type is \"" MC_SIGNAL_AGENT_TYPE "\".");
+		task->agent_type = MC_SIGNAL_AGENT_TYPE;
+		if (task->agent_id == NULL)
+			task->agent_id = task->signal;
+	}
+	else if (task->agent_type != NULL && strcmp(task->agent_type, MC_SIGNAL_AGENT_TYPE) == 0)
+		task_error(task, "Agent type \"" MC_SIGNAL_AGENT_TYPE "\" is reserved for signal tasks; "
+				   "give the task a field \"signal\" (mycelium.signal_task()).");
 
 	if (task->agent_id == NULL)
 		task_error(task, "Field \"agent_id\" is required.");

@@ -39,6 +39,7 @@ typedef struct McTaskDef
 	bool		allow_failure;
 	Jsonb	   *input;			/* NULL when absent or JSON null */
 	Jsonb	   *metadata;		/* NULL when absent or JSON null */
+	char	   *signal;			/* a signal task's signal name, else NULL */
 } McTaskDef;
 
 extern McTaskDef *mc_parse_tasks(Jsonb *tasks, int *ntasks);
