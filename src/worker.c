@@ -262,6 +262,124 @@ sleep_for_work(int slot)
 }
 
 /*
+ * reload_settings
+ *		Rereads the configuration after a SIGHUP; the batch follows
+ *		mycelium.batch_size.
+ */
+static void
+reload_settings(McBatch *batch)
+{
+	if (!ConfigReloadPending)
+		return;
+	ConfigReloadPending = false;
+	ProcessConfigFile(PGC_SIGHUP);
+	mc_batch_resize(batch, mc_batch_size);
+}
+
+/*
+ * look_for_work
+ *		With nothing claimed: takes workflows off the dispatch queue into
+ *		candidates and returns how many.  Finding none, it sleeps until
+ *		woken (returning 0), or leaves the pool once idle for
+ *		mycelium.worker_idle_timeout; *idle_since is when it last found
+ *		none after having work.
+ */
+static int
+look_for_work(McQueueEntry *candidates, int slot, TimestampTz *idle_since)
+{
+	int			n = mc_queue_pop(candidates, MC_CANDIDATES);
+
+	if (n > 0)
+		return n;
+	if (*idle_since == 0)
+		*idle_since = GetCurrentTimestamp();
+	else if (leave_if_idle_long(*idle_since))
+	{
+		/* it holds nothing: the slot is free for another */
+		leaving_idle = true;
+		proc_exit(0);
+	}
+	sleep_for_work(slot);
+	return 0;
+}
+
+/*
+ * run_and_dispatch
+ *		One transaction: runs the attempts claimed by the last step (each in
+ *		its own subtransaction), then records their outcomes and claims the
+ *		next tasks (mc_dispatch_step), from the workflows they belong to and
+ *		the candidates.  Holding claims, it takes more from the queue only
+ *		after running them, so that a workflow this worker just requeued for
+ *		idle workers goes to them.
+ */
+static void
+run_and_dispatch(McBatch *batch, McQueueEntry *candidates, int ncandidates)
+{
+	McCatalogSession session;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	mc_catalog_open(&session);
+	if (ncandidates == 0)
+	{
+		mc_dispatch_lock_batch(batch);
+		run_attempts(batch);
+		/* what the last step left to idle workers is theirs to take */
+		if (!batch->shared)
+			ncandidates = mc_queue_pop(candidates, MC_CANDIDATES);
+	}
+	pgstat_report_activity(STATE_RUNNING, "mycelium: dispatching");
+	mc_dispatch_step(&session, batch, candidates, ncandidates);
+	mc_catalog_close(&session);
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+}
+
+/*
+ * after_commit
+ *		After a step committed: waits a little if it found only workflows
+ *		busy elsewhere, says whether the worker holds claims, pushes the
+ *		workflows it left to others, and wakes who waits for its commit.
+ */
+static void
+after_commit(McBatch *batch)
+{
+	/*
+	 * Nothing claimed and workflows busy elsewhere: do not spin on them,
+	 * but wait only until another worker commits (at most 10 ms), since
+	 * that commit may have freed them.  A worker that leaves work to idle
+	 * ones is in its next step soon after, so waiting out a fixed time
+	 * would mostly find the workflow locked again.  Workflows whose owner
+	 * has taken its share of the pool wait for a worker of that owner to
+	 * commit, which may free a place: up to 100 ms, so that idle workers
+	 * do not spin on them while long tasks run.
+	 */
+	if (batch->ntasks == 0 && batch->requeue != NIL)
+	{
+		ConditionVariablePrepareToSleep(&mc_shared->progress);
+		(void) ConditionVariableTimedSleep(&mc_shared->progress,
+										   batch->owner_capped ? 100L : 10L,
+										   PG_WAIT_EXTENSION);
+		ConditionVariableCancelSleep();
+	}
+	pgstat_report_stat(false);
+	mc_set_busy(batch->ntasks > 0);
+	push_requeued(batch);
+	if (batch->retry_scheduled)
+		mc_wake_launcher();
+
+	/*
+	 * Wake the workers waiting for a commit that may free work, if this one
+	 * can have: a step that recorded nothing and claimed nothing changed
+	 * nothing they wait for, and idle workers that woke each other at every
+	 * such step would spin on workflows they cannot run.
+	 */
+	if (batch->progressed)
+		ConditionVariableBroadcast(&mc_shared->progress);
+}
+
+/*
  * mc_worker_main
  *		Entry point of executor worker number main_arg (its slot), started
  *		by the launcher of generation bgw_extra.
@@ -310,93 +428,28 @@ mc_worker_main(Datum main_arg)
 	idle_since = 0;
 
 	batch = mc_batch_create(TopMemoryContext, worker_id, mc_batch_size);
+
+	/*
+	 * The loop, in phases: reload the settings if asked; with nothing
+	 * claimed, look for work (or sleep, or leave the pool); run the claimed
+	 * attempts, record their outcomes and claim the next ones, in one
+	 * transaction; after its commit, hand on what the step left to others.
+	 */
 	for (;;)
 	{
-		McCatalogSession session;
 		int			ncandidates;
 
 		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-			mc_batch_resize(batch, mc_batch_size);
-		}
-
-		/*
-		 * With nothing claimed, look at the queue; otherwise run what was
-		 * claimed first and only then take more from the queue, so that a
-		 * workflow this worker just requeued for idle workers goes to them.
-		 */
+		reload_settings(batch);
 		ncandidates = 0;
 		if (batch->ntasks == 0)
 		{
-			ncandidates = mc_queue_pop(candidates, MC_CANDIDATES);
+			ncandidates = look_for_work(candidates, slot, &idle_since);
 			if (ncandidates == 0)
-			{
-				if (idle_since == 0)
-					idle_since = GetCurrentTimestamp();
-				else if (leave_if_idle_long(idle_since))
-				{
-					/* it holds nothing: the slot is free for another */
-					leaving_idle = true;
-					proc_exit(0);
-				}
-				sleep_for_work(slot);
 				continue;
-			}
 		}
 		idle_since = 0;
-
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		mc_catalog_open(&session);
-		if (ncandidates == 0)
-		{
-			mc_dispatch_lock_batch(batch);
-			run_attempts(batch);
-			/* what the last step left to idle workers is theirs to take */
-			if (!batch->shared)
-				ncandidates = mc_queue_pop(candidates, MC_CANDIDATES);
-		}
-		pgstat_report_activity(STATE_RUNNING, "mycelium: dispatching");
-		mc_dispatch_step(&session, batch, candidates, ncandidates);
-		mc_catalog_close(&session);
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-
-		/*
-		 * Nothing claimed and workflows busy elsewhere: do not spin on them,
-		 * but wait only until another worker commits (at most 10 ms), since
-		 * that commit may have freed them.  A worker that leaves work to
-		 * idle ones is in its next step soon after, so waiting out a fixed
-		 * time would mostly find the workflow locked again.  Workflows whose
-		 * owner has taken its share of the pool wait for a worker of that
-		 * owner to commit, which may free a place: up to 100 ms, so that
-		 * idle workers do not spin on them while long tasks run.
-		 */
-		if (batch->ntasks == 0 && batch->requeue != NIL)
-		{
-			ConditionVariablePrepareToSleep(&mc_shared->progress);
-			(void) ConditionVariableTimedSleep(&mc_shared->progress,
-											   batch->owner_capped ? 100L : 10L,
-											   PG_WAIT_EXTENSION);
-			ConditionVariableCancelSleep();
-		}
-		pgstat_report_stat(false);
-		mc_set_busy(batch->ntasks > 0);
-		push_requeued(batch);
-		if (batch->retry_scheduled)
-			mc_wake_launcher();
-
-		/*
-		 * Wake the workers waiting for a commit that may free work, if this
-		 * one can have: a step that recorded nothing and claimed nothing
-		 * changed nothing they wait for, and idle workers that woke each
-		 * other at every such step would spin on workflows they cannot run.
-		 */
-		if (batch->progressed)
-			ConditionVariableBroadcast(&mc_shared->progress);
+		run_and_dispatch(batch, candidates, ncandidates);
+		after_commit(batch);
 	}
 }
