@@ -30,6 +30,9 @@
 #      starts; for each task, its start minus the commit time of the
 #      transaction that completed its dependency (track_commit_timestamp);
 #      p50 and p99 (targets: 0.5 ms and 5 ms);
+#   then what bounds cases 1 and 4: the executor workers' wait events,
+#      sampled every 5 ms over one more run of each (on CPU, waiting for
+#      a workflow's row another worker holds, WAL, sleeping, other);
 #   8. the idle scheduler's CPU: the launcher's and the workers' CPU time
 #      over IDLE_SECONDS (10) with nothing to do, as a share of one core
 #      (target: under 1%).
@@ -166,6 +169,48 @@ SELECT format('p50 %s us, p99 %s us, max %s us over %s hand-offs (commit of the 
 SELECT format('whole chain: %s tasks/s', round(2000 / extract(epoch FROM finished_at - started_at)))
   FROM mycelium.workflows WHERE workflow_id = '$wf';
 SQL
+
+# where_time_goes WORKFLOW_IDS_SQL: samples, every 5 ms until those
+# workflows end, what each executor worker is doing (pg_stat_activity's
+# wait events), and prints the shares: on CPU, waiting for another
+# worker's lock on a workflow's row, flushing WAL, sleeping (no work for
+# it, or waiting for a commit that frees some), other
+where_time_goes() {
+	psql_b -At <<SQL
+CREATE TEMP TABLE waits (kind text);
+DO \$\$
+BEGIN
+	LOOP
+		INSERT INTO waits
+		SELECT CASE WHEN wait_event_type IS NULL THEN 'on CPU'
+					WHEN wait_event_type = 'Lock' AND wait_event IN ('tuple', 'transactionid')
+						THEN 'waiting for a workflow row another worker holds'
+					WHEN wait_event IN ('WALSync', 'WALWrite', 'WALInsert') THEN 'writing or flushing WAL'
+					WHEN wait_event_type = 'Extension' THEN 'sleeping (no work, or waiting for a commit)'
+					ELSE wait_event_type || ':' || wait_event END
+		  FROM pg_stat_activity WHERE backend_type = 'mycelium worker';
+		PERFORM pg_stat_clear_snapshot();
+		EXIT WHEN NOT EXISTS (SELECT 1 FROM mycelium.workflows
+			WHERE workflow_id IN ($1) AND status NOT IN ('completed', 'failed', 'cancelled'));
+		PERFORM pg_sleep(0.005);
+	END LOOP;
+END \$\$;
+SELECT format('  %5s%%  %s', round(100.0 * count(*) / sum(count(*)) OVER (), 1), kind)
+  FROM waits GROUP BY kind ORDER BY count(*) DESC;
+SQL
+}
+echo "== what bounds the throughput: the executor workers' time, sampled every 5 ms"
+wf=$(psql_b -At -c "SELECT mycelium.create_workflow((SELECT jsonb_agg(jsonb_build_object(
+	'task_id', 't' || i, 'agent_id', 'a', 'agent_type', 'noop')) FROM generate_series(1, $TASKS) i))")
+psql_b -At -c "SELECT mycelium.start_workflow('$wf')" >/dev/null
+echo "$TASKS no-op tasks, default max_parallel_tasks ($(psql_b -At -c "SELECT count(*) FROM pg_stat_activity
+	WHERE backend_type = 'mycelium worker'") workers at the start):"
+where_time_goes "'$wf'"
+bench_diamond_workflows_sql batch_ids $((TASKS / 20)) | psql_b -At >/dev/null
+psql_b -At -c "SELECT count(mycelium.start_workflow(id)) FROM batch_ids" >/dev/null
+echo "$((TASKS / 20)) workflows of 20:"
+where_time_goes "SELECT id FROM batch_ids"
+psql_b -c "VACUUM ANALYZE" >/dev/null
 
 # scheduler_ticks PIDS...: their CPU time (utime + stime, in clock ticks)
 scheduler_ticks() {
