@@ -640,8 +640,11 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
 		if (rt->error != NULL && rt->outcome != MC_OUTCOME_HANDED_BACK)
 			mc_log_failed_attempt(&wf->id, rt->task_id, rt->attempt, error.type,
 								  error.sqlerrcode, "cancelled");
-		mc_task_transition(session, wf, &task, MC_TASK_CANCELLED, NULL,
-						   rt->error ? &error : NULL,
+		/* an attempt handed back did not run */
+		if (rt->outcome == MC_OUTCOME_HANDED_BACK)
+			error.execution_ms = 0;
+		/* without an error, error carries the attempt's time alone */
+		mc_task_transition(session, wf, &task, MC_TASK_CANCELLED, NULL, &error,
 						   psprintf("cancelled: workflow %s", mc_workflow_status_names[wf->status]));
 		wf->version++;
 		return false;
@@ -1202,6 +1205,7 @@ step_record(McCatalogSession *session, McBatch *batch, StepWorkflow *sw,
 			t->outcome = MC_OUTCOME_FAILED;
 			t->error = pstrdup("not started: its workflow was ending");
 			t->error_type = "cancelled";
+			t->execution_ms = 0;
 		}
 		if (t->outcome != MC_OUTCOME_FAILED && t->outcome != MC_OUTCOME_HANDED_BACK)
 			continue;
