@@ -29,6 +29,7 @@ typedef struct McWorkflow
 	char	   *error;			/* set when the workflow fails */
 	const char *error_type;		/* ... and its error_type (cancelled, task_failed) */
 	bool		changed;		/* something was changed at this version */
+	bool		status_set;		/* mc_workflow_set_status was called */
 } McWorkflow;
 
 /*
