@@ -226,6 +226,7 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 	McWorkflow **wfps;
 	bool	   *locked;
 	pg_uuid_t	last;
+	bool		limited = true;
 	Datum	   *dids;
 	Datum	   *limits;
 	Datum	   *afters;
@@ -257,14 +258,31 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 	"          FROM mycelium.workflow_states w WHERE w.workflow_id = t.workflow_id) " \
 	"   ORDER BY t.workflow_id, t.task_no LIMIT $5) "
 	ncand = mc_catalog_run(MC_PLAN_CLAIM_CANDIDATES,
-						   "SELECT c.workflow_id FROM (" CLAIMABLE(">=")
-						   "UNION ALL " CLAIMABLE("<") ") c "
+						   "SELECT c.workflow_id, "
+						   "  (SELECT e.max_running IS NOT NULL OR e.rate IS NOT NULL "
+						   "   FROM mycelium.executors e WHERE e.agent_type = $1) "
+						   "FROM (" CLAIMABLE(">=") "UNION ALL " CLAIMABLE("<") ") c "
 						   "WHERE EXISTS (SELECT 1 FROM mycelium.executors e "
 						   "  WHERE e.agent_type = $1 AND e.executor IS NULL) "
 						   "LIMIT $5",
 						   5, cargtypes, cvalues, NULL, 0);
 #undef CLAIMABLE
 	*found = ncand > 0;
+
+	/*
+	 * Whether the type has limits, read in the same statement: without
+	 * any, mc_claim_run need not look them up (a statement less for every
+	 * claim).  Limits set after this statement's snapshot and before the
+	 * claim commits do not hold for it, as they do not for a claim whose
+	 * lookup came just before they were set.
+	 */
+	if (ncand > 0)
+	{
+		bool		isnull;
+		Datum		d = mc_catalog_value(0, 2, &isnull);
+
+		limited = isnull || DatumGetBool(d);
+	}
 	ids = palloc(sizeof(pg_uuid_t) * Max(ncand, 1));
 	for (r = 0; r < ncand; r++)
 	{
@@ -317,7 +335,7 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 	}
 	rows = n > 0 ? mc_claim_run(session, n, dids, limits, afters, bases,
 								NULL, NULL, NULL, 0, max_tasks, worker_id,
-								agent_type, lease) : 0;
+								agent_type, lease, limited) : 0;
 
 	/* return the claims, counting each into its workflow */
 	sources = mc_ctx_sources(rows, 17);
