@@ -314,6 +314,7 @@ mc_worker_main(Datum main_arg)
 	{
 		McCatalogSession session;
 		int			ncandidates;
+		bool		worked;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -329,6 +330,8 @@ mc_worker_main(Datum main_arg)
 		 * workflow this worker just requeued for idle workers goes to them.
 		 */
 		ncandidates = 0;
+		/* attempts to run, whose outcomes this turn records */
+		worked = batch->ntasks > 0;
 		if (batch->ntasks == 0)
 		{
 			ncandidates = mc_queue_pop(candidates, MC_CANDIDATES);
@@ -389,6 +392,16 @@ mc_worker_main(Datum main_arg)
 		push_requeued(batch);
 		if (batch->retry_scheduled)
 			mc_wake_launcher();
-		ConditionVariableBroadcast(&mc_shared->progress);
+
+		/*
+		 * Tell the workers waiting for a commit, if this one recorded or
+		 * claimed attempts: one that did neither freed nothing they wait
+		 * for.  Two idle workers that woke each other so kept each other
+		 * looking at the workflows of an owner at its share, hundreds of
+		 * times a second when wake-ups came late on a loaded machine (test
+		 * 022).
+		 */
+		if (worked || batch->ntasks > 0)
+			ConditionVariableBroadcast(&mc_shared->progress);
 	}
 }
