@@ -68,18 +68,6 @@ PG_FUNCTION_INFO_V1(mc_fail_task);
 /* most looks again, a millisecond apart, at work others hold (ditto) */
 #define MC_CLAIM_POLLS 100
 
-/* a task an agent's call names, and what the call finds of it */
-typedef struct AgentTask
-{
-	pg_uuid_t	workflow_id;
-	McWorkflow *wf;				/* its workflow, locked */
-	McTask		task;
-	char	   *agent_type;
-	Jsonb	   *output_schema;	/* the agent type's, or NULL */
-	Jsonb	   *result;			/* for a completion: the result given */
-	McTaskStatus outcome;		/* for a completion: the task's new status */
-} AgentTask;
-
 /*
  * text_arg
  *		Argument argno as a C string; NULL is refused.
@@ -239,6 +227,7 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 	McWorkflow **wfps;
 	bool	   *locked;
 	pg_uuid_t	last;
+	bool		limited = true;
 	Datum	   *dids;
 	Datum	   *limits;
 	Datum	   *afters;
@@ -272,14 +261,31 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 	"          FROM mycelium.workflow_states w WHERE w.workflow_id = t.workflow_id) " \
 	"   ORDER BY t.workflow_id, t.task_no LIMIT $5) "
 	ncand = mc_catalog_run(MC_PLAN_CLAIM_CANDIDATES,
-						   "SELECT c.workflow_id FROM (" CLAIMABLE(">=")
-						   "UNION ALL " CLAIMABLE("<") ") c "
+						   "SELECT c.workflow_id, "
+						   "  (SELECT e.max_running IS NOT NULL OR e.rate IS NOT NULL "
+						   "   FROM mycelium.executors e WHERE e.agent_type = $1) "
+						   "FROM (" CLAIMABLE(">=") "UNION ALL " CLAIMABLE("<") ") c "
 						   "WHERE EXISTS (SELECT 1 FROM mycelium.executors e "
 						   "  WHERE e.agent_type = $1 AND e.executor IS NULL) "
 						   "LIMIT $5",
 						   5, cargtypes, cvalues, NULL, 0);
 #undef CLAIMABLE
 	*found = ncand > 0;
+
+	/*
+	 * Whether the type has limits, read in the same statement: without
+	 * any, mc_claim_run need not look them up (a statement less for every
+	 * claim).  Limits set after this statement's snapshot and before the
+	 * claim commits do not hold for it, as they do not for a claim whose
+	 * lookup came just before they were set.
+	 */
+	if (ncand > 0)
+	{
+		bool		isnull;
+		Datum		d = mc_catalog_value(0, 2, &isnull);
+
+		limited = isnull || DatumGetBool(d);
+	}
 	ids = palloc(sizeof(pg_uuid_t) * Max(ncand, 1));
 	for (r = 0; r < ncand; r++)
 	{
@@ -332,7 +338,7 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 	}
 	rows = n > 0 ? mc_claim_run(session, n, dids, limits, afters, bases,
 								NULL, NULL, NULL, 0, max_tasks, worker_id,
-								agent_type, lease) : 0;
+								agent_type, lease, limited) : 0;
 
 	/* return the claims, counting each into its workflow */
 	sources = mc_ctx_sources(rows, 17);
@@ -456,8 +462,8 @@ mc_claim_tasks(PG_FUNCTION_ARGS)
 static int
 agent_task_cmp(const void *a, const void *b)
 {
-	const AgentTask *x = *(AgentTask *const *) a;
-	const AgentTask *y = *(AgentTask *const *) b;
+	const McAgentTask *x = *(McAgentTask *const *) a;
+	const McAgentTask *y = *(McAgentTask *const *) b;
 	int			c = mc_uuid_cmp(&x->workflow_id, &y->workflow_id);
 
 	return c != 0 ? c : strcmp(x->task.task_id, y->task.task_id);
@@ -470,9 +476,9 @@ agent_task_cmp(const void *a, const void *b)
  *		workflows (*nwfs of them, in id order).
  */
 static McWorkflow *
-lock_workflows(McCatalogSession *session, AgentTask *ats, int n, int *nwfs)
+lock_workflows(McCatalogSession *session, McAgentTask *ats, int n, int *nwfs)
 {
-	AgentTask **sorted = palloc(sizeof(AgentTask *) * n);
+	McAgentTask **sorted = palloc(sizeof(McAgentTask *) * n);
 	pg_uuid_t  *ids = palloc(sizeof(pg_uuid_t) * n);
 	McWorkflow *wfs;
 	int			nw = 0;
@@ -480,7 +486,7 @@ lock_workflows(McCatalogSession *session, AgentTask *ats, int n, int *nwfs)
 
 	for (i = 0; i < n; i++)
 		sorted[i] = &ats[i];
-	qsort(sorted, n, sizeof(AgentTask *), agent_task_cmp);
+	qsort(sorted, n, sizeof(McAgentTask *), agent_task_cmp);
 	for (i = 0; i < n; i++)
 	{
 		if (i > 0 && agent_task_cmp(&sorted[i - 1], &sorted[i]) == 0)
@@ -502,18 +508,20 @@ lock_workflows(McCatalogSession *session, AgentTask *ats, int n, int *nwfs)
 }
 
 /*
- * hold_tasks
+ * mc_hold_agent_tasks
  *		Locks the workflows and the tasks an agent's call names (ats[0..n),
  *		with workflow_id and task.task_id set), in one statement for the
  *		tasks, and checks that worker_id holds each task's running attempt
  *		under a lease that has not lapsed, in a workflow still going on.
  *		Anything else is refused (MY003, for the first such task in the
- *		call's order) and changes nothing.  Returns the workflows, as
- *		lock_workflows does.
+ *		call's order, with hint when the call names several tasks) and
+ *		changes nothing.  Returns the workflows, as lock_workflows does.
+ *		complete_task, complete_tasks, heartbeat, fail_task and
+ *		release_task(s) (api_release.c) all hold their tasks so.
  */
-static McWorkflow *
-hold_tasks(McCatalogSession *session, const char *worker_id, AgentTask *ats,
-		   int n, int *nwfs)
+McWorkflow *
+mc_hold_agent_tasks(McCatalogSession *session, const char *worker_id,
+					McAgentTask *ats, int n, int *nwfs, const char *hint)
 {
 	static const Oid argtypes[] = {UUIDARRAYOID, TEXTARRAYOID};
 	McWorkflow *wfs = lock_workflows(session, ats, n, nwfs);
@@ -553,7 +561,7 @@ hold_tasks(McCatalogSession *session, const char *worker_id, AgentTask *ats,
 	for (r = 0; r < rows; r++)
 	{
 		bool		isnull;
-		AgentTask  *at = &ats[DatumGetInt64(mc_catalog_value(r, 1, &isnull)) - 1];
+		McAgentTask *at = &ats[DatumGetInt64(mc_catalog_value(r, 1, &isnull)) - 1];
 		Datum		d;
 
 		mc_task_read(r, 2, &at->task);
@@ -567,7 +575,7 @@ hold_tasks(McCatalogSession *session, const char *worker_id, AgentTask *ats,
 
 	for (i = 0; i < n; i++)
 	{
-		AgentTask  *at = &ats[i];
+		McAgentTask *at = &ats[i];
 		const char *reason = NULL;
 
 		if (at->task.task_no == 0)
@@ -603,26 +611,26 @@ hold_tasks(McCatalogSession *session, const char *worker_id, AgentTask *ats,
 				 errmsg("worker \"%s\" does not hold task \"%s\" of workflow %s",
 						worker_id, at->task.task_id, mc_uuid_string(&at->workflow_id)),
 				 errdetail_internal("%s", reason),
-				 errhint("Nothing was recorded: complete_tasks records all the tasks it is given, or none.")));
+				 hint ? errhint("%s", hint) : 0));
 	}
 	return wfs;
 }
 
 /*
  * hold_task
- *		hold_tasks for the one task of a heartbeat or a report of failure.
+ *		mc_hold_agent_tasks for the one task of a heartbeat or a report of failure.
  */
 static McWorkflow *
 hold_task(McCatalogSession *session, FunctionCallInfo fcinfo,
-		  const char *worker_id, AgentTask *at)
+		  const char *worker_id, McAgentTask *at)
 {
 	int			nwfs;
 
-	memset(at, 0, sizeof(AgentTask));
+	memset(at, 0, sizeof(McAgentTask));
 	mc_require_arg(fcinfo, 0, "workflow_id");
 	at->workflow_id = *PG_GETARG_UUID_P(0);
 	at->task.task_id = text_arg(fcinfo, 1, "task_id");
-	return hold_tasks(session, worker_id, at, 1, &nwfs);
+	return mc_hold_agent_tasks(session, worker_id, at, 1, &nwfs, NULL);
 }
 
 /*
@@ -638,7 +646,7 @@ task_status_datum(Oid typid, McTaskStatus status)
 
 /*
  * complete_held
- *		Completes the held tasks ats[0..n) (hold_tasks; their workflows are
+ *		Completes the held tasks ats[0..n) (mc_hold_agent_tasks; their workflows are
  *		wfs[0..nwfs)) with their results: the completions in one statement,
  *		one version each in the call's order; then, one by one, the results
  *		that break their agent type's output schema, as failed attempts
@@ -649,7 +657,7 @@ task_status_datum(Oid typid, McTaskStatus status)
  */
 static void
 complete_held(McCatalogSession *session, const char *worker_id,
-			  AgentTask *ats, int n, McWorkflow *wfs, int nwfs)
+			  McAgentTask *ats, int n, McWorkflow *wfs, int nwfs)
 {
 	Datum	   *ids = palloc(sizeof(Datum) * n);
 	Datum	   *nos = palloc(sizeof(Datum) * n);
@@ -669,7 +677,7 @@ complete_held(McCatalogSession *session, const char *worker_id,
 
 	for (i = 0; i < n; i++)
 	{
-		AgentTask  *at = &ats[i];
+		McAgentTask *at = &ats[i];
 		McWorkflow *wf = at->wf;
 
 		if (at->output_schema != NULL)
@@ -717,7 +725,7 @@ complete_held(McCatalogSession *session, const char *worker_id,
 
 	for (i = 0; i < n; i++)
 	{
-		AgentTask  *at = &ats[i];
+		McAgentTask *at = &ats[i];
 		char	   *error;
 
 		if (violations[i] == NULL)
@@ -778,7 +786,7 @@ mc_heartbeat(PG_FUNCTION_ARGS)
 	static const Oid argtypes[] = {UUIDOID, INT4OID, JSONBOID, INTERVALOID};
 	McCatalogSession session;
 	McWorkflow *wf;
-	AgentTask	at;
+	McAgentTask	at;
 	char	   *worker_id = mc_worker_id_arg(fcinfo, 2);
 	Interval   *lease = lease_arg(fcinfo, 4);
 	Datum		values[4];
@@ -839,7 +847,7 @@ mc_complete_task(PG_FUNCTION_ARGS)
 {
 	McCatalogSession session;
 	McWorkflow *wfs;
-	AgentTask	at;
+	McAgentTask	at;
 	char	   *worker_id = mc_worker_id_arg(fcinfo, 2);
 	Jsonb	   *result = agent_result(PG_GETARG_DATUM(3), PG_ARGISNULL(3));
 	int			nwfs;
@@ -851,7 +859,7 @@ mc_complete_task(PG_FUNCTION_ARGS)
 	at.result = result;
 
 	mc_catalog_open(&session);
-	wfs = hold_tasks(&session, worker_id, &at, 1, &nwfs);
+	wfs = mc_hold_agent_tasks(&session, worker_id, &at, 1, &nwfs, NULL);
 	complete_held(&session, worker_id, &at, 1, wfs, nwfs);
 	mc_catalog_close(&session);
 	return task_status_datum(get_fn_expr_rettype(fcinfo->flinfo), at.outcome);
@@ -917,7 +925,7 @@ mc_complete_tasks(PG_FUNCTION_ARGS)
 	McCatalogSession session;
 	char	   *worker_id = mc_worker_id_arg(fcinfo, 0);
 	McWorkflow *wfs;
-	AgentTask  *ats;
+	McAgentTask *ats;
 	Datum	   *wids;
 	Datum	   *tids;
 	Datum	   *results;
@@ -947,7 +955,7 @@ mc_complete_tasks(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	if (n == 0)
 		return (Datum) 0;
-	ats = palloc0(sizeof(AgentTask) * n);
+	ats = palloc0(sizeof(McAgentTask) * n);
 	for (i = 0; i < n; i++)
 	{
 		ats[i].workflow_id = *DatumGetUUIDP(wids[i]);
@@ -957,7 +965,8 @@ mc_complete_tasks(PG_FUNCTION_ARGS)
 	}
 
 	mc_catalog_open(&session);
-	wfs = hold_tasks(&session, worker_id, ats, n, &nwfs);
+	wfs = mc_hold_agent_tasks(&session, worker_id, ats, n, &nwfs,
+							  "Nothing was recorded: complete_tasks records all the tasks it is given, or none.");
 	complete_held(&session, worker_id, ats, n, wfs, nwfs);
 	mc_catalog_close(&session);
 
@@ -988,7 +997,7 @@ mc_fail_task(PG_FUNCTION_ARGS)
 {
 	McCatalogSession session;
 	McWorkflow *wf;
-	AgentTask	at;
+	McAgentTask	at;
 	char	   *worker_id = mc_worker_id_arg(fcinfo, 2);
 	char	   *error = text_arg(fcinfo, 3, "error");
 	char	   *error_type = text_arg(fcinfo, 4, "error_type");

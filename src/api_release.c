@@ -15,8 +15,9 @@
  * is refused (MY003) and changes nothing.  The task's agents hear of it
  * (NOTIFY mycelium_ready) as of any other ready external task.
  *
- * Locking is that of the other agent calls (api_agent.c): the workflows'
- * rows in id order, then the tasks'.
+ * Locking and the holder's check are those of the other agent calls
+ * (mc_hold_agent_tasks in api_agent.c): the workflows' rows in id order,
+ * then the tasks'.
  *
  *-------------------------------------------------------------------------
  */
@@ -44,166 +45,6 @@ PG_FUNCTION_INFO_V1(mc_release_tasks);
 /* most tasks one release_tasks call may name (as claim_tasks claims) */
 #define MC_MAX_RELEASE 10000
 
-/* a task a release names, and what the release finds of it */
-typedef struct ReleaseTask
-{
-	pg_uuid_t	workflow_id;
-	McWorkflow *wf;				/* its workflow, locked */
-	McTask		task;
-	const char *refusal;		/* why the caller may not release it, or NULL */
-} ReleaseTask;
-
-/*
- * release_task_cmp
- *		Orders pointers to released tasks by workflow id, then task id.
- */
-static int
-release_task_cmp(const void *a, const void *b)
-{
-	const ReleaseTask *x = *(ReleaseTask *const *) a;
-	const ReleaseTask *y = *(ReleaseTask *const *) b;
-	int			c = mc_uuid_cmp(&x->workflow_id, &y->workflow_id);
-
-	return c != 0 ? c : strcmp(x->task.task_id, y->task.task_id);
-}
-
-/*
- * lock_release_workflows
- *		Locks the workflows of the release, in id order, and points each
- *		task at its own; a task named twice is refused.  Returns the
- *		workflows (*nwfs of them, in id order).
- */
-static McWorkflow *
-lock_release_workflows(McCatalogSession *session, ReleaseTask *rts, int n,
-					   int *nwfs)
-{
-	ReleaseTask **sorted = palloc(sizeof(ReleaseTask *) * n);
-	pg_uuid_t  *ids = palloc(sizeof(pg_uuid_t) * n);
-	McWorkflow *wfs;
-	int			nw = 0;
-	int			i;
-
-	for (i = 0; i < n; i++)
-		sorted[i] = &rts[i];
-	qsort(sorted, n, sizeof(ReleaseTask *), release_task_cmp);
-	for (i = 0; i < n; i++)
-	{
-		if (i > 0 && release_task_cmp(&sorted[i - 1], &sorted[i]) == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("task \"%s\" of workflow %s is named twice",
-							mc_name_for_message(sorted[i]->task.task_id),
-							mc_uuid_string(&sorted[i]->workflow_id))));
-		if (nw == 0 || mc_uuid_cmp(&ids[nw - 1], &sorted[i]->workflow_id) != 0)
-			ids[nw++] = sorted[i]->workflow_id;
-	}
-	wfs = palloc0(sizeof(McWorkflow) * nw);
-	mc_workflows_lock_all(session, ids, nw, wfs);
-	for (i = 0; i < n; i++)
-		rts[i].wf = bsearch(&rts[i].workflow_id, wfs, nw, sizeof(McWorkflow),
-							mc_uuid_cmp);
-	*nwfs = nw;
-	return wfs;
-}
-
-/*
- * hold_released_tasks
- *		Locks the tasks the release names, in one statement, and refuses
- *		the call (MY003, for the first task in the call's order) unless
- *		worker_id holds each task's running attempt under a lease that has
- *		not lapsed, in a workflow still going on: what complete_task and
- *		fail_task require of the tasks they are given.
- */
-static void
-hold_released_tasks(const char *worker_id, ReleaseTask *rts, int n)
-{
-	static const Oid argtypes[] = {UUIDARRAYOID, TEXTARRAYOID};
-	Datum	   *wids = palloc(sizeof(Datum) * n);
-	Datum	   *tids = palloc(sizeof(Datum) * n);
-	Datum		values[2];
-	uint64		rows;
-	uint64		r;
-	int			i;
-
-	for (i = 0; i < n; i++)
-	{
-		wids[i] = UUIDPGetDatum(&rts[i].workflow_id);
-		tids[i] = CStringGetTextDatum(rts[i].task.task_id);
-		rts[i].task.task_no = 0;
-	}
-	values[0] = mc_catalog_array(wids, n, UUIDOID);
-	values[1] = mc_catalog_array(tids, n, TEXTOID);
-	rows = mc_catalog_run(MC_PLAN_RELEASE_TASKS,
-						  "SELECT f.i, " MC_TASK_COLUMNS("t") ", t.worker_id, "
-						  "  t.lease_until IS NOT NULL, "
-						  "  CASE WHEN t.lease_until < pg_catalog.clock_timestamp() "
-						  "    THEN t.lease_until::pg_catalog.text END "
-						  "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), "
-						  "  pg_catalog.unnest($2::pg_catalog.text[])) WITH ORDINALITY AS f(workflow_id, task_id, i) "
-						  "JOIN mycelium.task_ids n "
-						  "  ON n.workflow_id = f.workflow_id AND n.task_id = f.task_id COLLATE \"C\" "
-						  "JOIN mycelium.task_states t "
-						  "  ON t.workflow_id = n.workflow_id AND t.task_no = n.task_no "
-						  "FOR UPDATE OF t SKIP LOCKED",
-						  2, argtypes, values, NULL, 0);
-	for (r = 0; r < rows; r++)
-	{
-		bool		isnull;
-		ReleaseTask *rt = &rts[DatumGetInt64(mc_catalog_value(r, 1, &isnull)) - 1];
-		char	   *holder;
-		char	   *lapsed;
-		bool		claimed;
-
-		mc_task_read(r, 2, &rt->task);
-		holder = mc_catalog_text(r, 7);
-		claimed = DatumGetBool(mc_catalog_value(r, 8, &isnull));
-		lapsed = mc_catalog_text(r, 9);
-
-		if (rt->task.status != MC_TASK_RUNNING)
-			rt->refusal = psprintf("The task is %s.", mc_task_status_names[rt->task.status]);
-		else if (!claimed)
-			rt->refusal = "No external agent claimed the task.";
-		else if (strcmp(holder, worker_id) != 0)
-			rt->refusal = psprintf("Worker \"%s\" holds attempt %d.", holder,
-								   rt->task.attempt);
-		else if (lapsed != NULL)
-			rt->refusal = psprintf("Its lease lapsed at %s; the attempt counts as failed.",
-								   lapsed);
-		else if (mc_workflow_status_is_terminal(rt->wf->status))
-			rt->refusal = psprintf("Its workflow is %s.",
-								   mc_workflow_status_names[rt->wf->status]);
-	}
-
-	for (i = 0; i < n; i++)
-	{
-		ReleaseTask *rt = &rts[i];
-
-		if (rt->task.task_no == 0)
-		{
-			mc_task_raise_if_busy(rt->wf, rt->task.task_id);
-			ereport(ERROR,
-					(errcode(ERRCODE_MC_STATE),
-					 errmsg("task \"%s\" does not exist in workflow %s",
-							mc_name_for_message(rt->task.task_id),
-							mc_uuid_string(&rt->workflow_id))));
-		}
-		if (rt->refusal == NULL)
-			continue;
-		if (n == 1)
-			ereport(ERROR,
-					(errcode(ERRCODE_MC_STATE),
-					 errmsg("worker \"%s\" does not hold task \"%s\"", worker_id,
-							rt->task.task_id),
-					 errdetail_internal("%s", rt->refusal)));
-		ereport(ERROR,
-				(errcode(ERRCODE_MC_STATE),
-				 errmsg("worker \"%s\" does not hold task \"%s\" of workflow %s",
-						worker_id, rt->task.task_id, mc_uuid_string(&rt->workflow_id)),
-				 errdetail_internal("%s", rt->refusal),
-				 errhint("Nothing was released: release_tasks releases all the tasks it is given, or none.")));
-	}
-}
-
 /*
  * release_held
  *		Gives the held tasks rts[0..n) back: each is ready again at once
@@ -213,14 +54,14 @@ hold_released_tasks(const char *worker_id, ReleaseTask *rts, int n)
  */
 static void
 release_held(McCatalogSession *session, const char *worker_id,
-			 ReleaseTask *rts, int n, McWorkflow *wfs, int nwfs)
+			 McAgentTask *rts, int n, McWorkflow *wfs, int nwfs)
 {
 	McWorkflow **wfps = palloc(sizeof(McWorkflow *) * nwfs);
 	int			i;
 
 	for (i = 0; i < n; i++)
 	{
-		ReleaseTask *rt = &rts[i];
+		McAgentTask *rt = &rts[i];
 
 		mc_task_retry(session, rt->wf, &rt->task, 0, false, NULL,
 					  psprintf("released by %s: attempt %d not counted",
@@ -244,15 +85,15 @@ release_held(McCatalogSession *session, const char *worker_id,
  *		Releases the tasks rts[0..n) held by worker_id, all or none.
  */
 static void
-release(const char *worker_id, ReleaseTask *rts, int n)
+release(const char *worker_id, McAgentTask *rts, int n)
 {
 	McCatalogSession session;
 	McWorkflow *wfs;
 	int			nwfs;
 
 	mc_catalog_open(&session);
-	wfs = lock_release_workflows(&session, rts, n, &nwfs);
-	hold_released_tasks(worker_id, rts, n);
+	wfs = mc_hold_agent_tasks(&session, worker_id, rts, n, &nwfs,
+							  "Nothing was released: release_tasks releases all the tasks it is given, or none.");
 	release_held(&session, worker_id, rts, n, wfs, nwfs);
 	mc_catalog_close(&session);
 }
@@ -278,7 +119,7 @@ ready_datum(Oid typid)
 Datum
 mc_release_task(PG_FUNCTION_ARGS)
 {
-	ReleaseTask rt;
+	McAgentTask rt;
 	char	   *worker_id = mc_worker_id_arg(fcinfo, 2);
 
 	memset(&rt, 0, sizeof(rt));
@@ -337,7 +178,7 @@ mc_release_tasks(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	char	   *worker_id = mc_worker_id_arg(fcinfo, 0);
-	ReleaseTask *rts;
+	McAgentTask *rts;
 	Datum	   *wids;
 	Datum	   *tids;
 	Datum		ready;
@@ -360,7 +201,7 @@ mc_release_tasks(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	if (n == 0)
 		return (Datum) 0;
-	rts = palloc0(sizeof(ReleaseTask) * n);
+	rts = palloc0(sizeof(McAgentTask) * n);
 	for (i = 0; i < n; i++)
 	{
 		rts[i].workflow_id = *DatumGetUUIDP(wids[i]);

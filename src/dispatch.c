@@ -640,8 +640,11 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
 		if (rt->error != NULL && rt->outcome != MC_OUTCOME_HANDED_BACK)
 			mc_log_failed_attempt(&wf->id, rt->task_id, rt->attempt, error.type,
 								  error.sqlerrcode, "cancelled");
-		mc_task_transition(session, wf, &task, MC_TASK_CANCELLED, NULL,
-						   rt->error ? &error : NULL,
+		/* an attempt handed back did not run */
+		if (rt->outcome == MC_OUTCOME_HANDED_BACK)
+			error.execution_ms = 0;
+		/* without an error, error carries the attempt's time alone */
+		mc_task_transition(session, wf, &task, MC_TASK_CANCELLED, NULL, &error,
 						   psprintf("cancelled: workflow %s", mc_workflow_status_names[wf->status]));
 		wf->version++;
 		return false;
@@ -789,7 +792,9 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
  *
  * Agent types with limits (agent_limits.c) are locked first, and the claim
  * takes no more of their tasks than the limits leave; an external agent's
- * claim of a type that may start none takes nothing.
+ * claim of a type that may start none takes nothing.  maybe_limited false
+ * says the caller has just seen that agent_type has no limits
+ * (claim_tasks): then they are not looked up again.
  *
  * The scheduler also passes the tasks its step held (record_completed_all):
  * hcounts[i] of them for workflow i, in task order from held[hfirsts[i]]
@@ -800,7 +805,7 @@ uint64
 mc_claim_run(McCatalogSession *session, int n, Datum *ids, Datum *limits,
 			 Datum *afters, Datum *bases, Datum *hfirsts, Datum *hcounts,
 			 Datum *held, int nheld, int cap, const char *worker_id,
-			 const char *agent_type, Interval *lease)
+			 const char *agent_type, Interval *lease, bool maybe_limited)
 {
 	static const Oid argtypes[] = {UUIDARRAYOID, INT4ARRAYOID, INT4ARRAYOID,
 		INT8ARRAYOID, TEXTOID, REGROLEOID, TEXTOID, INTERVALOID, INT4OID,
@@ -814,7 +819,7 @@ mc_claim_run(McCatalogSession *session, int n, Datum *ids, Datum *limits,
 	memset(nulls, ' ', sizeof(nulls));
 
 	/* agent types with limits: lock them, and claim only what they allow */
-	limited = mc_limits_take(agent_type, &typelimits);
+	limited = maybe_limited && mc_limits_take(agent_type, &typelimits);
 	if (limited)
 	{
 		/* the one agent type of an external agent's claim is spent */
@@ -1022,7 +1027,8 @@ claim_all(McCatalogSession *session, McBatch *batch, StepWorkflow *sws, int nsw,
 	if (n == 0)
 		return 0;
 	rows = mc_claim_run(session, n, ids, limits, afters, bases, hfirsts,
-						hcounts, held, nheld, cap, batch->worker_id, NULL, NULL);
+						hcounts, held, nheld, cap, batch->worker_id, NULL, NULL,
+						true);
 
 	/*
 	 * The tasks live in the step's context (SPI leaves its own current).
@@ -1202,6 +1208,7 @@ step_record(McCatalogSession *session, McBatch *batch, StepWorkflow *sw,
 			t->outcome = MC_OUTCOME_FAILED;
 			t->error = pstrdup("not started: its workflow was ending");
 			t->error_type = "cancelled";
+			t->execution_ms = 0;
 		}
 		if (t->outcome != MC_OUTCOME_FAILED && t->outcome != MC_OUTCOME_HANDED_BACK)
 			continue;

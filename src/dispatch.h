@@ -79,6 +79,7 @@ extern uint64 mc_claim_run(McCatalogSession *session, int n, Datum *ids,
 						   Datum *limits, Datum *afters, Datum *bases,
 						   Datum *hfirsts, Datum *hcounts, Datum *held,
 						   int nheld, int cap, const char *worker_id,
-						   const char *agent_type, Interval *lease);
+						   const char *agent_type, Interval *lease,
+						   bool maybe_limited);
 
 #endif							/* MC_DISPATCH_H */

@@ -172,6 +172,7 @@ read_workflow(uint64 row, pg_uuid_t *id, McWorkflow *wf)
 	wf->max_parallel_tasks = DatumGetInt32(mc_catalog_value(row, 7, &isnull));
 	wf->error_type = mc_catalog_text(row, 9);
 	wf->changed = false;
+	wf->status_set = false;
 }
 
 /* the columns read_workflow reads, in its order */
@@ -404,6 +405,25 @@ mc_error_detail(const McError *error, int32 attempt)
 }
 
 /*
+ * mc_error_ended
+ *		What mc_history_record takes for an attempt that ended with error
+ *		(NULL: none) after ms milliseconds (< 0: not known, or no attempt
+ *		ended): a copy of the error with that time.
+ */
+McError
+mc_error_ended(const McError *error, double ms)
+{
+	McError		ended;
+
+	if (error != NULL)
+		ended = *error;
+	else
+		memset(&ended, 0, sizeof(ended));
+	ended.execution_ms = ms;
+	return ended;
+}
+
+/*
  * mc_history_record
  *		Records the new state of a task (task_no >= 1) or of the workflow
  *		(task_no 0) at the workflow's new version, with the error that
@@ -482,6 +502,7 @@ mc_workflow_set_status(McCatalogSession *session, McWorkflow *wf,
 					   McWorkflowStatus status, const char *event)
 {
 	wf->status = status;
+	wf->status_set = true;
 	mc_history_record(session, wf, 0, mc_workflow_status_names[status], 0,
 					  NULL, workflow_error(wf), event);
 	if (status == MC_WF_RUNNING)
@@ -509,9 +530,54 @@ mc_workflow_settle(McCatalogSession *session, McWorkflow *wf)
 }
 
 /*
+ * save_counters
+ *		mc_workflows_save for workflows whose status was not set since
+ *		they were read (nor their error, which changes with it): version
+ *		and counters alone.  The agents' calls and the scheduler's steps
+ *		save so, and the statement is cheaper than the full one: no
+ *		row trigger on status (the live notifications, 89_live.sql) looks
+ *		at it, and it has fewer columns to compute.
+ */
+static void
+save_counters(McWorkflow **wfs, int n)
+{
+	static const Oid argtypes[] = {UUIDARRAYOID, INT8ARRAYOID, INT4ARRAYOID,
+		INT4ARRAYOID};
+	Datum	   *ids = palloc(sizeof(Datum) * n);
+	Datum	   *versions = palloc(sizeof(Datum) * n);
+	Datum	   *open = palloc(sizeof(Datum) * n);
+	Datum	   *running = palloc(sizeof(Datum) * n);
+	Datum		values[4];
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		ids[i] = UUIDPGetDatum(&wfs[i]->id);
+		versions[i] = Int64GetDatum(wfs[i]->version);
+		open[i] = Int32GetDatum(wfs[i]->tasks_open);
+		running[i] = Int32GetDatum(wfs[i]->tasks_running);
+	}
+	values[0] = mc_catalog_array(ids, n, UUIDOID);
+	values[1] = mc_catalog_array(versions, n, INT8OID);
+	values[2] = mc_catalog_array(open, n, INT4OID);
+	values[3] = mc_catalog_array(running, n, INT4OID);
+	mc_catalog_run(MC_PLAN_WORKFLOW_SAVE_COUNTERS,
+				   "UPDATE mycelium.workflow_states w SET version = v.version, "
+				   "tasks_open = v.open, tasks_running = v.running, "
+				   "updated_at = pg_catalog.clock_timestamp() "
+				   "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), "
+				   "  pg_catalog.unnest($2::pg_catalog.int8[]), "
+				   "  pg_catalog.unnest($3::pg_catalog.int4[]), pg_catalog.unnest($4::pg_catalog.int4[])) "
+				   "  AS v(id, version, open, running) "
+				   "WHERE w.workflow_id = v.id",
+				   4, argtypes, values, NULL, 0);
+}
+
+/*
  * mc_workflows_save
  *		Writes the rows of n changed workflows in one statement: version
- *		(the last one used), status, counters, error and timestamps.
+ *		(the last one used), status, counters, error and timestamps; only
+ *		version and counters (save_counters) when none had its status set.
  */
 void
 mc_workflows_save(McCatalogSession *session, McWorkflow **wfs, int n)
@@ -530,6 +596,13 @@ mc_workflows_save(McCatalogSession *session, McWorkflow **wfs, int n)
 
 	if (n == 0)
 		return;
+	for (i = 0; i < n && !wfs[i]->status_set; i++)
+		;
+	if (i == n)
+	{
+		save_counters(wfs, n);
+		return;
+	}
 	for (i = 0; i < n; i++)
 	{
 		McWorkflow *wf = wfs[i];
@@ -761,13 +834,20 @@ mc_workflow_finish(McCatalogSession *session, McWorkflow *wf,
 						   "  UPDATE mycelium.task_states t SET finished_at = pg_catalog.clock_timestamp(), "
 						   "    worker_id = NULL, lease_until = NULL, run_after = NULL, "
 						   "    status = CASE WHEN t.status = 'running' THEN 'cancelled' "
-						   "      ELSE $6::mycelium.task_status END "
+						   "      ELSE $6::mycelium.task_status END, "
+						   "    execution_time = CASE WHEN t.status = 'running' "
+						   "      THEN COALESCE(" MC_ATTEMPT_MS("t") ", t.execution_time) "
+						   "      ELSE t.execution_time END "
 						   "  FROM o WHERE t.workflow_id = $1 AND t.task_no = o.task_no "
-						   "  RETURNING t.task_no, t.status, t.attempt, o.old_status"
+						   "  RETURNING t.task_no, t.status, t.attempt, o.old_status, "
+						   "    CASE WHEN o.old_status = 'running' AND t.started_at IS NOT NULL "
+						   "      THEN t.execution_time END AS ms"
 						   "), h AS ("
 						   "  INSERT INTO mycelium.workflow_state_history "
-						   "  (workflow_id, version, task_no, owner, status, attempt, event, changed_by) "
-						   "  SELECT $1, $2, s.task_no, $3, s.status::pg_catalog.text, s.attempt, $4, $5 FROM s"
+						   "  (workflow_id, version, task_no, owner, status, attempt, event, changed_by, "
+						   "   execution_time) "
+						   "  SELECT $1, $2, s.task_no, $3, s.status::pg_catalog.text, s.attempt, $4, $5, "
+						   "    s.ms FROM s"
 						   ") "
 						   "SELECT s.old_status = 'running' FROM s",
 						   6, argtypes, values, NULL, 0);
@@ -794,6 +874,9 @@ mc_task_retry(McCatalogSession *session, McWorkflow *wf, McTask *task,
 	Datum		values[7];
 	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	Jsonb	   *detail = mc_error_detail(error, task->attempt);
+	McError		ended;
+	bool		isnull;
+	Datum		ms;
 
 	values[0] = UUIDPGetDatum(&wf->id);
 	values[1] = Int32GetDatum(task->task_no);
@@ -808,22 +891,28 @@ mc_task_retry(McCatalogSession *session, McWorkflow *wf, McTask *task,
 	values[6] = Float8GetDatum(error ? error->execution_ms : -1);
 	if (error == NULL || error->execution_ms < 0)
 		nulls[6] = 'n';
+	/* a started attempt not measured ran from its claim until now */
 	mc_catalog_run(MC_PLAN_TASK_RETRY,
 				   "UPDATE mycelium.task_states t SET status = 'ready', error = $4, "
-				   "error_detail = $6, execution_time = COALESCE($7, t.execution_time), "
+				   "error_detail = $6, execution_time = COALESCE($7, "
+				   "  CASE WHEN $5 = 0 THEN " MC_ATTEMPT_MS("t") " END, t.execution_time), "
 				   "attempt = t.attempt - $5, "
 				   "result = NULL, worker_id = NULL, lease_until = NULL, "
 				   "run_after = CASE WHEN $3 > 0 THEN pg_catalog.clock_timestamp() "
 				   "  + pg_catalog.make_interval(secs => $3) END "
 				   "WHERE workflow_id = $1 AND task_no = $2 "
-				   "RETURNING CASE WHEN $3 <= 0 THEN " MC_EXTERNAL_READY_TYPE("t") " END",
+				   "RETURNING CASE WHEN $3 <= 0 THEN " MC_EXTERNAL_READY_TYPE("t") " END, "
+				   "  CASE WHEN $7 IS NOT NULL OR ($5 = 0 AND t.started_at IS NOT NULL) "
+				   "    THEN t.execution_time END",
 				   7, argtypes, values, nulls, 0);
+	ms = mc_catalog_value(0, 2, &isnull);
+	ended = mc_error_ended(error, isnull ? -1 : DatumGetFloat8(ms));
 	/* ready at once; after a back-off, the launcher notifies */
 	mc_notify_ready_row(0, 1);
 	if (!started)
 		task->attempt--;
 	mc_history_record(session, wf, task->task_no, "ready", task->attempt,
-					  NULL, error, event);
+					  NULL, &ended, event);
 	task->status = MC_TASK_READY;
 	wf->tasks_running = Max(wf->tasks_running - 1, 0);
 }
@@ -842,12 +931,14 @@ mc_task_transition(McCatalogSession *session, McWorkflow *wf, McTask *task,
 				   const char *event)
 {
 	static const Oid argtypes[] = {UUIDOID, INT4OID, TEXTOID, INT4OID,
-		JSONBOID, TEXTOID, BOOLOID, JSONBOID, FLOAT8OID};
-	Datum		values[9];
-	char		nulls[9];
+		JSONBOID, TEXTOID, BOOLOID, JSONBOID, FLOAT8OID, BOOLOID};
+	Datum		values[10];
+	char		nulls[10];
 	McTaskStatus from = task->status;
 	bool		isnull;
 	Jsonb	   *detail = mc_error_detail(error, task->attempt);
+	McError		ended;
+	Datum		ms;
 
 	Assert(mc_task_transition_allowed(from, to));
 	memset(nulls, ' ', sizeof(nulls));
@@ -868,20 +959,27 @@ mc_task_transition(McCatalogSession *session, McWorkflow *wf, McTask *task,
 	values[8] = Float8GetDatum(error ? error->execution_ms : -1);
 	if (error == NULL || error->execution_ms < 0)
 		nulls[8] = 'n';
+	/* an attempt that ends here unmeasured ran from its claim until now */
+	values[9] = BoolGetDatum(from == MC_TASK_RUNNING && to != MC_TASK_RUNNING);
 	mc_catalog_run(MC_PLAN_TASK_SET,
-				   "UPDATE mycelium.task_states SET status = $3::mycelium.task_status, "
+				   "UPDATE mycelium.task_states t SET status = $3::mycelium.task_status, "
 				   "attempt = attempt + $4, result = $5, error = $6, error_detail = $8, "
-				   "execution_time = COALESCE($9, execution_time), run_after = NULL, "
+				   "execution_time = COALESCE($9, CASE WHEN $10 THEN " MC_ATTEMPT_MS("t") " END, "
+				   "  execution_time), run_after = NULL, "
 				   "worker_id = NULL, lease_until = NULL, "
 				   "started_at = CASE WHEN $3 = 'running' THEN pg_catalog.clock_timestamp() ELSE started_at END, "
 				   "finished_at = CASE WHEN $7 THEN pg_catalog.clock_timestamp() END "
-				   "WHERE workflow_id = $1 AND task_no = $2 RETURNING attempt",
-				   9, argtypes, values, nulls, 1);
+				   "WHERE workflow_id = $1 AND task_no = $2 "
+				   "RETURNING attempt, CASE WHEN $9 IS NOT NULL OR ($10 AND started_at IS NOT NULL) "
+				   "  THEN execution_time END",
+				   10, argtypes, values, nulls, 1);
 	task->attempt = DatumGetInt32(mc_catalog_value(0, 1, &isnull));
+	ms = mc_catalog_value(0, 2, &isnull);
+	ended = mc_error_ended(error, isnull ? -1 : DatumGetFloat8(ms));
 	task->status = to;
 
 	mc_history_record(session, wf, task->task_no, mc_task_status_names[to],
-					  task->attempt, result, error, event);
+					  task->attempt, result, &ended, event);
 
 	if (mc_task_status_is_terminal(to))
 		wf->tasks_open--;

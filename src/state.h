@@ -29,6 +29,7 @@ typedef struct McWorkflow
 	char	   *error;			/* set when the workflow fails */
 	const char *error_type;		/* ... and its error_type (cancelled, task_failed) */
 	bool		changed;		/* something was changed at this version */
+	bool		status_set;		/* mc_workflow_set_status was called */
 } McWorkflow;
 
 /*
@@ -88,7 +89,18 @@ extern void mc_workflow_save(McCatalogSession *session, McWorkflow *wf);
 extern void mc_task_raise_if_busy(McWorkflow *wf, const char *task_id);
 extern void mc_task_read(uint64 row, int col, McTask *task);
 extern bool mc_task_get(McWorkflow *wf, const char *task_id, McTask *task);
+/*
+ * MC_ATTEMPT_MS
+ *		How long the running attempt of task row t has run, in ms: from its
+ *		claim (started_at) until now.  What an attempt that ends without
+ *		its own measurement counts (external agents' attempts, lapsed
+ *		leases, lost and terminated attempts, cancellations).
+ */
+#define MC_ATTEMPT_MS(t) \
+	"(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - " t ".started_at) * 1000)"
+
 extern Jsonb *mc_error_detail(const McError *error, int32 attempt);
+extern McError mc_error_ended(const McError *error, double ms);
 extern void mc_task_transition(McCatalogSession *session, McWorkflow *wf,
 							   McTask *task, McTaskStatus to,
 							   Jsonb *result, const McError *error,

@@ -68,6 +68,11 @@ $node->poll_query_until('postgres', qq{
   or die 'the lease did not lapse';
 like(sql(qq{SELECT error_detail->>'message' || ' ' || (error_detail->>'attempt') FROM mycelium.tasks WHERE workflow_id = '$wf'}),
 	qr/^attempt 2 was lost: the lease of worker "agent-2" lapsed 2$/, "a lapsed lease's error_type is lease_expired");
+cmp_ok(sql(qq{SELECT execution_time FROM mycelium.tasks WHERE workflow_id = '$wf'}),
+	'>=', 1000, "the lapsed attempt's execution time runs from its claim until it was taken back, past the lease");
+is(sql(qq{SELECT execution_time = (SELECT execution_time FROM mycelium.workflow_history('$wf')
+	WHERE error_detail->>'error_type' = 'lease_expired') FROM mycelium.tasks WHERE workflow_id = '$wf'}),
+	't', 'the history has the same time');
 sql(q{SELECT count(*) FROM mycelium.claim_tasks('outside', 'agent-1')});
 sql(qq{SELECT mycelium.complete_task('$wf', 'ext', 'agent-1', '{}')});
 ok(defined sql(qq{SELECT execution_time FROM mycelium.tasks WHERE workflow_id = '$wf' AND execution_time >= 0}),
