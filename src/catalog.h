@@ -130,6 +130,9 @@ typedef enum McPlanId
 	/* delayed starts */
 	MC_PLAN_WORKFLOW_START_AT,
 	MC_PLAN_DUE_STARTS,
+	/* priorities */
+	MC_PLAN_PRIORITY_WORKFLOW,
+	MC_PLAN_PRIORITY_TASKS,
 	MC_NUM_PLANS
 } McPlanId;
 

@@ -45,6 +45,7 @@
 #include "mycelium_errcodes.h"
 #include "retry.h"
 #include "observe.h"
+#include "priority.h"
 #include "state.h"
 #include "watchdog.h"
 
@@ -79,6 +80,8 @@ typedef struct StepWorkflow
 	int			mine;			/* its tasks the batch held before the step */
 	int			others_used;	/* its running slots but this worker's */
 } StepWorkflow;
+
+static void with_ready_tasks(StepWorkflow *sws, int nsw, bool *ask);
 
 /* most workflows a batch keeps a claim cursor for (see claim_cursor_get) */
 #define MC_CLAIM_CURSORS 10000
@@ -332,7 +335,9 @@ find_step_workflow(StepWorkflow *sws, int nsw, pg_uuid_t *id)
 	"  UPDATE mycelium.task_states t SET deps_pending = t.deps_pending - r.k, " \
 	"    status = CASE WHEN t.deps_pending = r.k AND t.status = 'pending' " \
 	"      AND NOT ($7 AND t.run_after IS NULL AND " MC_FUNCTION_TASK("t") ") " \
-	"      THEN 'ready'::mycelium.task_status ELSE t.status END " \
+	"      THEN 'ready'::mycelium.task_status ELSE t.status END, " \
+	"    ready_rank = CASE WHEN t.deps_pending = r.k AND t.status = 'pending' " \
+	"      THEN " MC_READY_RANK("t") " ELSE t.ready_rank END " \
 	"  FROM r WHERE t.workflow_id = r.workflow_id AND t.task_no = r.task_no " \
 	"  RETURNING t.workflow_id, t.task_no, t.status = 'ready' AS ready, " \
 	"    " MC_EXTERNAL_READY_TYPE("t") " AS external_type, " \
@@ -683,26 +688,40 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
  *		("" or ", " MC_CTX_COLUMNS of the claimed row u); u has the claimed
  *		rows' columns returning, at least those the final select uses.
  */
+#define CLAIM_TASKS_OF_W(spent) \
+	"     WHERE t.workflow_id = w.id AND t.status = 'ready' " \
+	"       AND " MC_TASK_DUE("t") \
+	spent \
+	"       AND CASE WHEN $7::pg_catalog.text IS NULL THEN " \
+	"         " MC_FUNCTION_TASK("t") \
+	"         ELSE t.agent_type = $7 END "
 #define CLAIM_SQL(returning, ctx, spent, limited, source, debit) \
 	"WITH w AS (" \
 	"  SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), " \
 	"    pg_catalog.unnest($2::pg_catalog.int4[]), pg_catalog.unnest($3::pg_catalog.int4[]), " \
 	"    pg_catalog.unnest($4::pg_catalog.int8[]), pg_catalog.unnest($10::pg_catalog.int4[]), " \
-	"    pg_catalog.unnest($11::pg_catalog.int4[])) AS w(id, lim, after, base, hfirst, hcount)" \
+	"    pg_catalog.unnest($11::pg_catalog.int4[]), pg_catalog.unnest($17::pg_catalog.int4[])) " \
+	"    WITH ORDINALITY AS w(id, lim, after, base, hfirst, hcount, prio, ord)" \
 	"), c AS (" \
 	"  SELECT w.id, x.task_no FROM w CROSS JOIN LATERAL (" \
-	"    (SELECT ($12::pg_catalog.int4[])[i] AS task_no " \
+	"    SELECT y.task_no, y.rank IS NOT NULL AS ready, pg_catalog.floor(" \
+	"      pg_catalog.date_part('epoch', COALESCE(y.rank, pg_catalog.clock_timestamp() " \
+	"        - pg_catalog.make_interval(secs => w.prio * $18))) / $18) AS lvl " \
+	"    FROM (" \
+	"    (SELECT ($12::pg_catalog.int4[])[i] AS task_no, NULL::pg_catalog.timestamptz AS rank " \
 	"     FROM pg_catalog.generate_series(w.hfirst, w.hfirst + w.hcount - 1) AS i) " \
 	"    UNION ALL " \
-	"    (SELECT t.task_no FROM mycelium.task_states t " \
-	"     WHERE t.workflow_id = w.id AND t.status = 'ready' AND t.task_no > w.after " \
-	"       AND " MC_TASK_DUE("t") \
-	spent \
-	"       AND CASE WHEN $7::pg_catalog.text IS NULL THEN " \
-	"         " MC_FUNCTION_TASK("t") \
-	"         ELSE t.agent_type = $7 END " \
+	"    (SELECT t.task_no, t.ready_rank FROM mycelium.task_states t " \
+	CLAIM_TASKS_OF_W(spent) \
+	"       AND t.task_no > w.after AND t.own_priority IS NULL " \
 	"     ORDER BY t.task_no LIMIT w.lim) " \
-	"    LIMIT w.lim) x " \
+	"    UNION ALL " \
+	"    (SELECT t.task_no, t.ready_rank FROM mycelium.task_states t " \
+	CLAIM_TASKS_OF_W(spent) \
+	"       AND t.own_priority IS NOT NULL " \
+	"     ORDER BY t.ready_rank LIMIT w.lim)) y " \
+	"    ORDER BY 3, 2, 1 LIMIT w.lim) x " \
+	"  ORDER BY x.lvl, w.ord, x.ready, x.task_no " \
 	"  LIMIT $9" \
 	limited \
 	"), u AS (" \
@@ -795,19 +814,30 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
  * hcounts[i] of them for workflow i, in task order from held[hfirsts[i]]
  * (from 1), claimed before any ready task of the workflow.  hfirsts NULL:
  * none.
+ *
+ * Priorities (priority.c): of the candidate tasks, those of the lowest
+ * ready_rank are claimed first, compared in whole steps of
+ * mycelium.priority_aging (a task held this step ranks as ready now, at
+ * its workflow's priority, prios[i]); within a step, in the order the
+ * workflows are given, held tasks first, then in task order.  So when the
+ * cap is short, a workflow of higher priority (or a task of its own
+ * priority) goes first, and otherwise the claims go as they always did: a
+ * worker goes on with the workflows it was running.  A workflow's tasks
+ * with a priority of their own are found through their own index, so that
+ * a claim need not sort all of a large workflow's ready tasks.
  */
 uint64
 mc_claim_run(McCatalogSession *session, int n, Datum *ids, Datum *limits,
-			 Datum *afters, Datum *bases, Datum *hfirsts, Datum *hcounts,
-			 Datum *held, int nheld, int cap, const char *worker_id,
-			 const char *agent_type, Interval *lease)
+			 Datum *afters, Datum *bases, Datum *prios, Datum *hfirsts,
+			 Datum *hcounts, Datum *held, int nheld, int cap,
+			 const char *worker_id, const char *agent_type, Interval *lease)
 {
 	static const Oid argtypes[] = {UUIDARRAYOID, INT4ARRAYOID, INT4ARRAYOID,
 		INT8ARRAYOID, TEXTOID, REGROLEOID, TEXTOID, INTERVALOID, INT4OID,
 		INT4ARRAYOID, INT4ARRAYOID, INT4ARRAYOID, TEXTARRAYOID, INT4ARRAYOID,
-	FLOAT8ARRAYOID, TIMESTAMPTZOID};
-	Datum		values[16];
-	char		nulls[16];
+	FLOAT8ARRAYOID, TIMESTAMPTZOID, INT4ARRAYOID, FLOAT8OID};
+	Datum		values[18];
+	char		nulls[18];
 	McLimits	typelimits;
 	bool		limited;
 
@@ -849,24 +879,26 @@ mc_claim_run(McCatalogSession *session, int n, Datum *ids, Datum *limits,
 	values[7] = IntervalPGetDatum(lease);
 	nulls[7] = lease ? ' ' : 'n';
 	values[8] = Int32GetDatum(cap);
+	values[16] = mc_catalog_array(prios, n, INT4OID);
+	values[17] = Float8GetDatum((double) mc_priority_aging_s);
 	/* the scheduler's workers build the ctx when they lock the batch */
 	if (agent_type == NULL && !limited)
 		return mc_catalog_run(MC_PLAN_CLAIM,
 							  CLAIM_SQL(CLAIM_WORKER_RETURNING, "", "", "", "c", ""),
-							  16, argtypes, values, nulls, 0);
+							  18, argtypes, values, nulls, 0);
 	if (agent_type == NULL)
 		return mc_catalog_run(MC_PLAN_CLAIM_LIMITED,
 							  CLAIM_SQL(CLAIM_WORKER_RETURNING, "", CLAIM_SPENT,
 										CLAIM_LIMITED, "l", CLAIM_DEBIT),
-							  16, argtypes, values, nulls, 0);
+							  18, argtypes, values, nulls, 0);
 	if (!limited)
 		return mc_catalog_run(MC_PLAN_CLAIM_AGENT,
 							  CLAIM_SQL("t.*", ", " MC_CTX_COLUMNS("u"), "", "", "c", ""),
-							  16, argtypes, values, nulls, 0);
+							  18, argtypes, values, nulls, 0);
 	return mc_catalog_run(MC_PLAN_CLAIM_AGENT_LIMITED,
 						  CLAIM_SQL("t.*", ", " MC_CTX_COLUMNS("u"), CLAIM_SPENT,
 									CLAIM_LIMITED, "l", CLAIM_DEBIT),
-						  16, argtypes, values, nulls, 0);
+						  18, argtypes, values, nulls, 0);
 }
 
 /*
@@ -953,6 +985,50 @@ release_held(StepWorkflow *sws, int nsw)
 }
 
 /*
+ * cut_passed_over
+ *		After a claim that reached its cap: of the workflows before the
+ *		last one that got some (order[0..last-1]), those that got fewer
+ *		than they asked for were passed over for tasks of a lower rank
+ *		(priorities, mc_claim_run), or had no more; those with more (a held
+ *		task left, or a ready one) are marked cut, to be looked at again,
+ *		so that no ready task is left without its workflow queued.
+ */
+static void
+cut_passed_over(StepWorkflow *sws, int nsw, int *order, int *before,
+				Datum *limits, int last)
+{
+	bool	   *ask = palloc0(sizeof(bool) * Max(nsw, 1));
+	bool		any = false;
+	int			k;
+	int			i;
+
+	for (k = 0; k < last; k++)
+	{
+		StepWorkflow *sw = &sws[order[k]];
+
+		if (sw->claimed - before[k] >= DatumGetInt32(limits[k]))
+			continue;
+		for (i = 0; i < sw->nheld; i++)
+		{
+			if (!sw->held_claimed[i])
+				break;
+		}
+		if (i < sw->nheld)
+			sw->cut = true;
+		else
+			any = ask[order[k]] = true;
+	}
+	if (!any)
+		return;
+	with_ready_tasks(sws, nsw, ask);
+	for (i = 0; i < nsw; i++)
+	{
+		if (ask[i])
+			sws[i].cut = true;
+	}
+}
+
+/*
  * claim_all
  *		Claims, in one statement, up to sw->ask tasks from every workflow
  *		of the step that asks for some, and at most cap in all, and adds
@@ -976,6 +1052,7 @@ claim_all(McCatalogSession *session, McBatch *batch, StepWorkflow *sws, int nsw,
 	Datum	   *limits = palloc(sizeof(Datum) * Max(nsw, 1));
 	Datum	   *afters = palloc(sizeof(Datum) * Max(nsw, 1));
 	Datum	   *bases = palloc(sizeof(Datum) * Max(nsw, 1));
+	Datum	   *prios = palloc(sizeof(Datum) * Max(nsw, 1));
 	Datum	   *hfirsts = palloc(sizeof(Datum) * Max(nsw, 1));
 	Datum	   *hcounts = palloc(sizeof(Datum) * Max(nsw, 1));
 	Datum	   *held = NULL;
@@ -1011,6 +1088,7 @@ claim_all(McCatalogSession *session, McBatch *batch, StepWorkflow *sws, int nsw,
 			limits[n] = Int32GetDatum(sw->ask);
 			afters[n] = Int32GetDatum(sw->after);
 			bases[n] = Int64GetDatum(sw->wf.version);
+			prios[n] = Int32GetDatum(sw->wf.priority);
 			hfirsts[n] = Int32GetDatum(nheld + 1);
 			hcounts[n] = Int32GetDatum(with_held ? sw->nheld : 0);
 			for (k = 0; with_held && k < sw->nheld; k++)
@@ -1021,7 +1099,7 @@ claim_all(McCatalogSession *session, McBatch *batch, StepWorkflow *sws, int nsw,
 	}
 	if (n == 0)
 		return 0;
-	rows = mc_claim_run(session, n, ids, limits, afters, bases, hfirsts,
+	rows = mc_claim_run(session, n, ids, limits, afters, bases, prios, hfirsts,
 						hcounts, held, nheld, cap, batch->worker_id, NULL, NULL);
 
 	/*
@@ -1075,10 +1153,14 @@ claim_all(McCatalogSession *session, McBatch *batch, StepWorkflow *sws, int nsw,
 	/* the cap was reached: from the last workflow that got some, cut */
 	if (rows >= (uint64) cap)
 	{
+		int			last;
+
 		for (k = n - 1; k > 0 && sws[order[k]].claimed == before[k]; k--)
 			;
+		last = k;
 		for (; k < n; k++)
 			sws[order[k]].cut = true;
+		cut_passed_over(sws, nsw, order, before, limits, last);
 	}
 	return (int) rows;
 }

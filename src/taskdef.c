@@ -26,6 +26,7 @@
 #include "utils/numeric.h"
 
 #include "mycelium.h"
+#include "priority.h"
 #include "taskdef.h"
 
 /*
@@ -390,6 +391,15 @@ parse_task(McTaskDef *task, JsonbValue *obj)
 				task_error(task, psprintf("Field \"allow_failure\" must be a boolean, not %s.",
 										  jsonb_type_name(&val)));
 		}
+		else if (strcmp(name, "priority") == 0)
+		{
+			if (val.type != jbvNull)
+			{
+				task->priority = (int32) get_number(task, name, &val, MC_PRIORITY_MIN,
+													MC_PRIORITY_MAX, true);
+				task->has_priority = true;
+			}
+		}
 		else if (strcmp(name, "input") == 0)
 			task->input = to_jsonb_datum(&val);
 		else if (strcmp(name, "metadata") == 0)
@@ -402,7 +412,7 @@ parse_task(McTaskDef *task, JsonbValue *obj)
 		}
 		else
 			task_error(task, psprintf("Unknown field \"%s\"; the fields are task_id, agent_id, agent_type, "
-									  "dependencies, retry_policy, timeout, allow_failure, input and metadata.",
+									  "dependencies, retry_policy, timeout, allow_failure, priority, input and metadata.",
 									  name));
 	}
 

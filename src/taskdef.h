@@ -39,6 +39,8 @@ typedef struct McTaskDef
 	bool		allow_failure;
 	Jsonb	   *input;			/* NULL when absent or JSON null */
 	Jsonb	   *metadata;		/* NULL when absent or JSON null */
+	bool		has_priority;	/* the definition gives a priority ... */
+	int32		priority;		/* ... this one (priority.c) */
 } McTaskDef;
 
 extern McTaskDef *mc_parse_tasks(Jsonb *tasks, int *ntasks);
