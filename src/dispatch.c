@@ -704,7 +704,7 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
 	"    WITH ORDINALITY AS w(id, lim, after, base, hfirst, hcount, prio, ord)" \
 	"), c AS (" \
 	"  SELECT w.id, x.task_no FROM w CROSS JOIN LATERAL (" \
-	"    SELECT y.task_no, y.rank IS NOT NULL AS ready, pg_catalog.floor(" \
+	"    SELECT y.task_no, y.rank, y.rank IS NOT NULL AS ready, pg_catalog.floor(" \
 	"      pg_catalog.date_part('epoch', COALESCE(y.rank, pg_catalog.clock_timestamp() " \
 	"        - pg_catalog.make_interval(secs => w.prio * $18))) / $18) AS lvl " \
 	"    FROM (" \
@@ -720,8 +720,8 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
 	CLAIM_TASKS_OF_W(spent) \
 	"       AND t.own_priority IS NOT NULL " \
 	"     ORDER BY t.ready_rank LIMIT w.lim)) y " \
-	"    ORDER BY 3, 2, 1 LIMIT w.lim) x " \
-	"  ORDER BY x.lvl, w.ord, x.ready, x.task_no " \
+	"    ORDER BY 4, 3, 2, 1 LIMIT w.lim) x " \
+	"  ORDER BY x.lvl, x.ready, x.rank, w.ord, x.task_no " \
 	"  LIMIT $9" \
 	limited \
 	"), u AS (" \
@@ -818,13 +818,15 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
  * Priorities (priority.c): of the candidate tasks, those of the lowest
  * ready_rank are claimed first, compared in whole steps of
  * mycelium.priority_aging (a task held this step ranks as ready now, at
- * its workflow's priority, prios[i]); within a step, in the order the
- * workflows are given, held tasks first, then in task order.  So when the
- * cap is short, a workflow of higher priority (or a task of its own
- * priority) goes first, and otherwise the claims go as they always did: a
- * worker goes on with the workflows it was running.  A workflow's tasks
- * with a priority of their own are found through their own index, so that
- * a claim need not sort all of a large workflow's ready tasks.
+ * its workflow's priority, prios[i]); within a step, held tasks first (a
+ * worker goes on with the workflows it was running), then the ready ones
+ * by ready_rank (first come, first served), then in the order the
+ * workflows are given and in task order.  So when the cap is short, a
+ * workflow of higher priority (or a task of a priority of its own) goes
+ * first.  A workflow's tasks without a priority of their own are taken in
+ * task order (the first lim of them); those with one are found through
+ * their own index, so that a claim need not sort all of a large
+ * workflow's ready tasks.
  */
 uint64
 mc_claim_run(McCatalogSession *session, int n, Datum *ids, Datum *limits,
