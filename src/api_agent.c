@@ -395,15 +395,22 @@ mc_claim_tasks(PG_FUNCTION_ARGS)
 		 */
 		bool		wait = round > 0 && claimed == 0 && !mc_workflows_locked_in_xact();
 
-		/* waiting, it takes the held workflows in their turn */
-		if (wait)
-			nskip = 0;
 		claimed += claim_round(&session, rsinfo, agent_type, worker_id, skip,
 							   &nskip, max_tasks - claimed, lease, wait, &found,
 							   &held);
 		/* nothing at all: is it for want of work, or a wrong agent type? */
 		if (round == 0 && !found)
 			require_external(agent_type);
+
+		/*
+		 * Nothing had, and nothing found past the held workflows: the next
+		 * round looks at them again (and waits for them, if it may).
+		 */
+		if (!found && claimed == 0 && nskip > 0)
+		{
+			nskip = 0;
+			found = true;
+		}
 	}
 
 	/*
