@@ -306,7 +306,7 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 								worker_id, agent_type, lease) : 0;
 
 	/* return the claims, counting each into its workflow */
-	sources = mc_ctx_sources(rows, 17);
+	sources = mc_ctx_sources(rows, 18);
 	k = 0;
 	for (r = 0; r < rows; r++)
 	{
@@ -325,7 +325,7 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 		values[1] = mc_catalog_value(r, 3, &isnull);
 		values[2] = mc_catalog_value(r, 4, &isnull);
 		values[3] = mc_catalog_value(r, 15, &isnull);
-		values[4] = JsonbPGetDatum(mc_ctx_from_row(r, 17, sources, NULL));
+		values[4] = JsonbPGetDatum(mc_ctx_from_row(r, 18, sources, NULL));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 

@@ -747,7 +747,7 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
 	"  u.max_delay, u.exponential_base, COALESCE(u.timeout, 0), u.allow_failure, " \
 	"  COALESCE(e.executor::pg_catalog.oid, 0), u.owner::pg_catalog.oid, " \
 	"  e.output_schema, u.agent_type, u.lease_until, " \
-	"  COALESCE(e.registered_by::pg_catalog.oid, 0) " ctx \
+	"  COALESCE(e.registered_by::pg_catalog.oid, 0), u.own_priority IS NOT NULL " ctx \
 	"FROM u LEFT JOIN mycelium.executors e ON e.agent_type = u.agent_type " \
 	"ORDER BY u.workflow_id, u.task_no"
 
@@ -789,7 +789,7 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
 	"t.workflow_id, t.task_no, t.task_id, t.attempt, " \
 	"t.max_attempts, t.initial_delay, t.max_delay, " \
 	"t.exponential_base, t.timeout, t.allow_failure, " \
-	"t.owner, t.agent_type, t.lease_until"
+	"t.owner, t.agent_type, t.lease_until, t.own_priority"
 
 /*
  * mc_claim_run
@@ -802,7 +802,7 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
  *		task order.  With agent_type NULL it claims tasks that function
  *		executors run (the scheduler); else the tasks of that external
  *		agent type, leased to worker_id for lease (never past the task's
- *		timeout), with their execution context's columns from column 17
+ *		timeout), with their execution context's columns from column 18
  *		(mc_ctx_from_row).  The caller holds the workflows' locks and
  *		counts the claims into them.
  *
@@ -1117,6 +1117,7 @@ claim_all(McCatalogSession *session, McBatch *batch, StepWorkflow *sws, int nsw,
 		pg_uuid_t  *id = DatumGetUUIDP(mc_catalog_value(r, 1, &isnull));
 		Datum		d;
 		StepWorkflow *sw;
+		bool		own_priority;
 
 		while (mc_uuid_cmp(&sws[k].id, id) != 0)
 			k++;
@@ -1140,11 +1141,18 @@ claim_all(McCatalogSession *session, McBatch *batch, StepWorkflow *sws, int nsw,
 		t->output_schema = isnull ? NULL : DatumGetJsonbPCopy(d);
 		t->agent_type = pstrdup(mc_catalog_text(r, 14));
 		t->registered_by = DatumGetObjectId(mc_catalog_value(r, 16, &isnull));
+		own_priority = DatumGetBool(mc_catalog_value(r, 17, &isnull));
 		t->outcome = MC_OUTCOME_NONE;
 		t->execution_ms = -1;
 
 		sw->claimed++;
-		if (!claim_held(sw, t->task_no))
+
+		/*
+		 * The cursor follows the tasks taken in task order; those with a
+		 * priority of their own come through their own index, from
+		 * anywhere in the workflow, and leave it where it is.
+		 */
+		if (!claim_held(sw, t->task_no) && !own_priority)
 			sw->last_claimed = t->task_no;
 		sw->wf.version++;
 		sw->wf.tasks_running++;
