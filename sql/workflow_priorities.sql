@@ -136,9 +136,23 @@ SELECT mycelium.start_from_template('regress_prio_tpl', priority => 7) AS tpl \g
 SELECT priority FROM mycelium.workflow_states WHERE workflow_id = :'tpl';
 SELECT priority FROM mycelium.task_states WHERE workflow_id = :'tpl';
 
--- clean up: nothing of this type left for other tests
+-- an agent type limit that lets fewer start than are claimable keeps the
+-- first by priority
+RESET ROLE;
+SELECT mycelium.register_executor('regress_prio_lim', NULL);
+SELECT mycelium.set_agent_type_limits('regress_prio_lim', max_running => 1);
+SET ROLE regress_alice;
+SELECT count(mycelium.start_workflow(mycelium.create_workflow(
+	jsonb_build_array(mycelium.task('t', 'x', 'regress_prio_lim')),
+	name => 'lim' || p, priority => p))) AS started
+  FROM unnest(ARRAY[0, 10, 5]) p;
+SELECT w.name FROM mycelium.claim_tasks('regress_prio_lim', 'a4', 3) c
+  JOIN mycelium.workflow_states w USING (workflow_id);
+
+-- clean up: nothing of these types left for other tests
 SELECT count(mycelium.cancel_workflow(workflow_id)) >= 0 AS cancelled
   FROM mycelium.workflow_states WHERE status IN ('pending', 'running')
-   AND workflow_id IN (SELECT workflow_id FROM mycelium.task_states WHERE agent_type = 'regress_prio');
+   AND workflow_id IN (SELECT workflow_id FROM mycelium.task_states
+                        WHERE agent_type IN ('regress_prio', 'regress_prio_lim'));
 SELECT mycelium.drop_template('regress_prio_tpl');
 RESET ROLE;

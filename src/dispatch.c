@@ -687,6 +687,9 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
  *		'running' versions, and returns them, followed by the columns ctx
  *		("" or ", " MC_CTX_COLUMNS of the claimed row u); u has the claimed
  *		rows' columns returning, at least those the final select uses.
+ *		CLAIM_TASKS_OF_W: what a ready task t of workflow w must be for
+ *		the claim to take it.  The candidates c keep the columns of their
+ *		order (lvl, ready, rank, ord: see mc_claim_run), for the limits' l.
  */
 #define CLAIM_TASKS_OF_W(spent) \
 	"     WHERE t.workflow_id = w.id AND t.status = 'ready' " \
@@ -703,7 +706,7 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
 	"    pg_catalog.unnest($11::pg_catalog.int4[]), pg_catalog.unnest($17::pg_catalog.int4[])) " \
 	"    WITH ORDINALITY AS w(id, lim, after, base, hfirst, hcount, prio, ord)" \
 	"), c AS (" \
-	"  SELECT w.id, x.task_no FROM w CROSS JOIN LATERAL (" \
+	"  SELECT w.id, x.task_no, x.lvl, x.ready, x.rank, w.ord FROM w CROSS JOIN LATERAL (" \
 	"    SELECT y.task_no, y.rank, y.rank IS NOT NULL AS ready, pg_catalog.floor(" \
 	"      pg_catalog.date_part('epoch', COALESCE(y.rank, pg_catalog.clock_timestamp() " \
 	"        - pg_catalog.make_interval(secs => w.prio * $18))) / $18) AS lvl " \
@@ -757,9 +760,9 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
  *		(agent_limits.c): the candidate tasks c leave out the types that may
  *		start none (so that they do not fill the claim's places and hold
  *		back the other tasks of the workflow); l keeps at most allows[i]
- *		($14) of agent type types[i] ($13), and r takes the claimed tasks
- *		from the tokens of each type's rate (tokens[i], $15, counted at
- *		$16; NULL: none).
+ *		($14) of agent type types[i] ($13), the first in the claim's order
+ *		(priorities), and r takes the claimed tasks from the tokens of each
+ *		type's rate (tokens[i], $15, counted at $16; NULL: none).
  */
 #define CLAIM_SPENT \
 	"       AND NOT EXISTS (SELECT 1 FROM ROWS FROM (pg_catalog.unnest($13::pg_catalog.text[]), " \
@@ -769,7 +772,7 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
 	"), l AS (" \
 	"  SELECT c.id, c.task_no FROM (" \
 	"    SELECT c.id, c.task_no, t.agent_type, pg_catalog.row_number() OVER " \
-	"      (PARTITION BY t.agent_type ORDER BY c.id, c.task_no) AS rn " \
+	"      (PARTITION BY t.agent_type ORDER BY c.lvl, c.ready, c.rank, c.ord, c.task_no) AS rn " \
 	"    FROM c JOIN mycelium.task_states t ON t.workflow_id = c.id AND t.task_no = c.task_no) c " \
 	"  LEFT JOIN ROWS FROM (pg_catalog.unnest($13::pg_catalog.text[]), " \
 	"    pg_catalog.unnest($14::pg_catalog.int4[])) AS k(agent_type, allow) " \
