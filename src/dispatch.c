@@ -1610,6 +1610,7 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 		(mc_worker_slot >= 0 && mc_pool_can_grow());
 	batch->shared = false;
 	batch->owner_capped = false;
+	batch->changed = false;
 
 	/* split the batch: attempts that ran, and claimed tasks still to run */
 	finished = palloc(sizeof(McRunTask) * Max(batch->ntasks, 1));
@@ -1767,6 +1768,7 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 				changed[j++] = &sws[i].wf;
 		}
 		mc_workflows_save(session, changed, j);
+		batch->changed = j > 0;
 	}
 
 	/* before commit, while the workflows' locks are held: see step_record */

@@ -389,6 +389,15 @@ mc_worker_main(Datum main_arg)
 		push_requeued(batch);
 		if (batch->retry_scheduled)
 			mc_wake_launcher();
-		ConditionVariableBroadcast(&mc_shared->progress);
+
+		/*
+		 * Tell waiters (wait_workflow, and idle workers waiting for a place
+		 * to free) that workflows changed; a step that changed none (it
+		 * found only workflows it could not claim from) wakes nobody:
+		 * waking the other idle workers would only have them look again at
+		 * once, and wake this one.
+		 */
+		if (batch->changed)
+			ConditionVariableBroadcast(&mc_shared->progress);
 	}
 }
