@@ -17,9 +17,10 @@
  *
  * Locking is that of every other change: the workflows' rows, in id
  * order, then the tasks'.  A claim passes over workflows another
- * transaction holds, and looks past them.  Each claim starts looking at
- * a random place in workflow id order, so agents serving many workflows
- * seldom wait for each other.  A completion is recorded by
+ * transaction holds, and looks past them.  A claim takes the agent type's
+ * ready tasks in ready_rank order (priorities, priority.c), so the task of
+ * the highest priority, and of those the one ready longest, goes first.
+ * A completion is recorded by
  * mc_record_completions, whose statement the scheduler's workers share
  * (dispatch.c, RECORD_SQL).
  *
@@ -28,7 +29,6 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
-#include "common/pg_prng.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -67,6 +67,9 @@ PG_FUNCTION_INFO_V1(mc_fail_task);
 
 /* most looks again, a millisecond apart, at work others hold (ditto) */
 #define MC_CLAIM_POLLS 100
+
+/* most workflows held by others that one claim remembers to look past */
+#define MC_CLAIM_SKIP 256
 
 /*
  * text_arg
@@ -166,59 +169,26 @@ require_external(const char *agent_type)
 }
 
 /*
- * start_point
- *		Where a claim starts looking for ready tasks in workflow id order: a
- *		random place.  Agents starting at places of their own (a hash of
- *		the worker_id) caught up with each other as they used up the
- *		workflows in front of them, and then queued for the same rows; a
- *		random place spreads them, and serves all workflows alike.
- */
-static void
-start_point(pg_uuid_t *start)
-{
-	uint64		h[2];
-
-	h[0] = pg_prng_uint64(&pg_global_prng_state);
-	h[1] = pg_prng_uint64(&pg_global_prng_state);
-	memcpy(start->data, h, UUID_LEN);
-}
-
-/*
- * uuid_successor
- *		The uuid that follows id, as a 128-bit number (wrapping to zero).
- */
-static void
-uuid_successor(const pg_uuid_t *id, pg_uuid_t *next)
-{
-	int			i;
-
-	*next = *id;
-	for (i = UUID_LEN - 1; i >= 0; i--)
-	{
-		if (++next->data[i] != 0)
-			break;
-	}
-}
-
-/*
  * claim_round
  *		One round of a claim: finds workflows with claimable tasks of the
- *		agent type from *start on, locks them, claims up to
- *		max_tasks from them into the result set, and saves them.  Returns
- *		how many tasks it claimed; *found says whether it found any
- *		candidate (another agent may have taken them meanwhile).  Unless
- *		told to wait, it passes over workflows another transaction has
- *		locked (an agent completing tasks holds its workflow until it
- *		commits), says so in *held, and moves *start past them for the
- *		next round.
+ *		agent type, those of the lowest ready_rank first, locks them, claims
+ *		up to max_tasks from them into the result set, and saves them.
+ *		Returns how many tasks it claimed; *found says whether it found any
+ *		candidate (another agent may have taken them meanwhile).  Workflows
+ *		in skip (nskip of them) are passed over.  Unless told to wait, it
+ *		passes over workflows another transaction has locked (an agent
+ *		completing tasks holds its workflow until it commits), says so in
+ *		*held, and adds them to skip, for the next round to look past them.
  */
 static int
 claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
-			const char *agent_type, const char *worker_id, pg_uuid_t *start,
-			int max_tasks, Interval *lease, bool wait, bool *found, bool *held)
+			const char *agent_type, const char *worker_id, pg_uuid_t *skip,
+			int *nskip, int max_tasks, Interval *lease, bool wait, bool *found,
+			bool *held)
 {
-	static const Oid cargtypes[] = {TEXTOID, UUIDOID, REGROLEOID, BOOLOID, INT4OID};
+	static const Oid cargtypes[] = {TEXTOID, UUIDARRAYOID, REGROLEOID, BOOLOID, INT4OID};
 	Datum		cvalues[5];
+	Datum	   *skipped;
 	uint64		ncand;
 	uint64		rows;
 	uint64		r;
@@ -226,12 +196,12 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 	McWorkflow *wfs;
 	McWorkflow **wfps;
 	bool	   *locked;
-	pg_uuid_t	last;
 	bool		limited = true;
 	Datum	   *dids;
 	Datum	   *limits;
 	Datum	   *afters;
 	Datum	   *bases;
+	Datum	   *prios;
 	int			nids = 0;
 	int			n = 0;
 	int			i;
@@ -239,37 +209,39 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 	McCtxSources *sources;
 
 	/*
-	 * Workflows with ready tasks of this type, from *start on (wrapping
-	 * around), in index order.  The test of the workflow is a subquery, not a join,
-	 * so the plan walks the index and stops at the first claimable rows.
-	 * None unless external agents run the type (tested once; the caller
-	 * says what is wrong when nothing was found).
+	 * Workflows with ready tasks of this type, in ready_rank order
+	 * (task_states_rank_idx).  The test of the workflow is a subquery, not
+	 * a join, so the plan walks the index and stops at the first
+	 * claimable rows.  None unless external agents run the type (tested
+	 * once; the caller says what is wrong when nothing was found).
 	 */
+	skipped = palloc(sizeof(Datum) * Max(*nskip, 1));
+	for (i = 0; i < *nskip; i++)
+		skipped[i] = UUIDPGetDatum(&skip[i]);
 	cvalues[0] = CStringGetTextDatum(agent_type);
-	cvalues[1] = UUIDPGetDatum(start);
+	cvalues[1] = mc_catalog_array(skipped, *nskip, UUIDOID);
 	cvalues[2] = ObjectIdGetDatum(session->caller);
 	cvalues[3] = BoolGetDatum(session->caller_is_admin);
 	cvalues[4] = Int32GetDatum(max_tasks);
-	/* "task_no >= 0" lets it use task_states_claim_idx (10_catalog.sql) */
-#define CLAIMABLE(cmp) \
-	"  (SELECT t.workflow_id FROM mycelium.task_states t " \
-	"   WHERE t.agent_type = $1 AND t.status = 'ready' AND t.task_no >= 0 " \
-	"     AND t.workflow_id " cmp " $2 " \
-	"     AND " MC_TASK_DUE("t") \
-	"     AND (t.owner = $3 OR $4) " \
-	"     AND (SELECT w.status = 'running' AND w.tasks_running < w.max_parallel_tasks " \
-	"          FROM mycelium.workflow_states w WHERE w.workflow_id = t.workflow_id) " \
-	"   ORDER BY t.workflow_id, t.task_no LIMIT $5) "
+	/*
+	 * "task_no >= 0" lets it use task_states_rank_idx (10_catalog.sql);
+	 * the second column says whether the type has limits
+	 */
 	ncand = mc_catalog_run(MC_PLAN_CLAIM_CANDIDATES,
-						   "SELECT c.workflow_id, "
+						   "SELECT t.workflow_id, "
 						   "  (SELECT e.max_running IS NOT NULL OR e.rate IS NOT NULL "
 						   "   FROM mycelium.executors e WHERE e.agent_type = $1) "
-						   "FROM (" CLAIMABLE(">=") "UNION ALL " CLAIMABLE("<") ") c "
-						   "WHERE EXISTS (SELECT 1 FROM mycelium.executors e "
-						   "  WHERE e.agent_type = $1 AND e.executor IS NULL) "
-						   "LIMIT $5",
+						   "FROM mycelium.task_states t "
+						   "WHERE t.agent_type = $1 AND t.status = 'ready' AND t.task_no >= 0 "
+						   "  AND " MC_TASK_DUE("t")
+						   "  AND (t.owner = $3 OR $4) "
+						   "  AND t.workflow_id <> ALL ($2) "
+						   "  AND (SELECT w.status = 'running' AND w.tasks_running < w.max_parallel_tasks "
+						   "       FROM mycelium.workflow_states w WHERE w.workflow_id = t.workflow_id) "
+						   "  AND EXISTS (SELECT 1 FROM mycelium.executors e "
+						   "    WHERE e.agent_type = $1 AND e.executor IS NULL) "
+						   "ORDER BY t.ready_rank LIMIT $5",
 						   5, cargtypes, cvalues, NULL, 0);
-#undef CLAIMABLE
 	*found = ncand > 0;
 
 	/*
@@ -290,15 +262,18 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 	for (r = 0; r < ncand; r++)
 	{
 		bool		isnull;
-		pg_uuid_t  *id = DatumGetUUIDP(mc_catalog_value(r, 1, &isnull));
 
-		/* rows come grouped by workflow: keep each id once */
-		if (nids == 0 || memcmp(&ids[nids - 1], id, sizeof(pg_uuid_t)) != 0)
-			memcpy(&ids[nids++], id, sizeof(pg_uuid_t));
+		memcpy(&ids[nids++], DatumGetUUIDP(mc_catalog_value(r, 1, &isnull)),
+			   sizeof(pg_uuid_t));
 	}
-	if (nids > 0)
-		last = ids[nids - 1];
+	/* in id order, each once: the lock order */
 	qsort(ids, nids, sizeof(pg_uuid_t), mc_uuid_cmp);
+	for (i = 0, k = 0; i < nids; i++)
+	{
+		if (k == 0 || memcmp(&ids[k - 1], &ids[i], sizeof(pg_uuid_t)) != 0)
+			ids[k++] = ids[i];
+	}
+	nids = k;
 
 	/* lock them in id order, then claim what their limits allow */
 	wfs = palloc0(sizeof(McWorkflow) * Max(nids, 1));
@@ -314,9 +289,9 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 	{
 		if (!locked[i])
 		{
-			uuid_successor(&last, start);
+			if (*nskip < MC_CLAIM_SKIP)
+				skip[(*nskip)++] = ids[i];
 			*held = true;
-			break;
 		}
 	}
 
@@ -324,6 +299,7 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 	limits = palloc(sizeof(Datum) * Max(nids, 1));
 	afters = palloc(sizeof(Datum) * Max(nids, 1));
 	bases = palloc(sizeof(Datum) * Max(nids, 1));
+	prios = palloc(sizeof(Datum) * Max(nids, 1));
 	for (i = 0; i < nids; i++)
 	{
 		int			room = wfs[i].max_parallel_tasks - wfs[i].tasks_running;
@@ -334,14 +310,15 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 		limits[n] = Int32GetDatum(Min(room, max_tasks));
 		afters[n] = Int32GetDatum(0);
 		bases[n] = Int64GetDatum(wfs[i].version);
+		prios[n] = Int32GetDatum(wfs[i].priority);
 		n++;
 	}
 	rows = n > 0 ? mc_claim_run(session, n, dids, limits, afters, bases,
-								NULL, NULL, NULL, 0, max_tasks, worker_id,
-								agent_type, lease, limited) : 0;
+								prios, NULL, NULL, NULL, 0, max_tasks,
+								worker_id, agent_type, lease, limited) : 0;
 
 	/* return the claims, counting each into its workflow */
-	sources = mc_ctx_sources(rows, 17);
+	sources = mc_ctx_sources(rows, 18);
 	k = 0;
 	for (r = 0; r < rows; r++)
 	{
@@ -360,7 +337,7 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 		values[1] = mc_catalog_value(r, 3, &isnull);
 		values[2] = mc_catalog_value(r, 4, &isnull);
 		values[3] = mc_catalog_value(r, 15, &isnull);
-		values[4] = JsonbPGetDatum(mc_ctx_from_row(r, 17, sources, NULL));
+		values[4] = JsonbPGetDatum(mc_ctx_from_row(r, 18, sources, NULL));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 
@@ -402,7 +379,8 @@ mc_claim_tasks(PG_FUNCTION_ARGS)
 	char	   *worker_id = mc_worker_id_arg(fcinfo, 1);
 	int32		max_tasks;
 	Interval   *lease;
-	pg_uuid_t	start;
+	pg_uuid_t  *skip;
+	int			nskip = 0;
 	int			claimed = 0;
 	int			round;
 	bool		found = true;
@@ -418,7 +396,7 @@ mc_claim_tasks(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	mc_catalog_open(&session);
-	start_point(&start);
+	skip = palloc(sizeof(pg_uuid_t) * MC_CLAIM_SKIP);
 	for (round = 0; round < MC_CLAIM_ROUNDS && claimed < max_tasks && found; round++)
 	{
 		/*
@@ -429,11 +407,22 @@ mc_claim_tasks(PG_FUNCTION_ARGS)
 		 */
 		bool		wait = round > 0 && claimed == 0 && !mc_workflows_locked_in_xact();
 
-		claimed += claim_round(&session, rsinfo, agent_type, worker_id, &start,
-							   max_tasks - claimed, lease, wait, &found, &held);
+		claimed += claim_round(&session, rsinfo, agent_type, worker_id, skip,
+							   &nskip, max_tasks - claimed, lease, wait, &found,
+							   &held);
 		/* nothing at all: is it for want of work, or a wrong agent type? */
 		if (round == 0 && !found)
 			require_external(agent_type);
+
+		/*
+		 * Nothing had, and nothing found past the held workflows: the next
+		 * round looks at them again (and waits for them, if it may).
+		 */
+		if (!found && claimed == 0 && nskip > 0)
+		{
+			nskip = 0;
+			found = true;
+		}
 	}
 
 	/*
@@ -448,8 +437,14 @@ mc_claim_tasks(PG_FUNCTION_ARGS)
 						 1L, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
-		claimed += claim_round(&session, rsinfo, agent_type, worker_id, &start,
-							   max_tasks, lease, false, &found, &held);
+		claimed += claim_round(&session, rsinfo, agent_type, worker_id, skip,
+							   &nskip, max_tasks, lease, false, &found, &held);
+		/* looked past all the held ones: they may be free now */
+		if (!found && nskip > 0)
+		{
+			nskip = 0;
+			found = held = true;
+		}
 	}
 	mc_catalog_close(&session);
 	return (Datum) 0;

@@ -391,7 +391,7 @@ mc_add_tasks(PG_FUNCTION_ARGS)
 						&deps, &dependents, &nedges);
 	lock_dependencies(&wf, existing, nexisting, deps, nedges);
 
-	mc_insert_tasks(&wf.id, wf.owner, tasks, ntasks, dag, unmet);
+	mc_insert_tasks(&wf.id, wf.owner, tasks, ntasks, dag, unmet, wf.priority);
 	link_dependents(&wf, deps, dependents, nedges);
 	wf.tasks_open += ntasks;
 	record_added(&session, &wf, base, ntasks);

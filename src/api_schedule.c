@@ -324,7 +324,7 @@ mc_run_schedule(PG_FUNCTION_ARGS)
 	 * session, keeping the schedule's row lock.
 	 */
 	mc_catalog_close(&session);
-	id = mc_template_start(template, DatumGetJsonbP(variables), NULL, NULL, 0);
+	id = mc_template_start(template, DatumGetJsonbP(variables), NULL, NULL, 0, 0);
 
 	mc_catalog_open(&session);
 	values[0] = ObjectIdGetDatum(session.caller);

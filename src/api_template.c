@@ -29,6 +29,7 @@
 #include "api_workflow.h"
 #include "catalog.h"
 #include "dag.h"
+#include "priority.h"
 #include "taskdef.h"
 
 PG_FUNCTION_INFO_V1(mc_create_template);
@@ -104,11 +105,12 @@ mc_template_exists(McCatalogSession *session, const char *name)
  *		after the template.  With a caller-chosen id (chosen_id not NULL)
  *		the same call again returns the workflow the first one started,
  *		without starting it again (see mc_workflow_create).  start_at
- *		(0: now) delays the start (mc_workflow_start_at).
+ *		(0: now) delays the start (mc_workflow_start_at).  The workflow
+ *		has priority (priority.c).
  */
 pg_uuid_t *
 mc_template_start(const char *name, Jsonb *variables, Jsonb *metadata,
-				  pg_uuid_t *chosen_id, TimestampTz start_at)
+				  pg_uuid_t *chosen_id, TimestampTz start_at, int32 priority)
 {
 	McCatalogSession session;
 	Datum		tasks;
@@ -140,7 +142,7 @@ mc_template_start(const char *name, Jsonb *variables, Jsonb *metadata,
 
 	id = mc_workflow_create(DatumGetJsonbP(tasks), DatumGetJsonbP(context),
 							variables, max_parallel, cstring_to_text(name),
-							metadata, chosen_id, &created);
+							metadata, chosen_id, priority, &created);
 	if (created)
 		(void) mc_workflow_start_at(id, start_at);
 	return id;
@@ -220,8 +222,9 @@ mc_create_template(PG_FUNCTION_ARGS)
 /*
  * mc_start_from_template
  *		start_from_template(name, variables, metadata, workflow_id,
- *		start_at): creates a workflow from one of the caller's templates and
- *		starts it, now or at start_at; returns its id.
+ *		start_at, priority): creates a workflow of priority from one of the
+ *		caller's templates and starts it, now or at start_at; returns its
+ *		id.
  */
 Datum
 mc_start_from_template(PG_FUNCTION_ARGS)
@@ -229,10 +232,12 @@ mc_start_from_template(PG_FUNCTION_ARGS)
 	char	   *name = mc_text_arg(fcinfo, 0, "template name");
 	Jsonb	   *variables = mc_object_arg(fcinfo, 1, "workflow variables");
 	Jsonb	   *metadata = mc_object_arg(fcinfo, 2, "workflow metadata");
+	int32		priority = mc_priority_arg(fcinfo, 5);
 
 	PG_RETURN_UUID_P(mc_template_start(name, variables, metadata,
 									   PG_ARGISNULL(3) ? NULL : PG_GETARG_UUID_P(3),
-									   PG_ARGISNULL(4) ? 0 : PG_GETARG_TIMESTAMPTZ(4)));
+									   PG_ARGISNULL(4) ? 0 : PG_GETARG_TIMESTAMPTZ(4),
+									   priority));
 }
 
 /*

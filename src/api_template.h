@@ -21,6 +21,6 @@ extern void mc_check_name(const char *name, const char *what);
 extern bool mc_template_exists(McCatalogSession *session, const char *name);
 extern pg_uuid_t *mc_template_start(const char *name, Jsonb *variables,
 									 Jsonb *metadata, pg_uuid_t *chosen_id,
-									 TimestampTz start_at);
+									 TimestampTz start_at, int32 priority);
 
 #endif							/* MC_API_TEMPLATE_H */

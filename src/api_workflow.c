@@ -34,6 +34,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 #include "utils/typcache.h"
 #include "utils/uuid.h"
 
@@ -42,6 +43,7 @@
 #include "dag.h"
 #include "mycelium.h"
 #include "mycelium_errcodes.h"
+#include "priority.h"
 #include "signals.h"
 #include "state.h"
 #include "taskdef.h"
@@ -60,6 +62,7 @@ typedef enum TaskColumn
 	TC_OWNER, TC_STATUS, TC_ATTEMPT, TC_DEPS_PENDING, TC_DEPENDENCIES,
 	TC_DEPENDENTS, TC_MAX_ATTEMPTS, TC_INITIAL_DELAY, TC_MAX_DELAY,
 	TC_EXPONENTIAL_BASE, TC_TIMEOUT, TC_ALLOW_FAILURE, TC_INPUT, TC_METADATA,
+	TC_PRIORITY, TC_OWN_PRIORITY, TC_READY_RANK,
 	TC_NUM
 } TaskColumn;
 
@@ -67,7 +70,8 @@ static const char *const task_column_names[TC_NUM] = {
 	"workflow_id", "task_no", "task_id", "agent_id", "agent_type",
 	"owner", "status", "attempt", "deps_pending", "dependencies",
 	"dependents", "max_attempts", "initial_delay", "max_delay",
-	"exponential_base", "timeout", "allow_failure", "input", "metadata"
+	"exponential_base", "timeout", "allow_failure", "input", "metadata",
+	"priority", "own_priority", "ready_rank"
 };
 
 /*
@@ -219,14 +223,18 @@ int4_array(const int32 *elems, int n)
 /*
  * task_row
  *		The task_states row of a task, as a composite datum; unmet is the
- *		number of its dependencies not yet satisfied.
+ *		number of its dependencies not yet satisfied.  A task ready at once
+ *		ranks from now, at its priority (its own, or the workflow's,
+ *		priority); now is when the rows are made.
  */
 static Datum
 task_row(TupleDesc desc, const int *attno, Datum *values, bool *nulls,
 		 pg_uuid_t *id, Oid owner, Datum pending, Datum ready,
-		 McTaskDef *task, McDag *dag, int32 unmet)
+		 McTaskDef *task, McDag *dag, int32 unmet, int32 priority,
+		 TimestampTz now)
 {
 	int			no = dag->base + task->index + 1;
+	int32		effective = task->has_priority ? task->priority : priority;
 	int			first = dag->dependents_start[task->index];
 	int			ndependents = dag->dependents_start[task->index + 1] - first;
 	HeapTuple	tup;
@@ -256,6 +264,12 @@ task_row(TupleDesc desc, const int *attno, Datum *values, bool *nulls,
 	SET(TC_ALLOW_FAILURE, BoolGetDatum(task->allow_failure));
 	SET_OR_NULL(TC_INPUT, PointerGetDatum(task->input));
 	SET_OR_NULL(TC_METADATA, PointerGetDatum(task->metadata));
+	SET(TC_PRIORITY, Int32GetDatum(effective));
+	if (task->has_priority)
+		SET(TC_OWN_PRIORITY, Int32GetDatum(task->priority));
+	if (unmet == 0)
+		SET(TC_READY_RANK,
+			TimestampTzGetDatum(now - (TimestampTz) effective * mc_priority_aging_s * USECS_PER_SEC));
 #undef SET
 #undef SET_OR_NULL
 
@@ -269,12 +283,14 @@ task_row(TupleDesc desc, const int *attno, Datum *values, bool *nulls,
  *		(numbered after dag->base), MC_INSERT_CHUNK rows per statement,
  *		each chunk built in a memory context reset after it.  unmet[i] is
  *		how many dependencies of task i are not yet satisfied (NULL: all of
- *		them).  Runs inside the catalog session.
+ *		them).  priority is the workflow's, for the tasks without their own.
+ *		Runs inside the catalog session.
  */
 void
 mc_insert_tasks(pg_uuid_t *id, Oid owner, McTaskDef *tasks, int ntasks,
-				McDag *dag, const int32 *unmet)
+				McDag *dag, const int32 *unmet, int32 priority)
 {
+	TimestampTz now = GetCurrentTimestamp();
 	Oid			rowtype = get_rel_type_id(mc_catalog_relid("task_states"));
 	Oid			arraytype = get_array_type(rowtype);
 	TupleDesc	desc = lookup_rowtype_tupdesc_copy(rowtype, -1);
@@ -316,7 +332,8 @@ mc_insert_tasks(pg_uuid_t *id, Oid owner, McTaskDef *tasks, int ntasks,
 			memset(nulls, true, sizeof(bool) * desc->natts);
 			rows[i] = task_row(desc, attno, values, nulls, id, owner,
 							   pending, ready, &tasks[start + i], dag,
-							   unmet ? unmet[start + i] : tasks[start + i].ndeps);
+							   unmet ? unmet[start + i] : tasks[start + i].ndeps,
+							   priority, now);
 		}
 		arg = mc_catalog_array(rows, n, rowtype);
 		rc = SPI_execute_with_args("WITH t AS ("
@@ -417,12 +434,12 @@ definition_hash(Jsonb *tasks, Jsonb *context, Jsonb *variables,
 static bool
 insert_workflow(McCatalogSession *session, pg_uuid_t *id, text *name,
 				Jsonb *context, Jsonb *variables, Jsonb *metadata,
-				bytea *hash, int32 max_parallel, int ntasks)
+				bytea *hash, int32 max_parallel, int ntasks, int32 priority)
 {
 	static const Oid argtypes[] = {UUIDOID, TEXTOID, REGROLEOID, JSONBOID,
-		JSONBOID, INT4OID, INT4OID, JSONBOID, BYTEAOID};
-	Datum		values[9];
-	char		nulls[9];
+		JSONBOID, INT4OID, INT4OID, JSONBOID, BYTEAOID, INT4OID};
+	Datum		values[10];
+	char		nulls[10];
 	McWorkflow	wf;
 
 	memset(nulls, ' ', sizeof(nulls));
@@ -439,14 +456,15 @@ insert_workflow(McCatalogSession *session, pg_uuid_t *id, text *name,
 	values[8] = PointerGetDatum(hash);
 	if (hash == NULL)
 		nulls[8] = 'n';
+	values[9] = Int32GetDatum(priority);
 	if (mc_catalog_run(MC_PLAN_WORKFLOW_INSERT,
 					   "INSERT INTO mycelium.workflow_states "
 					   "(workflow_id, name, owner, context, variables, "
 					   " max_parallel_tasks, task_count, tasks_open, metadata, "
-					   " definition_hash) "
-					   "VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9) "
+					   " definition_hash, priority) "
+					   "VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10) "
 					   "ON CONFLICT (workflow_id) DO NOTHING",
-					   9, argtypes, values, nulls, 0) == 0)
+					   10, argtypes, values, nulls, 0) == 0)
 		return false;
 
 	memset(&wf, 0, sizeof(wf));
@@ -541,11 +559,17 @@ new_workflow_id(void)
  * the caller has a workflow of that id and the same definition (compared
  * by definition_hash) it is returned, unchanged, and *created set to
  * false; another definition or another role's workflow is an error.
+ *
+ * The workflow's priority is not part of the definition, nor of its hash:
+ * it says when the tasks run, not what they do, and set_workflow_priority
+ * changes it afterwards, so a creation repeated with another priority
+ * returns the workflow as it is (its priority unchanged).  A task's own
+ * priority is part of the tasks, and so of the hash.
  */
 pg_uuid_t *
 mc_workflow_create(Jsonb *tasks_arg, Jsonb *context, Jsonb *variables,
 				   int32 max_parallel, text *name, Jsonb *metadata,
-				   pg_uuid_t *chosen_id, bool *created)
+				   pg_uuid_t *chosen_id, int32 priority, bool *created)
 {
 	McCatalogSession session;
 	MemoryContext cxt;
@@ -559,6 +583,7 @@ mc_workflow_create(Jsonb *tasks_arg, Jsonb *context, Jsonb *variables,
 	bool		inserted;
 
 	mc_check_max_parallel(max_parallel);
+	mc_check_priority(priority, "priority");
 	if (name != NULL)
 	{
 		char	   *problem;
@@ -600,13 +625,14 @@ mc_workflow_create(Jsonb *tasks_arg, Jsonb *context, Jsonb *variables,
 	for (;;)
 	{
 		inserted = insert_workflow(&session, id, name, context, variables,
-								   metadata, hash, max_parallel, ntasks);
+								   metadata, hash, max_parallel, ntasks,
+								   priority);
 		if (inserted || check_existing_workflow(&session, id, hash))
 			break;
 		CHECK_FOR_INTERRUPTS();
 	}
 	if (inserted)
-		mc_insert_tasks(id, session.caller, tasks, ntasks, dag, NULL);
+		mc_insert_tasks(id, session.caller, tasks, ntasks, dag, NULL, priority);
 	mc_catalog_close(&session);
 
 	MemoryContextSwitchTo(old);
@@ -634,9 +660,10 @@ mc_check_max_parallel(int32 max_parallel)
 /*
  * mc_create_workflow
  *		create_workflow(tasks, context, variables, max_parallel_tasks, name,
- *		metadata, workflow_id): validates the whole definition, then stores
- *		it as a pending workflow and returns its id (or, for a workflow_id
- *		given again with the same definition, returns the existing one).
+ *		metadata, workflow_id, priority): validates the whole definition,
+ *		then stores it as a pending workflow and returns its id (or, for a
+ *		workflow_id given again with the same definition, returns the
+ *		existing one).
  */
 Datum
 mc_create_workflow(PG_FUNCTION_ARGS)
@@ -655,6 +682,7 @@ mc_create_workflow(PG_FUNCTION_ARGS)
 										PG_ARGISNULL(4) ? NULL : PG_GETARG_TEXT_PP(4),
 										metadata,
 										PG_ARGISNULL(6) ? NULL : PG_GETARG_UUID_P(6),
+										mc_priority_arg(fcinfo, 7),
 										NULL));
 }
 

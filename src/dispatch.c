@@ -45,6 +45,7 @@
 #include "mycelium_errcodes.h"
 #include "retry.h"
 #include "observe.h"
+#include "priority.h"
 #include "state.h"
 #include "watchdog.h"
 
@@ -79,6 +80,8 @@ typedef struct StepWorkflow
 	int			mine;			/* its tasks the batch held before the step */
 	int			others_used;	/* its running slots but this worker's */
 } StepWorkflow;
+
+static void with_ready_tasks(StepWorkflow *sws, int nsw, bool *ask);
 
 /* most workflows a batch keeps a claim cursor for (see claim_cursor_get) */
 #define MC_CLAIM_CURSORS 10000
@@ -332,7 +335,9 @@ find_step_workflow(StepWorkflow *sws, int nsw, pg_uuid_t *id)
 	"  UPDATE mycelium.task_states t SET deps_pending = t.deps_pending - r.k, " \
 	"    status = CASE WHEN t.deps_pending = r.k AND t.status = 'pending' " \
 	"      AND NOT ($7 AND t.run_after IS NULL AND " MC_FUNCTION_TASK("t") ") " \
-	"      THEN 'ready'::mycelium.task_status ELSE t.status END " \
+	"      THEN 'ready'::mycelium.task_status ELSE t.status END, " \
+	"    ready_rank = CASE WHEN t.deps_pending = r.k AND t.status = 'pending' " \
+	"      THEN " MC_READY_RANK("t") " ELSE t.ready_rank END " \
 	"  FROM r WHERE t.workflow_id = r.workflow_id AND t.task_no = r.task_no " \
 	"  RETURNING t.workflow_id, t.task_no, t.status = 'ready' AS ready, " \
 	"    " MC_EXTERNAL_READY_TYPE("t") " AS external_type, " \
@@ -685,27 +690,44 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
  *		'running' versions, and returns them, followed by the columns ctx
  *		("" or ", " MC_CTX_COLUMNS of the claimed row u); u has the claimed
  *		rows' columns returning, at least those the final select uses.
+ *		CLAIM_TASKS_OF_W: what a ready task t of workflow w must be for
+ *		the claim to take it.  The candidates c keep the columns of their
+ *		order (lvl, ready, rank, ord: see mc_claim_run), for the limits' l.
  */
+#define CLAIM_TASKS_OF_W(spent) \
+	"     WHERE t.workflow_id = w.id AND t.status = 'ready' " \
+	"       AND " MC_TASK_DUE("t") \
+	spent \
+	"       AND CASE WHEN $7::pg_catalog.text IS NULL THEN " \
+	"         " MC_FUNCTION_TASK("t") \
+	"         ELSE t.agent_type = $7 END "
 #define CLAIM_SQL(returning, ctx, spent, limited, source, debit) \
 	"WITH w AS (" \
 	"  SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), " \
 	"    pg_catalog.unnest($2::pg_catalog.int4[]), pg_catalog.unnest($3::pg_catalog.int4[]), " \
 	"    pg_catalog.unnest($4::pg_catalog.int8[]), pg_catalog.unnest($10::pg_catalog.int4[]), " \
-	"    pg_catalog.unnest($11::pg_catalog.int4[])) AS w(id, lim, after, base, hfirst, hcount)" \
+	"    pg_catalog.unnest($11::pg_catalog.int4[]), pg_catalog.unnest($17::pg_catalog.int4[])) " \
+	"    WITH ORDINALITY AS w(id, lim, after, base, hfirst, hcount, prio, ord)" \
 	"), c AS (" \
-	"  SELECT w.id, x.task_no FROM w CROSS JOIN LATERAL (" \
-	"    (SELECT ($12::pg_catalog.int4[])[i] AS task_no " \
+	"  SELECT w.id, x.task_no, x.lvl, x.ready, x.rank, w.ord FROM w CROSS JOIN LATERAL (" \
+	"    SELECT y.task_no, y.rank, y.rank IS NOT NULL AS ready, pg_catalog.floor(" \
+	"      pg_catalog.date_part('epoch', COALESCE(y.rank, pg_catalog.clock_timestamp() " \
+	"        - pg_catalog.make_interval(secs => w.prio * $18))) / $18) AS lvl " \
+	"    FROM (" \
+	"    (SELECT ($12::pg_catalog.int4[])[i] AS task_no, NULL::pg_catalog.timestamptz AS rank " \
 	"     FROM pg_catalog.generate_series(w.hfirst, w.hfirst + w.hcount - 1) AS i) " \
 	"    UNION ALL " \
-	"    (SELECT t.task_no FROM mycelium.task_states t " \
-	"     WHERE t.workflow_id = w.id AND t.status = 'ready' AND t.task_no > w.after " \
-	"       AND " MC_TASK_DUE("t") \
-	spent \
-	"       AND CASE WHEN $7::pg_catalog.text IS NULL THEN " \
-	"         " MC_FUNCTION_TASK("t") \
-	"         ELSE t.agent_type = $7 END " \
+	"    (SELECT t.task_no, t.ready_rank FROM mycelium.task_states t " \
+	CLAIM_TASKS_OF_W(spent) \
+	"       AND t.task_no > w.after AND t.own_priority IS NULL " \
 	"     ORDER BY t.task_no LIMIT w.lim) " \
-	"    LIMIT w.lim) x " \
+	"    UNION ALL " \
+	"    (SELECT t.task_no, t.ready_rank FROM mycelium.task_states t " \
+	CLAIM_TASKS_OF_W(spent) \
+	"       AND t.own_priority IS NOT NULL " \
+	"     ORDER BY t.ready_rank LIMIT w.lim)) y " \
+	"    ORDER BY 4, 3, 2, 1 LIMIT w.lim) x " \
+	"  ORDER BY x.lvl, x.ready, x.rank, w.ord, x.task_no " \
 	"  LIMIT $9" \
 	limited \
 	"), u AS (" \
@@ -731,7 +753,7 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
 	"  u.max_delay, u.exponential_base, COALESCE(u.timeout, 0), u.allow_failure, " \
 	"  COALESCE(e.executor::pg_catalog.oid, 0), u.owner::pg_catalog.oid, " \
 	"  e.output_schema, u.agent_type, u.lease_until, " \
-	"  COALESCE(e.registered_by::pg_catalog.oid, 0) " ctx \
+	"  COALESCE(e.registered_by::pg_catalog.oid, 0), u.own_priority IS NOT NULL " ctx \
 	"FROM u LEFT JOIN mycelium.executors e ON e.agent_type = u.agent_type " \
 	"ORDER BY u.workflow_id, u.task_no"
 
@@ -741,9 +763,9 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
  *		(agent_limits.c): the candidate tasks c leave out the types that may
  *		start none (so that they do not fill the claim's places and hold
  *		back the other tasks of the workflow); l keeps at most allows[i]
- *		($14) of agent type types[i] ($13), and r takes the claimed tasks
- *		from the tokens of each type's rate (tokens[i], $15, counted at
- *		$16; NULL: none).
+ *		($14) of agent type types[i] ($13), the first in the claim's order
+ *		(priorities), and r takes the claimed tasks from the tokens of each
+ *		type's rate (tokens[i], $15, counted at $16; NULL: none).
  */
 #define CLAIM_SPENT \
 	"       AND NOT EXISTS (SELECT 1 FROM ROWS FROM (pg_catalog.unnest($13::pg_catalog.text[]), " \
@@ -753,7 +775,7 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
 	"), l AS (" \
 	"  SELECT c.id, c.task_no FROM (" \
 	"    SELECT c.id, c.task_no, t.agent_type, pg_catalog.row_number() OVER " \
-	"      (PARTITION BY t.agent_type ORDER BY c.id, c.task_no) AS rn " \
+	"      (PARTITION BY t.agent_type ORDER BY c.lvl, c.ready, c.rank, c.ord, c.task_no) AS rn " \
 	"    FROM c JOIN mycelium.task_states t ON t.workflow_id = c.id AND t.task_no = c.task_no) c " \
 	"  LEFT JOIN ROWS FROM (pg_catalog.unnest($13::pg_catalog.text[]), " \
 	"    pg_catalog.unnest($14::pg_catalog.int4[])) AS k(agent_type, allow) " \
@@ -773,7 +795,7 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
 	"t.workflow_id, t.task_no, t.task_id, t.attempt, " \
 	"t.max_attempts, t.initial_delay, t.max_delay, " \
 	"t.exponential_base, t.timeout, t.allow_failure, " \
-	"t.owner, t.agent_type, t.lease_until"
+	"t.owner, t.agent_type, t.lease_until, t.own_priority"
 
 /*
  * mc_claim_run
@@ -786,7 +808,7 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
  *		task order.  With agent_type NULL it claims tasks that function
  *		executors run (the scheduler); else the tasks of that external
  *		agent type, leased to worker_id for lease (never past the task's
- *		timeout), with their execution context's columns from column 17
+ *		timeout), with their execution context's columns from column 18
  *		(mc_ctx_from_row).  The caller holds the workflows' locks and
  *		counts the claims into them.
  *
@@ -800,19 +822,33 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
  * hcounts[i] of them for workflow i, in task order from held[hfirsts[i]]
  * (from 1), claimed before any ready task of the workflow.  hfirsts NULL:
  * none.
+ *
+ * Priorities (priority.c): of the candidate tasks, those of the lowest
+ * ready_rank are claimed first, compared in whole steps of
+ * mycelium.priority_aging (a task held this step ranks as ready now, at
+ * its workflow's priority, prios[i]); within a step, held tasks first (a
+ * worker goes on with the workflows it was running), then the ready ones
+ * by ready_rank (first come, first served), then in the order the
+ * workflows are given and in task order.  So when the cap is short, a
+ * workflow of higher priority (or a task of a priority of its own) goes
+ * first.  A workflow's tasks without a priority of their own are taken in
+ * task order (the first lim of them); those with one are found through
+ * their own index, so that a claim need not sort all of a large
+ * workflow's ready tasks.
  */
 uint64
 mc_claim_run(McCatalogSession *session, int n, Datum *ids, Datum *limits,
-			 Datum *afters, Datum *bases, Datum *hfirsts, Datum *hcounts,
-			 Datum *held, int nheld, int cap, const char *worker_id,
-			 const char *agent_type, Interval *lease, bool maybe_limited)
+			 Datum *afters, Datum *bases, Datum *prios, Datum *hfirsts,
+			 Datum *hcounts, Datum *held, int nheld, int cap,
+			 const char *worker_id, const char *agent_type, Interval *lease,
+			 bool maybe_limited)
 {
 	static const Oid argtypes[] = {UUIDARRAYOID, INT4ARRAYOID, INT4ARRAYOID,
 		INT8ARRAYOID, TEXTOID, REGROLEOID, TEXTOID, INTERVALOID, INT4OID,
 		INT4ARRAYOID, INT4ARRAYOID, INT4ARRAYOID, TEXTARRAYOID, INT4ARRAYOID,
-	FLOAT8ARRAYOID, TIMESTAMPTZOID};
-	Datum		values[16];
-	char		nulls[16];
+	FLOAT8ARRAYOID, TIMESTAMPTZOID, INT4ARRAYOID, FLOAT8OID};
+	Datum		values[18];
+	char		nulls[18];
 	McLimits	typelimits;
 	bool		limited;
 
@@ -854,24 +890,26 @@ mc_claim_run(McCatalogSession *session, int n, Datum *ids, Datum *limits,
 	values[7] = IntervalPGetDatum(lease);
 	nulls[7] = lease ? ' ' : 'n';
 	values[8] = Int32GetDatum(cap);
+	values[16] = mc_catalog_array(prios, n, INT4OID);
+	values[17] = Float8GetDatum((double) mc_priority_aging_s);
 	/* the scheduler's workers build the ctx when they lock the batch */
 	if (agent_type == NULL && !limited)
 		return mc_catalog_run(MC_PLAN_CLAIM,
 							  CLAIM_SQL(CLAIM_WORKER_RETURNING, "", "", "", "c", ""),
-							  16, argtypes, values, nulls, 0);
+							  18, argtypes, values, nulls, 0);
 	if (agent_type == NULL)
 		return mc_catalog_run(MC_PLAN_CLAIM_LIMITED,
 							  CLAIM_SQL(CLAIM_WORKER_RETURNING, "", CLAIM_SPENT,
 										CLAIM_LIMITED, "l", CLAIM_DEBIT),
-							  16, argtypes, values, nulls, 0);
+							  18, argtypes, values, nulls, 0);
 	if (!limited)
 		return mc_catalog_run(MC_PLAN_CLAIM_AGENT,
 							  CLAIM_SQL("t.*", ", " MC_CTX_COLUMNS("u"), "", "", "c", ""),
-							  16, argtypes, values, nulls, 0);
+							  18, argtypes, values, nulls, 0);
 	return mc_catalog_run(MC_PLAN_CLAIM_AGENT_LIMITED,
 						  CLAIM_SQL("t.*", ", " MC_CTX_COLUMNS("u"), CLAIM_SPENT,
 									CLAIM_LIMITED, "l", CLAIM_DEBIT),
-						  16, argtypes, values, nulls, 0);
+						  18, argtypes, values, nulls, 0);
 }
 
 /*
@@ -958,6 +996,50 @@ release_held(StepWorkflow *sws, int nsw)
 }
 
 /*
+ * cut_passed_over
+ *		After a claim that reached its cap: of the workflows before the
+ *		last one that got some (order[0..last-1]), those that got fewer
+ *		than they asked for were passed over for tasks of a lower rank
+ *		(priorities, mc_claim_run), or had no more; those with more (a held
+ *		task left, or a ready one) are marked cut, to be looked at again,
+ *		so that no ready task is left without its workflow queued.
+ */
+static void
+cut_passed_over(StepWorkflow *sws, int nsw, int *order, int *before,
+				Datum *limits, int last)
+{
+	bool	   *ask = palloc0(sizeof(bool) * Max(nsw, 1));
+	bool		any = false;
+	int			k;
+	int			i;
+
+	for (k = 0; k < last; k++)
+	{
+		StepWorkflow *sw = &sws[order[k]];
+
+		if (sw->claimed - before[k] >= DatumGetInt32(limits[k]))
+			continue;
+		for (i = 0; i < sw->nheld; i++)
+		{
+			if (!sw->held_claimed[i])
+				break;
+		}
+		if (i < sw->nheld)
+			sw->cut = true;
+		else
+			any = ask[order[k]] = true;
+	}
+	if (!any)
+		return;
+	with_ready_tasks(sws, nsw, ask);
+	for (i = 0; i < nsw; i++)
+	{
+		if (ask[i])
+			sws[i].cut = true;
+	}
+}
+
+/*
  * claim_all
  *		Claims, in one statement, up to sw->ask tasks from every workflow
  *		of the step that asks for some, and at most cap in all, and adds
@@ -981,6 +1063,7 @@ claim_all(McCatalogSession *session, McBatch *batch, StepWorkflow *sws, int nsw,
 	Datum	   *limits = palloc(sizeof(Datum) * Max(nsw, 1));
 	Datum	   *afters = palloc(sizeof(Datum) * Max(nsw, 1));
 	Datum	   *bases = palloc(sizeof(Datum) * Max(nsw, 1));
+	Datum	   *prios = palloc(sizeof(Datum) * Max(nsw, 1));
 	Datum	   *hfirsts = palloc(sizeof(Datum) * Max(nsw, 1));
 	Datum	   *hcounts = palloc(sizeof(Datum) * Max(nsw, 1));
 	Datum	   *held = NULL;
@@ -1016,6 +1099,7 @@ claim_all(McCatalogSession *session, McBatch *batch, StepWorkflow *sws, int nsw,
 			limits[n] = Int32GetDatum(sw->ask);
 			afters[n] = Int32GetDatum(sw->after);
 			bases[n] = Int64GetDatum(sw->wf.version);
+			prios[n] = Int32GetDatum(sw->wf.priority);
 			hfirsts[n] = Int32GetDatum(nheld + 1);
 			hcounts[n] = Int32GetDatum(with_held ? sw->nheld : 0);
 			for (k = 0; with_held && k < sw->nheld; k++)
@@ -1026,7 +1110,7 @@ claim_all(McCatalogSession *session, McBatch *batch, StepWorkflow *sws, int nsw,
 	}
 	if (n == 0)
 		return 0;
-	rows = mc_claim_run(session, n, ids, limits, afters, bases, hfirsts,
+	rows = mc_claim_run(session, n, ids, limits, afters, bases, prios, hfirsts,
 						hcounts, held, nheld, cap, batch->worker_id, NULL, NULL,
 						true);
 
@@ -1043,6 +1127,7 @@ claim_all(McCatalogSession *session, McBatch *batch, StepWorkflow *sws, int nsw,
 		pg_uuid_t  *id = DatumGetUUIDP(mc_catalog_value(r, 1, &isnull));
 		Datum		d;
 		StepWorkflow *sw;
+		bool		own_priority;
 
 		while (mc_uuid_cmp(&sws[k].id, id) != 0)
 			k++;
@@ -1066,11 +1151,18 @@ claim_all(McCatalogSession *session, McBatch *batch, StepWorkflow *sws, int nsw,
 		t->output_schema = isnull ? NULL : DatumGetJsonbPCopy(d);
 		t->agent_type = pstrdup(mc_catalog_text(r, 14));
 		t->registered_by = DatumGetObjectId(mc_catalog_value(r, 16, &isnull));
+		own_priority = DatumGetBool(mc_catalog_value(r, 17, &isnull));
 		t->outcome = MC_OUTCOME_NONE;
 		t->execution_ms = -1;
 
 		sw->claimed++;
-		if (!claim_held(sw, t->task_no))
+
+		/*
+		 * The cursor follows the tasks taken in task order; those with a
+		 * priority of their own come through their own index, from
+		 * anywhere in the workflow, and leave it where it is.
+		 */
+		if (!claim_held(sw, t->task_no) && !own_priority)
 			sw->last_claimed = t->task_no;
 		sw->wf.version++;
 		sw->wf.tasks_running++;
@@ -1081,10 +1173,14 @@ claim_all(McCatalogSession *session, McBatch *batch, StepWorkflow *sws, int nsw,
 	/* the cap was reached: from the last workflow that got some, cut */
 	if (rows >= (uint64) cap)
 	{
+		int			last;
+
 		for (k = n - 1; k > 0 && sws[order[k]].claimed == before[k]; k--)
 			;
+		last = k;
 		for (; k < n; k++)
 			sws[order[k]].cut = true;
+		cut_passed_over(sws, nsw, order, before, limits, last);
 	}
 	return (int) rows;
 }

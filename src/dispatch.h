@@ -77,9 +77,9 @@ extern uint64 mc_record_completions(McCatalogSession *session, int n,
 									Datum *versions, const char *event);
 extern uint64 mc_claim_run(McCatalogSession *session, int n, Datum *ids,
 						   Datum *limits, Datum *afters, Datum *bases,
-						   Datum *hfirsts, Datum *hcounts, Datum *held,
-						   int nheld, int cap, const char *worker_id,
-						   const char *agent_type, Interval *lease,
-						   bool maybe_limited);
+						   Datum *prios, Datum *hfirsts, Datum *hcounts,
+						   Datum *held, int nheld, int cap,
+						   const char *worker_id, const char *agent_type,
+						   Interval *lease, bool maybe_limited);
 
 #endif							/* MC_DISPATCH_H */

@@ -61,6 +61,9 @@ int			mc_batch_size = 256;
 /* longest a worker runs attempts before recording them, ms */
 int			mc_batch_time_ms = 20;
 
+/* how long a ready task waits to gain one point of priority, s (priority.c) */
+int			mc_priority_aging_s = 60;
+
 /* how long an interrupted executor may go on before its worker is terminated, ms */
 int			mc_terminate_grace_ms = 5000;
 
@@ -153,6 +156,14 @@ _PG_init(void)
 							&mc_terminate_grace_ms,
 							5000, 0, 3600 * 1000,
 							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("mycelium.priority_aging",
+							"How long a ready task waits to gain one point of priority.",
+							"Ready tasks start in order of priority and time ready: a task of priority p ranks as though it had waited p times this longer, so none is overtaken by a task that became ready more than this times the difference of their priorities after it.",
+							&mc_priority_aging_s,
+							60, 1, 24 * 3600,
+							PGC_SIGHUP, GUC_UNIT_S,
 							NULL, NULL, NULL);
 
 	/* the scheduler's settings exist only where it can run */

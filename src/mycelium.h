@@ -32,6 +32,7 @@ extern int	mc_worker_idle_timeout_ms;
 extern int	mc_batch_size;
 extern int	mc_batch_time_ms;
 extern int	mc_terminate_grace_ms;
+extern int	mc_priority_aging_s;
 extern char *mc_database;
 
 /* task status, in the order of the SQL enum mycelium.task_status */

@@ -28,6 +28,7 @@
 #include "jsonb_push.h"
 #include "mycelium_errcodes.h"
 #include "observe.h"
+#include "priority.h"
 #include "shmem.h"
 #include "state.h"
 
@@ -171,6 +172,7 @@ read_workflow(uint64 row, pg_uuid_t *id, McWorkflow *wf)
 	wf->error = mc_catalog_text(row, 6);
 	wf->max_parallel_tasks = DatumGetInt32(mc_catalog_value(row, 7, &isnull));
 	wf->error_type = mc_catalog_text(row, 9);
+	wf->priority = DatumGetInt32(mc_catalog_value(row, 10, &isnull));
 	wf->changed = false;
 	wf->status_set = false;
 }
@@ -179,7 +181,7 @@ read_workflow(uint64 row, pg_uuid_t *id, McWorkflow *wf)
 #define WORKFLOW_SELECT \
 	"SELECT owner::pg_catalog.oid, status::pg_catalog.text, version, " \
 	"tasks_open, tasks_running, error, max_parallel_tasks, workflow_id, " \
-	"error_detail->>'error_type' "
+	"error_detail->>'error_type', priority "
 #define WORKFLOW_COLUMNS WORKFLOW_SELECT "FROM mycelium.workflow_states "
 #define WORKFLOW_LOCK_COLUMNS WORKFLOW_COLUMNS "WHERE workflow_id = $1 "
 
@@ -748,7 +750,9 @@ release_dependents(McWorkflow *wf, McTask *task)
 	n = mc_catalog_run(MC_PLAN_RELEASE_DEPENDENTS,
 					   "UPDATE mycelium.task_states t SET deps_pending = deps_pending - 1, "
 					   "status = CASE WHEN deps_pending = 1 AND status = 'pending' "
-					   "  THEN 'ready'::mycelium.task_status ELSE status END "
+					   "  THEN 'ready'::mycelium.task_status ELSE status END, "
+					   "ready_rank = CASE WHEN deps_pending = 1 AND status = 'pending' "
+					   "  THEN " MC_READY_RANK("t") " ELSE ready_rank END "
 					   "WHERE workflow_id = $1 AND task_no = ANY ($2) "
 					   "RETURNING " MC_EXTERNAL_READY_TYPE("t"),
 					   2, argtypes, values, NULL, 0);
@@ -899,7 +903,9 @@ mc_task_retry(McCatalogSession *session, McWorkflow *wf, McTask *task,
 				   "attempt = t.attempt - $5, "
 				   "result = NULL, worker_id = NULL, lease_until = NULL, "
 				   "run_after = CASE WHEN $3 > 0 THEN pg_catalog.clock_timestamp() "
-				   "  + pg_catalog.make_interval(secs => $3) END "
+				   "  + pg_catalog.make_interval(secs => $3) END, "
+				   "ready_rank = CASE WHEN $5 = 1 AND t.ready_rank IS NOT NULL THEN t.ready_rank "
+				   "  ELSE " MC_READY_RANK("t") " + pg_catalog.make_interval(secs => GREATEST($3, 0)) END "
 				   "WHERE workflow_id = $1 AND task_no = $2 "
 				   "RETURNING CASE WHEN $3 <= 0 THEN " MC_EXTERNAL_READY_TYPE("t") " END, "
 				   "  CASE WHEN $7 IS NOT NULL OR ($5 = 0 AND t.started_at IS NOT NULL) "
@@ -967,6 +973,7 @@ mc_task_transition(McCatalogSession *session, McWorkflow *wf, McTask *task,
 				   "execution_time = COALESCE($9, CASE WHEN $10 THEN " MC_ATTEMPT_MS("t") " END, "
 				   "  execution_time), run_after = NULL, "
 				   "worker_id = NULL, lease_until = NULL, "
+				   "ready_rank = CASE WHEN $3 = 'ready' THEN " MC_READY_RANK("t") " ELSE ready_rank END, "
 				   "started_at = CASE WHEN $3 = 'running' THEN pg_catalog.clock_timestamp() ELSE started_at END, "
 				   "finished_at = CASE WHEN $7 THEN pg_catalog.clock_timestamp() END "
 				   "WHERE workflow_id = $1 AND task_no = $2 "
@@ -1066,6 +1073,7 @@ mc_workflow_rollback(McCatalogSession *session, McWorkflow *wf, int64 target)
 					   "    result = fin.result, error = fin.error, error_detail = fin.error_detail, "
 						   "    execution_time = fin.execution_time, deps_pending = fin.deps_pending, "
 					   "    run_after = NULL, "
+					   "    ready_rank = CASE WHEN fin.new_status = 'ready' THEN " MC_READY_RANK("t") " END, "
 					   "    started_at = CASE WHEN fin.new_status IN ('pending', 'ready') THEN NULL "
 					   "      ELSE t.started_at END, "
 					   "    finished_at = CASE WHEN fin.new_status IN ('pending', 'ready') THEN NULL "

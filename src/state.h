@@ -26,6 +26,7 @@ typedef struct McWorkflow
 	int32		max_parallel_tasks;
 	int32		tasks_open;
 	int32		tasks_running;
+	int32		priority;		/* the workflow's priority (priority.c) */
 	char	   *error;			/* set when the workflow fails */
 	const char *error_type;		/* ... and its error_type (cancelled, task_failed) */
 	bool		changed;		/* something was changed at this version */

@@ -31,6 +31,7 @@
 
 #include "jsonb_push.h"
 #include "mycelium.h"
+#include "priority.h"
 #include "signals.h"
 #include "taskdef.h"
 
@@ -515,6 +516,15 @@ parse_task(McTaskDef *task, JsonbValue *obj)
 				task_error(task, psprintf("Field \"allow_failure\" must be a boolean, not %s.",
 										  jsonb_type_name(&val)));
 		}
+		else if (strcmp(name, "priority") == 0)
+		{
+			if (val.type != jbvNull)
+			{
+				task->priority = (int32) get_number(task, name, &val, MC_PRIORITY_MIN,
+													MC_PRIORITY_MAX, true);
+				task->has_priority = true;
+			}
+		}
 		else if (strcmp(name, "input") == 0)
 		{
 			if (val.type != jbvNull)
@@ -531,7 +541,7 @@ parse_task(McTaskDef *task, JsonbValue *obj)
 		}
 		else
 			task_error(task, psprintf("Unknown field \"%s\"; the fields are task_id, agent_id, agent_type, "
-									  "signal, dependencies, retry_policy, timeout, allow_failure, input and metadata.",
+									  "signal, dependencies, retry_policy, timeout, allow_failure, priority, input and metadata.",
 									  name));
 	}
 

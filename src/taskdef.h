@@ -40,6 +40,8 @@ typedef struct McTaskDef
 	Jsonb	   *input;			/* NULL when absent or JSON null */
 	Jsonb	   *metadata;		/* NULL when absent or JSON null */
 	char	   *signal;			/* a signal task's signal name, else NULL */
+	bool		has_priority;	/* the definition gives a priority ... */
+	int32		priority;		/* ... this one (priority.c) */
 } McTaskDef;
 
 extern McTaskDef *mc_parse_tasks(Jsonb *tasks, int *ntasks);

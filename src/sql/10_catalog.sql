@@ -73,7 +73,8 @@ CREATE TABLE mycelium.workflow_states (
 	metadata jsonb NOT NULL DEFAULT '{}',
 	definition_hash bytea,
 	error_detail jsonb,
-	start_at timestamptz
+	start_at timestamptz,
+	priority integer NOT NULL DEFAULT 0
 ) WITH (fillfactor = 50);
 COMMENT ON TABLE mycelium.workflow_states IS
 	'one row per workflow: status, version and counters';
@@ -87,6 +88,8 @@ COMMENT ON COLUMN mycelium.workflow_states.error_detail IS
 	'why the workflow failed or was cancelled: {error_type (task_failed, cancelled), message}';
 COMMENT ON COLUMN mycelium.workflow_states.start_at IS
 	'when start_workflow(start_at => ...) asked the workflow to start; the launcher starts a pending workflow once it is due (NULL: started at once, or not asked to start)';
+COMMENT ON COLUMN mycelium.workflow_states.priority IS
+	'the workflow''s priority, from -100 to 100 (higher starts first when capacity is short); its tasks'' unless they set their own; set_workflow_priority changes it';
 COMMENT ON COLUMN mycelium.workflow_states.tasks_open IS
 	'tasks not yet in a terminal status (the workflow ends when it reaches 0)';
 CREATE INDEX workflow_states_owner_idx ON mycelium.workflow_states (owner);
@@ -127,6 +130,9 @@ CREATE TABLE mycelium.task_states (
 	finished_at timestamptz,
 	error_detail jsonb,
 	execution_time double precision,
+	priority integer NOT NULL DEFAULT 0,
+	own_priority integer,
+	ready_rank timestamptz,
 	PRIMARY KEY (workflow_id, task_no)
 ) WITH (fillfactor = 70);
 COMMENT ON TABLE mycelium.task_states IS
@@ -157,6 +163,12 @@ COMMENT ON COLUMN mycelium.task_states.error_detail IS
 	'why the last attempt failed: {error_type, message, sqlstate, attempt}';
 COMMENT ON COLUMN mycelium.task_states.execution_time IS
 	'how long the last attempt that ended ran, in milliseconds';
+COMMENT ON COLUMN mycelium.task_states.priority IS
+	'the task''s priority: own_priority, or else its workflow''s';
+COMMENT ON COLUMN mycelium.task_states.own_priority IS
+	'the priority the task definition gave (NULL: the workflow''s)';
+COMMENT ON COLUMN mycelium.task_states.ready_rank IS
+	'the order ready tasks start in, lowest first: when the task last became ready, less priority times mycelium.priority_aging';
 CREATE INDEX task_states_ready_idx ON mycelium.task_states (workflow_id, task_no)
 	WHERE status = 'ready';
 -- external agents claim ready tasks by agent type, across workflows; the
@@ -167,6 +179,13 @@ CREATE INDEX task_states_ready_idx ON mycelium.task_states (workflow_id, task_no
 -- would, and then scan and sort every ready task at each claim
 CREATE INDEX task_states_claim_idx ON mycelium.task_states (agent_type, workflow_id, task_no)
 	WHERE status = 'ready' AND task_no >= 0;
+-- claim_tasks takes an agent type's ready tasks in ready_rank order (its
+-- predicate's "task_no >= 0" as task_states_claim_idx's, above)
+CREATE INDEX task_states_rank_idx ON mycelium.task_states (agent_type, ready_rank)
+	WHERE status = 'ready' AND task_no >= 0;
+-- the scheduler finds a workflow's ready tasks with a priority of their own
+CREATE INDEX task_states_own_priority_idx ON mycelium.task_states (workflow_id, ready_rank)
+	WHERE status = 'ready' AND own_priority IS NOT NULL;
 -- the launcher finds external agents' lapsed leases
 CREATE INDEX task_states_lease_idx ON mycelium.task_states (lease_until)
 	WHERE lease_until IS NOT NULL;

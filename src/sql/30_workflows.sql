@@ -12,7 +12,8 @@ CREATE FUNCTION mycelium.task(
 	timeout double precision DEFAULT NULL,
 	allow_failure boolean DEFAULT false,
 	input jsonb DEFAULT NULL,
-	metadata jsonb DEFAULT '{}')
+	metadata jsonb DEFAULT '{}',
+	priority integer DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 BEGIN ATOMIC
@@ -29,10 +30,12 @@ BEGIN ATOMIC
 		'timeout', timeout,
 		'allow_failure', allow_failure,
 		'input', input,
-		'metadata', metadata);
+		'metadata', metadata)
+		|| CASE WHEN priority IS NULL THEN '{}'::jsonb
+			ELSE pg_catalog.jsonb_build_object('priority', priority) END;
 END;
-COMMENT ON FUNCTION mycelium.task(text, text, text, text[], integer, double precision, double precision, double precision, double precision, boolean, jsonb, jsonb) IS
-	'builds a task definition for create_workflow from named arguments';
+COMMENT ON FUNCTION mycelium.task(text, text, text, text[], integer, double precision, double precision, double precision, double precision, boolean, jsonb, jsonb, integer) IS
+	'builds a task definition for create_workflow from named arguments (priority NULL: the workflow''s)';
 
 CREATE FUNCTION mycelium.create_workflow(
 	tasks jsonb,
@@ -41,12 +44,13 @@ CREATE FUNCTION mycelium.create_workflow(
 	max_parallel_tasks integer DEFAULT 10,
 	name text DEFAULT NULL,
 	metadata jsonb DEFAULT '{}',
-	workflow_id uuid DEFAULT NULL)
+	workflow_id uuid DEFAULT NULL,
+	priority integer DEFAULT 0)
 RETURNS uuid
 LANGUAGE c VOLATILE
 AS 'MODULE_PATHNAME', 'mc_create_workflow';
-COMMENT ON FUNCTION mycelium.create_workflow(jsonb, jsonb, jsonb, integer, text, jsonb, uuid) IS
-	'validates a DAG of task definitions and stores it as a new pending workflow; a caller-chosen workflow_id makes it idempotent';
+COMMENT ON FUNCTION mycelium.create_workflow(jsonb, jsonb, jsonb, integer, text, jsonb, uuid, integer) IS
+	'validates a DAG of task definitions and stores it as a new pending workflow of a priority (-100 to 100); a caller-chosen workflow_id makes it idempotent';
 
 CREATE FUNCTION mycelium.get_workflow(workflow_id uuid)
 RETURNS jsonb

@@ -41,3 +41,10 @@ LANGUAGE c VOLATILE
 AS 'MODULE_PATHNAME', 'mc_cancel_workflow';
 COMMENT ON FUNCTION mycelium.cancel_workflow(uuid, text) IS
 	'interrupts the workflow''s running tasks and cancels every unfinished task';
+
+CREATE FUNCTION mycelium.set_workflow_priority(workflow_id uuid, priority integer)
+RETURNS bigint
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'mc_set_workflow_priority';
+COMMENT ON FUNCTION mycelium.set_workflow_priority(uuid, integer) IS
+	'changes a workflow''s priority (-100 to 100) and that of its tasks without one of their own, ready ones included; returns the new version';

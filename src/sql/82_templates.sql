@@ -56,12 +56,13 @@ CREATE FUNCTION mycelium.start_from_template(
 	variables jsonb DEFAULT '{}',
 	metadata jsonb DEFAULT '{}',
 	workflow_id uuid DEFAULT NULL,
-	start_at timestamptz DEFAULT NULL)
+	start_at timestamptz DEFAULT NULL,
+	priority integer DEFAULT 0)
 RETURNS uuid
 LANGUAGE c VOLATILE
 AS 'MODULE_PATHNAME', 'mc_start_from_template';
-COMMENT ON FUNCTION mycelium.start_from_template(text, jsonb, jsonb, uuid, timestamptz) IS
-	'creates a workflow from one of the caller''s templates (variables merged over its defaults) and starts it, now or at start_at; a caller-chosen workflow_id makes it idempotent';
+COMMENT ON FUNCTION mycelium.start_from_template(text, jsonb, jsonb, uuid, timestamptz, integer) IS
+	'creates a workflow of a priority from one of the caller''s templates (variables merged over its defaults) and starts it, now or at start_at; a caller-chosen workflow_id makes it idempotent';
 
 CREATE FUNCTION mycelium.drop_template(name text)
 RETURNS void

@@ -6,10 +6,11 @@
 # (agent type first), then read and sorted every ready task of the server
 # at each claim, and the check for workflows with ready tasks read all of
 # that index for each workflow without one: 20,000 no-op tasks ran 2-3
-# times slower after a VACUUM ANALYZE than before it.  The agents' index now has a predicate only
-# their statements state, so the scheduler's claims cannot take it.  The
-# plans are read from auto_explain's log, in the workers and in a
-# session's claim_tasks.
+# times slower after a VACUUM ANALYZE than before it.  The agents'
+# indexes (task_states_claim_idx, task_states_rank_idx) now have a
+# predicate only their statements state, so the scheduler's claims cannot
+# take them.  The plans are read from auto_explain's log, in the workers
+# and in a session's claim_tasks.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -67,19 +68,19 @@ my $log = slurp_file($node->logfile, $offset);
 my @plans = split /LOG:  duration: /, $log;
 my @claims = grep { /Query Text: WITH w AS/ && /SET status = 'running'/ } @plans;
 my @checks = grep { /Query Text: SELECT i\.id FROM pg_catalog\.unnest/ } @plans;
-my @agent_scans = grep { /Query Text: SELECT c\.workflow_id FROM/ } @plans;
+my @agent_scans = grep { /Query Text: SELECT t\.workflow_id,/ && /ORDER BY t\.ready_rank/ } @plans;
 cmp_ok(scalar @claims, '>', 0, 'the claims of ready tasks were logged (' . scalar(@claims) . ')');
-is(scalar(grep { /task_states_claim_idx/ } @claims), 0,
-	"no claim of a workflow's ready tasks reads the agents' index");
+is(scalar(grep { /task_states_(claim|rank)_idx/ } @claims), 0,
+	"no claim of a workflow's ready tasks reads the agents' indexes");
 cmp_ok(scalar(grep { /task_states_ready_idx/ } @claims), '==', scalar @claims,
 	"every claim reads the workflow's ready tasks in task order");
 cmp_ok(scalar @checks, '>', 0,
 	'the checks for workflows with ready tasks were logged (' . scalar(@checks) . ')');
-is(scalar(grep { /task_states_claim_idx/ } @checks), 0,
-	"no check for a workflow's ready tasks reads the agents' index");
+is(scalar(grep { /task_states_(claim|rank)_idx/ } @checks), 0,
+	"no check for a workflow's ready tasks reads the agents' indexes");
 cmp_ok(scalar @agent_scans, '>', 0, "claim_tasks' search by agent type was logged");
-is(scalar(grep { !/task_states_claim_idx/ } @agent_scans), 0,
-	"claim_tasks' search by agent type reads the agents' index");
+is(scalar(grep { !/task_states_rank_idx/ } @agent_scans), 0,
+	"claim_tasks' search by agent type reads the agents' index in rank order");
 
 $node->stop;
 done_testing();

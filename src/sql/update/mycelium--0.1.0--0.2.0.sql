@@ -915,3 +915,134 @@ REVOKE ALL ON FUNCTION mycelium.signal_task(text, text, text[], interval, text, 
 	mycelium.signal(uuid, text, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION mycelium.signal_task(text, text, text[], interval, text, jsonb, boolean, jsonb),
 	mycelium.signal(uuid, text, jsonb) TO mycelium_user;
+
+-- ---------------------------------------------------------------------
+-- Issue 31, running agent fleets (branch prio): priorities.  A workflow
+-- priority (create_workflow, start_from_template, set_workflow_priority)
+-- and a task-level override (the task definition's "priority") order
+-- which ready tasks start first, by ready_rank, with aging
+-- (src/sql/10_catalog.sql, 30_workflows.sql, 60_control.sql,
+-- 82_templates.sql; src/priority.c).
+-- ---------------------------------------------------------------------
+-- (added without defaults and filled, as metadata above, so the tables
+-- equal a fresh install's)
+ALTER TABLE mycelium.workflow_states ADD COLUMN priority integer;
+UPDATE mycelium.workflow_states SET priority = 0;
+ALTER TABLE mycelium.workflow_states
+	ALTER COLUMN priority SET DEFAULT 0,
+	ALTER COLUMN priority SET NOT NULL;
+COMMENT ON COLUMN mycelium.workflow_states.priority IS
+	'the workflow''s priority, from -100 to 100 (higher starts first when capacity is short); its tasks'' unless they set their own; set_workflow_priority changes it';
+
+ALTER TABLE mycelium.task_states
+	ADD COLUMN priority integer,
+	ADD COLUMN own_priority integer,
+	ADD COLUMN ready_rank timestamptz;
+-- the tasks ready now rank from now: none overtakes another by the update
+UPDATE mycelium.task_states
+	SET priority = 0,
+		ready_rank = CASE WHEN status = 'ready'
+			THEN COALESCE(run_after, pg_catalog.now()) END;
+ALTER TABLE mycelium.task_states
+	ALTER COLUMN priority SET DEFAULT 0,
+	ALTER COLUMN priority SET NOT NULL;
+COMMENT ON COLUMN mycelium.task_states.priority IS
+	'the task''s priority: own_priority, or else its workflow''s';
+COMMENT ON COLUMN mycelium.task_states.own_priority IS
+	'the priority the task definition gave (NULL: the workflow''s)';
+COMMENT ON COLUMN mycelium.task_states.ready_rank IS
+	'the order ready tasks start in, lowest first: when the task last became ready, less priority times mycelium.priority_aging';
+-- claim_tasks takes an agent type's ready tasks in ready_rank order (its
+-- predicate's "task_no >= 0" as task_states_claim_idx's)
+CREATE INDEX task_states_rank_idx ON mycelium.task_states (agent_type, ready_rank)
+	WHERE status = 'ready' AND task_no >= 0;
+-- the scheduler finds a workflow's ready tasks with a priority of their own
+CREATE INDEX task_states_own_priority_idx ON mycelium.task_states (workflow_id, ready_rank)
+	WHERE status = 'ready' AND own_priority IS NOT NULL;
+
+DROP FUNCTION mycelium.task(text, text, text, text[], integer, double precision,
+	double precision, double precision, double precision, boolean, jsonb, jsonb);
+CREATE FUNCTION mycelium.task(
+	task_id text,
+	agent_id text,
+	agent_type text,
+	dependencies text[] DEFAULT '{}',
+	max_attempts integer DEFAULT 3,
+	initial_delay double precision DEFAULT 1.0,
+	max_delay double precision DEFAULT 60.0,
+	exponential_base double precision DEFAULT 2.0,
+	timeout double precision DEFAULT NULL,
+	allow_failure boolean DEFAULT false,
+	input jsonb DEFAULT NULL,
+	metadata jsonb DEFAULT '{}',
+	priority integer DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+BEGIN ATOMIC
+	SELECT pg_catalog.jsonb_build_object(
+		'task_id', task_id,
+		'agent_id', agent_id,
+		'agent_type', agent_type,
+		'dependencies', pg_catalog.to_jsonb(COALESCE(dependencies, '{}'::text[])),
+		'retry_policy', pg_catalog.jsonb_build_object(
+			'max_attempts', max_attempts,
+			'initial_delay', initial_delay,
+			'max_delay', max_delay,
+			'exponential_base', exponential_base),
+		'timeout', timeout,
+		'allow_failure', allow_failure,
+		'input', input,
+		'metadata', metadata)
+		|| CASE WHEN priority IS NULL THEN '{}'::jsonb
+			ELSE pg_catalog.jsonb_build_object('priority', priority) END;
+END;
+COMMENT ON FUNCTION mycelium.task(text, text, text, text[], integer, double precision, double precision, double precision, double precision, boolean, jsonb, jsonb, integer) IS
+	'builds a task definition for create_workflow from named arguments (priority NULL: the workflow''s)';
+
+DROP FUNCTION mycelium.create_workflow(jsonb, jsonb, jsonb, integer, text, jsonb, uuid);
+CREATE FUNCTION mycelium.create_workflow(
+	tasks jsonb,
+	context jsonb DEFAULT '{}',
+	variables jsonb DEFAULT '{}',
+	max_parallel_tasks integer DEFAULT 10,
+	name text DEFAULT NULL,
+	metadata jsonb DEFAULT '{}',
+	workflow_id uuid DEFAULT NULL,
+	priority integer DEFAULT 0)
+RETURNS uuid
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'mc_create_workflow';
+COMMENT ON FUNCTION mycelium.create_workflow(jsonb, jsonb, jsonb, integer, text, jsonb, uuid, integer) IS
+	'validates a DAG of task definitions and stores it as a new pending workflow of a priority (-100 to 100); a caller-chosen workflow_id makes it idempotent';
+
+DROP FUNCTION mycelium.start_from_template(text, jsonb, jsonb, uuid, timestamptz);
+CREATE FUNCTION mycelium.start_from_template(
+	name text,
+	variables jsonb DEFAULT '{}',
+	metadata jsonb DEFAULT '{}',
+	workflow_id uuid DEFAULT NULL,
+	start_at timestamptz DEFAULT NULL,
+	priority integer DEFAULT 0)
+RETURNS uuid
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'mc_start_from_template';
+COMMENT ON FUNCTION mycelium.start_from_template(text, jsonb, jsonb, uuid, timestamptz, integer) IS
+	'creates a workflow of a priority from one of the caller''s templates (variables merged over its defaults) and starts it, now or at start_at; a caller-chosen workflow_id makes it idempotent';
+
+CREATE FUNCTION mycelium.set_workflow_priority(workflow_id uuid, priority integer)
+RETURNS bigint
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'mc_set_workflow_priority';
+COMMENT ON FUNCTION mycelium.set_workflow_priority(uuid, integer) IS
+	'changes a workflow''s priority (-100 to 100) and that of its tasks without one of their own, ready ones included; returns the new version';
+
+REVOKE ALL ON FUNCTION
+	mycelium.task(text, text, text, text[], integer, double precision, double precision, double precision, double precision, boolean, jsonb, jsonb, integer),
+	mycelium.create_workflow(jsonb, jsonb, jsonb, integer, text, jsonb, uuid, integer),
+	mycelium.start_from_template(text, jsonb, jsonb, uuid, timestamptz, integer),
+	mycelium.set_workflow_priority(uuid, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+	mycelium.task(text, text, text, text[], integer, double precision, double precision, double precision, double precision, boolean, jsonb, jsonb, integer),
+	mycelium.create_workflow(jsonb, jsonb, jsonb, integer, text, jsonb, uuid, integer),
+	mycelium.start_from_template(text, jsonb, jsonb, uuid, timestamptz, integer),
+	mycelium.set_workflow_priority(uuid, integer) TO mycelium_user;
