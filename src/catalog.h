@@ -130,6 +130,11 @@ typedef enum McPlanId
 	/* delayed starts */
 	MC_PLAN_WORKFLOW_START_AT,
 	MC_PLAN_DUE_STARTS,
+	/* on Citus: one workflow's row at a time (src/citus.c) */
+	MC_PLAN_CITUS_WORKFLOW_TRY_LOCK,
+	MC_PLAN_CITUS_DUE_START_IDS,
+	MC_PLAN_CITUS_DUE_START_LOCK,
+	MC_PLAN_CITUS_WORKFLOW_SAVE,
 	MC_NUM_PLANS
 } McPlanId;
 
