@@ -147,6 +147,24 @@ TODO:
 	ok($wf ne '' && wait_for_status($coord, $wf, 'completed', 5), "the superuser's diamond workflow completes");
 }
 
+# row-level security through the coordinator and on a worker: alice's
+# workflow (create_workflow works for her) is hers only
+$coord->safe_psql('postgres', q{
+	SELECT mycelium.create_workflow(jsonb_build_array(mycelium.task('A', 'a', 'test')),
+		name => 'alice-only')}, extra_params => [ '-U', 'alice' ]);
+for my $n ($coord, $workers[0])
+{
+	is($n->safe_psql('postgres',
+		"SELECT string_agg(name, ',') FROM mycelium.workflows WHERE name = 'alice-only'",
+		extra_params => [ '-U', 'alice' ]), 'alice-only', $n->name . ': alice sees her workflow');
+	is($n->safe_psql('postgres',
+		"SELECT count(*) FROM mycelium.workflows WHERE name = 'alice-only'",
+		extra_params => [ '-U', 'bob' ]), '0', $n->name . ': bob does not');
+}
+is($workers[1]->safe_psql('postgres', q{
+	SELECT count(*) FROM pg_policies WHERE schemaname = 'mycelium' AND qual LIKE '%SELECT%'}),
+	'0', "the workers' copies of the tables have the policies without sub-selects too");
+
 # a mycelium_user's
 TODO:
 {

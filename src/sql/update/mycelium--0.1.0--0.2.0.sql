@@ -836,6 +836,7 @@ DECLARE
 	triggers CONSTANT text[] := ARRAY['workflows_created',
 		'workflows_status_changed', 'workflows_deleted'];
 	trigger text;
+	statement text;
 	policy record;
 	t regclass;
 	group_id integer;
@@ -862,9 +863,13 @@ BEGIN
 		 WHERE c.relnamespace = 'mycelium'::regnamespace
 		   AND pg_catalog.pg_get_expr(p.polqual, p.polrelid) LIKE '%SELECT%'
 	LOOP
-		EXECUTE pg_catalog.format('ALTER POLICY %I ON mycelium.%I USING (%s)',
+		-- on every node: the workers' copies of the extension's tables,
+		-- which Citus plans a query on a worker against, have them too
+		statement := pg_catalog.format('ALTER POLICY %I ON mycelium.%I USING (%s)',
 			policy.polname, policy.relname,
 			CASE WHEN policy.shared THEN 'shared OR ' ELSE '' END || mine);
+		EXECUTE statement;
+		PERFORM pg_catalog.run_command_on_workers(statement);
 	END LOOP;
 
 	-- reference tables first: Citus will not switch a transaction that
