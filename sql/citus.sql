@@ -3,7 +3,9 @@
 -- administrator may call it.  (test/t/032_citus.pl runs it on a cluster.)
 SELECT count(*) AS policies_with_subselects
   FROM pg_policies WHERE schemaname = 'mycelium' AND qual LIKE '%SELECT%';
+\set SHOW_CONTEXT never
 SELECT mycelium.distribute();
+\set SHOW_CONTEXT errors
 \set VERBOSITY sqlstate
 SELECT mycelium.distribute();
 \set VERBOSITY default

@@ -12,7 +12,8 @@
 MC_CITUS_VERSION=${MC_CITUS_VERSION:-13.0.5}
 MC_CITUS_CACHE=${MC_CITUS_CACHE:-/var/cache/mycelium-citus}
 MC_CITUS_PACKAGES="libcurl4-openssl-dev liblz4-dev libzstd-dev libkrb5-dev
-	libselinux1-dev libxslt1-dev libpam0g-dev libreadline-dev libssl-dev make gcc"
+	libselinux1-dev libxslt1-dev libxml2-dev libicu-dev zlib1g-dev libpam0g-dev
+	libreadline-dev libssl-dev make gcc"
 
 # mc_citus_installed: true when MC_PG_BIN's PostgreSQL has Citus
 # MC_CITUS_VERSION's library and control file
