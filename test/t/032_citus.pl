@@ -147,6 +147,21 @@ TODO:
 	ok($wf ne '' && wait_for_status($coord, $wf, 'completed', 5), "the superuser's diamond workflow completes");
 }
 
+# delete_workflow: the workflow's rows go from every table (on Citus the
+# trigger that did it is gone, and the function does it)
+my $doomed = $coord->safe_psql('postgres', q{
+	SELECT mycelium.create_workflow(jsonb_build_array(
+		mycelium.task('A', 'a', 'test'), mycelium.task('B', 'b', 'test', dependencies => '{A}')),
+		name => 'doomed')});
+my $rows_of = sub {
+	$coord->safe_psql('postgres', 'SELECT ' . join(' || \',\' || ', map {
+		"(SELECT count(*) FROM mycelium.$_ WHERE workflow_id = '$doomed')" }
+		qw(workflow_states task_states task_ids workflow_state_history handoffs workflow_events)));
+};
+isnt($rows_of->(), '0,0,0,0,0,0', 'a workflow has rows in the distributed tables');
+$coord->safe_psql('postgres', "SELECT mycelium.delete_workflow('$doomed')");
+is($rows_of->(), '0,0,0,0,0,0', 'delete_workflow removes them from every table');
+
 # row-level security through the coordinator and on a worker: alice's
 # workflow (create_workflow works for her) is hers only
 $coord->safe_psql('postgres', q{
