@@ -14,7 +14,9 @@
  *
  * Statements are prepared once per backend, with generic plans, and kept
  * (mc_catalog_plan); those that find their rows by key, nearly all, are
- * planned with sequential scans off (catalog_run).
+ * planned with sequential scans off (catalog_run).  Where Citus is created
+ * they are planned at each execution instead, with the time as parameters
+ * (see src/citus.c and doc/internals.md, "Running on Citus").
  *
  *-------------------------------------------------------------------------
  */
@@ -317,14 +319,14 @@ catalog_run(McPlanId id, const char *sql, int nargs, const Oid *argtypes,
 	if (custom[id])
 	{
 		/* on Citus: the times the statement text's calls stood for */
-		memcpy(citus_values, values, nargs * sizeof(Datum));
-		if (nulls)
+		Assert(nargs + MC_CITUS_TIME_ARGS <= FUNC_MAX_ARGS);
+		memset(citus_nulls, ' ', sizeof(citus_nulls));
+		if (nargs > 0)
+			memcpy(citus_values, values, nargs * sizeof(Datum));
+		if (nargs > 0 && nulls)
 			memcpy(citus_nulls, nulls, nargs);
-		else
-			memset(citus_nulls, ' ', nargs);
 		citus_values[nargs] = TimestampTzGetDatum(GetCurrentTimestamp());
 		citus_values[nargs + 1] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
-		citus_nulls[nargs] = citus_nulls[nargs + 1] = ' ';
 		values = citus_values;
 		nulls = citus_nulls;
 	}
