@@ -43,6 +43,7 @@
 #include "utils/uuid.h"
 
 #include "catalog.h"
+#include "citus.h"
 #include "mycelium.h"
 #include "mycelium_errcodes.h"
 #include "state.h"
@@ -75,6 +76,31 @@ uuid_text(pg_uuid_t *id)
 }
 
 /*
+ * citus_delete_rows
+ *		On Citus, where mycelium.distribute() dropped the workflows_deleted
+ *		trigger (a trigger on a shard cannot reach the other tables' shards):
+ *		deletes one deleted workflow's rows from the other tables, each by a
+ *		statement that goes to the workflow's shard group.
+ */
+static void
+citus_delete_rows(Datum id)
+{
+	Oid			argtypes[1] = {UUIDOID};
+	Datum		values[1] = {id};
+	int			i;
+
+	for (i = 0; i < lengthof(workflow_tables); i++)
+	{
+		char	   *sql = psprintf("DELETE FROM mycelium.%s WHERE workflow_id = $1",
+								   workflow_tables[i]);
+
+		if (SPI_execute_with_args(sql, 1, argtypes, values, NULL, false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "could not delete the rows of a deleted workflow from mycelium.%s",
+				 workflow_tables[i]);
+	}
+}
+
+/*
  * mc_delete_workflow
  *		delete_workflow(id): removes a workflow and all its rows, unless its
  *		tasks may still run.  Another role's workflow is reported as not
@@ -102,6 +128,8 @@ mc_delete_workflow(PG_FUNCTION_ARGS)
 	mc_catalog_run(MC_PLAN_WORKFLOW_DELETE,
 				   "DELETE FROM mycelium.workflow_states WHERE workflow_id = $1",
 				   1, argtypes, values, NULL, 0);
+	if (mc_citus_present())
+		citus_delete_rows(values[0]);
 	mc_catalog_close(&session);
 	PG_RETURN_VOID();
 }

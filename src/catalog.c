@@ -14,16 +14,21 @@
  *
  * Statements are prepared once per backend, with generic plans, and kept
  * (mc_catalog_plan); those that find their rows by key, nearly all, are
- * planned with sequential scans off (catalog_run).
+ * planned with sequential scans off (catalog_run).  Where Citus is created
+ * they are planned at each execution instead, with the time as parameters
+ * (see src/citus.c and doc/internals.md, "Running on Citus").
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "utils/acl.h"
@@ -32,8 +37,10 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 
 #include "catalog.h"
+#include "citus.h"
 #include "mycelium.h"
 #include "version.h"
 
@@ -41,6 +48,9 @@ static SPIPlanPtr plans[MC_NUM_PLANS];
 
 /* whether plans[id] has been planned since it was prepared */
 static bool planned[MC_NUM_PLANS];
+
+/* whether plans[id] was prepared for custom plans (on Citus; src/citus.c) */
+static bool custom[MC_NUM_PLANS];
 
 /*
  * mc_catalog_relid
@@ -166,6 +176,48 @@ mc_catalog_close(McCatalogSession *session)
 }
 
 /*
+ * Statements on Citus take the time as parameters: Citus refuses
+ * clock_timestamp() in a distributed table's UPDATE and now() in an upsert's
+ * DO UPDATE SET.  The two extra parameters follow the statement's own.
+ */
+#define MC_CITUS_TIME_ARGS 2
+
+/*
+ * citus_time_sql
+ *		The statement text with pg_catalog.clock_timestamp() and
+ *		pg_catalog.now() replaced by parameters $nargs+1 and $nargs+2
+ *		(filled in by catalog_run with the statement's and the transaction's
+ *		start times).
+ */
+static char *
+citus_time_sql(const char *sql, int nargs)
+{
+	static const char *const calls[MC_CITUS_TIME_ARGS] = {
+		"pg_catalog.clock_timestamp()", "pg_catalog.now()"
+	};
+	StringInfoData buf;
+	const char *p = sql;
+
+	initStringInfo(&buf);
+	while (*p)
+	{
+		int			i;
+
+		for (i = 0; i < MC_CITUS_TIME_ARGS; i++)
+			if (strncmp(p, calls[i], strlen(calls[i])) == 0)
+				break;
+		if (i < MC_CITUS_TIME_ARGS)
+		{
+			appendStringInfo(&buf, "$%d", nargs + 1 + i);
+			p += strlen(calls[i]);
+		}
+		else
+			appendStringInfoChar(&buf, *p++);
+	}
+	return buf.data;
+}
+
+/*
  * mc_catalog_plan
  *		The prepared statement in slot id, preparing and keeping it on first
  *		use.  Every statement text must name objects with their schema.
@@ -174,23 +226,50 @@ SPIPlanPtr
 mc_catalog_plan(McPlanId id, const char *sql, int nargs, const Oid *argtypes)
 {
 	SPIPlanPtr	plan;
+	bool		on_citus = mc_citus_present();
 
 	Assert(id >= 0 && id < MC_NUM_PLANS);
-	if (plans[id] != NULL)
+	if (plans[id] != NULL && custom[id] == on_citus)
 		return plans[id];
+	if (plans[id] != NULL)
+	{
+		/* Citus was created or dropped since this backend prepared it */
+		SPI_freeplan(plans[id]);
+		plans[id] = NULL;
+		planned[id] = false;
+	}
 
 	/*
 	 * Every statement here finds its rows by key through an index, whatever
 	 * the parameters; a generic plan avoids planning each execution (left
 	 * to itself the plan cache keeps re-planning the larger statements).
+	 * Citus cannot distribute most generic plans (it routes a statement to
+	 * its shard by the parameters' values), so there each execution is
+	 * planned with its values.
 	 */
-	plan = SPI_prepare_cursor(sql, nargs, (Oid *) argtypes, CURSOR_OPT_GENERIC_PLAN);
+	if (on_citus)
+	{
+		Oid			types[FUNC_MAX_ARGS];
+		int			i;
+
+		Assert(nargs + MC_CITUS_TIME_ARGS <= FUNC_MAX_ARGS);
+		memcpy(types, argtypes, nargs * sizeof(Oid));
+		for (i = 0; i < MC_CITUS_TIME_ARGS; i++)
+			types[nargs + i] = TIMESTAMPTZOID;
+		plan = SPI_prepare_cursor(citus_time_sql(sql, nargs),
+								  nargs + MC_CITUS_TIME_ARGS, types,
+								  CURSOR_OPT_CUSTOM_PLAN);
+	}
+	else
+		plan = SPI_prepare_cursor(sql, nargs, (Oid *) argtypes,
+								  CURSOR_OPT_GENERIC_PLAN);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
 			 sql, SPI_result_code_string(SPI_result));
 	if (SPI_keepplan(plan) != 0)
 		elog(ERROR, "SPI_keepplan failed");
 	plans[id] = plan;
+	custom[id] = on_citus;
 	return plan;
 }
 
@@ -234,6 +313,23 @@ catalog_run(McPlanId id, const char *sql, int nargs, const Oid *argtypes,
 {
 	SPIPlanPtr	plan = mc_catalog_plan(id, sql, nargs, argtypes);
 	int			rc;
+	Datum		citus_values[FUNC_MAX_ARGS];
+	char		citus_nulls[FUNC_MAX_ARGS];
+
+	if (custom[id])
+	{
+		/* on Citus: the times the statement text's calls stood for */
+		Assert(nargs + MC_CITUS_TIME_ARGS <= FUNC_MAX_ARGS);
+		memset(citus_nulls, ' ', sizeof(citus_nulls));
+		if (nargs > 0)
+			memcpy(citus_values, values, nargs * sizeof(Datum));
+		if (nargs > 0 && nulls)
+			memcpy(citus_nulls, nulls, nargs);
+		citus_values[nargs] = TimestampTzGetDatum(GetCurrentTimestamp());
+		citus_values[nargs + 1] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+		values = citus_values;
+		nulls = citus_nulls;
+	}
 
 	if (mode != MC_PLAN_AS_IS)
 		AcceptInvalidationMessages();

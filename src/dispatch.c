@@ -38,6 +38,7 @@
 
 #include "agent.h"
 #include "agent_limits.h"
+#include "citus.h"
 #include "ctx.h"
 #include "dispatch.h"
 #include "estimate.h"
@@ -1513,7 +1514,16 @@ with_ready_tasks(StepWorkflow *sws, int nsw, bool *ask)
 	if (n == 0)
 		return;
 	values[0] = mc_catalog_array(ids, n, UUIDOID);
-	rows = mc_catalog_run(MC_PLAN_CANDIDATES_WITH_WORK,
+	/* Citus refuses a correlated sub-query beside unnest: the ids as a list */
+	if (mc_citus_present())
+		rows = mc_catalog_run(MC_PLAN_CITUS_CANDIDATES_WITH_WORK,
+							  "SELECT DISTINCT t.workflow_id FROM mycelium.task_states t "
+							  "WHERE t.workflow_id = ANY ($1::pg_catalog.uuid[]) "
+							  "  AND t.status = 'ready' "
+							  "  AND " MC_TASK_DUE("t") "AND " MC_FUNCTION_TASK("t"),
+							  1, argtypes, values, NULL, 0);
+	else
+		rows = mc_catalog_run(MC_PLAN_CANDIDATES_WITH_WORK,
 						  "SELECT i.id FROM pg_catalog.unnest($1::pg_catalog.uuid[]) AS i(id) "
 						  "WHERE EXISTS (SELECT 1 FROM mycelium.task_states t "
 						  "  WHERE t.workflow_id = i.id AND t.status = 'ready' "

@@ -45,6 +45,7 @@
 #include "agent_limits.h"
 #include "api_control.h"
 #include "catalog.h"
+#include "citus.h"
 #include "dispatch.h"
 #include "launcher.h"
 #include "mycelium.h"
@@ -378,6 +379,15 @@ extension_ready(void)
 		ereport(LOG,
 				(errmsg("mycelium scheduler resumes: extension \"mycelium\" was updated to version %s",
 						MC_EXTVERSION)));
+	/* on a Citus worker node the coordinator's scheduler does the work */
+	if (state == MC_EXT_CURRENT && mc_citus_worker())
+	{
+		if (last != MC_EXT_CITUS_WORKER)
+			ereport(LOG,
+					(errmsg("mycelium scheduler is idle: this server is a Citus worker node, and the coordinator schedules the workflows of database \"%s\"",
+							mc_database)));
+		state = MC_EXT_CITUS_WORKER;
+	}
 	CommitTransactionCommand();
 	last = state;
 	return state == MC_EXT_CURRENT;

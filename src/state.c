@@ -25,6 +25,7 @@
 #include "utils/builtins.h"
 
 #include "agent.h"
+#include "citus.h"
 #include "jsonb_push.h"
 #include "mycelium_errcodes.h"
 #include "observe.h"
@@ -260,6 +261,39 @@ mc_workflow_lock(McCatalogSession *session, pg_uuid_t *id, McWorkflow *wf)
 }
 
 /*
+ * workflows_lock_one_by_one
+ *		mc_workflows_lock on Citus: one statement per workflow, in id order,
+ *		since Citus refuses FOR UPDATE in a statement that reaches several
+ *		shards (each statement here goes to its workflow's shard).
+ */
+static void
+workflows_lock_one_by_one(McCatalogSession *session, pg_uuid_t *ids, int n,
+						  bool skip_locked, McWorkflow **wfs, bool *locked)
+{
+	static const Oid argtypes[] = {UUIDOID};
+	Datum		values[1];
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		values[0] = UUIDPGetDatum(&ids[i]);
+		if (skip_locked)
+			locked[i] = mc_catalog_run(MC_PLAN_CITUS_WORKFLOW_TRY_LOCK,
+									   WORKFLOW_LOCK_COLUMNS "FOR UPDATE SKIP LOCKED",
+									   1, argtypes, values, NULL, 1) == 1;
+		else
+			locked[i] = mc_catalog_run(MC_PLAN_WORKFLOW_LOCK,
+									   WORKFLOW_LOCK_COLUMNS "FOR UPDATE",
+									   1, argtypes, values, NULL, 1) == 1;
+		if (locked[i])
+		{
+			workflows_locked_in = MyProc->lxid;
+			read_workflow(0, &ids[i], wfs[i]);
+		}
+	}
+}
+
+/*
  * mc_workflows_lock
  *		Locks the rows of n workflows, given in id order, in one statement
  *		and reads them: locked[i] says whether ids[i] was locked and read
@@ -286,6 +320,11 @@ mc_workflows_lock(McCatalogSession *session, pg_uuid_t *ids, int n,
 	}
 	if (n == 0)
 		return;
+	if (mc_citus_present())
+	{
+		workflows_lock_one_by_one(session, ids, n, skip_locked, wfs, locked);
+		return;
+	}
 	values[0] = mc_catalog_array(elems, n, UUIDOID);
 	if (skip_locked)
 		rows = mc_catalog_run(MC_PLAN_WORKFLOWS_TRY_LOCK,
@@ -311,6 +350,54 @@ mc_workflows_lock(McCatalogSession *session, pg_uuid_t *ids, int n,
 }
 
 /*
+ * due_starts_one_by_one
+ *		mc_workflows_lock_due_starts on Citus: the due workflows' ids first,
+ *		without locks (a statement across shards), then each row locked by
+ *		a statement of its own that checks the condition again.
+ */
+static int
+due_starts_one_by_one(TimestampTz now, int max, McWorkflow *wfs)
+{
+	static const Oid id_argtypes[] = {TIMESTAMPTZOID, INT4OID};
+	static const Oid lock_argtypes[] = {UUIDOID, TIMESTAMPTZOID};
+	Datum		values[2];
+	pg_uuid_t  *ids;
+	uint64		rows;
+	uint64		r;
+	int			n = 0;
+
+	values[0] = TimestampTzGetDatum(now);
+	values[1] = Int32GetDatum(max);
+	rows = mc_catalog_run(MC_PLAN_CITUS_DUE_START_IDS,
+						  "SELECT workflow_id FROM mycelium.workflow_states "
+						  "WHERE status = 'pending' AND start_at <= $1 "
+						  "ORDER BY workflow_id LIMIT $2",
+						  2, id_argtypes, values, NULL, 0);
+	ids = palloc(sizeof(pg_uuid_t) * Max(rows, 1));
+	for (r = 0; r < rows; r++)
+	{
+		bool		isnull;
+
+		ids[r] = *DatumGetUUIDP(mc_catalog_value(r, 1, &isnull));
+	}
+	for (r = 0; r < rows; r++)
+	{
+		values[0] = UUIDPGetDatum(&ids[r]);
+		values[1] = TimestampTzGetDatum(now);
+		if (mc_catalog_run(MC_PLAN_CITUS_DUE_START_LOCK,
+						   WORKFLOW_LOCK_COLUMNS
+						   "AND status = 'pending' AND start_at <= $2 "
+						   "FOR UPDATE SKIP LOCKED",
+						   2, lock_argtypes, values, NULL, 1) == 1)
+		{
+			workflows_locked_in = MyProc->lxid;
+			read_workflow(0, &ids[r], &wfs[n++]);
+		}
+	}
+	return n;
+}
+
+/*
  * mc_workflows_lock_due_starts
  *		Locks and reads into wfs up to max pending workflows whose delayed
  *		start (start_at) is due at now, in id order, passing over rows
@@ -329,6 +416,8 @@ mc_workflows_lock_due_starts(McCatalogSession *session, TimestampTz now,
 
 	values[0] = TimestampTzGetDatum(now);
 	values[1] = Int32GetDatum(max);
+	if (mc_citus_present())
+		return due_starts_one_by_one(now, max, wfs);
 	rows = mc_catalog_run(MC_PLAN_DUE_STARTS,
 						  WORKFLOW_COLUMNS "WHERE status = 'pending' AND start_at <= $1 "
 						  "ORDER BY workflow_id LIMIT $2 FOR UPDATE SKIP LOCKED",
@@ -576,6 +665,51 @@ save_counters(McWorkflow **wfs, int n)
 }
 
 /*
+ * workflow_save_one
+ *		mc_workflows_save for one workflow on Citus, by its id and with
+ *		scalar parameters: Citus refuses a statement that reaches several
+ *		shards through unnest, and a cast of a column to the enum type
+ *		(the status here is a parameter, cast on the coordinator).
+ */
+static void
+workflow_save_one(McWorkflow *wf)
+{
+	static const Oid argtypes[] = {UUIDOID, INT8OID, TEXTOID, INT4OID,
+		INT4OID, TEXTOID, JSONBOID};
+	Datum		values[7];
+	char		nulls[7];
+
+	Assert(wf->changed);
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = UUIDPGetDatum(&wf->id);
+	values[1] = Int64GetDatum(wf->version);
+	values[2] = CStringGetTextDatum(mc_workflow_status_names[wf->status]);
+	values[3] = Int32GetDatum(wf->tasks_open);
+	values[4] = Int32GetDatum(wf->tasks_running);
+	values[5] = wf->error ? CStringGetTextDatum(wf->error) : (Datum) 0;
+	nulls[5] = wf->error ? ' ' : 'n';
+	/* built here: Citus refuses a function that is not immutable in a CASE */
+	if (wf->error)
+	{
+		McError		e = {wf->error_type, wf->error, 0, -1};
+
+		values[6] = JsonbPGetDatum(mc_error_detail(&e, 0));
+	}
+	nulls[6] = nulls[5];
+	mc_catalog_run(MC_PLAN_CITUS_WORKFLOW_SAVE,
+				   "UPDATE mycelium.workflow_states w SET version = $2, "
+				   "status = $3::mycelium.workflow_status, tasks_open = $4, "
+				   "tasks_running = $5, error = $6, "
+				   "error_detail = $7, updated_at = pg_catalog.clock_timestamp(), "
+				   "started_at = CASE WHEN $3 = 'running' THEN "
+				   "  COALESCE(w.started_at, pg_catalog.clock_timestamp()) ELSE w.started_at END, "
+				   "finished_at = CASE WHEN $3 IN ('completed', 'failed', 'cancelled') THEN "
+				   "  COALESCE(w.finished_at, pg_catalog.clock_timestamp()) END "
+				   "WHERE w.workflow_id = $1",
+				   7, argtypes, values, nulls, 0);
+}
+
+/*
  * mc_workflows_save
  *		Writes the rows of n changed workflows in one statement: version
  *		(the last one used), status, counters, error and timestamps; only
@@ -598,6 +732,12 @@ mc_workflows_save(McCatalogSession *session, McWorkflow **wfs, int n)
 
 	if (n == 0)
 		return;
+	if (mc_citus_present())
+	{
+		for (i = 0; i < n; i++)
+			workflow_save_one(wfs[i]);
+		return;
+	}
 	for (i = 0; i < n && !wfs[i]->status_set; i++)
 		;
 	if (i == n)

@@ -19,7 +19,9 @@ typedef enum McExtensionState
 {
 	MC_EXT_MISSING,				/* no CREATE EXTENSION yet */
 	MC_EXT_OTHER_VERSION,		/* installed, but not the library's version */
-	MC_EXT_CURRENT				/* installed at the library's version */
+	MC_EXT_CURRENT,				/* installed at the library's version */
+	MC_EXT_CITUS_WORKER			/* current, but on a Citus worker node (the
+								 * launcher's; mc_extension_state never says it) */
 } McExtensionState;
 
 extern McExtensionState mc_extension_state(char **installed);

@@ -1,0 +1,14 @@
+/*-------------------------------------------------------------------------
+ *
+ * citus.h
+ *		What mycelium needs to know about Citus (src/citus.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MC_CITUS_H
+#define MC_CITUS_H
+
+extern bool mc_citus_present(void);
+extern bool mc_citus_worker(void);
+
+#endif							/* MC_CITUS_H */

@@ -1,0 +1,117 @@
+-- mycelium: running on Citus (mycelium.distribute; doc/operations.md,
+-- "Running on Citus", and doc/internals.md)
+--
+-- An administrator runs mycelium.distribute() once on a Citus coordinator,
+-- after CREATE EXTENSION citus and the worker nodes are added.  On plain
+-- PostgreSQL nothing here runs and nothing changes.
+
+CREATE FUNCTION mycelium.distribute()
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	-- a workflow's rows, one shard group per workflow
+	by_workflow CONSTANT regclass[] := ARRAY['mycelium.workflow_states',
+		'mycelium.task_states', 'mycelium.task_ids',
+		'mycelium.workflow_state_history', 'mycelium.handoffs',
+		'mycelium.workflow_events', 'mycelium.workflow_signals']::regclass[];
+	-- small, read everywhere: a copy on every node
+	everywhere CONSTANT regclass[] := ARRAY['mycelium.executors',
+		'mycelium.json_schema_registry', 'mycelium.workflow_templates',
+		'mycelium.workflow_schedules']::regclass[];
+	-- row-level security without sub-selects, which Citus refuses in a
+	-- distributed table's policies
+	mine CONSTANT text := 'owner = pg_catalog.to_regrole(pg_catalog.quote_ident(pg_catalog.current_user()::text))::oid '
+		'OR pg_catalog.pg_has_role(''mycelium_admin'', ''MEMBER'')';
+	triggers CONSTANT text[] := ARRAY['workflows_created',
+		'workflows_status_changed', 'workflows_deleted'];
+	trigger text;
+	statement text;
+	policy record;
+	t regclass;
+	group_id integer;
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
+		RAISE EXCEPTION 'Citus is not installed in database "%"', pg_catalog.current_database()
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Put citus first in shared_preload_libraries, CREATE EXTENSION citus on every node, add the workers on the coordinator, then call mycelium.distribute() there.';
+	END IF;
+	EXECUTE 'SELECT groupid FROM pg_catalog.pg_dist_local_group' INTO group_id;
+	IF group_id IS DISTINCT FROM 0 THEN
+		RAISE EXCEPTION 'mycelium.distribute() runs on the Citus coordinator, and this is worker node group %', group_id
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+
+	-- policies, before the tables are distributed: Citus copies a table's
+	-- policies to its shards when it distributes it
+	FOR policy IN
+		SELECT p.polname, c.relname,
+			   EXISTS (SELECT FROM pg_catalog.pg_attribute a
+					   WHERE a.attrelid = c.oid AND a.attname = 'shared') AS shared
+		  FROM pg_catalog.pg_policy p
+		  JOIN pg_catalog.pg_class c ON c.oid = p.polrelid
+		 WHERE c.relnamespace = 'mycelium'::regnamespace
+		   AND pg_catalog.pg_get_expr(p.polqual, p.polrelid) LIKE '%SELECT%'
+	LOOP
+		-- on every node: the workers' copies of the extension's tables,
+		-- which Citus plans a query on a worker against, have them too
+		statement := pg_catalog.format('ALTER POLICY %I ON mycelium.%I USING (%s)',
+			policy.polname, policy.relname,
+			CASE WHEN policy.shared THEN 'shared OR ' ELSE '' END || mine);
+		EXECUTE statement;
+		PERFORM pg_catalog.run_command_on_workers(statement);
+	END LOOP;
+
+	-- reference tables first: Citus will not switch a transaction that
+	-- used remote shards back to executing on the coordinator's own copy.
+	-- The schedules' foreign key to the templates is dropped on every node
+	-- (the workers' copies of the extension's tables have it too) and made
+	-- again once both are reference tables.
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition
+				   WHERE logicalrelid = 'mycelium.workflow_templates'::regclass) THEN
+		ALTER TABLE mycelium.workflow_schedules
+			DROP CONSTRAINT IF EXISTS workflow_schedules_owner_template_fkey;
+		PERFORM pg_catalog.run_command_on_workers(
+			'ALTER TABLE mycelium.workflow_schedules DROP CONSTRAINT IF EXISTS workflow_schedules_owner_template_fkey');
+	END IF;
+	FOREACH t IN ARRAY everywhere LOOP
+		IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition WHERE logicalrelid = t) THEN
+			PERFORM pg_catalog.create_reference_table(t);
+		END IF;
+	END LOOP;
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_constraint
+				   WHERE conrelid = 'mycelium.workflow_schedules'::regclass
+					 AND conname = 'workflow_schedules_owner_template_fkey') THEN
+		ALTER TABLE mycelium.workflow_schedules
+			ADD CONSTRAINT workflow_schedules_owner_template_fkey
+			FOREIGN KEY (owner, template) REFERENCES mycelium.workflow_templates (owner, name);
+	END IF;
+
+	-- workflow_states' triggers would fire on the shards, on the workers:
+	-- a NOTIFY there makes Citus' two-phase commit fail, and the delete
+	-- trigger would query other shards from inside one.  They are dropped
+	-- on every node (see doc/internals.md, "Running on Citus").
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition
+				   WHERE logicalrelid = 'mycelium.workflow_states'::regclass) THEN
+		FOREACH trigger IN ARRAY triggers LOOP
+			EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS %I ON mycelium.workflow_states', trigger);
+			PERFORM pg_catalog.run_command_on_workers(pg_catalog.format(
+				'DROP TRIGGER IF EXISTS %I ON mycelium.workflow_states', trigger));
+		END LOOP;
+	END IF;
+
+	-- a workflow's tables by workflow_id, co-located, so that every
+	-- statement about one workflow goes to one shard group
+	FOREACH t IN ARRAY by_workflow LOOP
+		IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition WHERE logicalrelid = t) THEN
+			PERFORM pg_catalog.create_distributed_table(t, 'workflow_id',
+				colocate_with => CASE WHEN t = by_workflow[1] THEN 'default'
+									  ELSE by_workflow[1]::text END);
+		END IF;
+	END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION mycelium.distribute() IS
+	'on a Citus coordinator: distributes the workflow tables by workflow_id (co-located) and makes executors, JSON schemas, templates and schedules reference tables; idempotent';
+REVOKE ALL ON FUNCTION mycelium.distribute() FROM PUBLIC;
