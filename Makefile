@@ -13,7 +13,9 @@ EXTENSION = mycelium
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(srcdir)/$(EXTENSION).control)
 
 MODULE_big = mycelium
-SRCS = $(filter-out src/json_schema_posix_regex.c,$(sort $(wildcard src/*.c)))
+# the sources, in folders by subsystem (doc/internals.md, Layout)
+SRC_DIRS = src $(patsubst %/,%,$(sort $(dir $(wildcard src/*/*.c))))
+SRCS = $(filter-out src/json_schema/json_schema_posix_regex.c,$(sort $(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c))))
 OBJS = $(SRCS:.c=.o)
 
 # the fresh install script is built from src/sql/*.sql; the upgrade
@@ -22,7 +24,7 @@ SQL_PARTS = $(sort $(wildcard src/sql/*.sql))
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 DATA = $(sort $(wildcard src/sql/update/$(EXTENSION)--*--*.sql))
 
-PG_CPPFLAGS = -I$(srcdir)/src -DMC_EXTVERSION=\"$(EXTVERSION)\"
+PG_CPPFLAGS = $(addprefix -I$(srcdir)/,$(SRC_DIRS)) -DMC_EXTVERSION=\"$(EXTVERSION)\"
 SHLIB_LINK = -ljansson
 EXTRA_CLEAN = $(OBJS:.o=.gcda) $(OBJS:.o=.gcno) coverage coverage.info
 
@@ -62,9 +64,9 @@ include $(PGXS)
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $^ > $@
 
-# the library is built for one catalog version (src/version.c)
-src/version.o: $(EXTENSION).control
+# the library is built for one catalog version (src/catalog/version.c)
+src/catalog/version.o: $(EXTENSION).control
 
 # PGXS does not track header dependencies: rebuild every object when a
 # header changes
-$(OBJS): $(wildcard src/*.h)
+$(OBJS): $(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.h))

@@ -159,7 +159,7 @@ RESET ROLE;
 RESET search_path;
 
 -- every SQL-language function has a body parsed at creation or a pinned
--- search_path; the C functions pin theirs (src/catalog.c)
+-- search_path; the C functions pin theirs (src/catalog/catalog.c)
 SELECT p.proname, l.lanname, p.prosqlbody IS NOT NULL AS parsed_at_creation,
 	   p.proconfig
   FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang

@@ -25,7 +25,7 @@
  * Nothing here prints, exits or longjmps; memory goes through the
  * js_mem_alloc()/js_mem_free() hooks (compiled schemas use an arena).
  *
- * src/json_schema.c
+ * src/json_schema/json_schema.c
  *
  *-------------------------------------------------------------------------
  */

@@ -16,7 +16,7 @@
  * (mc_catalog_plan); those that find their rows by key, nearly all, are
  * planned with sequential scans off (catalog_run).  Where Citus is created
  * they are planned at each execution instead, with the time as parameters
- * (see src/citus.c and doc/internals.md, "Running on Citus").
+ * (see src/catalog/citus.c and doc/internals.md, "Running on Citus").
  *
  *-------------------------------------------------------------------------
  */
@@ -49,7 +49,7 @@ static SPIPlanPtr plans[MC_NUM_PLANS];
 /* whether plans[id] has been planned since it was prepared */
 static bool planned[MC_NUM_PLANS];
 
-/* whether plans[id] was prepared for custom plans (on Citus; src/citus.c) */
+/* whether plans[id] was prepared for custom plans (on Citus; src/catalog/citus.c) */
 static bool custom[MC_NUM_PLANS];
 
 /*

@@ -43,7 +43,7 @@
  *	 of subschemas reached through "$ref" are memoised per instance value,
  *	 so schemas that share subschemas do not cost exponential time.
  *
- * src/json_schema.h
+ * src/json_schema/json_schema.h
  *
  *-------------------------------------------------------------------------
  */

@@ -6,7 +6,7 @@
  * Standalone programs (the conformance runner, the fuzz target) use these
  * hooks; inside PostgreSQL the extension supplies its own regex engine.
  *
- * src/json_schema_posix_regex.h
+ * src/json_schema/json_schema_posix_regex.h
  *
  *-------------------------------------------------------------------------
  */

@@ -8,7 +8,7 @@
  * character-class escapes are rewritten; this file does that rewriting
  * and wraps regcomp()/regexec() in the js_regex_ops interface.
  *
- * src/json_schema_posix_regex.c
+ * src/json_schema/json_schema_posix_regex.c
  *
  *-------------------------------------------------------------------------
  */

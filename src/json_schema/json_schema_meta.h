@@ -3,7 +3,7 @@
  * json_schema_meta.h
  *		The meta-schemas built into the JSON Schema validator
  *
- * src/json_schema_meta.h
+ * src/json_schema/json_schema_meta.h
  *
  *-------------------------------------------------------------------------
  */

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * citus.h
- *		What mycelium needs to know about Citus (src/citus.c).
+ *		What mycelium needs to know about Citus (src/catalog/citus.c).
  *
  *-------------------------------------------------------------------------
  */

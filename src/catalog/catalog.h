@@ -143,7 +143,7 @@ typedef enum McPlanId
 	/* priorities */
 	MC_PLAN_PRIORITY_WORKFLOW,
 	MC_PLAN_PRIORITY_TASKS,
-	/* on Citus: one workflow's row at a time (src/citus.c) */
+	/* on Citus: one workflow's row at a time (src/catalog/citus.c) */
 	MC_PLAN_CITUS_WORKFLOW_TRY_LOCK,
 	MC_PLAN_CITUS_DUE_START_IDS,
 	MC_PLAN_CITUS_DUE_START_LOCK,

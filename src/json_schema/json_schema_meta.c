@@ -13,7 +13,7 @@
  * where the server expects it.  json_schema.c parses one only when a
  * schema refers to it (or names it in "$schema").
  *
- * src/json_schema_meta.c
+ * src/json_schema/json_schema_meta.c
  *
  *-------------------------------------------------------------------------
  */
