@@ -45,6 +45,7 @@
 #include "catalog.h"
 #include "mycelium.h"
 #include "mycelium_errcodes.h"
+#include "observe.h"
 #include "state.h"
 #include "taskdef.h"
 
@@ -102,6 +103,7 @@ mc_delete_workflow(PG_FUNCTION_ARGS)
 	mc_catalog_run(MC_PLAN_WORKFLOW_DELETE,
 				   "DELETE FROM mycelium.workflow_states WHERE workflow_id = $1",
 				   1, argtypes, values, NULL, 0);
+	mc_notify_workflows_changed();
 	mc_catalog_close(&session);
 	PG_RETURN_VOID();
 }
@@ -183,6 +185,8 @@ purge_batch(Datum statuses, Datum older_than, int32 batch_size)
 					   "DELETE FROM mycelium.workflow_states s USING w "
 					   "WHERE s.workflow_id = w.workflow_id",
 					   5, types, values, NULL, 0);
+	if (n > 0)
+		mc_notify_workflows_changed();
 	mc_catalog_close(&session);
 	return n;
 }

@@ -42,6 +42,7 @@
 #include "dag.h"
 #include "mycelium.h"
 #include "mycelium_errcodes.h"
+#include "observe.h"
 #include "state.h"
 #include "taskdef.h"
 
@@ -452,6 +453,7 @@ insert_workflow(McCatalogSession *session, pg_uuid_t *id, text *name,
 	wf.owner = session->caller;
 	wf.version = 1;
 	mc_history_record(session, &wf, 0, "pending", 0, NULL, NULL, "created");
+	mc_notify_workflows_changed();
 	return true;
 }
 

@@ -130,6 +130,9 @@ typedef enum McPlanId
 	/* delayed starts */
 	MC_PLAN_WORKFLOW_START_AT,
 	MC_PLAN_DUE_STARTS,
+	/* ready since (agent_type_stats) */
+	MC_PLAN_READY_SINCE,
+	MC_PLAN_READY_UNSET,
 	MC_NUM_PLANS
 } McPlanId;
 

@@ -13,6 +13,23 @@
  * comes once per end.  Applications LISTEN instead of polling
  * wait_workflow.
  *
+ * Watchers of every workflow (the web dashboard) also LISTEN on
+ * mycelium_workflows, told with an empty payload when workflows are
+ * created or deleted or change status without ending (started, paused,
+ * resumed, given tasks): the moments that are a workflow's, never a
+ * task's, so the scheduler sends nothing there per task.  The payload is
+ * empty because LISTEN needs no privilege: a watcher reads what changed
+ * through the views, where row-level security applies.  Notifications
+ * with the same payload in one transaction are sent once.
+ *
+ * agent_type_stats dates each ready task by task_states.ready_at: when
+ * its workflow started (or was resumed, or was given it), its last
+ * dependency finished, or its retry's back-off ends.  It is set by the
+ * statements that make tasks ready, and here for a workflow's ready tasks
+ * when it starts running, and unset when it is paused, so that ready_at
+ * is set exactly on the ready tasks of running workflows: the view counts
+ * and dates them from one partial index (task_states_ready_at_idx).
+ *
  * With mycelium.log_failed_attempts on, each failed attempt (of a worker
  * or an external agent, at its timeout or lost with its worker) is logged
  * as one line naming the workflow, the task, the attempt, the error type
@@ -24,12 +41,14 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_type.h"
 #include "commands/async.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/uuid.h"
 
+#include "catalog.h"
 #include "mycelium_errcodes.h"
 #include "observe.h"
 
@@ -63,6 +82,44 @@ mc_notify_workflow_end(const pg_uuid_t *workflow_id, const char *status)
 	appendStringInfoChar(&payload, '}');
 	Async_Notify(MC_WORKFLOW_END_CHANNEL, payload.data);
 	pfree(payload.data);
+}
+
+/*
+ * mc_notify_workflows_changed
+ *		Workflows were created or deleted, or one changed status without
+ *		ending: notify the listeners of mycelium_workflows (empty payload)
+ *		when this transaction commits.
+ */
+void
+mc_notify_workflows_changed(void)
+{
+	Async_Notify(MC_WORKFLOWS_CHANNEL, "");
+}
+
+/*
+ * mc_tasks_ready_since
+ *		A workflow starts running (running) or stops (paused): its ready
+ *		tasks are ready since now, or no longer counted as ready, in
+ *		agent_type_stats.  Tasks that have a ready_at keep it (a task in
+ *		its retry's back-off is ready at its end).
+ */
+void
+mc_tasks_ready_since(const pg_uuid_t *workflow_id, bool running)
+{
+	static const Oid argtypes[] = {UUIDOID};
+	Datum		values[1];
+
+	values[0] = UUIDPGetDatum(workflow_id);
+	if (running)
+		mc_catalog_run(MC_PLAN_READY_SINCE,
+					   "UPDATE mycelium.task_states SET ready_at = GREATEST(pg_catalog.now(), run_after) "
+					   "WHERE workflow_id = $1 AND status = 'ready' AND ready_at IS NULL",
+					   1, argtypes, values, NULL, 0);
+	else
+		mc_catalog_run(MC_PLAN_READY_UNSET,
+					   "UPDATE mycelium.task_states SET ready_at = NULL "
+					   "WHERE workflow_id = $1 AND status = 'ready' AND ready_at IS NOT NULL",
+					   1, argtypes, values, NULL, 0);
 }
 
 /*

@@ -485,9 +485,16 @@ mc_workflow_set_status(McCatalogSession *session, McWorkflow *wf,
 	mc_history_record(session, wf, 0, mc_workflow_status_names[status], 0,
 					  NULL, workflow_error(wf), event);
 	if (status == MC_WF_RUNNING)
+	{
+		mc_tasks_ready_since(&wf->id, true);
 		mc_notify_ready_workflow(&wf->id);
-	else if (mc_workflow_status_is_terminal(status))
+	}
+	else if (status == MC_WF_PAUSED || status == MC_WF_PENDING)
+		mc_tasks_ready_since(&wf->id, false);
+	if (mc_workflow_status_is_terminal(status))
 		mc_notify_workflow_end(&wf->id, mc_workflow_status_names[status]);
+	else
+		mc_notify_workflows_changed();
 }
 
 /*
@@ -675,7 +682,9 @@ release_dependents(McWorkflow *wf, McTask *task)
 	n = mc_catalog_run(MC_PLAN_RELEASE_DEPENDENTS,
 					   "UPDATE mycelium.task_states t SET deps_pending = deps_pending - 1, "
 					   "status = CASE WHEN deps_pending = 1 AND status = 'pending' "
-					   "  THEN 'ready'::mycelium.task_status ELSE status END "
+					   "  THEN 'ready'::mycelium.task_status ELSE status END, "
+					   "ready_at = CASE WHEN deps_pending = 1 AND status = 'pending' "
+					   "  THEN pg_catalog.now() ELSE ready_at END "
 					   "WHERE workflow_id = $1 AND task_no = ANY ($2) "
 					   "RETURNING " MC_EXTERNAL_READY_TYPE("t"),
 					   2, argtypes, values, NULL, 0);
@@ -814,7 +823,9 @@ mc_task_retry(McCatalogSession *session, McWorkflow *wf, McTask *task,
 				   "attempt = t.attempt - $5, "
 				   "result = NULL, worker_id = NULL, lease_until = NULL, "
 				   "run_after = CASE WHEN $3 > 0 THEN pg_catalog.clock_timestamp() "
-				   "  + pg_catalog.make_interval(secs => $3) END "
+				   "  + pg_catalog.make_interval(secs => $3) END, "
+				   "ready_at = pg_catalog.clock_timestamp() "
+				   "  + pg_catalog.make_interval(secs => GREATEST($3, 0)) "
 				   "WHERE workflow_id = $1 AND task_no = $2 "
 				   "RETURNING CASE WHEN $3 <= 0 THEN " MC_EXTERNAL_READY_TYPE("t") " END",
 				   7, argtypes, values, nulls, 0);
@@ -873,6 +884,7 @@ mc_task_transition(McCatalogSession *session, McWorkflow *wf, McTask *task,
 				   "attempt = attempt + $4, result = $5, error = $6, error_detail = $8, "
 				   "execution_time = COALESCE($9, execution_time), run_after = NULL, "
 				   "worker_id = NULL, lease_until = NULL, "
+				   "ready_at = CASE WHEN $3 = 'ready' THEN pg_catalog.clock_timestamp() END, "
 				   "started_at = CASE WHEN $3 = 'running' THEN pg_catalog.clock_timestamp() ELSE started_at END, "
 				   "finished_at = CASE WHEN $7 THEN pg_catalog.clock_timestamp() END "
 				   "WHERE workflow_id = $1 AND task_no = $2 RETURNING attempt",
@@ -968,6 +980,7 @@ mc_workflow_rollback(McCatalogSession *session, McWorkflow *wf, int64 target)
 					   "    result = fin.result, error = fin.error, error_detail = fin.error_detail, "
 						   "    execution_time = fin.execution_time, deps_pending = fin.deps_pending, "
 					   "    run_after = NULL, "
+					   "    ready_at = NULL, "
 					   "    started_at = CASE WHEN fin.new_status IN ('pending', 'ready') THEN NULL "
 					   "      ELSE t.started_at END, "
 					   "    finished_at = CASE WHEN fin.new_status IN ('pending', 'ready') THEN NULL "

@@ -127,6 +127,7 @@ CREATE TABLE mycelium.task_states (
 	finished_at timestamptz,
 	error_detail jsonb,
 	execution_time double precision,
+	ready_at timestamptz,
 	PRIMARY KEY (workflow_id, task_no)
 ) WITH (fillfactor = 70);
 COMMENT ON TABLE mycelium.task_states IS
@@ -157,6 +158,8 @@ COMMENT ON COLUMN mycelium.task_states.error_detail IS
 	'why the last attempt failed: {error_type, message, sqlstate, attempt}';
 COMMENT ON COLUMN mycelium.task_states.execution_time IS
 	'how long the last attempt that ended ran, in milliseconds';
+COMMENT ON COLUMN mycelium.task_states.ready_at IS
+	'since when a ready task of a running workflow waits to run: its workflow''s start (or resume), its last dependency''s end, or the end of its retry''s back-off; NULL for the ready tasks of workflows not running (agent_type_stats counts and dates the ready tasks by it)';
 CREATE INDEX task_states_ready_idx ON mycelium.task_states (workflow_id, task_no)
 	WHERE status = 'ready';
 -- external agents claim ready tasks by agent type, across workflows

@@ -105,8 +105,27 @@ my $w = as_alice(q{SELECT mycelium.create_workflow(jsonb_build_array(
 	mycelium.task('o3', 'a', 'outside', allow_failure => true, max_attempts => 1),
 	mycelium.task('o4', 'a', 'outside', dependencies => '{o1}'),
 	mycelium.task('o5', 'a', 'outside', allow_failure => true, max_attempts => 1)))});
+is(as_alice($stats), '0,0,0,0,0', 'a workflow not started has no ready tasks to count');
 as_alice("SELECT mycelium.start_workflow('$w')");
 is(as_alice($stats), '4,0,0,0,0', 'four ready (o4 waits for o1)');
+as_alice("SELECT mycelium.pause_workflow('$w')");
+is(as_alice($stats), '0,0,0,0,0', 'a paused workflow\'s tasks do not wait: not counted');
+is(sql(qq{SELECT count(*) FROM mycelium.task_states WHERE workflow_id = '$w' AND ready_at IS NOT NULL}),
+	'0', 'paused: no ready_at');
+as_alice("SELECT mycelium.resume_workflow('$w')");
+is(as_alice($stats), '4,0,0,0,0', 'resumed: four ready again');
+# the view reads the ready tasks from the partial index alone
+like(sql(q{EXPLAIN (COSTS OFF) SELECT ready, oldest_ready_age FROM mycelium.agent_type_stats
+	WHERE agent_type = 'outside'}), qr/Index Only Scan using task_states_ready_at_idx/,
+	'ready tasks are counted from task_states_ready_at_idx');
+# the agent type's limits
+is(as_alice(q{SELECT concat_ws(',', max_running IS NULL, rate IS NULL, rate_per IS NULL)
+	FROM mycelium.agent_type_stats WHERE agent_type = 'outside'}), 't,t,t', 'no limits: NULL');
+sql(q{SELECT mycelium.set_agent_type_limits('outside', 7, 30, '1 minute')});
+is(as_bob(q{SELECT concat_ws(',', max_running, rate, rate_per)
+	FROM mycelium.agent_type_stats WHERE agent_type = 'outside'}), '7,30,00:01:00',
+	'the limits set by set_agent_type_limits, seen by every role');
+sql(q{SELECT mycelium.set_agent_type_limits('outside')});
 is(as_bob($stats), '0,0,0,0,0', "bob counts none of alice's tasks");
 is(sql($stats), '4,0,0,0,0', 'an admin counts every role');
 sleep 1;

@@ -812,3 +812,67 @@ COMMENT ON FUNCTION mycelium.set_agent_type_limits(text, integer, integer, inter
 	'limits an agent type to max_running tasks running at once and rate tasks started per interval, across all workflows and roles (NULL: no limit); takes effect at the next claim';
 REVOKE ALL ON FUNCTION mycelium.set_agent_type_limits(text, integer, integer, interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION mycelium.set_agent_type_limits(text, integer, integer, interval) TO mycelium_user;
+
+-- ---------------------------------------------------------------------
+-- Issue 31 and 33, operator views and the dashboard (branch views):
+-- agent_type_stats shows an agent type's limits and counts and dates its
+-- ready tasks from task_states.ready_at (set where a task becomes ready,
+-- src/observe.c); the live channel mycelium_workflows is notified by the
+-- C functions that create, delete, start, pause and resume workflows, no
+-- longer by triggers on workflow_states, which the scheduler's every save
+-- of a workflow passed through (src/sql/89_operator.sql, src/observe.c).
+DROP TRIGGER workflows_status_changed ON mycelium.workflow_states;
+DROP TRIGGER workflows_created ON mycelium.workflow_states;
+DROP FUNCTION mycelium.notify_workflows_changed();
+
+ALTER TABLE mycelium.task_states ADD COLUMN ready_at timestamptz;
+COMMENT ON COLUMN mycelium.task_states.ready_at IS
+	'since when a ready task of a running workflow waits to run: its workflow''s start (or resume), its last dependency''s end, or the end of its retry''s back-off; NULL for the ready tasks of workflows not running (agent_type_stats counts and dates the ready tasks by it)';
+-- the ready tasks of running workflows: ready since their workflow
+-- started, their last dependency finished or their back-off ends
+UPDATE mycelium.task_states t
+   SET ready_at = COALESCE(GREATEST(t.run_after, w.started_at,
+		(SELECT pg_catalog.max(d.finished_at)
+		   FROM mycelium.task_states d
+		  WHERE d.workflow_id = t.workflow_id
+			AND d.task_no = ANY (t.dependencies))), pg_catalog.now())
+  FROM mycelium.workflow_states w
+ WHERE w.workflow_id = t.workflow_id AND w.status = 'running' AND t.status = 'ready';
+-- the ready tasks of running workflows by agent type and since when they
+-- are ready: agent_type_stats counts them from this index alone (owner,
+-- for row-level security, is in it) and dates the oldest with one probe
+CREATE INDEX task_states_ready_at_idx ON mycelium.task_states (agent_type, ready_at)
+	INCLUDE (owner) WHERE status = 'ready' AND ready_at IS NOT NULL;
+
+CREATE OR REPLACE VIEW mycelium.agent_type_stats WITH (security_invoker = true) AS
+SELECT e.agent_type,
+	   e.executor IS NULL AS external,
+	   (SELECT pg_catalog.count(*)
+		  FROM mycelium.task_states t
+		 WHERE t.agent_type = e.agent_type AND t.status = 'ready'
+		   AND t.ready_at IS NOT NULL) AS ready,
+	   GREATEST(pg_catalog.now() -
+				(SELECT pg_catalog.min(t.ready_at)
+				   FROM mycelium.task_states t
+				  WHERE t.agent_type = e.agent_type AND t.status = 'ready'
+					AND t.ready_at IS NOT NULL), interval '0') AS oldest_ready_age,
+	   (SELECT pg_catalog.count(*)
+		  FROM mycelium.task_states t
+		 WHERE t.agent_type = e.agent_type AND t.status = 'running') AS running,
+	   (SELECT pg_catalog.count(*)
+		  FROM mycelium.task_states t
+		 WHERE t.lease_until < pg_catalog.now()
+		   AND t.agent_type = e.agent_type AND t.status = 'running') AS lapsed_leases,
+	   f.completed_last_hour, f.failed_last_hour, f.p50_ms, f.p95_ms,
+	   e.max_running, e.rate, e.rate_per
+  FROM mycelium.executors e
+ CROSS JOIN LATERAL (
+	SELECT pg_catalog.count(*) FILTER (WHERE t.status = 'completed') AS completed_last_hour,
+		   pg_catalog.count(*) FILTER (WHERE t.status = 'failed') AS failed_last_hour,
+		   pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY t.execution_time) AS p50_ms,
+		   pg_catalog.percentile_cont(0.95) WITHIN GROUP (ORDER BY t.execution_time) AS p95_ms
+	  FROM mycelium.task_states t
+	 WHERE t.agent_type = e.agent_type AND t.status IN ('completed', 'failed')
+	   AND t.finished_at > pg_catalog.now() - interval '1 hour') f;
+COMMENT ON VIEW mycelium.agent_type_stats IS
+	'per registered agent type: ready tasks (of running workflows) and running tasks, how long the oldest ready task has waited, lapsed leases of external agents, tasks completed and failed in the last hour and the p50/p95 length of their last attempt (ms), and the agent type''s limits (set_agent_type_limits); the current role''s workflows, an admin''s all';
