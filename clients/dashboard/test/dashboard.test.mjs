@@ -302,22 +302,23 @@ test('a list of 1,000 workflows and a workflow of 10,000 tasks paint in under 2 
 test('the agents page shows an agent type\'s ready and running tasks and limits, and the pool\'s workers, refreshed by the poll', async () => {
 	await admin.query(`
 		CREATE OR REPLACE FUNCTION public.dash_sleep(ctx jsonb) RETURNS jsonb LANGUAGE plpgsql
-			AS $f$ BEGIN PERFORM pg_sleep((ctx->'input'->>'s')::float8); RETURN NULL; END $f$;
+			AS $f$ BEGIN PERFORM pg_sleep((ctx->'task'->'input'->>'s')::float8); RETURN NULL; END $f$;
 		SELECT mycelium.register_executor('dash_sleep', 'public.dash_sleep(jsonb)');
 		SELECT mycelium.set_agent_type_limits('dash_ext', 6, 40, '1 minute');`);
 	// a dashboard of alice's whose poll ticks every 2 s: claims notify nobody
 	const dash = await startDashboard('dash_alice', 2);
+	let id = null;
 	try {
 		const page = await openPage(`${dash.url}/#/agents`);
 		await page.waitForSelector('#main[data-loaded]');
 		const row = '#agent-types tr[data-agent-type="dash_ext"]';
 		assert.equal(await page.textContent(`${row} td.max-running`), '6');
 		assert.equal(await page.textContent(`${row} td.rate`), '40 per 00:01:00');
-		const [{ id }] = await as('dash_alice', `
+		[{ id }] = await as('dash_alice', `
 			SELECT mycelium.create_workflow(jsonb_build_array(
 				mycelium.task('e1', 'x', 'dash_ext'), mycelium.task('e2', 'x', 'dash_ext'),
 				mycelium.task('e3', 'x', 'dash_ext'),
-				mycelium.task('s', 'x', 'dash_sleep', input => '{"s": 5}')), name => 'pool') AS id`);
+				mycelium.task('s', 'x', 'dash_sleep', input => '{"s": 60}')), name => 'pool') AS id`);
 		await as('dash_alice', 'SELECT mycelium.start_workflow($1)', [id]);
 		await as('dash_alice', `SELECT count(*) FROM mycelium.claim_tasks('dash_ext', 'agent-pool', max_tasks => 1)`);
 		const [want] = await as('dash_alice', `SELECT ready::int, running::int
@@ -346,8 +347,8 @@ test('the agents page shows an agent type\'s ready and running tasks and limits,
 		assert.deepEqual(bobPool.byRole, []);
 		assert.deepEqual(page.errors, []);
 		await page.close();
-		await as('dash_alice', `SELECT mycelium.cancel_workflow($1)`, [id]);
 	} finally {
+		if (id !== null) await as('dash_alice', `SELECT mycelium.cancel_workflow($1)`, [id]);
 		await dash.close();
 		await admin.query(`SELECT mycelium.set_agent_type_limits('dash_ext')`);
 	}
