@@ -20,6 +20,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "common/cryptohash.h"
@@ -34,6 +35,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 #include "utils/typcache.h"
 #include "utils/uuid.h"
 
@@ -60,6 +62,7 @@ typedef enum TaskColumn
 	TC_OWNER, TC_STATUS, TC_ATTEMPT, TC_DEPS_PENDING, TC_DEPENDENCIES,
 	TC_DEPENDENTS, TC_MAX_ATTEMPTS, TC_INITIAL_DELAY, TC_MAX_DELAY,
 	TC_EXPONENTIAL_BASE, TC_TIMEOUT, TC_ALLOW_FAILURE, TC_INPUT, TC_METADATA,
+	TC_READY_AT,
 	TC_NUM
 } TaskColumn;
 
@@ -67,7 +70,8 @@ static const char *const task_column_names[TC_NUM] = {
 	"workflow_id", "task_no", "task_id", "agent_id", "agent_type",
 	"owner", "status", "attempt", "deps_pending", "dependencies",
 	"dependents", "max_attempts", "initial_delay", "max_delay",
-	"exponential_base", "timeout", "allow_failure", "input", "metadata"
+	"exponential_base", "timeout", "allow_failure", "input", "metadata",
+	"ready_at"
 };
 
 /*
@@ -255,6 +259,9 @@ task_row(TupleDesc desc, const int *attno, Datum *values, bool *nulls,
 	SET(TC_ALLOW_FAILURE, BoolGetDatum(task->allow_failure));
 	SET_OR_NULL(TC_INPUT, PointerGetDatum(task->input));
 	SET_OR_NULL(TC_METADATA, PointerGetDatum(task->metadata));
+	/* ready since now: agent_type_stats counts it once its workflow runs */
+	SET(TC_READY_AT, TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()));
+	nulls[attno[TC_READY_AT]] = (unmet != 0);
 #undef SET
 #undef SET_OR_NULL
 

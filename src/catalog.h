@@ -132,7 +132,7 @@ typedef enum McPlanId
 	MC_PLAN_DUE_STARTS,
 	/* ready since (agent_type_stats) */
 	MC_PLAN_READY_SINCE,
-	MC_PLAN_READY_UNSET,
+	MC_PLAN_READY_SINCE_START,
 	MC_NUM_PLANS
 } McPlanId;
 

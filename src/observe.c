@@ -23,12 +23,14 @@
  * with the same payload in one transaction are sent once.
  *
  * agent_type_stats dates each ready task by task_states.ready_at: when
- * its workflow started (or was resumed, or was given it), its last
- * dependency finished, or its retry's back-off ends.  It is set by the
- * statements that make tasks ready, and here for a workflow's ready tasks
- * when it starts running, and unset when it is paused, so that ready_at
- * is set exactly on the ready tasks of running workflows: the view counts
- * and dates them from one partial index (task_states_ready_at_idx).
+ * it was created ready, its last dependency finished, or its retry's
+ * back-off ends, set by the statements that make tasks ready; and here,
+ * for a workflow's ready tasks, when it is resumed, or started more than
+ * a second after its creation.  The view counts and dates the ready tasks
+ * from one partial index (task_states_ready_at_idx) and leaves out those
+ * of workflows that are not running (pending or paused: few, found by
+ * their own index), so nothing is written per task when a workflow
+ * starts, pauses or ends.
  *
  * With mycelium.log_failed_attempts on, each failed attempt (of a worker
  * or an external agent, at its timeout or lost with its worker) is logged
@@ -98,27 +100,33 @@ mc_notify_workflows_changed(void)
 
 /*
  * mc_tasks_ready_since
- *		A workflow starts running (running) or stops (paused): its ready
- *		tasks are ready since now, or no longer counted as ready, in
- *		agent_type_stats.  Tasks that have a ready_at keep it (a task in
- *		its retry's back-off is ready at its end).
+ *		A workflow runs again after a pause (resumed), or starts: its ready
+ *		tasks are ready since now (or the end of their retry's back-off).
+ *		Tasks are created with ready_at set, so a workflow started within
+ *		a second of its creation, as most are, is left as it is: its start
+ *		writes nothing per task.
  */
 void
-mc_tasks_ready_since(const pg_uuid_t *workflow_id, bool running)
+mc_tasks_ready_since(const pg_uuid_t *workflow_id, bool resumed)
 {
 	static const Oid argtypes[] = {UUIDOID};
 	Datum		values[1];
 
 	values[0] = UUIDPGetDatum(workflow_id);
-	if (running)
+	if (resumed)
 		mc_catalog_run(MC_PLAN_READY_SINCE,
-					   "UPDATE mycelium.task_states SET ready_at = GREATEST(pg_catalog.now(), run_after) "
-					   "WHERE workflow_id = $1 AND status = 'ready' AND ready_at IS NULL",
+					   "UPDATE mycelium.task_states "
+					   "SET ready_at = GREATEST(pg_catalog.now(), run_after) "
+					   "WHERE workflow_id = $1 AND status = 'ready'",
 					   1, argtypes, values, NULL, 0);
 	else
-		mc_catalog_run(MC_PLAN_READY_UNSET,
-					   "UPDATE mycelium.task_states SET ready_at = NULL "
-					   "WHERE workflow_id = $1 AND status = 'ready' AND ready_at IS NOT NULL",
+		mc_catalog_run(MC_PLAN_READY_SINCE_START,
+					   "UPDATE mycelium.task_states "
+					   "SET ready_at = GREATEST(pg_catalog.now(), run_after) "
+					   "WHERE workflow_id = $1 AND status = 'ready' "
+					   "  AND EXISTS (SELECT 1 FROM mycelium.workflow_states w "
+					   "    WHERE w.workflow_id = $1 "
+					   "      AND w.created_at < pg_catalog.now() - interval '1 second')",
 					   1, argtypes, values, NULL, 0);
 }
 

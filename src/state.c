@@ -481,16 +481,17 @@ void
 mc_workflow_set_status(McCatalogSession *session, McWorkflow *wf,
 					   McWorkflowStatus status, const char *event)
 {
+	McWorkflowStatus from = wf->status;
+
 	wf->status = status;
 	mc_history_record(session, wf, 0, mc_workflow_status_names[status], 0,
 					  NULL, workflow_error(wf), event);
 	if (status == MC_WF_RUNNING)
 	{
-		mc_tasks_ready_since(&wf->id, true);
+		if (from != MC_WF_RUNNING)
+			mc_tasks_ready_since(&wf->id, from == MC_WF_PAUSED);
 		mc_notify_ready_workflow(&wf->id);
 	}
-	else if (status == MC_WF_PAUSED || status == MC_WF_PENDING)
-		mc_tasks_ready_since(&wf->id, false);
 	if (mc_workflow_status_is_terminal(status))
 		mc_notify_workflow_end(&wf->id, mc_workflow_status_names[status]);
 	else
@@ -684,7 +685,7 @@ release_dependents(McWorkflow *wf, McTask *task)
 					   "status = CASE WHEN deps_pending = 1 AND status = 'pending' "
 					   "  THEN 'ready'::mycelium.task_status ELSE status END, "
 					   "ready_at = CASE WHEN deps_pending = 1 AND status = 'pending' "
-					   "  THEN pg_catalog.now() ELSE ready_at END "
+					   "  THEN pg_catalog.clock_timestamp() ELSE ready_at END "
 					   "WHERE workflow_id = $1 AND task_no = ANY ($2) "
 					   "RETURNING " MC_EXTERNAL_READY_TYPE("t"),
 					   2, argtypes, values, NULL, 0);

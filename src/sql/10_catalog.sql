@@ -159,7 +159,7 @@ COMMENT ON COLUMN mycelium.task_states.error_detail IS
 COMMENT ON COLUMN mycelium.task_states.execution_time IS
 	'how long the last attempt that ended ran, in milliseconds';
 COMMENT ON COLUMN mycelium.task_states.ready_at IS
-	'since when a ready task of a running workflow waits to run: its workflow''s start (or resume), its last dependency''s end, or the end of its retry''s back-off; NULL for the ready tasks of workflows not running (agent_type_stats counts and dates the ready tasks by it)';
+	'since when a ready task waits to run: its creation, its workflow''s resume (or start, a second or more after its creation), its last dependency''s end, or the end of its retry''s back-off (agent_type_stats dates the ready tasks of running workflows by it)';
 CREATE INDEX task_states_ready_idx ON mycelium.task_states (workflow_id, task_no)
 	WHERE status = 'ready';
 -- external agents claim ready tasks by agent type, across workflows

@@ -12,24 +12,34 @@ CREATE INDEX task_states_running_idx ON mycelium.task_states (agent_type)
 	WHERE status = 'running';
 CREATE INDEX task_states_finished_idx ON mycelium.task_states (agent_type, finished_at)
 	WHERE status IN ('completed', 'failed');
--- the ready tasks of running workflows by agent type and since when they
--- are ready: agent_type_stats counts them from this index alone (owner,
--- for row-level security, is in it) and dates the oldest with one probe
+-- ready tasks by agent type and since when they are ready:
+-- agent_type_stats counts them from this index alone (owner, for
+-- row-level security, is in it) and finds the oldest from its start;
+-- those of workflows not running (pending or paused) it finds through
+-- workflow_states_waiting_idx and leaves out
 CREATE INDEX task_states_ready_at_idx ON mycelium.task_states (agent_type, ready_at)
-	INCLUDE (owner) WHERE status = 'ready' AND ready_at IS NOT NULL;
+	INCLUDE (owner) WHERE status = 'ready';
+CREATE INDEX workflow_states_waiting_idx ON mycelium.workflow_states (status)
+	WHERE status IN ('pending', 'paused');
 
 CREATE VIEW mycelium.agent_type_stats WITH (security_invoker = true) AS
 SELECT e.agent_type,
 	   e.executor IS NULL AS external,
 	   (SELECT pg_catalog.count(*)
 		  FROM mycelium.task_states t
-		 WHERE t.agent_type = e.agent_type AND t.status = 'ready'
-		   AND t.ready_at IS NOT NULL) AS ready,
+		 WHERE t.agent_type = e.agent_type AND t.status = 'ready')
+	   - (SELECT pg_catalog.count(*)
+			FROM mycelium.workflow_states w
+			JOIN mycelium.task_states t ON t.workflow_id = w.workflow_id
+		   WHERE w.status IN ('pending', 'paused')
+			 AND t.agent_type = e.agent_type AND t.status = 'ready') AS ready,
 	   GREATEST(pg_catalog.now() -
-				(SELECT pg_catalog.min(t.ready_at)
+				(SELECT t.ready_at
 				   FROM mycelium.task_states t
+				   JOIN mycelium.workflow_states w ON w.workflow_id = t.workflow_id
 				  WHERE t.agent_type = e.agent_type AND t.status = 'ready'
-					AND t.ready_at IS NOT NULL), interval '0') AS oldest_ready_age,
+					AND t.ready_at IS NOT NULL AND w.status = 'running'
+				  ORDER BY t.ready_at LIMIT 1), interval '0') AS oldest_ready_age,
 	   (SELECT pg_catalog.count(*)
 		  FROM mycelium.task_states t
 		 WHERE t.agent_type = e.agent_type AND t.status = 'running') AS running,

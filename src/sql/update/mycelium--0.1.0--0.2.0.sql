@@ -817,7 +817,7 @@ GRANT EXECUTE ON FUNCTION mycelium.set_agent_type_limits(text, integer, integer,
 -- Issue 31 and 33, operator views and the dashboard (branch views):
 -- agent_type_stats shows an agent type's limits and counts and dates its
 -- ready tasks from task_states.ready_at (set where a task becomes ready,
--- src/observe.c); the live channel mycelium_workflows is notified by the
+-- src/observe.c) and task_states_ready_at_idx; the live channel mycelium_workflows is notified by the
 -- C functions that create, delete, start, pause and resume workflows, no
 -- longer by triggers on workflow_states, which the scheduler's every save
 -- of a workflow passed through (src/sql/89_operator.sql, src/observe.c).
@@ -827,35 +827,46 @@ DROP FUNCTION mycelium.notify_workflows_changed();
 
 ALTER TABLE mycelium.task_states ADD COLUMN ready_at timestamptz;
 COMMENT ON COLUMN mycelium.task_states.ready_at IS
-	'since when a ready task of a running workflow waits to run: its workflow''s start (or resume), its last dependency''s end, or the end of its retry''s back-off; NULL for the ready tasks of workflows not running (agent_type_stats counts and dates the ready tasks by it)';
--- the ready tasks of running workflows: ready since their workflow
--- started, their last dependency finished or their back-off ends
+	'since when a ready task waits to run: its creation, its workflow''s resume (or start, a second or more after its creation), its last dependency''s end, or the end of its retry''s back-off (agent_type_stats dates the ready tasks of running workflows by it)';
+-- the ready tasks: ready since their workflow started (or was created,
+-- if it has not started), their last dependency finished or their
+-- back-off ends
 UPDATE mycelium.task_states t
    SET ready_at = COALESCE(GREATEST(t.run_after, w.started_at,
 		(SELECT pg_catalog.max(d.finished_at)
 		   FROM mycelium.task_states d
 		  WHERE d.workflow_id = t.workflow_id
-			AND d.task_no = ANY (t.dependencies))), pg_catalog.now())
+			AND d.task_no = ANY (t.dependencies))), w.created_at)
   FROM mycelium.workflow_states w
- WHERE w.workflow_id = t.workflow_id AND w.status = 'running' AND t.status = 'ready';
--- the ready tasks of running workflows by agent type and since when they
--- are ready: agent_type_stats counts them from this index alone (owner,
--- for row-level security, is in it) and dates the oldest with one probe
+ WHERE w.workflow_id = t.workflow_id AND t.status = 'ready';
+-- ready tasks by agent type and since when they are ready:
+-- agent_type_stats counts them from this index alone (owner, for
+-- row-level security, is in it) and finds the oldest from its start;
+-- those of workflows not running (pending or paused) it finds through
+-- workflow_states_waiting_idx and leaves out
 CREATE INDEX task_states_ready_at_idx ON mycelium.task_states (agent_type, ready_at)
-	INCLUDE (owner) WHERE status = 'ready' AND ready_at IS NOT NULL;
+	INCLUDE (owner) WHERE status = 'ready';
+CREATE INDEX workflow_states_waiting_idx ON mycelium.workflow_states (status)
+	WHERE status IN ('pending', 'paused');
 
 CREATE OR REPLACE VIEW mycelium.agent_type_stats WITH (security_invoker = true) AS
 SELECT e.agent_type,
 	   e.executor IS NULL AS external,
 	   (SELECT pg_catalog.count(*)
 		  FROM mycelium.task_states t
-		 WHERE t.agent_type = e.agent_type AND t.status = 'ready'
-		   AND t.ready_at IS NOT NULL) AS ready,
+		 WHERE t.agent_type = e.agent_type AND t.status = 'ready')
+	   - (SELECT pg_catalog.count(*)
+			FROM mycelium.workflow_states w
+			JOIN mycelium.task_states t ON t.workflow_id = w.workflow_id
+		   WHERE w.status IN ('pending', 'paused')
+			 AND t.agent_type = e.agent_type AND t.status = 'ready') AS ready,
 	   GREATEST(pg_catalog.now() -
-				(SELECT pg_catalog.min(t.ready_at)
+				(SELECT t.ready_at
 				   FROM mycelium.task_states t
+				   JOIN mycelium.workflow_states w ON w.workflow_id = t.workflow_id
 				  WHERE t.agent_type = e.agent_type AND t.status = 'ready'
-					AND t.ready_at IS NOT NULL), interval '0') AS oldest_ready_age,
+					AND t.ready_at IS NOT NULL AND w.status = 'running'
+				  ORDER BY t.ready_at LIMIT 1), interval '0') AS oldest_ready_age,
 	   (SELECT pg_catalog.count(*)
 		  FROM mycelium.task_states t
 		 WHERE t.agent_type = e.agent_type AND t.status = 'running') AS running,
