@@ -16,9 +16,11 @@ CREATE INDEX task_states_finished_idx ON mycelium.task_states (agent_type, finis
 -- agent_type_stats counts them from this index alone (owner, for
 -- row-level security, is in it) and finds the oldest from its start;
 -- those of workflows not running (pending or paused) it finds through
--- workflow_states_waiting_idx and leaves out
+-- workflow_states_waiting_idx and leaves out.  Every ready task has a
+-- ready_at; the predicate says so, which keeps the scheduler's statements
+-- on ready tasks (which do not) from planning with this index
 CREATE INDEX task_states_ready_at_idx ON mycelium.task_states (agent_type, ready_at)
-	INCLUDE (owner) WHERE status = 'ready';
+	INCLUDE (owner) WHERE status = 'ready' AND ready_at IS NOT NULL;
 CREATE INDEX workflow_states_waiting_idx ON mycelium.workflow_states (status)
 	WHERE status IN ('pending', 'paused');
 
@@ -27,12 +29,14 @@ SELECT e.agent_type,
 	   e.executor IS NULL AS external,
 	   (SELECT pg_catalog.count(*)
 		  FROM mycelium.task_states t
-		 WHERE t.agent_type = e.agent_type AND t.status = 'ready')
+		 WHERE t.agent_type = e.agent_type AND t.status = 'ready'
+		   AND t.ready_at IS NOT NULL)
 	   - (SELECT pg_catalog.count(*)
 			FROM mycelium.workflow_states w
 			JOIN mycelium.task_states t ON t.workflow_id = w.workflow_id
 		   WHERE w.status IN ('pending', 'paused')
-			 AND t.agent_type = e.agent_type AND t.status = 'ready') AS ready,
+			 AND t.agent_type = e.agent_type AND t.status = 'ready'
+			 AND t.ready_at IS NOT NULL) AS ready,
 	   GREATEST(pg_catalog.now() -
 				(SELECT t.ready_at
 				   FROM mycelium.task_states t
