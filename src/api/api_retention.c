@@ -46,6 +46,7 @@
 #include "citus.h"
 #include "mycelium.h"
 #include "mycelium_errcodes.h"
+#include "observe.h"
 #include "state.h"
 #include "taskdef.h"
 
@@ -130,6 +131,7 @@ mc_delete_workflow(PG_FUNCTION_ARGS)
 				   1, argtypes, values, NULL, 0);
 	if (mc_citus_present())
 		citus_delete_rows(values[0]);
+	mc_notify_workflows_changed();
 	mc_catalog_close(&session);
 	PG_RETURN_VOID();
 }
@@ -211,6 +213,8 @@ purge_batch(Datum statuses, Datum older_than, int32 batch_size)
 					   "DELETE FROM mycelium.workflow_states s USING w "
 					   "WHERE s.workflow_id = w.workflow_id",
 					   5, types, values, NULL, 0);
+	if (n > 0)
+		mc_notify_workflows_changed();
 	mc_catalog_close(&session);
 	return n;
 }

@@ -20,6 +20,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "common/cryptohash.h"
@@ -43,6 +44,7 @@
 #include "dag.h"
 #include "mycelium.h"
 #include "mycelium_errcodes.h"
+#include "observe.h"
 #include "priority.h"
 #include "signals.h"
 #include "state.h"
@@ -62,7 +64,7 @@ typedef enum TaskColumn
 	TC_OWNER, TC_STATUS, TC_ATTEMPT, TC_DEPS_PENDING, TC_DEPENDENCIES,
 	TC_DEPENDENTS, TC_MAX_ATTEMPTS, TC_INITIAL_DELAY, TC_MAX_DELAY,
 	TC_EXPONENTIAL_BASE, TC_TIMEOUT, TC_ALLOW_FAILURE, TC_INPUT, TC_METADATA,
-	TC_PRIORITY, TC_OWN_PRIORITY, TC_READY_RANK,
+	TC_PRIORITY, TC_OWN_PRIORITY, TC_READY_RANK, TC_READY_AT,
 	TC_NUM
 } TaskColumn;
 
@@ -71,7 +73,7 @@ static const char *const task_column_names[TC_NUM] = {
 	"owner", "status", "attempt", "deps_pending", "dependencies",
 	"dependents", "max_attempts", "initial_delay", "max_delay",
 	"exponential_base", "timeout", "allow_failure", "input", "metadata",
-	"priority", "own_priority", "ready_rank"
+	"priority", "own_priority", "ready_rank", "ready_at"
 };
 
 /*
@@ -270,6 +272,9 @@ task_row(TupleDesc desc, const int *attno, Datum *values, bool *nulls,
 	if (unmet == 0)
 		SET(TC_READY_RANK,
 			TimestampTzGetDatum(now - (TimestampTz) effective * mc_priority_aging_s * USECS_PER_SEC));
+	/* ready since now: agent_type_stats counts it once its workflow runs */
+	SET(TC_READY_AT, TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()));
+	nulls[attno[TC_READY_AT]] = (unmet != 0);
 #undef SET
 #undef SET_OR_NULL
 
@@ -472,6 +477,7 @@ insert_workflow(McCatalogSession *session, pg_uuid_t *id, text *name,
 	wf.owner = session->caller;
 	wf.version = 1;
 	mc_history_record(session, &wf, 0, "pending", 0, NULL, NULL, "created");
+	mc_notify_workflows_changed();
 	return true;
 }
 

@@ -592,14 +592,22 @@ void
 mc_workflow_set_status(McCatalogSession *session, McWorkflow *wf,
 					   McWorkflowStatus status, const char *event)
 {
+	McWorkflowStatus from = wf->status;
+
 	wf->status = status;
 	wf->status_set = true;
 	mc_history_record(session, wf, 0, mc_workflow_status_names[status], 0,
 					  NULL, workflow_error(wf), event);
 	if (status == MC_WF_RUNNING)
+	{
+		if (from != MC_WF_RUNNING)
+			mc_tasks_ready_since(&wf->id, from == MC_WF_PAUSED);
 		mc_notify_ready_workflow(&wf->id);
-	else if (mc_workflow_status_is_terminal(status))
+	}
+	if (mc_workflow_status_is_terminal(status))
 		mc_notify_workflow_end(&wf->id, mc_workflow_status_names[status]);
+	else
+		mc_notify_workflows_changed();
 }
 
 /*
@@ -892,7 +900,9 @@ release_dependents(McWorkflow *wf, McTask *task)
 					   "status = CASE WHEN deps_pending = 1 AND status = 'pending' "
 					   "  THEN 'ready'::mycelium.task_status ELSE status END, "
 					   "ready_rank = CASE WHEN deps_pending = 1 AND status = 'pending' "
-					   "  THEN " MC_READY_RANK("t") " ELSE ready_rank END "
+					   "  THEN " MC_READY_RANK("t") " ELSE ready_rank END, "
+					   "ready_at = CASE WHEN deps_pending = 1 AND status = 'pending' "
+					   "  THEN pg_catalog.clock_timestamp() ELSE ready_at END "
 					   "WHERE workflow_id = $1 AND task_no = ANY ($2) "
 					   "RETURNING " MC_EXTERNAL_READY_TYPE("t"),
 					   2, argtypes, values, NULL, 0);
@@ -1045,7 +1055,9 @@ mc_task_retry(McCatalogSession *session, McWorkflow *wf, McTask *task,
 				   "run_after = CASE WHEN $3 > 0 THEN pg_catalog.clock_timestamp() "
 				   "  + pg_catalog.make_interval(secs => $3) END, "
 				   "ready_rank = CASE WHEN $5 = 1 AND t.ready_rank IS NOT NULL THEN t.ready_rank "
-				   "  ELSE " MC_READY_RANK("t") " + pg_catalog.make_interval(secs => GREATEST($3, 0)) END "
+				   "  ELSE " MC_READY_RANK("t") " + pg_catalog.make_interval(secs => GREATEST($3, 0)) END, "
+				   "ready_at = pg_catalog.clock_timestamp() "
+				   "  + pg_catalog.make_interval(secs => GREATEST($3, 0)) "
 				   "WHERE workflow_id = $1 AND task_no = $2 "
 				   "RETURNING CASE WHEN $3 <= 0 THEN " MC_EXTERNAL_READY_TYPE("t") " END, "
 				   "  CASE WHEN $7 IS NOT NULL OR ($5 = 0 AND t.started_at IS NOT NULL) "
@@ -1114,6 +1126,7 @@ mc_task_transition(McCatalogSession *session, McWorkflow *wf, McTask *task,
 				   "  execution_time), run_after = NULL, "
 				   "worker_id = NULL, lease_until = NULL, "
 				   "ready_rank = CASE WHEN $3 = 'ready' THEN " MC_READY_RANK("t") " ELSE ready_rank END, "
+				   "ready_at = CASE WHEN $3 = 'ready' THEN pg_catalog.clock_timestamp() END, "
 				   "started_at = CASE WHEN $3 = 'running' THEN pg_catalog.clock_timestamp() ELSE started_at END, "
 				   "finished_at = CASE WHEN $7 THEN pg_catalog.clock_timestamp() END "
 				   "WHERE workflow_id = $1 AND task_no = $2 "
@@ -1214,6 +1227,8 @@ mc_workflow_rollback(McCatalogSession *session, McWorkflow *wf, int64 target)
 						   "    execution_time = fin.execution_time, deps_pending = fin.deps_pending, "
 					   "    run_after = NULL, "
 					   "    ready_rank = CASE WHEN fin.new_status = 'ready' THEN " MC_READY_RANK("t") " END, "
+					   "    ready_at = CASE WHEN fin.new_status = 'ready' THEN "
+					   "      COALESCE(t.ready_at, pg_catalog.now()) END, "
 					   "    started_at = CASE WHEN fin.new_status IN ('pending', 'ready') THEN NULL "
 					   "      ELSE t.started_at END, "
 					   "    finished_at = CASE WHEN fin.new_status IN ('pending', 'ready') THEN NULL "

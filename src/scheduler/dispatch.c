@@ -338,7 +338,10 @@ find_step_workflow(StepWorkflow *sws, int nsw, pg_uuid_t *id)
 	"      AND NOT ($7 AND t.run_after IS NULL AND " MC_FUNCTION_TASK("t") ") " \
 	"      THEN 'ready'::mycelium.task_status ELSE t.status END, " \
 	"    ready_rank = CASE WHEN t.deps_pending = r.k AND t.status = 'pending' " \
-	"      THEN " MC_READY_RANK("t") " ELSE t.ready_rank END " \
+	"      THEN " MC_READY_RANK("t") " ELSE t.ready_rank END, " \
+	"    ready_at = CASE WHEN t.deps_pending = r.k AND t.status = 'pending' " \
+	"      AND NOT ($7 AND t.run_after IS NULL AND " MC_FUNCTION_TASK("t") ") " \
+	"      THEN pg_catalog.clock_timestamp() ELSE t.ready_at END " \
 	"  FROM r WHERE t.workflow_id = r.workflow_id AND t.task_no = r.task_no " \
 	"  RETURNING t.workflow_id, t.task_no, t.status = 'ready' AS ready, " \
 	"    " MC_EXTERNAL_READY_TYPE("t") " AS external_type, " \
@@ -988,7 +991,8 @@ release_held(StepWorkflow *sws, int nsw)
 	values[0] = mc_catalog_array(ids, n, UUIDOID);
 	values[1] = mc_catalog_array(nos, n, INT4OID);
 	(void) mc_catalog_run(MC_PLAN_RELEASE_HELD,
-						  "UPDATE mycelium.task_states t SET status = 'ready' "
+						  "UPDATE mycelium.task_states t SET status = 'ready', "
+						  "  ready_at = pg_catalog.clock_timestamp() "
 						  "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), "
 						  "  pg_catalog.unnest($2::pg_catalog.int4[])) AS f(workflow_id, task_no) "
 						  "WHERE t.workflow_id = f.workflow_id AND t.task_no = f.task_no "

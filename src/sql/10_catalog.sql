@@ -133,6 +133,7 @@ CREATE TABLE mycelium.task_states (
 	priority integer NOT NULL DEFAULT 0,
 	own_priority integer,
 	ready_rank timestamptz,
+	ready_at timestamptz,
 	PRIMARY KEY (workflow_id, task_no)
 ) WITH (fillfactor = 70);
 COMMENT ON TABLE mycelium.task_states IS
@@ -169,6 +170,8 @@ COMMENT ON COLUMN mycelium.task_states.own_priority IS
 	'the priority the task definition gave (NULL: the workflow''s)';
 COMMENT ON COLUMN mycelium.task_states.ready_rank IS
 	'the order ready tasks start in, lowest first: when the task last became ready, less priority times mycelium.priority_aging';
+COMMENT ON COLUMN mycelium.task_states.ready_at IS
+	'since when a ready task waits to run: its creation, its workflow''s resume (or start, a second or more after its creation), its last dependency''s end, or the end of its retry''s back-off (agent_type_stats dates the ready tasks of running workflows by it)';
 CREATE INDEX task_states_ready_idx ON mycelium.task_states (workflow_id, task_no)
 	WHERE status = 'ready';
 -- external agents claim ready tasks by agent type, across workflows; the

@@ -7,17 +7,43 @@
 -- pool as shared memory has it (worker_pool_slots, src/api_pool.c).
 
 -- running tasks by agent type, and tasks finished by agent type and time,
--- for agent_type_stats (ready tasks use task_states_claim_idx)
+-- for agent_type_stats
 CREATE INDEX task_states_running_idx ON mycelium.task_states (agent_type)
 	WHERE status = 'running';
 CREATE INDEX task_states_finished_idx ON mycelium.task_states (agent_type, finished_at)
 	WHERE status IN ('completed', 'failed');
+-- ready tasks by agent type and since when they are ready:
+-- agent_type_stats counts them from this index alone (owner, for
+-- row-level security, is in it) and finds the oldest from its start;
+-- those of workflows not running (pending or paused) it finds through
+-- workflow_states_waiting_idx and leaves out.  Every ready task has a
+-- ready_at; the predicate says so, which keeps the scheduler's statements
+-- on ready tasks (which do not) from planning with this index
+CREATE INDEX task_states_ready_at_idx ON mycelium.task_states (agent_type, ready_at)
+	INCLUDE (owner) WHERE status = 'ready' AND ready_at IS NOT NULL;
+CREATE INDEX workflow_states_waiting_idx ON mycelium.workflow_states (status)
+	WHERE status IN ('pending', 'paused');
 
 CREATE VIEW mycelium.agent_type_stats WITH (security_invoker = true) AS
 SELECT e.agent_type,
 	   e.executor IS NULL AS external,
-	   r.ready,
-	   pg_catalog.now() - r.oldest_ready_since AS oldest_ready_age,
+	   (SELECT pg_catalog.count(*)
+		  FROM mycelium.task_states t
+		 WHERE t.agent_type = e.agent_type AND t.status = 'ready'
+		   AND t.ready_at IS NOT NULL)
+	   - (SELECT pg_catalog.count(*)
+			FROM mycelium.workflow_states w
+			JOIN mycelium.task_states t ON t.workflow_id = w.workflow_id
+		   WHERE w.status IN ('pending', 'paused')
+			 AND t.agent_type = e.agent_type AND t.status = 'ready'
+			 AND t.ready_at IS NOT NULL) AS ready,
+	   GREATEST(pg_catalog.now() -
+				(SELECT t.ready_at
+				   FROM mycelium.task_states t
+				   JOIN mycelium.workflow_states w ON w.workflow_id = t.workflow_id
+				  WHERE t.agent_type = e.agent_type AND t.status = 'ready'
+					AND t.ready_at IS NOT NULL AND w.status = 'running'
+				  ORDER BY t.ready_at LIMIT 1), interval '0') AS oldest_ready_age,
 	   (SELECT pg_catalog.count(*)
 		  FROM mycelium.task_states t
 		 WHERE t.agent_type = e.agent_type AND t.status = 'running') AS running,
@@ -25,18 +51,9 @@ SELECT e.agent_type,
 		  FROM mycelium.task_states t
 		 WHERE t.lease_until < pg_catalog.now()
 		   AND t.agent_type = e.agent_type AND t.status = 'running') AS lapsed_leases,
-	   f.completed_last_hour, f.failed_last_hour, f.p50_ms, f.p95_ms
+	   f.completed_last_hour, f.failed_last_hour, f.p50_ms, f.p95_ms,
+	   e.max_running, e.rate, e.rate_per
   FROM mycelium.executors e
- CROSS JOIN LATERAL (
-	SELECT pg_catalog.count(*) AS ready,
-		   pg_catalog.min(GREATEST(t.run_after, w.started_at,
-				(SELECT pg_catalog.max(d.finished_at)
-				   FROM mycelium.task_states d
-				  WHERE d.workflow_id = t.workflow_id
-					AND d.task_no = ANY (t.dependencies)))) AS oldest_ready_since
-	  FROM mycelium.task_states t
-	  JOIN mycelium.workflow_states w ON w.workflow_id = t.workflow_id
-	 WHERE t.agent_type = e.agent_type AND t.status = 'ready' AND t.task_no >= 0) r
  CROSS JOIN LATERAL (
 	SELECT pg_catalog.count(*) FILTER (WHERE t.status = 'completed') AS completed_last_hour,
 		   pg_catalog.count(*) FILTER (WHERE t.status = 'failed') AS failed_last_hour,
@@ -46,7 +63,7 @@ SELECT e.agent_type,
 	 WHERE t.agent_type = e.agent_type AND t.status IN ('completed', 'failed')
 	   AND t.finished_at > pg_catalog.now() - interval '1 hour') f;
 COMMENT ON VIEW mycelium.agent_type_stats IS
-	'per registered agent type: ready and running tasks, age of the oldest ready task, lapsed leases of external agents, tasks completed and failed in the last hour and the p50/p95 length of their last attempt (ms); the current role''s workflows, an admin''s all';
+	'per registered agent type: ready tasks (of running workflows) and running tasks, how long the oldest ready task has waited, lapsed leases of external agents, tasks completed and failed in the last hour and the p50/p95 length of their last attempt (ms), and the agent type''s limits (set_agent_type_limits); the current role''s workflows, an admin''s all';
 
 CREATE FUNCTION mycelium.worker_pool_slots()
 RETURNS TABLE (

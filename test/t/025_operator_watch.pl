@@ -105,8 +105,40 @@ my $w = as_alice(q{SELECT mycelium.create_workflow(jsonb_build_array(
 	mycelium.task('o3', 'a', 'outside', allow_failure => true, max_attempts => 1),
 	mycelium.task('o4', 'a', 'outside', dependencies => '{o1}'),
 	mycelium.task('o5', 'a', 'outside', allow_failure => true, max_attempts => 1)))});
+is(as_alice($stats), '0,0,0,0,0', 'a workflow not started has no ready tasks to count');
 as_alice("SELECT mycelium.start_workflow('$w')");
 is(as_alice($stats), '4,0,0,0,0', 'four ready (o4 waits for o1)');
+as_alice("SELECT mycelium.pause_workflow('$w')");
+is(as_alice($stats), '0,0,0,0,0', 'a paused workflow\'s tasks do not wait: not counted');
+as_alice("SELECT mycelium.resume_workflow('$w')");
+is(as_alice($stats), '4,0,0,0,0', 'resumed: four ready again');
+# the view counts the ready tasks from the partial index alone, under
+# row-level security too (the index holds owner), and finds the oldest
+# from its start
+my $plan = as_alice(q{EXPLAIN (COSTS OFF) SELECT ready, oldest_ready_age FROM mycelium.agent_type_stats
+	WHERE agent_type = 'outside'});
+like($plan, qr/Index Only Scan using task_states_ready_at_idx/,
+	'ready tasks are counted from task_states_ready_at_idx');
+like($plan, qr/Limit(?:(?!SubPlan).)*Nested Loop(?:(?!SubPlan).)*Index (?:Only )?Scan using task_states_ready_at_idx/s,
+	'the oldest is the first in that index of a running workflow')
+  or diag($plan);
+# a workflow started more than a second after its creation: its tasks are
+# ready since its start, not since its creation
+my $late = as_alice(q{SELECT mycelium.create_workflow(jsonb_build_array(mycelium.task('l1', 'a', 'outside')))});
+sql('SELECT pg_sleep(1.1)');
+as_alice("SELECT mycelium.start_workflow('$late')");
+is(sql(qq{SELECT t.ready_at = w.started_at OR t.ready_at BETWEEN w.created_at + interval '1 second' AND w.started_at + interval '1 second'
+	FROM mycelium.task_states t JOIN mycelium.workflow_states w USING (workflow_id) WHERE t.workflow_id = '$late'}),
+	't', 'a late start dates its tasks from the start');
+as_alice("SELECT mycelium.cancel_workflow('$late')");
+# the agent type's limits
+is(as_alice(q{SELECT concat_ws(',', max_running IS NULL, rate IS NULL, rate_per IS NULL)
+	FROM mycelium.agent_type_stats WHERE agent_type = 'outside'}), 't,t,t', 'no limits: NULL');
+sql(q{SELECT mycelium.set_agent_type_limits('outside', 7, 30, '1 minute')});
+is(as_bob(q{SELECT concat_ws(',', max_running, rate, rate_per)
+	FROM mycelium.agent_type_stats WHERE agent_type = 'outside'}), '7,30,00:01:00',
+	'the limits set by set_agent_type_limits, seen by every role');
+sql(q{SELECT mycelium.set_agent_type_limits('outside')});
 is(as_bob($stats), '0,0,0,0,0', "bob counts none of alice's tasks");
 is(sql($stats), '4,0,0,0,0', 'an admin counts every role');
 sleep 1;
@@ -128,6 +160,21 @@ $node->poll_query_until('postgres', qq{SELECT count(*) = 3 FROM mycelium.tasks
 	WHERE workflow_id = '$w' AND status IN ('failed', 'ready') AND attempt = 1 AND task_id IN ('o3', 'o4', 'o5')})
   or die 'the leases did not lapse';
 is(as_alice($stats), '1,0,0,2,2', 'o3 and o5 (one attempt each) failed, o4 is ready again');
+
+# a task the scheduler's completion makes ready is counted and dated too
+my $mixed = as_alice(q{SELECT mycelium.create_workflow(jsonb_build_array(
+	mycelium.task('f', 'a', 'test'),
+	mycelium.task('after_f', 'a', 'outside', dependencies => '{f}')))});
+as_alice("SELECT mycelium.start_workflow('$mixed')");
+$node->poll_query_until('postgres', qq{SELECT status = 'ready' FROM mycelium.tasks
+	WHERE workflow_id = '$mixed' AND task_id = 'after_f'})
+  or die 'after_f did not become ready';
+is(as_alice($stats), '2,0,0,2,2', "a worker's completion made after_f ready: counted");
+is(sql(qq{SELECT ready_at >= (SELECT finished_at FROM mycelium.tasks WHERE workflow_id = '$mixed' AND task_id = 'f')
+	FROM mycelium.task_states WHERE workflow_id = '$mixed' AND task_no = 2}), 't',
+	'after_f is ready since f finished');
+as_alice("SELECT mycelium.cancel_workflow('$mixed')");
+is(as_alice($stats), '1,0,0,2,2', 'cancelled: no longer ready');
 
 # attempt lengths: two test tasks of 0.2 s and 0.6 s
 my $t = as_alice(q{SELECT mycelium.create_workflow(jsonb_build_array(

@@ -387,33 +387,52 @@ async function viewWorkflow(main, id) {
 
 // ---------------------------------------------------------------- agents
 
-// viewAgents: agent types and the worker pool
+// viewAgents: agent types and the worker pool, from the operator views
+// (agent_type_stats, worker_pool_summary, worker_pool, worker_pool_by_role);
+// refreshed at each change and at each tick of the server's poll
 async function viewAgents(main) {
 	const types = el('div', { id: 'agent-types' });
+	const summary = el('div', { id: 'pool-summary' });
 	const pool = el('div', { id: 'worker-pool' });
+	const byRole = el('div', { id: 'pool-by-role' });
 	main.replaceChildren(el('h1', {}, 'Agents'),
-		el('h2', {}, 'Agent types'), el('p', { class: 'note' }, 'tasks of the workflows this role may see'), types,
-		el('h2', {}, 'Worker pool'), pool);
+		el('h2', {}, 'Agent types'), el('p', { class: 'note' }, 'tasks of the workflows this role may see; ready: of running workflows'), types,
+		el('h2', {}, 'Worker pool'), summary, pool,
+		el('h3', {}, 'per role'), byRole);
+	const num = (v) => (v === null || v === undefined ? '' : String(v));
+	const limit = (r) => (r.rate === null ? '' : `${r.rate} per ${r.rate_per}`);
 	async function refresh() {
 		const [t, w] = await Promise.all([api('/api/agent-types'), api('/api/workers')]);
-		types.replaceChildren(table(['agent type', 'executor', 'ready', 'running', 'completed (last hour)', 'failed (last hour)'],
-			t.map((r) => el('tr', { 'data-agent-type': r.agent_type },
-				el('td', { class: 'id' }, r.agent_type), el('td', {}, r.executor),
-				el('td', { class: 'ready' }, String(r.ready)), el('td', { class: 'running' }, String(r.running)),
-				el('td', {}, String(r.completed_last_hour)), el('td', {}, String(r.failed_last_hour))))));
-		pool.replaceChildren(
-			el('h3', {}, 'scheduler processes'),
-			table(['pid', 'process', 'database', 'state', 'waiting on', 'since', 'query'], w.processes.map((p) => el('tr', { class: 'process' },
-				el('td', {}, String(p.pid)), el('td', {}, p.backend_type), el('td', {}, p.datname ?? ''),
-				el('td', {}, p.state ?? '(not visible to this role)'),
-				el('td', {}, p.wait_event ? `${p.wait_event_type}: ${p.wait_event}` : ''),
-				el('td', {}, fmtTime(p.backend_start)), el('td', { class: 'id' }, p.query ?? '')))),
-			el('h3', {}, 'holders of running tasks'),
-			w.holders.length === 0 ? el('p', { class: 'note' }, 'no running task')
-				: table(['worker', 'agent type', 'running', 'oldest started', 'next lease end'], w.holders.map((h) => el('tr', {},
-					el('td', { class: 'id' }, h.worker_id ?? ''), el('td', {}, h.agent_type), el('td', {}, String(h.running)),
-					el('td', {}, fmtTime(h.oldest_started_at)), el('td', {}, fmtTime(h.next_lease_end))))));
+		types.replaceChildren(table(['agent type', 'executor', 'ready', 'running', 'oldest ready (s)', 'lapsed leases',
+			'completed (last hour)', 'failed (last hour)', 'p50 (ms)', 'p95 (ms)', 'max running', 'rate'],
+		t.map((r) => el('tr', { 'data-agent-type': r.agent_type },
+			el('td', { class: 'id' }, r.agent_type), el('td', {}, r.executor),
+			el('td', { class: 'ready' }, num(r.ready)), el('td', { class: 'running' }, num(r.running)),
+			el('td', { class: 'oldest-ready' }, num(r.oldest_ready_seconds)), el('td', { class: 'lapsed' }, num(r.lapsed_leases)),
+			el('td', { class: 'completed' }, num(r.completed_last_hour)), el('td', { class: 'failed' }, num(r.failed_last_hour)),
+			el('td', {}, num(r.p50_ms)), el('td', {}, num(r.p95_ms)),
+			el('td', { class: 'max-running' }, r.max_running === null ? 'no limit' : String(r.max_running)),
+			el('td', { class: 'rate' }, r.rate === null ? 'no limit' : limit(r))))));
+		const s = w.summary;
+		summary.replaceChildren(s === null ? el('p', { class: 'note' }, 'no pool (mycelium is not in shared_preload_libraries)')
+			: table(['max workers', 'running', 'starting', 'busy', 'idle', 'executing'], [el('tr', {},
+				el('td', { class: 'max-workers' }, num(s.max_workers)), el('td', { class: 'running' }, num(s.running)),
+				el('td', {}, num(s.starting)), el('td', { class: 'busy' }, num(s.busy)),
+				el('td', { class: 'idle' }, num(s.idle)), el('td', { class: 'executing' }, num(s.executing)))]));
+		pool.replaceChildren(w.workers.length === 0 ? el('p', { class: 'note' }, 'no worker')
+			: table(['slot', 'state', 'pid', 'doing', 'workflow', 'task', 'attempt', 'holds tasks of'],
+				w.workers.map((p) => el('tr', { class: 'worker', 'data-slot': String(p.slot) },
+					el('td', {}, num(p.slot)), el('td', {}, p.state), el('td', {}, num(p.pid)),
+					el('td', { class: 'doing' }, p.executing ? 'executing' : p.busy ? 'busy' : p.idle ? 'idle' : ''),
+					el('td', { class: 'id workflow' }, p.workflow_id === null ? ''
+						: el('a', { href: `#/workflow/${encodeURIComponent(p.workflow_id)}` }, p.workflow_id)),
+					el('td', {}, num(p.task_no)), el('td', {}, num(p.attempt)),
+					el('td', { class: 'roles' }, p.roles.map((r, i) => `${r} (${p.role_tasks[i]})`).join(', '))))));
+		byRole.replaceChildren(w.byRole.length === 0 ? el('p', { class: 'note' }, 'no worker holds tasks of this role\'s workflows')
+			: table(['role', 'workers', 'tasks'], w.byRole.map((r) => el('tr', { 'data-role': r.role },
+				el('td', {}, r.role), el('td', { class: 'workers' }, num(r.workers)), el('td', { class: 'tasks' }, num(r.tasks))))));
 		main.setAttribute('data-loaded', 'true');
+		main.setAttribute('data-refreshed', String(Date.now()));
 	}
 	await refresh();
 	return refresh;

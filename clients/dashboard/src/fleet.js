@@ -1,66 +1,54 @@
 // fleet.js: agent types and the worker pool, for the dashboard's "Agents"
-// page.
-//
-// The fleets issue will add per-agent-type and worker-pool views to the
-// extension; until then these two functions compute what can be had from
-// what exists: tasks grouped by agent type (from mycelium.tasks, so only the
-// role's own workflows count) and the scheduler's processes from
-// pg_stat_activity (their queries and states are visible only to roles
-// with pg_read_all_stats or superuser; others see the processes alone).
-// When the fleets views exist, only the statements below change: the page
-// reads rows by column name.
+// page, read from the extension's operator views (doc/api.md, "What an
+// operator watches").  The views are security_invoker: the counts are of
+// the role's own workflows (an admin's: all), and the pool shows every
+// worker's state but another role's workflow and role only to an admin.
+// Each view answers in a few milliseconds with 100,000 active workflows
+// (bench/fleets_views.sh), so the page may refresh them at every poll.
 
-// agentTypes: per registered agent type (and any type with tasks), whether
-// a function or external agents run it, its ready tasks (of running
-// workflows: those that can be claimed or dispatched now), its running
-// tasks, and
-// the tasks that completed or failed in the last hour
+// agentTypes: per registered agent type, from mycelium.agent_type_stats:
+// whether external agents or a function run it, its ready tasks (of
+// running workflows) and running ones, how long the oldest ready task has
+// waited, lapsed leases, the last hour's outcomes and attempt lengths, and
+// its limits (set_agent_type_limits)
 export async function agentTypes(db) {
 	return db.query(`
-		SELECT COALESCE(e.agent_type, t.agent_type) AS agent_type,
-			   CASE WHEN e.agent_type IS NULL THEN 'unregistered'
-					WHEN e.executor IS NULL THEN 'external'
-					ELSE e.executor::text END AS executor,
-			   COALESCE(t.ready, 0)::int AS ready,
-			   COALESCE(t.running, 0)::int AS running,
-			   COALESCE(t.completed_last_hour, 0)::int AS completed_last_hour,
-			   COALESCE(t.failed_last_hour, 0)::int AS failed_last_hour
-		  FROM mycelium.executors e
-		  FULL JOIN (
-			SELECT t.agent_type,
-				   pg_catalog.count(*) FILTER (WHERE t.status = 'ready' AND w.status = 'running') AS ready,
-				   pg_catalog.count(*) FILTER (WHERE t.status = 'running') AS running,
-				   pg_catalog.count(*) FILTER (WHERE t.status = 'completed'
-					   AND t.finished_at > pg_catalog.now() - interval '1 hour') AS completed_last_hour,
-				   pg_catalog.count(*) FILTER (WHERE t.status = 'failed'
-					   AND t.finished_at > pg_catalog.now() - interval '1 hour') AS failed_last_hour
-			  FROM mycelium.tasks t
-			  JOIN mycelium.workflows w ON w.workflow_id = t.workflow_id
-			 WHERE t.status IN ('ready', 'running', 'completed', 'failed')
-			 GROUP BY t.agent_type) t ON t.agent_type = e.agent_type
-		 ORDER BY 1`);
+		SELECT s.agent_type,
+			   CASE WHEN s.external THEN 'external' ELSE 'function' END AS executor,
+			   s.ready::int AS ready,
+			   s.running::int AS running,
+			   pg_catalog.round(pg_catalog.date_part('epoch', s.oldest_ready_age)::numeric, 1)::float8
+				   AS oldest_ready_seconds,
+			   s.lapsed_leases::int AS lapsed_leases,
+			   s.completed_last_hour::int AS completed_last_hour,
+			   s.failed_last_hour::int AS failed_last_hour,
+			   pg_catalog.round(s.p50_ms::numeric, 1)::float8 AS p50_ms,
+			   pg_catalog.round(s.p95_ms::numeric, 1)::float8 AS p95_ms,
+			   s.max_running,
+			   s.rate,
+			   s.rate_per::text AS rate_per
+		  FROM mycelium.agent_type_stats s
+		 ORDER BY s.agent_type`);
 }
 
-// workerPool: the scheduler's launcher and workers (pg_stat_activity), and
-// the workers (scheduler workers or external agents) holding the role's
-// running tasks
+// workerPool: the executor pool, from mycelium.worker_pool_summary (one
+// row), worker_pool (a row per worker that is starting or running) and
+// worker_pool_by_role (the roles whose tasks the workers hold)
 export async function workerPool(db) {
-	const [processes, holders] = await Promise.all([
+	const [summary, workers, byRole] = await Promise.all([
 		db.query(`
-			SELECT a.pid, a.backend_type, a.datname, a.state, a.wait_event_type, a.wait_event,
-				   a.backend_start, a.xact_start, a.query_start,
-				   pg_catalog.left(a.query, 200) AS query
-			  FROM pg_catalog.pg_stat_activity a
-			 WHERE a.backend_type IN ('mycelium launcher', 'mycelium worker')
-			 ORDER BY a.backend_type, a.pid`),
+			SELECT p.max_workers, p.running::int AS running, p.starting::int AS starting,
+				   p.busy::int AS busy, p.idle::int AS idle, p.executing::int AS executing
+			  FROM mycelium.worker_pool_summary p`),
 		db.query(`
-			SELECT t.worker_id, t.agent_type, pg_catalog.count(*)::int AS running,
-				   pg_catalog.min(t.started_at) AS oldest_started_at,
-				   pg_catalog.min(t.lease_until) AS next_lease_end
-			  FROM mycelium.tasks t
-			 WHERE t.status = 'running'
-			 GROUP BY 1, 2
-			 ORDER BY 1, 2`),
+			SELECT p.slot, p.state, p.pid, p.busy, p.executing, p.idle,
+				   p.workflow_id, p.task_no, p.attempt, p.roles::text[] AS roles, p.role_tasks
+			  FROM mycelium.worker_pool p
+			 ORDER BY p.slot`),
+		db.query(`
+			SELECT r.role::text AS role, r.workers::int AS workers, r.tasks::int AS tasks
+			  FROM mycelium.worker_pool_by_role r
+			 ORDER BY 1`),
 	]);
-	return { processes, holders };
+	return { summary: summary[0] ?? null, workers, byRole };
 }

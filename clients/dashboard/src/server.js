@@ -3,10 +3,14 @@
 // Serves the page (public/), mermaid from the installed npm package (never
 // from the internet), a JSON API of read-only queries (queries.js,
 // fleet.js) and /api/live, a Server-Sent Events stream that tells the
-// pages to refresh.  The stream is fed by LISTEN on mycelium_workflows
-// (workflows created, changing status, deleted) and mycelium_ready (tasks
-// ready for external agents), and by a fallback poll every few seconds
-// (task progress, which notifies nobody, and the worker pool).
+// pages to refresh.  The stream is fed by LISTEN on two channels, which
+// the extension notifies per workflow, never per task: mycelium_workflows
+// (workflows created, deleted, started, paused or resumed; empty payload)
+// and mycelium_workflow_end (a workflow completed, failed or was
+// cancelled).  A fallback poll, every few seconds (at least 2), refreshes
+// the pages when a visible workflow changed otherwise (its tasks' progress
+// notifies nobody) and ticks the agents page, whose operator views (ready
+// and running tasks, the worker pool) change with every task.
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -86,7 +90,7 @@ export function createDashboard({ dsn, pollSeconds = 5, log = () => {} }) {
 		}, 100);
 	};
 
-	db.listen(['mycelium_workflows', 'mycelium_ready'], () => broadcast('change'),
+	db.listen(['mycelium_workflows', 'mycelium_workflow_end'], () => broadcast('change'),
 		(up) => log(up ? 'listening for notifications' : 'notification connection lost'));
 
 	// the fallback poll: refresh pages when the visible workflows changed

@@ -37,11 +37,11 @@ async function as(role, text, params = []) {
 }
 
 // startDashboard: a dashboard connected as role, listening on a free port;
-// its fallback poll is a minute apart, so what shows within seconds came
-// through NOTIFY
-async function startDashboard(role) {
+// its fallback poll is a minute apart unless told otherwise, so what shows
+// within seconds came through NOTIFY
+async function startDashboard(role, pollSeconds = 60) {
 	const dsn = role === null ? adminDsn : `${adminDsn} user=${role}`;
-	const dash = createDashboard({ dsn, pollSeconds: 60 });
+	const dash = createDashboard({ dsn, pollSeconds });
 	await new Promise((resolve) => dash.server.listen(0, '127.0.0.1', resolve));
 	return { ...dash, url: `http://127.0.0.1:${dash.server.address().port}` };
 }
@@ -299,15 +299,59 @@ test('a list of 1,000 workflows and a workflow of 10,000 tasks paint in under 2 
 	await as('dash_bob', 'SELECT mycelium.cancel_workflow($1)', [id]);
 });
 
-test('agent types and the worker pool', async () => {
-	const page = await openPage(`${dashes.admin.url}/#/agents`);
-	await page.waitForSelector('#main[data-loaded]');
-	assert.ok(await page.locator('#agent-types tr[data-agent-type="dash_ext"]').count() === 1);
-	// the superuser sees the scheduler's workers and their states
-	const processes = await page.$$eval('#worker-pool tr.process td:nth-child(2)', (tds) => tds.map((t) => t.textContent));
-	assert.ok(processes.includes('mycelium worker'), JSON.stringify(processes));
-	assert.ok(processes.includes('mycelium launcher'), JSON.stringify(processes));
-	await page.close();
+test('the agents page shows an agent type\'s ready and running tasks and limits, and the pool\'s workers, refreshed by the poll', async () => {
+	await admin.query(`
+		CREATE OR REPLACE FUNCTION public.dash_sleep(ctx jsonb) RETURNS jsonb LANGUAGE plpgsql
+			AS $f$ BEGIN PERFORM pg_sleep((ctx->'task'->'input'->>'s')::float8); RETURN NULL; END $f$;
+		SELECT mycelium.register_executor('dash_sleep', 'public.dash_sleep(jsonb)');
+		SELECT mycelium.set_agent_type_limits('dash_ext', 6, 40, '1 minute');`);
+	// a dashboard of alice's whose poll ticks every 2 s: claims notify nobody
+	const dash = await startDashboard('dash_alice', 2);
+	let id = null;
+	try {
+		const page = await openPage(`${dash.url}/#/agents`);
+		await page.waitForSelector('#main[data-loaded]');
+		const row = '#agent-types tr[data-agent-type="dash_ext"]';
+		assert.equal(await page.textContent(`${row} td.max-running`), '6');
+		assert.equal(await page.textContent(`${row} td.rate`), '40 per 00:01:00');
+		[{ id }] = await as('dash_alice', `
+			SELECT mycelium.create_workflow(jsonb_build_array(
+				mycelium.task('e1', 'x', 'dash_ext'), mycelium.task('e2', 'x', 'dash_ext'),
+				mycelium.task('e3', 'x', 'dash_ext'),
+				mycelium.task('s', 'x', 'dash_sleep', input => '{"s": 60}')), name => 'pool') AS id`);
+		await as('dash_alice', 'SELECT mycelium.start_workflow($1)', [id]);
+		await as('dash_alice', `SELECT count(*) FROM mycelium.claim_tasks('dash_ext', 'agent-pool', max_tasks => 1)`);
+		const [want] = await as('dash_alice', `SELECT ready::int, running::int
+			FROM mycelium.agent_type_stats WHERE agent_type = 'dash_ext'`);
+		assert.ok(want.ready >= 2 && want.running >= 1, JSON.stringify(want));
+		// the claim is shown at a tick of the poll (2 s), not at a notification
+		await page.waitForFunction(([r, ready, running]) => {
+			const tr = document.querySelector(r);
+			return tr && tr.querySelector('td.ready').textContent === String(ready)
+				&& tr.querySelector('td.running').textContent === String(running);
+		}, [row, want.ready, want.running], { timeout: 8000 })
+			.catch(async (e) => { throw new Error(`page shows ${await page.textContent(row)}, want ${JSON.stringify(want)}: ${e.message}`); });
+		// the worker running the sleeping task: alice sees her workflow in it
+		const worker = await page.waitForFunction((wf) => [...document.querySelectorAll('#worker-pool tr.worker')]
+			.some((tr) => tr.querySelector('td.workflow').textContent === wf
+				&& tr.querySelector('td.doing').textContent === 'executing'
+				&& /dash_alice \(1\)/.test(tr.querySelector('td.roles').textContent)), id, { timeout: 15000 })
+			.catch(async (e) => { throw new Error(`pool: ${await page.textContent('#worker-pool')}: ${e.message}`); });
+		assert.ok(worker);
+		assert.ok(Number(await page.textContent('#pool-summary td.busy')) >= 1);
+		assert.ok(Number(await page.textContent('#pool-summary td.max-workers')) >= 1);
+		assert.equal(await page.textContent('#pool-by-role tr[data-role="dash_alice"] td.tasks'), '1');
+		// bob sees the busy worker but not alice's workflow or role
+		const bobPool = await (await fetch(`${dashes.bob.url}/api/workers`)).json();
+		assert.ok(!JSON.stringify(bobPool).includes(id));
+		assert.deepEqual(bobPool.byRole, []);
+		assert.deepEqual(page.errors, []);
+		await page.close();
+	} finally {
+		if (id !== null) await as('dash_alice', `SELECT mycelium.cancel_workflow($1)`, [id]);
+		await dash.close();
+		await admin.query(`SELECT mycelium.set_agent_type_limits('dash_ext')`);
+	}
 	// alice's ready tasks of dash_ext (of running workflows) count hers only
 	const alice = await (await fetch(`${dashes.alice.url}/api/agent-types`)).json();
 	const [{ n }] = await as('dash_alice', `SELECT count(*)::int AS n

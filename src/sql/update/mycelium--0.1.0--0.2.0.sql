@@ -1158,3 +1158,82 @@ $$;
 COMMENT ON FUNCTION mycelium.distribute() IS
 	'on a Citus coordinator: distributes the workflow tables by workflow_id (co-located) and makes executors, JSON schemas, templates and schedules reference tables; idempotent';
 REVOKE ALL ON FUNCTION mycelium.distribute() FROM PUBLIC;
+
+-- ---------------------------------------------------------------------
+-- Issue 31 and 33, operator views and the dashboard (branch views):
+-- agent_type_stats shows an agent type's limits and counts and dates its
+-- ready tasks from task_states.ready_at (set where a task becomes ready,
+-- src/observe.c) and task_states_ready_at_idx; the live channel mycelium_workflows is notified by the
+-- C functions that create, delete, start, pause and resume workflows, no
+-- longer by triggers on workflow_states, which the scheduler's every save
+-- of a workflow passed through (src/sql/89_operator.sql, src/observe.c).
+DROP TRIGGER workflows_status_changed ON mycelium.workflow_states;
+DROP TRIGGER workflows_created ON mycelium.workflow_states;
+DROP FUNCTION mycelium.notify_workflows_changed();
+
+ALTER TABLE mycelium.task_states ADD COLUMN ready_at timestamptz;
+COMMENT ON COLUMN mycelium.task_states.ready_at IS
+	'since when a ready task waits to run: its creation, its workflow''s resume (or start, a second or more after its creation), its last dependency''s end, or the end of its retry''s back-off (agent_type_stats dates the ready tasks of running workflows by it)';
+-- the ready tasks: ready since their workflow started (or was created,
+-- if it has not started), their last dependency finished or their
+-- back-off ends
+UPDATE mycelium.task_states t
+   SET ready_at = COALESCE(GREATEST(t.run_after, w.started_at,
+		(SELECT pg_catalog.max(d.finished_at)
+		   FROM mycelium.task_states d
+		  WHERE d.workflow_id = t.workflow_id
+			AND d.task_no = ANY (t.dependencies))), w.created_at)
+  FROM mycelium.workflow_states w
+ WHERE w.workflow_id = t.workflow_id AND t.status = 'ready';
+-- ready tasks by agent type and since when they are ready:
+-- agent_type_stats counts them from this index alone (owner, for
+-- row-level security, is in it) and finds the oldest from its start;
+-- those of workflows not running (pending or paused) it finds through
+-- workflow_states_waiting_idx and leaves out.  Every ready task has a
+-- ready_at; the predicate says so, which keeps the scheduler's statements
+-- on ready tasks (which do not) from planning with this index
+CREATE INDEX task_states_ready_at_idx ON mycelium.task_states (agent_type, ready_at)
+	INCLUDE (owner) WHERE status = 'ready' AND ready_at IS NOT NULL;
+CREATE INDEX workflow_states_waiting_idx ON mycelium.workflow_states (status)
+	WHERE status IN ('pending', 'paused');
+
+CREATE OR REPLACE VIEW mycelium.agent_type_stats WITH (security_invoker = true) AS
+SELECT e.agent_type,
+	   e.executor IS NULL AS external,
+	   (SELECT pg_catalog.count(*)
+		  FROM mycelium.task_states t
+		 WHERE t.agent_type = e.agent_type AND t.status = 'ready'
+		   AND t.ready_at IS NOT NULL)
+	   - (SELECT pg_catalog.count(*)
+			FROM mycelium.workflow_states w
+			JOIN mycelium.task_states t ON t.workflow_id = w.workflow_id
+		   WHERE w.status IN ('pending', 'paused')
+			 AND t.agent_type = e.agent_type AND t.status = 'ready'
+			 AND t.ready_at IS NOT NULL) AS ready,
+	   GREATEST(pg_catalog.now() -
+				(SELECT t.ready_at
+				   FROM mycelium.task_states t
+				   JOIN mycelium.workflow_states w ON w.workflow_id = t.workflow_id
+				  WHERE t.agent_type = e.agent_type AND t.status = 'ready'
+					AND t.ready_at IS NOT NULL AND w.status = 'running'
+				  ORDER BY t.ready_at LIMIT 1), interval '0') AS oldest_ready_age,
+	   (SELECT pg_catalog.count(*)
+		  FROM mycelium.task_states t
+		 WHERE t.agent_type = e.agent_type AND t.status = 'running') AS running,
+	   (SELECT pg_catalog.count(*)
+		  FROM mycelium.task_states t
+		 WHERE t.lease_until < pg_catalog.now()
+		   AND t.agent_type = e.agent_type AND t.status = 'running') AS lapsed_leases,
+	   f.completed_last_hour, f.failed_last_hour, f.p50_ms, f.p95_ms,
+	   e.max_running, e.rate, e.rate_per
+  FROM mycelium.executors e
+ CROSS JOIN LATERAL (
+	SELECT pg_catalog.count(*) FILTER (WHERE t.status = 'completed') AS completed_last_hour,
+		   pg_catalog.count(*) FILTER (WHERE t.status = 'failed') AS failed_last_hour,
+		   pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY t.execution_time) AS p50_ms,
+		   pg_catalog.percentile_cont(0.95) WITHIN GROUP (ORDER BY t.execution_time) AS p95_ms
+	  FROM mycelium.task_states t
+	 WHERE t.agent_type = e.agent_type AND t.status IN ('completed', 'failed')
+	   AND t.finished_at > pg_catalog.now() - interval '1 hour') f;
+COMMENT ON VIEW mycelium.agent_type_stats IS
+	'per registered agent type: ready tasks (of running workflows) and running tasks, how long the oldest ready task has waited, lapsed leases of external agents, tasks completed and failed in the last hour and the p50/p95 length of their last attempt (ms), and the agent type''s limits (set_agent_type_limits); the current role''s workflows, an admin''s all';
