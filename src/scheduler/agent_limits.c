@@ -133,6 +133,7 @@ mc_limits_take(const char *agent_type, McLimits *limits)
 						   "SELECT (SELECT pg_catalog.count(*)::pg_catalog.int4 FROM "
 						   "  (SELECT 1 FROM mycelium.task_states t "
 						   "   WHERE t.agent_type = l.agent_type AND t.status = 'running' "
+						   "     AND t.task_no >= 0 "
 						   "   LIMIT l.max_running) r) "
 						   "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), "
 						   "  pg_catalog.unnest($2::pg_catalog.int4[])) WITH ORDINALITY "

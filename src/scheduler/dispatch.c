@@ -1964,7 +1964,7 @@ fail_lost_attempts(McCatalogSession *session, uint64 n)
 #define ORPHANS_SQL(why, cond) \
 	"SELECT workflow_id, task_id, attempt, '" why "', task_no, worker_id, started_at " \
 	"FROM mycelium.task_states " \
-	"WHERE status = 'running' AND lease_until IS NULL AND " cond " " \
+	"WHERE status = 'running' AND task_no >= 0 AND lease_until IS NULL AND " cond " " \
 	"ORDER BY workflow_id, task_no"
 
 /*

@@ -7,9 +7,12 @@
 -- pool as shared memory has it (worker_pool_slots, src/api_pool.c).
 
 -- running tasks by agent type, and tasks finished by agent type and time,
--- for agent_type_stats
+-- for agent_type_stats; the running tasks' index, as the agents' ones in
+-- 10_catalog.sql, only for statements that say "task_no >= 0" (those that
+-- count running tasks by type, and recovery), so that the scheduler's
+-- statements on a batch's tasks never scan every running task
 CREATE INDEX task_states_running_idx ON mycelium.task_states (agent_type)
-	WHERE status = 'running';
+	WHERE status = 'running' AND task_no >= 0;
 CREATE INDEX task_states_finished_idx ON mycelium.task_states (agent_type, finished_at)
 	WHERE status IN ('completed', 'failed');
 -- ready tasks by agent type and since when they are ready:
@@ -46,11 +49,13 @@ SELECT e.agent_type,
 				  ORDER BY t.ready_at LIMIT 1), interval '0') AS oldest_ready_age,
 	   (SELECT pg_catalog.count(*)
 		  FROM mycelium.task_states t
-		 WHERE t.agent_type = e.agent_type AND t.status = 'running') AS running,
+		 WHERE t.agent_type = e.agent_type AND t.status = 'running'
+		   AND t.task_no >= 0) AS running,
 	   (SELECT pg_catalog.count(*)
 		  FROM mycelium.task_states t
 		 WHERE t.lease_until < pg_catalog.now()
-		   AND t.agent_type = e.agent_type AND t.status = 'running') AS lapsed_leases,
+		   AND t.agent_type = e.agent_type AND t.status = 'running'
+		   AND t.task_no >= 0) AS lapsed_leases,
 	   f.completed_last_hour, f.failed_last_hour, f.p50_ms, f.p95_ms,
 	   e.max_running, e.rate, e.rate_per
   FROM mycelium.executors e

@@ -5,4 +5,4 @@
 -- the same index: IF NOT EXISTS, and this part comes after theirs, so the
 -- two merge into one index.
 CREATE INDEX IF NOT EXISTS task_states_running_idx ON mycelium.task_states (agent_type)
-	WHERE status = 'running';
+	WHERE status = 'running' AND task_no >= 0;

@@ -9,8 +9,11 @@
 # times slower after a VACUUM ANALYZE than before it.  The agents'
 # indexes (task_states_claim_idx, task_states_rank_idx) now have a
 # predicate only their statements state, so the scheduler's claims cannot
-# take them.  The plans are read from auto_explain's log, in the workers
-# and in a session's claim_tasks.
+# take them.  So with the running tasks' index, which the read of a
+# batch's claimed tasks scanned whole (every running task of the server,
+# and the dead entries of all that ran since the last vacuum) instead of
+# probing the primary key.  The plans are read from auto_explain's log,
+# in the workers and in a session's claim_tasks.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -68,6 +71,7 @@ my $log = slurp_file($node->logfile, $offset);
 my @plans = split /LOG:  duration: /, $log;
 my @claims = grep { /Query Text: WITH w AS/ && /SET status = 'running'/ } @plans;
 my @checks = grep { /Query Text: SELECT i\.id FROM pg_catalog\.unnest/ } @plans;
+my @batches = grep { /Query Text: SELECT c\.n, t\.workflow_id, t\.attempt/ } @plans;
 my @agent_scans = grep { /Query Text: SELECT t\.workflow_id,/ && /ORDER BY t\.ready_rank/ } @plans;
 cmp_ok(scalar @claims, '>', 0, 'the claims of ready tasks were logged (' . scalar(@claims) . ')');
 is(scalar(grep { /task_states_(claim|rank)_idx/ } @claims), 0,
@@ -78,6 +82,10 @@ cmp_ok(scalar @checks, '>', 0,
 	'the checks for workflows with ready tasks were logged (' . scalar(@checks) . ')');
 is(scalar(grep { /task_states_(claim|rank)_idx/ } @checks), 0,
 	"no check for a workflow's ready tasks reads the agents' indexes");
+cmp_ok(scalar @batches, '>', 0,
+	"the reads of a batch's claimed tasks were logged (" . scalar(@batches) . ')');
+is(scalar(grep { /task_states_running_idx/ } @batches), 0,
+	"no read of a batch's claimed tasks scans every running task");
 cmp_ok(scalar @agent_scans, '>', 0, "claim_tasks' search by agent type was logged");
 is(scalar(grep { !/task_states_rank_idx/ } @agent_scans), 0,
 	"claim_tasks' search by agent type reads the agents' index in rank order");

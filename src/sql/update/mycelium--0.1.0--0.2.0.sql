@@ -1219,11 +1219,13 @@ SELECT e.agent_type,
 				  ORDER BY t.ready_at LIMIT 1), interval '0') AS oldest_ready_age,
 	   (SELECT pg_catalog.count(*)
 		  FROM mycelium.task_states t
-		 WHERE t.agent_type = e.agent_type AND t.status = 'running') AS running,
+		 WHERE t.agent_type = e.agent_type AND t.status = 'running'
+		   AND t.task_no >= 0) AS running,
 	   (SELECT pg_catalog.count(*)
 		  FROM mycelium.task_states t
 		 WHERE t.lease_until < pg_catalog.now()
-		   AND t.agent_type = e.agent_type AND t.status = 'running') AS lapsed_leases,
+		   AND t.agent_type = e.agent_type AND t.status = 'running'
+		   AND t.task_no >= 0) AS lapsed_leases,
 	   f.completed_last_hour, f.failed_last_hour, f.p50_ms, f.p95_ms,
 	   e.max_running, e.rate, e.rate_per
   FROM mycelium.executors e
@@ -1237,3 +1239,12 @@ SELECT e.agent_type,
 	   AND t.finished_at > pg_catalog.now() - interval '1 hour') f;
 COMMENT ON VIEW mycelium.agent_type_stats IS
 	'per registered agent type: ready tasks (of running workflows) and running tasks, how long the oldest ready task has waited, lapsed leases of external agents, tasks completed and failed in the last hour and the p50/p95 length of their last attempt (ms), and the agent type''s limits (set_agent_type_limits); the current role''s workflows, an admin''s all';
+
+-- engine: the running tasks' index, like the agents' ones, has the
+-- predicate "task_no >= 0": only the statements that count running tasks
+-- by agent type (limits, agent_type_stats) or look for all of them
+-- (recovery) state it, so the scheduler's statements on a batch's tasks
+-- probe the primary key rather than scan every running task
+DROP INDEX mycelium.task_states_running_idx;
+CREATE INDEX task_states_running_idx ON mycelium.task_states (agent_type)
+	WHERE status = 'running' AND task_no >= 0;
