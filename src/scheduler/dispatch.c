@@ -1531,7 +1531,7 @@ with_ready_tasks(StepWorkflow *sws, int nsw, bool *ask)
 						  "SELECT i.id FROM pg_catalog.unnest($1::pg_catalog.uuid[]) AS i(id) "
 						  "WHERE EXISTS (SELECT 1 FROM mycelium.task_states t "
 						  "  WHERE t.workflow_id = i.id AND t.status = 'ready' "
-						  "    AND " MC_TASK_DUE("t") "AND " MC_FUNCTION_TASK("t") ")",
+						  "    AND " MC_TASK_DUE("t") "AND " MC_FUNCTION_TASK_PROBE("t") ")",
 						  1, argtypes, values, NULL, 0);
 	for (r = 0; r < rows; r++)
 	{

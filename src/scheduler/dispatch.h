@@ -26,6 +26,16 @@
 #define MC_FUNCTION_TASK(t) \
 	"EXISTS (SELECT 1 FROM mycelium.executors e " \
 	" WHERE e.agent_type = " t ".agent_type AND e.executor IS NOT NULL) "
+/*
+ * The same test as a scalar subquery: the planner cannot turn it into a
+ * join, so a statement that asks whether a workflow has such a task stops
+ * at its first one.  As a semi-join, planned on statistics taken after
+ * many small workflows, it became a merge join that read and sorted all
+ * of a large workflow's ready tasks at every step.
+ */
+#define MC_FUNCTION_TASK_PROBE(t) \
+	"COALESCE((SELECT e.executor IS NOT NULL FROM mycelium.executors e " \
+	" WHERE e.agent_type = " t ".agent_type), false) "
 #define MC_TASK_DUE(t) \
 	"(" t ".run_after IS NULL OR " t ".run_after <= pg_catalog.clock_timestamp()) "
 

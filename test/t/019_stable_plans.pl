@@ -12,7 +12,9 @@
 # take them.  So with the running tasks' index, which the read of a
 # batch's claimed tasks scanned whole (every running task of the server,
 # and the dead entries of all that ran since the last vacuum) instead of
-# probing the primary key.  The plans are read from auto_explain's log,
+# probing the primary key; and the check whether a workflow has ready
+# tasks, planned after many small workflows, became a merge join that
+# read and sorted all of a large workflow's ready tasks.  The plans are read from auto_explain's log,
 # in the workers and in a session's claim_tasks.
 use strict;
 use warnings;
@@ -49,6 +51,19 @@ sub run_noop
 # statistics taken when no task is ready (all ended), then new processes,
 # whose statements are planned on them
 run_noop(5000);
+# and many small workflows, as a batch of diamonds leaves
+my $small = $node->safe_psql('postgres', q{
+	SELECT array_agg(mycelium.create_workflow(
+		(SELECT jsonb_agg(mycelium.task('t' || i, 'a', 'noop',
+			dependencies => CASE WHEN i = 1 THEN '{}'::text[]
+								 WHEN i = 20 THEN ARRAY(SELECT 't' || k FROM generate_series(2, 19) k)
+								 ELSE '{t1}' END) ORDER BY i)
+		   FROM generate_series(1, 20) i)))
+	  FROM generate_series(1, 300)});
+$node->safe_psql('postgres', qq{SELECT count(mycelium.start_workflow(id)) FROM unnest('$small'::uuid[]) id});
+ok($node->poll_query_until('postgres', qq{
+	SELECT count(*) = 300 FROM mycelium.workflows
+	 WHERE workflow_id = ANY ('$small'::uuid[]) AND status = 'completed'}), '300 small workflows complete');
 $node->safe_psql('postgres', 'VACUUM ANALYZE');
 is($node->safe_psql('postgres', q{
 	SELECT count(*) FROM mycelium.task_states WHERE status = 'ready'}),
@@ -82,6 +97,8 @@ cmp_ok(scalar @checks, '>', 0,
 	'the checks for workflows with ready tasks were logged (' . scalar(@checks) . ')');
 is(scalar(grep { /task_states_(claim|rank)_idx/ } @checks), 0,
 	"no check for a workflow's ready tasks reads the agents' indexes");
+is(scalar(grep { /(Merge|Hash) (Semi )?Join/ } @checks), 0,
+	"every check for a workflow's ready tasks stops at its first one (no join over all of them)");
 cmp_ok(scalar @batches, '>', 0,
 	"the reads of a batch's claimed tasks were logged (" . scalar(@batches) . ')');
 is(scalar(grep { /task_states_running_idx/ } @batches), 0,
