@@ -122,7 +122,8 @@ mc_scheduler_available(void)
 {
 	char	   *name;
 
-	if (mc_shared == NULL || mc_database == NULL)
+	/* a single-user backend starts no background worker */
+	if (mc_shared == NULL || mc_database == NULL || !IsUnderPostmaster)
 		return false;
 	name = get_database_name(MyDatabaseId);
 	return name != NULL && strcmp(name, mc_database) == 0;
@@ -143,6 +144,11 @@ mc_require_scheduler(void)
 				 errdetail("The mycelium library is not in shared_preload_libraries."),
 				 errhint("Add mycelium to shared_preload_libraries, set mycelium.database to this database, and restart the server; "
 						 "or run the workflow in this session with mycelium.execute_workflow().")));
+	if (!IsUnderPostmaster)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the mycelium scheduler does not run in a single-user backend"),
+				 errhint("Run the workflow in this session with mycelium.execute_workflow(), or start the server normally.")));
 	if (!mc_scheduler_available())
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
