@@ -26,6 +26,7 @@
 
 #include "catalog.h"
 #include "mycelium_errcodes.h"
+#include "state.h"
 #include "taskdef.h"
 
 PG_FUNCTION_INFO_V1(mc_record_event);
@@ -82,7 +83,6 @@ holds_running_task(Datum workflow_id, text *worker_id)
 Datum
 mc_record_event(PG_FUNCTION_ARGS)
 {
-	static const Oid owner_argtypes[] = {UUIDOID};
 	static const Oid insert_argtypes[] = {UUIDOID, OIDOID, TEXTOID, JSONBOID,
 		TEXTOID, TEXTOID, OIDOID};
 	McCatalogSession session;
@@ -94,7 +94,7 @@ mc_record_event(PG_FUNCTION_ARGS)
 	Datum		values[7];
 	char		nulls[7];
 	bool		isnull;
-	Oid			owner = InvalidOid;
+	Oid			owner;
 	int64		event_id;
 
 	mc_require_arg(fcinfo, 0, "workflow_id");
@@ -109,17 +109,8 @@ mc_record_event(PG_FUNCTION_ARGS)
 
 	/* a workflow the caller may not see is reported as missing */
 	mc_catalog_open(&session);
+	owner = mc_workflow_visible_owner(&session, DatumGetUUIDP(workflow_id));
 	values[0] = workflow_id;
-	if (mc_catalog_run(MC_PLAN_EVENT_OWNER,
-					   "SELECT owner::pg_catalog.oid FROM mycelium.workflow_states "
-					   "WHERE workflow_id = $1",
-					   1, owner_argtypes, values, NULL, 1) > 0)
-		owner = DatumGetObjectId(mc_catalog_value(0, 1, &isnull));
-	if (!OidIsValid(owner) || (!session.caller_is_admin && owner != session.caller))
-		ereport(ERROR,
-				(errcode(ERRCODE_MC_STATE),
-				 errmsg("workflow %s does not exist",
-						DatumGetCString(DirectFunctionCall1(uuid_out, workflow_id)))));
 	if (worker_id != NULL && !holds_running_task(workflow_id, worker_id))
 		ereport(ERROR,
 				(errcode(ERRCODE_MC_STATE),

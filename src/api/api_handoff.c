@@ -30,6 +30,7 @@
 #include "handoff.h"
 #include "mycelium_errcodes.h"
 #include "jsonb_push.h"
+#include "state.h"
 #include "taskdef.h"
 
 PG_FUNCTION_INFO_V1(mc_handoff_schema_sql);
@@ -255,13 +256,11 @@ mc_deserialize_handoff(PG_FUNCTION_ARGS)
 Datum
 mc_send_handoff(PG_FUNCTION_ARGS)
 {
-	static const Oid owner_argtypes[] = {UUIDOID};
 	static const Oid insert_argtypes[] = {UUIDOID, JSONBOID, OIDOID, OIDOID, UUIDOID};
 	McCatalogSession session;
 	pg_uuid_t  *workflow_id;
 	Jsonb	   *message;
 	Datum		values[5];
-	bool		isnull;
 	Oid			owner;
 	pg_uuid_t  *handoff_id = NULL;
 
@@ -275,18 +274,8 @@ mc_send_handoff(PG_FUNCTION_ARGS)
 
 	/* a workflow the caller may not see is reported as missing */
 	mc_catalog_open(&session);
+	owner = mc_workflow_visible_owner(&session, workflow_id);
 	values[0] = UUIDPGetDatum(workflow_id);
-	owner = InvalidOid;
-	if (mc_catalog_run(MC_PLAN_HANDOFF_OWNER,
-					   "SELECT owner::pg_catalog.oid FROM mycelium.workflow_states "
-					   "WHERE workflow_id = $1",
-					   1, owner_argtypes, values, NULL, 1) > 0)
-		owner = DatumGetObjectId(mc_catalog_value(0, 1, &isnull));
-	if (!OidIsValid(owner) || (!session.caller_is_admin && owner != session.caller))
-		ereport(ERROR,
-				(errcode(ERRCODE_MC_STATE),
-				 errmsg("workflow %s does not exist",
-						DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(workflow_id))))));
 
 	values[1] = JsonbPGetDatum(message);
 	values[2] = ObjectIdGetDatum(owner);

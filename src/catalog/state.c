@@ -261,6 +261,32 @@ mc_workflow_lock(McCatalogSession *session, pg_uuid_t *id, McWorkflow *wf)
 }
 
 /*
+ * mc_workflow_visible_owner
+ *		The owner of a workflow the caller may see, without locking it; a
+ *		workflow the caller may not see is reported as missing, as
+ *		mc_workflow_lock does.
+ */
+Oid
+mc_workflow_visible_owner(McCatalogSession *session, pg_uuid_t *id)
+{
+	static const Oid argtypes[] = {UUIDOID};
+	Datum		values[1];
+	bool		isnull;
+	Oid			owner;
+
+	values[0] = UUIDPGetDatum(id);
+	if (mc_catalog_run(MC_PLAN_WORKFLOW_OWNER,
+					   "SELECT owner::pg_catalog.oid FROM mycelium.workflow_states "
+					   "WHERE workflow_id = $1",
+					   1, argtypes, values, NULL, 1) == 0)
+		workflow_missing(id);
+	owner = DatumGetObjectId(mc_catalog_value(0, 1, &isnull));
+	if (!visible_to_caller(session, owner))
+		workflow_missing(id);
+	return owner;
+}
+
+/*
  * workflows_lock_one_by_one
  *		mc_workflows_lock on Citus: one statement per workflow, in id order,
  *		since Citus refuses FOR UPDATE in a statement that reaches several

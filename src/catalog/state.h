@@ -75,6 +75,7 @@ extern int	mc_task_key_cmp(const pg_uuid_t *wa, int32 na,
 							const pg_uuid_t *wb, int32 nb);
 extern void mc_workflow_lock(McCatalogSession *session, pg_uuid_t *id,
 							 McWorkflow *wf);
+extern Oid	mc_workflow_visible_owner(McCatalogSession *session, pg_uuid_t *id);
 extern int	mc_workflows_lock_due_starts(McCatalogSession *session, TimestampTz now,
 										 int max, McWorkflow *wfs);
 extern void mc_workflows_lock(McCatalogSession *session, pg_uuid_t *ids, int n,
