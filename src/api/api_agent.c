@@ -861,14 +861,15 @@ mc_complete_task(PG_FUNCTION_ARGS)
 }
 
 /*
- * array_arg
+ * mc_array_arg
  *		The elements of a one-dimensional array argument (NULL: no
  *		elements); *n gets their number, nulls (if given) which are NULL.
- *		NULL elements are refused unless nulls is given.
+ *		NULL elements are refused unless nulls is given.  The agents'
+ *		calls that take several tasks read their arrays with it.
  */
-static Datum *
-array_arg(FunctionCallInfo fcinfo, int argno, const char *name, Oid elemtype,
-		  int *n, bool **nulls)
+Datum *
+mc_array_arg(FunctionCallInfo fcinfo, int argno, const char *name, Oid elemtype,
+			 int *n, bool **nulls)
 {
 	ArrayType  *array;
 	Datum	   *elems;
@@ -933,9 +934,9 @@ mc_complete_tasks(PG_FUNCTION_ARGS)
 
 	mc_require_arg(fcinfo, 1, "workflow_ids");
 	mc_require_arg(fcinfo, 2, "task_ids");
-	wids = array_arg(fcinfo, 1, "workflow_ids", UUIDOID, &n, NULL);
-	tids = array_arg(fcinfo, 2, "task_ids", TEXTOID, &ntids, NULL);
-	results = array_arg(fcinfo, 3, "results", JSONBOID, &nresults, &rnulls);
+	wids = mc_array_arg(fcinfo, 1, "workflow_ids", UUIDOID, &n, NULL);
+	tids = mc_array_arg(fcinfo, 2, "task_ids", TEXTOID, &ntids, NULL);
+	results = mc_array_arg(fcinfo, 3, "results", JSONBOID, &nresults, &rnulls);
 	if (ntids != n || (!PG_ARGISNULL(3) && nresults != n))
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),

@@ -29,6 +29,8 @@ typedef struct McAgentTask
 	McTaskStatus outcome;		/* for a completion: the task's new status */
 } McAgentTask;
 
+extern Datum *mc_array_arg(FunctionCallInfo fcinfo, int argno, const char *name,
+						   Oid elemtype, int *n, bool **nulls);
 extern char *mc_worker_id_arg(FunctionCallInfo fcinfo, int argno);
 extern char *mc_uuid_string(pg_uuid_t *id);
 extern McWorkflow *mc_hold_agent_tasks(McCatalogSession *session,

@@ -26,9 +26,7 @@
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
-#include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/lsyscache.h"
 #include "utils/uuid.h"
 
 #include "api_agent.h"
@@ -133,38 +131,15 @@ mc_release_task(PG_FUNCTION_ARGS)
 
 /*
  * release_array
- *		The elements of a one-dimensional array argument of elemtype, none
- *		of them NULL; *n gets their number.
+ *		The elements of a required one-dimensional array argument of
+ *		elemtype, none of them NULL; *n gets their number.
  */
 static Datum *
 release_array(FunctionCallInfo fcinfo, int argno, const char *name,
 			  Oid elemtype, int *n)
 {
-	ArrayType  *array;
-	Datum	   *elems;
-	bool	   *nulls;
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
-	int			i;
-
 	mc_require_arg(fcinfo, argno, name);
-	array = PG_GETARG_ARRAYTYPE_P(argno);
-	if (ARR_NDIM(array) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("%s must be a one-dimensional array", name)));
-	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
-	deconstruct_array(array, elemtype, typlen, typbyval, typalign,
-					  &elems, &nulls, n);
-	for (i = 0; i < *n; i++)
-	{
-		if (nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("%s must not contain NULL", name)));
-	}
-	return elems;
+	return mc_array_arg(fcinfo, argno, name, elemtype, n, NULL);
 }
 
 /*
