@@ -46,7 +46,7 @@
 #include "api_json_schema.h"
 #include "catalog.h"
 #include "ctx.h"
-#include "dispatch.h"
+#include "attempts.h"
 #include "mycelium.h"
 #include "mycelium_errcodes.h"
 #include "shmem.h"
@@ -318,26 +318,24 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 								worker_id, agent_type, lease, limited) : 0;
 
 	/* return the claims, counting each into its workflow */
-	sources = mc_ctx_sources(rows, 18);
+	sources = mc_ctx_sources(rows, MC_CLAIMED_CTX);
 	k = 0;
 	for (r = 0; r < rows; r++)
 	{
 		bool		isnull;
 		Datum		values[5];
 		bool		nulls[5] = {false, false, false, false, false};
-		pg_uuid_t  *id = DatumGetUUIDP(mc_catalog_value(r, 1, &isnull));
+		pg_uuid_t  *id = DatumGetUUIDP(mc_catalog_value(r, MC_CLAIMED_WORKFLOW_ID, &isnull));
 
 		while (memcmp(&wfs[k].id, id, sizeof(pg_uuid_t)) != 0)
 			k++;
-		wfs[k].version++;
-		wfs[k].tasks_running++;
-		wfs[k].changed = true;
+		mc_workflow_count_started(&wfs[k], 1);
 
 		values[0] = UUIDPGetDatum(id);
-		values[1] = mc_catalog_value(r, 3, &isnull);
-		values[2] = mc_catalog_value(r, 4, &isnull);
-		values[3] = mc_catalog_value(r, 15, &isnull);
-		values[4] = JsonbPGetDatum(mc_ctx_from_row(r, 18, sources, NULL));
+		values[1] = mc_catalog_value(r, MC_CLAIMED_TASK_ID, &isnull);
+		values[2] = mc_catalog_value(r, MC_CLAIMED_ATTEMPT, &isnull);
+		values[3] = mc_catalog_value(r, MC_CLAIMED_LEASE_UNTIL, &isnull);
+		values[4] = JsonbPGetDatum(mc_ctx_from_row(r, MC_CLAIMED_CTX, sources, NULL));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 
@@ -347,7 +345,7 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 	{
 		if (!wfs[i].changed)
 			continue;
-		wfs[i].version--;
+		mc_workflow_count_done(&wfs[i]);
 		wfps[n++] = &wfs[i];
 	}
 	mc_workflows_save(session, wfps, n);
@@ -687,11 +685,9 @@ complete_held(McCatalogSession *session, const char *worker_id,
 		ids[ndone] = UUIDPGetDatum(&wf->id);
 		nos[ndone] = Int32GetDatum(at->task.task_no);
 		results[ndone] = at->result ? JsonbPGetDatum(at->result) : (Datum) 0;
-		versions[ndone] = Int64GetDatum(wf->version++);
+		versions[ndone] = Int64GetDatum(wf->version);
 		ndone++;
-		wf->tasks_open--;
-		wf->tasks_running = Max(wf->tasks_running - 1, 0);
-		wf->changed = true;
+		mc_workflow_count_completed(wf, 1);
 		at->outcome = MC_TASK_COMPLETED;
 	}
 
@@ -735,7 +731,7 @@ complete_held(McCatalogSession *session, const char *worker_id,
 						 at->task.task_id, at->agent_type, violations[i]);
 		at->outcome = mc_fail_attempt(session, at->wf, &at->task, error,
 									  "output_schema");
-		at->wf->version++;
+		mc_workflow_count_change(at->wf);
 		/* with allow_failure, a failed task releases its dependents */
 		push[at->wf - wfs] = true;
 	}

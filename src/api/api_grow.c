@@ -304,31 +304,6 @@ link_dependents(McWorkflow *wf, Datum *deps, Datum *dependents, int nedges)
 }
 
 /*
- * record_added
- *		History: each new task with its first status, and the workflow.
- */
-static void
-record_added(McCatalogSession *session, McWorkflow *wf, int32 base, int n)
-{
-	static const Oid argtypes[] = {UUIDOID, INT8OID, INT4OID, REGROLEOID, REGROLEOID};
-	Datum		values[5];
-
-	values[0] = UUIDPGetDatum(&wf->id);
-	values[1] = Int64GetDatum(wf->version);
-	values[2] = Int32GetDatum(base);
-	values[3] = ObjectIdGetDatum(wf->owner);
-	values[4] = ObjectIdGetDatum(session->caller);
-	mc_catalog_run(MC_PLAN_GROW_HISTORY,
-				   "INSERT INTO mycelium.workflow_state_history "
-				   "(workflow_id, version, task_no, owner, status, attempt, event, changed_by) "
-				   "SELECT workflow_id, $2, task_no, $4, status::pg_catalog.text, 0, 'added', $5 "
-				   "FROM mycelium.task_states WHERE workflow_id = $1 AND task_no > $3",
-				   5, argtypes, values, NULL, 0);
-	mc_workflow_set_status(session, wf, wf->status,
-						   n == 1 ? "added 1 task" : psprintf("added %d tasks", n));
-}
-
-/*
  * mc_add_tasks
  *		add_tasks(workflow_id, tasks): adds tasks to a workflow that has
  *		not finished, as a new version, which is returned.  Ready new tasks
@@ -393,8 +368,7 @@ mc_add_tasks(PG_FUNCTION_ARGS)
 
 	mc_insert_tasks(&wf.id, wf.owner, tasks, ntasks, dag, unmet, wf.priority);
 	link_dependents(&wf, deps, dependents, nedges);
-	wf.tasks_open += ntasks;
-	record_added(&session, &wf, base, ntasks);
+	mc_workflow_tasks_added(&session, &wf, base, ntasks);
 	mc_workflow_save(&session, &wf);
 	if (wf.status == MC_WF_RUNNING)
 	{

@@ -64,13 +64,12 @@ release_held(McCatalogSession *session, const char *worker_id,
 		mc_task_retry(session, rt->wf, &rt->task, 0, false, NULL,
 					  psprintf("released by %s: attempt %d not counted",
 							   worker_id, rt->task.attempt));
-		rt->wf->version++;
-		rt->wf->changed = true;
+		mc_workflow_count_change(rt->wf);
 	}
 	for (i = 0; i < nwfs; i++)
 	{
 		/* the last version used; no task ended, so none completes it */
-		wfs[i].version--;
+		mc_workflow_count_done(&wfs[i]);
 		wfps[i] = &wfs[i];
 		if (wfs[i].status == MC_WF_RUNNING)
 			mc_push_at_commit(&wfs[i].id, InvalidOid);

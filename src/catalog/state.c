@@ -637,6 +637,89 @@ mc_workflow_set_status(McCatalogSession *session, McWorkflow *wf,
 }
 
 /*
+ * mc_workflow_count_change
+ *		Counts one change of wf, just recorded at wf->version (a task's
+ *		transition or retry, a status set): the next change takes the
+ *		next version.  These counting functions are the only code that
+ *		moves a workflow's version and task counters; the workflow's row
+ *		is written from them once, at mc_workflow_save(s).
+ */
+void
+mc_workflow_count_change(McWorkflow *wf)
+{
+	wf->version++;
+	wf->changed = true;
+}
+
+/*
+ * mc_workflow_count_started
+ *		Counts n attempts of wf's tasks started by one claim statement
+ *		(mc_claim_run), at n versions from wf->version.
+ */
+void
+mc_workflow_count_started(McWorkflow *wf, int n)
+{
+	wf->version += n;
+	wf->tasks_running += n;
+	wf->changed = true;
+}
+
+/*
+ * mc_workflow_count_completed
+ *		Counts n running tasks of wf completed by one record statement
+ *		(attempts.c), at n versions from wf->version.
+ */
+void
+mc_workflow_count_completed(McWorkflow *wf, int n)
+{
+	wf->version += n;
+	wf->tasks_open -= n;
+	wf->tasks_running = Max(wf->tasks_running - n, 0);
+	wf->changed = true;
+}
+
+/*
+ * mc_workflow_count_done
+ *		Ends a change in which no task finished, so none can complete the
+ *		workflow: wf->version becomes the last version used, ready for
+ *		mc_workflows_save (mc_workflow_settle's counterpart).
+ */
+void
+mc_workflow_count_done(McWorkflow *wf)
+{
+	wf->version--;
+}
+
+/*
+ * mc_workflow_tasks_added
+ *		Counts n tasks just added to wf (add_tasks), numbered above base,
+ *		and records their history: each new task with its first status,
+ *		and the workflow.
+ */
+void
+mc_workflow_tasks_added(McCatalogSession *session, McWorkflow *wf, int32 base,
+						int n)
+{
+	static const Oid argtypes[] = {UUIDOID, INT8OID, INT4OID, REGROLEOID, REGROLEOID};
+	Datum		values[5];
+
+	wf->tasks_open += n;
+	values[0] = UUIDPGetDatum(&wf->id);
+	values[1] = Int64GetDatum(wf->version);
+	values[2] = Int32GetDatum(base);
+	values[3] = ObjectIdGetDatum(wf->owner);
+	values[4] = ObjectIdGetDatum(session->caller);
+	mc_catalog_run(MC_PLAN_GROW_HISTORY,
+				   "INSERT INTO mycelium.workflow_state_history "
+				   "(workflow_id, version, task_no, owner, status, attempt, event, changed_by) "
+				   "SELECT workflow_id, $2, task_no, $4, status::pg_catalog.text, 0, 'added', $5 "
+				   "FROM mycelium.task_states WHERE workflow_id = $1 AND task_no > $3",
+				   5, argtypes, values, NULL, 0);
+	mc_workflow_set_status(session, wf, wf->status,
+						   n == 1 ? "added 1 task" : psprintf("added %d tasks", n));
+}
+
+/*
  * mc_workflow_settle
  *		Ends a change made at versions up to wf->version - 1: a workflow
  *		whose tasks are all finished completes (at wf->version), and
@@ -649,9 +732,9 @@ mc_workflow_settle(McCatalogSession *session, McWorkflow *wf)
 	if (wf->tasks_open == 0 && !mc_workflow_status_is_terminal(wf->status))
 	{
 		mc_workflow_set_status(session, wf, MC_WF_COMPLETED, "completed");
-		wf->version++;
+		mc_workflow_count_change(wf);
 	}
-	wf->version--;
+	mc_workflow_count_done(wf);
 }
 
 /*

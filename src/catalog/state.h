@@ -83,6 +83,12 @@ extern void mc_workflows_lock(McCatalogSession *session, pg_uuid_t *ids, int n,
 extern bool mc_workflows_locked_in_xact(void);
 extern void mc_workflows_lock_all(McCatalogSession *session, pg_uuid_t *ids,
 								  int n, McWorkflow *wfs);
+extern void mc_workflow_count_change(McWorkflow *wf);
+extern void mc_workflow_count_started(McWorkflow *wf, int n);
+extern void mc_workflow_count_completed(McWorkflow *wf, int n);
+extern void mc_workflow_count_done(McWorkflow *wf);
+extern void mc_workflow_tasks_added(McCatalogSession *session, McWorkflow *wf,
+									int32 base, int n);
 extern void mc_workflow_settle(McCatalogSession *session, McWorkflow *wf);
 extern void mc_workflows_save(McCatalogSession *session, McWorkflow **wfs, int n);
 extern void mc_workflow_set_status(McCatalogSession *session, McWorkflow *wf,

@@ -37,7 +37,7 @@
 #include "utils/timestamp.h"
 
 #include "agent.h"
-#include "agent_limits.h"
+#include "attempts.h"
 #include "citus.h"
 #include "ctx.h"
 #include "dispatch.h"
@@ -81,6 +81,19 @@ typedef struct StepWorkflow
 	int			mine;			/* its tasks the batch held before the step */
 	int			others_used;	/* its running slots but this worker's */
 } StepWorkflow;
+
+/* the columns of with_ready_tasks' statements: a workflow with work */
+enum
+{
+	WITH_WORK_ID = 1
+};
+
+/* the columns of mc_dispatch_lock_batch's statement */
+enum
+{
+	LOCKED_N = 1,				/* the task's place in the arrays, from 1 */
+	LOCKED_CTX					/* mc_ctx_from_row's columns from here */
+};
 
 static void with_ready_tasks(StepWorkflow *sws, int nsw, bool *ask);
 
@@ -285,172 +298,10 @@ find_step_workflow(StepWorkflow *sws, int nsw, pg_uuid_t *id)
 }
 
 /*
- * COMPLETIONS_F, COMPLETE_ROWS
- *		The CTE f of completed attempts, from a statement's arrays $1 to $4
- *		and $8 (workflow ids, task numbers, results, versions, how long the
- *		attempts ran in ms) numbered from 1 in column n, and the update that
- *		sets their task rows completed with their results and execution
- *		times (complete_rows_early, mc_record_completions).  Without $8 (an
- *		external agent's), an attempt ran from its claim until now.
- */
-#define COMPLETIONS_F \
-	"f AS (" \
-	"  SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), " \
-	"    pg_catalog.unnest($2::pg_catalog.int4[]), pg_catalog.unnest($3::pg_catalog.jsonb[]), " \
-	"    pg_catalog.unnest($4::pg_catalog.int8[]), pg_catalog.unnest($8::pg_catalog.float8[])) " \
-	"    WITH ORDINALITY AS f(workflow_id, task_no, result, version, ms, n))"
-#define COMPLETE_ROWS \
-	"UPDATE mycelium.task_states t SET status = 'completed', result = f.result, " \
-	"  error = NULL, error_detail = NULL, finished_at = pg_catalog.clock_timestamp(), " \
-	"  worker_id = NULL, lease_until = NULL, execution_time = COALESCE(f.ms, " \
-	"    pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - t.started_at) * 1000) " \
-	"FROM f WHERE t.workflow_id = f.workflow_id AND t.task_no = f.task_no "
-
-/*
- * RECORD_SQL
- *		A statement that records completed attempts, given CTEs that end
- *		with u, the completed tasks (workflow_id, task_no, attempt, result,
- *		owner, version, ms: how long the attempt ran), and the query edges, one row (workflow_id,
- *		task_no) for each of their dependents, as often as it depends on
- *		them: history (event $6, changed by $5), and the release of the
- *		dependents.  With $7, released tasks that a function executor runs
- *		are held (see record_completed_all).  Its rows are the dependents
- *		it released, in workflow and task order (so agents are notified in
- *		a stable order): workflow id, task number, whether the task is
- *		ready now, its agent type if external agents claim it (for
- *		mc_notify_ready_row), and whether it is held.
- */
-#define RECORD_SQL(ctes, edges) \
-	"WITH " ctes \
-	", h AS (" \
-	"  INSERT INTO mycelium.workflow_state_history " \
-	"  (workflow_id, version, task_no, owner, status, attempt, result, event, changed_by, " \
-	"   execution_time) " \
-	"  SELECT u.workflow_id, u.version, u.task_no, u.owner, 'completed', u.attempt, " \
-	"    u.result, $6, $5, u.ms FROM u" \
-	"), r AS (" \
-	"  SELECT e.workflow_id, e.task_no, pg_catalog.count(*)::pg_catalog.int4 AS k " \
-	"  FROM (" edges ") AS e(workflow_id, task_no) " \
-	"  GROUP BY e.workflow_id, e.task_no" \
-	"), released AS (" \
-	"  UPDATE mycelium.task_states t SET deps_pending = t.deps_pending - r.k, " \
-	"    status = CASE WHEN t.deps_pending = r.k AND t.status = 'pending' " \
-	"      AND NOT ($7 AND t.run_after IS NULL AND " MC_FUNCTION_TASK("t") ") " \
-	"      THEN 'ready'::mycelium.task_status ELSE t.status END, " \
-	"    ready_rank = CASE WHEN t.deps_pending = r.k AND t.status = 'pending' " \
-	"      THEN " MC_READY_RANK("t") " ELSE t.ready_rank END, " \
-	"    ready_at = CASE WHEN t.deps_pending = r.k AND t.status = 'pending' " \
-	"      AND NOT ($7 AND t.run_after IS NULL AND " MC_FUNCTION_TASK("t") ") " \
-	"      THEN pg_catalog.clock_timestamp() ELSE t.ready_at END " \
-	"  FROM r WHERE t.workflow_id = r.workflow_id AND t.task_no = r.task_no " \
-	"  RETURNING t.workflow_id, t.task_no, t.status = 'ready' AS ready, " \
-	"    " MC_EXTERNAL_READY_TYPE("t") " AS external_type, " \
-	"    t.status = 'pending' AND t.deps_pending = 0 AS held" \
-	") " \
-	"SELECT * FROM released ORDER BY released.workflow_id, released.task_no"
-
-/*
- * mc_record_completions
- *		Records n completed attempts in one statement (RECORD_SQL): the
- *		task rows, with their results, history (versions[i] for the ith,
- *		with event), and the release of their dependents.  The caller holds
- *		the workflows' locks and counts the completions into them.
- */
-uint64
-mc_record_completions(McCatalogSession *session, int n, Datum *ids, Datum *nos,
-					  Datum *results, Datum *versions, const char *event)
-{
-	static const Oid argtypes[] = {UUIDARRAYOID, INT4ARRAYOID, JSONBARRAYOID,
-		INT8ARRAYOID, REGROLEOID, TEXTOID, BOOLOID, FLOAT8ARRAYOID};
-	Datum		values[8];
-	const char	nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', 'n'};
-
-	values[0] = mc_catalog_array(ids, n, UUIDOID);
-	values[1] = mc_catalog_array(nos, n, INT4OID);
-	values[2] = mc_catalog_array(results, n, JSONBOID);
-	values[3] = mc_catalog_array(versions, n, INT8OID);
-	values[4] = ObjectIdGetDatum(session->caller);
-	values[5] = CStringGetTextDatum(event);
-	values[6] = BoolGetDatum(false);
-	return mc_catalog_run(MC_PLAN_FINISH_TASKS,
-						  RECORD_SQL(COMPLETIONS_F ", u AS (" COMPLETE_ROWS
-									 "  RETURNING t.workflow_id, t.task_no, t.attempt, t.result, "
-									 "    t.owner, f.version, t.dependents, t.execution_time AS ms)",
-									 "SELECT u.workflow_id, d.task_no "
-									 "FROM u, pg_catalog.unnest(u.dependents) AS d(task_no)"),
-						  8, argtypes, values, nulls, 0);
-}
-
-/*
- * complete_rows_early
- *		Sets the rows of the step's completed attempts (finished[0..n), in
- *		workflow and task order) completed before the step locks their
- *		workflows: the step holds the task rows' locks
- *		(mc_dispatch_lock_batch), so this part of the work need not hold
- *		up other sessions waiting for the workflows' locks.
- *		record_completed_all records the rest.  Returns
- *		for each attempt whether its row was set (set[i]) and, if so, its
- *		dependents (dependents[i], NULL for none), which the update reads
- *		as it writes the row.
- */
-static void
-complete_rows_early(McCatalogSession *session, McRunTask *finished, int n,
-					bool *set, ArrayType **dependents)
-{
-	static const Oid argtypes[] = {UUIDARRAYOID, INT4ARRAYOID, JSONBARRAYOID,
-		INT8ARRAYOID, REGROLEOID, TEXTOID, BOOLOID, FLOAT8ARRAYOID};
-	Datum	   *ids = palloc(sizeof(Datum) * Max(n, 1));
-	Datum	   *nos = palloc(sizeof(Datum) * Max(n, 1));
-	Datum	   *results = palloc(sizeof(Datum) * Max(n, 1));
-	Datum	   *ms = palloc(sizeof(Datum) * Max(n, 1));
-	int		   *index = palloc(sizeof(int) * Max(n, 1));
-	Datum		values[8];
-	/* no versions; $5 to $7 are RECORD_SQL's, unused here */
-	const char	nulls[8] = {' ', ' ', ' ', 'n', 'n', 'n', 'n', ' '};
-	int			k = 0;
-	int			i;
-	uint64		rows;
-	uint64		r;
-
-	for (i = 0; i < n; i++)
-	{
-		set[i] = false;
-		dependents[i] = NULL;
-		if (finished[i].outcome != MC_OUTCOME_COMPLETED)
-			continue;
-		ids[k] = UUIDPGetDatum(&finished[i].workflow_id);
-		nos[k] = Int32GetDatum(finished[i].task_no);
-		results[k] = JsonbPGetDatum(finished[i].result);
-		ms[k] = Float8GetDatum(finished[i].execution_ms);
-		index[k++] = i;
-	}
-	if (k == 0)
-		return;
-	values[0] = mc_catalog_array(ids, k, UUIDOID);
-	values[1] = mc_catalog_array(nos, k, INT4OID);
-	values[2] = mc_catalog_array(results, k, JSONBOID);
-	values[7] = mc_catalog_array(ms, k, FLOAT8OID);
-	rows = mc_catalog_run(MC_PLAN_COMPLETE_ROWS,
-						  "WITH " COMPLETIONS_F " " COMPLETE_ROWS
-						  "RETURNING f.n, t.dependents",
-						  8, argtypes, values, nulls, 0);
-	for (r = 0; r < rows; r++)
-	{
-		bool		isnull;
-		int			f = index[DatumGetInt64(mc_catalog_value(r, 1, &isnull)) - 1];
-		Datum		d = mc_catalog_value(r, 2, &isnull);
-
-		set[f] = true;
-		if (!isnull)
-			dependents[f] = DatumGetArrayTypeP(d);
-	}
-}
-
-/*
  * record_completed_all
  *		Records every completed attempt of the step's locked workflows in
  *		one statement (RECORD_SQL; one version each, in task order within a
- *		workflow) whose row complete_rows_early set (set[i], with the row's
+ *		workflow) whose row mc_complete_rows_early set (set[i], with the row's
  *		dependents[i]), noting in each workflow how many tasks were
  *		released, the lowest of those now ready, and those held for
  *		claim_all (which takes them before any ready task) or else
@@ -467,10 +318,6 @@ static void
 record_completed_all(McCatalogSession *session, StepWorkflow *sws, int nsw,
 					 McRunTask *finished, bool *set, ArrayType **dependents)
 {
-	static const Oid argtypes[] = {UUIDARRAYOID, INT4ARRAYOID, JSONBARRAYOID,
-		INT8ARRAYOID, REGROLEOID, TEXTOID, BOOLOID, INT4ARRAYOID,
-		REGROLEARRAYOID, UUIDARRAYOID, INT4ARRAYOID, FLOAT8ARRAYOID};
-	Datum		values[12];
 	int			max = 0;
 	Datum	   *ids;
 	Datum	   *nos;
@@ -549,53 +396,27 @@ record_completed_all(McCatalogSession *session, StepWorkflow *sws, int nsw,
 			}
 		}
 		if (done > 0)
-		{
-			sw->wf.version += done;
-			sw->wf.tasks_open -= done;
-			sw->wf.tasks_running = Max(sw->wf.tasks_running - done, 0);
-			sw->wf.changed = true;
-		}
+			mc_workflow_count_completed(&sw->wf, done);
 	}
 	if (n == 0)
 		return;
 
-	values[0] = mc_catalog_array(ids, n, UUIDOID);
-	values[1] = mc_catalog_array(nos, n, INT4OID);
-	values[2] = mc_catalog_array(results, n, JSONBOID);
-	values[3] = mc_catalog_array(versions, n, INT8OID);
-	values[4] = ObjectIdGetDatum(session->caller);
-	values[5] = CStringGetTextDatum("completed");
-	values[6] = BoolGetDatum(true);
-	values[7] = mc_catalog_array(attempts, n, INT4OID);
-	values[8] = mc_catalog_array(owners, n, REGROLEOID);
-	values[9] = mc_catalog_array(edge_ids, nedges, UUIDOID);
-	values[10] = mc_catalog_array(edge_nos, nedges, INT4OID);
-	values[11] = mc_catalog_array(ms, n, FLOAT8OID);
-	rows = mc_catalog_run(MC_PLAN_RECORD_COMPLETED,
-						  RECORD_SQL("u AS ("
-									 "  SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), "
-									 "    pg_catalog.unnest($2::pg_catalog.int4[]), "
-									 "    pg_catalog.unnest($8::pg_catalog.int4[]), "
-									 "    pg_catalog.unnest($3::pg_catalog.jsonb[]), "
-									 "    pg_catalog.unnest($9::pg_catalog.regrole[]), "
-									 "    pg_catalog.unnest($4::pg_catalog.int8[]), "
-									 "    pg_catalog.unnest($12::pg_catalog.float8[])) "
-									 "    AS u(workflow_id, task_no, attempt, result, owner, version, ms))",
-									 "SELECT * FROM ROWS FROM (pg_catalog.unnest($10::pg_catalog.uuid[]), "
-									 "  pg_catalog.unnest($11::pg_catalog.int4[]))"),
-						  12, argtypes, values, NULL, 0);
+	rows = mc_record_completed_batch(session, n, ids, nos, attempts, results,
+									 owners, versions, ms, nedges, edge_ids,
+									 edge_nos);
 	held = palloc(sizeof(int32) * Max(rows, 1));
 	held_claimed = palloc0(sizeof(bool) * Max(rows, 1));
 	for (r = 0; r < rows; r++)
 	{
 		bool		isnull;
 		StepWorkflow *sw;
-		int32		task_no = DatumGetInt32(mc_catalog_value(r, 2, &isnull));
-		bool		is_held = DatumGetBool(mc_catalog_value(r, 5, &isnull));
+		int32		task_no = DatumGetInt32(mc_catalog_value(r, MC_RELEASED_TASK_NO, &isnull));
+		bool		is_held = DatumGetBool(mc_catalog_value(r, MC_RELEASED_HELD, &isnull));
 
-		if (!is_held && !DatumGetBool(mc_catalog_value(r, 3, &isnull)))
+		if (!is_held && !DatumGetBool(mc_catalog_value(r, MC_RELEASED_READY, &isnull)))
 			continue;
-		sw = find_step_workflow(sws, nsw, DatumGetUUIDP(mc_catalog_value(r, 1, &isnull)));
+		sw = find_step_workflow(sws, nsw,
+								DatumGetUUIDP(mc_catalog_value(r, MC_RELEASED_WORKFLOW_ID, &isnull)));
 		Assert(sw != NULL);
 		sw->released++;
 		if (is_held)
@@ -609,311 +430,9 @@ record_completed_all(McCatalogSession *session, StepWorkflow *sws, int nsw,
 			held[nheld++] = task_no;
 			continue;
 		}
-		mc_notify_ready_row(r, 4);
+		mc_notify_ready_row(r, MC_RELEASED_EXTERNAL_TYPE);
 		sw->lowest_ready = Min(sw->lowest_ready, task_no);
 	}
-}
-
-/*
- * mc_record_failed_attempt
- *		Records one failed attempt: another attempt after the policy's
- *		back-off while attempts are left, else the task fails (and with it
- *		the workflow, unless allow_failure).  An attempt handed back
- *		unstarted (MC_OUTCOME_HANDED_BACK) is not counted: the task is
- *		ready again at once, with the attempt count it had before its
- *		claim.  Returns whether a task (a dependent, or this one) may have
- *		become ready.  The caller holds the workflow lock; after this,
- *		wf->version is the next unused version.
- */
-bool
-mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *rt)
-{
-	McTask		task;
-	McError		error;
-
-	error.type = rt->error_type ? rt->error_type : (rt->timed_out ? "timeout" : "exception");
-	error.message = rt->error;
-	error.sqlerrcode = rt->sqlerrcode;
-	error.execution_ms = rt->execution_ms;
-
-	/* the row may have been cancelled while the attempt ran */
-	if (!mc_task_get(wf, rt->task_id, &task) || task.status != MC_TASK_RUNNING ||
-		task.attempt != rt->attempt)
-		return false;
-
-	/* its workflow ended while it ran (cancelled, or another task failed) */
-	if (mc_workflow_status_is_terminal(wf->status))
-	{
-		if (rt->error_type == NULL)
-			error.type = "cancelled";
-		if (rt->error != NULL && rt->outcome != MC_OUTCOME_HANDED_BACK)
-			mc_log_failed_attempt(&wf->id, rt->task_id, rt->attempt, error.type,
-								  error.sqlerrcode, "cancelled");
-		/* an attempt handed back did not run */
-		if (rt->outcome == MC_OUTCOME_HANDED_BACK)
-			error.execution_ms = 0;
-		/* without an error, error carries the attempt's time alone */
-		mc_task_transition(session, wf, &task, MC_TASK_CANCELLED, NULL, &error,
-						   psprintf("cancelled: workflow %s", mc_workflow_status_names[wf->status]));
-		wf->version++;
-		return false;
-	}
-
-	if (rt->outcome == MC_OUTCOME_HANDED_BACK)
-	{
-		mc_task_retry(session, wf, &task, 0, false, NULL,
-					  rt->error != NULL ? psprintf("handed back: %s", rt->error)
-					  : "handed back: not started");
-		wf->version++;
-		return true;
-	}
-
-	if (rt->attempt < rt->max_attempts && !mc_workflow_status_is_terminal(wf->status))
-	{
-		double		delay = mc_retry_delay(rt->attempt, rt->initial_delay,
-										   rt->max_delay, rt->exponential_base);
-
-		mc_log_failed_attempt(&wf->id, rt->task_id, rt->attempt, error.type,
-							  error.sqlerrcode, "retry");
-		mc_task_retry(session, wf, &task, delay, true, &error,
-					  psprintf("attempt %d failed; retry in %g s", rt->attempt, delay));
-		wf->version++;
-		return delay == 0;
-	}
-	mc_log_failed_attempt(&wf->id, rt->task_id, rt->attempt, error.type,
-						  error.sqlerrcode, "failed");
-	mc_task_transition(session, wf, &task, MC_TASK_FAILED, NULL, &error,
-					   rt->timed_out ? "timed out" : "failed");
-	wf->version++;
-	return task.allow_failure;
-}
-
-/*
- * CLAIM_SQL
- *		The claim statement of mc_claim_run: takes the tasks, records their
- *		'running' versions, and returns them, followed by the columns ctx
- *		("" or ", " MC_CTX_COLUMNS of the claimed row u); u has the claimed
- *		rows' columns returning, at least those the final select uses.
- *		CLAIM_TASKS_OF_W: what a ready task t of workflow w must be for
- *		the claim to take it.  The candidates c keep the columns of their
- *		order (lvl, ready, rank, ord: see mc_claim_run), for the limits' l.
- */
-#define CLAIM_TASKS_OF_W(spent) \
-	"     WHERE t.workflow_id = w.id AND t.status = 'ready' " \
-	"       AND " MC_TASK_DUE("t") \
-	spent \
-	"       AND CASE WHEN $7::pg_catalog.text IS NULL THEN " \
-	"         " MC_FUNCTION_TASK("t") \
-	"         ELSE t.agent_type = $7 END "
-#define CLAIM_SQL(returning, ctx, spent, limited, source, debit) \
-	"WITH w AS (" \
-	"  SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), " \
-	"    pg_catalog.unnest($2::pg_catalog.int4[]), pg_catalog.unnest($3::pg_catalog.int4[]), " \
-	"    pg_catalog.unnest($4::pg_catalog.int8[]), pg_catalog.unnest($10::pg_catalog.int4[]), " \
-	"    pg_catalog.unnest($11::pg_catalog.int4[]), pg_catalog.unnest($17::pg_catalog.int4[])) " \
-	"    WITH ORDINALITY AS w(id, lim, after, base, hfirst, hcount, prio, ord)" \
-	"), c AS (" \
-	"  SELECT w.id, x.task_no, x.lvl, x.ready, x.rank, w.ord FROM w CROSS JOIN LATERAL (" \
-	"    SELECT y.task_no, y.rank, y.rank IS NOT NULL AS ready, pg_catalog.floor(" \
-	"      pg_catalog.date_part('epoch', COALESCE(y.rank, pg_catalog.clock_timestamp() " \
-	"        - pg_catalog.make_interval(secs => w.prio * $18))) / $18) AS lvl " \
-	"    FROM (" \
-	"    (SELECT ($12::pg_catalog.int4[])[i] AS task_no, NULL::pg_catalog.timestamptz AS rank " \
-	"     FROM pg_catalog.generate_series(w.hfirst, w.hfirst + w.hcount - 1) AS i) " \
-	"    UNION ALL " \
-	"    (SELECT t.task_no, t.ready_rank FROM mycelium.task_states t " \
-	CLAIM_TASKS_OF_W(spent) \
-	"       AND t.task_no > w.after AND t.own_priority IS NULL " \
-	"     ORDER BY t.task_no LIMIT w.lim) " \
-	"    UNION ALL " \
-	"    (SELECT t.task_no, t.ready_rank FROM mycelium.task_states t " \
-	CLAIM_TASKS_OF_W(spent) \
-	"       AND t.own_priority IS NOT NULL " \
-	"     ORDER BY t.ready_rank LIMIT w.lim)) y " \
-	"    ORDER BY 4, 3, 2, 1 LIMIT w.lim) x " \
-	"  ORDER BY x.lvl, x.ready, x.rank, w.ord, x.task_no " \
-	"  LIMIT $9" \
-	limited \
-	"), u AS (" \
-	"  UPDATE mycelium.task_states t SET status = 'running', attempt = t.attempt + 1, " \
-	"    started_at = pg_catalog.clock_timestamp(), finished_at = NULL, run_after = NULL, " \
-	"    worker_id = $5, lease = $8, " \
-	"    lease_until = CASE WHEN $8::pg_catalog.interval IS NOT NULL THEN " \
-	"      LEAST(pg_catalog.clock_timestamp() + $8, " \
-	"        pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => t.timeout)) END " \
-	"  FROM " source " c WHERE t.workflow_id = c.id AND t.task_no = c.task_no " \
-	"  RETURNING " returning \
-	"), h AS (" \
-	"  INSERT INTO mycelium.workflow_state_history " \
-	"  (workflow_id, version, task_no, owner, status, attempt, event, changed_by) " \
-	"  SELECT u.workflow_id, w.base + pg_catalog.row_number() OVER " \
-	"      (PARTITION BY u.workflow_id ORDER BY u.task_no) - 1, " \
-	"    u.task_no, u.owner, 'running', u.attempt, " \
-	"    CASE WHEN $7 IS NULL THEN 'dispatched' ELSE 'claimed by ' || $5 END, $6 " \
-	"  FROM u JOIN w ON w.id = u.workflow_id" \
-	debit \
-	") " \
-	"SELECT u.workflow_id, u.task_no, u.task_id, u.attempt, u.max_attempts, u.initial_delay, " \
-	"  u.max_delay, u.exponential_base, COALESCE(u.timeout, 0), u.allow_failure, " \
-	"  COALESCE(e.executor::pg_catalog.oid, 0), u.owner::pg_catalog.oid, " \
-	"  e.output_schema, u.agent_type, u.lease_until, " \
-	"  COALESCE(e.registered_by::pg_catalog.oid, 0), u.own_priority IS NOT NULL " ctx \
-	"FROM u LEFT JOIN mycelium.executors e ON e.agent_type = u.agent_type " \
-	"ORDER BY u.workflow_id, u.task_no"
-
-/*
- * CLAIM_SPENT, CLAIM_LIMITED, CLAIM_DEBIT
- *		The parts of the claim statement for agent types with limits
- *		(agent_limits.c): the candidate tasks c leave out the types that may
- *		start none (so that they do not fill the claim's places and hold
- *		back the other tasks of the workflow); l keeps at most allows[i]
- *		($14) of agent type types[i] ($13), the first in the claim's order
- *		(priorities), and r takes the claimed tasks from the tokens of each
- *		type's rate (tokens[i], $15, counted at $16; NULL: none).
- */
-#define CLAIM_SPENT \
-	"       AND NOT EXISTS (SELECT 1 FROM ROWS FROM (pg_catalog.unnest($13::pg_catalog.text[]), " \
-	"         pg_catalog.unnest($14::pg_catalog.int4[])) AS k(agent_type, allow) " \
-	"         WHERE k.agent_type = t.agent_type COLLATE \"C\" AND k.allow = 0) "
-#define CLAIM_LIMITED \
-	"), l AS (" \
-	"  SELECT c.id, c.task_no FROM (" \
-	"    SELECT c.id, c.task_no, t.agent_type, pg_catalog.row_number() OVER " \
-	"      (PARTITION BY t.agent_type ORDER BY c.lvl, c.ready, c.rank, c.ord, c.task_no) AS rn " \
-	"    FROM c JOIN mycelium.task_states t ON t.workflow_id = c.id AND t.task_no = c.task_no) c " \
-	"  LEFT JOIN ROWS FROM (pg_catalog.unnest($13::pg_catalog.text[]), " \
-	"    pg_catalog.unnest($14::pg_catalog.int4[])) AS k(agent_type, allow) " \
-	"    ON k.agent_type = c.agent_type COLLATE \"C\" " \
-	"  WHERE k.allow IS NULL OR c.rn <= k.allow"
-#define CLAIM_DEBIT \
-	"), r AS (" \
-	"  UPDATE mycelium.executors e SET rate_tokens = k.tokens - n.n, rate_at = $16 " \
-	"  FROM (SELECT u.agent_type, pg_catalog.count(*) AS n FROM u GROUP BY u.agent_type) n " \
-	"  JOIN ROWS FROM (pg_catalog.unnest($13::pg_catalog.text[]), " \
-	"    pg_catalog.unnest($15::pg_catalog.float8[])) AS k(agent_type, tokens) " \
-	"    ON k.agent_type = n.agent_type COLLATE \"C\" " \
-	"  WHERE e.agent_type = n.agent_type AND k.tokens IS NOT NULL"
-
-/* the scheduler's claims return these columns of the claimed rows */
-#define CLAIM_WORKER_RETURNING \
-	"t.workflow_id, t.task_no, t.task_id, t.attempt, " \
-	"t.max_attempts, t.initial_delay, t.max_delay, " \
-	"t.exponential_base, t.timeout, t.allow_failure, " \
-	"t.owner, t.agent_type, t.lease_until, t.own_priority"
-
-/*
- * mc_claim_run
- *		The claim statement: claims, in one statement, up to limits[i]
- *		ready tasks numbered above afters[i] from each workflow ids[i],
- *		whose next version is bases[i], and at most cap in all, taking the
- *		workflows in the order given; marks them running with their
- *		attempt counted, records history (one version each, in task order
- *		within a workflow), and returns each claimed task, in workflow and
- *		task order.  With agent_type NULL it claims tasks that function
- *		executors run (the scheduler); else the tasks of that external
- *		agent type, leased to worker_id for lease (never past the task's
- *		timeout), with their execution context's columns from column 18
- *		(mc_ctx_from_row).  The caller holds the workflows' locks and
- *		counts the claims into them.
- *
- * Agent types with limits (agent_limits.c) are locked first, and the claim
- * takes no more of their tasks than the limits leave; an external agent's
- * claim of a type that may start none takes nothing.  maybe_limited false
- * says the caller has just seen that agent_type has no limits
- * (claim_tasks): then they are not looked up again.
- *
- * The scheduler also passes the tasks its step held (record_completed_all):
- * hcounts[i] of them for workflow i, in task order from held[hfirsts[i]]
- * (from 1), claimed before any ready task of the workflow.  hfirsts NULL:
- * none.
- *
- * Priorities (priority.c): of the candidate tasks, those of the lowest
- * ready_rank are claimed first, compared in whole steps of
- * mycelium.priority_aging (a task held this step ranks as ready now, at
- * its workflow's priority, prios[i]); within a step, held tasks first (a
- * worker goes on with the workflows it was running), then the ready ones
- * by ready_rank (first come, first served), then in the order the
- * workflows are given and in task order.  So when the cap is short, a
- * workflow of higher priority (or a task of a priority of its own) goes
- * first.  A workflow's tasks without a priority of their own are taken in
- * task order (the first lim of them); those with one are found through
- * their own index, so that a claim need not sort all of a large
- * workflow's ready tasks.
- */
-uint64
-mc_claim_run(McCatalogSession *session, int n, Datum *ids, Datum *limits,
-			 Datum *afters, Datum *bases, Datum *prios, Datum *hfirsts,
-			 Datum *hcounts, Datum *held, int nheld, int cap,
-			 const char *worker_id, const char *agent_type, Interval *lease,
-			 bool maybe_limited)
-{
-	static const Oid argtypes[] = {UUIDARRAYOID, INT4ARRAYOID, INT4ARRAYOID,
-		INT8ARRAYOID, TEXTOID, REGROLEOID, TEXTOID, INTERVALOID, INT4OID,
-		INT4ARRAYOID, INT4ARRAYOID, INT4ARRAYOID, TEXTARRAYOID, INT4ARRAYOID,
-	FLOAT8ARRAYOID, TIMESTAMPTZOID, INT4ARRAYOID, FLOAT8OID};
-	Datum		values[18];
-	char		nulls[18];
-	McLimits	typelimits;
-	bool		limited;
-
-	memset(nulls, ' ', sizeof(nulls));
-
-	/* agent types with limits: lock them, and claim only what they allow */
-	limited = maybe_limited && mc_limits_take(agent_type, &typelimits);
-	if (limited)
-	{
-		/* the one agent type of an external agent's claim is spent */
-		if (agent_type != NULL && !typelimits.any_room)
-			return 0;
-		values[12] = typelimits.types;
-		values[13] = typelimits.allows;
-		values[14] = typelimits.tokens;
-		values[15] = TimestampTzGetDatum(typelimits.at);
-	}
-	else
-		nulls[12] = nulls[13] = nulls[14] = nulls[15] = 'n';
-	if (hfirsts == NULL)
-	{
-		/* no held tasks: w's hfirst and hcount are NULL, and none is taken */
-		nulls[9] = nulls[10] = nulls[11] = 'n';
-	}
-	else
-	{
-		values[9] = mc_catalog_array(hfirsts, n, INT4OID);
-		values[10] = mc_catalog_array(hcounts, n, INT4OID);
-		values[11] = mc_catalog_array(held, nheld, INT4OID);
-	}
-	values[0] = mc_catalog_array(ids, n, UUIDOID);
-	values[1] = mc_catalog_array(limits, n, INT4OID);
-	values[2] = mc_catalog_array(afters, n, INT4OID);
-	values[3] = mc_catalog_array(bases, n, INT8OID);
-	values[4] = CStringGetTextDatum(worker_id);
-	values[5] = ObjectIdGetDatum(session->caller);
-	values[6] = agent_type ? CStringGetTextDatum(agent_type) : (Datum) 0;
-	nulls[6] = agent_type ? ' ' : 'n';
-	values[7] = IntervalPGetDatum(lease);
-	nulls[7] = lease ? ' ' : 'n';
-	values[8] = Int32GetDatum(cap);
-	values[16] = mc_catalog_array(prios, n, INT4OID);
-	values[17] = Float8GetDatum((double) mc_priority_aging_s);
-	/* the scheduler's workers build the ctx when they lock the batch */
-	if (agent_type == NULL && !limited)
-		return mc_catalog_run(MC_PLAN_CLAIM,
-							  CLAIM_SQL(CLAIM_WORKER_RETURNING, "", "", "", "c", ""),
-							  18, argtypes, values, nulls, 0);
-	if (agent_type == NULL)
-		return mc_catalog_run(MC_PLAN_CLAIM_LIMITED,
-							  CLAIM_SQL(CLAIM_WORKER_RETURNING, "", CLAIM_SPENT,
-										CLAIM_LIMITED, "l", CLAIM_DEBIT),
-							  18, argtypes, values, nulls, 0);
-	if (!limited)
-		return mc_catalog_run(MC_PLAN_CLAIM_AGENT,
-							  CLAIM_SQL("t.*", ", " MC_CTX_COLUMNS("u"), "", "", "c", ""),
-							  18, argtypes, values, nulls, 0);
-	return mc_catalog_run(MC_PLAN_CLAIM_AGENT_LIMITED,
-						  CLAIM_SQL("t.*", ", " MC_CTX_COLUMNS("u"), CLAIM_SPENT,
-									CLAIM_LIMITED, "l", CLAIM_DEBIT),
-						  18, argtypes, values, nulls, 0);
 }
 
 /*
@@ -946,19 +465,15 @@ claim_held(StepWorkflow *sw, int32 task_no)
 
 /*
  * release_held
- *		Makes ready, in one statement, the tasks the step held and did not
- *		claim (its limits or room stopped the claims), noting the lowest
- *		in each workflow, so that no held task outlives the step.  A held
- *		task whose workflow ended in the step was skipped or cancelled with
- *		the rest, and stays so.
+ *		Makes ready the tasks the step held and did not claim (its limits
+ *		or room stopped the claims; mc_release_held_tasks), noting the
+ *		lowest in each workflow.
  */
 static void
 release_held(StepWorkflow *sws, int nsw)
 {
-	static const Oid argtypes[] = {UUIDARRAYOID, INT4ARRAYOID};
 	Datum	   *ids;
 	Datum	   *nos;
-	Datum		values[2];
 	int			max = 0;
 	int			n = 0;
 	int			i;
@@ -988,16 +503,7 @@ release_held(StepWorkflow *sws, int nsw)
 	}
 	if (n == 0)
 		return;
-	values[0] = mc_catalog_array(ids, n, UUIDOID);
-	values[1] = mc_catalog_array(nos, n, INT4OID);
-	(void) mc_catalog_run(MC_PLAN_RELEASE_HELD,
-						  "UPDATE mycelium.task_states t SET status = 'ready', "
-						  "  ready_at = pg_catalog.clock_timestamp() "
-						  "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), "
-						  "  pg_catalog.unnest($2::pg_catalog.int4[])) AS f(workflow_id, task_no) "
-						  "WHERE t.workflow_id = f.workflow_id AND t.task_no = f.task_no "
-						  "  AND t.status = 'pending' AND t.deps_pending = 0",
-						  2, argtypes, values, NULL, 0);
+	mc_release_held_tasks(n, ids, nos);
 }
 
 /*
@@ -1129,7 +635,7 @@ claim_all(McCatalogSession *session, McBatch *batch, StepWorkflow *sws, int nsw,
 	{
 		McRunTask  *t = &batch->tasks[batch->ntasks++];
 		bool		isnull;
-		pg_uuid_t  *id = DatumGetUUIDP(mc_catalog_value(r, 1, &isnull));
+		pg_uuid_t  *id = DatumGetUUIDP(mc_catalog_value(r, MC_CLAIMED_WORKFLOW_ID, &isnull));
 		Datum		d;
 		StepWorkflow *sw;
 		bool		own_priority;
@@ -1140,23 +646,23 @@ claim_all(McCatalogSession *session, McBatch *batch, StepWorkflow *sws, int nsw,
 
 		memset(t, 0, sizeof(McRunTask));
 		memcpy(&t->workflow_id, id, sizeof(pg_uuid_t));
-		t->task_no = DatumGetInt32(mc_catalog_value(r, 2, &isnull));
-		t->task_id = pstrdup(mc_catalog_text(r, 3));	/* outlives the transaction */
-		t->attempt = DatumGetInt32(mc_catalog_value(r, 4, &isnull));
-		t->max_attempts = DatumGetInt32(mc_catalog_value(r, 5, &isnull));
-		t->initial_delay = DatumGetFloat8(mc_catalog_value(r, 6, &isnull));
-		t->max_delay = DatumGetFloat8(mc_catalog_value(r, 7, &isnull));
-		t->exponential_base = DatumGetFloat8(mc_catalog_value(r, 8, &isnull));
-		t->timeout = DatumGetFloat8(mc_catalog_value(r, 9, &isnull));
-		t->allow_failure = DatumGetBool(mc_catalog_value(r, 10, &isnull));
-		t->executor = DatumGetObjectId(mc_catalog_value(r, 11, &isnull));
-		t->owner = DatumGetObjectId(mc_catalog_value(r, 12, &isnull));
+		t->task_no = DatumGetInt32(mc_catalog_value(r, MC_CLAIMED_TASK_NO, &isnull));
+		t->task_id = pstrdup(mc_catalog_text(r, MC_CLAIMED_TASK_ID));	/* outlives the transaction */
+		t->attempt = DatumGetInt32(mc_catalog_value(r, MC_CLAIMED_ATTEMPT, &isnull));
+		t->max_attempts = DatumGetInt32(mc_catalog_value(r, MC_CLAIMED_MAX_ATTEMPTS, &isnull));
+		t->initial_delay = DatumGetFloat8(mc_catalog_value(r, MC_CLAIMED_INITIAL_DELAY, &isnull));
+		t->max_delay = DatumGetFloat8(mc_catalog_value(r, MC_CLAIMED_MAX_DELAY, &isnull));
+		t->exponential_base = DatumGetFloat8(mc_catalog_value(r, MC_CLAIMED_EXPONENTIAL_BASE, &isnull));
+		t->timeout = DatumGetFloat8(mc_catalog_value(r, MC_CLAIMED_TIMEOUT, &isnull));
+		t->allow_failure = DatumGetBool(mc_catalog_value(r, MC_CLAIMED_ALLOW_FAILURE, &isnull));
+		t->executor = DatumGetObjectId(mc_catalog_value(r, MC_CLAIMED_EXECUTOR, &isnull));
+		t->owner = DatumGetObjectId(mc_catalog_value(r, MC_CLAIMED_OWNER, &isnull));
 		t->ctx = NULL;			/* built by mc_dispatch_lock_batch */
-		d = mc_catalog_value(r, 13, &isnull);
+		d = mc_catalog_value(r, MC_CLAIMED_OUTPUT_SCHEMA, &isnull);
 		t->output_schema = isnull ? NULL : DatumGetJsonbPCopy(d);
-		t->agent_type = pstrdup(mc_catalog_text(r, 14));
-		t->registered_by = DatumGetObjectId(mc_catalog_value(r, 16, &isnull));
-		own_priority = DatumGetBool(mc_catalog_value(r, 17, &isnull));
+		t->agent_type = pstrdup(mc_catalog_text(r, MC_CLAIMED_AGENT_TYPE));
+		t->registered_by = DatumGetObjectId(mc_catalog_value(r, MC_CLAIMED_REGISTERED_BY, &isnull));
+		own_priority = DatumGetBool(mc_catalog_value(r, MC_CLAIMED_OWN_PRIORITY, &isnull));
 		t->outcome = MC_OUTCOME_NONE;
 		t->execution_ms = -1;
 
@@ -1169,9 +675,7 @@ claim_all(McCatalogSession *session, McBatch *batch, StepWorkflow *sws, int nsw,
 		 */
 		if (!claim_held(sw, t->task_no) && !own_priority)
 			sw->last_claimed = t->task_no;
-		sw->wf.version++;
-		sw->wf.tasks_running++;
-		sw->wf.changed = true;
+		mc_workflow_count_started(&sw->wf, 1);
 	}
 	MemoryContextSwitchTo(old);
 
@@ -1266,11 +770,11 @@ start_if_requested(McCatalogSession *session, McWorkflow *wf, Oid start_by)
 	session->caller = start_by;
 	mc_workflow_set_status(session, wf, MC_WF_RUNNING, "started");
 	session->caller = caller;
-	wf->version++;
+	mc_workflow_count_change(wf);
 	if (wf->tasks_open == 0)
 	{
 		mc_workflow_set_status(session, wf, MC_WF_COMPLETED, "completed");
-		wf->version++;
+		mc_workflow_count_change(wf);
 	}
 }
 
@@ -1537,7 +1041,7 @@ with_ready_tasks(StepWorkflow *sws, int nsw, bool *ask)
 	{
 		bool		isnull;
 		StepWorkflow *sw = find_step_workflow(sws, nsw,
-											  DatumGetUUIDP(mc_catalog_value(r, 1, &isnull)));
+											  DatumGetUUIDP(mc_catalog_value(r, WITH_WORK_ID, &isnull)));
 
 		Assert(sw != NULL);
 		ask[sw - sws] = true;
@@ -1699,7 +1203,7 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 
 	completed_set = palloc(sizeof(bool) * Max(nfinished, 1));
 	completed_dependents = palloc(sizeof(ArrayType *) * Max(nfinished, 1));
-	complete_rows_early(session, finished, nfinished, completed_set,
+	mc_complete_rows_early(session, finished, nfinished, completed_set,
 						completed_dependents);
 
 	/* lock them all, waiting only for those with outcomes to record */
@@ -1798,228 +1302,6 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 }
 
 /*
- * fail_attempt_as
- *		The running attempt of task, outside any batch, ended with outcome
- *		(failed, timed_out telling whether at its timeout; or handed back,
- *		uncounted): it is recorded per the task's retry policy
- *		(mc_record_failed_attempt) and wf->version is left at the last
- *		version used, ready for mc_workflow_save.  The caller holds the
- *		workflow's and the task's locks.  Returns the task's new status
- *		while its workflow goes on: ready (another attempt will follow) or
- *		failed.
- */
-static McTaskStatus
-fail_attempt_as(McCatalogSession *session, McWorkflow *wf, McTask *task,
-				char *error, const char *error_type, McOutcome outcome,
-				bool timed_out)
-{
-	static const Oid argtypes[] = {UUIDOID, INT4OID};
-	McRunTask	rt;
-	Datum		values[2];
-	bool		isnull;
-
-	values[0] = UUIDPGetDatum(&wf->id);
-	values[1] = Int32GetDatum(task->task_no);
-	mc_catalog_run(MC_PLAN_ATTEMPT_POLICY,
-				   "SELECT max_attempts, initial_delay, max_delay, exponential_base "
-				   "FROM mycelium.task_states WHERE workflow_id = $1 AND task_no = $2",
-				   2, argtypes, values, NULL, 1);
-	memset(&rt, 0, sizeof(rt));
-	memcpy(&rt.workflow_id, &wf->id, sizeof(pg_uuid_t));
-	rt.task_no = task->task_no;
-	rt.task_id = task->task_id;
-	rt.attempt = task->attempt;
-	rt.max_attempts = DatumGetInt32(mc_catalog_value(0, 1, &isnull));
-	rt.initial_delay = DatumGetFloat8(mc_catalog_value(0, 2, &isnull));
-	rt.max_delay = DatumGetFloat8(mc_catalog_value(0, 3, &isnull));
-	rt.exponential_base = DatumGetFloat8(mc_catalog_value(0, 4, &isnull));
-	rt.allow_failure = task->allow_failure;
-	rt.outcome = outcome;
-	rt.timed_out = timed_out;
-	rt.error = error;
-	rt.error_type = error_type;
-	rt.execution_ms = -1;
-	(void) mc_record_failed_attempt(session, wf, &rt);
-	wf->version--;
-	wf->changed = true;
-	if (outcome == MC_OUTCOME_HANDED_BACK)
-		return MC_TASK_READY;
-	return rt.attempt < rt.max_attempts ? MC_TASK_READY : MC_TASK_FAILED;
-}
-
-/*
- * mc_fail_attempt
- *		The running attempt of task, outside any batch, failed with error,
- *		of error_type (fail_attempt_as).
- */
-McTaskStatus
-mc_fail_attempt(McCatalogSession *session, McWorkflow *wf, McTask *task,
-				char *error, const char *error_type)
-{
-	return fail_attempt_as(session, wf, task, error, error_type,
-						   MC_OUTCOME_FAILED, false);
-}
-
-/*
- * fail_lost_attempts
- *		Each row of the last statement's result names an attempt that was
- *		lost (workflow_id, task_id, attempt, why, task_no, worker_id,
- *		started_at): it counts as failed, and the task is retried per its
- *		policy or fails.  An attempt whose worker the watchdog terminated
- *		is recorded as what it was, timed out or cancelled; the other tasks
- *		that worker had claimed before are handed back uncounted
- *		(watchdog.c).  An attempt that finished or was replaced since the
- *		statement looked is left alone.
- */
-static void
-fail_lost_attempts(McCatalogSession *session, uint64 n)
-{
-	pg_uuid_t  *wfs = palloc(sizeof(pg_uuid_t) * Max(n, 1));
-	char	  **ids = palloc(sizeof(char *) * Max(n, 1));
-	int32	   *attempts = palloc(sizeof(int32) * Max(n, 1));
-	char	  **whys = palloc(sizeof(char *) * Max(n, 1));
-	char	  **workers = palloc(sizeof(char *) * Max(n, 1));
-	TimestampTz *started = palloc(sizeof(TimestampTz) * Max(n, 1));
-	McLostKind *kinds = palloc(sizeof(McLostKind) * Max(n, 1));
-	double	   *timeouts = palloc(sizeof(double) * Max(n, 1));
-	TimestampTz *killed_at = palloc(sizeof(TimestampTz) * Max(n, 1));
-	uint64		i;
-	uint64		j;
-
-	for (i = 0; i < n; i++)
-	{
-		bool		isnull;
-		Datum		d;
-
-		memcpy(&wfs[i], DatumGetUUIDP(mc_catalog_value(i, 1, &isnull)), sizeof(pg_uuid_t));
-		ids[i] = mc_catalog_text(i, 2);
-		attempts[i] = DatumGetInt32(mc_catalog_value(i, 3, &isnull));
-		whys[i] = mc_catalog_text(i, 4);
-		workers[i] = mc_catalog_text(i, 6);
-		d = mc_catalog_value(i, 7, &isnull);
-		started[i] = isnull ? 0 : DatumGetTimestampTz(d);
-		kinds[i] = mc_watchdog_killed(&wfs[i],
-									  DatumGetInt32(mc_catalog_value(i, 5, &isnull)),
-									  attempts[i], &timeouts[i], &killed_at[i]);
-	}
-	/* what a terminated worker had claimed besides its stubborn attempt */
-	for (i = 0; i < n; i++)
-	{
-		if (kinds[i] != MC_LOST_TIMED_OUT && kinds[i] != MC_LOST_CANCELLED)
-			continue;
-		for (j = 0; j < n; j++)
-		{
-			if (kinds[j] == MC_LOST_CRASH && workers[i] != NULL && workers[j] != NULL &&
-				strcmp(workers[i], workers[j]) == 0 && started[j] <= killed_at[i])
-				kinds[j] = MC_LOST_BYSTANDER;
-		}
-	}
-
-	for (i = 0; i < n; i++)
-	{
-		McWorkflow	wf;
-		McTask		task;
-
-		mc_workflow_lock(session, &wfs[i], &wf);
-		if (!mc_task_get(&wf, ids[i], &task) || task.status != MC_TASK_RUNNING ||
-			task.attempt != attempts[i])
-			continue;
-		switch (kinds[i])
-		{
-			case MC_LOST_TIMED_OUT:
-				(void) fail_attempt_as(session, &wf, &task,
-									   psprintf("task timed out after %g s; the executor did not stop within mycelium.terminate_grace, so its worker was terminated",
-												timeouts[i]),
-									   "timeout", MC_OUTCOME_FAILED, true);
-				break;
-			case MC_LOST_CANCELLED:
-				(void) fail_attempt_as(session, &wf, &task,
-									   pstrdup("the executor did not stop within mycelium.terminate_grace of cancel_workflow, so its worker was terminated"),
-									   "cancelled", MC_OUTCOME_FAILED, false);
-				break;
-			case MC_LOST_BYSTANDER:
-				(void) fail_attempt_as(session, &wf, &task,
-									   pstrdup("its worker was terminated"),
-									   NULL, MC_OUTCOME_HANDED_BACK, false);
-				break;
-			case MC_LOST_CRASH:
-				(void) fail_attempt_as(session, &wf, &task,
-									   psprintf("attempt %d was lost: %s", task.attempt, whys[i]),
-									   workers[i] != NULL ? "lost" : "lease_expired",
-									   MC_OUTCOME_FAILED, false);
-				break;
-		}
-		mc_workflow_save(session, &wf);
-		if (wf.status == MC_WF_RUNNING)
-			mc_push_at_commit(&wf.id, InvalidOid);
-	}
-}
-
-/*
- * ORPHANS_SQL
- *		The attempts of function tasks left running by the scheduler
- *		workers that cond (on worker_id, given $1) picks, as
- *		fail_lost_attempts reads them, lost because why.
- */
-#define ORPHANS_SQL(why, cond) \
-	"SELECT workflow_id, task_id, attempt, '" why "', task_no, worker_id, started_at " \
-	"FROM mycelium.task_states " \
-	"WHERE status = 'running' AND task_no >= 0 AND lease_until IS NULL AND " cond " " \
-	"ORDER BY workflow_id, task_no"
-
-/*
- * mc_recover_orphans
- *		Attempts left running by scheduler workers that are gone count as
- *		failed: those of every worker but the nlive named in live (the
- *		pool's running and starting workers, pool.c), whether it exited, a
- *		crash restarted the server, or the catalog was restored from
- *		another server.  With all (the launcher's first look), also those
- *		of sessions that ran execute_workflow before the server stopped;
- *		else only those of scheduler workers, whose names are theirs alone.
- */
-void
-mc_recover_orphans(McCatalogSession *session, Datum *live, int nlive, bool all)
-{
-	static const Oid argtypes[] = {TEXTARRAYOID, BOOLOID};
-	Datum		values[2];
-
-	values[0] = mc_catalog_array(live, nlive, TEXTOID);
-	values[1] = BoolGetDatum(all);
-	fail_lost_attempts(session,
-					   mc_catalog_run_scan(MC_PLAN_RECOVER_ORPHANS,
-										   ORPHANS_SQL("its worker stopped",
-													   "worker_id IS NOT NULL AND worker_id <> ALL ($1) "
-													   "  AND ($2 OR worker_id "
-													   "  LIKE 'mycelium worker %')"),
-										   2, argtypes, values, NULL, 0));
-}
-
-/*
- * mc_expire_leases
- *		Attempts of external agents whose lease lapsed before now count as
- *		failed: the agent lost the task, which is retried per its policy
- *		(by any agent) or fails.
- */
-void
-mc_expire_leases(McCatalogSession *session, TimestampTz now)
-{
-	static const Oid argtypes[] = {TIMESTAMPTZOID};
-	Datum		values[1];
-
-	values[0] = TimestampTzGetDatum(now);
-	fail_lost_attempts(session,
-					   mc_catalog_run(MC_PLAN_EXPIRED_LEASES,
-									  "SELECT workflow_id, task_id, attempt, "
-									  "  pg_catalog.format('the lease of worker \"%s\" lapsed', worker_id), "
-									  "  task_no, NULL::pg_catalog.text, NULL::pg_catalog.timestamptz "
-									  "FROM mycelium.task_states "
-									  "WHERE lease_until IS NOT NULL AND lease_until < $1 "
-									  "  AND status = 'running' "
-									  "ORDER BY workflow_id, task_no",
-									  1, argtypes, values, NULL, 0));
-}
-
-/*
  * mc_batch_context
  *		The memory context attempts of the batch's current tasks run in.
  */
@@ -2088,18 +1370,18 @@ mc_dispatch_lock_batch(McBatch *batch)
 						  "ORDER BY t.workflow_id, t.task_no "
 						  "FOR UPDATE OF t",
 						  4, argtypes, values, NULL, 0);
-	sources = mc_ctx_sources(rows, 2);
+	sources = mc_ctx_sources(rows, LOCKED_CTX);
 	old = MemoryContextSwitchTo(mc_batch_context(batch));
 	for (r = 0; r < rows; r++)
 	{
 		bool		isnull;
-		int64		k = DatumGetInt64(mc_catalog_value(r, 1, &isnull)) - 1;
+		int64		k = DatumGetInt64(mc_catalog_value(r, LOCKED_N, &isnull)) - 1;
 
 		McRunTask  *t = &batch->tasks[index[k]];
 		char	   *too_large = NULL;
 
 		ours[k] = true;
-		t->ctx = mc_ctx_from_row(r, 2, sources, &too_large);
+		t->ctx = mc_ctx_from_row(r, LOCKED_CTX, sources, &too_large);
 		if (t->ctx == NULL)
 		{
 			/* a failed attempt, not an error: the worker goes on */

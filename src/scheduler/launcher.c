@@ -47,6 +47,7 @@
 #include "catalog.h"
 #include "citus.h"
 #include "dispatch.h"
+#include "recovery.h"
 #include "launcher.h"
 #include "mycelium.h"
 #include "pool.h"

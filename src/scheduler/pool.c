@@ -49,6 +49,7 @@
 #include "utils/memutils.h"
 
 #include "dispatch.h"
+#include "recovery.h"
 #include "mycelium.h"
 #include "pool.h"
 #include "shmem.h"

@@ -312,7 +312,7 @@ complete_with_signal(McCatalogSession *session, McWorkflow *wf, SignalTask *st,
 {
 	mc_task_transition(session, wf, &st->task, MC_TASK_COMPLETED, payload,
 					   NULL, event);
-	wf->version++;
+	mc_workflow_count_change(wf);
 }
 
 /*
@@ -413,7 +413,7 @@ pass_deadline(McCatalogSession *session, McWorkflow *wf, SignalTask *st)
 		mc_task_transition(session, wf, &st->task, MC_TASK_FAILED, NULL, &error,
 						   psprintf("deadline passed without signal \"%s\"", st->name));
 	}
-	wf->version++;
+	mc_workflow_count_change(wf);
 }
 
 /*
