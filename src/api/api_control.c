@@ -53,6 +53,14 @@ typedef struct WorkflowLook
 	bool		ours;			/* this transaction wrote its row */
 } WorkflowLook;
 
+/* the columns of look_at_workflow's statement */
+enum
+{
+	LOOK_STATUS = 1,
+	LOOK_XMIN,
+	LOOK_TASKS_RUNNING
+};
+
 /*
  * uuid_str
  *		A workflow id as text, for messages.
@@ -88,10 +96,10 @@ look_at_workflow(McCatalogSession *session, pg_uuid_t *id)
 		ereport(ERROR,
 				(errcode(ERRCODE_MC_STATE),
 				 errmsg("workflow %s does not exist", uuid_str(id))));
-	look.status = mc_workflow_status_from_name(mc_catalog_text(0, 1));
-	xmin = (TransactionId) strtoul(mc_catalog_text(0, 2), NULL, 10);
+	look.status = mc_workflow_status_from_name(mc_catalog_text(0, LOOK_STATUS));
+	xmin = (TransactionId) strtoul(mc_catalog_text(0, LOOK_XMIN), NULL, 10);
 	look.ours = TransactionIdIsCurrentTransactionId(xmin);
-	look.tasks_running = DatumGetInt32(mc_catalog_value(0, 3, &isnull));
+	look.tasks_running = DatumGetInt32(mc_catalog_value(0, LOOK_TASKS_RUNNING, &isnull));
 	return look;
 }
 
@@ -119,7 +127,7 @@ workflow_result(pg_uuid_t *id)
 				   "   FROM mycelium.task_states t WHERE t.workflow_id = w.workflow_id), '{}'))"
 				   " FROM mycelium.workflow_states w WHERE w.workflow_id = $1",
 				   1, argtypes, values, NULL, 1);
-	return DatumGetJsonbP(SPI_datumTransfer(mc_catalog_value(0, 1, &isnull), false, -1));
+	return DatumGetJsonbP(SPI_datumTransfer(mc_catalog_value(0, MC_ONLY_COLUMN, &isnull), false, -1));
 }
 
 /*
@@ -138,7 +146,7 @@ failed_tasks(pg_uuid_t *id)
 				   "  COALESCE(error, 'no error message')), ', ' ORDER BY task_no) "
 				   "FROM mycelium.task_states WHERE workflow_id = $1 AND status = 'failed'",
 				   1, argtypes, values, NULL, 1);
-	return mc_catalog_text(0, 1);
+	return mc_catalog_text(0, MC_ONLY_COLUMN);
 }
 
 /*
@@ -253,7 +261,7 @@ next_retry_ms(pg_uuid_t *id)
 				   "WHERE workflow_id = $1 AND status = 'ready' AND run_after IS NOT NULL "
 				   "  AND agent_type <> '" MC_SIGNAL_AGENT_TYPE "'",
 				   1, argtypes, values, NULL, 1);
-	d = mc_catalog_value(0, 1, &isnull);
+	d = mc_catalog_value(0, MC_ONLY_COLUMN, &isnull);
 	return isnull ? -1 : (long) DatumGetInt64(d);
 }
 

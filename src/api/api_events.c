@@ -134,7 +134,7 @@ mc_record_event(PG_FUNCTION_ARGS)
 				   "VALUES ($1, $2::pg_catalog.regrole, $3, $4, $5, $6, $7::pg_catalog.regrole) "
 				   "RETURNING event_id",
 				   7, insert_argtypes, values, nulls, 0);
-	event_id = DatumGetInt64(mc_catalog_value(0, 1, &isnull));
+	event_id = DatumGetInt64(mc_catalog_value(0, MC_ONLY_COLUMN, &isnull));
 	mc_catalog_close(&session);
 	PG_RETURN_INT64(event_id);
 }

@@ -40,6 +40,13 @@ PG_FUNCTION_INFO_V1(mc_register_executor);
 PG_FUNCTION_INFO_V1(mc_unregister_executor);
 PG_FUNCTION_INFO_V1(mc_set_agent_type_limits);
 
+/* the columns of set_agent_type_limits' read of the agent type */
+enum
+{
+	LIMITS_REGISTERED_BY = 1,
+	LIMITS_EXTERNAL				/* no executor function: agents claim it */
+};
+
 /*
  * check_agent_type
  *		An agent type name is an identifier-like string.
@@ -184,7 +191,7 @@ mc_unregister_executor(PG_FUNCTION_ARGS)
 				 errmsg("agent type \"%s\" is not registered",
 						mc_name_for_message(agent_type))));
 	if (!session.caller_is_admin &&
-		DatumGetObjectId(mc_catalog_value(0, 1, &isnull)) != session.caller)
+		DatumGetObjectId(mc_catalog_value(0, MC_ONLY_COLUMN, &isnull)) != session.caller)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("agent type \"%s\" is registered by another role", agent_type),
@@ -269,12 +276,12 @@ mc_set_agent_type_limits(PG_FUNCTION_ARGS)
 						mc_name_for_message(agent_type)),
 				 errhint("Register it with register_executor first.")));
 	if (!session.caller_is_admin &&
-		DatumGetObjectId(mc_catalog_value(0, 1, &isnull)) != session.caller)
+		DatumGetObjectId(mc_catalog_value(0, LIMITS_REGISTERED_BY, &isnull)) != session.caller)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("agent type \"%s\" is registered by another role", agent_type),
 				 errhint("Only the role that registered it or a member of mycelium_admin can set its limits.")));
-	external = DatumGetBool(mc_catalog_value(0, 2, &isnull));
+	external = DatumGetBool(mc_catalog_value(0, LIMITS_EXTERNAL, &isnull));
 	mc_catalog_run(MC_PLAN_LIMITS_SET,
 				   "UPDATE mycelium.executors e SET max_running = $2, rate = $3, "
 				   "  rate_per = CASE WHEN $3 IS NOT NULL THEN $4 END, "
@@ -306,7 +313,7 @@ mc_set_agent_type_limits(PG_FUNCTION_ARGS)
 						   "WHERE t.agent_type = $1 AND t.status = 'ready' LIMIT $2",
 						   2, argtypes, values, nulls, 0);
 		for (i = 0; i < n; i++)
-			mc_push_at_commit(DatumGetUUIDP(mc_catalog_value(i, 1, &isnull)), InvalidOid);
+			mc_push_at_commit(DatumGetUUIDP(mc_catalog_value(i, MC_ONLY_COLUMN, &isnull)), InvalidOid);
 	}
 	mc_catalog_close(&session);
 	PG_RETURN_VOID();

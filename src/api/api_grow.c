@@ -53,6 +53,15 @@ typedef struct ExistingTask
 	bool		allow_failure;
 } ExistingTask;
 
+/* the columns of find_existing's statement: the tasks new ones depend on */
+enum
+{
+	EXISTING_TASK_ID = 1,
+	EXISTING_TASK_NO,
+	EXISTING_STATUS,
+	EXISTING_ALLOW_FAILURE
+};
+
 /*
  * uuid_str
  *		A workflow id as text, for messages.
@@ -112,7 +121,7 @@ grow_count(McWorkflow *wf, int n)
 				   "UPDATE mycelium.workflow_states SET task_count = task_count + $2 "
 				   "WHERE workflow_id = $1 RETURNING task_count - $2",
 				   2, argtypes, values, NULL, 1);
-	before = DatumGetInt32(mc_catalog_value(0, 1, &isnull));
+	before = DatumGetInt32(mc_catalog_value(0, MC_ONLY_COLUMN, &isnull));
 	if ((int64) before + n > mc_max_tasks_per_workflow)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -164,10 +173,10 @@ find_existing(McWorkflow *wf, McTaskDef *tasks, int ntasks, int *nexisting)
 	{
 		bool		isnull;
 
-		existing[r].ref.task_id = mc_catalog_text(r, 1);
-		existing[r].ref.task_no = DatumGetInt32(mc_catalog_value(r, 2, &isnull));
-		existing[r].status = mc_task_status_from_name(mc_catalog_text(r, 3));
-		existing[r].allow_failure = DatumGetBool(mc_catalog_value(r, 4, &isnull));
+		existing[r].ref.task_id = mc_catalog_text(r, EXISTING_TASK_ID);
+		existing[r].ref.task_no = DatumGetInt32(mc_catalog_value(r, EXISTING_TASK_NO, &isnull));
+		existing[r].status = mc_task_status_from_name(mc_catalog_text(r, EXISTING_STATUS));
+		existing[r].allow_failure = DatumGetBool(mc_catalog_value(r, EXISTING_ALLOW_FAILURE, &isnull));
 	}
 	*nexisting = (int) rows;
 	return existing;
@@ -258,7 +267,7 @@ lock_dependencies(McWorkflow *wf, ExistingTask *existing, int nexisting,
 	{
 		bool		isnull;
 		ExistingTask *e = find_by_no(existing, nexisting,
-									 DatumGetInt32(mc_catalog_value(r, 1, &isnull)));
+									 DatumGetInt32(mc_catalog_value(r, MC_ONLY_COLUMN, &isnull)));
 
 		locked[e - existing] = true;
 	}

@@ -463,7 +463,7 @@ load_registered(void *arg, const char *uri)
 		elog(ERROR, "could not read the JSON Schema registry");
 	if (SPI_processed > 0)
 	{
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, MC_ONLY_COLUMN,
 									  &isnull);
 
 		if (!isnull)

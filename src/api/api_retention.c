@@ -275,6 +275,14 @@ mc_purge_workflows(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, result, result_null)));
 }
 
+/* the columns of the read of a deleted workflow that may still run */
+enum
+{
+	BUSY_WORKFLOW_ID = 1,
+	BUSY_STATUS,
+	BUSY_TASKS_RUNNING
+};
+
 /*
  * mc_workflows_deleted
  *		The statement-level AFTER DELETE trigger of workflow_states: refuses
@@ -311,11 +319,11 @@ mc_workflows_deleted(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_IN_USE),
 				 errmsg("cannot delete workflow %s while its tasks may run",
-						SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
+						SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, BUSY_WORKFLOW_ID)),
 				 errdetail("It is %s with %d task(s) running.",
-						   SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2),
+						   SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, BUSY_STATUS),
 						   DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
-													   SPI_tuptable->tupdesc, 3, &isnull))),
+													   SPI_tuptable->tupdesc, BUSY_TASKS_RUNNING, &isnull))),
 				 errhint("Cancel it with mycelium.cancel_workflow() and wait for it to end first.")));
 	}
 

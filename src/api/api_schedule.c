@@ -46,6 +46,16 @@ PG_FUNCTION_INFO_V1(mc_schedule_workflow);
 PG_FUNCTION_INFO_V1(mc_unschedule_workflow);
 PG_FUNCTION_INFO_V1(mc_run_schedule);
 
+/* the columns of lock_schedule's statement */
+enum
+{
+	SCHEDULE_TEMPLATE = 1,
+	SCHEDULE_VARIABLES,
+	SCHEDULE_OVERLAP,
+	SCHEDULE_LAST_WORKFLOW_ID,
+	SCHEDULE_LAST_STATUS		/* the last workflow's status (NULL: none) */
+};
+
 /*
  * pg_cron_installed
  *		Whether the pg_cron extension exists in this database.
@@ -213,7 +223,7 @@ mc_schedule_workflow(PG_FUNCTION_ARGS)
 	values[1] = CStringGetTextDatum(schedule);
 	values[2] = CStringGetTextDatum(command);
 	as_caller(&session, "SELECT cron.schedule($1, $2, $3)", 3, cron_argtypes, values);
-	job_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	job_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, MC_ONLY_COLUMN, &isnull));
 
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = ObjectIdGetDatum(session.caller);
@@ -260,7 +270,7 @@ mc_unschedule_workflow(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("schedule \"%s\" does not exist", job_name),
 				 errhint("A role removes the schedules it made; see mycelium.schedules.")));
-	job_id = mc_catalog_value(0, 1, &isnull);
+	job_id = mc_catalog_value(0, MC_ONLY_COLUMN, &isnull);
 	if (pg_cron_installed())
 		as_caller(&session, "SELECT cron.unschedule(jobid) FROM cron.job "
 				  "WHERE jobid OPERATOR(pg_catalog.=) $1",
@@ -296,17 +306,17 @@ mc_run_schedule(PG_FUNCTION_ARGS)
 				 errmsg("schedule \"%s\" does not exist", job_name),
 				 errdetail("Role \"%s\" has no schedule of this name.",
 						   GetUserNameFromId(session.caller, false))));
-	template = mc_catalog_text(0, 1);
-	variables = SPI_datumTransfer(mc_catalog_value(0, 2, &isnull), false, -1);
-	overlap = mc_catalog_text(0, 3);
-	last_status = mc_catalog_text(0, 5);
+	template = mc_catalog_text(0, SCHEDULE_TEMPLATE);
+	variables = SPI_datumTransfer(mc_catalog_value(0, SCHEDULE_VARIABLES, &isnull), false, -1);
+	overlap = mc_catalog_text(0, SCHEDULE_OVERLAP);
+	last_status = mc_catalog_text(0, SCHEDULE_LAST_STATUS);
 	values[0] = ObjectIdGetDatum(session.caller);
 	values[1] = CStringGetTextDatum(job_name);
 
 	if (strcmp(overlap, "skip") == 0 && last_status != NULL &&
 		!mc_workflow_status_is_terminal(mc_workflow_status_from_name(last_status)))
 	{
-		char	   *last = mc_catalog_text(0, 4);
+		char	   *last = mc_catalog_text(0, SCHEDULE_LAST_WORKFLOW_ID);
 
 		mc_catalog_run(MC_PLAN_SCHEDULE_SKIPPED,
 					   "UPDATE mycelium.workflow_schedules SET skipped_runs = skipped_runs + 1, "

@@ -36,6 +36,15 @@ PG_FUNCTION_INFO_V1(mc_create_template);
 PG_FUNCTION_INFO_V1(mc_start_from_template);
 PG_FUNCTION_INFO_V1(mc_drop_template);
 
+/* the columns of mc_template_exists' statement: the template's row */
+enum
+{
+	TEMPLATE_TASKS = 1,
+	TEMPLATE_CONTEXT,
+	TEMPLATE_VARIABLES,
+	TEMPLATE_MAX_PARALLEL_TASKS
+};
+
 /*
  * mc_text_arg
  *		A text argument that must not be NULL, as a C string.
@@ -125,10 +134,10 @@ mc_template_start(const char *name, Jsonb *variables, Jsonb *metadata,
 	mc_catalog_open(&session);
 	if (!mc_template_exists(&session, name))
 		template_missing(name);
-	tasks = SPI_datumTransfer(mc_catalog_value(0, 1, &isnull), false, -1);
-	context = SPI_datumTransfer(mc_catalog_value(0, 2, &isnull), false, -1);
-	defaults = SPI_datumTransfer(mc_catalog_value(0, 3, &isnull), false, -1);
-	max_parallel = DatumGetInt32(mc_catalog_value(0, 4, &isnull));
+	tasks = SPI_datumTransfer(mc_catalog_value(0, TEMPLATE_TASKS, &isnull), false, -1);
+	context = SPI_datumTransfer(mc_catalog_value(0, TEMPLATE_CONTEXT, &isnull), false, -1);
+	defaults = SPI_datumTransfer(mc_catalog_value(0, TEMPLATE_VARIABLES, &isnull), false, -1);
+	max_parallel = DatumGetInt32(mc_catalog_value(0, TEMPLATE_MAX_PARALLEL_TASKS, &isnull));
 	mc_catalog_close(&session);
 
 	if (variables != NULL)
@@ -263,7 +272,7 @@ mc_drop_template(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
 				 errmsg("template \"%s\" is used by schedule \"%s\"", name,
-						mc_catalog_text(0, 1)),
+						mc_catalog_text(0, MC_ONLY_COLUMN)),
 				 errhint("Remove the schedule first with mycelium.unschedule_workflow().")));
 	if (mc_catalog_run(MC_PLAN_TEMPLATE_DELETE,
 					   "DELETE FROM mycelium.workflow_templates WHERE owner = $1 AND name = $2",

@@ -76,6 +76,21 @@ static const char *const task_column_names[TC_NUM] = {
 	"priority", "own_priority", "ready_rank", "ready_at"
 };
 
+/* the columns of mc_check_agent_types' statement, one row per agent type */
+enum
+{
+	TYPE_AGENT_TYPE = 1,
+	TYPE_KNOWN,					/* registered (or the signal type) */
+	TYPE_REGISTRAR				/* who registered its executor function */
+};
+
+/* the columns of check_existing_workflow's statement */
+enum
+{
+	EXISTING_OWNER = 1,
+	EXISTING_DEFINITION_HASH
+};
+
 /*
  * check_owner_can_run
  *		Tasks run as the workflow's owner, and a background worker can only
@@ -168,12 +183,12 @@ mc_check_agent_types(McTaskDef *tasks, int ntasks, Oid owner)
 	for (r = 0; r < ntypes; r++)
 	{
 		bool		isnull;
-		bool		known = DatumGetBool(mc_catalog_value(r, 2, &isnull));
-		Datum		registrar = mc_catalog_value(r, 3, &isnull);
+		bool		known = DatumGetBool(mc_catalog_value(r, TYPE_KNOWN, &isnull));
+		Datum		registrar = mc_catalog_value(r, TYPE_REGISTRAR, &isnull);
 
 		if (known && (isnull || mc_executor_may_run_as(DatumGetObjectId(registrar), owner)))
 			continue;
-		bad[nbad] = mc_catalog_text(r, 1);
+		bad[nbad] = mc_catalog_text(r, TYPE_AGENT_TYPE);
 		registered[nbad] = known;
 		registrars[nbad] = isnull ? InvalidOid : DatumGetObjectId(registrar);
 		nbad++;
@@ -507,14 +522,14 @@ check_existing_workflow(McCatalogSession *session, pg_uuid_t *id, bytea *hash)
 					   1, argtypes, values, NULL, 1) == 0)
 		return false;
 	idtext = DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(id)));
-	owner = mc_catalog_value(0, 1, &isnull);
+	owner = mc_catalog_value(0, EXISTING_OWNER, &isnull);
 	if (DatumGetObjectId(owner) != session->caller)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("workflow id %s is already in use", idtext),
 				 errdetail("Another role's workflow has this id."),
 				 errhint("Choose another workflow_id, or leave it out to get a new one.")));
-	stored = mc_catalog_value(0, 2, &isnull);
+	stored = mc_catalog_value(0, EXISTING_DEFINITION_HASH, &isnull);
 	if (isnull || !DatumGetBool(DirectFunctionCall2(byteaeq, stored,
 													PointerGetDatum(hash))))
 		ereport(ERROR,
@@ -742,7 +757,7 @@ mc_get_workflow(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_MC_STATE),
 				 errmsg("workflow %s does not exist",
 						DatumGetCString(DirectFunctionCall1(uuid_out, values[0])))));
-	doc = SPI_datumTransfer(mc_catalog_value(0, 1, &isnull), false, -1);
+	doc = SPI_datumTransfer(mc_catalog_value(0, MC_ONLY_COLUMN, &isnull), false, -1);
 	mc_catalog_close(&session);
 	PG_RETURN_DATUM(doc);
 }

@@ -456,8 +456,8 @@ mc_catalog_text(uint64 row, int col)
 
 /*
  * mc_catalog_count_true
- *		How many of the last statement's rows have true in column 1 (for
- *		statements that report a yes/no per row they changed).
+ *		How many of the last statement's rows have true in their only
+ *		column (for statements that report a yes/no per row they changed).
  */
 uint64
 mc_catalog_count_true(uint64 rows)
@@ -468,7 +468,7 @@ mc_catalog_count_true(uint64 rows)
 	for (i = 0; i < rows; i++)
 	{
 		bool		isnull;
-		Datum		d = mc_catalog_value(i, 1, &isnull);
+		Datum		d = mc_catalog_value(i, MC_ONLY_COLUMN, &isnull);
 
 		if (!isnull && DatumGetBool(d))
 			n++;

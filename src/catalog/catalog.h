@@ -167,6 +167,9 @@ extern uint64 mc_catalog_run_scan(McPlanId id, const char *sql, int nargs,
 extern uint64 mc_catalog_run_set(McPlanId id, const char *sql, int nargs,
 								  const Oid *argtypes, Datum *values,
 								  const char *nulls, long count);
+/* the column of a statement's result that has only one */
+#define MC_ONLY_COLUMN 1
+
 extern Datum mc_catalog_value(uint64 row, int col, bool *isnull);
 extern void mc_catalog_result_keep(McCatalogResult *result);
 extern void mc_catalog_result_restore(McCatalogResult *result);

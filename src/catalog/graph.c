@@ -63,6 +63,26 @@ typedef struct GraphTask
 	int32	   *deps;
 } GraphTask;
 
+/* the columns of read_tasks' statement */
+enum
+{
+	TASK_NO = 1,
+	TASK_ID,
+	TASK_STATUS,
+	TASK_ATTEMPT,
+	TASK_DEPENDENCIES
+};
+
+/* the columns of draw_gantt's statement: one attempt each */
+enum
+{
+	RUN_TASK_ID = 1,
+	RUN_ATTEMPT,
+	RUN_OUTCOME,
+	RUN_STARTED_AT,
+	RUN_FINISHED_AT
+};
+
 /*
  * append_escaped
  *		Appends text as the inside of a double-quoted string of DOT or
@@ -150,11 +170,11 @@ read_tasks(pg_uuid_t *id, int *ntasks)
 		bool		isnull;
 		Datum		deps;
 
-		t->task_no = DatumGetInt32(mc_catalog_value(r, 1, &isnull));
-		t->task_id = mc_catalog_text(r, 2);
-		t->status = mc_task_status_from_name(mc_catalog_text(r, 3));
-		t->attempt = DatumGetInt32(mc_catalog_value(r, 4, &isnull));
-		deps = mc_catalog_value(r, 5, &isnull);
+		t->task_no = DatumGetInt32(mc_catalog_value(r, TASK_NO, &isnull));
+		t->task_id = mc_catalog_text(r, TASK_ID);
+		t->status = mc_task_status_from_name(mc_catalog_text(r, TASK_STATUS));
+		t->attempt = DatumGetInt32(mc_catalog_value(r, TASK_ATTEMPT, &isnull));
+		deps = mc_catalog_value(r, TASK_DEPENDENCIES, &isnull);
 		if (!isnull)
 		{
 			t->deps = mc_catalog_int4_elems(DatumGetArrayTypePCopy(deps), &t->ndeps);
@@ -261,9 +281,9 @@ draw_gantt(StringInfo buf, const char *title, pg_uuid_t *id)
 	for (r = 0; r < rows; r++)
 	{
 		bool		isnull;
-		int32		attempt = DatumGetInt32(mc_catalog_value(r, 2, &isnull));
-		char	   *outcome = mc_catalog_text(r, 3);
-		char	   *task_id = mc_catalog_text(r, 1);
+		int32		attempt = DatumGetInt32(mc_catalog_value(r, RUN_ATTEMPT, &isnull));
+		char	   *outcome = mc_catalog_text(r, RUN_OUTCOME);
+		char	   *task_id = mc_catalog_text(r, RUN_TASK_ID);
 		const char *tag;
 
 		/* rows come task by task */
@@ -285,7 +305,7 @@ draw_gantt(StringInfo buf, const char *title, pg_uuid_t *id)
 		appendStringInfo(buf, "    attempt %d ", attempt);
 		append_mermaid_text(buf, outcome);
 		appendStringInfo(buf, " :%srun%d, %s, %s\n", tag, (int) r + 1,
-						 mc_catalog_text(r, 4), mc_catalog_text(r, 5));
+						 mc_catalog_text(r, RUN_STARTED_AT), mc_catalog_text(r, RUN_FINISHED_AT));
 	}
 }
 
@@ -341,7 +361,7 @@ mc_workflow_graph(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_MC_STATE),
 				 errmsg("workflow %s does not exist",
 						DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(id))))));
-	title = mc_catalog_text(0, 1);
+	title = mc_catalog_text(0, MC_ONLY_COLUMN);
 
 	/* the picture outlives the catalog session: build it in our context */
 	old = MemoryContextSwitchTo(cxt);

@@ -155,6 +155,21 @@ uuid_text(pg_uuid_t *id)
 	return DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(id)));
 }
 
+/* the columns of WORKFLOW_SELECT, which read_workflow reads */
+enum
+{
+	WF_OWNER = 1,
+	WF_STATUS,
+	WF_VERSION,
+	WF_TASKS_OPEN,
+	WF_TASKS_RUNNING,
+	WF_ERROR,
+	WF_MAX_PARALLEL_TASKS,
+	WF_ID,
+	WF_ERROR_TYPE,
+	WF_PRIORITY
+};
+
 /*
  * read_workflow
  *		Fills wf from row row of the last lock statement's result.
@@ -165,20 +180,20 @@ read_workflow(uint64 row, pg_uuid_t *id, McWorkflow *wf)
 	bool		isnull;
 
 	memcpy(&wf->id, id, sizeof(pg_uuid_t));
-	wf->owner = DatumGetObjectId(mc_catalog_value(row, 1, &isnull));
-	wf->status = mc_workflow_status_from_name(mc_catalog_text(row, 2));
-	wf->version = DatumGetInt64(mc_catalog_value(row, 3, &isnull)) + 1;
-	wf->tasks_open = DatumGetInt32(mc_catalog_value(row, 4, &isnull));
-	wf->tasks_running = DatumGetInt32(mc_catalog_value(row, 5, &isnull));
-	wf->error = mc_catalog_text(row, 6);
-	wf->max_parallel_tasks = DatumGetInt32(mc_catalog_value(row, 7, &isnull));
-	wf->error_type = mc_catalog_text(row, 9);
-	wf->priority = DatumGetInt32(mc_catalog_value(row, 10, &isnull));
+	wf->owner = DatumGetObjectId(mc_catalog_value(row, WF_OWNER, &isnull));
+	wf->status = mc_workflow_status_from_name(mc_catalog_text(row, WF_STATUS));
+	wf->version = DatumGetInt64(mc_catalog_value(row, WF_VERSION, &isnull)) + 1;
+	wf->tasks_open = DatumGetInt32(mc_catalog_value(row, WF_TASKS_OPEN, &isnull));
+	wf->tasks_running = DatumGetInt32(mc_catalog_value(row, WF_TASKS_RUNNING, &isnull));
+	wf->error = mc_catalog_text(row, WF_ERROR);
+	wf->max_parallel_tasks = DatumGetInt32(mc_catalog_value(row, WF_MAX_PARALLEL_TASKS, &isnull));
+	wf->error_type = mc_catalog_text(row, WF_ERROR_TYPE);
+	wf->priority = DatumGetInt32(mc_catalog_value(row, WF_PRIORITY, &isnull));
 	wf->changed = false;
 	wf->status_set = false;
 }
 
-/* the columns read_workflow reads, in its order */
+/* the columns read_workflow reads, in their order (WF_*) */
 #define WORKFLOW_SELECT \
 	"SELECT owner::pg_catalog.oid, status::pg_catalog.text, version, " \
 	"tasks_open, tasks_running, error, max_parallel_tasks, workflow_id, " \
@@ -254,7 +269,7 @@ mc_workflow_lock(McCatalogSession *session, pg_uuid_t *id, McWorkflow *wf)
 	if (mc_catalog_run(MC_PLAN_WORKFLOW_LOCK,
 					   WORKFLOW_LOCK_COLUMNS "FOR UPDATE",
 					   1, argtypes, values, NULL, 1) == 0 ||
-		!visible_to_caller(session, DatumGetObjectId(mc_catalog_value(0, 1, &isnull))))
+		!visible_to_caller(session, DatumGetObjectId(mc_catalog_value(0, WF_OWNER, &isnull))))
 		workflow_missing(id);
 	workflows_locked_in = MyProc->lxid;
 	read_workflow(0, id, wf);
@@ -280,7 +295,7 @@ mc_workflow_visible_owner(McCatalogSession *session, pg_uuid_t *id)
 					   "WHERE workflow_id = $1",
 					   1, argtypes, values, NULL, 1) == 0)
 		workflow_missing(id);
-	owner = DatumGetObjectId(mc_catalog_value(0, 1, &isnull));
+	owner = DatumGetObjectId(mc_catalog_value(0, MC_ONLY_COLUMN, &isnull));
 	if (!visible_to_caller(session, owner))
 		workflow_missing(id);
 	return owner;
@@ -365,7 +380,7 @@ mc_workflows_lock(McCatalogSession *session, pg_uuid_t *ids, int n,
 	for (r = 0; r < rows; r++)
 	{
 		bool		isnull;
-		pg_uuid_t  *id = DatumGetUUIDP(mc_catalog_value(r, 8, &isnull));
+		pg_uuid_t  *id = DatumGetUUIDP(mc_catalog_value(r, WF_ID, &isnull));
 
 		while (k < n && memcmp(&ids[k], id, sizeof(pg_uuid_t)) != 0)
 			k++;
@@ -404,7 +419,7 @@ due_starts_one_by_one(TimestampTz now, int max, McWorkflow *wfs)
 	{
 		bool		isnull;
 
-		ids[r] = *DatumGetUUIDP(mc_catalog_value(r, 1, &isnull));
+		ids[r] = *DatumGetUUIDP(mc_catalog_value(r, MC_ONLY_COLUMN, &isnull));
 	}
 	for (r = 0; r < rows; r++)
 	{
@@ -454,7 +469,7 @@ mc_workflows_lock_due_starts(McCatalogSession *session, TimestampTz now,
 	{
 		bool		isnull;
 
-		read_workflow(r, DatumGetUUIDP(mc_catalog_value(r, 8, &isnull)), &wfs[r]);
+		read_workflow(r, DatumGetUUIDP(mc_catalog_value(r, WF_ID, &isnull)), &wfs[r]);
 	}
 	return (int) rows;
 }
@@ -983,7 +998,7 @@ mc_task_get(McWorkflow *wf, const char *task_id, McTask *task)
 		return false;
 	}
 	task->task_id = pstrdup(task_id);
-	mc_task_read(0, 1, task);
+	mc_task_read(0, MC_TASK_FIRST_COLUMN, task);
 	return true;
 }
 
@@ -1016,7 +1031,7 @@ release_dependents(McWorkflow *wf, McTask *task)
 					   "RETURNING " MC_EXTERNAL_READY_TYPE("t"),
 					   2, argtypes, values, NULL, 0);
 	for (i = 0; i < n; i++)
-		mc_notify_ready_row(i, 1);
+		mc_notify_ready_row(i, MC_ONLY_COLUMN);
 }
 
 /*
@@ -1121,6 +1136,13 @@ mc_workflow_finish(McCatalogSession *session, McWorkflow *wf,
 	mc_workflow_set_status(session, wf, status, event);
 }
 
+/* the columns of mc_task_retry's statement */
+enum
+{
+	RETRIED_EXTERNAL_TYPE = 1,	/* its agent type if agents claim it now */
+	RETRIED_MS					/* the attempt's time, if it ended one */
+};
+
 /*
  * mc_task_retry
  *		A running task is ready again, not before delay seconds from now:
@@ -1172,10 +1194,10 @@ mc_task_retry(McCatalogSession *session, McWorkflow *wf, McTask *task,
 				   "  CASE WHEN $7 IS NOT NULL OR ($5 = 0 AND t.started_at IS NOT NULL) "
 				   "    THEN t.execution_time END",
 				   7, argtypes, values, nulls, 0);
-	ms = mc_catalog_value(0, 2, &isnull);
+	ms = mc_catalog_value(0, RETRIED_MS, &isnull);
 	ended = mc_error_ended(error, isnull ? -1 : DatumGetFloat8(ms));
 	/* ready at once; after a back-off, the launcher notifies */
-	mc_notify_ready_row(0, 1);
+	mc_notify_ready_row(0, RETRIED_EXTERNAL_TYPE);
 	if (!started)
 		task->attempt--;
 	mc_history_record(session, wf, task->task_no, "ready", task->attempt,
@@ -1183,6 +1205,13 @@ mc_task_retry(McCatalogSession *session, McWorkflow *wf, McTask *task,
 	task->status = MC_TASK_READY;
 	wf->tasks_running = Max(wf->tasks_running - 1, 0);
 }
+
+/* the columns of mc_task_transition's statement */
+enum
+{
+	MOVED_ATTEMPT = 1,
+	MOVED_MS					/* the attempt's time, if it ended one */
+};
 
 /*
  * mc_task_transition
@@ -1242,8 +1271,8 @@ mc_task_transition(McCatalogSession *session, McWorkflow *wf, McTask *task,
 				   "RETURNING attempt, CASE WHEN $9 IS NOT NULL OR ($10 AND started_at IS NOT NULL) "
 				   "  THEN execution_time END",
 				   10, argtypes, values, nulls, 1);
-	task->attempt = DatumGetInt32(mc_catalog_value(0, 1, &isnull));
-	ms = mc_catalog_value(0, 2, &isnull);
+	task->attempt = DatumGetInt32(mc_catalog_value(0, MOVED_ATTEMPT, &isnull));
+	ms = mc_catalog_value(0, MOVED_MS, &isnull);
 	ended = mc_error_ended(error, isnull ? -1 : DatumGetFloat8(ms));
 	task->status = to;
 
@@ -1274,6 +1303,19 @@ mc_task_transition(McCatalogSession *session, McWorkflow *wf, McTask *task,
 	if (wf->tasks_open == 0 && !mc_workflow_status_is_terminal(wf->status))
 		mc_workflow_set_status(session, wf, MC_WF_COMPLETED, "completed");
 }
+
+/* the columns of mc_workflow_rollback's statements */
+enum
+{
+	COUNTED_OPEN = 1,			/* the count of the tasks as they are now */
+	COUNTED_RUNNING
+};
+enum
+{
+	AT_TARGET_STATUS = 1,		/* the workflow's own status at the target */
+	AT_TARGET_ERROR,
+	AT_TARGET_ERROR_TYPE
+};
 
 /*
  * mc_workflow_rollback
@@ -1364,8 +1406,8 @@ mc_workflow_rollback(McCatalogSession *session, McWorkflow *wf, int64 target)
 				   "pg_catalog.count(*) FILTER (WHERE status = 'running')::pg_catalog.int4 "
 				   "FROM mycelium.task_states WHERE workflow_id = $1",
 				   1, wf_argtypes, values, NULL, 0);
-	wf->tasks_open = DatumGetInt32(mc_catalog_value(0, 1, &isnull));
-	wf->tasks_running = DatumGetInt32(mc_catalog_value(0, 2, &isnull));
+	wf->tasks_open = DatumGetInt32(mc_catalog_value(0, COUNTED_OPEN, &isnull));
+	wf->tasks_running = DatumGetInt32(mc_catalog_value(0, COUNTED_RUNNING, &isnull));
 
 	/* the workflow's own status at target */
 	mc_catalog_run(MC_PLAN_ROLLBACK_WORKFLOW_STATE,
@@ -1373,9 +1415,9 @@ mc_workflow_rollback(McCatalogSession *session, McWorkflow *wf, int64 target)
 				   "WHERE workflow_id = $1 AND task_no = 0 AND version <= $2 "
 				   "ORDER BY version DESC LIMIT 1",
 				   2, wf_argtypes, values, NULL, 1);
-	status = mc_workflow_status_from_name(mc_catalog_text(0, 1));
-	wf->error = mc_catalog_text(0, 2);
-	wf->error_type = mc_catalog_text(0, 3);
+	status = mc_workflow_status_from_name(mc_catalog_text(0, AT_TARGET_STATUS));
+	wf->error = mc_catalog_text(0, AT_TARGET_ERROR);
+	wf->error_type = mc_catalog_text(0, AT_TARGET_ERROR_TYPE);
 	if (status == MC_WF_RUNNING)
 		status = MC_WF_PAUSED;
 	mc_workflow_set_status(session, wf, status, event);

@@ -56,10 +56,14 @@ typedef struct McTask
 	Datum		dependents;		/* int4[] or 0 */
 } McTask;
 
-/* the columns of a task row t that mc_task_read reads, in its order */
+/*
+ * The columns of a task row t that mc_task_read reads, in its order; a
+ * statement that selects them first passes MC_TASK_FIRST_COLUMN.
+ */
 #define MC_TASK_COLUMNS(t) \
 	t ".task_no, " t ".status::pg_catalog.text, " t ".attempt, " \
 	t ".allow_failure, " t ".dependents"
+#define MC_TASK_FIRST_COLUMN 1
 
 extern const char *const mc_task_status_names[];
 extern const char *const mc_workflow_status_names[];

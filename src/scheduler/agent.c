@@ -58,7 +58,7 @@ mc_notify_ready_rows(uint64 n)
 	uint64		i;
 
 	for (i = 0; i < n; i++)
-		mc_notify_ready_row(i, 1);
+		mc_notify_ready_row(i, MC_ONLY_COLUMN);
 }
 
 /*

@@ -40,6 +40,14 @@
 #include "agent_limits.h"
 #include "catalog.h"
 
+/* the columns of mc_limits_take's statement: one agent type with limits */
+enum
+{
+	LIMITED_AGENT_TYPE = 1,
+	LIMITED_MAX_RUNNING,
+	LIMITED_TOKENS				/* its rate's tokens now (NULL: no rate) */
+};
+
 /*
  * mc_limits_take
  *		Locks the executors rows of the agent types with limits that a
@@ -104,12 +112,12 @@ mc_limits_take(const char *agent_type, McLimits *limits)
 		Datum		d;
 		double		allow = PG_INT32_MAX;
 
-		types[i] = CStringGetTextDatum(mc_catalog_text(i, 1));
-		d = mc_catalog_value(i, 2, &isnull);
+		types[i] = CStringGetTextDatum(mc_catalog_text(i, LIMITED_AGENT_TYPE));
+		d = mc_catalog_value(i, LIMITED_MAX_RUNNING, &isnull);
 		unbounded[i] = isnull;
 		max_running[i] = isnull ? Int32GetDatum(0) : d;
 		nbounded += isnull ? 0 : 1;
-		d = mc_catalog_value(i, 3, &isnull);
+		d = mc_catalog_value(i, LIMITED_TOKENS, &isnull);
 		tokens_null[i] = isnull;
 		tokens[i] = isnull ? Float8GetDatum(0) : d;
 		if (!isnull)
@@ -143,7 +151,7 @@ mc_limits_take(const char *agent_type, McLimits *limits)
 		for (i = 0; i < n; i++)
 		{
 			bool		isnull;
-			int32		running = DatumGetInt32(mc_catalog_value(i, 1, &isnull));
+			int32		running = DatumGetInt32(mc_catalog_value(i, MC_ONLY_COLUMN, &isnull));
 
 			if (!unbounded[i])
 				allows[i] = Int32GetDatum(Max(Min(DatumGetInt32(allows[i]),

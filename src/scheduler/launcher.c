@@ -155,7 +155,7 @@ push_rows(uint64 n, pg_uuid_t **ids)
 	{
 		bool		isnull;
 
-		memcpy(&(*ids)[i], DatumGetUUIDP(mc_catalog_value(i, 1, &isnull)),
+		memcpy(&(*ids)[i], DatumGetUUIDP(mc_catalog_value(i, MC_ONLY_COLUMN, &isnull)),
 			   sizeof(pg_uuid_t));
 	}
 }
@@ -299,7 +299,7 @@ tick(TimestampTz *since, bool recover)
 					   "  WHERE (e.max_running IS NOT NULL OR e.rate IS NOT NULL) "
 					   "    AND e.rate IS NOT NULL AND e.executor IS NOT NULL) x",
 					   0, NULL, NULL, NULL, 1);
-		next = mc_catalog_value(0, 1, &isnull);
+		next = mc_catalog_value(0, MC_ONLY_COLUMN, &isnull);
 		if (!isnull)
 			nap = Max(Min(nap, DatumGetInt64(next)), MC_LIMITS_MIN_NAP);
 	}
@@ -331,7 +331,7 @@ tick(TimestampTz *since, bool recover)
 				   "  (SELECT pg_catalog.min(start_at) FROM mycelium.workflow_states "
 				   "   WHERE status = 'pending' AND start_at IS NOT NULL))",
 				   2, argtypes, values, NULL, 1);
-	next = mc_catalog_value(0, 1, &isnull);
+	next = mc_catalog_value(0, MC_ONLY_COLUMN, &isnull);
 	if (!isnull)
 	{
 		long		ms = (long) ((DatumGetTimestampTz(next) - now) / 1000) + 1;
