@@ -18,16 +18,57 @@
 
 #include "commands/extension.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
+#include "nodes/pg_list.h"
 #include "storage/proc.h"
 #include "utils/snapmgr.h"
+#include "utils/varlena.h"
 
 #include "citus.h"
 
 /*
+ * citus_preloaded
+ *		Whether the citus library is in shared_preload_libraries, the only
+ *		way Citus can be loaded.  Read once per process: the setting is
+ *		fixed while the server runs.
+ */
+static bool
+citus_preloaded(void)
+{
+	static int	preloaded = -1;
+
+	if (preloaded < 0)
+	{
+		char	   *copy = pstrdup(shared_preload_libraries_string ?
+								   shared_preload_libraries_string : "");
+		List	   *names = NIL;
+		ListCell   *lc;
+
+		preloaded = 0;
+		if (SplitDirectoriesString(copy, ',', &names))
+		{
+			foreach(lc, names)
+			{
+				char	   *name = (char *) lfirst(lc);
+				char	   *base = strrchr(name, '/');
+
+				base = base ? base + 1 : name;
+				if (strcmp(base, "citus") == 0 || strcmp(base, "citus.so") == 0)
+					preloaded = 1;
+			}
+		}
+		list_free_deep(names);
+		pfree(copy);
+	}
+	return preloaded == 1;
+}
+
+/*
  * mc_citus_present
- *		Whether the extension "citus" is created in this database.  Looked
- *		up once per transaction (an index lookup in pg_extension), so that
- *		a statement costs one comparison on plain PostgreSQL.
+ *		Whether the extension "citus" is created in this database.  Without
+ *		the citus library preloaded it cannot be, and that costs nothing to
+ *		tell; with it, the extension is looked up once per transaction (an
+ *		index lookup in pg_extension).
  */
 bool
 mc_citus_present(void)
@@ -35,7 +76,7 @@ mc_citus_present(void)
 	static LocalTransactionId checked_in = InvalidLocalTransactionId;
 	static bool present = false;
 
-	if (!IsTransactionState())
+	if (!citus_preloaded() || !IsTransactionState())
 		return false;
 	if (MyProc == NULL || MyProc->lxid != checked_in)
 	{
