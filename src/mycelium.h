@@ -55,6 +55,8 @@ typedef enum McWorkflowStatus
 	MC_WF_PENDING,
 	MC_WF_RUNNING,
 	MC_WF_PAUSED,
+	MC_WF_CANCELLING,			/* cancelled: waits for its running attempts */
+	MC_WF_FAILING,				/* failed: waits for its running attempts */
 	MC_WF_COMPLETED,
 	MC_WF_FAILED,
 	MC_WF_CANCELLED

@@ -589,7 +589,7 @@ mc_hold_agent_tasks(McCatalogSession *session, const char *worker_id,
 		else if (lapsed[i] != NULL)
 			reason = psprintf("Its lease lapsed at %s; the attempt counts as failed.",
 							  lapsed[i]);
-		else if (mc_workflow_status_is_terminal(at->wf->status))
+		else if (mc_workflow_status_is_ending(at->wf->status))
 			reason = psprintf("Its workflow is %s.", mc_workflow_status_names[at->wf->status]);
 		if (reason == NULL)
 			continue;

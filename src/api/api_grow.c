@@ -349,7 +349,7 @@ mc_add_tasks(PG_FUNCTION_ARGS)
 
 	mc_catalog_open(&session);
 	mc_workflow_lock(&session, PG_GETARG_UUID_P(0), &wf);
-	if (mc_workflow_status_is_terminal(wf.status))
+	if (mc_workflow_status_is_ending(wf.status))
 		ereport(ERROR,
 				(errcode(ERRCODE_MC_STATE),
 				 errmsg("workflow %s is already %s", uuid_str(&wf.id),

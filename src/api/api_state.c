@@ -30,7 +30,7 @@ PG_FUNCTION_INFO_V1(mc_rollback_workflow);
 static void
 check_workflow_open(McWorkflow *wf)
 {
-	if (mc_workflow_status_is_terminal(wf->status))
+	if (mc_workflow_status_is_ending(wf->status))
 		ereport(ERROR,
 				(errcode(ERRCODE_MC_STATE),
 				 errmsg("workflow %s is already %s",

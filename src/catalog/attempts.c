@@ -317,7 +317,7 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
 		return false;
 
 	/* its workflow ended while it ran (cancelled, or another task failed) */
-	if (mc_workflow_status_is_terminal(wf->status))
+	if (mc_workflow_status_is_ending(wf->status))
 	{
 		if (rt->error_type == NULL)
 			error.type = "cancelled";
@@ -343,7 +343,7 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
 		return true;
 	}
 
-	if (rt->attempt < rt->max_attempts && !mc_workflow_status_is_terminal(wf->status))
+	if (rt->attempt < rt->max_attempts && !mc_workflow_status_is_ending(wf->status))
 	{
 		double		delay = mc_retry_delay(rt->attempt, rt->initial_delay,
 										   rt->max_delay, rt->exponential_base);

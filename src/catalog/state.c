@@ -38,7 +38,8 @@ const char *const mc_task_status_names[] = {
 };
 
 const char *const mc_workflow_status_names[] = {
-	"pending", "running", "paused", "completed", "failed", "cancelled"
+	"pending", "running", "paused", "cancelling", "failing", "completed",
+	"failed", "cancelled"
 };
 
 /*
@@ -107,6 +108,21 @@ bool
 mc_workflow_status_is_terminal(McWorkflowStatus status)
 {
 	return status >= MC_WF_COMPLETED;
+}
+
+/*
+ * mc_workflow_status_is_ending
+ *		Whether a workflow in this status has ended or is ending: no task of
+ *		it starts again, and nothing but the end of its running attempts
+ *		changes it.  A workflow cancelled, or failed by a task, while
+ *		scheduler workers run some of its attempts is cancelling or failing
+ *		until those attempts have stopped, then cancelled or failed
+ *		(workflow_end_if_stopped): a finished workflow has no running task.
+ */
+bool
+mc_workflow_status_is_ending(McWorkflowStatus status)
+{
+	return status >= MC_WF_CANCELLING;
 }
 
 /*
@@ -744,7 +760,7 @@ mc_workflow_tasks_added(McCatalogSession *session, McWorkflow *wf, int32 base,
 void
 mc_workflow_settle(McCatalogSession *session, McWorkflow *wf)
 {
-	if (wf->tasks_open == 0 && !mc_workflow_status_is_terminal(wf->status))
+	if (wf->tasks_open == 0 && !mc_workflow_status_is_ending(wf->status))
 	{
 		mc_workflow_set_status(session, wf, MC_WF_COMPLETED, "completed");
 		mc_workflow_count_change(wf);
@@ -842,6 +858,32 @@ workflow_save_one(McWorkflow *wf)
 }
 
 /*
+ * workflow_end_if_stopped
+ *		A cancelling or failing workflow whose last running attempt has
+ *		stopped is cancelled or failed now, at the next version (the
+ *		caller's change used versions up to wf->version), with the error it
+ *		was given when it began to end.  Called as every change is saved,
+ *		so whichever path records that attempt (a worker's step, recovery
+ *		of a terminated worker, update_task) ends the workflow.
+ */
+static void
+workflow_end_if_stopped(McCatalogSession *session, McWorkflow *wf)
+{
+	McWorkflowStatus to;
+
+	if (wf->tasks_running > 0)
+		return;
+	if (wf->status == MC_WF_CANCELLING)
+		to = MC_WF_CANCELLED;
+	else if (wf->status == MC_WF_FAILING)
+		to = MC_WF_FAILED;
+	else
+		return;
+	wf->version++;
+	mc_workflow_set_status(session, wf, to, mc_workflow_status_names[to]);
+}
+
+/*
  * mc_workflows_save
  *		Writes the rows of n changed workflows in one statement: version
  *		(the last one used), status, counters, error and timestamps; only
@@ -864,6 +906,8 @@ mc_workflows_save(McCatalogSession *session, McWorkflow **wfs, int n)
 
 	if (n == 0)
 		return;
+	for (i = 0; i < n; i++)
+		workflow_end_if_stopped(session, wfs[i]);
 	if (mc_citus_present())
 	{
 		for (i = 0; i < n; i++)
@@ -1078,12 +1122,13 @@ skip_descendants(McCatalogSession *session, McWorkflow *wf, McTask *task,
 
 /*
  * mc_workflow_finish
- *		Ends the workflow with status: every task of it that is not
- *		finished ends too, running ones cancelled (their workers are
- *		interrupted when this transaction commits), the others with status
- *		rest.  A running task whose worker is recording its outcome right
- *		now is left to that worker, which finishes it when it gets the
- *		workflow lock.
+ *		Ends the workflow with status (cancelled or failed): every task of
+ *		it that is not finished ends too, running ones cancelled, the
+ *		others with status rest.  A running task whose worker holds its
+ *		row (its attempt runs, or its outcome is being recorded) is left to
+ *		that worker, interrupted when this transaction commits; until the
+ *		last such attempt has stopped the workflow is cancelling or failing
+ *		instead (workflow_end_if_stopped ends it).
  */
 void
 mc_workflow_finish(McCatalogSession *session, McWorkflow *wf,
@@ -1133,6 +1178,24 @@ mc_workflow_finish(McCatalogSession *session, McWorkflow *wf,
 	wf->tasks_open -= (int32) n;
 	wf->tasks_running = Max(wf->tasks_running - running, 0);
 	mc_interrupt_at_commit(&wf->id);
+
+	/*
+	 * Attempts that workers run end when they stop (workflow_end_if_stopped).
+	 * How many are left is counted from the rows, so that the workflow
+	 * cannot wait for an attempt its counter alone believes in.
+	 */
+	if (wf->tasks_running > 0)
+	{
+		bool		isnull;
+
+		mc_catalog_run(MC_PLAN_STILL_RUNNING,
+					   "SELECT pg_catalog.count(*)::pg_catalog.int4 FROM mycelium.task_states "
+					   "WHERE workflow_id = $1 AND status = 'running'",
+					   1, argtypes, values, NULL, 0);
+		wf->tasks_running = DatumGetInt32(mc_catalog_value(0, MC_ONLY_COLUMN, &isnull));
+	}
+	if (wf->tasks_running > 0)
+		status = status == MC_WF_CANCELLED ? MC_WF_CANCELLING : MC_WF_FAILING;
 	mc_workflow_set_status(session, wf, status, event);
 }
 
@@ -1289,7 +1352,7 @@ mc_task_transition(McCatalogSession *session, McWorkflow *wf, McTask *task,
 		skip_descendants(session, wf, task,
 						 psprintf("skipped: dependency \"%s\" was %s",
 								  task->task_id, mc_task_status_names[to]));
-	else if (to == MC_TASK_FAILED)
+	else if (to == MC_TASK_FAILED && !mc_workflow_status_is_ending(wf->status))
 	{
 		wf->error = psprintf("task \"%s\" failed%s%s", task->task_id,
 							 detail ? ": " : "", detail ? error->message : "");
@@ -1300,7 +1363,7 @@ mc_task_transition(McCatalogSession *session, McWorkflow *wf, McTask *task,
 		return;
 	}
 
-	if (wf->tasks_open == 0 && !mc_workflow_status_is_terminal(wf->status))
+	if (wf->tasks_open == 0 && !mc_workflow_status_is_ending(wf->status))
 		mc_workflow_set_status(session, wf, MC_WF_COMPLETED, "completed");
 }
 

@@ -72,6 +72,7 @@ extern McTaskStatus mc_task_status_from_name(const char *name);
 extern McWorkflowStatus mc_workflow_status_from_name(const char *name);
 extern bool mc_task_status_is_terminal(McTaskStatus status);
 extern bool mc_workflow_status_is_terminal(McWorkflowStatus status);
+extern bool mc_workflow_status_is_ending(McWorkflowStatus status);
 extern bool mc_task_transition_allowed(McTaskStatus from, McTaskStatus to);
 
 extern int	mc_uuid_cmp(const void *a, const void *b);

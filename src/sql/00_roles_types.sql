@@ -23,10 +23,11 @@ $roles$;
 
 -- The state machines behind these types are drawn in doc/state-machines.md.
 CREATE TYPE mycelium.workflow_status AS ENUM (
-	'pending', 'running', 'paused', 'completed', 'failed', 'cancelled'
+	'pending', 'running', 'paused', 'cancelling', 'failing', 'completed',
+	'failed', 'cancelled'
 );
 COMMENT ON TYPE mycelium.workflow_status IS
-	'status of a workflow; see doc/state-machines.md';
+	'status of a workflow (cancelling and failing: cancelled or failed while scheduler workers still run some of its attempts, until they stop); see doc/state-machines.md';
 
 CREATE TYPE mycelium.task_status AS ENUM (
 	'pending', 'ready', 'running', 'completed', 'failed', 'skipped', 'cancelled'

@@ -112,10 +112,44 @@ $node->poll_query_until('postgres', q{
 	 WHERE backend_type = 'mycelium worker' AND query LIKE '%task "c1"%'})
   or die 'c1 did not start';
 $t0 = time;
+# the workflow, and how many of its tasks run, as one snapshot sees them
+sub status_running
+{
+	my ($wf) = @_;
+	return $node->safe_psql('postgres', qq{
+		SELECT w.status || '/' || (SELECT count(*) FROM mycelium.tasks t
+		  WHERE t.workflow_id = w.workflow_id AND t.status = 'running')
+		  FROM mycelium.workflows w WHERE w.workflow_id = '$wf'});
+}
+# whether some finished workflow still has a running task
+my $finished_running = q{
+	SELECT count(*) FROM mycelium.workflows w
+	 WHERE w.status IN ('completed', 'failed', 'cancelled')
+	   AND EXISTS (SELECT 1 FROM mycelium.tasks t
+				   WHERE t.workflow_id = w.workflow_id AND t.status = 'running')};
 $node->safe_psql('postgres', "SET ROLE alice; SELECT mycelium.cancel_workflow('$cancel', 'stop')");
-$node->poll_query_until('postgres', qq{
-	SELECT status = 'cancelled' FROM mycelium.tasks WHERE workflow_id = '$cancel' AND task_id = 'c1'})
-  or die 'c1 stays running';
+is(status_running($cancel), 'cancelling/1',
+	'cancelled while its stubborn task runs, the workflow is cancelling, not cancelled');
+my $seen_finished_running = 0;
+# waits for the workflow's status, checking at each look that no
+# finished workflow has a running task
+sub wait_watching
+{
+	my ($wf, $status) = @_;
+	my $deadline = time + 60;
+	while (time < $deadline)
+	{
+		my ($now, $bad) = split /\|/, $node->safe_psql('postgres', qq{
+			SELECT (SELECT status FROM mycelium.workflows WHERE workflow_id = '$wf')
+			  || '|' || ($finished_running)});
+		$seen_finished_running += $bad;
+		return 1 if $now eq $status;
+		usleep(20_000);
+	}
+	return 0;
+}
+wait_watching($cancel, 'cancelled') or die 'the workflow stays cancelling';
+is(status_running($cancel), 'cancelled/0', 'once the stubborn task is ended, the workflow is cancelled');
 my $cancel_s = time - $t0;
 cmp_ok($cancel_s, '<', 30, "the stubborn task was ended after cancel_workflow ($cancel_s s)");
 is(statuses($cancel), 'c1=cancelled,c2=cancelled', 'no task of the cancelled workflow is left running');
@@ -125,6 +159,33 @@ like($node->safe_psql('postgres', qq{
 	'its error says it was terminated at cancel_workflow');
 is($node->safe_psql('postgres', "SELECT count(*) FROM effects WHERE workflow_id = '$cancel'"),
 	'0', 'its writes were undone');
+
+# --- a task fails for good while a stubborn task of its workflow runs:
+# the workflow is failing until the stubborn task is ended, then failed
+$node->safe_psql('postgres', "SELECT mycelium.register_executor('ext016', NULL)");
+my $failing = $node->safe_psql('postgres', q{
+	SET ROLE alice;
+	SELECT mycelium.create_workflow(jsonb_build_array(
+		mycelium.task('f1', 'a', 'stubborn'),
+		mycelium.task('f2', 'a', 'ext016', max_attempts => 1)));});
+$node->safe_psql('postgres', "SET ROLE alice; SELECT mycelium.start_workflow('$failing')");
+$node->poll_query_until('postgres', q{
+	SELECT count(*) = 1 FROM pg_stat_activity
+	 WHERE backend_type = 'mycelium worker' AND query LIKE '%task "f1"%'})
+  or die 'f1 did not start';
+$node->safe_psql('postgres', qq{
+	SET ROLE alice;
+	SELECT mycelium.fail_task(workflow_id, task_id, 'agent-016', 'no')
+	  FROM mycelium.claim_tasks('ext016', 'agent-016')});
+is(status_running($failing), 'failing/1',
+	'failed by a task while its stubborn task runs, the workflow is failing, not failed');
+wait_watching($failing, 'failed') or die 'the workflow stays failing';
+is(status_running($failing), 'failed/0', 'once the stubborn task is ended, the workflow is failed');
+is(statuses($failing), 'f1=cancelled,f2=failed', 'its stubborn task was cancelled');
+like($node->safe_psql('postgres', qq{
+	SELECT error FROM mycelium.workflows WHERE workflow_id = '$failing'}),
+	qr/task "f2" failed/, 'the workflow keeps the error it failed with');
+is($seen_finished_running, 0, 'no finished workflow ever had a running task');
 
 # the workers came back and serve everyone
 my $after = $node->safe_psql('postgres', q{

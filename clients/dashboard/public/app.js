@@ -138,7 +138,7 @@ const listState = { status: '', name: '', since: '', until: '', offset: 0 };
 async function viewList(main) {
 	const statusSel = el('select', { id: 'filter-status', onchange: () => { listState.status = statusSel.value; listState.offset = 0; refresh(); } },
 		el('option', { value: '' }, 'any'),
-		['pending', 'running', 'paused', 'completed', 'failed', 'cancelled'].map((s) => el('option', { value: s }, s)));
+		['pending', 'running', 'paused', 'cancelling', 'failing', 'completed', 'failed', 'cancelled'].map((s) => el('option', { value: s }, s)));
 	statusSel.value = listState.status;
 	const nameIn = el('input', { id: 'filter-name', type: 'search', placeholder: 'part of the name', value: listState.name });
 	nameIn.addEventListener('input', () => { listState.name = nameIn.value; listState.offset = 0; refresh(); });

@@ -5,7 +5,7 @@
 // Every list is paginated, so a workflow of 10,000 tasks or a list of
 // 1,000 workflows costs one page, not the whole set.
 
-export const WORKFLOW_STATUSES = ['pending', 'running', 'paused', 'completed', 'failed', 'cancelled'];
+export const WORKFLOW_STATUSES = ['pending', 'running', 'paused', 'cancelling', 'failing', 'completed', 'failed', 'cancelled'];
 export const TASK_STATUSES = ['pending', 'ready', 'running', 'completed', 'failed', 'skipped', 'cancelled'];
 
 // above this many tasks the graph is summarized instead of drawn, and

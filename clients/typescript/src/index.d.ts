@@ -168,7 +168,7 @@ export interface WorkflowOptions {
 }
 
 export interface WorkflowResult {
-  status: 'pending' | 'running' | 'paused' | 'completed' | 'failed' | 'cancelled';
+  status: 'pending' | 'running' | 'paused' | 'cancelling' | 'failing' | 'completed' | 'failed' | 'cancelled';
   version: number;
   error: string | null;
   tasks: { [taskId: string]: { status: string; attempt: number; result: Json; error: Json } };

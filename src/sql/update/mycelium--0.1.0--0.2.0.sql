@@ -1248,3 +1248,11 @@ COMMENT ON VIEW mycelium.agent_type_stats IS
 DROP INDEX mycelium.task_states_running_idx;
 CREATE INDEX task_states_running_idx ON mycelium.task_states (agent_type)
 	WHERE status = 'running' AND task_no >= 0;
+
+-- engine: a workflow cancelled, or failed by a task, while scheduler
+-- workers still run some of its attempts is cancelling or failing until
+-- they have stopped, so that a finished workflow never has a running task
+ALTER TYPE mycelium.workflow_status ADD VALUE 'cancelling' AFTER 'paused';
+ALTER TYPE mycelium.workflow_status ADD VALUE 'failing' AFTER 'cancelling';
+COMMENT ON TYPE mycelium.workflow_status IS
+	'status of a workflow (cancelling and failing: cancelled or failed while scheduler workers still run some of its attempts, until they stop); see doc/state-machines.md';
