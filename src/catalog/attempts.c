@@ -79,17 +79,17 @@ enum
  * RECORD_SQL
  *		A statement that records completed attempts, given CTEs that end
  *		with u, the completed tasks (workflow_id, task_no, attempt, result,
- *		owner, version, ms: how long the attempt ran), and the query edges, one row (workflow_id,
- *		task_no) for each of their dependents, as often as it depends on
- *		them: history (event $6, changed by $5), and the release of the
- *		dependents.  With $7, released tasks that a function executor runs
- *		are held (see mc_record_completed_batch).  Its rows are the dependents
- *		it released, in workflow and task order (so agents are notified in
- *		a stable order): workflow id, task number, whether the task is
- *		ready now, its agent type if external agents claim it (for
- *		mc_notify_ready_row), and whether it is held.
+ *		owner, version, ms: how long the attempt ran), and the query edges,
+ *		one row (workflow_id, task_no) for each of their dependents, as
+ *		often as it depends on them: history (event $6, changed by $5), and
+ *		the release of the dependents.  Released tasks that the CTE hold
+ *		names are held (left 'pending' with no dependency pending, for the
+ *		scheduler's step to claim: see mc_record_completed_batch); with
+ *		hold RECORD_NO_HOLD, none is.  Its rows are the dependents it
+ *		released, in workflow and task order (so agents are notified in a
+ *		stable order), as McReleasedColumn says.
  */
-#define RECORD_SQL(ctes, edges) \
+#define RECORD_SQL(ctes, edges, hold) \
 	"WITH " ctes \
 	", h AS (" \
 	"  INSERT INTO mycelium.workflow_state_history " \
@@ -101,22 +101,50 @@ enum
 	"  SELECT e.workflow_id, e.task_no, pg_catalog.count(*)::pg_catalog.int4 AS k " \
 	"  FROM (" edges ") AS e(workflow_id, task_no) " \
 	"  GROUP BY e.workflow_id, e.task_no" \
+	"), hold AS (" hold \
 	"), released AS (" \
 	"  UPDATE mycelium.task_states t SET deps_pending = t.deps_pending - r.k, " \
 	"    status = CASE WHEN t.deps_pending = r.k AND t.status = 'pending' " \
-	"      AND NOT ($7 AND t.run_after IS NULL AND " MC_FUNCTION_TASK("t") ") " \
+	"      AND hold.task_no IS NULL " \
 	"      THEN 'ready'::mycelium.task_status ELSE t.status END, " \
 	"    ready_rank = CASE WHEN t.deps_pending = r.k AND t.status = 'pending' " \
 	"      THEN " MC_READY_RANK("t") " ELSE t.ready_rank END, " \
 	"    ready_at = CASE WHEN t.deps_pending = r.k AND t.status = 'pending' " \
-	"      AND NOT ($7 AND t.run_after IS NULL AND " MC_FUNCTION_TASK("t") ") " \
+	"      AND hold.task_no IS NULL " \
 	"      THEN pg_catalog.clock_timestamp() ELSE t.ready_at END " \
-	"  FROM r WHERE t.workflow_id = r.workflow_id AND t.task_no = r.task_no " \
+	"  FROM r LEFT JOIN hold ON hold.workflow_id = r.workflow_id AND hold.task_no = r.task_no " \
+	"  WHERE t.workflow_id = r.workflow_id AND t.task_no = r.task_no " \
 	"  RETURNING t.workflow_id, t.task_no, t.status = 'ready' AS ready, " \
 	"    " MC_EXTERNAL_READY_TYPE("t") " AS external_type, " \
 	"    t.status = 'pending' AND t.deps_pending = 0 AS held" \
 	") " \
 	"SELECT * FROM released ORDER BY released.workflow_id, released.task_no"
+
+/* RECORD_SQL's hold for statements that hold nothing (external agents') */
+#define RECORD_NO_HOLD \
+	"  SELECT NULL::pg_catalog.uuid AS workflow_id, NULL::pg_catalog.int4 AS task_no " \
+	"  WHERE false"
+
+/*
+ * RECORD_HOLD
+ *		RECORD_SQL's hold for the scheduler's workers: of the released
+ *		tasks that a function executor runs and that have no back-off, the
+ *		first $13 of each workflow and $14 in all, in workflow and task
+ *		order (what the step can claim: a task held and not claimed is
+ *		written twice, once by release_held).
+ */
+#define RECORD_HOLD \
+	"  SELECT x.workflow_id, x.task_no FROM (" \
+	"    SELECT y.workflow_id, y.task_no, " \
+	"      pg_catalog.row_number() OVER (ORDER BY y.workflow_id, y.task_no) AS n FROM (" \
+	"      SELECT r.workflow_id, r.task_no, pg_catalog.row_number() OVER " \
+	"        (PARTITION BY r.workflow_id ORDER BY r.task_no) AS n " \
+	"      FROM r JOIN mycelium.task_states t " \
+	"        ON t.workflow_id = r.workflow_id AND t.task_no = r.task_no " \
+	"      WHERE $7 AND t.deps_pending = r.k AND t.status = 'pending' " \
+	"        AND t.run_after IS NULL AND " MC_FUNCTION_TASK("t") ") y " \
+	"    WHERE y.n <= $13) x " \
+	"  WHERE x.n <= $14"
 
 /*
  * mc_record_completions
@@ -146,7 +174,8 @@ mc_record_completions(McCatalogSession *session, int n, Datum *ids, Datum *nos,
 									 "  RETURNING t.workflow_id, t.task_no, t.attempt, t.result, "
 									 "    t.owner, f.version, t.dependents, t.execution_time AS ms)",
 									 "SELECT u.workflow_id, d.task_no "
-									 "FROM u, pg_catalog.unnest(u.dependents) AS d(task_no)"),
+									 "FROM u, pg_catalog.unnest(u.dependents) AS d(task_no)",
+									 RECORD_NO_HOLD),
 						  8, argtypes, values, nulls, 0);
 }
 
@@ -223,19 +252,22 @@ mc_complete_rows_early(McCatalogSession *session, McRunTask *finished, int n,
  *		versions[i] and how long it ran, ms[i]; and the dependency edges
  *		(edge_ids[j], edge_nos[j]: one per dependent of each, as often as
  *		it depends on it).  Released dependents that a function executor
- *		runs are held for the step to claim.  Returns the released
+ *		runs are held for the step to claim, at most hold_each of a
+ *		workflow and hold_total in all (RECORD_HOLD).  Returns the released
  *		dependents as rows (McReleasedColumn), in workflow and task order.
  */
 uint64
 mc_record_completed_batch(McCatalogSession *session, int n, Datum *ids,
 						  Datum *nos, Datum *attempts, Datum *results,
 						  Datum *owners, Datum *versions, Datum *ms,
-						  int nedges, Datum *edge_ids, Datum *edge_nos)
+						  int nedges, Datum *edge_ids, Datum *edge_nos,
+						  int hold_each, int hold_total)
 {
 	static const Oid argtypes[] = {UUIDARRAYOID, INT4ARRAYOID, JSONBARRAYOID,
 		INT8ARRAYOID, REGROLEOID, TEXTOID, BOOLOID, INT4ARRAYOID,
-		REGROLEARRAYOID, UUIDARRAYOID, INT4ARRAYOID, FLOAT8ARRAYOID};
-	Datum		values[12];
+		REGROLEARRAYOID, UUIDARRAYOID, INT4ARRAYOID, FLOAT8ARRAYOID, INT4OID,
+	INT4OID};
+	Datum		values[14];
 
 	values[0] = mc_catalog_array(ids, n, UUIDOID);
 	values[1] = mc_catalog_array(nos, n, INT4OID);
@@ -249,6 +281,8 @@ mc_record_completed_batch(McCatalogSession *session, int n, Datum *ids,
 	values[9] = mc_catalog_array(edge_ids, nedges, UUIDOID);
 	values[10] = mc_catalog_array(edge_nos, nedges, INT4OID);
 	values[11] = mc_catalog_array(ms, n, FLOAT8OID);
+	values[12] = Int32GetDatum(hold_each);
+	values[13] = Int32GetDatum(hold_total);
 	return mc_catalog_run(MC_PLAN_RECORD_COMPLETED,
 						  RECORD_SQL("u AS ("
 									 "  SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), "
@@ -260,8 +294,9 @@ mc_record_completed_batch(McCatalogSession *session, int n, Datum *ids,
 									 "    pg_catalog.unnest($12::pg_catalog.float8[])) "
 									 "    AS u(workflow_id, task_no, attempt, result, owner, version, ms))",
 									 "SELECT * FROM ROWS FROM (pg_catalog.unnest($10::pg_catalog.uuid[]), "
-									 "  pg_catalog.unnest($11::pg_catalog.int4[]))"),
-						  12, argtypes, values, NULL, 0);
+									 "  pg_catalog.unnest($11::pg_catalog.int4[]))",
+									 RECORD_HOLD),
+						  14, argtypes, values, NULL, 0);
 }
 
 /*

@@ -89,7 +89,8 @@ extern uint64 mc_record_completed_batch(McCatalogSession *session, int n,
 										Datum *attempts, Datum *results,
 										Datum *owners, Datum *versions,
 										Datum *ms, int nedges,
-										Datum *edge_ids, Datum *edge_nos);
+										Datum *edge_ids, Datum *edge_nos,
+										int hold_each, int hold_total);
 extern void mc_release_held_tasks(int n, Datum *ids, Datum *nos);
 extern bool mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf,
 									 McRunTask *rt);

@@ -312,11 +312,17 @@ find_step_workflow(StepWorkflow *sws, int nsw, pg_uuid_t *id)
  * claim in the same transaction.  Its row is then written once, as
  * claimed, instead of twice, as ready and then as claimed, and the ready
  * version's index entries are not written at all.  No other session ever
- * sees a held task.
+ * sees a held task.  Only as many are held as the step may claim, at most
+ * hold_each of a workflow (one when the step shares work with idle
+ * workers) and hold_total in all: a held task the step does not claim is
+ * written twice after all (release_held), and after 1,000 small workflows
+ * released their tasks at once, those double writes were an eighth of
+ * the workers' time.
  */
 static void
 record_completed_all(McCatalogSession *session, StepWorkflow *sws, int nsw,
-					 McRunTask *finished, bool *set, ArrayType **dependents)
+					 McRunTask *finished, bool *set, ArrayType **dependents,
+					 int hold_each, int hold_total)
 {
 	int			max = 0;
 	Datum	   *ids;
@@ -403,7 +409,7 @@ record_completed_all(McCatalogSession *session, StepWorkflow *sws, int nsw,
 
 	rows = mc_record_completed_batch(session, n, ids, nos, attempts, results,
 									 owners, versions, ms, nedges, edge_ids,
-									 edge_nos);
+									 edge_nos, hold_each, hold_total);
 	held = palloc(sizeof(int32) * Max(rows, 1));
 	held_claimed = palloc0(sizeof(bool) * Max(rows, 1));
 	for (r = 0; r < rows; r++)
@@ -1237,10 +1243,11 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 
 	for (i = 0; i < nsw; i++)
 		sws[i].lowest_ready = PG_INT32_MAX;
-	record_completed_all(session, sws, nsw, finished, completed_set,
-						 completed_dependents);
-
 	room = claim_room(batch);
+	record_completed_all(session, sws, nsw, finished, completed_set,
+						 completed_dependents,
+						 batch->share_work ? Min(room, 1) : room, room);
+
 	first_new = batch->ntasks;
 	nheld = batch_held(batch, held);
 	nslots = nheld;
