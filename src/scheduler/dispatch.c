@@ -1104,6 +1104,27 @@ mark_more_ready(StepWorkflow *sws, int nsw)
 }
 
 /*
+ * share_work_now
+ *		Whether this step shares work: claims one task of a workflow and
+ *		leaves the rest to other workers, so that tasks of unknown length
+ *		run in parallel.  Only while more workers are idle (or the pool
+ *		could start one) than the dispatch queue holds workflows for: with
+ *		a backlog, the idle workers find work in the queue, and splitting a
+ *		workflow's short tasks over several workers only makes each of them
+ *		wait for the others' locks of that workflow's row.
+ */
+static bool
+share_work_now(void)
+{
+	int			spare = mc_idle_workers();
+	int			queued = MC_QUEUE_SIZE - mc_queue_room();
+
+	if (mc_worker_slot >= 0 && mc_pool_can_grow())
+		spare++;
+	return spare > queued;
+}
+
+/*
  * mc_dispatch_step
  *		One step of a batch, in the current transaction and catalog
  *		session: records the outcome of the attempts that ran, then claims
@@ -1138,8 +1159,7 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 	old = MemoryContextSwitchTo(batch->step_cxt[batch->cur]);
 	batch->requeue = NIL;
 	batch->retry_scheduled = false;
-	batch->share_work = mc_idle_workers() > 0 ||
-		(mc_worker_slot >= 0 && mc_pool_can_grow());
+	batch->share_work = share_work_now();
 	batch->shared = false;
 	batch->owner_capped = false;
 
