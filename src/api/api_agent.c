@@ -71,6 +71,38 @@ PG_FUNCTION_INFO_V1(mc_fail_task);
 /* most workflows held by others that one claim remembers to look past */
 #define MC_CLAIM_SKIP 256
 
+/* the columns of require_external's statement */
+enum
+{
+	KIND_EXTERNAL = 1			/* the agent type's executor is NULL */
+};
+
+/* the columns of claim_round's search for candidates */
+enum
+{
+	CANDIDATE_WORKFLOW_ID = 1,
+	CANDIDATE_LIMITED			/* the agent type has limits (NULL: no
+								 * external agent type of that name) */
+};
+
+/* the columns of mc_hold_agent_tasks's statement */
+enum
+{
+	HELD_N = 1,					/* the task's place in the call, from 1 */
+	HELD_TASK,					/* MC_TASK_COLUMNS from here */
+	HELD_WORKER_ID = HELD_TASK + MC_TASK_NCOLUMNS,
+	HELD_CLAIMED,				/* an external agent claimed it */
+	HELD_LAPSED,				/* when its lease lapsed, if it did */
+	HELD_OUTPUT_SCHEMA,
+	HELD_AGENT_TYPE
+};
+
+/* the columns of mc_heartbeat's statement */
+enum
+{
+	HEARTBEAT_LEASE_UNTIL = 1
+};
+
 /*
  * text_arg
  *		Argument argno as a C string; NULL is refused.
@@ -161,7 +193,7 @@ require_external(const char *agent_type)
 						mc_name_for_message(agent_type)),
 				 errhint("Register it for external agents with mycelium.register_executor('%s', NULL).",
 						 mc_name_for_message(agent_type))));
-	if (!DatumGetBool(mc_catalog_value(0, 1, &isnull)))
+	if (!DatumGetBool(mc_catalog_value(0, KIND_EXTERNAL, &isnull)))
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("agent type \"%s\" is run by a function executor", agent_type),
@@ -254,7 +286,7 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 	if (ncand > 0)
 	{
 		bool		isnull;
-		Datum		d = mc_catalog_value(0, 2, &isnull);
+		Datum		d = mc_catalog_value(0, CANDIDATE_LIMITED, &isnull);
 
 		limited = isnull || DatumGetBool(d);
 	}
@@ -263,7 +295,7 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 	{
 		bool		isnull;
 
-		memcpy(&ids[nids++], DatumGetUUIDP(mc_catalog_value(r, 1, &isnull)),
+		memcpy(&ids[nids++], DatumGetUUIDP(mc_catalog_value(r, CANDIDATE_WORKFLOW_ID, &isnull)),
 			   sizeof(pg_uuid_t));
 	}
 	/* in id order, each once: the lock order */
@@ -554,16 +586,16 @@ mc_hold_agent_tasks(McCatalogSession *session, const char *worker_id,
 	for (r = 0; r < rows; r++)
 	{
 		bool		isnull;
-		McAgentTask *at = &ats[DatumGetInt64(mc_catalog_value(r, 1, &isnull)) - 1];
+		McAgentTask *at = &ats[DatumGetInt64(mc_catalog_value(r, HELD_N, &isnull)) - 1];
 		Datum		d;
 
-		mc_task_read(r, 2, &at->task);
-		holders[at - ats] = mc_catalog_text(r, 7);
-		claimed[at - ats] = DatumGetBool(mc_catalog_value(r, 8, &isnull));
-		lapsed[at - ats] = mc_catalog_text(r, 9);
-		d = mc_catalog_value(r, 10, &isnull);
+		mc_task_read(r, HELD_TASK, &at->task);
+		holders[at - ats] = mc_catalog_text(r, HELD_WORKER_ID);
+		claimed[at - ats] = DatumGetBool(mc_catalog_value(r, HELD_CLAIMED, &isnull));
+		lapsed[at - ats] = mc_catalog_text(r, HELD_LAPSED);
+		d = mc_catalog_value(r, HELD_OUTPUT_SCHEMA, &isnull);
 		at->output_schema = isnull ? NULL : DatumGetJsonbPCopy(d);
-		at->agent_type = mc_catalog_text(r, 11);
+		at->agent_type = mc_catalog_text(r, HELD_AGENT_TYPE);
 	}
 
 	for (i = 0; i < n; i++)
@@ -699,17 +731,17 @@ complete_held(McCatalogSession *session, const char *worker_id,
 		bool		isnull;
 		McWorkflow *wf;
 
-		if (!DatumGetBool(mc_catalog_value(r, 3, &isnull)))
+		if (!DatumGetBool(mc_catalog_value(r, MC_RELEASED_READY, &isnull)))
 			continue;
 		/* an external agent's task is ready: its agents hear of it */
-		(void) mc_catalog_value(r, 4, &isnull);
+		(void) mc_catalog_value(r, MC_RELEASED_EXTERNAL_TYPE, &isnull);
 		if (!isnull)
 		{
-			mc_notify_ready_row(r, 4);
+			mc_notify_ready_row(r, MC_RELEASED_EXTERNAL_TYPE);
 			continue;
 		}
 		/* a function task is ready: the scheduler's */
-		wf = bsearch(DatumGetUUIDP(mc_catalog_value(r, 1, &isnull)), wfs, nwfs,
+		wf = bsearch(DatumGetUUIDP(mc_catalog_value(r, MC_RELEASED_WORKFLOW_ID, &isnull)), wfs, nwfs,
 					 sizeof(McWorkflow), mc_uuid_cmp);
 		push[wf - wfs] = true;
 	}
@@ -805,7 +837,7 @@ mc_heartbeat(PG_FUNCTION_ARGS)
 				   "WHERE t.workflow_id = $1 AND t.task_no = $2 "
 				   "RETURNING t.lease_until",
 				   4, argtypes, values, nulls, 1);
-	lease_until = mc_catalog_value(0, 1, &isnull);
+	lease_until = mc_catalog_value(0, HEARTBEAT_LEASE_UNTIL, &isnull);
 	mc_catalog_close(&session);
 	PG_RETURN_DATUM(lease_until);
 }

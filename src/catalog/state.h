@@ -60,6 +60,7 @@ typedef struct McTask
 #define MC_TASK_COLUMNS(t) \
 	t ".task_no, " t ".status::pg_catalog.text, " t ".attempt, " \
 	t ".allow_failure, " t ".dependents"
+#define MC_TASK_NCOLUMNS 5
 
 extern const char *const mc_task_status_names[];
 extern const char *const mc_workflow_status_names[];
