@@ -943,6 +943,7 @@ complete_held(McCatalogSession *session, const char *worker_id,
 	Jsonb	   *json_null = NULL;
 	int			ndone = 0;
 	bool		saved;
+	bool		leaves = true;	/* no task depends on those completed */
 	uint64		rows;
 	uint64		r;
 	int			i;
@@ -964,6 +965,7 @@ complete_held(McCatalogSession *session, const char *worker_id,
 			if (violations[i] != NULL)
 				continue;
 		}
+		leaves &= at->task.dependents == (Datum) 0;
 		ids[ndone] = UUIDPGetDatum(&wf->id);
 		nos[ndone] = Int32GetDatum(at->task.task_no);
 		results[ndone] = at->result ? JsonbPGetDatum(at->result) : (Datum) 0;
@@ -983,7 +985,7 @@ complete_held(McCatalogSession *session, const char *worker_id,
 	rows = ndone == 0 ? 0 :
 		mc_record_completions(session, ndone, ids, nos, results, versions,
 							  psprintf("completed by %s", worker_id),
-							  saved ? &wfs[0] : NULL);
+							  saved ? &wfs[0] : NULL, leaves);
 	for (r = 0; r < rows; r++)
 	{
 		bool		isnull;

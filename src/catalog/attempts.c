@@ -89,15 +89,17 @@ enum
  *		ready now, its agent type if external agents claim it (for
  *		mc_notify_ready_row), and whether it is held.
  */
-#define RECORD_SQL(ctes, edges) \
-	"WITH " ctes \
+#define RECORD_HISTORY \
 	", h AS (" \
 	"  INSERT INTO mycelium.workflow_state_history " \
 	"  (workflow_id, version, task_no, owner, status, attempt, result, event, changed_by, " \
 	"   execution_time) " \
 	"  SELECT u.workflow_id, u.version, u.task_no, u.owner, 'completed', u.attempt, " \
 	"    u.result, $6, $5, u.ms FROM u" \
-	"), r AS (" \
+	")"
+#define RECORD_SQL(ctes, edges) \
+	"WITH " ctes RECORD_HISTORY \
+	", r AS (" \
 	"  SELECT e.workflow_id, e.task_no, pg_catalog.count(*)::pg_catalog.int4 AS k " \
 	"  FROM (" edges ") AS e(workflow_id, task_no) " \
 	"  GROUP BY e.workflow_id, e.task_no" \
@@ -118,6 +120,16 @@ enum
 	") " \
 	"SELECT * FROM released ORDER BY released.workflow_id, released.task_no"
 
+/*
+ * RECORD_LEAVES_SQL
+ *		RECORD_SQL for completed tasks that no task depends on: the task
+ *		rows and their history, and no rows.  Without the release of
+ *		dependents, the statement has one update of task_states (and its
+ *		indexes to open) instead of two.
+ */
+#define RECORD_LEAVES_SQL(ctes) \
+	"WITH " ctes RECORD_HISTORY " SELECT u.workflow_id FROM u WHERE false"
+
 /* RECORD_SQL's completed tasks u and edges, for mc_record_completions */
 #define RECORD_COMPLETIONS_U \
 	COMPLETIONS_F ", u AS (" COMPLETE_ROWS \
@@ -136,12 +148,14 @@ enum
  *		save, the workflow of all n, whose change the caller has counted and
  *		settled without a new status, the statement saves it too
  *		(MC_WORKFLOW_SAVE_COUNTERS): a statement less for an agent's
- *		completion that does not end its workflow.
+ *		completion that does not end its workflow; and with leaves (the
+ *		caller has seen that no task depends on any of them), it has no
+ *		release of dependents (RECORD_LEAVES_SQL).
  */
 uint64
 mc_record_completions(McCatalogSession *session, int n, Datum *ids, Datum *nos,
 					  Datum *results, Datum *versions, const char *event,
-					  McWorkflow *save)
+					  McWorkflow *save, bool leaves)
 {
 	static const Oid argtypes[] = {UUIDARRAYOID, INT4ARRAYOID, JSONBARRAYOID,
 		INT8ARRAYOID, REGROLEOID, TEXTOID, BOOLOID, FLOAT8ARRAYOID,
@@ -166,12 +180,19 @@ mc_record_completions(McCatalogSession *session, int n, Datum *ids, Datum *nos,
 	values[9] = Int64GetDatum(save->version);
 	values[10] = Int32GetDatum(save->tasks_open);
 	values[11] = Int32GetDatum(save->tasks_running);
-	rows = mc_catalog_run(MC_PLAN_RECORD_SAVED,
-						  RECORD_SQL(RECORD_COMPLETIONS_U ", s AS ("
-									 MC_WORKFLOW_SAVE_COUNTERS("", "$9", "$10", "$11", "$12")
-									 ")",
-									 RECORD_COMPLETIONS_EDGES),
-						  12, argtypes, values, nulls, 0);
+	if (leaves)
+		rows = mc_catalog_run(MC_PLAN_RECORD_SAVED_LEAVES,
+							  RECORD_LEAVES_SQL(RECORD_COMPLETIONS_U ", s AS ("
+												MC_WORKFLOW_SAVE_COUNTERS("", "$9", "$10", "$11", "$12")
+												")"),
+							  12, argtypes, values, nulls, 0);
+	else
+		rows = mc_catalog_run(MC_PLAN_RECORD_SAVED,
+							  RECORD_SQL(RECORD_COMPLETIONS_U ", s AS ("
+										 MC_WORKFLOW_SAVE_COUNTERS("", "$9", "$10", "$11", "$12")
+										 ")",
+										 RECORD_COMPLETIONS_EDGES),
+							  12, argtypes, values, nulls, 0);
 	mc_workflow_saved(save);
 	return rows;
 }

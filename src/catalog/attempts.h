@@ -84,7 +84,7 @@ extern uint64 mc_claim_one(McCatalogSession *session, McWorkflow *wf,
 extern uint64 mc_record_completions(McCatalogSession *session, int n,
 									Datum *ids, Datum *nos, Datum *results,
 									Datum *versions, const char *event,
-									McWorkflow *save);
+									McWorkflow *save, bool leaves);
 extern void mc_complete_rows_early(McCatalogSession *session,
 								   McRunTask *finished, int n, bool *set,
 								   ArrayType **dependents);
