@@ -28,6 +28,10 @@
 #      (0.5) s, served by one Python SDK process (clients/python) with
 #      LLM_CONCURRENCY (200) handlers at once; the ideal is 400 tasks/s
 #      (ONLY=llm runs this case alone).
+# ONLY picks scenarios by name, separated by spaces or commas (one, peer,
+# floor, next, batch, batch_call, llm): ONLY="one peer" RUNS=3 measures
+# the target's ratio alone (a change to the agents' calls: also
+# bench/agents_ab.sh, which compares builds by their CPU per task).
 # Each agent runs 1,000 transactions of the one-at-a-time scenarios and 60
 # of the batch ones (a few seconds each).  tasks/s = tasks completed /
 # pgbench's run time (connections excluded); the median of RUNS runs, each
@@ -202,19 +206,43 @@ mc_as_user pgbench -i -q -s 10 -h "$DIR" -p "$PORT" "$DB" >/dev/null 2>&1
 mc_as_user pgbench -n -N -c "$AGENTS" -j 2 -T 10 -h "$DIR" -p "$PORT" "$DB" 2>&1 |
 	sed -n 's/^tps = \([0-9.]*\) (without.*/\1 commits\/s/p'
 
-# ONLY=llm runs the LLM-shaped case alone
-if [ "${ONLY:-}" = llm ]; then
-	llm
-	exit 0
-fi
+# wanted NAME: whether ONLY (empty: all) names scenario NAME
+wanted() {
+	[ -z "${ONLY:-}" ] && return 0
+	case " ${ONLY//,/ } " in *" $1 "*) return 0 ;; esac
+	return 1
+}
+for name in ${ONLY//,/ }; do
+	case $name in
+		one | peer | floor | next | batch | batch_call | llm) ;;
+		*) mc_die "ONLY: no scenario \"$name\" (one, peer, floor, next, batch, batch_call, llm)" ;;
+	esac
+done
 
-run "one task per call (claim, then complete)" one.sql 1000 1
-one_median=$median
-peer
-awk -v m="$one_median" -v g="$peer_median" \
-	'BEGIN { printf "one task per call / graphile-worker default mode: %.2fx (target >= 1.5x)\n", m / g }'
-run "the floor of one task per call (the writes alone, one statement a call)" floor_one.sql 1000 1 floor_copy
-run "one task per transaction (complete it and claim the next)" next.sql 1000 1
-run "batches of $BATCH (claim $BATCH, then complete them in one transaction)" batch.sql 60 "$BATCH"
-run "batches of $BATCH (claim $BATCH, then complete_tasks for all of them)" batch_call.sql 60 "$BATCH"
-llm
+one_median= peer_median=
+if wanted one; then
+	run "one task per call (claim, then complete)" one.sql 1000 1
+	one_median=$median
+fi
+if wanted peer; then
+	peer
+fi
+if [ -n "$one_median" ] && [ -n "$peer_median" ]; then
+	awk -v m="$one_median" -v g="$peer_median" \
+		'BEGIN { printf "one task per call / graphile-worker default mode: %.2fx (target >= 1.5x)\n", m / g }'
+fi
+if wanted floor; then
+	run "the floor of one task per call (the writes alone, one statement a call)" floor_one.sql 1000 1 floor_copy
+fi
+if wanted next; then
+	run "one task per transaction (complete it and claim the next)" next.sql 1000 1
+fi
+if wanted batch; then
+	run "batches of $BATCH (claim $BATCH, then complete them in one transaction)" batch.sql 60 "$BATCH"
+fi
+if wanted batch_call; then
+	run "batches of $BATCH (claim $BATCH, then complete_tasks for all of them)" batch_call.sql 60 "$BATCH"
+fi
+if wanted llm; then
+	llm
+fi

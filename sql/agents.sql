@@ -236,3 +236,54 @@ SELECT pg_sleep(0.5);
 SELECT task_id, status FROM mycelium.tasks WHERE workflow_id = :'b3' ORDER BY task_id;
 SELECT mycelium.complete_task(:'b3', 'e', 'agent-b', '{}');
 SELECT (mycelium.wait_workflow(:'b3', '30 seconds'))->>'status' AS b3_status;
+
+-- one task per call, as most agents claim and report: claim_tasks with
+-- max_tasks 1 locks the workflow of the first ready task in priority order
+-- that has room, and claims, records and saves the workflow in one more
+-- statement; complete_task of a task that does not end its workflow
+-- records and saves in one.  Two workflows: p (priority 5, two tasks,
+-- max_parallel_tasks 1) and q (priority 0, one task)
+SELECT mycelium.create_workflow(jsonb_build_array(
+	mycelium.task('p1', 'agent', 'regress_ext'),
+	mycelium.task('p2', 'agent', 'regress_ext')),
+	max_parallel_tasks => 1, name => 'one p', priority => 5) AS op \gset
+SELECT mycelium.create_workflow(jsonb_build_array(
+	mycelium.task('q1', 'agent', 'regress_ext')), name => 'one q') AS oq \gset
+SELECT count(mycelium.start_workflow(id)) AS started FROM unnest(ARRAY[:'oq', :'op']::uuid[]) id;
+-- the version, counters and history each change leaves, as the tasks say
+CREATE FUNCTION regress.one_state(wf uuid) RETURNS TABLE
+	(version bigint, history_version bigint, tasks_open int, open_tasks bigint,
+	 tasks_running int, running_tasks bigint)
+LANGUAGE sql AS $$
+	SELECT w.version, (SELECT max(h.version) FROM mycelium.workflow_state_history h
+						WHERE h.workflow_id = w.workflow_id),
+		   w.tasks_open, (SELECT count(*) FROM mycelium.task_states t
+						   WHERE t.workflow_id = w.workflow_id
+							 AND t.status IN ('pending', 'ready', 'running')),
+		   w.tasks_running, (SELECT count(*) FROM mycelium.task_states t
+							  WHERE t.workflow_id = w.workflow_id AND t.status = 'running')
+	  FROM mycelium.workflow_states w WHERE w.workflow_id = wf
+$$;
+-- p first (its priority), p1 first (task order); then p has no room, so q
+SELECT workflow_id = :'op' AS from_p, task_id, attempt
+  FROM mycelium.claim_tasks('regress_ext', 'agent-o', 1);
+SELECT * FROM regress.one_state(:'op');
+SELECT workflow_id = :'op' AS from_p, task_id, attempt
+  FROM mycelium.claim_tasks('regress_ext', 'agent-o', 1);
+SELECT * FROM regress.one_state(:'oq');
+SELECT count(*) AS nothing_left FROM mycelium.claim_tasks('regress_ext', 'agent-o', 1);
+-- p1 done: p goes on (one statement records and saves it); its room
+-- gives p2 to the next claim
+SELECT mycelium.complete_task(:'op', 'p1', 'agent-o', '{"n": 1}');
+SELECT * FROM regress.one_state(:'op');
+SELECT task_id, attempt, ctx->'workflow_context' AS context, ctx->'handoffs' AS handoffs
+  FROM mycelium.claim_tasks('regress_ext', 'agent-o', 1);
+SELECT * FROM regress.one_state(:'op');
+-- q1 and p2 done: each ends its workflow
+SELECT mycelium.complete_task(:'oq', 'q1', 'agent-o', '{}');
+SELECT mycelium.complete_task(:'op', 'p2', 'agent-o', '{}');
+SELECT * FROM regress.one_state(:'op');
+SELECT * FROM regress.one_state(:'oq');
+SELECT name, status FROM mycelium.workflows WHERE workflow_id IN (:'op', :'oq') ORDER BY name;
+SELECT version, task_id, status, attempt, event
+  FROM mycelium.workflow_history(:'op') ORDER BY version;

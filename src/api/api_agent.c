@@ -72,6 +72,73 @@ PG_FUNCTION_INFO_V1(mc_fail_task);
 #define MC_CLAIM_SKIP 256
 
 /*
+ * how many of an agent type's first ready tasks a claim of one task looks
+ * through for a workflow no other transaction holds (claim_one)
+ */
+#define MC_CLAIM_LOOK 256
+
+/* the columns of require_external's statement */
+enum
+{
+	KIND_EXTERNAL = 1			/* the agent type's executor is NULL */
+};
+
+/* the columns of claim_round's search for candidates */
+enum
+{
+	CANDIDATE_WORKFLOW_ID = 1,
+	CANDIDATE_LIMITED			/* the agent type has limits (NULL: no
+								 * external agent type of that name) */
+};
+
+/* the columns of claim_one's statement */
+enum
+{
+	FIRST_FREE_WORKFLOW = 1,	/* MC_WORKFLOW_COLUMNS from here */
+	FIRST_FREE_LIMITED = FIRST_FREE_WORKFLOW + MC_WORKFLOW_NCOLUMNS
+};
+
+/*
+ * The columns of a task that mc_hold_agent_tasks holds (HELD_COLUMNS),
+ * counted from the first: MC_TASK_COLUMNS, then what says whether the
+ * worker holds it.  e is the agent type's executors row.
+ */
+enum
+{
+	HELD_TASK = 0,				/* MC_TASK_COLUMNS from here */
+	HELD_WORKER_ID = HELD_TASK + MC_TASK_NCOLUMNS,
+	HELD_CLAIMED,				/* an external agent claimed it */
+	HELD_LAPSED,				/* when its lease lapsed, if it did */
+	HELD_OUTPUT_SCHEMA,
+	HELD_AGENT_TYPE
+};
+
+#define HELD_COLUMNS(t) \
+	MC_TASK_COLUMNS(t) ", " t ".worker_id, " t ".lease_until IS NOT NULL, " \
+	"CASE WHEN " t ".lease_until < pg_catalog.clock_timestamp() " \
+	"  THEN " t ".lease_until::pg_catalog.text END, e.output_schema, " t ".agent_type "
+
+/* the columns of mc_hold_agent_tasks's statement for several tasks */
+enum
+{
+	HOLD_N = 1,					/* the task's place in the call, from 1 */
+	HOLD_HELD					/* HELD_COLUMNS from here */
+};
+
+/* the columns of hold_one's statement */
+enum
+{
+	HOLD_ONE_WORKFLOW = 1,		/* MC_WORKFLOW_COLUMNS from here */
+	HOLD_ONE_HELD = HOLD_ONE_WORKFLOW + MC_WORKFLOW_NCOLUMNS	/* HELD_COLUMNS */
+};
+
+/* the columns of mc_heartbeat's statement */
+enum
+{
+	HEARTBEAT_LEASE_UNTIL = 1
+};
+
+/*
  * text_arg
  *		Argument argno as a C string; NULL is refused.
  */
@@ -161,11 +228,108 @@ require_external(const char *agent_type)
 						mc_name_for_message(agent_type)),
 				 errhint("Register it for external agents with mycelium.register_executor('%s', NULL).",
 						 mc_name_for_message(agent_type))));
-	if (!DatumGetBool(mc_catalog_value(0, 1, &isnull)))
+	if (!DatumGetBool(mc_catalog_value(0, KIND_EXTERNAL, &isnull)))
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("agent type \"%s\" is run by a function executor", agent_type),
 				 errdetail("The scheduler's workers run its tasks; external agents claim only the tasks of agent types registered with a NULL executor.")));
+}
+
+/*
+ * put_claimed
+ *		Adds the claimed task in row r of the claim statement's result to
+ *		claim_tasks' result set, with its ctx (from sources).
+ */
+static void
+put_claimed(ReturnSetInfo *rsinfo, uint64 r, McCtxSources *sources)
+{
+	bool		isnull;
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+
+	values[0] = mc_catalog_value(r, MC_CLAIMED_WORKFLOW_ID, &isnull);
+	values[1] = mc_catalog_value(r, MC_CLAIMED_TASK_ID, &isnull);
+	values[2] = mc_catalog_value(r, MC_CLAIMED_ATTEMPT, &isnull);
+	values[3] = mc_catalog_value(r, MC_CLAIMED_LEASE_UNTIL, &isnull);
+	values[4] = JsonbPGetDatum(mc_ctx_from_row(r, MC_CLAIMED_CTX, sources, NULL));
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+/*
+ * claim_from
+ *		Claims up to max_tasks ready tasks of the agent type from the
+ *		workflows wfs[0..nids) (in id order) that were locked (locked[i])
+ *		and are running with room, within their max_parallel_tasks, into
+ *		the result set, and saves the workflows claimed from.  limited
+ *		false says the type was just seen to have no limits.  Returns how
+ *		many tasks it claimed.
+ */
+static int
+claim_from(McCatalogSession *session, ReturnSetInfo *rsinfo,
+		   const char *agent_type, const char *worker_id, McWorkflow *wfs,
+		   bool *locked, int nids, int max_tasks, Interval *lease,
+		   bool limited)
+{
+	Datum	   *dids;
+	Datum	   *limits;
+	Datum	   *afters;
+	Datum	   *bases;
+	Datum	   *prios;
+	McWorkflow **wfps = palloc(sizeof(McWorkflow *) * Max(nids, 1));
+	McCtxSources *sources;
+	uint64		rows;
+	uint64		r;
+	int			n = 0;
+	int			i;
+	int			k;
+
+	dids = palloc(sizeof(Datum) * Max(nids, 1));
+	limits = palloc(sizeof(Datum) * Max(nids, 1));
+	afters = palloc(sizeof(Datum) * Max(nids, 1));
+	bases = palloc(sizeof(Datum) * Max(nids, 1));
+	prios = palloc(sizeof(Datum) * Max(nids, 1));
+	for (i = 0; i < nids; i++)
+	{
+		int			room = wfs[i].max_parallel_tasks - wfs[i].tasks_running;
+
+		if (!locked[i] || wfs[i].status != MC_WF_RUNNING || room <= 0)
+			continue;
+		dids[n] = UUIDPGetDatum(&wfs[i].id);
+		limits[n] = Int32GetDatum(Min(room, max_tasks));
+		afters[n] = Int32GetDatum(0);
+		bases[n] = Int64GetDatum(wfs[i].version);
+		prios[n] = Int32GetDatum(wfs[i].priority);
+		n++;
+	}
+	rows = n > 0 ? mc_claim_run(session, n, dids, limits, afters, bases,
+								prios, NULL, NULL, NULL, 0, max_tasks,
+								worker_id, agent_type, lease, limited) : 0;
+
+	/* return the claims, counting each into its workflow */
+	sources = mc_ctx_sources(rows, MC_CLAIMED_CTX);
+	k = 0;
+	for (r = 0; r < rows; r++)
+	{
+		bool		isnull;
+		pg_uuid_t  *id = DatumGetUUIDP(mc_catalog_value(r, MC_CLAIMED_WORKFLOW_ID, &isnull));
+
+		while (memcmp(&wfs[k].id, id, sizeof(pg_uuid_t)) != 0)
+			k++;
+		mc_workflow_count_started(&wfs[k], 1);
+		put_claimed(rsinfo, r, sources);
+	}
+
+	/* save the workflows claimed from, at the last version used */
+	n = 0;
+	for (i = 0; i < nids; i++)
+	{
+		if (!wfs[i].changed)
+			continue;
+		mc_workflow_count_done(&wfs[i]);
+		wfps[n++] = &wfs[i];
+	}
+	mc_workflows_save(session, wfps, n);
+	return (int) rows;
 }
 
 /*
@@ -190,23 +354,15 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 	Datum		cvalues[5];
 	Datum	   *skipped;
 	uint64		ncand;
-	uint64		rows;
 	uint64		r;
 	pg_uuid_t  *ids;
 	McWorkflow *wfs;
 	McWorkflow **wfps;
 	bool	   *locked;
 	bool		limited = true;
-	Datum	   *dids;
-	Datum	   *limits;
-	Datum	   *afters;
-	Datum	   *bases;
-	Datum	   *prios;
 	int			nids = 0;
-	int			n = 0;
 	int			i;
 	int			k;
-	McCtxSources *sources;
 
 	/*
 	 * Workflows with ready tasks of this type, in ready_rank order
@@ -254,7 +410,7 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 	if (ncand > 0)
 	{
 		bool		isnull;
-		Datum		d = mc_catalog_value(0, 2, &isnull);
+		Datum		d = mc_catalog_value(0, CANDIDATE_LIMITED, &isnull);
 
 		limited = isnull || DatumGetBool(d);
 	}
@@ -263,7 +419,7 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 	{
 		bool		isnull;
 
-		memcpy(&ids[nids++], DatumGetUUIDP(mc_catalog_value(r, 1, &isnull)),
+		memcpy(&ids[nids++], DatumGetUUIDP(mc_catalog_value(r, CANDIDATE_WORKFLOW_ID, &isnull)),
 			   sizeof(pg_uuid_t));
 	}
 	/* in id order, each once: the lock order */
@@ -294,62 +450,83 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 			*held = true;
 		}
 	}
+	return claim_from(session, rsinfo, agent_type, worker_id, wfs, locked,
+					  nids, max_tasks, lease, limited);
+}
 
-	dids = palloc(sizeof(Datum) * Max(nids, 1));
-	limits = palloc(sizeof(Datum) * Max(nids, 1));
-	afters = palloc(sizeof(Datum) * Max(nids, 1));
-	bases = palloc(sizeof(Datum) * Max(nids, 1));
-	prios = palloc(sizeof(Datum) * Max(nids, 1));
-	for (i = 0; i < nids; i++)
-	{
-		int			room = wfs[i].max_parallel_tasks - wfs[i].tasks_running;
+/*
+ * claim_one
+ *		claim_tasks' first try at a single task: one statement locks the
+ *		workflow of the first of the agent type's ready tasks, in
+ *		ready_rank order, whose workflow is running with room and held by
+ *		no other transaction (looking through the first MC_CLAIM_LOOK
+ *		ready tasks, so that agents claiming at once pass over the held
+ *		workflows at the head of the order, as the rounds do, instead of
+ *		queueing for the first one), and tells whether the type has
+ *		limits; one more claims the task, records it and saves the
+ *		workflow (mc_claim_one).  What a round (claim_round) does in five
+ *		statements or more, for the calls an agent serving one task at a
+ *		time makes most.  Returns whether it claimed a task; when it did
+ *		not, claim_tasks goes on with its rounds, which find out why.
+ */
+static bool
+claim_one(McCatalogSession *session, ReturnSetInfo *rsinfo,
+		  const char *agent_type, const char *worker_id, Interval *lease)
+{
+	static const Oid argtypes[] = {TEXTOID, REGROLEOID, BOOLOID, INT4OID};
+	Datum		values[4];
+	McWorkflow	wf;
+	bool		locked = true;
+	bool		isnull;
+	bool		limited;
+	uint64		rows;
 
-		if (!locked[i] || wfs[i].status != MC_WF_RUNNING || room <= 0)
-			continue;
-		dids[n] = UUIDPGetDatum(&wfs[i].id);
-		limits[n] = Int32GetDatum(Min(room, max_tasks));
-		afters[n] = Int32GetDatum(0);
-		bases[n] = Int64GetDatum(wfs[i].version);
-		prios[n] = Int32GetDatum(wfs[i].priority);
-		n++;
-	}
-	rows = n > 0 ? mc_claim_run(session, n, dids, limits, afters, bases,
-								prios, NULL, NULL, NULL, 0, max_tasks,
-								worker_id, agent_type, lease, limited) : 0;
+	values[0] = CStringGetTextDatum(agent_type);
+	values[1] = ObjectIdGetDatum(session->caller);
+	values[2] = BoolGetDatum(session->caller_is_admin);
+	values[3] = Int32GetDatum(MC_CLAIM_LOOK);
+	/*
+	 * The ready tasks in ready_rank order (task_states_rank_idx: "task_no
+	 * >= 0" lets the statement use it), each workflow once for each run of
+	 * its tasks in that order (lag: a walk past the many tasks of a held
+	 * workflow tries its lock once), each tried in turn (LATERAL, a nested
+	 * loop in that order) until one is locked.  No ORDER BY: a sort would
+	 * lock every workflow tried before choosing.
+	 */
+	if (mc_catalog_run(MC_PLAN_CLAIM_FIRST_FREE,
+					   "SELECT " MC_WORKFLOW_COLUMNS("w") ", "
+					   "  (SELECT e.max_running IS NOT NULL OR e.rate IS NOT NULL "
+					   "   FROM mycelium.executors e WHERE e.agent_type = $1) "
+					   "FROM (SELECT c.workflow_id FROM ("
+					   "    SELECT t.workflow_id, pg_catalog.lag(t.workflow_id) OVER "
+					   "      (ORDER BY t.ready_rank ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS previous "
+					   "    FROM (SELECT t.workflow_id, t.ready_rank FROM mycelium.task_states t "
+					   "      WHERE t.agent_type = $1 AND t.status = 'ready' AND t.task_no >= 0 "
+					   "        AND " MC_TASK_DUE("t")
+					   "        AND (t.owner = $2 OR $3) "
+					   "      ORDER BY t.ready_rank LIMIT $4) t) c "
+					   "  WHERE c.previous IS DISTINCT FROM c.workflow_id) c "
+					   "CROSS JOIN LATERAL (SELECT * FROM mycelium.workflow_states w "
+					   "  WHERE w.workflow_id = c.workflow_id AND w.status = 'running' "
+					   "    AND w.tasks_running < w.max_parallel_tasks "
+					   "  FOR UPDATE SKIP LOCKED) w "
+					   "WHERE EXISTS (SELECT 1 FROM mycelium.executors e "
+					   "  WHERE e.agent_type = $1 AND e.executor IS NULL) "
+					   "LIMIT 1",
+					   4, argtypes, values, NULL, 1) == 0)
+		return false;
+	mc_workflow_read_locked(0, FIRST_FREE_WORKFLOW, &wf);
+	limited = DatumGetBool(mc_catalog_value(0, FIRST_FREE_LIMITED, &isnull));
 
-	/* return the claims, counting each into its workflow */
-	sources = mc_ctx_sources(rows, MC_CLAIMED_CTX);
-	k = 0;
-	for (r = 0; r < rows; r++)
-	{
-		bool		isnull;
-		Datum		values[5];
-		bool		nulls[5] = {false, false, false, false, false};
-		pg_uuid_t  *id = DatumGetUUIDP(mc_catalog_value(r, MC_CLAIMED_WORKFLOW_ID, &isnull));
-
-		while (memcmp(&wfs[k].id, id, sizeof(pg_uuid_t)) != 0)
-			k++;
-		mc_workflow_count_started(&wfs[k], 1);
-
-		values[0] = UUIDPGetDatum(id);
-		values[1] = mc_catalog_value(r, MC_CLAIMED_TASK_ID, &isnull);
-		values[2] = mc_catalog_value(r, MC_CLAIMED_ATTEMPT, &isnull);
-		values[3] = mc_catalog_value(r, MC_CLAIMED_LEASE_UNTIL, &isnull);
-		values[4] = JsonbPGetDatum(mc_ctx_from_row(r, MC_CLAIMED_CTX, sources, NULL));
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
-
-	/* save the workflows claimed from, at the last version used */
-	n = 0;
-	for (i = 0; i < nids; i++)
-	{
-		if (!wfs[i].changed)
-			continue;
-		mc_workflow_count_done(&wfs[i]);
-		wfps[n++] = &wfs[i];
-	}
-	mc_workflows_save(session, wfps, n);
-	return (int) rows;
+	/* a type with limits: the claim statement that takes them */
+	if (limited)
+		return claim_from(session, rsinfo, agent_type, worker_id, &wf,
+						  &locked, 1, 1, lease, true) > 0;
+	rows = mc_claim_one(session, &wf, worker_id, agent_type, lease);
+	if (rows == 0)
+		return false;
+	put_claimed(rsinfo, 0, mc_ctx_sources_inline(rows, MC_CLAIMED_CTX));
+	return true;
 }
 
 /*
@@ -394,6 +571,11 @@ mc_claim_tasks(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	mc_catalog_open(&session);
+	if (max_tasks == 1 && claim_one(&session, rsinfo, agent_type, worker_id, lease))
+	{
+		mc_catalog_close(&session);
+		return (Datum) 0;
+	}
 	skip = palloc(sizeof(pg_uuid_t) * MC_CLAIM_SKIP);
 	for (round = 0; round < MC_CLAIM_ROUNDS && claimed < max_tasks && found; round++)
 	{
@@ -500,71 +682,48 @@ lock_workflows(McCatalogSession *session, McAgentTask *ats, int n, int *nwfs)
 	return wfs;
 }
 
-/*
- * mc_hold_agent_tasks
- *		Locks the workflows and the tasks an agent's call names (ats[0..n),
- *		with workflow_id and task.task_id set), in one statement for the
- *		tasks, and checks that worker_id holds each task's running attempt
- *		under a lease that has not lapsed, in a workflow still going on.
- *		Anything else is refused (MY003, for the first such task in the
- *		call's order, with hint when the call names several tasks) and
- *		changes nothing.  Returns the workflows, as lock_workflows does.
- *		complete_task, complete_tasks, heartbeat, fail_task and
- *		release_task(s) (api_release.c) all hold their tasks so.
- */
-McWorkflow *
-mc_hold_agent_tasks(McCatalogSession *session, const char *worker_id,
-					McAgentTask *ats, int n, int *nwfs, const char *hint)
+/* what the statements of mc_hold_agent_tasks say of the tasks they hold */
+typedef struct HeldTasks
 {
-	static const Oid argtypes[] = {UUIDARRAYOID, TEXTARRAYOID};
-	McWorkflow *wfs = lock_workflows(session, ats, n, nwfs);
-	Datum	   *wids = palloc(sizeof(Datum) * n);
-	Datum	   *tids = palloc(sizeof(Datum) * n);
-	char	  **holders = palloc0(sizeof(char *) * n);
-	bool	   *claimed = palloc0(sizeof(bool) * n);
-	char	  **lapsed = palloc0(sizeof(char *) * n);
-	Datum		values[2];
-	uint64		rows;
-	uint64		r;
+	char	  **holders;		/* the worker_id holding each */
+	bool	   *claimed;		/* whether an external agent claimed it */
+	char	  **lapsed;			/* when its lease lapsed, if it did */
+} HeldTasks;
+
+/*
+ * read_held
+ *		Fills at (and the place i of held) from row r of the last
+ *		statement's result, whose HELD_COLUMNS start at column col.
+ */
+static void
+read_held(uint64 r, int col, McAgentTask *at, HeldTasks *held, int i)
+{
+	bool		isnull;
+	Datum		d;
+
+	mc_task_read(r, col + HELD_TASK, &at->task);
+	held->holders[i] = mc_catalog_text(r, col + HELD_WORKER_ID);
+	held->claimed[i] = DatumGetBool(mc_catalog_value(r, col + HELD_CLAIMED, &isnull));
+	held->lapsed[i] = mc_catalog_text(r, col + HELD_LAPSED);
+	d = mc_catalog_value(r, col + HELD_OUTPUT_SCHEMA, &isnull);
+	at->output_schema = isnull ? NULL : DatumGetJsonbPCopy(d);
+	at->agent_type = mc_catalog_text(r, col + HELD_AGENT_TYPE);
+}
+
+/*
+ * refuse_unless_held
+ *		Refuses the call (MY003, changing nothing) unless worker_id holds
+ *		the running attempt of each task of ats[0..n), as held says, under
+ *		a lease that has not lapsed, in a workflow still going on; a task
+ *		that was not found (task_no 0) does not exist, or a worker is
+ *		finishing it.  The first such task in the call's order is named,
+ *		with hint when the call names several.
+ */
+static void
+refuse_unless_held(const char *worker_id, McAgentTask *ats, int n,
+				   HeldTasks *held, const char *hint)
+{
 	int			i;
-
-	for (i = 0; i < n; i++)
-	{
-		wids[i] = UUIDPGetDatum(&ats[i].workflow_id);
-		tids[i] = CStringGetTextDatum(ats[i].task.task_id);
-		ats[i].task.task_no = 0;
-	}
-	values[0] = mc_catalog_array(wids, n, UUIDOID);
-	values[1] = mc_catalog_array(tids, n, TEXTOID);
-	rows = mc_catalog_run(MC_PLAN_AGENT_TASK,
-						  "SELECT f.i, " MC_TASK_COLUMNS("t") ", "
-						  "  t.worker_id, t.lease_until IS NOT NULL, "
-						  "  CASE WHEN t.lease_until < pg_catalog.clock_timestamp() "
-						  "    THEN t.lease_until::pg_catalog.text END, "
-						  "  e.output_schema, t.agent_type "
-						  "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), "
-						  "  pg_catalog.unnest($2::pg_catalog.text[])) WITH ORDINALITY AS f(workflow_id, task_id, i) "
-						  "JOIN mycelium.task_ids n "
-						  "  ON n.workflow_id = f.workflow_id AND n.task_id = f.task_id COLLATE \"C\" "
-						  "JOIN mycelium.task_states t "
-						  "  ON t.workflow_id = n.workflow_id AND t.task_no = n.task_no "
-						  "LEFT JOIN mycelium.executors e ON e.agent_type = t.agent_type "
-						  "FOR UPDATE OF t SKIP LOCKED",
-						  2, argtypes, values, NULL, 0);
-	for (r = 0; r < rows; r++)
-	{
-		bool		isnull;
-		McAgentTask *at = &ats[DatumGetInt64(mc_catalog_value(r, 1, &isnull)) - 1];
-		Datum		d;
-
-		mc_task_read(r, 2, &at->task);
-		holders[at - ats] = mc_catalog_text(r, 7);
-		claimed[at - ats] = DatumGetBool(mc_catalog_value(r, 8, &isnull));
-		lapsed[at - ats] = mc_catalog_text(r, 9);
-		d = mc_catalog_value(r, 10, &isnull);
-		at->output_schema = isnull ? NULL : DatumGetJsonbPCopy(d);
-		at->agent_type = mc_catalog_text(r, 11);
-	}
 
 	for (i = 0; i < n; i++)
 	{
@@ -582,13 +741,14 @@ mc_hold_agent_tasks(McCatalogSession *session, const char *worker_id,
 		}
 		if (at->task.status != MC_TASK_RUNNING)
 			reason = psprintf("The task is %s.", mc_task_status_names[at->task.status]);
-		else if (!claimed[i])
+		else if (!held->claimed[i])
 			reason = "No external agent claimed the task.";
-		else if (strcmp(holders[i], worker_id) != 0)
-			reason = psprintf("Worker \"%s\" holds attempt %d.", holders[i], at->task.attempt);
-		else if (lapsed[i] != NULL)
+		else if (strcmp(held->holders[i], worker_id) != 0)
+			reason = psprintf("Worker \"%s\" holds attempt %d.", held->holders[i],
+							  at->task.attempt);
+		else if (held->lapsed[i] != NULL)
 			reason = psprintf("Its lease lapsed at %s; the attempt counts as failed.",
-							  lapsed[i]);
+							  held->lapsed[i]);
 		else if (mc_workflow_status_is_ending(at->wf->status))
 			reason = psprintf("Its workflow is %s.", mc_workflow_status_names[at->wf->status]);
 		if (reason == NULL)
@@ -606,6 +766,127 @@ mc_hold_agent_tasks(McCatalogSession *session, const char *worker_id,
 				 errdetail_internal("%s", reason),
 				 hint ? errhint("%s", hint) : 0));
 	}
+}
+
+/*
+ * held_tasks
+ *		A HeldTasks for n tasks, none found yet.
+ */
+static HeldTasks *
+held_tasks(int n)
+{
+	HeldTasks  *held = palloc(sizeof(HeldTasks));
+
+	held->holders = palloc0(sizeof(char *) * n);
+	held->claimed = palloc0(sizeof(bool) * n);
+	held->lapsed = palloc0(sizeof(char *) * n);
+	return held;
+}
+
+/*
+ * hold_one
+ *		mc_hold_agent_tasks for a call that names one task, in one
+ *		statement: it locks the workflow's row (waiting for it, as
+ *		mc_workflow_lock does), then the task's (passing over it if a
+ *		worker finishing it holds it), and reads both, at their latest
+ *		versions.  Returns the workflow, or NULL when the statement found
+ *		nothing the caller may see (no such workflow or task, or the task
+ *		is held): then mc_hold_agent_tasks says why as it does for
+ *		several tasks.
+ */
+static McWorkflow *
+hold_one(McCatalogSession *session, const char *worker_id, McAgentTask *at)
+{
+	static const Oid argtypes[] = {UUIDOID, TEXTOID};
+	McWorkflow *wf;
+	HeldTasks  *held;
+	Datum		values[2];
+
+	values[0] = UUIDPGetDatum(&at->workflow_id);
+	values[1] = CStringGetTextDatum(at->task.task_id);
+	if (mc_catalog_run(MC_PLAN_AGENT_TASK_ONE,
+					   "SELECT " MC_WORKFLOW_COLUMNS("w") ", " HELD_COLUMNS("t")
+					   "FROM mycelium.workflow_states w "
+					   "JOIN mycelium.task_ids n "
+					   "  ON n.workflow_id = w.workflow_id AND n.task_id = $2 COLLATE \"C\" "
+					   "JOIN mycelium.task_states t "
+					   "  ON t.workflow_id = n.workflow_id AND t.task_no = n.task_no "
+					   "LEFT JOIN mycelium.executors e ON e.agent_type = t.agent_type "
+					   "WHERE w.workflow_id = $1 "
+					   "FOR UPDATE OF w FOR UPDATE OF t SKIP LOCKED",
+					   2, argtypes, values, NULL, 1) == 0)
+		return NULL;
+	wf = palloc0(sizeof(McWorkflow));
+	mc_workflow_read_locked(0, HOLD_ONE_WORKFLOW, wf);
+	if (!mc_workflow_visible(session, wf->owner))
+		return NULL;
+	at->wf = wf;
+	held = held_tasks(1);
+	read_held(0, HOLD_ONE_HELD, at, held, 0);
+	refuse_unless_held(worker_id, at, 1, held, NULL);
+	return wf;
+}
+
+/*
+ * mc_hold_agent_tasks
+ *		Locks the workflows and the tasks an agent's call names (ats[0..n),
+ *		with workflow_id and task.task_id set), in one statement for the
+ *		tasks, and checks that worker_id holds each task's running attempt
+ *		under a lease that has not lapsed, in a workflow still going on.
+ *		Anything else is refused (MY003, for the first such task in the
+ *		call's order, with hint when the call names several tasks) and
+ *		changes nothing.  Returns the workflows, as lock_workflows does.
+ *		complete_task, complete_tasks, heartbeat, fail_task and
+ *		release_task(s) (api_release.c) all hold their tasks so; a call
+ *		naming one task in one statement (hold_one) when it holds it.
+ */
+McWorkflow *
+mc_hold_agent_tasks(McCatalogSession *session, const char *worker_id,
+					McAgentTask *ats, int n, int *nwfs, const char *hint)
+{
+	static const Oid argtypes[] = {UUIDARRAYOID, TEXTARRAYOID};
+	McWorkflow *wfs;
+	Datum	   *wids = palloc(sizeof(Datum) * n);
+	Datum	   *tids = palloc(sizeof(Datum) * n);
+	HeldTasks  *held = held_tasks(n);
+	Datum		values[2];
+	uint64		rows;
+	uint64		r;
+	int			i;
+
+	if (n == 1 && (wfs = hold_one(session, worker_id, &ats[0])) != NULL)
+	{
+		*nwfs = 1;
+		return wfs;
+	}
+	wfs = lock_workflows(session, ats, n, nwfs);
+	for (i = 0; i < n; i++)
+	{
+		wids[i] = UUIDPGetDatum(&ats[i].workflow_id);
+		tids[i] = CStringGetTextDatum(ats[i].task.task_id);
+		ats[i].task.task_no = 0;
+	}
+	values[0] = mc_catalog_array(wids, n, UUIDOID);
+	values[1] = mc_catalog_array(tids, n, TEXTOID);
+	rows = mc_catalog_run(MC_PLAN_AGENT_TASK,
+						  "SELECT f.i, " HELD_COLUMNS("t")
+						  "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), "
+						  "  pg_catalog.unnest($2::pg_catalog.text[])) WITH ORDINALITY AS f(workflow_id, task_id, i) "
+						  "JOIN mycelium.task_ids n "
+						  "  ON n.workflow_id = f.workflow_id AND n.task_id = f.task_id COLLATE \"C\" "
+						  "JOIN mycelium.task_states t "
+						  "  ON t.workflow_id = n.workflow_id AND t.task_no = n.task_no "
+						  "LEFT JOIN mycelium.executors e ON e.agent_type = t.agent_type "
+						  "FOR UPDATE OF t SKIP LOCKED",
+						  2, argtypes, values, NULL, 0);
+	for (r = 0; r < rows; r++)
+	{
+		bool		isnull;
+		int			k = DatumGetInt64(mc_catalog_value(r, HOLD_N, &isnull)) - 1;
+
+		read_held(r, HOLD_HELD, &ats[k], held, k);
+	}
+	refuse_unless_held(worker_id, ats, n, held, hint);
 	return wfs;
 }
 
@@ -661,6 +942,8 @@ complete_held(McCatalogSession *session, const char *worker_id,
 	McWorkflow **wfps = palloc(sizeof(McWorkflow *) * nwfs);
 	Jsonb	   *json_null = NULL;
 	int			ndone = 0;
+	bool		saved;
+	bool		leaves = true;	/* no task depends on those completed */
 	uint64		rows;
 	uint64		r;
 	int			i;
@@ -682,6 +965,7 @@ complete_held(McCatalogSession *session, const char *worker_id,
 			if (violations[i] != NULL)
 				continue;
 		}
+		leaves &= at->task.dependents == (Datum) 0;
 		ids[ndone] = UUIDPGetDatum(&wf->id);
 		nos[ndone] = Int32GetDatum(at->task.task_no);
 		results[ndone] = at->result ? JsonbPGetDatum(at->result) : (Datum) 0;
@@ -691,25 +975,33 @@ complete_held(McCatalogSession *session, const char *worker_id,
 		at->outcome = MC_TASK_COMPLETED;
 	}
 
+	/*
+	 * All in one workflow, none refused by the output schema, and the
+	 * workflow goes on: the statement that records them saves it too.
+	 */
+	saved = nwfs == 1 && ndone == n && wfs[0].tasks_open > 0 && !wfs[0].status_set;
+	if (saved)
+		mc_workflow_settle(session, &wfs[0]);
 	rows = ndone == 0 ? 0 :
 		mc_record_completions(session, ndone, ids, nos, results, versions,
-							  psprintf("completed by %s", worker_id));
+							  psprintf("completed by %s", worker_id),
+							  saved ? &wfs[0] : NULL, leaves);
 	for (r = 0; r < rows; r++)
 	{
 		bool		isnull;
 		McWorkflow *wf;
 
-		if (!DatumGetBool(mc_catalog_value(r, 3, &isnull)))
+		if (!DatumGetBool(mc_catalog_value(r, MC_RELEASED_READY, &isnull)))
 			continue;
 		/* an external agent's task is ready: its agents hear of it */
-		(void) mc_catalog_value(r, 4, &isnull);
+		(void) mc_catalog_value(r, MC_RELEASED_EXTERNAL_TYPE, &isnull);
 		if (!isnull)
 		{
-			mc_notify_ready_row(r, 4);
+			mc_notify_ready_row(r, MC_RELEASED_EXTERNAL_TYPE);
 			continue;
 		}
 		/* a function task is ready: the scheduler's */
-		wf = bsearch(DatumGetUUIDP(mc_catalog_value(r, 1, &isnull)), wfs, nwfs,
+		wf = bsearch(DatumGetUUIDP(mc_catalog_value(r, MC_RELEASED_WORKFLOW_ID, &isnull)), wfs, nwfs,
 					 sizeof(McWorkflow), mc_uuid_cmp);
 		push[wf - wfs] = true;
 	}
@@ -738,12 +1030,14 @@ complete_held(McCatalogSession *session, const char *worker_id,
 
 	for (i = 0; i < nwfs; i++)
 	{
-		mc_workflow_settle(session, &wfs[i]);
+		if (!saved)
+			mc_workflow_settle(session, &wfs[i]);
 		wfps[i] = &wfs[i];
 		if (push[i] && wfs[i].status == MC_WF_RUNNING)
 			mc_push_at_commit(&wfs[i].id, InvalidOid);
 	}
-	mc_workflows_save(session, wfps, nwfs);
+	if (!saved)
+		mc_workflows_save(session, wfps, nwfs);
 }
 
 /*
@@ -805,7 +1099,7 @@ mc_heartbeat(PG_FUNCTION_ARGS)
 				   "WHERE t.workflow_id = $1 AND t.task_no = $2 "
 				   "RETURNING t.lease_until",
 				   4, argtypes, values, nulls, 1);
-	lease_until = mc_catalog_value(0, 1, &isnull);
+	lease_until = mc_catalog_value(0, HEARTBEAT_LEASE_UNTIL, &isnull);
 	mc_catalog_close(&session);
 	PG_RETURN_DATUM(lease_until);
 }

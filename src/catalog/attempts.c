@@ -89,15 +89,17 @@ enum
  *		released, in workflow and task order (so agents are notified in a
  *		stable order), as McReleasedColumn says.
  */
-#define RECORD_SQL(ctes, edges, hold) \
-	"WITH " ctes \
+#define RECORD_HISTORY \
 	", h AS (" \
 	"  INSERT INTO mycelium.workflow_state_history " \
 	"  (workflow_id, version, task_no, owner, status, attempt, result, event, changed_by, " \
 	"   execution_time) " \
 	"  SELECT u.workflow_id, u.version, u.task_no, u.owner, 'completed', u.attempt, " \
 	"    u.result, $6, $5, u.ms FROM u" \
-	"), r AS (" \
+	")"
+#define RECORD_SQL(ctes, edges, hold) \
+	"WITH " ctes RECORD_HISTORY \
+	", r AS (" \
 	"  SELECT e.workflow_id, e.task_no, pg_catalog.count(*)::pg_catalog.int4 AS k " \
 	"  FROM (" edges ") AS e(workflow_id, task_no) " \
 	"  GROUP BY e.workflow_id, e.task_no" \
@@ -146,21 +148,75 @@ enum
 	"    WHERE y.n <= $13) x " \
 	"  WHERE x.n <= $14"
 
+/* RECORD_SQL's hold for statements that hold nothing (external agents') */
+#define RECORD_NO_HOLD \
+	"  SELECT NULL::pg_catalog.uuid AS workflow_id, NULL::pg_catalog.int4 AS task_no " \
+	"  WHERE false"
+
+/*
+ * RECORD_HOLD
+ *		RECORD_SQL's hold for the scheduler's workers: of the released
+ *		tasks that a function executor runs and that have no back-off, the
+ *		first $13 of each workflow and $14 in all, in workflow and task
+ *		order (what the step can claim: a task held and not claimed is
+ *		written twice, once by release_held).
+ */
+#define RECORD_HOLD \
+	"  SELECT x.workflow_id, x.task_no FROM (" \
+	"    SELECT y.workflow_id, y.task_no, " \
+	"      pg_catalog.row_number() OVER (ORDER BY y.workflow_id, y.task_no) AS n FROM (" \
+	"      SELECT r.workflow_id, r.task_no, pg_catalog.row_number() OVER " \
+	"        (PARTITION BY r.workflow_id ORDER BY r.task_no) AS n " \
+	"      FROM r JOIN mycelium.task_states t " \
+	"        ON t.workflow_id = r.workflow_id AND t.task_no = r.task_no " \
+	"      WHERE $7 AND t.deps_pending = r.k AND t.status = 'pending' " \
+	"        AND t.run_after IS NULL AND " MC_FUNCTION_TASK("t") ") y " \
+	"    WHERE y.n <= $13) x " \
+	"  WHERE x.n <= $14"
+
+/*
+ * RECORD_LEAVES_SQL
+ *		RECORD_SQL for completed tasks that no task depends on: the task
+ *		rows and their history, and no rows.  Without the release of
+ *		dependents, the statement has one update of task_states (and its
+ *		indexes to open) instead of two.
+ */
+#define RECORD_LEAVES_SQL(ctes) \
+	"WITH " ctes RECORD_HISTORY " SELECT u.workflow_id FROM u WHERE false"
+
+/* RECORD_SQL's completed tasks u and edges, for mc_record_completions */
+#define RECORD_COMPLETIONS_U \
+	COMPLETIONS_F ", u AS (" COMPLETE_ROWS \
+	"  RETURNING t.workflow_id, t.task_no, t.attempt, t.result, " \
+	"    t.owner, f.version, t.dependents, t.execution_time AS ms)"
+#define RECORD_COMPLETIONS_EDGES \
+	"SELECT u.workflow_id, d.task_no " \
+	"FROM u, pg_catalog.unnest(u.dependents) AS d(task_no)"
+
 /*
  * mc_record_completions
  *		Records n completed attempts in one statement (RECORD_SQL): the
  *		task rows, with their results, history (versions[i] for the ith,
  *		with event), and the release of their dependents.  The caller holds
- *		the workflows' locks and counts the completions into them.
+ *		the workflows' locks and counts the completions into them.  With
+ *		save, the workflow of all n, whose change the caller has counted and
+ *		settled without a new status, the statement saves it too
+ *		(MC_WORKFLOW_SAVE_COUNTERS): a statement less for an agent's
+ *		completion that does not end its workflow; and with leaves (the
+ *		caller has seen that no task depends on any of them), it has no
+ *		release of dependents (RECORD_LEAVES_SQL).
  */
 uint64
 mc_record_completions(McCatalogSession *session, int n, Datum *ids, Datum *nos,
-					  Datum *results, Datum *versions, const char *event)
+					  Datum *results, Datum *versions, const char *event,
+					  McWorkflow *save, bool leaves)
 {
 	static const Oid argtypes[] = {UUIDARRAYOID, INT4ARRAYOID, JSONBARRAYOID,
-		INT8ARRAYOID, REGROLEOID, TEXTOID, BOOLOID, FLOAT8ARRAYOID};
-	Datum		values[8];
-	const char	nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', 'n'};
+		INT8ARRAYOID, REGROLEOID, TEXTOID, BOOLOID, FLOAT8ARRAYOID,
+	UUIDOID, INT8OID, INT4OID, INT4OID};
+	Datum		values[12];
+	const char	nulls[12] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', 'n', ' ', ' ', ' ', ' '};
+	uint64		rows;
 
 	values[0] = mc_catalog_array(ids, n, UUIDOID);
 	values[1] = mc_catalog_array(nos, n, INT4OID);
@@ -169,14 +225,31 @@ mc_record_completions(McCatalogSession *session, int n, Datum *ids, Datum *nos,
 	values[4] = ObjectIdGetDatum(session->caller);
 	values[5] = CStringGetTextDatum(event);
 	values[6] = BoolGetDatum(false);
-	return mc_catalog_run(MC_PLAN_FINISH_TASKS,
-						  RECORD_SQL(COMPLETIONS_F ", u AS (" COMPLETE_ROWS
-									 "  RETURNING t.workflow_id, t.task_no, t.attempt, t.result, "
-									 "    t.owner, f.version, t.dependents, t.execution_time AS ms)",
-									 "SELECT u.workflow_id, d.task_no "
-									 "FROM u, pg_catalog.unnest(u.dependents) AS d(task_no)",
-									 RECORD_NO_HOLD),
-						  8, argtypes, values, nulls, 0);
+	if (save == NULL)
+		return mc_catalog_run(MC_PLAN_FINISH_TASKS,
+							  RECORD_SQL(RECORD_COMPLETIONS_U, RECORD_COMPLETIONS_EDGES,
+										 RECORD_NO_HOLD),
+							  8, argtypes, values, nulls, 0);
+	Assert(!save->status_set);
+	values[8] = UUIDPGetDatum(&save->id);
+	values[9] = Int64GetDatum(save->version);
+	values[10] = Int32GetDatum(save->tasks_open);
+	values[11] = Int32GetDatum(save->tasks_running);
+	if (leaves)
+		rows = mc_catalog_run(MC_PLAN_RECORD_SAVED_LEAVES,
+							  RECORD_LEAVES_SQL(RECORD_COMPLETIONS_U ", s AS ("
+												MC_WORKFLOW_SAVE_COUNTERS("", "$9", "$10", "$11", "$12")
+												")"),
+							  12, argtypes, values, nulls, 0);
+	else
+		rows = mc_catalog_run(MC_PLAN_RECORD_SAVED,
+							  RECORD_SQL(RECORD_COMPLETIONS_U ", s AS ("
+										 MC_WORKFLOW_SAVE_COUNTERS("", "$9", "$10", "$11", "$12")
+										 ")",
+										 RECORD_COMPLETIONS_EDGES, RECORD_NO_HOLD),
+							  12, argtypes, values, nulls, 0);
+	mc_workflow_saved(save);
+	return rows;
 }
 
 /*
@@ -399,6 +472,21 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
 }
 
 /*
+ * CLAIMED_COLUMNS_OF, CLAIMED_COLUMNS
+ *		What a claim returns of each claimed task row u (McClaimedColumn),
+ *		given its executor, output schema and registering role; from e, its
+ *		agent type's executors row (CLAIMED_COLUMNS).
+ */
+#define CLAIMED_COLUMNS_OF(executor, output_schema, registered_by) \
+	"u.workflow_id, u.task_no, u.task_id, u.attempt, u.max_attempts, u.initial_delay, " \
+	"u.max_delay, u.exponential_base, COALESCE(u.timeout, 0), u.allow_failure, " \
+	executor ", u.owner::pg_catalog.oid, " output_schema ", u.agent_type, u.lease_until, " \
+	registered_by ", u.own_priority IS NOT NULL "
+#define CLAIMED_COLUMNS \
+	CLAIMED_COLUMNS_OF("COALESCE(e.executor::pg_catalog.oid, 0)", "e.output_schema", \
+					   "COALESCE(e.registered_by::pg_catalog.oid, 0)")
+
+/*
  * CLAIM_SQL
  *		The claim statement of mc_claim_run: takes the tasks, records their
  *		'running' versions, and returns them, followed by the columns ctx
@@ -463,11 +551,7 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
 	"  FROM u JOIN w ON w.id = u.workflow_id" \
 	debit \
 	") " \
-	"SELECT u.workflow_id, u.task_no, u.task_id, u.attempt, u.max_attempts, u.initial_delay, " \
-	"  u.max_delay, u.exponential_base, COALESCE(u.timeout, 0), u.allow_failure, " \
-	"  COALESCE(e.executor::pg_catalog.oid, 0), u.owner::pg_catalog.oid, " \
-	"  e.output_schema, u.agent_type, u.lease_until, " \
-	"  COALESCE(e.registered_by::pg_catalog.oid, 0), u.own_priority IS NOT NULL " ctx \
+	"SELECT " CLAIMED_COLUMNS ctx \
 	"FROM u LEFT JOIN mycelium.executors e ON e.agent_type = u.agent_type " \
 	"ORDER BY u.workflow_id, u.task_no"
 
@@ -624,6 +708,93 @@ mc_claim_run(McCatalogSession *session, int n, Datum *ids, Datum *limits,
 						  CLAIM_SQL("t.*", ", " MC_CTX_COLUMNS("u"), CLAIM_SPENT,
 									CLAIM_LIMITED, "l", CLAIM_DEBIT),
 						  18, argtypes, values, nulls, 0);
+}
+
+/*
+ * CLAIM_ONE_OF(own)
+ *		The first ready, due task of agent type $2 in workflow $1 with a
+ *		priority of its own (own "NOT NULL": the lowest ready_rank) or
+ *		without (own "NULL": the first in task order), as CLAIM_SQL's
+ *		candidates of one workflow.
+ */
+#define CLAIM_ONE_OF(own, order) \
+	"(SELECT t.task_no, t.ready_rank AS rank FROM mycelium.task_states t " \
+	"  WHERE t.workflow_id = $1 AND t.status = 'ready' AND " MC_TASK_DUE("t") \
+	"    AND t.agent_type = $2 AND t.own_priority IS " own " " \
+	"  ORDER BY " order " LIMIT 1)"
+
+/*
+ * mc_claim_one
+ *		The claim statement (mc_claim_run) of an external agent for one
+ *		task of an agent type without limits, from one workflow wf that
+ *		the caller has locked and found running with room: the task CLAIM_SQL
+ *		would take from wf alone, marked running with its attempt counted
+ *		and leased to worker_id for lease, its history at wf->version, and
+ *		wf's row saved, all in one statement.  Returns the claimed task
+ *		(0 or 1 rows) as McClaimedColumn, its ctx's columns from
+ *		MC_CLAIMED_CTX followed by MC_CTX_INLINE_COLUMNS (for
+ *		mc_ctx_sources_inline); an external agent type has no executor,
+ *		and claim_tasks does not read the output schema, so neither is
+ *		looked up (MC_CLAIMED_EXECUTOR and MC_CLAIMED_REGISTERED_BY 0,
+ *		MC_CLAIMED_OUTPUT_SCHEMA NULL).  With a task claimed, wf is counted and
+ *		saved (mc_workflow_saved); without, it is left as it was.
+ */
+uint64
+mc_claim_one(McCatalogSession *session, McWorkflow *wf, const char *worker_id,
+			 const char *agent_type, Interval *lease)
+{
+	static const Oid argtypes[] = {UUIDOID, TEXTOID, TEXTOID, INTERVALOID,
+		INT8OID, REGROLEOID, INT4OID, FLOAT8OID, INT4OID};
+	Datum		values[9];
+	uint64		rows;
+
+	values[0] = UUIDPGetDatum(&wf->id);
+	values[1] = CStringGetTextDatum(agent_type);
+	values[2] = CStringGetTextDatum(worker_id);
+	values[3] = IntervalPGetDatum(lease);
+	values[4] = Int64GetDatum(wf->version);
+	values[5] = ObjectIdGetDatum(session->caller);
+	values[6] = Int32GetDatum(wf->tasks_running + 1);
+	values[7] = Float8GetDatum((double) mc_priority_aging_s);
+	values[8] = Int32GetDatum(wf->priority);
+	rows = mc_catalog_run(MC_PLAN_CLAIM_ONE,
+						  "WITH c AS ("
+						  "  SELECT x.task_no FROM (" CLAIM_ONE_OF("NULL", "t.task_no")
+						  "    UNION ALL " CLAIM_ONE_OF("NOT NULL", "t.ready_rank") ") x "
+						  "  ORDER BY pg_catalog.floor(pg_catalog.date_part('epoch', "
+						  "    COALESCE(x.rank, pg_catalog.clock_timestamp() "
+						  "      - pg_catalog.make_interval(secs => $9 * $8))) / $8), "
+						  "    x.rank IS NOT NULL, x.rank, x.task_no "
+						  "  LIMIT 1"
+						  "), u AS ("
+						  "  UPDATE mycelium.task_states t SET status = 'running', attempt = t.attempt + 1, "
+						  "    started_at = pg_catalog.clock_timestamp(), finished_at = NULL, run_after = NULL, "
+						  "    worker_id = $3, lease = $4, "
+						  "    lease_until = LEAST(pg_catalog.clock_timestamp() + $4, "
+						  "      pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => t.timeout)) "
+						  "  FROM c WHERE t.workflow_id = $1 AND t.task_no = c.task_no "
+						  "  RETURNING t.*"
+						  "), h AS ("
+						  "  INSERT INTO mycelium.workflow_state_history "
+						  "  (workflow_id, version, task_no, owner, status, attempt, event, changed_by) "
+						  "  SELECT u.workflow_id, $5, u.task_no, u.owner, 'running', u.attempt, "
+						  "    'claimed by ' || $3, $6 FROM u"
+						  "), s AS ("
+						  MC_WORKFLOW_SAVE_COUNTERS("FROM (SELECT 1 FROM u) n", "$1",
+													"$5", "w.tasks_open", "$7")
+						  ") "
+						  "SELECT " CLAIMED_COLUMNS_OF("0::pg_catalog.oid", "NULL::pg_catalog.jsonb",
+													   "0::pg_catalog.oid")
+						  ", " MC_CTX_COLUMNS("u") ", " MC_CTX_INLINE_COLUMNS("u", "ws")
+						  "FROM u JOIN mycelium.workflow_states ws ON ws.workflow_id = u.workflow_id",
+						  9, argtypes, values, NULL, 0);
+	if (rows > 0)
+	{
+		mc_workflow_count_started(wf, 1);
+		mc_workflow_count_done(wf);
+		mc_workflow_saved(wf);
+	}
+	return rows;
 }
 
 /*

@@ -78,9 +78,13 @@ extern uint64 mc_claim_run(McCatalogSession *session, int n, Datum *ids,
 						   Datum *held, int nheld, int cap,
 						   const char *worker_id, const char *agent_type,
 						   Interval *lease, bool maybe_limited);
+extern uint64 mc_claim_one(McCatalogSession *session, McWorkflow *wf,
+						   const char *worker_id, const char *agent_type,
+						   Interval *lease);
 extern uint64 mc_record_completions(McCatalogSession *session, int n,
 									Datum *ids, Datum *nos, Datum *results,
-									Datum *versions, const char *event);
+									Datum *versions, const char *event,
+									McWorkflow *save, bool leaves);
 extern void mc_complete_rows_early(McCatalogSession *session,
 								   McRunTask *finished, int n, bool *set,
 								   ArrayType **dependents);

@@ -65,6 +65,17 @@ typedef enum
 	AS_JSONB_OR_OBJECT			/* ... {} */
 } ColumnKind;
 
+/* the columns of MC_CTX_INLINE_COLUMNS, counted from the first */
+enum
+{
+	INLINE_CONTEXT,
+	INLINE_VARIABLES,
+	INLINE_HANDOFFS
+};
+
+StaticAssertDecl(INLINE_HANDOFFS + 1 == MC_CTX_INLINE_NCOLUMNS,
+				 "MC_CTX_INLINE_NCOLUMNS must count the columns of MC_CTX_INLINE_COLUMNS");
+
 /* the columns of the statement read_dependencies runs */
 enum
 {
@@ -112,6 +123,8 @@ typedef struct CtxKey
 struct McCtxSources
 {
 	uint64		nrows;			/* the statement's rows */
+	/* MC_CTX_INLINE_COLUMNS' first column in the rows (0: not selected) */
+	int			inline_col;
 	/* for each row, its dependencies' task numbers */
 	int32	  **nos;			/* sorted: the order of the ctx's lists */
 	int		   *nnos;
@@ -489,6 +502,36 @@ mc_ctx_sources(uint64 rows, int col)
 }
 
 /*
+ * mc_ctx_sources_inline
+ *		mc_ctx_sources for a statement whose rows select
+ *		MC_CTX_INLINE_COLUMNS right after their MC_CTX_COLUMNS (which start
+ *		at column col): only the dependencies' rows are read, by a
+ *		statement of their own, and none when no attempt has dependencies.
+ */
+McCtxSources *
+mc_ctx_sources_inline(uint64 rows, int col)
+{
+	McCtxSources *sources = palloc0(sizeof(McCtxSources));
+	CtxDependency *deps;
+	int			ndeps;
+	McCatalogResult kept;
+
+	sources->nrows = rows;
+	sources->inline_col = col + MC_CTX_NCOLUMNS;
+	if (rows == 0)
+		return sources;
+	sources->nos = palloc(sizeof(int32 *) * rows);
+	sources->nnos = palloc(sizeof(int) * rows);
+	ndeps = dependency_keys(sources, col, &deps);
+	if (ndeps == 0)
+		return sources;
+	mc_catalog_result_keep(&kept);
+	read_dependencies(sources, deps, ndeps);
+	mc_catalog_result_restore(&kept);
+	return sources;
+}
+
+/*
  * push_datum
  *		Adds a text or jsonb value under key, as kind says.
  */
@@ -547,10 +590,26 @@ push_source_column(JsonbParseState **state, const char *key, HeapTuple tuple,
 static void
 push_handoffs(JsonbParseState **state, McCtxSources *sources, uint64 row)
 {
-	uint64		first = sources->first_message[row];
+	uint64		first;
 	int			i;
 
 	mc_jsonb_push_key(state, "handoffs");
+	if (sources->inline_col > 0)
+	{
+		bool		isnull;
+		Datum		d = mc_catalog_value(row, sources->inline_col + INLINE_HANDOFFS, &isnull);
+
+		/* the messages' array as selected (NULL: none) */
+		if (!isnull)
+		{
+			mc_jsonb_push_jsonb(state, WJB_VALUE, DatumGetJsonbP(d));
+			return;
+		}
+		(void) pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
+		(void) pushJsonbValue(state, WJB_END_ARRAY, NULL);
+		return;
+	}
+	first = sources->first_message[row];
 	(void) pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
 	for (i = 0; i < sources->nmessages[row]; i++)
 	{
@@ -686,6 +745,21 @@ datum_size(Datum d, bool isnull)
 }
 
 /*
+ * workflow_part
+ *		The context (what: WF_CONTEXT) or variables (WF_VARIABLES) of the
+ *		workflow of the attempt in SPI row row, from where sources has it.
+ */
+static Datum
+workflow_part(McCtxSources *sources, uint64 row, int what, bool *isnull)
+{
+	if (sources->inline_col > 0)
+		return mc_catalog_value(row, sources->inline_col +
+								(what == WF_CONTEXT ? INLINE_CONTEXT : INLINE_VARIABLES),
+								isnull);
+	return SPI_getbinval(sources->workflow[row], sources->wf_tupdesc, what, isnull);
+}
+
+/*
  * ctx_parts_size
  *		What the variable parts of the ctx of the attempt in SPI row row
  *		take, summed before it is built: its input and metadata, its
@@ -707,9 +781,9 @@ ctx_parts_size(uint64 row, int col, McCtxSources *sources, CtxDependency **mine,
 	size += datum_size(d, isnull);
 	d = mc_catalog_value(row, col + CTX_METADATA, &isnull);
 	size += datum_size(d, isnull);
-	d = SPI_getbinval(sources->workflow[row], sources->wf_tupdesc, WF_CONTEXT, &isnull);
+	d = workflow_part(sources, row, WF_CONTEXT, &isnull);
 	size += datum_size(d, isnull);
-	d = SPI_getbinval(sources->workflow[row], sources->wf_tupdesc, WF_VARIABLES, &isnull);
+	d = workflow_part(sources, row, WF_VARIABLES, &isnull);
 	size += datum_size(d, isnull);
 	for (i = 0; i < nmine; i++)
 	{
@@ -717,6 +791,11 @@ ctx_parts_size(uint64 row, int col, McCtxSources *sources, CtxDependency **mine,
 		size += datum_size(d, isnull);
 		d = SPI_getbinval(mine[i]->row, sources->dep_tupdesc, DEP_ERROR, &isnull);
 		size += datum_size(d, isnull);
+	}
+	if (sources->inline_col > 0)
+	{
+		d = mc_catalog_value(row, sources->inline_col + INLINE_HANDOFFS, &isnull);
+		return size + datum_size(d, isnull);
 	}
 	for (i = 0; i < sources->nmessages[row]; i++)
 	{
@@ -754,9 +833,10 @@ mc_ctx_from_row(uint64 row, int col, McCtxSources *sources, char **too_large)
 	CtxDependency **mine;
 	int			nmine = find_dependencies(row, col, sources, &mine);
 	Size		size;
+	Datum		d;
 
 	Assert(row < sources->nrows);
-	if (sources->workflow[row] == NULL)
+	if (sources->inline_col == 0 && sources->workflow[row] == NULL)
 		elog(ERROR, "the workflow of a task to run was not found");
 
 	size = ctx_parts_size(row, col, sources, mine, nmine);
@@ -783,10 +863,10 @@ mc_ctx_from_row(uint64 row, int col, McCtxSources *sources, char **too_large)
 						  DatumGetCString(DirectFunctionCall1(uuid_out,
 															  mc_catalog_value(row, col + CTX_WORKFLOW_ID, &isnull))));
 	push_int_column(&state, "attempt", row, col + CTX_ATTEMPT);
-	push_source_column(&state, "workflow_context", sources->workflow[row],
-					   sources->wf_tupdesc, WF_CONTEXT, AS_JSONB_OR_NULL);
-	push_source_column(&state, "variables", sources->workflow[row],
-					   sources->wf_tupdesc, WF_VARIABLES, AS_JSONB_OR_NULL);
+	d = workflow_part(sources, row, WF_CONTEXT, &isnull);
+	push_datum(&state, "workflow_context", d, isnull, AS_JSONB_OR_NULL);
+	d = workflow_part(sources, row, WF_VARIABLES, &isnull);
+	push_datum(&state, "variables", d, isnull, AS_JSONB_OR_NULL);
 
 	mc_jsonb_push_key(&state, "task");
 	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);

@@ -171,49 +171,51 @@ uuid_text(pg_uuid_t *id)
 	return DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(id)));
 }
 
-/* the columns of WORKFLOW_SELECT, which read_workflow reads */
+/* the columns of MC_WORKFLOW_COLUMNS, counted from the first */
 enum
 {
-	WF_OWNER = 1,
+	WF_OWNER,
 	WF_STATUS,
 	WF_VERSION,
 	WF_TASKS_OPEN,
 	WF_TASKS_RUNNING,
 	WF_ERROR,
 	WF_MAX_PARALLEL_TASKS,
-	WF_ID,
+	WF_WORKFLOW_ID,
 	WF_ERROR_TYPE,
 	WF_PRIORITY
 };
 
+StaticAssertDecl(WF_PRIORITY + 1 == MC_WORKFLOW_NCOLUMNS,
+				 "MC_WORKFLOW_NCOLUMNS must count the columns of MC_WORKFLOW_COLUMNS");
+
 /*
  * read_workflow
- *		Fills wf from row row of the last lock statement's result.
+ *		Fills wf from row row of the last statement's result, whose
+ *		MC_WORKFLOW_COLUMNS start at column col.
  */
 static void
-read_workflow(uint64 row, pg_uuid_t *id, McWorkflow *wf)
+read_workflow(uint64 row, int col, McWorkflow *wf)
 {
 	bool		isnull;
 
-	memcpy(&wf->id, id, sizeof(pg_uuid_t));
-	wf->owner = DatumGetObjectId(mc_catalog_value(row, WF_OWNER, &isnull));
-	wf->status = mc_workflow_status_from_name(mc_catalog_text(row, WF_STATUS));
-	wf->version = DatumGetInt64(mc_catalog_value(row, WF_VERSION, &isnull)) + 1;
-	wf->tasks_open = DatumGetInt32(mc_catalog_value(row, WF_TASKS_OPEN, &isnull));
-	wf->tasks_running = DatumGetInt32(mc_catalog_value(row, WF_TASKS_RUNNING, &isnull));
-	wf->error = mc_catalog_text(row, WF_ERROR);
-	wf->max_parallel_tasks = DatumGetInt32(mc_catalog_value(row, WF_MAX_PARALLEL_TASKS, &isnull));
-	wf->error_type = mc_catalog_text(row, WF_ERROR_TYPE);
-	wf->priority = DatumGetInt32(mc_catalog_value(row, WF_PRIORITY, &isnull));
+	memcpy(&wf->id, DatumGetUUIDP(mc_catalog_value(row, col + WF_WORKFLOW_ID, &isnull)),
+		   sizeof(pg_uuid_t));
+	wf->owner = DatumGetObjectId(mc_catalog_value(row, col + WF_OWNER, &isnull));
+	wf->status = mc_workflow_status_from_name(mc_catalog_text(row, col + WF_STATUS));
+	wf->version = DatumGetInt64(mc_catalog_value(row, col + WF_VERSION, &isnull)) + 1;
+	wf->tasks_open = DatumGetInt32(mc_catalog_value(row, col + WF_TASKS_OPEN, &isnull));
+	wf->tasks_running = DatumGetInt32(mc_catalog_value(row, col + WF_TASKS_RUNNING, &isnull));
+	wf->error = mc_catalog_text(row, col + WF_ERROR);
+	wf->max_parallel_tasks = DatumGetInt32(mc_catalog_value(row, col + WF_MAX_PARALLEL_TASKS, &isnull));
+	wf->error_type = mc_catalog_text(row, col + WF_ERROR_TYPE);
+	wf->priority = DatumGetInt32(mc_catalog_value(row, col + WF_PRIORITY, &isnull));
 	wf->changed = false;
 	wf->status_set = false;
 }
 
-/* the columns read_workflow reads, in their order (WF_*) */
-#define WORKFLOW_SELECT \
-	"SELECT owner::pg_catalog.oid, status::pg_catalog.text, version, " \
-	"tasks_open, tasks_running, error, max_parallel_tasks, workflow_id, " \
-	"error_detail->>'error_type', priority "
+/* the columns read_workflow reads, from the first */
+#define WORKFLOW_SELECT "SELECT " MC_WORKFLOW_COLUMNS("mycelium.workflow_states") " "
 #define WORKFLOW_COLUMNS WORKFLOW_SELECT "FROM mycelium.workflow_states "
 #define WORKFLOW_LOCK_COLUMNS WORKFLOW_COLUMNS "WHERE workflow_id = $1 "
 
@@ -222,7 +224,7 @@ read_workflow(uint64 row, pg_uuid_t *id, McWorkflow *wf)
  * ANY" would let the generic plan scan the whole table.
  */
 #define WORKFLOWS_BY_ID \
-	WORKFLOW_SELECT "FROM pg_catalog.unnest($1::pg_catalog.uuid[]) AS i(id) " \
+	"SELECT " MC_WORKFLOW_COLUMNS("w") " FROM pg_catalog.unnest($1::pg_catalog.uuid[]) AS i(id) " \
 	"JOIN mycelium.workflow_states w ON w.workflow_id = i.id " \
 	"ORDER BY w.workflow_id "
 
@@ -245,11 +247,25 @@ mc_workflows_locked_in_xact(void)
 }
 
 /*
- * visible_to_caller
+ * mc_workflow_read_locked
+ *		Fills wf from row row of the last statement's result, whose
+ *		MC_WORKFLOW_COLUMNS start at column col: a workflow that statement
+ *		locked (FOR UPDATE) for the rest of the transaction.  For the
+ *		statements that find the workflows they lock (claim_tasks).
+ */
+void
+mc_workflow_read_locked(uint64 row, int col, McWorkflow *wf)
+{
+	workflows_locked_in = MyProc->lxid;
+	read_workflow(row, col, wf);
+}
+
+/*
+ * mc_workflow_visible
  *		Whether the catalog session's caller may see a workflow of owner.
  */
-static bool
-visible_to_caller(McCatalogSession *session, Oid owner)
+bool
+mc_workflow_visible(McCatalogSession *session, Oid owner)
 {
 	return session->caller_is_admin || owner == session->caller;
 }
@@ -285,10 +301,10 @@ mc_workflow_lock(McCatalogSession *session, pg_uuid_t *id, McWorkflow *wf)
 	if (mc_catalog_run(MC_PLAN_WORKFLOW_LOCK,
 					   WORKFLOW_LOCK_COLUMNS "FOR UPDATE",
 					   1, argtypes, values, NULL, 1) == 0 ||
-		!visible_to_caller(session, DatumGetObjectId(mc_catalog_value(0, WF_OWNER, &isnull))))
+		!mc_workflow_visible(session, DatumGetObjectId(mc_catalog_value(0, 1 + WF_OWNER, &isnull))))
 		workflow_missing(id);
 	workflows_locked_in = MyProc->lxid;
-	read_workflow(0, id, wf);
+	read_workflow(0, 1, wf);
 }
 
 /*
@@ -312,7 +328,7 @@ mc_workflow_visible_owner(McCatalogSession *session, pg_uuid_t *id)
 					   1, argtypes, values, NULL, 1) == 0)
 		workflow_missing(id);
 	owner = DatumGetObjectId(mc_catalog_value(0, MC_ONLY_COLUMN, &isnull));
-	if (!visible_to_caller(session, owner))
+	if (!mc_workflow_visible(session, owner))
 		workflow_missing(id);
 	return owner;
 }
@@ -345,7 +361,7 @@ workflows_lock_one_by_one(McCatalogSession *session, pg_uuid_t *ids, int n,
 		if (locked[i])
 		{
 			workflows_locked_in = MyProc->lxid;
-			read_workflow(0, &ids[i], wfs[i]);
+			read_workflow(0, 1, wfs[i]);
 		}
 	}
 }
@@ -396,12 +412,12 @@ mc_workflows_lock(McCatalogSession *session, pg_uuid_t *ids, int n,
 	for (r = 0; r < rows; r++)
 	{
 		bool		isnull;
-		pg_uuid_t  *id = DatumGetUUIDP(mc_catalog_value(r, WF_ID, &isnull));
+		pg_uuid_t  *id = DatumGetUUIDP(mc_catalog_value(r, 1 + WF_WORKFLOW_ID, &isnull));
 
 		while (k < n && memcmp(&ids[k], id, sizeof(pg_uuid_t)) != 0)
 			k++;
 		Assert(k < n);
-		read_workflow(r, id, wfs[k]);
+		read_workflow(r, 1, wfs[k]);
 		locked[k] = true;
 	}
 }
@@ -448,7 +464,7 @@ due_starts_one_by_one(TimestampTz now, int max, McWorkflow *wfs)
 						   2, lock_argtypes, values, NULL, 1) == 1)
 		{
 			workflows_locked_in = MyProc->lxid;
-			read_workflow(0, &ids[r], &wfs[n++]);
+			read_workflow(0, 1, &wfs[n++]);
 		}
 	}
 	return n;
@@ -482,11 +498,7 @@ mc_workflows_lock_due_starts(McCatalogSession *session, TimestampTz now,
 	if (rows > 0)
 		workflows_locked_in = MyProc->lxid;
 	for (r = 0; r < rows; r++)
-	{
-		bool		isnull;
-
-		read_workflow(r, DatumGetUUIDP(mc_catalog_value(r, WF_ID, &isnull)), &wfs[r]);
-	}
+		read_workflow(r, 1, &wfs[r]);
 	return (int) rows;
 }
 
@@ -516,7 +528,7 @@ mc_workflows_lock_all(McCatalogSession *session, pg_uuid_t *ids, int n,
 	mc_workflows_lock(session, ids, n, false, wfps, locked);
 	for (i = 0; i < n; i++)
 	{
-		if (!locked[i] || !visible_to_caller(session, wfs[i].owner))
+		if (!locked[i] || !mc_workflow_visible(session, wfs[i].owner))
 			workflow_missing(&ids[i]);
 	}
 }
@@ -801,14 +813,12 @@ save_counters(McWorkflow **wfs, int n)
 	values[2] = mc_catalog_array(open, n, INT4OID);
 	values[3] = mc_catalog_array(running, n, INT4OID);
 	mc_catalog_run(MC_PLAN_WORKFLOW_SAVE_COUNTERS,
-				   "UPDATE mycelium.workflow_states w SET version = v.version, "
-				   "tasks_open = v.open, tasks_running = v.running, "
-				   "updated_at = pg_catalog.clock_timestamp() "
-				   "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), "
-				   "  pg_catalog.unnest($2::pg_catalog.int8[]), "
-				   "  pg_catalog.unnest($3::pg_catalog.int4[]), pg_catalog.unnest($4::pg_catalog.int4[])) "
-				   "  AS v(id, version, open, running) "
-				   "WHERE w.workflow_id = v.id",
+				   MC_WORKFLOW_SAVE_COUNTERS("FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), "
+											 "  pg_catalog.unnest($2::pg_catalog.int8[]), "
+											 "  pg_catalog.unnest($3::pg_catalog.int4[]), "
+											 "  pg_catalog.unnest($4::pg_catalog.int4[])) "
+											 "  AS v(id, version, open, running)",
+											 "v.id", "v.version", "v.open", "v.running"),
 				   4, argtypes, values, NULL, 0);
 }
 
@@ -969,6 +979,19 @@ void
 mc_workflow_save(McCatalogSession *session, McWorkflow *wf)
 {
 	mc_workflows_save(session, &wf, 1);
+}
+
+/*
+ * mc_workflow_saved
+ *		The workflow's row was written by the statement that changed it
+ *		(MC_WORKFLOW_SAVE_COUNTERS, with the version and counters counted
+ *		into wf first): nothing is left to save.
+ */
+void
+mc_workflow_saved(McWorkflow *wf)
+{
+	Assert(!wf->status_set);
+	wf->changed = false;
 }
 
 /*

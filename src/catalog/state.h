@@ -34,6 +34,31 @@ typedef struct McWorkflow
 } McWorkflow;
 
 /*
+ * The columns of a workflow row w that mc_workflow_read_locked reads, in
+ * its order, for statements that lock workflows of their own finding.
+ */
+#define MC_WORKFLOW_COLUMNS(w) \
+	w ".owner::pg_catalog.oid, " w ".status::pg_catalog.text, " w ".version, " \
+	w ".tasks_open, " w ".tasks_running, " w ".error, " w ".max_parallel_tasks, " \
+	w ".workflow_id, " w ".error_detail->>'error_type', " w ".priority"
+#define MC_WORKFLOW_NCOLUMNS 10
+
+/*
+ * MC_WORKFLOW_SAVE_COUNTERS
+ *		SQL: what mc_workflows_save writes of a workflow whose status was
+ *		not set (its version and task counters), as one statement given
+ *		the values (from: a FROM clause they come from, or ""), for the
+ *		save itself (save_counters) and for a statement that saves the
+ *		workflow it changes (a CTE): the one-task claims and completions
+ *		of external agents, which then call mc_workflow_saved.
+ */
+#define MC_WORKFLOW_SAVE_COUNTERS(from, id, version, open, running) \
+	"UPDATE mycelium.workflow_states w SET version = " version ", " \
+	"tasks_open = " open ", tasks_running = " running ", " \
+	"updated_at = pg_catalog.clock_timestamp() " \
+	from " WHERE w.workflow_id = " id
+
+/*
  * Why an attempt (or a task) failed: recorded as the task's error (the
  * message) and error_detail ({error_type, message, sqlstate, attempt}).
  */
@@ -64,6 +89,7 @@ typedef struct McTask
 	t ".task_no, " t ".status::pg_catalog.text, " t ".attempt, " \
 	t ".allow_failure, " t ".dependents"
 #define MC_TASK_FIRST_COLUMN 1
+#define MC_TASK_NCOLUMNS 5
 
 extern const char *const mc_task_status_names[];
 extern const char *const mc_workflow_status_names[];
@@ -86,6 +112,9 @@ extern int	mc_workflows_lock_due_starts(McCatalogSession *session, TimestampTz n
 extern void mc_workflows_lock(McCatalogSession *session, pg_uuid_t *ids, int n,
 							  bool skip_locked, McWorkflow **wfs, bool *locked);
 extern bool mc_workflows_locked_in_xact(void);
+extern void mc_workflow_read_locked(uint64 row, int col, McWorkflow *wf);
+extern bool mc_workflow_visible(McCatalogSession *session, Oid owner);
+extern void mc_workflow_saved(McWorkflow *wf);
 extern void mc_workflows_lock_all(McCatalogSession *session, pg_uuid_t *ids,
 								  int n, McWorkflow *wfs);
 extern void mc_workflow_count_change(McWorkflow *wf);

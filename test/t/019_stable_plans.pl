@@ -80,6 +80,9 @@ $node->safe_psql('postgres', "SELECT mycelium.start_workflow('$ext')");
 is($node->safe_psql('postgres', q{
 	SELECT count(*) FROM mycelium.claim_tasks('outside', 'agent-1', 5)}),
 	'5', 'an external agent claims its tasks');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM mycelium.claim_tasks('outside', 'agent-2', 1)}),
+	'1', 'an external agent claims one task');
 
 # the plans auto_explain logged since the restart, by their statement
 my $log = slurp_file($node->logfile, $offset);
@@ -88,6 +91,8 @@ my @claims = grep { /Query Text: WITH w AS/ && /SET status = 'running'/ } @plans
 my @checks = grep { /Query Text: SELECT i\.id FROM pg_catalog\.unnest/ } @plans;
 my @batches = grep { /Query Text: SELECT c\.n, t\.workflow_id, t\.attempt/ } @plans;
 my @agent_scans = grep { /Query Text: SELECT t\.workflow_id,/ && /ORDER BY t\.ready_rank/ } @plans;
+my @first_free = grep { /Query Text: SELECT w\.owner/ && /lag\(t\.workflow_id\)/ } @plans;
+my @claim_one = grep { /Query Text: WITH c AS/ && /'claimed by '/ } @plans;
 cmp_ok(scalar @claims, '>', 0, 'the claims of ready tasks were logged (' . scalar(@claims) . ')');
 is(scalar(grep { /task_states_(claim|rank)_idx/ } @claims), 0,
 	"no claim of a workflow's ready tasks reads the agents' indexes");
@@ -106,6 +111,14 @@ is(scalar(grep { /task_states_running_idx/ } @batches), 0,
 cmp_ok(scalar @agent_scans, '>', 0, "claim_tasks' search by agent type was logged");
 is(scalar(grep { !/task_states_rank_idx/ } @agent_scans), 0,
 	"claim_tasks' search by agent type reads the agents' index in rank order");
+# a claim of one task tries the workflows in rank order, one by one, as it
+# walks the index: a sort would first lock every workflow it looked at
+cmp_ok(scalar @first_free, '>', 0, "a one-task claim's search was logged");
+is(scalar(grep { !/task_states_rank_idx/ || /\bSort\b/ } @first_free), 0,
+	"a one-task claim's search walks the agents' index in rank order, unsorted");
+cmp_ok(scalar @claim_one, '>', 0, "a one-task claim was logged");
+is(scalar(grep { !/task_states_ready_idx/ || /task_states_(claim|rank)_idx/ } @claim_one), 0,
+	"a one-task claim reads its workflow's ready tasks in task order");
 
 $node->stop;
 done_testing();
