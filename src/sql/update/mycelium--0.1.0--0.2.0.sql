@@ -632,7 +632,7 @@ GRANT EXECUTE ON FUNCTION mycelium.notify_workflows_changed() TO mycelium_user;
 -- agent_type_stats and the executor pool views (src/sql/89_operator.sql).
 
 -- running tasks by agent type, and tasks finished by agent type and time,
--- for agent_type_stats (ready tasks use task_states_claim_idx)
+-- for agent_type_stats
 CREATE INDEX task_states_running_idx ON mycelium.task_states (agent_type)
 	WHERE status = 'running';
 CREATE INDEX task_states_finished_idx ON mycelium.task_states (agent_type, finished_at)
@@ -813,12 +813,11 @@ COMMENT ON FUNCTION mycelium.set_agent_type_limits(text, integer, integer, inter
 REVOKE ALL ON FUNCTION mycelium.set_agent_type_limits(text, integer, integer, interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION mycelium.set_agent_type_limits(text, integer, integer, interval) TO mycelium_user;
 
--- engine: plans that do not depend on when the statistics were taken.
--- Only statements that say "task_no >= 0" (external agents' claims by
--- agent type) can use task_states_claim_idx (see the fresh install script)
+-- engine: 0.1.0's index of ready tasks by agent type and workflow is gone:
+-- external agents take an agent type's ready tasks in priority order
+-- (task_states_rank_idx), and every index of task_states costs each
+-- change of a task's status an entry
 DROP INDEX mycelium.task_states_claim_idx;
-CREATE INDEX task_states_claim_idx ON mycelium.task_states (agent_type, workflow_id, task_no)
-	WHERE status = 'ready' AND task_no >= 0;
 -- ---------------------------------------------------------------------
 -- Issue 31, running agent fleets (branch signal): signal tasks that wait
 -- for mycelium.signal(), with deadlines; the workflow_signals table
@@ -953,7 +952,7 @@ COMMENT ON COLUMN mycelium.task_states.own_priority IS
 COMMENT ON COLUMN mycelium.task_states.ready_rank IS
 	'the order ready tasks start in, lowest first: when the task last became ready, less priority times mycelium.priority_aging';
 -- claim_tasks takes an agent type's ready tasks in ready_rank order (its
--- predicate's "task_no >= 0" as task_states_claim_idx's)
+-- predicate's "task_no >= 0": see the fresh install script)
 CREATE INDEX task_states_rank_idx ON mycelium.task_states (agent_type, ready_rank)
 	WHERE status = 'ready' AND task_no >= 0;
 -- the scheduler finds a workflow's ready tasks with a priority of their own
