@@ -207,8 +207,8 @@ rescan_page(TimestampTz now, pg_uuid_t **ids)
  *		One look at the catalog: the next page of a rescan if one is under
  *		way, the workflows with due retries not yet claimed, the external
  *		agent types whose retries fell due since the last look (notified),
- *		the workflows with ready tasks of agent types with limits, and
- *		lapsed leases; first, the attempts left running by workers that
+ *		the workflows with ready tasks of agent types with limits (while
+ *		limits hold workers' claims back), and lapsed leases; first, the attempts left running by workers that
  *		exited, and with recover (the first look since the extension
  *		appeared) by any worker not running now.  Returns how long to
  *		sleep, in ms.
@@ -264,20 +264,27 @@ tick(TimestampTz *since, bool recover)
 					   2, argtypes, values, NULL, 0);
 	push_rows(n, &ids);
 
-	/* ready function tasks of agent types with limits, maybe held back */
+	/*
+	 * Ready function tasks of agent types with limits, maybe held back:
+	 * looked for only while workers' claims find limits holding tasks
+	 * back (limits that never bind cost nothing here).
+	 */
 	values[2] = Int32GetDatum(Max(mc_queue_room() / 2, 1));
-	nlimited = mc_catalog_run(MC_PLAN_LIMITED_READY,
-							  "SELECT DISTINCT t.workflow_id "
-							  "FROM mycelium.executors e JOIN mycelium.task_states t "
-							  "  ON t.agent_type = e.agent_type AND t.status = 'ready' "
-							  "    AND t.task_no >= 0 "
-							  "WHERE (e.max_running IS NOT NULL OR e.rate IS NOT NULL) "
-							  "  AND e.executor IS NOT NULL "
-							  "  AND (t.run_after IS NULL OR t.run_after <= $2) "
-							  "  AND " WORKFLOW_RUNNING("t")
-							  "LIMIT $3",
-							  3, argtypes, values, NULL, 0);
+	nlimited = 0;
+	if (mc_limits_held_take())
+		nlimited = mc_catalog_run(MC_PLAN_LIMITED_READY,
+								  "SELECT DISTINCT t.workflow_id "
+								  "FROM mycelium.executors e JOIN mycelium.task_states t "
+								  "  ON t.agent_type = e.agent_type AND t.status = 'ready' "
+								  "    AND t.task_no >= 0 "
+								  "WHERE (e.max_running IS NOT NULL OR e.rate IS NOT NULL) "
+								  "  AND e.executor IS NOT NULL "
+								  "  AND (t.run_after IS NULL OR t.run_after <= $2) "
+								  "  AND " WORKFLOW_RUNNING("t")
+								  "LIMIT $3",
+								  3, argtypes, values, NULL, 0);
 	push_rows(nlimited, &limited);
+	mc_limits_polling(nlimited > 0);
 	if (nlimited > 0)
 	{
 		/*

@@ -288,6 +288,58 @@ mc_wake_launcher(void)
 }
 
 /*
+ * mc_note_limits_held
+ *		A worker's claim found limits that may hold tasks back
+ *		(agent_limits.c): the launcher is to push again the workflows with
+ *		ready tasks of limited types, which the worker leaves.  Wakes it
+ *		unless it is doing so already (it then looks again shortly).
+ */
+void
+mc_note_limits_held(void)
+{
+	bool		wake;
+
+	if (mc_shared == NULL)
+		return;
+	SpinLockAcquire(&mc_shared->mutex);
+	wake = !mc_shared->limits_held && !mc_shared->limits_polling;
+	mc_shared->limits_held = true;
+	SpinLockRelease(&mc_shared->mutex);
+	if (wake)
+		mc_wake_launcher();
+}
+
+/*
+ * mc_limits_held_take
+ *		The launcher: whether a worker's claim was held back by a limit
+ *		since the last call.
+ */
+bool
+mc_limits_held_take(void)
+{
+	bool		held;
+
+	SpinLockAcquire(&mc_shared->mutex);
+	held = mc_shared->limits_held;
+	mc_shared->limits_held = false;
+	SpinLockRelease(&mc_shared->mutex);
+	return held;
+}
+
+/*
+ * mc_limits_polling
+ *		The launcher: whether it pushed workflows held back by limits, and
+ *		so looks again soon (workers need not wake it).
+ */
+void
+mc_limits_polling(bool polling)
+{
+	SpinLockAcquire(&mc_shared->mutex);
+	mc_shared->limits_polling = polling;
+	SpinLockRelease(&mc_shared->mutex);
+}
+
+/*
  * interrupt_workers_of
  *		The workflow ended (cancelled or failed): no worker starts another
  *		of its claimed tasks (they look in the ring of ended workflows), and

@@ -122,6 +122,8 @@ typedef struct McShared
 	uint32		generation;		/* bumped by each launcher as it starts */
 	int			wanted;			/* workers asked for that no idle one served */
 	bool		look_asked;		/* the launcher is to look at the catalog */
+	bool		limits_held;	/* a worker's claim was held back by a limit */
+	bool		limits_polling; /* the launcher pushes limited workflows again */
 	int			nworkers;		/* slots: mycelium.max_workers */
 	McWorkerSlot workers[FLEXIBLE_ARRAY_MEMBER];
 } McShared;
@@ -147,6 +149,9 @@ extern bool mc_owner_reserve(Oid owner);
 extern void mc_set_busy(bool busy);
 extern bool mc_workflow_ended_recently(const pg_uuid_t *workflow_id);
 extern void mc_wake_launcher(void);
+extern void mc_note_limits_held(void);
+extern bool mc_limits_held_take(void);
+extern void mc_limits_polling(bool polling);
 extern void mc_push_at_commit(const pg_uuid_t *workflow_id, Oid start_by);
 extern void mc_interrupt_at_commit(const pg_uuid_t *workflow_id);
 
