@@ -289,8 +289,9 @@ mc_set_agent_type_limits(PG_FUNCTION_ARGS)
 	/*
 	 * Tasks the old limits held back may start now: their agents are
 	 * notified, or their workflows pushed, at commit.  (The launcher pushes
-	 * them too, but only while the type has limits: not once they are
-	 * lifted.)  More than the queue holds make the launcher rescan.
+	 * them too, but only while limits hold claims back: not once they are
+	 * lifted or raised.)  More than the queue holds make the launcher
+	 * rescan.
 	 */
 	if (external)
 		mc_notify_ready(agent_type);
@@ -302,11 +303,14 @@ mc_set_agent_type_limits(PG_FUNCTION_ARGS)
 		values[1] = Int32GetDatum(MC_QUEUE_SIZE + 1);
 		nulls[1] = ' ';
 		n = mc_catalog_run(MC_PLAN_LIMITS_HELD_BACK,
-						   "SELECT DISTINCT t.workflow_id FROM mycelium.task_states t "
-						   "WHERE t.agent_type = $1 AND t.status = 'ready' LIMIT $2",
+						   "SELECT t.workflow_id, pg_catalog.max(t.priority) "
+						   "FROM mycelium.task_states t "
+						   "WHERE t.agent_type = $1 AND t.status = 'ready' "
+						   "GROUP BY t.workflow_id LIMIT $2",
 						   2, argtypes, values, nulls, 0);
 		for (i = 0; i < n; i++)
-			mc_push_at_commit(DatumGetUUIDP(mc_catalog_value(i, 1, &isnull)), InvalidOid);
+			mc_push_at_commit(DatumGetUUIDP(mc_catalog_value(i, 1, &isnull)), InvalidOid,
+							  DatumGetInt32(mc_catalog_value(i, 2, &isnull)));
 	}
 	mc_catalog_close(&session);
 	PG_RETURN_VOID();

@@ -73,7 +73,7 @@ release_held(McCatalogSession *session, const char *worker_id,
 		wfs[i].version--;
 		wfps[i] = &wfs[i];
 		if (wfs[i].status == MC_WF_RUNNING)
-			mc_push_at_commit(&wfs[i].id, InvalidOid);
+			mc_push_at_commit(&wfs[i].id, InvalidOid, wfs[i].priority);
 	}
 	mc_workflows_save(session, wfps, nwfs);
 }

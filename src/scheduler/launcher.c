@@ -50,6 +50,7 @@
 #include "launcher.h"
 #include "mycelium.h"
 #include "pool.h"
+#include "priority.h"
 #include "shmem.h"
 #include "signals.h"
 #include "version.h"
@@ -141,21 +142,24 @@ static MemoryContext tick_cxt = NULL;
 
 /*
  * push_rows
- *		Copies the workflow ids in column 1 of the last statement's result
- *		into the tick's context, to be pushed after commit.
+ *		Copies the workflow ids in column 1 of the last statement's result,
+ *		ranked by the priorities in column 2, into queue entries in the
+ *		tick's context, to be pushed after commit.
  */
 static void
-push_rows(uint64 n, pg_uuid_t **ids)
+push_rows(uint64 n, McQueueEntry **ids)
 {
 	uint64		i;
 
-	*ids = MemoryContextAlloc(tick_cxt, sizeof(pg_uuid_t) * Max(n, 1));
+	*ids = MemoryContextAlloc(tick_cxt, sizeof(McQueueEntry) * Max(n, 1));
 	for (i = 0; i < n; i++)
 	{
 		bool		isnull;
 
-		memcpy(&(*ids)[i], DatumGetUUIDP(mc_catalog_value(i, 1, &isnull)),
+		memcpy(&(*ids)[i].workflow_id, DatumGetUUIDP(mc_catalog_value(i, 1, &isnull)),
 			   sizeof(pg_uuid_t));
+		(*ids)[i].start_by = InvalidOid;
+		(*ids)[i].rank = mc_queue_rank(DatumGetInt32(mc_catalog_value(i, 2, &isnull)));
 	}
 }
 
@@ -167,7 +171,7 @@ push_rows(uint64 n, pg_uuid_t **ids)
  *		Returns how many it found.
  */
 static uint64
-rescan_page(TimestampTz now, pg_uuid_t **ids)
+rescan_page(TimestampTz now, McQueueEntry **ids)
 {
 	static const Oid argtypes[] = {UUIDOID, TIMESTAMPTZOID, INT4OID};
 	Datum		values[3];
@@ -181,11 +185,12 @@ rescan_page(TimestampTz now, pg_uuid_t **ids)
 	values[1] = TimestampTzGetDatum(now);
 	values[2] = Int32GetDatum(room);
 	n = mc_catalog_run(MC_PLAN_RESCAN,
-					   "SELECT DISTINCT t.workflow_id FROM mycelium.task_states t "
+					   "SELECT t.workflow_id, pg_catalog.max(t.priority) "
+					   "FROM mycelium.task_states t "
 					   "WHERE t.status = 'ready' AND t.workflow_id > $1 "
 					   "  AND (t.run_after IS NULL OR t.run_after <= $2) "
 					   "  AND " WORKFLOW_RUNNING("t") "AND " MC_FUNCTION_TASK("t")
-					   "ORDER BY t.workflow_id LIMIT $3",
+					   "GROUP BY t.workflow_id ORDER BY t.workflow_id LIMIT $3",
 					   3, argtypes, values, NULL, 0);
 	push_rows(n, ids);
 	elog(DEBUG1, "mycelium rescan: %llu workflows with ready tasks",
@@ -198,7 +203,7 @@ rescan_page(TimestampTz now, pg_uuid_t **ids)
 		memset(&rescan_after, 0, sizeof(rescan_after));
 	}
 	else
-		rescan_after = (*ids)[n - 1];
+		rescan_after = (*ids)[n - 1].workflow_id;
 	return n;
 }
 
@@ -220,10 +225,10 @@ tick(TimestampTz *since, bool recover)
 	McCatalogSession session;
 	TimestampTz now = GetCurrentTimestamp();
 	Datum		values[3];
-	pg_uuid_t  *ids;
-	pg_uuid_t  *limited;
+	McQueueEntry *ids;
+	McQueueEntry *limited;
 	uint64		nlimited;
-	pg_uuid_t  *found = NULL;
+	McQueueEntry *found = NULL;
 	uint64		n;
 	uint64		nfound = 0;
 	uint64		i;
@@ -257,10 +262,12 @@ tick(TimestampTz *since, bool recover)
 	 * commit, which may come after a look whose window already passed it.
 	 */
 	n = mc_catalog_run(MC_PLAN_DUE_RETRIES,
-					   "SELECT DISTINCT t.workflow_id FROM mycelium.task_states t "
+					   "SELECT t.workflow_id, pg_catalog.max(t.priority) "
+					   "FROM mycelium.task_states t "
 					   "WHERE t.status = 'ready' AND t.run_after IS NOT NULL "
 					   "  AND t.run_after <= $2 "
-					   "  AND " WORKFLOW_RUNNING("t") "AND " MC_FUNCTION_TASK("t"),
+					   "  AND " WORKFLOW_RUNNING("t") "AND " MC_FUNCTION_TASK("t")
+					   "GROUP BY t.workflow_id",
 					   2, argtypes, values, NULL, 0);
 	push_rows(n, &ids);
 
@@ -273,7 +280,7 @@ tick(TimestampTz *since, bool recover)
 	nlimited = 0;
 	if (mc_limits_held_take())
 		nlimited = mc_catalog_run(MC_PLAN_LIMITED_READY,
-								  "SELECT DISTINCT t.workflow_id "
+								  "SELECT t.workflow_id, pg_catalog.max(t.priority) "
 								  "FROM mycelium.executors e JOIN mycelium.task_states t "
 								  "  ON t.agent_type = e.agent_type AND t.status = 'ready' "
 								  "    AND t.task_no >= 0 "
@@ -281,7 +288,7 @@ tick(TimestampTz *since, bool recover)
 								  "  AND e.executor IS NOT NULL "
 								  "  AND (t.run_after IS NULL OR t.run_after <= $2) "
 								  "  AND " WORKFLOW_RUNNING("t")
-								  "LIMIT $3",
+								  "GROUP BY t.workflow_id LIMIT $3",
 								  3, argtypes, values, NULL, 0);
 	push_rows(nlimited, &limited);
 	mc_limits_polling(nlimited > 0);
@@ -351,11 +358,11 @@ tick(TimestampTz *since, bool recover)
 	mc_pool_free_recovered();
 
 	for (i = 0; i < nfound; i++)
-		mc_queue_push(&found[i], InvalidOid);
+		mc_queue_push_entry(&found[i]);
 	for (i = 0; i < n; i++)
-		mc_queue_push(&ids[i], InvalidOid);
+		mc_queue_push_entry(&ids[i]);
 	for (i = 0; i < nlimited; i++)
-		mc_queue_push(&limited[i], InvalidOid);
+		mc_queue_push_entry(&limited[i]);
 	*since = now;
 	return nap;
 }
