@@ -174,16 +174,13 @@ COMMENT ON COLUMN mycelium.task_states.ready_at IS
 	'since when a ready task waits to run: its creation, its workflow''s resume (or start, a second or more after its creation), its last dependency''s end, or the end of its retry''s back-off (agent_type_stats dates the ready tasks of running workflows by it)';
 CREATE INDEX task_states_ready_idx ON mycelium.task_states (workflow_id, task_no)
 	WHERE status = 'ready';
--- external agents claim ready tasks by agent type, across workflows; the
--- predicate's "task_no >= 0" (true of every task) is written only by the
--- statements meant to use this index, so the scheduler's statements, which
--- read one workflow's ready tasks in task order (task_states_ready_idx),
--- cannot take it: planned while statistics say no task is ready, they
--- would, and then scan and sort every ready task at each claim
-CREATE INDEX task_states_claim_idx ON mycelium.task_states (agent_type, workflow_id, task_no)
-	WHERE status = 'ready' AND task_no >= 0;
--- claim_tasks takes an agent type's ready tasks in ready_rank order (its
--- predicate's "task_no >= 0" as task_states_claim_idx's, above)
+-- external agents claim ready tasks by agent type, across workflows, in
+-- ready_rank order; the predicate's "task_no >= 0" (true of every task) is
+-- written only by the statements meant to use this index, so the
+-- scheduler's statements, which read one workflow's ready tasks in task
+-- order (task_states_ready_idx), cannot take it: planned while statistics
+-- say no task is ready, they would, and then scan and sort every ready
+-- task at each claim
 CREATE INDEX task_states_rank_idx ON mycelium.task_states (agent_type, ready_rank)
 	WHERE status = 'ready' AND task_no >= 0;
 -- the scheduler finds a workflow's ready tasks with a priority of their own
