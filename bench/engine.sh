@@ -59,7 +59,7 @@ WORKERS=${WORKERS:-}
 IDLE_SECONDS=${IDLE_SECONDS:-10}
 FLOOR=${FLOOR:-1}
 PORT=${PORT:-54394}
-DIR=/tmp/mycelium-bench-engine
+DIR=${DIR:-/tmp/mycelium-bench-engine}
 DB=bench
 
 # graphile-worker, as package-lock.json pins it
@@ -91,18 +91,6 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'
 # median VALUES...: their median
 median() { printf '%s\n' "$@" | mc_median; }
 
-# noop_workflow PARALLEL: runs TASKS no-op tasks in one workflow; prints tasks/s
-noop_workflow() {
-	local wf
-	wf=$(psql_b -At -c "SELECT mycelium.create_workflow((SELECT jsonb_agg(jsonb_build_object(
-		'task_id', 't' || i, 'agent_id', 'a', 'agent_type', 'noop')) FROM generate_series(1, $TASKS) i)
-		$1)")
-	psql_b -At -c "SELECT mycelium.start_workflow('$wf')" >/dev/null
-	psql_b -c "CALL public.wait_all(ARRAY['$wf'::uuid])"
-	psql_b -At -c "SELECT round($TASKS / extract(epoch FROM finished_at - started_at))
-		FROM mycelium.workflows WHERE workflow_id = '$wf' AND status = 'completed'"
-}
-
 # seconds_of WORKFLOW_SQL: creates the workflow, runs it, prints its seconds
 seconds_of() {
 	local wf
@@ -118,8 +106,8 @@ gw=() m10=() m10k=() flows=() sleep20=() mixed=()
 for i in $(seq "$RUNS"); do
 	gw+=("$(cd "$here/bench/peers" && node graphile.mjs "$conn" "$TASKS" 10 500)")
 	psql_b -c "TRUNCATE graphile_worker._private_jobs CASCADE" -c "VACUUM ANALYZE" >/dev/null
-	m10+=("$(noop_workflow "")")
-	m10k+=("$(noop_workflow ", max_parallel_tasks => 10000")")
+	m10+=("$(bench_noop_workflow "$TASKS")")
+	m10k+=("$(bench_noop_workflow "$TASKS" "" ", max_parallel_tasks => 10000")")
 	bench_diamond_workflows_sql batch_ids $((TASKS / 20)) | psql_b -At >/dev/null
 	psql_b -At -c "SELECT count(mycelium.start_workflow(id)) FROM batch_ids" >/dev/null
 	ids=$(psql_b -At -c "SELECT array_agg(id) FROM batch_ids")

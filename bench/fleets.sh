@@ -1,24 +1,43 @@
 #!/usr/bin/env bash
-# bench/fleets.sh: the cost per task of per-agent-type limits (issue 31)
-# against the same run without them (target: under 10%).
+# bench/fleets.sh: the cost per task of per-agent-type limits and of
+# priorities (issue 31) against the same run without them (target: under
+# 10%), in one cluster and one build, the three modes interleaved.
 #
 #   bash bench/fleets.sh                    (as root or with sudo)
 #   RUNS=5 bash bench/fleets.sh             (the official figures: medians of 5)
 #   RUNS=1 TASKS=2000 bash bench/fleets.sh  (a quick check that it works)
 #
-# In a throwaway cluster with durable commits and the scheduler's defaults,
-# medians of RUNS runs, each case in tasks/s (server clock):
-#   1. TASKS independent no-op function tasks in one workflow,
-#      max_parallel_tasks 10000, no agent type limited;
-#   2. case 1 with the no-op agent type limited by limits that never bind
-#      (max_running 1,000,000 and 100,000,000 a second): every claim locks
-#      the type's row, counts its running tasks and spends tokens;
-#   3. TASKS / 20 workflows of 20 no-op tasks (root, 18 in parallel, sink),
-#      without limits, then 4. with the same limits;
-#   5. an external agent (one session, PL/pgSQL) claiming 10 tasks at a
-#      time and completing them, over TASKS / 4 tasks, without limits, then
-#      6. with them.
-# For each pair, the cost of the limits: 1 - with / without, in percent.
+# MC_PG_BIN chooses the PostgreSQL installation (test/lib/common.sh).
+#
+# A throwaway cluster with durable commits and the scheduler's defaults.
+# Each run goes through the three modes, in an order that turns by one at
+# each run (none, limits, prio; then limits, prio, none; ...), so that the
+# machine's drift and the catalog's growth fall on all three alike:
+#   none    no agent type limited, every priority the default (0);
+#   limits  the no-op and the external agent types limited by limits that
+#           never bind (max_running 1,000,000; 100,000,000 starts a
+#           second): every claim locks the type's executors row, counts
+#           its running tasks and takes tokens;
+#   prio    mixed priorities: workflows of priority -10, 0 and 10 in turn
+#           (the one workflow: 10), and every tenth task a priority of its
+#           own (5), so claims also go through the index of tasks with a
+#           priority of their own.
+# In each mode, four cases, each in tasks/s (server clock) and in the
+# server's CPU time per task (all its processes, bench_cluster_cpu; much
+# less disturbed by other load than tasks/s):
+#   one    TASKS no-op function tasks in one workflow, max_parallel_tasks
+#          10000, run by the scheduler's workers;
+#   many   TASKS / 20 workflows of 20 no-op tasks (root, 18 in parallel,
+#          sink), started in one statement;
+#   agent1 an external agent (one session, PL/pgSQL) claiming one task per
+#          call and completing it with complete_task, each call its own
+#          transaction, over TASKS / 10 tasks in 10 workflows;
+#   agent10 the same claiming 10 a call and completing them with
+#          complete_tasks, over TASKS / 4 tasks in 10 workflows.
+# Between modes, the finished workflows are purged and the catalog
+# vacuumed.  At the end, per case and mode, the medians of RUNS runs and
+# their ratio to mode none (tasks/s: above 0.90 is within the target; CPU
+# per task: below 1.10).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,7 +47,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 RUNS=${RUNS:-5}
 TASKS=${TASKS:-20000}
 PORT=${PORT:-54395}
-DIR=/tmp/mycelium-bench-fleets
+DIR=${DIR:-/tmp/mycelium-bench-fleets}
 DB=bench
 
 bench_cluster_start "synchronous_commit = on" "shared_buffers = '1GB'" "max_wal_size = '4GB'"
@@ -38,8 +57,10 @@ bench_cluster_start "synchronous_commit = on" "shared_buffers = '1GB'" "max_wal_
 	cat <<'SQL'
 SELECT mycelium.register_executor('ext', NULL);
 CREATE TABLE batch_ids (id uuid);
--- claims and completes n tasks of external agent type 'ext', 10 at a time
-CREATE PROCEDURE public.agent(n integer) LANGUAGE plpgsql AS $$
+-- claims and completes n tasks of external agent type 'ext', per tasks a
+-- call (1: claim_tasks and complete_task; more: complete_tasks), each call
+-- its own transaction
+CREATE PROCEDURE public.agent(n integer, per integer) LANGUAGE plpgsql AS $$
 DECLARE
 	done integer := 0;
 	w uuid[];
@@ -47,10 +68,14 @@ DECLARE
 BEGIN
 	WHILE done < n LOOP
 		SELECT array_agg(c.workflow_id), array_agg(c.task_id) INTO w, t
-		  FROM mycelium.claim_tasks('ext', 'bench-agent', 10) c;
+		  FROM mycelium.claim_tasks('ext', 'bench-agent', per) c;
 		COMMIT;
 		CONTINUE WHEN w IS NULL;
-		PERFORM mycelium.complete_tasks('bench-agent', w, t);
+		IF per = 1 THEN
+			PERFORM mycelium.complete_task(w[1], t[1], 'bench-agent', '{}');
+		ELSE
+			PERFORM mycelium.complete_tasks('bench-agent', w, t);
+		END IF;
 		COMMIT;
 		done := done + pg_catalog.cardinality(w);
 	END LOOP;
@@ -58,8 +83,10 @@ END $$;
 SQL
 } | psql_b >/dev/null
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b > 0) ? 100 * (1 - a / b) : 0 }'; }
-median() { printf '%s\n' "$@" | mc_median; }
+# the SQL of every tenth task's own priority, and of workflow w's priority,
+# in mode $MODE
+task_prio() { [ "$MODE" = prio ] && echo "|| CASE WHEN i % 10 = 0 THEN '{\"priority\": 5}'::jsonb ELSE '{}' END"; true; }
+wf_prio() { [ "$MODE" = prio ] && echo ", priority => ($1 % 3 - 1) * 10"; true; }
 
 # limits on|off: sets or lifts the non-binding limits of 'noop' and 'ext'
 limits() {
@@ -72,22 +99,34 @@ limits() {
 	fi
 }
 
-# one_workflow: TASKS no-op tasks in one workflow; prints tasks/s
-one_workflow() {
-	local wf
-	wf=$(psql_b -At -c "SELECT mycelium.create_workflow((SELECT jsonb_agg(jsonb_build_object(
-		'task_id', 't' || i, 'agent_id', 'a', 'agent_type', 'noop')) FROM generate_series(1, $TASKS) i),
-		max_parallel_tasks => 10000)")
-	psql_b -At -c "SELECT mycelium.start_workflow('$wf')" >/dev/null
-	psql_b -c "CALL public.wait_all(ARRAY['$wf'::uuid])"
-	psql_b -At -c "SELECT round($TASKS / extract(epoch FROM finished_at - started_at))
-		FROM mycelium.workflows WHERE workflow_id = '$wf' AND status = 'completed'"
+# timed N CMD...: runs CMD (which prints tasks/s) and prints
+# "tasks/s cpu_us_per_task" for its N tasks
+timed() {
+	local n=$1 c0 c1 rate
+	shift
+	c0=$(bench_cluster_cpu)
+	rate=$("$@")
+	# the postmaster reaps the backends that just exited
+	sleep 0.2
+	c1=$(bench_cluster_cpu)
+	awk -v r="$rate" -v c=$((c1 - c0)) -v k="$(getconf CLK_TCK)" -v n="$n" \
+		'BEGIN { printf "%s %.0f\n", r, c / k * 1e6 / n }'
 }
 
 # many_workflows: TASKS / 20 diamond workflows; prints tasks/s
 many_workflows() {
 	local ids
-	bench_diamond_workflows_sql batch_ids $((TASKS / 20)) | psql_b -At >/dev/null
+	psql_b -At >/dev/null <<SQL
+TRUNCATE batch_ids;
+INSERT INTO batch_ids
+SELECT mycelium.create_workflow(
+	(SELECT jsonb_agg(jsonb_build_object('task_id', 't' || i, 'agent_id', 'a', 'agent_type', 'noop',
+		'dependencies', CASE WHEN i = 1 THEN '[]'::jsonb
+							 WHEN i = 20 THEN (SELECT jsonb_agg('t' || k) FROM generate_series(2, 19) k)
+							 ELSE '["t1"]'::jsonb END) $(task_prio) ORDER BY i)
+	   FROM generate_series(1, 20) i) $(wf_prio w))
+FROM generate_series(1, $((TASKS / 20))) w;
+SQL
 	psql_b -At -c "SELECT count(mycelium.start_workflow(id)) FROM batch_ids" >/dev/null
 	ids=$(psql_b -At -c "SELECT array_agg(id) FROM batch_ids")
 	psql_b -c "CALL public.wait_all('$ids')"
@@ -95,38 +134,70 @@ many_workflows() {
 		FROM mycelium.workflows WHERE workflow_id IN (SELECT id FROM batch_ids)"
 }
 
-# agent: TASKS / 4 external tasks in one workflow, one agent; prints tasks/s
-agent() {
-	local n=$((TASKS / 4)) wf
-	wf=$(psql_b -At -c "SELECT mycelium.create_workflow((SELECT jsonb_agg(jsonb_build_object(
-		'task_id', 'x' || i, 'agent_id', 'a', 'agent_type', 'ext')) FROM generate_series(1, $n) i),
-		max_parallel_tasks => 10000)")
-	psql_b -At -c "SELECT mycelium.start_workflow('$wf')" >/dev/null
-	psql_b -c "CALL public.agent($n)"
-	psql_b -At -c "SELECT round($n / extract(epoch FROM finished_at - started_at))
-		FROM mycelium.workflows WHERE workflow_id = '$wf' AND status = 'completed'"
+# agent_workflows N: makes and starts 10 workflows of N / 10 external tasks
+agent_workflows() {
+	psql_b -At >/dev/null <<SQL
+TRUNCATE batch_ids;
+INSERT INTO batch_ids
+SELECT mycelium.create_workflow((SELECT jsonb_agg(jsonb_build_object(
+		'task_id', 'x' || i, 'agent_id', 'a', 'agent_type', 'ext') $(task_prio))
+		FROM generate_series(1, $(($1 / 10))) i), max_parallel_tasks => 10000 $(wf_prio w))
+  FROM generate_series(1, 10) w;
+SELECT count(mycelium.start_workflow(id)) FROM batch_ids;
+SQL
 }
 
-one_off=() one_on=() many_off=() many_on=() ag_off=() ag_on=()
-for i in $(seq "$RUNS"); do
-	limits off
-	one_off+=("$(one_workflow)")
-	many_off+=("$(many_workflows)")
-	ag_off+=("$(agent)")
-	psql_b -c "VACUUM ANALYZE" >/dev/null
-	limits on
-	one_on+=("$(one_workflow)")
-	many_on+=("$(many_workflows)")
-	ag_on+=("$(agent)")
-	psql_b -c "VACUUM ANALYZE" >/dev/null
-	echo "run $i: one workflow ${one_off[-1]} / ${one_on[-1]} tasks/s (without / with limits);" \
-		"$((TASKS / 20)) workflows ${many_off[-1]} / ${many_on[-1]}; agent ${ag_off[-1]} / ${ag_on[-1]}"
+# agent N PER: the agent claims and completes N tasks, PER a call; prints tasks/s
+agent() {
+	psql_b -At <<SQL | tail -1
+SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
+CALL public.agent($1, $2);
+SELECT round($1 / (extract(epoch FROM clock_timestamp()) - :t0));
+SQL
+}
+
+cases="one many agent1 agent10"
+modes=(none limits prio)
+results=$(mktemp /tmp/mycelium-bench-fleets.XXXXXX)
+n_agent1=$((TASKS / 10 / 10 * 10))
+n_agent10=$((TASKS / 4 / 10 * 10))
+echo "== $RUNS runs of $TASKS tasks; machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+for run in $(seq "$RUNS"); do
+	for k in 0 1 2; do
+		MODE=${modes[$(((run - 1 + k) % 3))]}
+		[ "$MODE" = limits ] && limits on
+		one=$(timed "$TASKS" bench_noop_workflow "$TASKS" "$(task_prio)" ", max_parallel_tasks => 10000 $(wf_prio 2)")
+		many=$(timed "$TASKS" many_workflows)
+		agent_workflows "$n_agent1"
+		a1=$(timed "$n_agent1" agent "$n_agent1" 1)
+		agent_workflows "$n_agent10"
+		a10=$(timed "$n_agent10" agent "$n_agent10" 10)
+		[ "$MODE" = limits ] && limits off
+		psql_b -c "CALL mycelium.purge_workflows(interval '0')" -c "VACUUM ANALYZE" >/dev/null
+		echo "$MODE one $one" >>"$results"
+		echo "$MODE many $many" >>"$results"
+		echo "$MODE agent1 $a1" >>"$results"
+		echo "$MODE agent10 $a10" >>"$results"
+		printf 'run %d %-6s  tasks/s, CPU us/task:  one %s  many %s  agent1 %s  agent10 %s\n' \
+			"$run" "$MODE" "${one/ /, }" "${many/ /, }" "${a1/ /, }" "${a10/ /, }"
+	done
 done
-echo "== medians of $RUNS runs, $TASKS tasks; the limits' cost per task (target: under 10%)"
-for c in "one workflow:one_off:one_on" "$((TASKS / 20)) workflows of 20:many_off:many_on" \
-		"external agent, claims of 10:ag_off:ag_on"; do
-	IFS=: read -r name off on <<<"$c"
-	eval "a=(\"\${${off}[@]}\")"; eval "b=(\"\${${on}[@]}\")"
-	mo=$(median "${a[@]}"); mw=$(median "${b[@]}")
-	printf '%-40s %8s -> %8s tasks/s  cost %5s%%\n' "$name" "$mo" "$mw" "$(ratio "$mw" "$mo")"
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# col MODE CASE FIELD: the median of FIELD (3: tasks/s, 4: CPU us/task)
+col() { awk -v m="$1" -v c="$2" -v f="$3" '$1 == m && $2 == c { print $f }' "$results" | mc_median; }
+echo "== medians of $RUNS runs: tasks/s (ratio to none; target above 0.90), server CPU us per task (ratio; target below 1.10)"
+printf '%-8s %-26s %-26s %-26s\n' case none limits prio
+for c in $cases; do
+	line=$(printf '%-8s' "$c")
+	r0=$(col none "$c" 3)
+	u0=$(col none "$c" 4)
+	for m in "${modes[@]}"; do
+		r=$(col "$m" "$c" 3)
+		u=$(col "$m" "$c" 4)
+		line+=$(awk -v r="$r" -v u="$u" -v r0="$r0" -v u0="$u0" 'BEGIN {
+			printf " %6s (%.2f) %5s (%.2f)   ", r, (r0 > 0) ? r / r0 : 0, u, (u0 > 0) ? u / u0 : 0 }')
+	done
+	echo "$line"
 done
+rm -f "$results"

@@ -31,7 +31,7 @@ DONE=${DONE:-1000}
 RUNNING=${RUNNING:-100}
 RUNS=${RUNS:-20}
 PORT=${PORT:-54399}
-DIR=/tmp/mycelium-bench-fleets-views
+DIR=${DIR:-/tmp/mycelium-bench-fleets-views}
 DB=bench
 
 bench_cluster_start "shared_buffers = '1GB'" "max_wal_size = '4GB'"

@@ -39,6 +39,41 @@ END $$;
 SQL
 }
 
+# bench_noop_workflow TASKS [TASK_SQL [WORKFLOW_ARGS]]: creates one
+# workflow of TASKS no-op tasks, starts it, waits for its end and prints
+# its tasks/s, from its start to its end (server clock: started_at to
+# finished_at).  TASK_SQL is appended to each task's definition, a jsonb
+# expression of i, the task's number (e.g. "|| '{\"priority\": 5}'");
+# WORKFLOW_ARGS to create_workflow's arguments (e.g. ", max_parallel_tasks
+# => 10000").  Needs bench_noop_sql's executor and wait_all.
+bench_noop_workflow() {
+	local n=$1 task_sql=${2:-} wf_args=${3:-} wf
+	wf=$(psql_b -At -c "SELECT mycelium.create_workflow((SELECT jsonb_agg(jsonb_build_object(
+		'task_id', 't' || i, 'agent_id', 'a', 'agent_type', 'noop') $task_sql)
+		FROM generate_series(1, $n) i) $wf_args)")
+	psql_b -At -c "SELECT mycelium.start_workflow('$wf')" >/dev/null
+	psql_b -c "CALL public.wait_all(ARRAY['$wf'::uuid])"
+	psql_b -At -c "SELECT round($n / extract(epoch FROM finished_at - started_at))
+		FROM mycelium.workflows WHERE workflow_id = '$wf' AND status = 'completed'"
+}
+
+# bench_cluster_cpu: the CPU time (clock ticks) the cluster's server
+# processes have used so far: the postmaster's children still running and
+# those it has reaped (its cutime + cstime); the difference of two readings
+# is what the server used in between, whichever backends and workers came
+# and went, which other load on a shared machine disturbs far less than
+# the elapsed time
+bench_cluster_cpu() {
+	local pm pid t
+	pm=$(head -1 "$DIR/data/postmaster.pid")
+	t=$(awk '{ print $16 + $17 }' "/proc/$pm/stat")
+	for pid in $(cat "/proc/$pm/task/$pm/children" 2>/dev/null); do
+		[ -r "/proc/$pid/stat" ] &&
+			t=$((t + $(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+	done
+	echo "$t"
+}
+
 # bench_mixed_workflows_sql TABLE N: SQL that fills TABLE (id uuid) with
 # the ids of N new workflows of 20 no-op tasks, half chains and half
 # diamonds (1 -> 18 -> 1)

@@ -34,7 +34,7 @@ RUNS=${RUNS:-5}
 TASKS=${TASKS:-20000}
 PORT=${PORT:-54396}
 BASE=${BASE:-b7ae68b}
-DIR=/tmp/mycelium-bench-priorities
+DIR=${DIR:-/tmp/mycelium-bench-priorities}
 DB=bench
 CONF=("synchronous_commit = on" "shared_buffers = '1GB'" "max_wal_size = '4GB'")
 
@@ -96,18 +96,6 @@ wf_prio() {
 	esac
 }
 
-# one_workflow: TASKS no-op tasks in one workflow; prints tasks/s
-one_workflow() {
-	local wf
-	wf=$(psql_b -At -c "SELECT mycelium.create_workflow((SELECT jsonb_agg(jsonb_build_object(
-		'task_id', 't' || i, 'agent_id', 'a', 'agent_type', 'noop') $(task_prio))
-		FROM generate_series(1, $TASKS) i), max_parallel_tasks => 10000 $(wf_prio 2))")
-	psql_b -At -c "SELECT mycelium.start_workflow('$wf')" >/dev/null
-	psql_b -c "CALL public.wait_all(ARRAY['$wf'::uuid])"
-	psql_b -At -c "SELECT round($TASKS / extract(epoch FROM finished_at - started_at))
-		FROM mycelium.workflows WHERE workflow_id = '$wf' AND status = 'completed'"
-}
-
 # many_workflows: TASKS / 20 diamond workflows; prints tasks/s
 many_workflows() {
 	local ids
@@ -151,7 +139,7 @@ SQL
 cases() {
 	local i
 	for i in $(seq "$RUNS"); do
-		eval "${1}_one+=(\"$(one_workflow)\")"
+		eval "${1}_one+=(\"$(bench_noop_workflow "$TASKS" "$(task_prio)" ", max_parallel_tasks => 10000 $(wf_prio 2)")\")"
 		eval "${1}_many+=(\"$(many_workflows)\")"
 		eval "${1}_ag+=(\"$(agent)\")"
 		psql_b -c "VACUUM ANALYZE" >/dev/null

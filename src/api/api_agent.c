@@ -1034,7 +1034,7 @@ complete_held(McCatalogSession *session, const char *worker_id,
 			mc_workflow_settle(session, &wfs[i]);
 		wfps[i] = &wfs[i];
 		if (push[i] && wfs[i].status == MC_WF_RUNNING)
-			mc_push_at_commit(&wfs[i].id, InvalidOid);
+			mc_push_at_commit(&wfs[i].id, InvalidOid, wfs[i].priority);
 	}
 	if (!saved)
 		mc_workflows_save(session, wfps, nwfs);
@@ -1052,7 +1052,7 @@ finish_call(FunctionCallInfo fcinfo, McCatalogSession *session, McWorkflow *wf,
 {
 	mc_workflow_save(session, wf);
 	if (wf->status == MC_WF_RUNNING)
-		mc_push_at_commit(&wf->id, InvalidOid);
+		mc_push_at_commit(&wf->id, InvalidOid, wf->priority);
 	mc_catalog_close(session);
 	return task_status_datum(get_fn_expr_rettype(fcinfo->flinfo), status);
 }

@@ -50,6 +50,7 @@ typedef struct WorkflowLook
 {
 	McWorkflowStatus status;
 	int32		tasks_running;	/* attempts not recorded yet */
+	int32		priority;
 	bool		ours;			/* this transaction wrote its row */
 } WorkflowLook;
 
@@ -58,7 +59,8 @@ enum
 {
 	LOOK_STATUS = 1,
 	LOOK_XMIN,
-	LOOK_TASKS_RUNNING
+	LOOK_TASKS_RUNNING,
+	LOOK_PRIORITY
 };
 
 /*
@@ -89,7 +91,7 @@ look_at_workflow(McCatalogSession *session, pg_uuid_t *id)
 	values[1] = ObjectIdGetDatum(session->caller);
 	values[2] = BoolGetDatum(session->caller_is_admin);
 	if (mc_catalog_run(MC_PLAN_WORKFLOW_STATUS,
-					   "SELECT status::pg_catalog.text, xmin::pg_catalog.text, tasks_running "
+					   "SELECT status::pg_catalog.text, xmin::pg_catalog.text, tasks_running, priority "
 					   "FROM mycelium.workflow_states "
 					   "WHERE workflow_id = $1 AND (owner = $2 OR $3)",
 					   3, argtypes, values, NULL, 1) == 0)
@@ -100,6 +102,7 @@ look_at_workflow(McCatalogSession *session, pg_uuid_t *id)
 	xmin = (TransactionId) strtoul(mc_catalog_text(0, LOOK_XMIN), NULL, 10);
 	look.ours = TransactionIdIsCurrentTransactionId(xmin);
 	look.tasks_running = DatumGetInt32(mc_catalog_value(0, LOOK_TASKS_RUNNING, &isnull));
+	look.priority = DatumGetInt32(mc_catalog_value(0, LOOK_PRIORITY, &isnull));
 	return look;
 }
 
@@ -359,7 +362,7 @@ start_locked(McCatalogSession *session, McWorkflow *wf, const char *event)
 	else
 		mc_workflow_set_status(session, wf, MC_WF_RUNNING, event);
 	mc_workflow_save(session, wf);
-	mc_push_at_commit(&wf->id, InvalidOid);
+	mc_push_at_commit(&wf->id, InvalidOid, wf->priority);
 }
 
 /*
@@ -469,7 +472,7 @@ mc_execute_workflow(PG_FUNCTION_ARGS)
 		else
 		{
 			if (look.status == MC_WF_PENDING)
-				mc_queue_push(id, session.caller);
+				mc_queue_push(id, session.caller, look.priority);
 			if (!wait_until_finished(&session, id, timeout))
 				ereport(ERROR,
 						(errcode(ERRCODE_MC_EXECUTION),
@@ -545,7 +548,7 @@ change_status(FunctionCallInfo fcinfo, McWorkflowStatus to, uint32 allowed,
 		mc_workflow_set_status(&session, &wf, to, event);
 	mc_workflow_save(&session, &wf);
 	if (to == MC_WF_RUNNING)
-		mc_push_at_commit(&wf.id, InvalidOid);
+		mc_push_at_commit(&wf.id, InvalidOid, wf.priority);
 	mc_catalog_close(&session);
 	return wf.version;
 }

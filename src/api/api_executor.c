@@ -47,6 +47,13 @@ enum
 	LIMITS_EXTERNAL				/* no executor function: agents claim it */
 };
 
+/* the columns of the look for the workflows a limit may have held back */
+enum
+{
+	HELD_WORKFLOW_ID = 1,
+	HELD_PRIORITY				/* the highest of their ready tasks' */
+};
+
 /*
  * check_agent_type
  *		An agent type name is an identifier-like string.
@@ -296,8 +303,9 @@ mc_set_agent_type_limits(PG_FUNCTION_ARGS)
 	/*
 	 * Tasks the old limits held back may start now: their agents are
 	 * notified, or their workflows pushed, at commit.  (The launcher pushes
-	 * them too, but only while the type has limits: not once they are
-	 * lifted.)  More than the queue holds make the launcher rescan.
+	 * them too, but only while limits hold claims back: not once they are
+	 * lifted or raised.)  More than the queue holds make the launcher
+	 * rescan.
 	 */
 	if (external)
 		mc_notify_ready(agent_type);
@@ -309,11 +317,14 @@ mc_set_agent_type_limits(PG_FUNCTION_ARGS)
 		values[1] = Int32GetDatum(MC_QUEUE_SIZE + 1);
 		nulls[1] = ' ';
 		n = mc_catalog_run(MC_PLAN_LIMITS_HELD_BACK,
-						   "SELECT DISTINCT t.workflow_id FROM mycelium.task_states t "
-						   "WHERE t.agent_type = $1 AND t.status = 'ready' LIMIT $2",
+						   "SELECT t.workflow_id, pg_catalog.max(t.priority) "
+						   "FROM mycelium.task_states t "
+						   "WHERE t.agent_type = $1 AND t.status = 'ready' "
+						   "GROUP BY t.workflow_id LIMIT $2",
 						   2, argtypes, values, nulls, 0);
 		for (i = 0; i < n; i++)
-			mc_push_at_commit(DatumGetUUIDP(mc_catalog_value(i, MC_ONLY_COLUMN, &isnull)), InvalidOid);
+			mc_push_at_commit(DatumGetUUIDP(mc_catalog_value(i, HELD_WORKFLOW_ID, &isnull)), InvalidOid,
+							  DatumGetInt32(mc_catalog_value(i, HELD_PRIORITY, &isnull)));
 	}
 	mc_catalog_close(&session);
 	PG_RETURN_VOID();

@@ -382,7 +382,7 @@ mc_add_tasks(PG_FUNCTION_ARGS)
 	if (wf.status == MC_WF_RUNNING)
 	{
 		/* new tasks may be ready: for the scheduler, or external agents */
-		mc_push_at_commit(&wf.id, InvalidOid);
+		mc_push_at_commit(&wf.id, InvalidOid, wf.priority);
 		mc_notify_ready_workflow(&wf.id);
 	}
 	mc_catalog_close(&session);

@@ -72,7 +72,7 @@ release_held(McCatalogSession *session, const char *worker_id,
 		mc_workflow_count_done(&wfs[i]);
 		wfps[i] = &wfs[i];
 		if (wfs[i].status == MC_WF_RUNNING)
-			mc_push_at_commit(&wfs[i].id, InvalidOid);
+			mc_push_at_commit(&wfs[i].id, InvalidOid, wfs[i].priority);
 	}
 	mc_workflows_save(session, wfps, nwfs);
 }

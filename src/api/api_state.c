@@ -103,7 +103,7 @@ mc_update_task(PG_FUNCTION_ARGS)
 	mc_workflow_save(&session, &wf);
 	/* tasks it made ready are the scheduler's to run */
 	if (wf.status == MC_WF_RUNNING)
-		mc_push_at_commit(&wf.id, InvalidOid);
+		mc_push_at_commit(&wf.id, InvalidOid, wf.priority);
 	mc_catalog_close(&session);
 	PG_RETURN_INT64(wf.version);
 }

@@ -653,7 +653,7 @@ mc_claim_run(McCatalogSession *session, int n, Datum *ids, Datum *limits,
 	memset(nulls, ' ', sizeof(nulls));
 
 	/* agent types with limits: lock them, and claim only what they allow */
-	limited = maybe_limited && mc_limits_take(agent_type, &typelimits);
+	limited = maybe_limited && mc_limits_take(agent_type, cap, &typelimits);
 	if (limited)
 	{
 		/* the one agent type of an external agent's claim is spent */

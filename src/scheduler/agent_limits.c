@@ -25,6 +25,11 @@
  * most 51 in 5 seconds.
  *
  * Without limits, a claim costs one look at the (small) executors table.
+ * A worker's claim whose limits allow fewer tasks than it may take tells
+ * the launcher (mc_note_limits_held), which then pushes again the
+ * workflows with ready tasks of limited function types, as long as claims
+ * are held back (a worker drops a workflow whose tasks a limit held
+ * back); limits that never bind cost the launcher nothing.
  *
  *-------------------------------------------------------------------------
  */
@@ -39,6 +44,7 @@
 
 #include "agent_limits.h"
 #include "catalog.h"
+#include "shmem.h"
 
 /* the columns of mc_limits_take's statement: one agent type with limits */
 enum
@@ -51,12 +57,15 @@ enum
 /*
  * mc_limits_take
  *		Locks the executors rows of the agent types with limits that a
- *		claim may take tasks of (agent_type, or with NULL every function
- *		executor's), refills their rate's tokens, and sets how many more
- *		tasks of each may start now.  Returns whether there is any.
+ *		claim of at most cap tasks may take tasks of (agent_type, or with
+ *		NULL every function executor's), refills their rate's tokens, and
+ *		sets how many more tasks of each may start now, and whether any of
+ *		them allows fewer than cap (the limits may hold tasks back: a
+ *		worker's claim then tells the launcher).  Returns whether there is
+ *		any.
  */
 bool
-mc_limits_take(const char *agent_type, McLimits *limits)
+mc_limits_take(const char *agent_type, int cap, McLimits *limits)
 {
 	static const Oid argtypes[] = {TEXTOID, TIMESTAMPTZOID};
 	static const Oid count_argtypes[] = {TEXTARRAYOID, INT4ARRAYOID};
@@ -160,7 +169,12 @@ mc_limits_take(const char *agent_type, McLimits *limits)
 		}
 	}
 	for (i = 0; i < (uint64) limits->n; i++)
+	{
 		limits->any_room |= DatumGetInt32(allows[i]) > 0;
+		limits->binding |= DatumGetInt32(allows[i]) < cap;
+	}
+	if (limits->binding && agent_type == NULL)
+		mc_note_limits_held();
 	limits->allows = mc_catalog_array(allows, limits->n, INT4OID);
 	dims[0] = limits->n;
 	limits->tokens = PointerGetDatum(construct_md_array(tokens, tokens_null, 1, dims,

@@ -25,12 +25,13 @@ typedef struct McLimits
 {
 	int			n;				/* how many */
 	bool		any_room;		/* whether any of them may start a task now */
+	bool		binding;		/* whether any allows fewer than the claim may take */
 	Datum		types;			/* text[]: the agent types */
 	Datum		allows;			/* int4[]: how many more tasks of each may start */
 	Datum		tokens;			/* float8[]: the rate's tokens at "at" (NULL: no rate) */
 	TimestampTz at;				/* when the tokens were counted */
 } McLimits;
 
-extern bool mc_limits_take(const char *agent_type, McLimits *limits);
+extern bool mc_limits_take(const char *agent_type, int cap, McLimits *limits);
 
 #endif							/* MC_AGENT_LIMITS_H */

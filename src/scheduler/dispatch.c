@@ -55,6 +55,7 @@ typedef struct StepWorkflow
 {
 	pg_uuid_t	id;
 	Oid			start_by;		/* start it if pending (InvalidOid: no) */
+	int64		rank;			/* its rank in the queue (0: not taken from it) */
 	bool		candidate;		/* claim from it */
 	int			first;			/* its finished tasks: finished[first..] */
 	int			nfinished;
@@ -200,16 +201,23 @@ run_task_cmp(const void *a, const void *b)
 
 /*
  * requeue
- *		Leaves a workflow to be pushed to the dispatch queue after commit.
+ *		Leaves a workflow to be pushed to the dispatch queue after commit,
+ *		with the rank it was taken from the queue with (one it ran, at its
+ *		priority now), so that it keeps its place among the priorities.
  *		The list lives in the step's context: SPI calls leave their own
  *		context current, and it is gone by the time the list is read.
  */
 static void
-requeue(McBatch *batch, pg_uuid_t *id)
+requeue(McBatch *batch, StepWorkflow *sw)
 {
 	MemoryContext old = MemoryContextSwitchTo(batch->step_cxt[batch->cur]);
+	McQueueEntry *entry = palloc(sizeof(McQueueEntry));
 
-	batch->requeue = lappend(batch->requeue, id);
+	memcpy(&entry->workflow_id, &sw->id, sizeof(pg_uuid_t));
+	entry->start_by = InvalidOid;
+	entry->rank = sw->rank != 0 ? sw->rank :
+		mc_queue_rank(sw->locked ? sw->wf.priority : 0);
+	batch->requeue = lappend(batch->requeue, entry);
 	MemoryContextSwitchTo(old);
 }
 
@@ -801,7 +809,7 @@ step_record(McCatalogSession *session, McBatch *batch, StepWorkflow *sw,
 	{
 		/* busy elsewhere, or gone: a busy one is looked at again later */
 		if (sw->nfinished == 0 && !sw->idle)
-			requeue(batch, &sw->id);
+			requeue(batch, sw);
 		return;
 	}
 	sw->may_wrap = sw->candidate || OidIsValid(sw->start_by);
@@ -989,13 +997,13 @@ step_finish(McCatalogSession *session, McBatch *batch, StepWorkflow *sw)
 			slot_free_for_another(sw))
 		{
 			/* maybe more ready than we could take: let others look */
-			requeue(batch, &sw->id);
+			requeue(batch, sw);
 		}
 		else if (sw->limit == 0 && (sw->candidate || sw->released > 0 || sw->nfinished > 0) &&
 				 slot_free_for_another(sw))
 		{
 			/* this batch is full: the workflow's ready tasks are for others */
-			requeue(batch, &sw->id);
+			requeue(batch, sw);
 		}
 	}
 	if (wf->changed)
@@ -1201,6 +1209,7 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 	{
 		memcpy(&sws[nsw].id, &candidates[i].workflow_id, sizeof(pg_uuid_t));
 		sws[nsw].start_by = candidates[i].start_by;
+		sws[nsw].rank = candidates[i].rank;
 		sws[nsw].candidate = true;
 		nsw++;
 	}
@@ -1216,6 +1225,8 @@ mc_dispatch_step(McCatalogSession *session, McBatch *batch,
 			a->candidate |= sws[i].candidate;
 			if (OidIsValid(sws[i].start_by))
 				a->start_by = sws[i].start_by;
+			if (sws[i].rank != 0 && (a->rank == 0 || sws[i].rank < a->rank))
+				a->rank = sws[i].rank;
 			if (sws[i].nfinished > 0)
 			{
 				a->first = sws[i].first;

@@ -38,7 +38,7 @@ typedef struct McBatch
 	int64		attempt_us;		/* mean length of the last run's attempts, us */
 	int			ntasks;
 	McRunTask  *tasks;
-	List	   *requeue;		/* workflows to push when this transaction commits */
+	List	   *requeue;		/* queue entries to push when this transaction commits */
 	HTAB	   *cursors;		/* workflow id -> highest task number claimed */
 	bool		retry_scheduled;	/* an attempt will be retried after a back-off */
 	bool		share_work;		/* other workers are idle: claim one task a workflow */

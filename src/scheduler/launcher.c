@@ -51,6 +51,7 @@
 #include "launcher.h"
 #include "mycelium.h"
 #include "pool.h"
+#include "priority.h"
 #include "shmem.h"
 #include "signals.h"
 #include "version.h"
@@ -140,23 +141,33 @@ launcher_detach(int code, Datum arg)
 /* what one tick keeps past its transaction (the ids it pushes after commit) */
 static MemoryContext tick_cxt = NULL;
 
+/* the columns of the statements whose rows push_rows reads */
+enum
+{
+	PUSHED_WORKFLOW_ID = 1,
+	PUSHED_PRIORITY
+};
+
 /*
  * push_rows
- *		Copies the workflow ids in column 1 of the last statement's result
- *		into the tick's context, to be pushed after commit.
+ *		Copies the workflow ids of the last statement's result, ranked by
+ *		their priorities (PUSHED_*), into queue entries in the tick's
+ *		context, to be pushed after commit.
  */
 static void
-push_rows(uint64 n, pg_uuid_t **ids)
+push_rows(uint64 n, McQueueEntry **ids)
 {
 	uint64		i;
 
-	*ids = MemoryContextAlloc(tick_cxt, sizeof(pg_uuid_t) * Max(n, 1));
+	*ids = MemoryContextAlloc(tick_cxt, sizeof(McQueueEntry) * Max(n, 1));
 	for (i = 0; i < n; i++)
 	{
 		bool		isnull;
 
-		memcpy(&(*ids)[i], DatumGetUUIDP(mc_catalog_value(i, MC_ONLY_COLUMN, &isnull)),
+		memcpy(&(*ids)[i].workflow_id, DatumGetUUIDP(mc_catalog_value(i, PUSHED_WORKFLOW_ID, &isnull)),
 			   sizeof(pg_uuid_t));
+		(*ids)[i].start_by = InvalidOid;
+		(*ids)[i].rank = mc_queue_rank(DatumGetInt32(mc_catalog_value(i, PUSHED_PRIORITY, &isnull)));
 	}
 }
 
@@ -168,7 +179,7 @@ push_rows(uint64 n, pg_uuid_t **ids)
  *		Returns how many it found.
  */
 static uint64
-rescan_page(TimestampTz now, pg_uuid_t **ids)
+rescan_page(TimestampTz now, McQueueEntry **ids)
 {
 	static const Oid argtypes[] = {UUIDOID, TIMESTAMPTZOID, INT4OID};
 	Datum		values[3];
@@ -182,11 +193,12 @@ rescan_page(TimestampTz now, pg_uuid_t **ids)
 	values[1] = TimestampTzGetDatum(now);
 	values[2] = Int32GetDatum(room);
 	n = mc_catalog_run(MC_PLAN_RESCAN,
-					   "SELECT DISTINCT t.workflow_id FROM mycelium.task_states t "
+					   "SELECT t.workflow_id, pg_catalog.max(t.priority) "
+					   "FROM mycelium.task_states t "
 					   "WHERE t.status = 'ready' AND t.workflow_id > $1 "
 					   "  AND (t.run_after IS NULL OR t.run_after <= $2) "
 					   "  AND " WORKFLOW_RUNNING("t") "AND " MC_FUNCTION_TASK("t")
-					   "ORDER BY t.workflow_id LIMIT $3",
+					   "GROUP BY t.workflow_id ORDER BY t.workflow_id LIMIT $3",
 					   3, argtypes, values, NULL, 0);
 	push_rows(n, ids);
 	elog(DEBUG1, "mycelium rescan: %llu workflows with ready tasks",
@@ -199,7 +211,7 @@ rescan_page(TimestampTz now, pg_uuid_t **ids)
 		memset(&rescan_after, 0, sizeof(rescan_after));
 	}
 	else
-		rescan_after = (*ids)[n - 1];
+		rescan_after = (*ids)[n - 1].workflow_id;
 	return n;
 }
 
@@ -208,8 +220,8 @@ rescan_page(TimestampTz now, pg_uuid_t **ids)
  *		One look at the catalog: the next page of a rescan if one is under
  *		way, the workflows with due retries not yet claimed, the external
  *		agent types whose retries fell due since the last look (notified),
- *		the workflows with ready tasks of agent types with limits, and
- *		lapsed leases; first, the attempts left running by workers that
+ *		the workflows with ready tasks of agent types with limits (while
+ *		limits hold workers' claims back), and lapsed leases; first, the attempts left running by workers that
  *		exited, and with recover (the first look since the extension
  *		appeared) by any worker not running now.  Returns how long to
  *		sleep, in ms.
@@ -221,10 +233,10 @@ tick(TimestampTz *since, bool recover)
 	McCatalogSession session;
 	TimestampTz now = GetCurrentTimestamp();
 	Datum		values[3];
-	pg_uuid_t  *ids;
-	pg_uuid_t  *limited;
+	McQueueEntry *ids;
+	McQueueEntry *limited;
 	uint64		nlimited;
-	pg_uuid_t  *found = NULL;
+	McQueueEntry *found = NULL;
 	uint64		n;
 	uint64		nfound = 0;
 	uint64		i;
@@ -258,27 +270,36 @@ tick(TimestampTz *since, bool recover)
 	 * commit, which may come after a look whose window already passed it.
 	 */
 	n = mc_catalog_run(MC_PLAN_DUE_RETRIES,
-					   "SELECT DISTINCT t.workflow_id FROM mycelium.task_states t "
+					   "SELECT t.workflow_id, pg_catalog.max(t.priority) "
+					   "FROM mycelium.task_states t "
 					   "WHERE t.status = 'ready' AND t.run_after IS NOT NULL "
 					   "  AND t.run_after <= $2 "
-					   "  AND " WORKFLOW_RUNNING("t") "AND " MC_FUNCTION_TASK("t"),
+					   "  AND " WORKFLOW_RUNNING("t") "AND " MC_FUNCTION_TASK("t")
+					   "GROUP BY t.workflow_id",
 					   2, argtypes, values, NULL, 0);
 	push_rows(n, &ids);
 
-	/* ready function tasks of agent types with limits, maybe held back */
+	/*
+	 * Ready function tasks of agent types with limits, maybe held back:
+	 * looked for only while workers' claims find limits holding tasks
+	 * back (limits that never bind cost nothing here).
+	 */
 	values[2] = Int32GetDatum(Max(mc_queue_room() / 2, 1));
-	nlimited = mc_catalog_run(MC_PLAN_LIMITED_READY,
-							  "SELECT DISTINCT t.workflow_id "
-							  "FROM mycelium.executors e JOIN mycelium.task_states t "
-							  "  ON t.agent_type = e.agent_type AND t.status = 'ready' "
-							  "    AND t.task_no >= 0 "
-							  "WHERE (e.max_running IS NOT NULL OR e.rate IS NOT NULL) "
-							  "  AND e.executor IS NOT NULL "
-							  "  AND (t.run_after IS NULL OR t.run_after <= $2) "
-							  "  AND " WORKFLOW_RUNNING("t")
-							  "LIMIT $3",
-							  3, argtypes, values, NULL, 0);
+	nlimited = 0;
+	if (mc_limits_held_take())
+		nlimited = mc_catalog_run(MC_PLAN_LIMITED_READY,
+								  "SELECT t.workflow_id, pg_catalog.max(t.priority) "
+								  "FROM mycelium.executors e JOIN mycelium.task_states t "
+								  "  ON t.agent_type = e.agent_type AND t.status = 'ready' "
+								  "    AND t.task_no >= 0 "
+								  "WHERE (e.max_running IS NOT NULL OR e.rate IS NOT NULL) "
+								  "  AND e.executor IS NOT NULL "
+								  "  AND (t.run_after IS NULL OR t.run_after <= $2) "
+								  "  AND " WORKFLOW_RUNNING("t")
+								  "GROUP BY t.workflow_id LIMIT $3",
+								  3, argtypes, values, NULL, 0);
 	push_rows(nlimited, &limited);
+	mc_limits_polling(nlimited > 0);
 	if (nlimited > 0)
 	{
 		/*
@@ -345,11 +366,11 @@ tick(TimestampTz *since, bool recover)
 	mc_pool_free_recovered();
 
 	for (i = 0; i < nfound; i++)
-		mc_queue_push(&found[i], InvalidOid);
+		mc_queue_push_entry(&found[i]);
 	for (i = 0; i < n; i++)
-		mc_queue_push(&ids[i], InvalidOid);
+		mc_queue_push_entry(&ids[i]);
 	for (i = 0; i < nlimited; i++)
-		mc_queue_push(&limited[i], InvalidOid);
+		mc_queue_push_entry(&limited[i]);
 	*since = now;
 	return nap;
 }

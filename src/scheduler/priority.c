@@ -20,6 +20,11 @@
  * ready more than (q - p) * priority_aging after it, q being the other's
  * priority: the starvation bound, at most 200 * priority_aging.
  *
+ * The dispatch queue, from which the workers take the workflows they look
+ * at, ranks its entries the same way (mc_queue_rank, shmem.c), so that a
+ * workflow of higher priority is looked at first however many are queued
+ * before it.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -27,6 +32,7 @@
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
+#include "utils/timestamp.h"
 #include "utils/uuid.h"
 
 #include "catalog.h"
@@ -50,6 +56,19 @@ mc_check_priority(int32 priority, const char *what)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must be between %d and %d", what,
 						MC_PRIORITY_MIN, MC_PRIORITY_MAX)));
+}
+
+/*
+ * mc_queue_rank
+ *		The rank in the dispatch queue of a workflow of the given priority
+ *		pushed now: the time less its priority times priority_aging, as
+ *		MC_READY_RANK ranks a task becoming ready.
+ */
+int64
+mc_queue_rank(int32 priority)
+{
+	return GetCurrentTimestamp() -
+		(int64) priority * mc_priority_aging_s * USECS_PER_SEC;
 }
 
 /*

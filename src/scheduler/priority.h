@@ -29,6 +29,7 @@
 	"(pg_catalog.clock_timestamp() - " t ".priority * " MC_PRIORITY_AGING_SQL ")"
 
 extern void mc_check_priority(int32 priority, const char *what);
+extern int64 mc_queue_rank(int32 priority);
 extern int32 mc_priority_arg(FunctionCallInfo fcinfo, int argno);
 
 #endif							/* MC_PRIORITY_H */

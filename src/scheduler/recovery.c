@@ -130,7 +130,7 @@ fail_lost_attempts(McCatalogSession *session, uint64 n)
 		}
 		mc_workflow_save(session, &wf);
 		if (wf.status == MC_WF_RUNNING)
-			mc_push_at_commit(&wf.id, InvalidOid);
+			mc_push_at_commit(&wf.id, InvalidOid, wf.priority);
 	}
 }
 

@@ -12,6 +12,22 @@
  * that finds nothing to do for one just drops it.  When the queue is full
  * the rescan flag tells the launcher to rebuild it from the catalog.
  *
+ * Priorities reach across the queue: each entry has a rank, the time it
+ * was pushed less its workflow's priority times mycelium.priority_aging
+ * (priority.c), and a worker taking max entries takes the half of lowest
+ * rank first, then the oldest entries, then more by rank if the queue
+ * has fewer old ones.  So a workflow of higher priority is taken at the
+ * next step however many are queued before it, with the same aging bound
+ * as its tasks: an entry is passed by rank only by entries pushed less
+ * than the difference of their priorities times priority_aging after it.
+ * The oldest half keeps the queue turning: entries a worker could not
+ * serve (their workflow busy elsewhere, or its owner at its share of the
+ * pool) and pushed back with their rank do not stop the others, whatever
+ * their rank.  The entries sit in push order in a ring (queue_head to
+ * queue_tail, where taken ones are passed over) and in a binary heap by
+ * (rank, push order), each knowing its place in the other; a push or a
+ * take costs O(log n) under the spinlock.
+ *
  * Pushes made by a transaction take effect when it commits
  * (mc_push_at_commit), so a worker never looks for rows it cannot see yet.
  * Interrupting the workers that run a cancelled workflow's tasks is also
@@ -35,6 +51,7 @@
 #include "estimate.h"
 #include "mycelium.h"
 #include "mycelium_errcodes.h"
+#include "priority.h"
 #include "shmem.h"
 
 McShared   *mc_shared = NULL;
@@ -49,6 +66,7 @@ typedef struct McPending
 {
 	pg_uuid_t	workflow_id;
 	Oid			start_by;
+	int32		priority;		/* of the workflow pushed */
 	bool		interrupt;		/* signal workers running its tasks */
 } McPending;
 
@@ -159,12 +177,106 @@ mc_require_scheduler(void)
 }
 
 /*
- * mc_queue_push
- *		Adds a workflow to the dispatch queue and wakes a worker.  A full
- *		queue asks the launcher for a rescan instead.
+ * slot_before
+ *		Whether queue slot a comes before slot b in the heap: lower rank
+ *		first, then the earlier push.  The caller holds mc_shared->mutex.
+ */
+static bool
+slot_before(int32 a, int32 b)
+{
+	const McQueueSlot *x = &mc_shared->queue[a];
+	const McQueueSlot *y = &mc_shared->queue[b];
+
+	if (x->entry.rank != y->entry.rank)
+		return x->entry.rank < y->entry.rank;
+	return (int32) (x->seq - y->seq) < 0;
+}
+
+/*
+ * heap_set
+ *		Puts queue slot s at place pos of the heap.
+ */
+static void
+heap_set(int32 pos, int32 s)
+{
+	mc_shared->heap[pos] = s;
+	mc_shared->queue[s].heap_pos = pos;
+}
+
+/*
+ * heap_sift
+ *		Moves the slot at place pos of the heap up or down to where it
+ *		belongs.
+ */
+static void
+heap_sift(int32 pos)
+{
+	int32	   *heap = mc_shared->heap;
+	int32		s = heap[pos];
+
+	while (pos > 0 && slot_before(s, heap[(pos - 1) / 2]))
+	{
+		heap_set(pos, heap[(pos - 1) / 2]);
+		pos = (pos - 1) / 2;
+	}
+	for (;;)
+	{
+		int32		child = 2 * pos + 1;
+
+		if (child >= mc_shared->heap_n)
+			break;
+		if (child + 1 < mc_shared->heap_n && slot_before(heap[child + 1], heap[child]))
+			child++;
+		if (!slot_before(heap[child], s))
+			break;
+		heap_set(pos, heap[child]);
+		pos = child;
+	}
+	heap_set(pos, s);
+}
+
+/*
+ * queue_take
+ *		Takes queue slot s's entry into *entry: out of the heap, and marked
+ *		taken in the ring.
+ */
+static void
+queue_take(int32 s, McQueueEntry *entry)
+{
+	McQueueSlot *slot = &mc_shared->queue[s];
+	int32		pos = slot->heap_pos;
+	int32		last = mc_shared->heap[--mc_shared->heap_n];
+
+	*entry = slot->entry;
+	slot->heap_pos = -1;
+	if (last != s)
+	{
+		heap_set(pos, last);
+		heap_sift(pos);
+	}
+}
+
+/*
+ * queue_pass_taken
+ *		Moves the head of the ring past the entries taken by rank.
+ */
+static void
+queue_pass_taken(void)
+{
+	while (mc_shared->queue_head != mc_shared->queue_tail &&
+		   mc_shared->queue[mc_shared->queue_head % MC_QUEUE_SIZE].heap_pos < 0)
+		mc_shared->queue_head++;
+}
+
+/*
+ * mc_queue_push_entry
+ *		Adds an entry, with the rank it has, to the dispatch queue and
+ *		wakes a worker: a worker pushes back with their rank the workflows
+ *		it took and left for others.  A full queue asks the launcher for a
+ *		rescan instead.
  */
 void
-mc_queue_push(const pg_uuid_t *workflow_id, Oid start_by)
+mc_queue_push_entry(const McQueueEntry *entry)
 {
 	bool		overflow = false;
 
@@ -178,11 +290,13 @@ mc_queue_push(const pg_uuid_t *workflow_id, Oid start_by)
 	}
 	else
 	{
-		McQueueEntry *e = &mc_shared->queue[mc_shared->queue_tail % MC_QUEUE_SIZE];
+		int32		s = mc_shared->queue_tail % MC_QUEUE_SIZE;
+		McQueueSlot *slot = &mc_shared->queue[s];
 
-		memcpy(&e->workflow_id, workflow_id, sizeof(pg_uuid_t));
-		e->start_by = start_by;
-		mc_shared->queue_tail++;
+		slot->entry = *entry;
+		slot->seq = mc_shared->queue_tail++;
+		heap_set(mc_shared->heap_n++, s);
+		heap_sift(slot->heap_pos);
 	}
 	SpinLockRelease(&mc_shared->mutex);
 
@@ -190,6 +304,22 @@ mc_queue_push(const pg_uuid_t *workflow_id, Oid start_by)
 		mc_wake_launcher();
 	else
 		mc_wake_workers(1);
+}
+
+/*
+ * mc_queue_push
+ *		Adds a workflow of the given priority to the dispatch queue, ranked
+ *		as pushed now, and wakes a worker.
+ */
+void
+mc_queue_push(const pg_uuid_t *workflow_id, Oid start_by, int32 priority)
+{
+	McQueueEntry entry;
+
+	memcpy(&entry.workflow_id, workflow_id, sizeof(pg_uuid_t));
+	entry.start_by = start_by;
+	entry.rank = mc_queue_rank(priority);
+	mc_queue_push_entry(&entry);
 }
 
 /*
@@ -209,7 +339,8 @@ mc_queue_room(void)
 
 /*
  * mc_queue_pop
- *		Takes up to max entries from the dispatch queue.
+ *		Takes up to max entries from the dispatch queue: the half of lowest
+ *		rank, then the oldest, then more by rank (see the file's header).
  */
 int
 mc_queue_pop(McQueueEntry *entries, int max)
@@ -217,11 +348,18 @@ mc_queue_pop(McQueueEntry *entries, int max)
 	int			n = 0;
 
 	SpinLockAcquire(&mc_shared->mutex);
+	while (n < (max + 1) / 2 && mc_shared->heap_n > 0)
+		queue_take(mc_shared->heap[0], &entries[n++]);
+	queue_pass_taken();
 	while (n < max && mc_shared->queue_head != mc_shared->queue_tail)
 	{
-		entries[n++] = mc_shared->queue[mc_shared->queue_head % MC_QUEUE_SIZE];
+		queue_take(mc_shared->queue_head % MC_QUEUE_SIZE, &entries[n++]);
 		mc_shared->queue_head++;
+		queue_pass_taken();
 	}
+	while (n < max && mc_shared->heap_n > 0)
+		queue_take(mc_shared->heap[0], &entries[n++]);
+	queue_pass_taken();
 	SpinLockRelease(&mc_shared->mutex);
 	return n;
 }
@@ -288,6 +426,58 @@ mc_wake_launcher(void)
 }
 
 /*
+ * mc_note_limits_held
+ *		A worker's claim found limits that may hold tasks back
+ *		(agent_limits.c): the launcher is to push again the workflows with
+ *		ready tasks of limited types, which the worker leaves.  Wakes it
+ *		unless it is doing so already (it then looks again shortly).
+ */
+void
+mc_note_limits_held(void)
+{
+	bool		wake;
+
+	if (mc_shared == NULL)
+		return;
+	SpinLockAcquire(&mc_shared->mutex);
+	wake = !mc_shared->limits_held && !mc_shared->limits_polling;
+	mc_shared->limits_held = true;
+	SpinLockRelease(&mc_shared->mutex);
+	if (wake)
+		mc_wake_launcher();
+}
+
+/*
+ * mc_limits_held_take
+ *		The launcher: whether a worker's claim was held back by a limit
+ *		since the last call.
+ */
+bool
+mc_limits_held_take(void)
+{
+	bool		held;
+
+	SpinLockAcquire(&mc_shared->mutex);
+	held = mc_shared->limits_held;
+	mc_shared->limits_held = false;
+	SpinLockRelease(&mc_shared->mutex);
+	return held;
+}
+
+/*
+ * mc_limits_polling
+ *		The launcher: whether it pushed workflows held back by limits, and
+ *		so looks again soon (workers need not wake it).
+ */
+void
+mc_limits_polling(bool polling)
+{
+	SpinLockAcquire(&mc_shared->mutex);
+	mc_shared->limits_polling = polling;
+	SpinLockRelease(&mc_shared->mutex);
+}
+
+/*
  * interrupt_workers_of
  *		The workflow ended (cancelled or failed): no worker starts another
  *		of its claimed tasks (they look in the ring of ended workflows), and
@@ -348,7 +538,7 @@ at_xact_end(XactEvent event, void *arg)
 			if (p->interrupt)
 				interrupt_workers_of(&p->workflow_id);
 			else
-				mc_queue_push(&p->workflow_id, p->start_by);
+				mc_queue_push(&p->workflow_id, p->start_by, p->priority);
 		}
 		if (pending != NIL)
 			ConditionVariableBroadcast(&mc_shared->progress);
@@ -361,7 +551,8 @@ at_xact_end(XactEvent event, void *arg)
  *		Queues an action for the end of the current transaction.
  */
 static void
-remember_at_commit(const pg_uuid_t *workflow_id, Oid start_by, bool interrupt)
+remember_at_commit(const pg_uuid_t *workflow_id, Oid start_by, int32 priority,
+				   bool interrupt)
 {
 	McPending  *p;
 
@@ -375,21 +566,22 @@ remember_at_commit(const pg_uuid_t *workflow_id, Oid start_by, bool interrupt)
 	p = MemoryContextAlloc(TopMemoryContext, sizeof(McPending));
 	memcpy(&p->workflow_id, workflow_id, sizeof(pg_uuid_t));
 	p->start_by = start_by;
+	p->priority = priority;
 	p->interrupt = interrupt;
 	pending_at_commit = lappend(pending_at_commit, p);
 }
 
 /*
  * mc_push_at_commit
- *		Pushes a workflow to the dispatch queue when the current
- *		transaction commits.
+ *		Pushes a workflow of the given priority to the dispatch queue when
+ *		the current transaction commits.
  */
 void
-mc_push_at_commit(const pg_uuid_t *workflow_id, Oid start_by)
+mc_push_at_commit(const pg_uuid_t *workflow_id, Oid start_by, int32 priority)
 {
 	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
 
-	remember_at_commit(workflow_id, start_by, false);
+	remember_at_commit(workflow_id, start_by, priority, false);
 	MemoryContextSwitchTo(old);
 }
 
@@ -403,7 +595,7 @@ mc_interrupt_at_commit(const pg_uuid_t *workflow_id)
 {
 	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
 
-	remember_at_commit(workflow_id, InvalidOid, true);
+	remember_at_commit(workflow_id, InvalidOid, 0, true);
 	MemoryContextSwitchTo(old);
 }
 

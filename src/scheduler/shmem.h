@@ -99,21 +99,37 @@ typedef struct McKilledAttempt
 	TimestampTz killed_at;
 } McKilledAttempt;
 
-/* a workflow that may have tasks to dispatch, or asks to be started */
+/*
+ * A workflow that may have tasks to dispatch, or asks to be started, and
+ * its rank in the queue: when it was pushed, less its priority times
+ * mycelium.priority_aging, as its ready tasks rank (priority.c); lower
+ * ranks are taken first.
+ */
 typedef struct McQueueEntry
 {
 	pg_uuid_t	workflow_id;
 	Oid			start_by;		/* role asking to start it, or InvalidOid */
+	int64		rank;
 } McQueueEntry;
+
+/* an entry of the dispatch queue where it sits (shmem.c) */
+typedef struct McQueueSlot
+{
+	McQueueEntry entry;
+	uint32		seq;			/* its place in the order of pushes */
+	int32		heap_pos;		/* its place in the heap of ranks; -1: taken */
+} McQueueSlot;
 
 typedef struct McShared
 {
 	slock_t		mutex;			/* protects everything below but the CV */
 	bool		rescan;			/* queue overflowed: rescan the catalog */
 	Latch	   *launcher_latch;
-	uint32		queue_head;		/* next entry to take */
+	uint32		queue_head;		/* oldest entry not taken yet */
 	uint32		queue_tail;		/* next free entry */
-	McQueueEntry queue[MC_QUEUE_SIZE];
+	McQueueSlot queue[MC_QUEUE_SIZE];	/* in the order of pushes */
+	int32		heap_n;			/* entries not taken */
+	int32		heap[MC_QUEUE_SIZE];	/* their slots, a binary heap by rank */
 	uint32		cancelled_next; /* next slot of the ring below */
 	pg_uuid_t	cancelled[MC_CANCELLED_RING];
 	ConditionVariable progress; /* broadcast when workflows change */
@@ -122,6 +138,8 @@ typedef struct McShared
 	uint32		generation;		/* bumped by each launcher as it starts */
 	int			wanted;			/* workers asked for that no idle one served */
 	bool		look_asked;		/* the launcher is to look at the catalog */
+	bool		limits_held;	/* a worker's claim was held back by a limit */
+	bool		limits_polling; /* the launcher pushes limited workflows again */
 	int			nworkers;		/* slots: mycelium.max_workers */
 	McWorkerSlot workers[FLEXIBLE_ARRAY_MEMBER];
 } McShared;
@@ -133,7 +151,9 @@ extern void mc_shmem_request(void);
 extern void mc_shmem_startup(void);
 extern bool mc_scheduler_available(void);
 extern void mc_require_scheduler(void);
-extern void mc_queue_push(const pg_uuid_t *workflow_id, Oid start_by);
+extern void mc_queue_push(const pg_uuid_t *workflow_id, Oid start_by,
+						  int32 priority);
+extern void mc_queue_push_entry(const McQueueEntry *entry);
 extern int	mc_queue_room(void);
 extern int	mc_queue_pop(McQueueEntry *entries, int max);
 extern void mc_wake_workers(int n);
@@ -147,7 +167,11 @@ extern bool mc_owner_reserve(Oid owner);
 extern void mc_set_busy(bool busy);
 extern bool mc_workflow_ended_recently(const pg_uuid_t *workflow_id);
 extern void mc_wake_launcher(void);
-extern void mc_push_at_commit(const pg_uuid_t *workflow_id, Oid start_by);
+extern void mc_note_limits_held(void);
+extern bool mc_limits_held_take(void);
+extern void mc_limits_polling(bool polling);
+extern void mc_push_at_commit(const pg_uuid_t *workflow_id, Oid start_by,
+							  int32 priority);
 extern void mc_interrupt_at_commit(const pg_uuid_t *workflow_id);
 
 #endif							/* MC_SHMEM_H */

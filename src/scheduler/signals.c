@@ -447,7 +447,7 @@ look_at_workflow(McCatalogSession *session, McWorkflow *wf, TimestampTz now)
 		mc_workflow_save(session, wf);
 		/* the tasks it released are the scheduler's to run */
 		if (wf->status == MC_WF_RUNNING)
-			mc_push_at_commit(&wf->id, InvalidOid);
+			mc_push_at_commit(&wf->id, InvalidOid, wf->priority);
 	}
 }
 
@@ -648,7 +648,7 @@ mc_signal(PG_FUNCTION_ARGS)
 		mc_workflow_save(&session, &wf);
 		/* the tasks it released are the scheduler's to run */
 		if (wf.status == MC_WF_RUNNING)
-			mc_push_at_commit(&wf.id, InvalidOid);
+			mc_push_at_commit(&wf.id, InvalidOid, wf.priority);
 	}
 	mc_catalog_close(&session);
 	PG_RETURN_INT32(nwaiting);

@@ -232,7 +232,7 @@ push_requeued(McBatch *batch)
 	ListCell   *lc;
 
 	foreach(lc, batch->requeue)
-		mc_queue_push((pg_uuid_t *) lfirst(lc), InvalidOid);
+		mc_queue_push_entry((McQueueEntry *) lfirst(lc));
 	batch->requeue = NIL;
 }
 

@@ -1,13 +1,15 @@
 -- mycelium: what an operator watches (issue 31, fleets)
 --
 -- agent_type_stats: per agent type, the tasks waiting and running, lapsed
--- leases, and the last hour's outcomes and attempt lengths.  The views are
--- security_invoker: a role counts its own workflows' tasks, an admin all.
+-- leases, and the last hour's outcomes and attempt lengths; it counts the
+-- ready tasks with ready_task_count (src/api/api_operator.c).  The views
+-- are security_invoker: a role counts its own workflows' tasks, an admin
+-- all.
 -- worker_pool, worker_pool_summary and worker_pool_by_role: the executor
 -- pool as shared memory has it (worker_pool_slots, src/api_pool.c).
 
 -- running tasks by agent type, and tasks finished by agent type and time,
--- for agent_type_stats; the running tasks' index, as the agents' ones in
+-- for agent_type_stats; the running tasks' index, as the agents' one in
 -- 10_catalog.sql, only for statements that say "task_no >= 0" (those that
 -- count running tasks by type, and recovery), so that the scheduler's
 -- statements on a batch's tasks never scan every running task
@@ -16,30 +18,35 @@ CREATE INDEX task_states_running_idx ON mycelium.task_states (agent_type)
 CREATE INDEX task_states_finished_idx ON mycelium.task_states (agent_type, finished_at)
 	WHERE status IN ('completed', 'failed');
 -- ready tasks by agent type and since when they are ready:
--- agent_type_stats counts them from this index alone (owner, for
--- row-level security, is in it) and finds the oldest from its start;
--- those of workflows not running (pending or paused) it finds through
--- workflow_states_waiting_idx and leaves out.  Every ready task has a
--- ready_at; the predicate says so, which keeps the scheduler's statements
--- on ready tasks (which do not) from planning with this index
+-- agent_type_stats finds the oldest from the start of this index (owner,
+-- for row-level security, is in it), of a running workflow; ready tasks
+-- of workflows not running (pending or paused) ready_task_count finds
+-- through workflow_states_waiting_idx and leaves out.  Every ready task
+-- has a ready_at; the predicate says so,
+-- which keeps the scheduler's statements on ready tasks (which do not)
+-- from planning with this index
 CREATE INDEX task_states_ready_at_idx ON mycelium.task_states (agent_type, ready_at)
 	INCLUDE (owner) WHERE status = 'ready' AND ready_at IS NOT NULL;
+-- ready tasks by agent type and owner, which ready_task_count counts: its
+-- keys repeat, so the index keeps each (agent type, owner) once with the
+-- list of its tasks (deduplication), a few pages for 100,000 ready tasks;
+-- predicate as task_states_ready_at_idx's
+CREATE INDEX task_states_ready_count_idx ON mycelium.task_states (agent_type, owner)
+	WHERE status = 'ready' AND ready_at IS NOT NULL;
 CREATE INDEX workflow_states_waiting_idx ON mycelium.workflow_states (status)
 	WHERE status IN ('pending', 'paused');
+
+CREATE FUNCTION mycelium.ready_task_count(agent_type text)
+RETURNS bigint
+LANGUAGE c STABLE STRICT
+AS 'MODULE_PATHNAME', 'mc_ready_task_count';
+COMMENT ON FUNCTION mycelium.ready_task_count(text) IS
+	'how many tasks of the agent type are ready in running workflows the current role may see (its own, an admin''s all), counted from task_states_ready_count_idx: agent_type_stats.ready';
 
 CREATE VIEW mycelium.agent_type_stats WITH (security_invoker = true) AS
 SELECT e.agent_type,
 	   e.executor IS NULL AS external,
-	   (SELECT pg_catalog.count(*)
-		  FROM mycelium.task_states t
-		 WHERE t.agent_type = e.agent_type AND t.status = 'ready'
-		   AND t.ready_at IS NOT NULL)
-	   - (SELECT pg_catalog.count(*)
-			FROM mycelium.workflow_states w
-			JOIN mycelium.task_states t ON t.workflow_id = w.workflow_id
-		   WHERE w.status IN ('pending', 'paused')
-			 AND t.agent_type = e.agent_type AND t.status = 'ready'
-			 AND t.ready_at IS NOT NULL) AS ready,
+	   mycelium.ready_task_count(e.agent_type) AS ready,
 	   GREATEST(pg_catalog.now() -
 				(SELECT t.ready_at
 				   FROM mycelium.task_states t
@@ -114,6 +121,8 @@ SELECT r.role, pg_catalog.count(*) AS workers, pg_catalog.sum(r.tasks)::bigint A
 COMMENT ON VIEW mycelium.worker_pool_by_role IS
 	'per role: the workers holding claimed tasks of its workflows and how many tasks (a non-admin sees its own role only)';
 
+REVOKE ALL ON FUNCTION mycelium.ready_task_count(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION mycelium.ready_task_count(text) TO mycelium_user;
 REVOKE ALL ON mycelium.agent_type_stats, mycelium.worker_pool,
 	mycelium.worker_pool_summary, mycelium.worker_pool_by_role FROM PUBLIC;
 GRANT SELECT ON mycelium.agent_type_stats, mycelium.worker_pool,

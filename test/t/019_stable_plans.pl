@@ -7,9 +7,9 @@
 # at each claim, and the check for workflows with ready tasks read all of
 # that index for each workflow without one: 20,000 no-op tasks ran 2-3
 # times slower after a VACUUM ANALYZE than before it.  The agents'
-# index (task_states_rank_idx) now has a
-# predicate only their statements state, so the scheduler's claims cannot
-# take it.  So with the running tasks' index, which the read of a
+# index (task_states_rank_idx) now has a predicate only their statements
+# state, so the scheduler's claims cannot take it.  So with the running
+# tasks' index, which the read of a
 # batch's claimed tasks scanned whole (every running task of the server,
 # and the dead entries of all that ran since the last vacuum) instead of
 # probing the primary key; and the check whether a workflow has ready

@@ -206,5 +206,41 @@ cmp_ok($node->safe_psql('postgres', qq{
 	SELECT extract(epoch FROM max(started) - min(started)) FROM public.effects
 	 WHERE workflow_id = '$wf'}), '<', 5.0, 'a raised rate takes effect at once');
 
+# the launcher looks for the workflows of tasks held back by limits only
+# while limits hold claims back: its look (read from auto_explain's log)
+# is not made while 20 tasks wait for their workflow's
+# max_parallel_tasks (1) under limits that never bind, and is while a
+# limit (max_running 1) holds back the tasks of a workflow that could run
+# 5 at once
+$node->append_conf('postgresql.conf', join("\n",
+	"shared_preload_libraries = 'mycelium,auto_explain'",
+	'auto_explain.log_min_duration = 0',
+	'auto_explain.log_nested_statements = on'));
+$node->restart;
+sub launcher_looks
+{
+	my ($limits, $parallel) = @_;
+	$node->safe_psql('postgres', "SELECT mycelium.set_agent_type_limits('lim', $limits)");
+	my $offset = -s $node->logfile;
+	my $w = $node->safe_psql('postgres', qq{
+		SET ROLE alice;
+		SELECT mycelium.create_workflow(
+			(SELECT jsonb_agg(mycelium.task('s' || i, 'a', 'lim', input => '{"sleep": 0.2}'))
+			   FROM generate_series(1, 20) i),
+			max_parallel_tasks => $parallel);});
+	$node->safe_psql('postgres', qq{
+		INSERT INTO public.phase VALUES ('looks $limits', '$w');
+		SET ROLE alice; SELECT mycelium.start_workflow('$w');});
+	ok(all_completed("looks $limits"), "limits ($limits): 20 tasks complete");
+	my @looks = grep { /Query Text: SELECT t.workflow_id, pg_catalog.max\(t.priority\) FROM mycelium.executors e JOIN/ }
+	  split /\n/, slurp_file($node->logfile, $offset);
+	return scalar @looks;
+}
+is(launcher_looks('1000, 1000000', 1), 0,
+	'limits that never bind: the launcher never looks for held-back tasks');
+cmp_ok(launcher_looks('1', 5), '>', 0,
+	'a limit that binds (max_running 1): the launcher looks for them');
+$node->safe_psql('postgres', q{SELECT mycelium.set_agent_type_limits('lim')});
+
 $node->stop;
 done_testing();

@@ -1255,3 +1255,56 @@ ALTER TYPE mycelium.workflow_status ADD VALUE 'cancelling' AFTER 'paused';
 ALTER TYPE mycelium.workflow_status ADD VALUE 'failing' AFTER 'cancelling';
 COMMENT ON TYPE mycelium.workflow_status IS
 	'status of a workflow (cancelling and failing: cancelled or failed while scheduler workers still run some of its attempts, until they stop); see doc/state-machines.md';
+-- ---------------------------------------------------------------------
+-- Issue 31: agent_type_stats counts an agent type's ready tasks with
+-- ready_task_count (src/api/api_operator.c) from the deduplicated index
+-- task_states_ready_count_idx (src/sql/89_operator.sql), not through an
+-- index-only scan of task_states_ready_at_idx (task_states_claim_idx,
+-- dropped above, makes room for its index: a task becoming ready updates
+-- as many indexes as in 0.1.0).
+-- ready tasks by agent type and owner, which ready_task_count counts: its
+-- keys repeat, so the index keeps each (agent type, owner) once with the
+-- list of its tasks (deduplication), a few pages for 100,000 ready tasks;
+-- predicate as task_states_ready_at_idx's
+CREATE INDEX task_states_ready_count_idx ON mycelium.task_states (agent_type, owner)
+	WHERE status = 'ready' AND ready_at IS NOT NULL;
+CREATE FUNCTION mycelium.ready_task_count(agent_type text)
+RETURNS bigint
+LANGUAGE c STABLE STRICT
+AS 'MODULE_PATHNAME', 'mc_ready_task_count';
+COMMENT ON FUNCTION mycelium.ready_task_count(text) IS
+	'how many tasks of the agent type are ready in running workflows the current role may see (its own, an admin''s all), counted from task_states_ready_count_idx: agent_type_stats.ready';
+
+CREATE OR REPLACE VIEW mycelium.agent_type_stats WITH (security_invoker = true) AS
+SELECT e.agent_type,
+	   e.executor IS NULL AS external,
+	   mycelium.ready_task_count(e.agent_type) AS ready,
+	   GREATEST(pg_catalog.now() -
+				(SELECT t.ready_at
+				   FROM mycelium.task_states t
+				   JOIN mycelium.workflow_states w ON w.workflow_id = t.workflow_id
+				  WHERE t.agent_type = e.agent_type AND t.status = 'ready'
+					AND t.ready_at IS NOT NULL AND w.status = 'running'
+				  ORDER BY t.ready_at LIMIT 1), interval '0') AS oldest_ready_age,
+	   (SELECT pg_catalog.count(*)
+		  FROM mycelium.task_states t
+		 WHERE t.agent_type = e.agent_type AND t.status = 'running'
+		   AND t.task_no >= 0) AS running,
+	   (SELECT pg_catalog.count(*)
+		  FROM mycelium.task_states t
+		 WHERE t.lease_until < pg_catalog.now()
+		   AND t.agent_type = e.agent_type AND t.status = 'running'
+		   AND t.task_no >= 0) AS lapsed_leases,
+	   f.completed_last_hour, f.failed_last_hour, f.p50_ms, f.p95_ms,
+	   e.max_running, e.rate, e.rate_per
+  FROM mycelium.executors e
+ CROSS JOIN LATERAL (
+	SELECT pg_catalog.count(*) FILTER (WHERE t.status = 'completed') AS completed_last_hour,
+		   pg_catalog.count(*) FILTER (WHERE t.status = 'failed') AS failed_last_hour,
+		   pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY t.execution_time) AS p50_ms,
+		   pg_catalog.percentile_cont(0.95) WITHIN GROUP (ORDER BY t.execution_time) AS p95_ms
+	  FROM mycelium.task_states t
+	 WHERE t.agent_type = e.agent_type AND t.status IN ('completed', 'failed')
+	   AND t.finished_at > pg_catalog.now() - interval '1 hour') f;
+REVOKE ALL ON FUNCTION mycelium.ready_task_count(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION mycelium.ready_task_count(text) TO mycelium_user;
