@@ -799,8 +799,8 @@ mc_heartbeat(PG_FUNCTION_ARGS)
 	mc_catalog_run(MC_PLAN_HEARTBEAT,
 				   "UPDATE mycelium.task_states t SET lease = COALESCE($4, t.lease), "
 				   "  lease_until = LEAST("
-				   "    pg_catalog.clock_timestamp() + COALESCE($4, t.lease), "
-				   "    t.started_at + pg_catalog.make_interval(secs => t.timeout)), "
+				   MC_SQL_PLUS_INTERVAL("pg_catalog.clock_timestamp()", "COALESCE($4, t.lease)") ", "
+				   MC_SQL_PLUS_SECONDS("t.started_at", "t.timeout") "), "
 				   "  progress = COALESCE($3, t.progress) "
 				   "WHERE t.workflow_id = $1 AND t.task_no = $2 "
 				   "RETURNING t.lease_until",

@@ -24,7 +24,22 @@ typedef struct McCatalogSession
 	Oid			saved_userid;
 	int			saved_sec_context;
 	int			guc_nestlevel;
+	bool		citus_block;	/* mc_citus_catalog_open began a block */
 } McCatalogSession;
+
+/*
+ * SQL: a time ts plus secs seconds (a float8 expression), or plus the
+ * interval iv.  On plain PostgreSQL these are ts + make_interval(secs =>
+ * secs) and ts + iv.  On Citus, which refuses a stable function (adding an
+ * interval to a timestamptz is one) with a column among its arguments or
+ * inside a CASE in an UPDATE, catalog.c rewrites them, by the markers in
+ * the comments, to the same sum in seconds since 1970 made a time again by
+ * to_timestamp(), all immutable (an interval's days count 24 hours there).
+ */
+#define MC_SQL_PLUS_SECONDS(ts, secs) \
+	"(/*mc:ts*/" ts " + pg_catalog.make_interval(secs => /*mc:secs*/" secs "/*mc:end-secs*/))"
+#define MC_SQL_PLUS_INTERVAL(ts, iv) \
+	"(/*mc:ts*/" ts " + /*mc:iv*/" iv "/*mc:end-iv*/)"
 
 /* the result of a statement, kept while another one runs */
 typedef struct McCatalogResult

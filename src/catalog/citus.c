@@ -16,9 +16,11 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "storage/proc.h"
+#include "utils/guc.h"
 #include "utils/snapmgr.h"
 
 #include "citus.h"
@@ -76,4 +78,57 @@ mc_citus_worker(void)
 		elog(ERROR, "SPI_finish failed");
 	PopActiveSnapshot();
 	return worker;
+}
+
+/*
+ * mc_citus_catalog_open
+ *		What a catalog session (mc_catalog_open) does on Citus beside the
+ *		rest: values travel between the nodes as text, and the session's
+ *		statements run in a transaction block.  Returns whether it began
+ *		the block, which mc_citus_catalog_close then ends.
+ *
+ * Role columns (owner, changed_by, ...) are regrole, and a role's OID
+ * differs from node to node.  As text a regrole is the role's name, and
+ * each node stores and reads it as its own OID of that role: a row a
+ * statement writes through the coordinator holds the worker's OID of the
+ * role, which the worker's row-level security compares with its own OID
+ * of current_user, and a role read back arrives as its name and is the
+ * coordinator's OID of that role here.  In binary, Citus would ship the
+ * raw OIDs of one node to the other.  Roles are the same on every node
+ * (Citus creates them on the workers), so the name means the same role
+ * everywhere.  mycelium.distribute() sets the same for the whole database,
+ * which covers what users read and Citus' own copies of shards.  The
+ * setting is restored with the session's others when it closes.
+ *
+ * Citus runs the statements of a transaction in one transaction on each
+ * worker (and commits them together, in two phases where several workers
+ * took part) only inside a transaction block or a function call.  The
+ * launcher's and the executor workers' transactions are neither: without
+ * a block, Citus would commit each of their statements on its worker at
+ * once, so that a step's claims could commit without its history, and a
+ * row lock would be released at the end of the statement that took it.
+ * An implicit block, as a multi-statement query string has, is enough;
+ * an error aborts the whole transaction, as before.
+ */
+bool
+mc_citus_catalog_open(void)
+{
+	(void) set_config_option("citus.enable_binary_protocol", "off",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	if (IsTransactionBlock())
+		return false;
+	BeginImplicitTransactionBlock();
+	return true;
+}
+
+/*
+ * mc_citus_catalog_close
+ *		Ends the transaction block mc_citus_catalog_open began: the
+ *		transaction commits as its starter commits it.
+ */
+void
+mc_citus_catalog_close(void)
+{
+	EndImplicitTransactionBlock();
 }

@@ -10,5 +10,7 @@
 
 extern bool mc_citus_present(void);
 extern bool mc_citus_worker(void);
+extern bool mc_citus_catalog_open(void);
+extern void mc_citus_catalog_close(void);
 
 #endif							/* MC_CITUS_H */

@@ -180,7 +180,7 @@ read_workflow(uint64 row, pg_uuid_t *id, McWorkflow *wf)
 
 /* the columns read_workflow reads, in its order */
 #define WORKFLOW_SELECT \
-	"SELECT owner::pg_catalog.oid, status::pg_catalog.text, version, " \
+	"SELECT owner, status::pg_catalog.text, version, " \
 	"tasks_open, tasks_running, error, max_parallel_tasks, workflow_id, " \
 	"error_detail->>'error_type', priority "
 #define WORKFLOW_COLUMNS WORKFLOW_SELECT "FROM mycelium.workflow_states "
@@ -276,7 +276,7 @@ mc_workflow_visible_owner(McCatalogSession *session, pg_uuid_t *id)
 
 	values[0] = UUIDPGetDatum(id);
 	if (mc_catalog_run(MC_PLAN_WORKFLOW_OWNER,
-					   "SELECT owner::pg_catalog.oid FROM mycelium.workflow_states "
+					   "SELECT owner FROM mycelium.workflow_states "
 					   "WHERE workflow_id = $1",
 					   1, argtypes, values, NULL, 1) == 0)
 		workflow_missing(id);
@@ -1089,7 +1089,8 @@ mc_workflow_finish(McCatalogSession *session, McWorkflow *wf,
 	values[5] = CStringGetTextDatum(mc_task_status_names[rest]);
 	n = mc_catalog_run_set(MC_PLAN_FAIL_OPEN_TASKS,
 						   "WITH o AS ("
-						   "  SELECT task_no, status::pg_catalog.text AS old_status "
+						   "  SELECT task_no, status::pg_catalog.text AS old_status, "
+						   "    $6::mycelium.task_status AS rest "
 						   "  FROM mycelium.task_states "
 						   "  WHERE workflow_id = $1 AND status IN ('pending', 'ready', 'running') "
 						   "  FOR UPDATE SKIP LOCKED"
@@ -1097,7 +1098,7 @@ mc_workflow_finish(McCatalogSession *session, McWorkflow *wf,
 						   "  UPDATE mycelium.task_states t SET finished_at = pg_catalog.clock_timestamp(), "
 						   "    worker_id = NULL, lease_until = NULL, run_after = NULL, "
 						   "    status = CASE WHEN t.status = 'running' THEN 'cancelled' "
-						   "      ELSE $6::mycelium.task_status END, "
+						   "      ELSE o.rest END, "
 						   "    execution_time = CASE WHEN t.status = 'running' "
 						   "      THEN COALESCE(" MC_ATTEMPT_MS("t") ", t.execution_time) "
 						   "      ELSE t.execution_time END "
@@ -1161,12 +1162,12 @@ mc_task_retry(McCatalogSession *session, McWorkflow *wf, McTask *task,
 				   "  CASE WHEN $5 = 0 THEN " MC_ATTEMPT_MS("t") " END, t.execution_time), "
 				   "attempt = t.attempt - $5, "
 				   "result = NULL, worker_id = NULL, lease_until = NULL, "
-				   "run_after = CASE WHEN $3 > 0 THEN pg_catalog.clock_timestamp() "
-				   "  + pg_catalog.make_interval(secs => $3) END, "
+				   "run_after = CASE WHEN $3 > 0 THEN "
+				   MC_SQL_PLUS_SECONDS("pg_catalog.clock_timestamp()", "$3") " END, "
 				   "ready_rank = CASE WHEN $5 = 1 AND t.ready_rank IS NOT NULL THEN t.ready_rank "
-				   "  ELSE " MC_READY_RANK("t") " + pg_catalog.make_interval(secs => GREATEST($3, 0)) END, "
-				   "ready_at = pg_catalog.clock_timestamp() "
-				   "  + pg_catalog.make_interval(secs => GREATEST($3, 0)) "
+				   "  ELSE " MC_SQL_PLUS_SECONDS(MC_READY_RANK("t"), "GREATEST($3, 0)") " END, "
+				   "ready_at = "
+				   MC_SQL_PLUS_SECONDS("pg_catalog.clock_timestamp()", "GREATEST($3, 0)") " "
 				   "WHERE workflow_id = $1 AND task_no = $2 "
 				   "RETURNING CASE WHEN $3 <= 0 THEN " MC_EXTERNAL_READY_TYPE("t") " END, "
 				   "  CASE WHEN $7 IS NOT NULL OR ($5 = 0 AND t.started_at IS NOT NULL) "
