@@ -45,6 +45,8 @@
 #include "api_agent.h"
 #include "api_json_schema.h"
 #include "catalog.h"
+#include "citus.h"
+#include "citus_attempts.h"
 #include "ctx.h"
 #include "attempts.h"
 #include "mycelium.h"
@@ -536,21 +538,24 @@ mc_hold_agent_tasks(McCatalogSession *session, const char *worker_id,
 	}
 	values[0] = mc_catalog_array(wids, n, UUIDOID);
 	values[1] = mc_catalog_array(tids, n, TEXTOID);
-	rows = mc_catalog_run(MC_PLAN_AGENT_TASK,
-						  "SELECT f.i, " MC_TASK_COLUMNS("t") ", "
-						  "  t.worker_id, t.lease_until IS NOT NULL, "
-						  "  CASE WHEN t.lease_until < pg_catalog.clock_timestamp() "
-						  "    THEN t.lease_until::pg_catalog.text END, "
-						  "  e.output_schema, t.agent_type "
-						  "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), "
-						  "  pg_catalog.unnest($2::pg_catalog.text[])) WITH ORDINALITY AS f(workflow_id, task_id, i) "
-						  "JOIN mycelium.task_ids n "
-						  "  ON n.workflow_id = f.workflow_id AND n.task_id = f.task_id COLLATE \"C\" "
-						  "JOIN mycelium.task_states t "
-						  "  ON t.workflow_id = n.workflow_id AND t.task_no = n.task_no "
-						  "LEFT JOIN mycelium.executors e ON e.agent_type = t.agent_type "
-						  "FOR UPDATE OF t SKIP LOCKED",
-						  2, argtypes, values, NULL, 0);
+	if (mc_citus_present())
+		rows = mc_citus_hold_tasks(n, wids, tids);
+	else
+		rows = mc_catalog_run(MC_PLAN_AGENT_TASK,
+							  "SELECT f.i, " MC_TASK_COLUMNS("t") ", "
+							  "  t.worker_id, t.lease_until IS NOT NULL, "
+							  "  CASE WHEN t.lease_until < pg_catalog.clock_timestamp() "
+							  "    THEN t.lease_until::pg_catalog.text END, "
+							  "  e.output_schema, t.agent_type "
+							  "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), "
+							  "  pg_catalog.unnest($2::pg_catalog.text[])) WITH ORDINALITY AS f(workflow_id, task_id, i) "
+							  "JOIN mycelium.task_ids n "
+							  "  ON n.workflow_id = f.workflow_id AND n.task_id = f.task_id COLLATE \"C\" "
+							  "JOIN mycelium.task_states t "
+							  "  ON t.workflow_id = n.workflow_id AND t.task_no = n.task_no "
+							  "LEFT JOIN mycelium.executors e ON e.agent_type = t.agent_type "
+							  "FOR UPDATE OF t SKIP LOCKED",
+							  2, argtypes, values, NULL, 0);
 	for (r = 0; r < rows; r++)
 	{
 		bool		isnull;
