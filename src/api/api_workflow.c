@@ -41,6 +41,7 @@
 
 #include "api_workflow.h"
 #include "catalog.h"
+#include "citus.h"
 #include "dag.h"
 #include "mycelium.h"
 #include "mycelium_errcodes.h"
@@ -341,13 +342,16 @@ mc_insert_tasks(pg_uuid_t *id, Oid owner, McTaskDef *tasks, int ntasks,
 							   priority, now);
 		}
 		arg = mc_catalog_array(rows, n, rowtype);
-		rc = SPI_execute_with_args("WITH t AS ("
-								   "  INSERT INTO mycelium.task_states "
-								   "  SELECT * FROM pg_catalog.unnest($1) "
-								   "  RETURNING workflow_id, task_id, task_no) "
-								   "INSERT INTO mycelium.task_ids (workflow_id, task_id, task_no) "
-								   "SELECT workflow_id, task_id, task_no FROM t",
-								   1, &arraytype, &arg, NULL, false, 0);
+		if (mc_citus_present())
+			rc = mc_citus_insert_tasks(id, desc, arraytype, arg);
+		else
+			rc = SPI_execute_with_args("WITH t AS ("
+									   "  INSERT INTO mycelium.task_states "
+									   "  SELECT * FROM pg_catalog.unnest($1) "
+									   "  RETURNING workflow_id, task_id, task_no) "
+									   "INSERT INTO mycelium.task_ids (workflow_id, task_id, task_no) "
+									   "SELECT workflow_id, task_id, task_no FROM t",
+									   1, &arraytype, &arg, NULL, false, 0);
 		if (rc != SPI_OK_INSERT)
 			elog(ERROR, "could not insert tasks: %s", SPI_result_code_string(rc));
 		MemoryContextSwitchTo(old);

@@ -177,6 +177,10 @@ typedef enum McPlanId
 	MC_PLAN_CITUS_RELEASE_HELD,
 	MC_PLAN_CITUS_LOCK_TASKS,
 	MC_PLAN_CITUS_HOLD_TASKS,
+	/* on Citus: the state manager's statements (src/catalog/citus_state.c) */
+	MC_PLAN_CITUS_SKIP_DESCENDANTS,
+	MC_PLAN_CITUS_END_OPEN_TASKS,
+	MC_PLAN_CITUS_ENDED_HISTORY,
 	/* ready since (agent_type_stats) */
 	MC_PLAN_READY_SINCE,
 	MC_PLAN_READY_SINCE_START,

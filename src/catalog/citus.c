@@ -20,7 +20,10 @@
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "storage/proc.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
 #include "citus.h"
@@ -131,4 +134,71 @@ void
 mc_citus_catalog_close(void)
 {
 	EndImplicitTransactionBlock();
+}
+
+/*
+ * mc_citus_insert_tasks
+ *		The insert of a chunk of a workflow's new task rows (rows, an array
+ *		of mycelium.task_states of descriptor desc) on Citus, for
+ *		mc_insert_tasks: two INSERT ... SELECT statements from the
+ *		workflow's own row, which Citus pushes down to its shard group,
+ *		one for task_states and one for task_ids.  Returns the SPI code of
+ *		the second.
+ *
+ * On plain PostgreSQL the rows go in through unnest in one statement.  On
+ * Citus such an insert would run on the coordinator and copy the rows to
+ * the shard in binary, with the coordinator's OID of the owner, which
+ * means another role, or none, on the worker.  Pushed down, the rows
+ * reach the worker as the text of the array, where the owner is a name.
+ * The distribution column is taken from the workflow's row, as Citus
+ * requires of a statement it pushes down.
+ */
+int
+mc_citus_insert_tasks(pg_uuid_t *id, TupleDesc desc, Oid arraytype, Datum rows)
+{
+	static char *task_sql = NULL;
+	Oid			argtypes[2] = {arraytype, UUIDOID};
+	Datum		values[2];
+	int			rc;
+
+	if (task_sql == NULL)
+	{
+		StringInfoData cols;
+		StringInfoData exprs;
+		int			i;
+
+		initStringInfo(&cols);
+		initStringInfo(&exprs);
+		for (i = 0; i < desc->natts; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, i);
+			const char *name = NameStr(att->attname);
+
+			if (att->attisdropped)
+				continue;
+			appendStringInfo(&cols, "%s%s", cols.len > 0 ? ", " : "", quote_identifier(name));
+			if (strcmp(name, "workflow_id") == 0)
+				appendStringInfo(&exprs, "%sw.workflow_id", exprs.len > 0 ? ", " : "");
+			else
+				appendStringInfo(&exprs, "%sr.%s", exprs.len > 0 ? ", " : "",
+								 quote_identifier(name));
+		}
+		task_sql = MemoryContextStrdup(TopMemoryContext,
+									   psprintf("INSERT INTO mycelium.task_states (%s) "
+												"SELECT %s FROM mycelium.workflow_states w "
+												"CROSS JOIN pg_catalog.unnest($1) AS r "
+												"WHERE w.workflow_id = $2",
+												cols.data, exprs.data));
+	}
+	values[0] = rows;
+	values[1] = UUIDPGetDatum(id);
+	rc = SPI_execute_with_args(task_sql, 2, argtypes, values, NULL, false, 0);
+	if (rc != SPI_OK_INSERT)
+		return rc;
+	return SPI_execute_with_args("INSERT INTO mycelium.task_ids (workflow_id, task_id, task_no) "
+								 "SELECT w.workflow_id, r.task_id, r.task_no "
+								 "FROM mycelium.workflow_states w "
+								 "CROSS JOIN pg_catalog.unnest($1) AS r "
+								 "WHERE w.workflow_id = $2",
+								 2, argtypes, values, NULL, false, 0);
 }
