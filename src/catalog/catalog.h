@@ -181,6 +181,10 @@ typedef enum McPlanId
 	MC_PLAN_CITUS_SKIP_DESCENDANTS,
 	MC_PLAN_CITUS_END_OPEN_TASKS,
 	MC_PLAN_CITUS_ENDED_HISTORY,
+	/* on Citus: the ctx's reads, of the keys' shards only (src/catalog/ctx.c) */
+	MC_PLAN_CTX_DEPENDENCIES_CITUS,
+	MC_PLAN_CTX_WORKFLOWS_CITUS,
+	MC_PLAN_CTX_HANDOFFS_CITUS,
 	/* ready since (agent_type_stats) */
 	MC_PLAN_READY_SINCE,
 	MC_PLAN_READY_SINCE_START,
