@@ -16,7 +16,6 @@
  */
 #include "postgres.h"
 
-#include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
@@ -37,6 +36,7 @@
 #include "shmem.h"
 #include "signals.h"
 #include "state.h"
+#include "xact_workflows.h"
 
 PG_FUNCTION_INFO_V1(mc_start_workflow);
 PG_FUNCTION_INFO_V1(mc_execute_workflow);
@@ -50,7 +50,7 @@ typedef struct WorkflowLook
 {
 	McWorkflowStatus status;
 	int32		tasks_running;	/* attempts not recorded yet */
-	bool		ours;			/* this transaction wrote its row */
+	bool		ours;			/* this transaction created or locked it */
 } WorkflowLook;
 
 /*
@@ -75,13 +75,12 @@ look_at_workflow(McCatalogSession *session, pg_uuid_t *id)
 	Datum		values[3];
 	WorkflowLook look;
 	bool		isnull;
-	TransactionId xmin;
 
 	values[0] = UUIDPGetDatum(id);
 	values[1] = ObjectIdGetDatum(session->caller);
 	values[2] = BoolGetDatum(session->caller_is_admin);
 	if (mc_catalog_run(MC_PLAN_WORKFLOW_STATUS,
-					   "SELECT status::pg_catalog.text, xmin::pg_catalog.text, tasks_running "
+					   "SELECT status::pg_catalog.text, tasks_running "
 					   "FROM mycelium.workflow_states "
 					   "WHERE workflow_id = $1 AND (owner = $2 OR $3)",
 					   3, argtypes, values, NULL, 1) == 0)
@@ -89,9 +88,8 @@ look_at_workflow(McCatalogSession *session, pg_uuid_t *id)
 				(errcode(ERRCODE_MC_STATE),
 				 errmsg("workflow %s does not exist", uuid_str(id))));
 	look.status = mc_workflow_status_from_name(mc_catalog_text(0, 1));
-	xmin = (TransactionId) strtoul(mc_catalog_text(0, 2), NULL, 10);
-	look.ours = TransactionIdIsCurrentTransactionId(xmin);
-	look.tasks_running = DatumGetInt32(mc_catalog_value(0, 3, &isnull));
+	look.ours = mc_xact_workflow_is_held(id);
+	look.tasks_running = DatumGetInt32(mc_catalog_value(0, 2, &isnull));
 	return look;
 }
 

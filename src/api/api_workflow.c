@@ -50,6 +50,7 @@
 #include "signals.h"
 #include "state.h"
 #include "taskdef.h"
+#include "xact_workflows.h"
 
 PG_FUNCTION_INFO_V1(mc_create_workflow);
 PG_FUNCTION_INFO_V1(mc_get_workflow);
@@ -476,6 +477,7 @@ insert_workflow(McCatalogSession *session, pg_uuid_t *id, text *name,
 					   10, argtypes, values, nulls, 0) == 0)
 		return false;
 
+	mc_xact_workflow_held(id);
 	memset(&wf, 0, sizeof(wf));
 	memcpy(&wf.id, id, sizeof(pg_uuid_t));
 	wf.owner = session->caller;

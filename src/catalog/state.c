@@ -27,6 +27,7 @@
 #include "agent.h"
 #include "citus.h"
 #include "citus_state.h"
+#include "xact_workflows.h"
 #include "jsonb_push.h"
 #include "mycelium_errcodes.h"
 #include "observe.h"
@@ -158,7 +159,8 @@ uuid_text(pg_uuid_t *id)
 
 /*
  * read_workflow
- *		Fills wf from row row of the last lock statement's result.
+ *		Fills wf from row row of the last lock statement's result, and
+ *		notes that this transaction holds the workflow (xact_workflows.c).
  */
 static void
 read_workflow(uint64 row, pg_uuid_t *id, McWorkflow *wf)
@@ -177,6 +179,7 @@ read_workflow(uint64 row, pg_uuid_t *id, McWorkflow *wf)
 	wf->priority = DatumGetInt32(mc_catalog_value(row, 10, &isnull));
 	wf->changed = false;
 	wf->status_set = false;
+	mc_xact_workflow_held(id);
 }
 
 /* the columns read_workflow reads, in its order */
