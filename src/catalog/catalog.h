@@ -185,6 +185,9 @@ typedef enum McPlanId
 	MC_PLAN_CTX_DEPENDENCIES_CITUS,
 	MC_PLAN_CTX_WORKFLOWS_CITUS,
 	MC_PLAN_CTX_HANDOFFS_CITUS,
+	/* on Citus: purge_workflows (src/api/api_retention.c) */
+	MC_PLAN_CITUS_PURGE_FIND,
+	MC_PLAN_CITUS_PURGE_ONE,
 	/* ready since (agent_type_stats) */
 	MC_PLAN_READY_SINCE,
 	MC_PLAN_READY_SINCE_START,
