@@ -96,7 +96,9 @@ look_at_workflow(McCatalogSession *session, pg_uuid_t *id)
 /*
  * workflow_result
  *		The outcome of a workflow as jsonb: its status, version, error, and
- *		each task's status, attempt, result and error.
+ *		each task's status, attempt, result and error.  The tasks' subquery
+ *		names the workflow's id as well, so that Citus routes the statement
+ *		to the workflow's shard group (else it runs it on every shard).
  */
 static Jsonb *
 workflow_result(pg_uuid_t *id)
@@ -114,7 +116,8 @@ workflow_result(pg_uuid_t *id)
 				   " 'tasks', COALESCE((SELECT pg_catalog.jsonb_object_agg(t.task_id,"
 				   "   pg_catalog.jsonb_build_object('status', t.status, 'attempt', t.attempt,"
 				   "     'result', t.result, 'error', t.error))"
-				   "   FROM mycelium.task_states t WHERE t.workflow_id = w.workflow_id), '{}'))"
+				   "   FROM mycelium.task_states t "
+				   "   WHERE t.workflow_id = w.workflow_id AND t.workflow_id = $1), '{}'))"
 				   " FROM mycelium.workflow_states w WHERE w.workflow_id = $1",
 				   1, argtypes, values, NULL, 1);
 	return DatumGetJsonbP(SPI_datumTransfer(mc_catalog_value(0, 1, &isnull), false, -1));

@@ -701,7 +701,9 @@ mc_create_workflow(PG_FUNCTION_ARGS)
 /*
  * mc_get_workflow
  *		get_workflow(id): the workflow, its version and status, and every
- *		task keyed by task id, as one jsonb document.
+ *		task keyed by task id, as one jsonb document.  The subqueries name
+ *		the workflow's id as well, so that Citus routes the statement to
+ *		the workflow's shard group.
  */
 Datum
 mc_get_workflow(PG_FUNCTION_ARGS)
@@ -731,7 +733,7 @@ mc_get_workflow(PG_FUNCTION_ARGS)
 					   "   'agent_type', t.agent_type, 'status', t.status, 'attempt', t.attempt,"
 					   "   'dependencies', COALESCE((SELECT pg_catalog.jsonb_agg(d.task_id ORDER BY d.task_no)"
 					   "     FROM mycelium.task_states d WHERE d.workflow_id = t.workflow_id"
-					   "     AND d.task_no = ANY (t.dependencies)), '[]'),"
+					   "     AND d.workflow_id = $1 AND d.task_no = ANY (t.dependencies)), '[]'),"
 					   "   'retry_policy', pg_catalog.jsonb_build_object("
 					   "     'max_attempts', t.max_attempts, 'initial_delay', t.initial_delay,"
 					   "     'max_delay', t.max_delay, 'exponential_base', t.exponential_base),"
@@ -740,7 +742,8 @@ mc_get_workflow(PG_FUNCTION_ARGS)
 					   "   'result', t.result, 'error', t.error,"
 					   "   'next_attempt_at', t.run_after, 'started_at', t.started_at,"
 					   "   'finished_at', t.finished_at))"
-					   "  FROM mycelium.task_states t WHERE t.workflow_id = w.workflow_id), '{}'))"
+					   "  FROM mycelium.task_states t"
+					   "  WHERE t.workflow_id = w.workflow_id AND t.workflow_id = $1), '{}'))"
 					   " FROM mycelium.workflow_states w"
 					   " WHERE w.workflow_id = $1 AND (w.owner = $2 OR $3)",
 					   3, argtypes, values, NULL, 1) == 0)
