@@ -24,8 +24,7 @@ DECLARE
 	-- distributed table's policies
 	mine CONSTANT text := 'owner = pg_catalog.to_regrole(pg_catalog.quote_ident(pg_catalog.current_user()::text))::oid '
 		'OR pg_catalog.pg_has_role(''mycelium_admin'', ''MEMBER'')';
-	triggers CONSTANT text[] := ARRAY['workflows_created',
-		'workflows_status_changed', 'workflows_deleted'];
+	triggers CONSTANT text[] := ARRAY['workflows_deleted'];
 	trigger text;
 	statement text;
 	policy record;
@@ -132,10 +131,10 @@ BEGIN
 			FOREIGN KEY (owner, template) REFERENCES mycelium.workflow_templates (owner, name);
 	END IF;
 
-	-- workflow_states' triggers would fire on the shards, on the workers:
-	-- a NOTIFY there makes Citus' two-phase commit fail, and the delete
-	-- trigger would query other shards from inside one.  They are dropped
-	-- on every node (see doc/internals.md, "Running on Citus").
+	-- workflow_states' delete trigger would fire on the shards, on the
+	-- workers, and query other shards from inside one: it is dropped on
+	-- every node, and delete_workflow and purge_workflows delete the other
+	-- tables' rows themselves (see doc/internals.md, "Running on Citus")
 	IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition
 				   WHERE logicalrelid = 'mycelium.workflow_states'::regclass) THEN
 		FOREACH trigger IN ARRAY triggers LOOP
