@@ -188,6 +188,8 @@ typedef enum McPlanId
 	/* on Citus: purge_workflows (src/api/api_retention.c) */
 	MC_PLAN_CITUS_PURGE_FIND,
 	MC_PLAN_CITUS_PURGE_ONE,
+	/* on Citus: agent-type limits (src/scheduler/agent_limits.c) */
+	MC_PLAN_CITUS_LIMITS_RUNNING,
 	/* ready since (agent_type_stats) */
 	MC_PLAN_READY_SINCE,
 	MC_PLAN_READY_SINCE_START,

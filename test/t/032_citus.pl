@@ -276,6 +276,19 @@ is($coord->safe_psql('postgres',
 	"SELECT result->>'done' FROM mycelium.tasks WHERE workflow_id = '$wf{agents}' AND task_id = 'A'"),
 	'A', "the agent's result is stored");
 
+# --- agent-type limits: one task of the type at a time ------------------
+$coord->safe_psql('postgres', q{
+	SELECT mycelium.register_executor('single', 'public.test_exec(jsonb)');
+	SELECT mycelium.set_agent_type_limits('single', max_running => 1, rate => 50)});
+$wf{limited} = start('alice', 'limited',
+	q{(SELECT jsonb_agg(mycelium.task('t' || i, 'a', 'single', input => '{"sleep": 0.2}')) FROM generate_series(1, 4) i)});
+ok(wait_for_status($coord, $wf{limited}, 'completed', 30), 'a workflow of an agent type limited to one running task completes');
+is($coord->safe_psql('postgres', qq{
+	SELECT max((SELECT count(*) FROM mycelium.tasks u WHERE u.workflow_id = t.workflow_id
+				  AND u.started_at < t.finished_at AND u.finished_at > t.started_at))
+	  FROM mycelium.tasks t WHERE t.workflow_id = '$wf{limited}'}),
+	'1', 'its tasks ran one at a time');
+
 is(as('alice', "SELECT mycelium.get_workflow('$wf{diamond}')->'tasks'->'D'->>'dependencies'"),
 	'["B", "C"]', 'get_workflow reads a workflow with its tasks');
 
