@@ -171,6 +171,28 @@ require_external(const char *agent_type)
 }
 
 /*
+ * CLAIM_CANDIDATES_SQL
+ *		claim_round's search for workflows with claimable tasks of the agent
+ *		type $1 (past those in $2), of the caller's where mine, or any when
+ *		$4 (an administrator), at most $5, those of the lowest ready_rank
+ *		first.
+ */
+#define CLAIM_CANDIDATES_SQL(mine) \
+	"SELECT t.workflow_id, " \
+	"  (SELECT e.max_running IS NOT NULL OR e.rate IS NOT NULL " \
+	"   FROM mycelium.executors e WHERE e.agent_type = $1) " \
+	"FROM mycelium.task_states t " \
+	"WHERE t.agent_type = $1 AND t.status = 'ready' AND t.task_no >= 0 " \
+	"  AND " MC_TASK_DUE("t") \
+	"  AND (" mine " OR $4) " \
+	"  AND t.workflow_id <> ALL ($2) " \
+	"  AND (SELECT w.status = 'running' AND w.tasks_running < w.max_parallel_tasks " \
+	"       FROM mycelium.workflow_states w WHERE w.workflow_id = t.workflow_id) " \
+	"  AND EXISTS (SELECT 1 FROM mycelium.executors e " \
+	"    WHERE e.agent_type = $1 AND e.executor IS NULL) " \
+	"ORDER BY t.ready_rank LIMIT $5"
+
+/*
  * claim_round
  *		One round of a claim: finds workflows with claimable tasks of the
  *		agent type, those of the lowest ready_rank first, locks them, claims
@@ -188,8 +210,9 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 			int *nskip, int max_tasks, Interval *lease, bool wait, bool *found,
 			bool *held)
 {
-	static const Oid cargtypes[] = {TEXTOID, UUIDARRAYOID, REGROLEOID, BOOLOID, INT4OID};
-	Datum		cvalues[5];
+	static const Oid cargtypes[] = {TEXTOID, UUIDARRAYOID, REGROLEOID, BOOLOID,
+	INT4OID, TEXTOID};
+	Datum		cvalues[6];
 	Datum	   *skipped;
 	uint64		ncand;
 	uint64		rows;
@@ -227,23 +250,21 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 	cvalues[4] = Int32GetDatum(max_tasks);
 	/*
 	 * "task_no >= 0" lets it use task_states_rank_idx (10_catalog.sql);
-	 * the second column says whether the type has limits
+	 * the second column says whether the type has limits.  On Citus, the
+	 * statement reads every shard, and there the caller is compared by
+	 * name ($6), resolved on each worker (mc_citus_role_name).
 	 */
-	ncand = mc_catalog_run(MC_PLAN_CLAIM_CANDIDATES,
-						   "SELECT t.workflow_id, "
-						   "  (SELECT e.max_running IS NOT NULL OR e.rate IS NOT NULL "
-						   "   FROM mycelium.executors e WHERE e.agent_type = $1) "
-						   "FROM mycelium.task_states t "
-						   "WHERE t.agent_type = $1 AND t.status = 'ready' AND t.task_no >= 0 "
-						   "  AND " MC_TASK_DUE("t")
-						   "  AND (t.owner = $3 OR $4) "
-						   "  AND t.workflow_id <> ALL ($2) "
-						   "  AND (SELECT w.status = 'running' AND w.tasks_running < w.max_parallel_tasks "
-						   "       FROM mycelium.workflow_states w WHERE w.workflow_id = t.workflow_id) "
-						   "  AND EXISTS (SELECT 1 FROM mycelium.executors e "
-						   "    WHERE e.agent_type = $1 AND e.executor IS NULL) "
-						   "ORDER BY t.ready_rank LIMIT $5",
-						   5, cargtypes, cvalues, NULL, 0);
+	if (mc_citus_present())
+	{
+		cvalues[5] = mc_citus_role_name(session->caller);
+		ncand = mc_catalog_run(MC_PLAN_CITUS_CLAIM_CANDIDATES,
+							   CLAIM_CANDIDATES_SQL("t.owner = pg_catalog.to_regrole($6)"),
+							   6, cargtypes, cvalues, NULL, 0);
+	}
+	else
+		ncand = mc_catalog_run(MC_PLAN_CLAIM_CANDIDATES,
+							   CLAIM_CANDIDATES_SQL("t.owner = $3"),
+							   5, cargtypes, cvalues, NULL, 0);
 	*found = ncand > 0;
 
 	/*

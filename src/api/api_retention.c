@@ -179,15 +179,15 @@ purge_statuses(FunctionCallInfo fcinfo, int argno)
  * PURGE_CONDITION
  *		What a workflow must be for purge_batch to delete it: finished with
  *		one of the statuses $1 before now() - $2, no attempt left to
- *		record, and the caller's ($3) or the caller an administrator ($4).
- *		The status test is repeated as written so that the partial index
- *		on finished_at applies.
+ *		record, and the caller's (mine) or the caller an administrator
+ *		($4).  The status test is repeated as written so that the partial
+ *		index on finished_at applies.
  */
-#define PURGE_CONDITION \
+#define PURGE_CONDITION(mine) \
 	"status IN ('completed', 'failed', 'cancelled') " \
 	"AND status = ANY ($1) AND tasks_running = 0 " \
 	"AND finished_at < pg_catalog.now() - $2 " \
-	"AND (owner = $3 OR $4) "
+	"AND (" mine " OR $4) "
 
 /*
  * citus_purge_batch
@@ -195,10 +195,13 @@ purge_statuses(FunctionCallInfo fcinfo, int argno)
  *		workflows to delete are found first, without locks, in a statement
  *		over every shard; then each, in id order, in one statement routed to
  *		its shard group that locks its row if no other transaction holds it
- *		and the row still qualifies, and deletes it with its rows in the
- *		other tables (the trigger that does that on plain PostgreSQL is not
- *		there: see mycelium.distribute()).  Takes purge_batch's parameters;
- *		returns how many it deleted.
+ *		and the row still qualifies (but for its owner, which never changes:
+ *		Citus would compare it with this node's OID of the caller, folded
+ *		into a number), and deletes it with its rows in the other tables (the trigger that does that on plain PostgreSQL is not
+ *		there: see mycelium.distribute()).  Takes purge_batch's parameters
+ *		and, sixth, the caller's name, which the statement over every shard
+ *		compares owners with (mc_citus_role_name); returns how many it
+ *		deleted.
  */
 static uint64
 citus_purge_batch(Oid *types, Datum *values)
@@ -212,9 +215,9 @@ citus_purge_batch(Oid *types, Datum *values)
 
 	found = mc_catalog_run(MC_PLAN_CITUS_PURGE_FIND,
 						   "SELECT workflow_id FROM mycelium.workflow_states "
-						   "WHERE " PURGE_CONDITION
+						   "WHERE " PURGE_CONDITION("owner = pg_catalog.to_regrole($6)")
 						   "ORDER BY finished_at LIMIT $5",
-						   5, types, values, NULL, 0);
+						   6, types, values, NULL, 0);
 	ids = palloc(sizeof(pg_uuid_t) * Max(found, 1));
 	for (r = 0; r < found; r++)
 	{
@@ -232,7 +235,7 @@ citus_purge_batch(Oid *types, Datum *values)
 		n += mc_catalog_run(MC_PLAN_CITUS_PURGE_ONE,
 							"WITH w AS ("
 							"  SELECT workflow_id FROM mycelium.workflow_states "
-							"  WHERE workflow_id = $5 AND " PURGE_CONDITION
+							"  WHERE workflow_id = $5 AND " PURGE_CONDITION("true")
 							"  FOR UPDATE SKIP LOCKED"
 							"), t AS (DELETE FROM mycelium.task_states x USING w "
 							"  WHERE x.workflow_id = $5 AND x.workflow_id = w.workflow_id"
@@ -266,10 +269,10 @@ static uint64
 purge_batch(Datum statuses, Datum older_than, int32 batch_size)
 {
 	static const Oid argtypes[] = {InvalidOid, INTERVALOID, REGROLEOID,
-		BOOLOID, INT4OID};
+		BOOLOID, INT4OID, TEXTOID};
 	McCatalogSession session;
-	Oid			types[5];
-	Datum		values[5];
+	Oid			types[6];
+	Datum		values[6];
 	uint64		n;
 
 	mc_catalog_open(&session);
@@ -281,12 +284,15 @@ purge_batch(Datum statuses, Datum older_than, int32 batch_size)
 	values[3] = BoolGetDatum(session.caller_is_admin);
 	values[4] = Int32GetDatum(batch_size);
 	if (mc_citus_present())
+	{
+		values[5] = mc_citus_role_name(session.caller);
 		n = citus_purge_batch(types, values);
+	}
 	else
 		n = mc_catalog_run(MC_PLAN_PURGE_BATCH,
 						   "WITH w AS ("
 						   "  SELECT workflow_id FROM mycelium.workflow_states "
-						   "  WHERE " PURGE_CONDITION
+						   "  WHERE " PURGE_CONDITION("owner = $3")
 						   "  ORDER BY finished_at LIMIT $5 "
 						   "  FOR UPDATE SKIP LOCKED) "
 						   "DELETE FROM mycelium.workflow_states s USING w "

@@ -188,6 +188,7 @@ typedef enum McPlanId
 	/* on Citus: purge_workflows (src/api/api_retention.c) */
 	MC_PLAN_CITUS_PURGE_FIND,
 	MC_PLAN_CITUS_PURGE_ONE,
+	MC_PLAN_CITUS_CLAIM_CANDIDATES,
 	/* on Citus: agent-type limits (src/scheduler/agent_limits.c) */
 	MC_PLAN_CITUS_LIMITS_RUNNING,
 	/* ready since (agent_type_stats) */

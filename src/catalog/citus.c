@@ -17,6 +17,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "miscadmin.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "storage/proc.h"
@@ -201,4 +202,20 @@ mc_citus_insert_tasks(pg_uuid_t *id, TupleDesc desc, Oid arraytype, Datum rows)
 								 "CROSS JOIN pg_catalog.unnest($1) AS r "
 								 "WHERE w.workflow_id = $2",
 								 2, argtypes, values, NULL, false, 0);
+}
+
+/*
+ * mc_citus_role_name
+ *		A role as a statement over several shards compares an owner with it
+ *		on Citus: its name, quoted as to_regrole() takes it (a text Datum),
+ *		for the statement to resolve on each worker.  Citus plans such a
+ *		statement on the coordinator and may fold a regrole parameter into
+ *		the number of its OID there, which on a worker is another role.
+ */
+Datum
+mc_citus_role_name(Oid roleid)
+{
+	char	   *name = GetUserNameFromId(roleid, false);
+
+	return CStringGetTextDatum(quote_identifier(name));
 }

@@ -90,7 +90,8 @@ enum
 	EXEC_REGISTERED_BY
 };
 
-static Datum *sort_ids;			/* the ids group_by_workflow sorts by */
+/* what the qsort comparators sort indexes by: workflow ids, or priorities */
+static Datum *sort_keys;
 
 /*
  * merged_rows_add
@@ -142,7 +143,7 @@ merged_rows_publish(MergedRows *m)
 
 /*
  * element_cmp
- *		qsort comparator of element indexes: by workflow id (sort_ids),
+ *		qsort comparator of element indexes: by workflow id (sort_keys),
  *		then by index, so that each workflow's elements keep their order.
  */
 static int
@@ -150,7 +151,7 @@ element_cmp(const void *a, const void *b)
 {
 	int			x = *(const int *) a;
 	int			y = *(const int *) b;
-	int			c = mc_uuid_cmp(DatumGetUUIDP(sort_ids[x]), DatumGetUUIDP(sort_ids[y]));
+	int			c = mc_uuid_cmp(DatumGetUUIDP(sort_keys[x]), DatumGetUUIDP(sort_keys[y]));
 
 	return c != 0 ? c : (x > y) - (x < y);
 }
@@ -171,9 +172,9 @@ group_by_workflow(Datum *ids, int n)
 	g.ngroups = 0;
 	for (i = 0; i < n; i++)
 		g.order[i] = i;
-	sort_ids = ids;
+	sort_keys = ids;
 	qsort(g.order, n, sizeof(int), element_cmp);
-	sort_ids = NULL;
+	sort_keys = NULL;
 	for (i = 0; i < n; i++)
 	{
 		pg_uuid_t  *id = DatumGetUUIDP(ids[g.order[i]]);
@@ -369,7 +370,11 @@ fill_executors(MergedRows *m)
 	uint64		e;
 
 	for (r = 0; r < m->n; r++)
-		types[r] = SPI_getbinval(m->vals[r], m->tupdesc, MC_CLAIMED_AGENT_TYPE, &isnull[0]);
+	{
+		bool		null;
+
+		types[r] = SPI_getbinval(m->vals[r], m->tupdesc, MC_CLAIMED_AGENT_TYPE, &null);
+	}
 	args[0] = mc_catalog_array(types, (int) m->n, TEXTOID);
 	rows = mc_catalog_run(MC_PLAN_CITUS_EXECUTORS,
 						  "SELECT e.agent_type, COALESCE(e.executor::pg_catalog.oid, 0), "
@@ -403,16 +408,16 @@ fill_executors(MergedRows *m)
 
 /*
  * prio_cmp
- *		qsort comparator of workflow indexes by their priority (sort_ids
- *		holds the priorities here), highest first, then in the order given.
+ *		qsort comparator of workflow indexes by their priority (sort_keys
+ *		holds the priorities), highest first, then in the order given.
  */
 static int
 prio_cmp(const void *a, const void *b)
 {
 	int			x = *(const int *) a;
 	int			y = *(const int *) b;
-	int32		px = DatumGetInt32(sort_ids[x]);
-	int32		py = DatumGetInt32(sort_ids[y]);
+	int32		px = DatumGetInt32(sort_keys[x]);
+	int32		py = DatumGetInt32(sort_keys[y]);
 
 	if (px != py)
 		return px > py ? -1 : 1;
@@ -477,9 +482,9 @@ mc_citus_claim_run(McCatalogSession *session, int n, Datum *ids, Datum *limits,
 	/* the workflows of a higher priority first, else in the order given */
 	for (i = 0; i < n; i++)
 		order[i] = i;
-	sort_ids = prios;
+	sort_keys = prios;
 	qsort(order, n, sizeof(int), prio_cmp);
-	sort_ids = NULL;
+	sort_keys = NULL;
 
 	values[4] = CStringGetTextDatum(worker_id);
 	values[5] = agent_type ? CStringGetTextDatum(agent_type) : (Datum) 0;
@@ -590,9 +595,9 @@ mc_citus_claim_run(McCatalogSession *session, int n, Datum *ids, Datum *limits,
 	/* the claimed rows, in workflow and task order */
 	for (i = 0; i < n; i++)
 		order[i] = i;
-	sort_ids = ids;
+	sort_keys = ids;
 	qsort(order, n, sizeof(int), element_cmp);
-	sort_ids = NULL;
+	sort_keys = NULL;
 	for (k = 0; k < n; k++)
 	{
 		if (results[order[k]] == NULL)

@@ -77,6 +77,14 @@ for my $w (@workers)
 }
 
 # --- roles, the executor (registered before distribute()) ---------------
+# functions of the workers' own first, so that the OIDs of the executor's
+# function and of the roles differ between the nodes (each node must use
+# its own)
+for my $w (@workers)
+{
+	$w->safe_psql('postgres', 'SET citus.enable_ddl_propagation = off; '
+		  . join(' ', map { "CREATE FUNCTION public.local_$_() RETURNS int LANGUAGE sql AS 'SELECT $_';" } 1 .. 3));
+}
 $coord->safe_psql('postgres', q{
 	CREATE ROLE alice LOGIN IN ROLE mycelium_user;
 	CREATE ROLE bob LOGIN IN ROLE mycelium_user;
@@ -153,6 +161,12 @@ for my $w (@workers)
 		'test_exec by postgres',
 		$w->name . ": the executor registered before distribute() is that worker's function and role");
 }
+isnt($workers[0]->safe_psql('postgres', "SELECT 'alice'::regrole::oid"),
+	$coord->safe_psql('postgres', "SELECT 'alice'::regrole::oid"),
+	"alice has another OID on a worker than on the coordinator");
+isnt($workers[0]->safe_psql('postgres', "SELECT 'public.test_exec(jsonb)'::regprocedure::oid"),
+	$coord->safe_psql('postgres', "SELECT 'public.test_exec(jsonb)'::regprocedure::oid"),
+	"the executor's function has another OID on a worker than on the coordinator");
 $coord->safe_psql('postgres', "SELECT mycelium.register_executor('ext', NULL)");
 
 # --- workflows through the coordinator ----------------------------------
@@ -312,6 +326,18 @@ like($err, qr/MY003: workflow $wf{cancel} does not exist/,
 is($workers[1]->safe_psql('postgres', q{
 	SELECT count(*) FROM pg_policies WHERE schemaname = 'mycelium' AND qual LIKE '%SELECT%'}),
 	'0', "the workers' copies of the tables have the policies without sub-selects");
+
+# a reference table's rows, written and deleted by a role: on every node
+as('alice', "SELECT mycelium.create_template('alice-template', $diamond)");
+my $templates_shard = $coord->safe_psql('postgres',
+	"SELECT shardid FROM pg_dist_shard WHERE logicalrelid = 'mycelium.workflow_templates'::regclass");
+is(join(',', map { $_->safe_psql('postgres',
+	"SELECT owner::text FROM mycelium.workflow_templates_$templates_shard WHERE name = 'alice-template'") }
+	($coord, @workers)), 'alice,alice,alice', "alice's template is hers on every node");
+as('alice', "SELECT mycelium.drop_template('alice-template')");
+is(join(',', map { $_->safe_psql('postgres',
+	"SELECT count(*) FROM mycelium.workflow_templates_$templates_shard") } ($coord, @workers)),
+	'0,0,0', 'and dropped from every node');
 
 # --- where the rows are -------------------------------------------------
 # placement(WF): the port of the worker that holds the shard of WF's row in
