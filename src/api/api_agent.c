@@ -45,6 +45,8 @@
 #include "api_agent.h"
 #include "api_json_schema.h"
 #include "catalog.h"
+#include "citus.h"
+#include "citus_attempts.h"
 #include "ctx.h"
 #include "attempts.h"
 #include "mycelium.h"
@@ -333,6 +335,28 @@ claim_from(McCatalogSession *session, ReturnSetInfo *rsinfo,
 }
 
 /*
+ * CLAIM_CANDIDATES_SQL
+ *		claim_round's search for workflows with claimable tasks of the agent
+ *		type $1 (past those in $2), of the caller's where mine, or any when
+ *		$4 (an administrator), at most $5, those of the lowest ready_rank
+ *		first.
+ */
+#define CLAIM_CANDIDATES_SQL(mine) \
+	"SELECT t.workflow_id, " \
+	"  (SELECT e.max_running IS NOT NULL OR e.rate IS NOT NULL " \
+	"   FROM mycelium.executors e WHERE e.agent_type = $1) " \
+	"FROM mycelium.task_states t " \
+	"WHERE t.agent_type = $1 AND t.status = 'ready' AND t.task_no >= 0 " \
+	"  AND " MC_TASK_DUE("t") \
+	"  AND (" mine " OR $4) " \
+	"  AND t.workflow_id <> ALL ($2) " \
+	"  AND (SELECT w.status = 'running' AND w.tasks_running < w.max_parallel_tasks " \
+	"       FROM mycelium.workflow_states w WHERE w.workflow_id = t.workflow_id) " \
+	"  AND EXISTS (SELECT 1 FROM mycelium.executors e " \
+	"    WHERE e.agent_type = $1 AND e.executor IS NULL) " \
+	"ORDER BY t.ready_rank LIMIT $5"
+
+/*
  * claim_round
  *		One round of a claim: finds workflows with claimable tasks of the
  *		agent type, those of the lowest ready_rank first, locks them, claims
@@ -350,8 +374,9 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 			int *nskip, int max_tasks, Interval *lease, bool wait, bool *found,
 			bool *held)
 {
-	static const Oid cargtypes[] = {TEXTOID, UUIDARRAYOID, REGROLEOID, BOOLOID, INT4OID};
-	Datum		cvalues[5];
+	static const Oid cargtypes[] = {TEXTOID, UUIDARRAYOID, REGROLEOID, BOOLOID,
+	INT4OID, TEXTOID};
+	Datum		cvalues[6];
 	Datum	   *skipped;
 	uint64		ncand;
 	uint64		r;
@@ -381,23 +406,21 @@ claim_round(McCatalogSession *session, ReturnSetInfo *rsinfo,
 	cvalues[4] = Int32GetDatum(max_tasks);
 	/*
 	 * "task_no >= 0" lets it use task_states_rank_idx (10_catalog.sql);
-	 * the second column says whether the type has limits
+	 * the second column says whether the type has limits.  On Citus, the
+	 * statement reads every shard, and there the caller is compared by
+	 * name ($6), resolved on each worker (mc_citus_role_name).
 	 */
-	ncand = mc_catalog_run(MC_PLAN_CLAIM_CANDIDATES,
-						   "SELECT t.workflow_id, "
-						   "  (SELECT e.max_running IS NOT NULL OR e.rate IS NOT NULL "
-						   "   FROM mycelium.executors e WHERE e.agent_type = $1) "
-						   "FROM mycelium.task_states t "
-						   "WHERE t.agent_type = $1 AND t.status = 'ready' AND t.task_no >= 0 "
-						   "  AND " MC_TASK_DUE("t")
-						   "  AND (t.owner = $3 OR $4) "
-						   "  AND t.workflow_id <> ALL ($2) "
-						   "  AND (SELECT w.status = 'running' AND w.tasks_running < w.max_parallel_tasks "
-						   "       FROM mycelium.workflow_states w WHERE w.workflow_id = t.workflow_id) "
-						   "  AND EXISTS (SELECT 1 FROM mycelium.executors e "
-						   "    WHERE e.agent_type = $1 AND e.executor IS NULL) "
-						   "ORDER BY t.ready_rank LIMIT $5",
-						   5, cargtypes, cvalues, NULL, 0);
+	if (mc_citus_present())
+	{
+		cvalues[5] = mc_citus_role_name(session->caller);
+		ncand = mc_catalog_run(MC_PLAN_CITUS_CLAIM_CANDIDATES,
+							   CLAIM_CANDIDATES_SQL("t.owner = pg_catalog.to_regrole($6)"),
+							   6, cargtypes, cvalues, NULL, 0);
+	}
+	else
+		ncand = mc_catalog_run(MC_PLAN_CLAIM_CANDIDATES,
+							   CLAIM_CANDIDATES_SQL("t.owner = $3"),
+							   5, cargtypes, cvalues, NULL, 0);
 	*found = ncand > 0;
 
 	/*
@@ -571,7 +594,9 @@ mc_claim_tasks(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	mc_catalog_open(&session);
-	if (max_tasks == 1 && claim_one(&session, rsinfo, agent_type, worker_id, lease))
+	/* the one-task forms lock across shards: plain PostgreSQL only */
+	if (max_tasks == 1 && !mc_citus_present() &&
+		claim_one(&session, rsinfo, agent_type, worker_id, lease))
 	{
 		mc_catalog_close(&session);
 		return (Datum) 0;
@@ -854,7 +879,8 @@ mc_hold_agent_tasks(McCatalogSession *session, const char *worker_id,
 	uint64		r;
 	int			i;
 
-	if (n == 1 && (wfs = hold_one(session, worker_id, &ats[0])) != NULL)
+	if (n == 1 && !mc_citus_present() &&
+		(wfs = hold_one(session, worker_id, &ats[0])) != NULL)
 	{
 		*nwfs = 1;
 		return wfs;
@@ -868,7 +894,10 @@ mc_hold_agent_tasks(McCatalogSession *session, const char *worker_id,
 	}
 	values[0] = mc_catalog_array(wids, n, UUIDOID);
 	values[1] = mc_catalog_array(tids, n, TEXTOID);
-	rows = mc_catalog_run(MC_PLAN_AGENT_TASK,
+	if (mc_citus_present())
+		rows = mc_citus_hold_tasks(n, wids, tids);
+	else
+		rows = mc_catalog_run(MC_PLAN_AGENT_TASK,
 						  "SELECT f.i, " HELD_COLUMNS("t")
 						  "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), "
 						  "  pg_catalog.unnest($2::pg_catalog.text[])) WITH ORDINALITY AS f(workflow_id, task_id, i) "
@@ -977,9 +1006,11 @@ complete_held(McCatalogSession *session, const char *worker_id,
 
 	/*
 	 * All in one workflow, none refused by the output schema, and the
-	 * workflow goes on: the statement that records them saves it too.
+	 * workflow goes on: the statement that records them saves it too
+	 * (not on Citus, whose record is one statement per workflow).
 	 */
-	saved = nwfs == 1 && ndone == n && wfs[0].tasks_open > 0 && !wfs[0].status_set;
+	saved = nwfs == 1 && ndone == n && wfs[0].tasks_open > 0 && !wfs[0].status_set &&
+		!mc_citus_present();
 	if (saved)
 		mc_workflow_settle(session, &wfs[0]);
 	rows = ndone == 0 ? 0 :
@@ -1093,8 +1124,8 @@ mc_heartbeat(PG_FUNCTION_ARGS)
 	mc_catalog_run(MC_PLAN_HEARTBEAT,
 				   "UPDATE mycelium.task_states t SET lease = COALESCE($4, t.lease), "
 				   "  lease_until = LEAST("
-				   "    pg_catalog.clock_timestamp() + COALESCE($4, t.lease), "
-				   "    t.started_at + pg_catalog.make_interval(secs => t.timeout)), "
+				   MC_SQL_PLUS_INTERVAL("pg_catalog.clock_timestamp()", "COALESCE($4, t.lease)") ", "
+				   MC_SQL_PLUS_SECONDS("t.started_at", "t.timeout") "), "
 				   "  progress = COALESCE($3, t.progress) "
 				   "WHERE t.workflow_id = $1 AND t.task_no = $2 "
 				   "RETURNING t.lease_until",

@@ -16,7 +16,6 @@
  */
 #include "postgres.h"
 
-#include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
@@ -37,6 +36,7 @@
 #include "shmem.h"
 #include "signals.h"
 #include "state.h"
+#include "xact_workflows.h"
 
 PG_FUNCTION_INFO_V1(mc_start_workflow);
 PG_FUNCTION_INFO_V1(mc_execute_workflow);
@@ -51,14 +51,13 @@ typedef struct WorkflowLook
 	McWorkflowStatus status;
 	int32		tasks_running;	/* attempts not recorded yet */
 	int32		priority;
-	bool		ours;			/* this transaction wrote its row */
+	bool		ours;			/* this transaction created or locked it */
 } WorkflowLook;
 
 /* the columns of look_at_workflow's statement */
 enum
 {
 	LOOK_STATUS = 1,
-	LOOK_XMIN,
 	LOOK_TASKS_RUNNING,
 	LOOK_PRIORITY
 };
@@ -85,13 +84,12 @@ look_at_workflow(McCatalogSession *session, pg_uuid_t *id)
 	Datum		values[3];
 	WorkflowLook look;
 	bool		isnull;
-	TransactionId xmin;
 
 	values[0] = UUIDPGetDatum(id);
 	values[1] = ObjectIdGetDatum(session->caller);
 	values[2] = BoolGetDatum(session->caller_is_admin);
 	if (mc_catalog_run(MC_PLAN_WORKFLOW_STATUS,
-					   "SELECT status::pg_catalog.text, xmin::pg_catalog.text, tasks_running, priority "
+					   "SELECT status::pg_catalog.text, tasks_running, priority "
 					   "FROM mycelium.workflow_states "
 					   "WHERE workflow_id = $1 AND (owner = $2 OR $3)",
 					   3, argtypes, values, NULL, 1) == 0)
@@ -99,8 +97,7 @@ look_at_workflow(McCatalogSession *session, pg_uuid_t *id)
 				(errcode(ERRCODE_MC_STATE),
 				 errmsg("workflow %s does not exist", uuid_str(id))));
 	look.status = mc_workflow_status_from_name(mc_catalog_text(0, LOOK_STATUS));
-	xmin = (TransactionId) strtoul(mc_catalog_text(0, LOOK_XMIN), NULL, 10);
-	look.ours = TransactionIdIsCurrentTransactionId(xmin);
+	look.ours = mc_xact_workflow_is_held(id);
 	look.tasks_running = DatumGetInt32(mc_catalog_value(0, LOOK_TASKS_RUNNING, &isnull));
 	look.priority = DatumGetInt32(mc_catalog_value(0, LOOK_PRIORITY, &isnull));
 	return look;
@@ -109,7 +106,9 @@ look_at_workflow(McCatalogSession *session, pg_uuid_t *id)
 /*
  * workflow_result
  *		The outcome of a workflow as jsonb: its status, version, error, and
- *		each task's status, attempt, result and error.
+ *		each task's status, attempt, result and error.  The tasks' subquery
+ *		names the workflow's id as well, so that Citus routes the statement
+ *		to the workflow's shard group (else it runs it on every shard).
  */
 static Jsonb *
 workflow_result(pg_uuid_t *id)
@@ -127,7 +126,8 @@ workflow_result(pg_uuid_t *id)
 				   " 'tasks', COALESCE((SELECT pg_catalog.jsonb_object_agg(t.task_id,"
 				   "   pg_catalog.jsonb_build_object('status', t.status, 'attempt', t.attempt,"
 				   "     'result', t.result, 'error', t.error))"
-				   "   FROM mycelium.task_states t WHERE t.workflow_id = w.workflow_id), '{}'))"
+				   "   FROM mycelium.task_states t "
+				   "   WHERE t.workflow_id = w.workflow_id AND t.workflow_id = $1), '{}'))"
 				   " FROM mycelium.workflow_states w WHERE w.workflow_id = $1",
 				   1, argtypes, values, NULL, 1);
 	return DatumGetJsonbP(SPI_datumTransfer(mc_catalog_value(0, MC_ONLY_COLUMN, &isnull), false, -1));

@@ -176,21 +176,103 @@ purge_statuses(FunctionCallInfo fcinfo, int argno)
 }
 
 /*
+ * PURGE_CONDITION
+ *		What a workflow must be for purge_batch to delete it: finished with
+ *		one of the statuses $1 before now() - $2, no attempt left to
+ *		record, and the caller's (mine) or the caller an administrator
+ *		($4).  The status test is repeated as written so that the partial
+ *		index on finished_at applies.
+ */
+#define PURGE_CONDITION(mine) \
+	"status IN ('completed', 'failed', 'cancelled') " \
+	"AND status = ANY ($1) AND tasks_running = 0 " \
+	"AND finished_at < pg_catalog.now() - $2 " \
+	"AND (" mine " OR $4) "
+
+/*
+ * citus_purge_batch
+ *		purge_batch on Citus, which refuses FOR UPDATE across shards: the
+ *		workflows to delete are found first, without locks, in a statement
+ *		over every shard; then each, in id order, in one statement routed to
+ *		its shard group that locks its row if no other transaction holds it
+ *		and the row still qualifies (but for its owner, which never changes:
+ *		Citus would compare it with this node's OID of the caller, folded
+ *		into a number), and deletes it with its rows in the other tables (the trigger that does that on plain PostgreSQL is not
+ *		there: see mycelium.distribute()).  Takes purge_batch's parameters
+ *		and, sixth, the caller's name, which the statement over every shard
+ *		compares owners with (mc_citus_role_name); returns how many it
+ *		deleted.
+ */
+static uint64
+citus_purge_batch(Oid *types, Datum *values)
+{
+	Oid			one_types[6];
+	Datum		one_values[6];
+	pg_uuid_t  *ids;
+	uint64		found;
+	uint64		n = 0;
+	uint64		r;
+
+	found = mc_catalog_run(MC_PLAN_CITUS_PURGE_FIND,
+						   "SELECT workflow_id FROM mycelium.workflow_states "
+						   "WHERE " PURGE_CONDITION("owner = pg_catalog.to_regrole($6)")
+						   "ORDER BY finished_at LIMIT $5",
+						   6, types, values, NULL, 0);
+	ids = palloc(sizeof(pg_uuid_t) * Max(found, 1));
+	for (r = 0; r < found; r++)
+	{
+		bool		isnull;
+
+		ids[r] = *DatumGetUUIDP(mc_catalog_value(r, MC_ONLY_COLUMN, &isnull));
+	}
+	qsort(ids, found, sizeof(pg_uuid_t), mc_uuid_cmp);
+	memcpy(one_types, types, sizeof(Oid) * 4);
+	memcpy(one_values, values, sizeof(Datum) * 4);
+	one_types[4] = UUIDOID;
+	for (r = 0; r < found; r++)
+	{
+		one_values[4] = UUIDPGetDatum(&ids[r]);
+		n += mc_catalog_run(MC_PLAN_CITUS_PURGE_ONE,
+							"WITH w AS ("
+							"  SELECT workflow_id FROM mycelium.workflow_states "
+							"  WHERE workflow_id = $5 AND " PURGE_CONDITION("true")
+							"  FOR UPDATE SKIP LOCKED"
+							"), t AS (DELETE FROM mycelium.task_states x USING w "
+							"  WHERE x.workflow_id = $5 AND x.workflow_id = w.workflow_id"
+							"), i AS (DELETE FROM mycelium.task_ids x USING w "
+							"  WHERE x.workflow_id = $5 AND x.workflow_id = w.workflow_id"
+							"), h AS (DELETE FROM mycelium.workflow_state_history x USING w "
+							"  WHERE x.workflow_id = $5 AND x.workflow_id = w.workflow_id"
+							"), m AS (DELETE FROM mycelium.handoffs x USING w "
+							"  WHERE x.workflow_id = $5 AND x.workflow_id = w.workflow_id"
+							"), e AS (DELETE FROM mycelium.workflow_events x USING w "
+							"  WHERE x.workflow_id = $5 AND x.workflow_id = w.workflow_id"
+							"), g AS (DELETE FROM mycelium.workflow_signals x USING w "
+							"  WHERE x.workflow_id = $5 AND x.workflow_id = w.workflow_id"
+							") "
+							"DELETE FROM mycelium.workflow_states s USING w "
+							"WHERE s.workflow_id = $5 AND s.workflow_id = w.workflow_id",
+							5, one_types, one_values, NULL, 0);
+		CHECK_FOR_INTERRUPTS();
+	}
+	return n;
+}
+
+/*
  * purge_batch
  *		Deletes up to batch_size of the caller's finished workflows (an
  *		administrator's: anyone's) with one of statuses that finished before
  *		now() - older_than, oldest first, passing over those another
- *		transaction holds; returns how many.  The status test is repeated
- *		as written so that the partial index on finished_at applies.
+ *		transaction holds; returns how many.
  */
 static uint64
 purge_batch(Datum statuses, Datum older_than, int32 batch_size)
 {
 	static const Oid argtypes[] = {InvalidOid, INTERVALOID, REGROLEOID,
-		BOOLOID, INT4OID};
+		BOOLOID, INT4OID, TEXTOID};
 	McCatalogSession session;
-	Oid			types[5];
-	Datum		values[5];
+	Oid			types[6];
+	Datum		values[6];
 	uint64		n;
 
 	mc_catalog_open(&session);
@@ -201,18 +283,21 @@ purge_batch(Datum statuses, Datum older_than, int32 batch_size)
 	values[2] = ObjectIdGetDatum(session.caller);
 	values[3] = BoolGetDatum(session.caller_is_admin);
 	values[4] = Int32GetDatum(batch_size);
-	n = mc_catalog_run(MC_PLAN_PURGE_BATCH,
-					   "WITH w AS ("
-					   "  SELECT workflow_id FROM mycelium.workflow_states "
-					   "  WHERE status IN ('completed', 'failed', 'cancelled') "
-					   "    AND status = ANY ($1) AND tasks_running = 0 "
-					   "    AND finished_at < pg_catalog.now() - $2 "
-					   "    AND (owner = $3 OR $4) "
-					   "  ORDER BY finished_at LIMIT $5 "
-					   "  FOR UPDATE SKIP LOCKED) "
-					   "DELETE FROM mycelium.workflow_states s USING w "
-					   "WHERE s.workflow_id = w.workflow_id",
-					   5, types, values, NULL, 0);
+	if (mc_citus_present())
+	{
+		values[5] = mc_citus_role_name(session.caller);
+		n = citus_purge_batch(types, values);
+	}
+	else
+		n = mc_catalog_run(MC_PLAN_PURGE_BATCH,
+						   "WITH w AS ("
+						   "  SELECT workflow_id FROM mycelium.workflow_states "
+						   "  WHERE " PURGE_CONDITION("owner = $3")
+						   "  ORDER BY finished_at LIMIT $5 "
+						   "  FOR UPDATE SKIP LOCKED) "
+						   "DELETE FROM mycelium.workflow_states s USING w "
+						   "WHERE s.workflow_id = w.workflow_id",
+						   5, types, values, NULL, 0);
 	if (n > 0)
 		mc_notify_workflows_changed();
 	mc_catalog_close(&session);

@@ -41,6 +41,7 @@
 
 #include "api_workflow.h"
 #include "catalog.h"
+#include "citus.h"
 #include "dag.h"
 #include "mycelium.h"
 #include "mycelium_errcodes.h"
@@ -49,6 +50,7 @@
 #include "signals.h"
 #include "state.h"
 #include "taskdef.h"
+#include "xact_workflows.h"
 
 PG_FUNCTION_INFO_V1(mc_create_workflow);
 PG_FUNCTION_INFO_V1(mc_get_workflow);
@@ -356,13 +358,16 @@ mc_insert_tasks(pg_uuid_t *id, Oid owner, McTaskDef *tasks, int ntasks,
 							   priority, now);
 		}
 		arg = mc_catalog_array(rows, n, rowtype);
-		rc = SPI_execute_with_args("WITH t AS ("
-								   "  INSERT INTO mycelium.task_states "
-								   "  SELECT * FROM pg_catalog.unnest($1) "
-								   "  RETURNING workflow_id, task_id, task_no) "
-								   "INSERT INTO mycelium.task_ids (workflow_id, task_id, task_no) "
-								   "SELECT workflow_id, task_id, task_no FROM t",
-								   1, &arraytype, &arg, NULL, false, 0);
+		if (mc_citus_present())
+			rc = mc_citus_insert_tasks(id, desc, arraytype, arg);
+		else
+			rc = SPI_execute_with_args("WITH t AS ("
+									   "  INSERT INTO mycelium.task_states "
+									   "  SELECT * FROM pg_catalog.unnest($1) "
+									   "  RETURNING workflow_id, task_id, task_no) "
+									   "INSERT INTO mycelium.task_ids (workflow_id, task_id, task_no) "
+									   "SELECT workflow_id, task_id, task_no FROM t",
+									   1, &arraytype, &arg, NULL, false, 0);
 		if (rc != SPI_OK_INSERT)
 			elog(ERROR, "could not insert tasks: %s", SPI_result_code_string(rc));
 		MemoryContextSwitchTo(old);
@@ -487,6 +492,7 @@ insert_workflow(McCatalogSession *session, pg_uuid_t *id, text *name,
 					   10, argtypes, values, nulls, 0) == 0)
 		return false;
 
+	mc_xact_workflow_held(id);
 	memset(&wf, 0, sizeof(wf));
 	memcpy(&wf.id, id, sizeof(pg_uuid_t));
 	wf.owner = session->caller;
@@ -710,7 +716,9 @@ mc_create_workflow(PG_FUNCTION_ARGS)
 /*
  * mc_get_workflow
  *		get_workflow(id): the workflow, its version and status, and every
- *		task keyed by task id, as one jsonb document.
+ *		task keyed by task id, as one jsonb document.  The subqueries name
+ *		the workflow's id as well, so that Citus routes the statement to
+ *		the workflow's shard group.
  */
 Datum
 mc_get_workflow(PG_FUNCTION_ARGS)
@@ -740,7 +748,7 @@ mc_get_workflow(PG_FUNCTION_ARGS)
 					   "   'agent_type', t.agent_type, 'status', t.status, 'attempt', t.attempt,"
 					   "   'dependencies', COALESCE((SELECT pg_catalog.jsonb_agg(d.task_id ORDER BY d.task_no)"
 					   "     FROM mycelium.task_states d WHERE d.workflow_id = t.workflow_id"
-					   "     AND d.task_no = ANY (t.dependencies)), '[]'),"
+					   "     AND d.workflow_id = $1 AND d.task_no = ANY (t.dependencies)), '[]'),"
 					   "   'retry_policy', pg_catalog.jsonb_build_object("
 					   "     'max_attempts', t.max_attempts, 'initial_delay', t.initial_delay,"
 					   "     'max_delay', t.max_delay, 'exponential_base', t.exponential_base),"
@@ -749,7 +757,8 @@ mc_get_workflow(PG_FUNCTION_ARGS)
 					   "   'result', t.result, 'error', t.error,"
 					   "   'next_attempt_at', t.run_after, 'started_at', t.started_at,"
 					   "   'finished_at', t.finished_at))"
-					   "  FROM mycelium.task_states t WHERE t.workflow_id = w.workflow_id), '{}'))"
+					   "  FROM mycelium.task_states t"
+					   "  WHERE t.workflow_id = w.workflow_id AND t.workflow_id = $1), '{}'))"
 					   " FROM mycelium.workflow_states w"
 					   " WHERE w.workflow_id = $1 AND (w.owner = $2 OR $3)",
 					   3, argtypes, values, NULL, 1) == 0)

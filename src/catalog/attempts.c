@@ -31,6 +31,8 @@
 #include "agent.h"
 #include "agent_limits.h"
 #include "attempts.h"
+#include "citus.h"
+#include "citus_attempts.h"
 #include "ctx.h"
 #include "mycelium.h"
 #include "observe.h"
@@ -218,6 +220,9 @@ mc_record_completions(McCatalogSession *session, int n, Datum *ids, Datum *nos,
 	const char	nulls[12] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', 'n', ' ', ' ', ' ', ' '};
 	uint64		rows;
 
+	if (mc_citus_present())
+		return mc_citus_record_completions(session, n, ids, nos, results,
+										   versions, event);
 	values[0] = mc_catalog_array(ids, n, UUIDOID);
 	values[1] = mc_catalog_array(nos, n, INT4OID);
 	values[2] = mc_catalog_array(results, n, JSONBOID);
@@ -297,14 +302,19 @@ mc_complete_rows_early(McCatalogSession *session, McRunTask *finished, int n,
 	}
 	if (k == 0)
 		return;
-	values[0] = mc_catalog_array(ids, k, UUIDOID);
-	values[1] = mc_catalog_array(nos, k, INT4OID);
-	values[2] = mc_catalog_array(results, k, JSONBOID);
-	values[7] = mc_catalog_array(ms, k, FLOAT8OID);
-	rows = mc_catalog_run(MC_PLAN_COMPLETE_ROWS,
-						  "WITH " COMPLETIONS_F " " COMPLETE_ROWS
-						  "RETURNING f.n, t.dependents",
-						  8, argtypes, values, nulls, 0);
+	if (mc_citus_present())
+		rows = mc_citus_complete_rows(k, ids, nos, results, ms);
+	else
+	{
+		values[0] = mc_catalog_array(ids, k, UUIDOID);
+		values[1] = mc_catalog_array(nos, k, INT4OID);
+		values[2] = mc_catalog_array(results, k, JSONBOID);
+		values[7] = mc_catalog_array(ms, k, FLOAT8OID);
+		rows = mc_catalog_run(MC_PLAN_COMPLETE_ROWS,
+							  "WITH " COMPLETIONS_F " " COMPLETE_ROWS
+							  "RETURNING f.n, t.dependents",
+							  8, argtypes, values, nulls, 0);
+	}
 	for (r = 0; r < rows; r++)
 	{
 		bool		isnull;
@@ -342,6 +352,8 @@ mc_record_completed_batch(McCatalogSession *session, int n, Datum *ids,
 	INT4OID};
 	Datum		values[14];
 
+	if (mc_citus_present())
+		return mc_citus_record_completed_batch(session, n, ids, nos, versions);
 	values[0] = mc_catalog_array(ids, n, UUIDOID);
 	values[1] = mc_catalog_array(nos, n, INT4OID);
 	values[2] = mc_catalog_array(results, n, JSONBOID);
@@ -385,6 +397,11 @@ mc_release_held_tasks(int n, Datum *ids, Datum *nos)
 	static const Oid argtypes[] = {UUIDARRAYOID, INT4ARRAYOID};
 	Datum		values[2];
 
+	if (mc_citus_present())
+	{
+		mc_citus_release_held_tasks(n, ids, nos);
+		return;
+	}
 	values[0] = mc_catalog_array(ids, n, UUIDOID);
 	values[1] = mc_catalog_array(nos, n, INT4OID);
 	(void) mc_catalog_run(MC_PLAN_RELEASE_HELD,
@@ -495,6 +512,7 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
  *		CLAIM_TASKS_OF_W: what a ready task t of workflow w must be for
  *		the claim to take it.  The candidates c keep the columns of their
  *		order (lvl, ready, rank, ord: see mc_claim_run), for the limits' l.
+ *		On Citus a claim runs citus_attempts.c's form, one per workflow.
  */
 #define CLAIM_TASKS_OF_W(spent) \
 	"     WHERE t.workflow_id = w.id AND t.status = 'ready' " \
@@ -666,6 +684,10 @@ mc_claim_run(McCatalogSession *session, int n, Datum *ids, Datum *limits,
 	}
 	else
 		nulls[12] = nulls[13] = nulls[14] = nulls[15] = 'n';
+	if (mc_citus_present())
+		return mc_citus_claim_run(session, n, ids, limits, afters, bases, prios,
+								  hfirsts, hcounts, held, cap, worker_id,
+								  agent_type, lease, limited ? &typelimits : NULL);
 	if (hfirsts == NULL)
 	{
 		/* no held tasks: w's hfirst and hcount are NULL, and none is taken */

@@ -9,7 +9,8 @@
  * connect to SPI, switch to the role that owns the tables (the way
  * PostgreSQL's referential-integrity triggers do) and pin search_path to
  * pg_catalog so no object in a user's schema can change what the
- * statements mean.  An error anywhere inside is cleaned up by transaction
+ * statements mean (on Citus, also how roles cross between nodes:
+ * mc_citus_catalog_open).  An error anywhere inside is cleaned up by transaction
  * abort, which restores both the user id and the GUC.
  *
  * Statements are prepared once per backend, with generic plans, and kept
@@ -42,6 +43,7 @@
 #include "catalog.h"
 #include "citus.h"
 #include "mycelium.h"
+#include "priority.h"
 #include "version.h"
 
 static SPIPlanPtr plans[MC_NUM_PLANS];
@@ -159,6 +161,7 @@ mc_catalog_open(McCatalogSession *session)
 	(void) set_config_option("search_path", "pg_catalog, pg_temp",
 							 PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
+	session->citus_block = mc_citus_present() && mc_citus_catalog_open();
 }
 
 /*
@@ -170,6 +173,8 @@ void
 mc_catalog_close(McCatalogSession *session)
 {
 	AtEOXact_GUC(true, session->guc_nestlevel);
+	if (session->citus_block)
+		mc_citus_catalog_close();
 	SetUserIdAndSecContext(session->saved_userid, session->saved_sec_context);
 	if (SPI_finish() != SPI_OK_FINISH)
 		elog(ERROR, "SPI_finish failed");
@@ -178,22 +183,43 @@ mc_catalog_close(McCatalogSession *session)
 /*
  * Statements on Citus take the time as parameters: Citus refuses
  * clock_timestamp() in a distributed table's UPDATE and now() in an upsert's
- * DO UPDATE SET.  The two extra parameters follow the statement's own.
+ * DO UPDATE SET, and any function but an immutable one in a CASE of an
+ * UPDATE, such as the current_setting() of mycelium.priority_aging and the
+ * subtraction of an interval from a time that a ready rank computes
+ * (MC_READY_RANK).  The extra parameters follow the statement's own:
+ * the statement's start, the transaction's, priority_aging as an
+ * interval, and the statement's start in seconds since 1970 and
+ * priority_aging in seconds, of which a ready rank is computed with
+ * to_timestamp(), which is immutable.
  */
-#define MC_CITUS_TIME_ARGS 2
+#define MC_CITUS_TIME_ARGS 5
 
 /*
  * citus_time_sql
- *		The statement text with pg_catalog.clock_timestamp() and
- *		pg_catalog.now() replaced by parameters $nargs+1 and $nargs+2
- *		(filled in by catalog_run with the statement's and the transaction's
- *		start times).
+ *		The statement text as it runs on Citus: every MC_READY_RANK(t)
+ *		replaced by pg_catalog.to_timestamp($nargs+4 - t.priority *
+ *		$nargs+5), every MC_SQL_PLUS_SECONDS and MC_SQL_PLUS_INTERVAL by
+ *		its sum in seconds, and pg_catalog.clock_timestamp(),
+ *		pg_catalog.now() and MC_PRIORITY_AGING_SQL elsewhere by parameters
+ *		$nargs+1 to $nargs+3 (all filled in by catalog_run: see
+ *		MC_CITUS_TIME_ARGS).
  */
 static char *
 citus_time_sql(const char *sql, int nargs)
 {
-	static const char *const calls[MC_CITUS_TIME_ARGS] = {
-		"pg_catalog.clock_timestamp()", "pg_catalog.now()"
+	/* replaced by $nargs+1 .. */
+	static const char *const calls[] = {
+		"pg_catalog.clock_timestamp()", "pg_catalog.now()", MC_PRIORITY_AGING_SQL
+	};
+	/* the markers of MC_SQL_PLUS_SECONDS and MC_SQL_PLUS_INTERVAL */
+	static const char *const sums[][2] = {
+		{"(/*mc:ts*/", "pg_catalog.to_timestamp(pg_catalog.date_part('epoch', "},
+		{" + pg_catalog.make_interval(secs => /*mc:secs*/",
+		" - '1970-01-01 00:00:00+00'::pg_catalog.timestamptz) + ("},
+		{"/*mc:end-secs*/))", "))"},
+		{" + /*mc:iv*/",
+		" - '1970-01-01 00:00:00+00'::pg_catalog.timestamptz) + pg_catalog.date_part('epoch', "},
+		{"/*mc:end-iv*/)", "))"}
 	};
 	StringInfoData buf;
 	const char *p = sql;
@@ -203,10 +229,34 @@ citus_time_sql(const char *sql, int nargs)
 	{
 		int			i;
 
-		for (i = 0; i < MC_CITUS_TIME_ARGS; i++)
+		/* a ready rank: MC_READY_RANK_BEFORE alias MC_READY_RANK_AFTER */
+		if (strncmp(p, MC_READY_RANK_BEFORE, strlen(MC_READY_RANK_BEFORE)) == 0)
+		{
+			const char *alias = p + strlen(MC_READY_RANK_BEFORE);
+			size_t		len = strspn(alias, "abcdefghijklmnopqrstuvwxyz_0123456789");
+
+			if (len > 0 && strncmp(alias + len, MC_READY_RANK_AFTER,
+								   strlen(MC_READY_RANK_AFTER)) == 0)
+			{
+				appendStringInfo(&buf, "pg_catalog.to_timestamp($%d - %.*s.priority * $%d)",
+								 nargs + 4, (int) len, alias, nargs + 5);
+				p = alias + len + strlen(MC_READY_RANK_AFTER);
+				continue;
+			}
+		}
+		for (i = 0; i < lengthof(sums); i++)
+			if (strncmp(p, sums[i][0], strlen(sums[i][0])) == 0)
+				break;
+		if (i < lengthof(sums))
+		{
+			appendStringInfoString(&buf, sums[i][1]);
+			p += strlen(sums[i][0]);
+			continue;
+		}
+		for (i = 0; i < lengthof(calls); i++)
 			if (strncmp(p, calls[i], strlen(calls[i])) == 0)
 				break;
-		if (i < MC_CITUS_TIME_ARGS)
+		if (i < lengthof(calls))
 		{
 			appendStringInfo(&buf, "$%d", nargs + 1 + i);
 			p += strlen(calls[i]);
@@ -250,12 +300,12 @@ mc_catalog_plan(McPlanId id, const char *sql, int nargs, const Oid *argtypes)
 	if (on_citus)
 	{
 		Oid			types[FUNC_MAX_ARGS];
-		int			i;
 
 		Assert(nargs + MC_CITUS_TIME_ARGS <= FUNC_MAX_ARGS);
 		memcpy(types, argtypes, nargs * sizeof(Oid));
-		for (i = 0; i < MC_CITUS_TIME_ARGS; i++)
-			types[nargs + i] = TIMESTAMPTZOID;
+		types[nargs] = types[nargs + 1] = TIMESTAMPTZOID;
+		types[nargs + 2] = INTERVALOID;
+		types[nargs + 3] = types[nargs + 4] = FLOAT8OID;
 		plan = SPI_prepare_cursor(citus_time_sql(sql, nargs),
 								  nargs + MC_CITUS_TIME_ARGS, types,
 								  CURSOR_OPT_CUSTOM_PLAN);
@@ -315,9 +365,12 @@ catalog_run(McPlanId id, const char *sql, int nargs, const Oid *argtypes,
 	int			rc;
 	Datum		citus_values[FUNC_MAX_ARGS];
 	char		citus_nulls[FUNC_MAX_ARGS];
+	Interval	aging;
 
 	if (custom[id])
 	{
+		TimestampTz now = GetCurrentTimestamp();
+
 		/* on Citus: the times the statement text's calls stood for */
 		Assert(nargs + MC_CITUS_TIME_ARGS <= FUNC_MAX_ARGS);
 		memset(citus_nulls, ' ', sizeof(citus_nulls));
@@ -325,8 +378,14 @@ catalog_run(McPlanId id, const char *sql, int nargs, const Oid *argtypes,
 			memcpy(citus_values, values, nargs * sizeof(Datum));
 		if (nargs > 0 && nulls)
 			memcpy(citus_nulls, nulls, nargs);
-		citus_values[nargs] = TimestampTzGetDatum(GetCurrentTimestamp());
+		citus_values[nargs] = TimestampTzGetDatum(now);
 		citus_values[nargs + 1] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+		memset(&aging, 0, sizeof(aging));
+		aging.time = (int64) mc_priority_aging_s * USECS_PER_SEC;
+		citus_values[nargs + 2] = IntervalPGetDatum(&aging);
+		citus_values[nargs + 3] = Float8GetDatum((double) now / USECS_PER_SEC +
+												 (double) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY);
+		citus_values[nargs + 4] = Float8GetDatum((double) mc_priority_aging_s);
 		values = citus_values;
 		nulls = citus_nulls;
 	}

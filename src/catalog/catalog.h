@@ -24,7 +24,22 @@ typedef struct McCatalogSession
 	Oid			saved_userid;
 	int			saved_sec_context;
 	int			guc_nestlevel;
+	bool		citus_block;	/* mc_citus_catalog_open began a block */
 } McCatalogSession;
+
+/*
+ * SQL: a time ts plus secs seconds (a float8 expression), or plus the
+ * interval iv.  On plain PostgreSQL these are ts + make_interval(secs =>
+ * secs) and ts + iv.  On Citus, which refuses a stable function (adding an
+ * interval to a timestamptz is one) with a column among its arguments or
+ * inside a CASE in an UPDATE, catalog.c rewrites them, by the markers in
+ * the comments, to the same sum in seconds since 1970 made a time again by
+ * to_timestamp(), all immutable (an interval's days count 24 hours there).
+ */
+#define MC_SQL_PLUS_SECONDS(ts, secs) \
+	"(/*mc:ts*/" ts " + pg_catalog.make_interval(secs => /*mc:secs*/" secs "/*mc:end-secs*/))"
+#define MC_SQL_PLUS_INTERVAL(ts, iv) \
+	"(/*mc:ts*/" ts " + /*mc:iv*/" iv "/*mc:end-iv*/)"
 
 /* the result of a statement, kept while another one runs */
 typedef struct McCatalogResult
@@ -154,6 +169,34 @@ typedef enum McPlanId
 	MC_PLAN_CITUS_DUE_START_LOCK,
 	MC_PLAN_CITUS_WORKFLOW_SAVE,
 	MC_PLAN_CITUS_CANDIDATES_WITH_WORK,
+	/* on Citus: the attempts' statements per workflow (src/catalog/citus_attempts.c) */
+	MC_PLAN_CITUS_CLAIM,
+	MC_PLAN_CITUS_CLAIM_LIMITED,
+	MC_PLAN_CITUS_CLAIM_AGENT,
+	MC_PLAN_CITUS_CLAIM_AGENT_LIMITED,
+	MC_PLAN_CITUS_CLAIM_HISTORY,
+	MC_PLAN_CITUS_CLAIM_DEBIT,
+	MC_PLAN_CITUS_EXECUTORS,
+	MC_PLAN_CITUS_COMPLETE_ROWS,
+	MC_PLAN_CITUS_COMPLETED_HISTORY,
+	MC_PLAN_CITUS_RELEASE_DEPENDENTS,
+	MC_PLAN_CITUS_RELEASE_HELD,
+	MC_PLAN_CITUS_LOCK_TASKS,
+	MC_PLAN_CITUS_HOLD_TASKS,
+	/* on Citus: the state manager's statements (src/catalog/citus_state.c) */
+	MC_PLAN_CITUS_SKIP_DESCENDANTS,
+	MC_PLAN_CITUS_END_OPEN_TASKS,
+	MC_PLAN_CITUS_ENDED_HISTORY,
+	/* on Citus: the ctx's reads, of the keys' shards only (src/catalog/ctx.c) */
+	MC_PLAN_CTX_DEPENDENCIES_CITUS,
+	MC_PLAN_CTX_WORKFLOWS_CITUS,
+	MC_PLAN_CTX_HANDOFFS_CITUS,
+	/* on Citus: purge_workflows (src/api/api_retention.c) */
+	MC_PLAN_CITUS_PURGE_FIND,
+	MC_PLAN_CITUS_PURGE_ONE,
+	MC_PLAN_CITUS_CLAIM_CANDIDATES,
+	/* on Citus: agent-type limits (src/scheduler/agent_limits.c) */
+	MC_PLAN_CITUS_LIMITS_RUNNING,
 	/* ready since (agent_type_stats) */
 	MC_PLAN_READY_SINCE,
 	MC_PLAN_READY_SINCE_START,

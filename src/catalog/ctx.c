@@ -30,10 +30,26 @@
 #include "utils/uuid.h"
 
 #include "catalog.h"
+#include "citus.h"
 #include "ctx.h"
 #include "jsonb_push.h"
 #include "mycelium.h"
 #include "state.h"
+
+/*
+ * CTX_PLAN, CTX_SQL
+ *		The statements that read what a ctx takes from other rows join the
+ *		rows' keys, unnested, with a workflow table t.  Citus cannot tell
+ *		from such a join which shards to read, so it reads all of them, at
+ *		every batch: there the statement also says that t's workflow_id is
+ *		one of the keys' ($1), which Citus reads the shards of (one, for a
+ *		batch of one workflow).  CTX_PLAN is the plan slot of the form to
+ *		run, CTX_SQL its text: sql, on Citus that condition on t, then tail.
+ */
+#define CTX_PLAN(id) (mc_citus_present() ? id##_CITUS : id)
+#define CTX_SQL(sql, t, tail) \
+	(mc_citus_present() ? \
+	 sql " WHERE " t ".workflow_id = ANY ($1::pg_catalog.uuid[])" tail : sql tail)
 
 /* the columns of MC_CTX_COLUMNS, counted from the first */
 enum
@@ -332,14 +348,14 @@ read_dependencies(McCtxSources *sources, CtxDependency *keys, int n)
 	}
 	values[0] = mc_catalog_array(ids, n, UUIDOID);
 	values[1] = mc_catalog_array(nos, n, INT4OID);
-	rows = mc_catalog_run(MC_PLAN_CTX_DEPENDENCIES,
-						  "SELECT c.n, d.task_id, d.agent_id, d.agent_type, "
-						  "  d.status::pg_catalog.text, d.result, d.error "
-						  "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), "
-						  "  pg_catalog.unnest($2::pg_catalog.int4[])) "
-						  "  WITH ORDINALITY AS c(workflow_id, task_no, n) "
-						  "JOIN mycelium.task_states d ON d.workflow_id = c.workflow_id "
-						  "  AND d.task_no = c.task_no",
+	rows = mc_catalog_run(CTX_PLAN(MC_PLAN_CTX_DEPENDENCIES),
+						  CTX_SQL("SELECT c.n, d.task_id, d.agent_id, d.agent_type, "
+								  "  d.status::pg_catalog.text, d.result, d.error "
+								  "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), "
+								  "  pg_catalog.unnest($2::pg_catalog.int4[])) "
+								  "  WITH ORDINALITY AS c(workflow_id, task_no, n) "
+								  "JOIN mycelium.task_states d ON d.workflow_id = c.workflow_id "
+								  "  AND d.task_no = c.task_no", "d", ""),
 						  2, argtypes, values, NULL, 0);
 	sources->dep_tupdesc = SPI_tuptable->tupdesc;
 	for (r = 0; r < rows; r++)
@@ -371,11 +387,11 @@ read_workflows(McCtxSources *sources, CtxKey *keys)
 	for (i = 0; i < n; i++)
 		ids[i] = UUIDPGetDatum(&keys[i].workflow_id);
 	values[0] = mc_catalog_array(ids, n, UUIDOID);
-	rows = mc_catalog_run(MC_PLAN_CTX_WORKFLOWS,
-						  "SELECT c.n, s.context, s.variables "
-						  "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[])) "
-						  "  WITH ORDINALITY AS c(workflow_id, n) "
-						  "JOIN mycelium.workflow_states s ON s.workflow_id = c.workflow_id",
+	rows = mc_catalog_run(CTX_PLAN(MC_PLAN_CTX_WORKFLOWS),
+						  CTX_SQL("SELECT c.n, s.context, s.variables "
+								  "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[])) "
+								  "  WITH ORDINALITY AS c(workflow_id, n) "
+								  "JOIN mycelium.workflow_states s ON s.workflow_id = c.workflow_id", "s", ""),
 						  1, argtypes, values, NULL, 0);
 	sources->wf_tupdesc = SPI_tuptable->tupdesc;
 	for (r = 0; r < rows; r++)
@@ -419,15 +435,15 @@ read_handoffs(McCtxSources *sources, CtxKey *keys)
 	values[0] = mc_catalog_array(ids, n, UUIDOID);
 	values[1] = mc_catalog_array(agent_ids, n, TEXTOID);
 	values[2] = mc_catalog_array(agent_types, n, TEXTOID);
-	rows = mc_catalog_run(MC_PLAN_CTX_HANDOFFS,
-						  "SELECT c.n, m.message "
-						  "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), "
-						  "  pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.text[])) "
-						  "  WITH ORDINALITY AS c(workflow_id, agent_id, agent_type, n) "
-						  "JOIN mycelium.handoffs m ON m.workflow_id = c.workflow_id "
-						  "  AND m.target_agent_id = c.agent_id COLLATE \"C\" "
-						  "  AND m.target_agent_type = c.agent_type COLLATE \"C\" "
-						  "ORDER BY c.n, m.seq",
+	rows = mc_catalog_run(CTX_PLAN(MC_PLAN_CTX_HANDOFFS),
+						  CTX_SQL("SELECT c.n, m.message "
+								  "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), "
+								  "  pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.text[])) "
+								  "  WITH ORDINALITY AS c(workflow_id, agent_id, agent_type, n) "
+								  "JOIN mycelium.handoffs m ON m.workflow_id = c.workflow_id "
+								  "  AND m.target_agent_id = c.agent_id COLLATE \"C\" "
+								  "  AND m.target_agent_type = c.agent_type COLLATE \"C\"",
+								  "m", " ORDER BY c.n, m.seq"),
 						  3, argtypes, values, NULL, 0);
 	sources->msg_tupdesc = SPI_tuptable->tupdesc;
 	sources->messages = SPI_tuptable->vals;

@@ -26,6 +26,8 @@
 
 #include "agent.h"
 #include "citus.h"
+#include "citus_state.h"
+#include "xact_workflows.h"
 #include "jsonb_push.h"
 #include "mycelium_errcodes.h"
 #include "observe.h"
@@ -192,7 +194,8 @@ StaticAssertDecl(WF_PRIORITY + 1 == MC_WORKFLOW_NCOLUMNS,
 /*
  * read_workflow
  *		Fills wf from row row of the last statement's result, whose
- *		MC_WORKFLOW_COLUMNS start at column col.
+ *		MC_WORKFLOW_COLUMNS start at column col, and notes that this
+ *		transaction holds the workflow (xact_workflows.c).
  */
 static void
 read_workflow(uint64 row, int col, McWorkflow *wf)
@@ -212,6 +215,7 @@ read_workflow(uint64 row, int col, McWorkflow *wf)
 	wf->priority = DatumGetInt32(mc_catalog_value(row, col + WF_PRIORITY, &isnull));
 	wf->changed = false;
 	wf->status_set = false;
+	mc_xact_workflow_held(&wf->id);
 }
 
 /* the columns read_workflow reads, from the first */
@@ -323,7 +327,7 @@ mc_workflow_visible_owner(McCatalogSession *session, pg_uuid_t *id)
 
 	values[0] = UUIDPGetDatum(id);
 	if (mc_catalog_run(MC_PLAN_WORKFLOW_OWNER,
-					   "SELECT owner::pg_catalog.oid FROM mycelium.workflow_states "
+					   "SELECT owner FROM mycelium.workflow_states "
 					   "WHERE workflow_id = $1",
 					   1, argtypes, values, NULL, 1) == 0)
 		workflow_missing(id);
@@ -752,10 +756,13 @@ mc_workflow_tasks_added(McCatalogSession *session, McWorkflow *wf, int32 base,
 	values[2] = Int32GetDatum(base);
 	values[3] = ObjectIdGetDatum(wf->owner);
 	values[4] = ObjectIdGetDatum(session->caller);
+	/* changed_at given: Citus pushes it down only without volatile defaults */
 	mc_catalog_run(MC_PLAN_GROW_HISTORY,
 				   "INSERT INTO mycelium.workflow_state_history "
-				   "(workflow_id, version, task_no, owner, status, attempt, event, changed_by) "
-				   "SELECT workflow_id, $2, task_no, $4, status::pg_catalog.text, 0, 'added', $5 "
+				   "(workflow_id, version, task_no, owner, status, attempt, event, changed_by, "
+				   " changed_at) "
+				   "SELECT workflow_id, $2, task_no, $4, status::pg_catalog.text, 0, 'added', $5, "
+				   "  pg_catalog.clock_timestamp() "
 				   "FROM mycelium.task_states WHERE workflow_id = $1 AND task_no > $3",
 				   5, argtypes, values, NULL, 0);
 	mc_workflow_set_status(session, wf, wf->status,
@@ -1117,6 +1124,12 @@ skip_descendants(McCatalogSession *session, McWorkflow *wf, McTask *task,
 
 	if (task->dependents == (Datum) 0)
 		return;
+	if (mc_citus_present())
+	{
+		wf->tasks_open -= (int32) mc_citus_skip_descendants(session, wf,
+															task->dependents, event);
+		return;
+	}
 	values[0] = UUIDPGetDatum(&wf->id);
 	values[1] = task->dependents;
 	values[2] = Int64GetDatum(wf->version);
@@ -1170,33 +1183,37 @@ mc_workflow_finish(McCatalogSession *session, McWorkflow *wf,
 	values[3] = CStringGetTextDatum(event);
 	values[4] = ObjectIdGetDatum(session->caller);
 	values[5] = CStringGetTextDatum(mc_task_status_names[rest]);
-	n = mc_catalog_run_set(MC_PLAN_FAIL_OPEN_TASKS,
-						   "WITH o AS ("
-						   "  SELECT task_no, status::pg_catalog.text AS old_status "
-						   "  FROM mycelium.task_states "
-						   "  WHERE workflow_id = $1 AND status IN ('pending', 'ready', 'running') "
-						   "  FOR UPDATE SKIP LOCKED"
-						   "), s AS ("
-						   "  UPDATE mycelium.task_states t SET finished_at = pg_catalog.clock_timestamp(), "
-						   "    worker_id = NULL, lease_until = NULL, run_after = NULL, "
-						   "    status = CASE WHEN t.status = 'running' THEN 'cancelled' "
-						   "      ELSE $6::mycelium.task_status END, "
-						   "    execution_time = CASE WHEN t.status = 'running' "
-						   "      THEN COALESCE(" MC_ATTEMPT_MS("t") ", t.execution_time) "
-						   "      ELSE t.execution_time END "
-						   "  FROM o WHERE t.workflow_id = $1 AND t.task_no = o.task_no "
-						   "  RETURNING t.task_no, t.status, t.attempt, o.old_status, "
-						   "    CASE WHEN o.old_status = 'running' AND t.started_at IS NOT NULL "
-						   "      THEN t.execution_time END AS ms"
-						   "), h AS ("
-						   "  INSERT INTO mycelium.workflow_state_history "
-						   "  (workflow_id, version, task_no, owner, status, attempt, event, changed_by, "
-						   "   execution_time) "
-						   "  SELECT $1, $2, s.task_no, $3, s.status::pg_catalog.text, s.attempt, $4, $5, "
-						   "    s.ms FROM s"
-						   ") "
-						   "SELECT s.old_status = 'running' FROM s",
-						   6, argtypes, values, NULL, 0);
+	if (mc_citus_present())
+		n = mc_citus_end_open_tasks(session, wf, mc_task_status_names[rest], event);
+	else
+		n = mc_catalog_run_set(MC_PLAN_FAIL_OPEN_TASKS,
+							   "WITH o AS ("
+							   "  SELECT task_no, status::pg_catalog.text AS old_status, "
+							   "    $6::mycelium.task_status AS rest "
+							   "  FROM mycelium.task_states "
+							   "  WHERE workflow_id = $1 AND status IN ('pending', 'ready', 'running') "
+							   "  FOR UPDATE SKIP LOCKED"
+							   "), s AS ("
+							   "  UPDATE mycelium.task_states t SET finished_at = pg_catalog.clock_timestamp(), "
+							   "    worker_id = NULL, lease_until = NULL, run_after = NULL, "
+							   "    status = CASE WHEN t.status = 'running' THEN 'cancelled' "
+							   "      ELSE o.rest END, "
+							   "    execution_time = CASE WHEN t.status = 'running' "
+							   "      THEN COALESCE(" MC_ATTEMPT_MS("t") ", t.execution_time) "
+							   "      ELSE t.execution_time END "
+							   "  FROM o WHERE t.workflow_id = $1 AND t.task_no = o.task_no "
+							   "  RETURNING t.task_no, t.status, t.attempt, o.old_status, "
+							   "    CASE WHEN o.old_status = 'running' AND t.started_at IS NOT NULL "
+							   "      THEN t.execution_time END AS ms"
+							   "), h AS ("
+							   "  INSERT INTO mycelium.workflow_state_history "
+							   "  (workflow_id, version, task_no, owner, status, attempt, event, changed_by, "
+							   "   execution_time) "
+							   "  SELECT $1, $2, s.task_no, $3, s.status::pg_catalog.text, s.attempt, $4, $5, "
+							   "    s.ms FROM s"
+							   ") "
+							   "SELECT s.old_status = 'running' FROM s",
+							   6, argtypes, values, NULL, 0);
 	running = (int32) mc_catalog_count_true(n);
 	wf->tasks_open -= (int32) n;
 	wf->tasks_running = Max(wf->tasks_running - running, 0);
@@ -1269,12 +1286,12 @@ mc_task_retry(McCatalogSession *session, McWorkflow *wf, McTask *task,
 				   "  CASE WHEN $5 = 0 THEN " MC_ATTEMPT_MS("t") " END, t.execution_time), "
 				   "attempt = t.attempt - $5, "
 				   "result = NULL, worker_id = NULL, lease_until = NULL, "
-				   "run_after = CASE WHEN $3 > 0 THEN pg_catalog.clock_timestamp() "
-				   "  + pg_catalog.make_interval(secs => $3) END, "
+				   "run_after = CASE WHEN $3 > 0 THEN "
+				   MC_SQL_PLUS_SECONDS("pg_catalog.clock_timestamp()", "$3") " END, "
 				   "ready_rank = CASE WHEN $5 = 1 AND t.ready_rank IS NOT NULL THEN t.ready_rank "
-				   "  ELSE " MC_READY_RANK("t") " + pg_catalog.make_interval(secs => GREATEST($3, 0)) END, "
-				   "ready_at = pg_catalog.clock_timestamp() "
-				   "  + pg_catalog.make_interval(secs => GREATEST($3, 0)) "
+				   "  ELSE " MC_SQL_PLUS_SECONDS(MC_READY_RANK("t"), "GREATEST($3, 0)") " END, "
+				   "ready_at = "
+				   MC_SQL_PLUS_SECONDS("pg_catalog.clock_timestamp()", "GREATEST($3, 0)") " "
 				   "WHERE workflow_id = $1 AND task_no = $2 "
 				   "RETURNING CASE WHEN $3 <= 0 THEN " MC_EXTERNAL_READY_TYPE("t") " END, "
 				   "  CASE WHEN $7 IS NOT NULL OR ($5 = 0 AND t.started_at IS NOT NULL) "

@@ -38,7 +38,7 @@ typedef struct McWorkflow
  * its order, for statements that lock workflows of their own finding.
  */
 #define MC_WORKFLOW_COLUMNS(w) \
-	w ".owner::pg_catalog.oid, " w ".status::pg_catalog.text, " w ".version, " \
+	w ".owner, " w ".status::pg_catalog.text, " w ".version, " \
 	w ".tasks_open, " w ".tasks_running, " w ".error, " w ".max_parallel_tasks, " \
 	w ".workflow_id, " w ".error_detail->>'error_type', " w ".priority"
 #define MC_WORKFLOW_NCOLUMNS 10

@@ -53,6 +53,45 @@ enum
 	LIMITED_MAX_RUNNING,
 	LIMITED_TOKENS				/* its rate's tokens now (NULL: no rate) */
 };
+#include "citus.h"
+
+/*
+ * citus_count_running
+ *		The count of mc_limits_take on Citus, which refuses the plain
+ *		statement's correlated subquery beside unnest: the running tasks of
+ *		each of the n agent types types[i] that has a max_running (not
+ *		unbounded[i]), counted by a statement of its own up to that
+ *		max_running, lower allows[i] to what is left of it.
+ */
+static void
+citus_count_running(Datum *types, Datum *max_running, bool *unbounded,
+					Datum *allows, int n)
+{
+	static const Oid argtypes[] = {TEXTOID, INT4OID};
+	Datum		values[2];
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		int32		running;
+
+		if (unbounded[i])
+			continue;
+		values[0] = types[i];
+		values[1] = max_running[i];
+		(void) mc_catalog_run(MC_PLAN_CITUS_LIMITS_RUNNING,
+							  "SELECT pg_catalog.count(*)::pg_catalog.int4 FROM "
+							  "  (SELECT 1 FROM mycelium.task_states t "
+							  "   WHERE t.agent_type = $1 AND t.status = 'running' "
+							  "     AND t.task_no >= 0 "
+							  "   LIMIT $2) r",
+							  2, argtypes, values, NULL, 1);
+		running = DatumGetInt32(mc_catalog_value(0, MC_ONLY_COLUMN, &isnull));
+		allows[i] = Int32GetDatum(Max(Min(DatumGetInt32(allows[i]),
+										  DatumGetInt32(max_running[i]) - running), 0));
+	}
+}
 
 /*
  * mc_limits_take
@@ -142,7 +181,9 @@ mc_limits_take(const char *agent_type, int cap, McLimits *limits)
 	 * committed before the lock was had (the locking statement's may not).
 	 * The count stops at max_running: no more is needed.
 	 */
-	if (nbounded > 0)
+	if (nbounded > 0 && mc_citus_present())
+		citus_count_running(types, max_running, unbounded, allows, limits->n);
+	else if (nbounded > 0)
 	{
 		values[0] = limits->types;
 		values[1] = mc_catalog_array(max_running, limits->n, INT4OID);

@@ -39,6 +39,7 @@
 #include "agent.h"
 #include "attempts.h"
 #include "citus.h"
+#include "citus_attempts.h"
 #include "ctx.h"
 #include "dispatch.h"
 #include "estimate.h"
@@ -1397,17 +1398,20 @@ mc_dispatch_lock_batch(McBatch *batch)
 	values[1] = mc_catalog_array(nos, n, INT4OID);
 	values[2] = mc_catalog_array(attempts, n, INT4OID);
 	values[3] = CStringGetTextDatum(batch->worker_id);
-	rows = mc_catalog_run(MC_PLAN_LOCK_BATCH,
-						  "SELECT c.n, " MC_CTX_COLUMNS("t")
-						  "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), "
-						  "  pg_catalog.unnest($2::pg_catalog.int4[]), pg_catalog.unnest($3::pg_catalog.int4[])) "
-						  "  WITH ORDINALITY AS c(workflow_id, task_no, attempt, n) "
-						  "JOIN mycelium.task_states t ON t.workflow_id = c.workflow_id "
-						  "  AND t.task_no = c.task_no "
-						  "WHERE t.status = 'running' AND t.attempt = c.attempt AND t.worker_id = $4 "
-						  "ORDER BY t.workflow_id, t.task_no "
-						  "FOR UPDATE OF t",
-						  4, argtypes, values, NULL, 0);
+	if (mc_citus_present())
+		rows = mc_citus_lock_tasks(n, ids, nos, attempts, batch->worker_id);
+	else
+		rows = mc_catalog_run(MC_PLAN_LOCK_BATCH,
+							  "SELECT c.n, " MC_CTX_COLUMNS("t")
+							  "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), "
+							  "  pg_catalog.unnest($2::pg_catalog.int4[]), pg_catalog.unnest($3::pg_catalog.int4[])) "
+							  "  WITH ORDINALITY AS c(workflow_id, task_no, attempt, n) "
+							  "JOIN mycelium.task_states t ON t.workflow_id = c.workflow_id "
+							  "  AND t.task_no = c.task_no "
+							  "WHERE t.status = 'running' AND t.attempt = c.attempt AND t.worker_id = $4 "
+							  "ORDER BY t.workflow_id, t.task_no "
+							  "FOR UPDATE OF t",
+							  4, argtypes, values, NULL, 0);
 	sources = mc_ctx_sources(rows, LOCKED_CTX);
 	old = MemoryContextSwitchTo(mc_batch_context(batch));
 	for (r = 0; r < rows; r++)

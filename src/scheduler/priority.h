@@ -25,8 +25,10 @@
  */
 #define MC_PRIORITY_AGING_SQL \
 	"pg_catalog.current_setting('mycelium.priority_aging')::pg_catalog.interval"
-#define MC_READY_RANK(t) \
-	"(pg_catalog.clock_timestamp() - " t ".priority * " MC_PRIORITY_AGING_SQL ")"
+#define MC_READY_RANK(t) MC_READY_RANK_BEFORE t MC_READY_RANK_AFTER
+/* its text around the alias (read back on Citus: catalog.c, citus_time_sql) */
+#define MC_READY_RANK_BEFORE "(pg_catalog.clock_timestamp() - "
+#define MC_READY_RANK_AFTER ".priority * " MC_PRIORITY_AGING_SQL ")"
 
 extern void mc_check_priority(int32 priority, const char *what);
 extern int64 mc_queue_rank(int32 priority);

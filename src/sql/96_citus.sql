@@ -24,13 +24,15 @@ DECLARE
 	-- distributed table's policies
 	mine CONSTANT text := 'owner = pg_catalog.to_regrole(pg_catalog.quote_ident(pg_catalog.current_user()::text))::oid '
 		'OR pg_catalog.pg_has_role(''mycelium_admin'', ''MEMBER'')';
-	triggers CONSTANT text[] := ARRAY['workflows_created',
-		'workflows_status_changed', 'workflows_deleted'];
+	triggers CONSTANT text[] := ARRAY['workflows_deleted'];
 	trigger text;
 	statement text;
 	policy record;
 	t regclass;
 	group_id integer;
+	has_rows boolean;
+	kept text;
+	r record;
 BEGIN
 	IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
 		RAISE EXCEPTION 'Citus is not installed in database "%"', pg_catalog.current_database()
@@ -42,6 +44,30 @@ BEGIN
 		RAISE EXCEPTION 'mycelium.distribute() runs on the Citus coordinator, and this is worker node group %', group_id
 			USING ERRCODE = 'object_not_in_prerequisite_state';
 	END IF;
+
+	-- a role crosses between the nodes by its name, and each node stores
+	-- its own OID of it (see mc_citus_catalog_open in src/catalog/citus.c):
+	-- results of queries in text for every session of this database on
+	-- every node (what users read, Citus' own copies of shards) and for
+	-- this call's statements
+	PERFORM pg_catalog.set_config('citus.enable_binary_protocol', 'off', true);
+	statement := pg_catalog.format('ALTER DATABASE %I SET citus.enable_binary_protocol = off',
+		pg_catalog.current_database());
+	EXECUTE statement;
+	PERFORM pg_catalog.run_command_on_workers(statement);
+
+	-- Citus would copy the rows a table holds to its shards in binary, with
+	-- the coordinator's OIDs of roles: the workflow tables must be empty
+	FOREACH t IN ARRAY by_workflow LOOP
+		IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition WHERE logicalrelid = t) THEN
+			EXECUTE pg_catalog.format('SELECT EXISTS (SELECT FROM %s)', t) INTO has_rows;
+			IF has_rows THEN
+				RAISE EXCEPTION 'mycelium.distribute() needs the workflow tables empty, and % holds rows', t
+					USING ERRCODE = 'object_not_in_prerequisite_state',
+						  HINT = 'Distribute the catalog before workflows are created; delete or purge the existing workflows first.';
+			END IF;
+		END IF;
+	END LOOP;
 
 	-- policies, before the tables are distributed: Citus copies a table's
 	-- policies to its shards when it distributes it
@@ -75,9 +101,26 @@ BEGIN
 		PERFORM pg_catalog.run_command_on_workers(
 			'ALTER TABLE mycelium.workflow_schedules DROP CONSTRAINT IF EXISTS workflow_schedules_owner_template_fkey');
 	END IF;
+	-- A reference table's rows (executors registered, templates, ...) are
+	-- kept aside, the table made a reference table empty, and the rows put
+	-- back one by one through the coordinator, which sends each node the
+	-- roles and functions by name
 	FOREACH t IN ARRAY everywhere LOOP
 		IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition WHERE logicalrelid = t) THEN
+			kept := 'mycelium_distribute_' || (SELECT c.relname FROM pg_catalog.pg_class c WHERE c.oid = t);
+			EXECUTE pg_catalog.format('CREATE TEMPORARY TABLE %I ON COMMIT DROP AS SELECT * FROM %s', kept, t);
+			EXECUTE pg_catalog.format('DELETE FROM %s', t);
 			PERFORM pg_catalog.create_reference_table(t);
+			FOR r IN EXECUTE pg_catalog.format('SELECT pg_catalog.to_jsonb(k) AS j FROM pg_temp.%I k', kept) LOOP
+				SELECT pg_catalog.format('INSERT INTO %s (%s) VALUES (%s)', t,
+						pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum),
+						pg_catalog.string_agg(pg_catalog.format('%L::%s', r.j ->> a.attname::text,
+							pg_catalog.format_type(a.atttypid, a.atttypmod)), ', ' ORDER BY a.attnum))
+				  INTO statement
+				  FROM pg_catalog.pg_attribute a
+				 WHERE a.attrelid = t AND a.attnum > 0 AND NOT a.attisdropped;
+				EXECUTE statement;
+			END LOOP;
 		END IF;
 	END LOOP;
 	IF NOT EXISTS (SELECT FROM pg_catalog.pg_constraint
@@ -88,10 +131,10 @@ BEGIN
 			FOREIGN KEY (owner, template) REFERENCES mycelium.workflow_templates (owner, name);
 	END IF;
 
-	-- workflow_states' triggers would fire on the shards, on the workers:
-	-- a NOTIFY there makes Citus' two-phase commit fail, and the delete
-	-- trigger would query other shards from inside one.  They are dropped
-	-- on every node (see doc/internals.md, "Running on Citus").
+	-- workflow_states' delete trigger would fire on the shards, on the
+	-- workers, and query other shards from inside one: it is dropped on
+	-- every node, and delete_workflow and purge_workflows delete the other
+	-- tables' rows themselves (see doc/internals.md, "Running on Citus")
 	IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition
 				   WHERE logicalrelid = 'mycelium.workflow_states'::regclass) THEN
 		FOREACH trigger IN ARRAY triggers LOOP
