@@ -1125,9 +1125,14 @@ mark_more_ready(StepWorkflow *sws, int nsw)
 static bool
 share_work_now(void)
 {
-	int			spare = mc_idle_workers();
-	int			queued = MC_QUEUE_SIZE - mc_queue_room();
+	int			spare;
+	int			queued;
 
+	/* no shared memory (not preloaded): execute_workflow, in a session */
+	if (mc_shared == NULL)
+		return false;
+	spare = mc_idle_workers();
+	queued = MC_QUEUE_SIZE - mc_queue_room();
 	if (mc_worker_slot >= 0 && mc_pool_can_grow())
 		spare++;
 	return spare > queued;

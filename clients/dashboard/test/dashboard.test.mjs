@@ -384,7 +384,10 @@ test('a workflow page and the agents page follow changes live', async () => {
 	assert.ok(Date.now() - started < 2000);
 	await as('dash_alice', `SELECT mycelium.cancel_workflow($1, 'done with it')`, [id]);
 	await wfPage.waitForSelector('#wf-head h1 .status[data-status="cancelled"]', { timeout: 2000 });
-	assert.equal(await ready(), before);
+	// the two pages refresh on the same notification, each at its own pace
+	await agentsPage.waitForFunction((n) => Number(document.querySelector(
+		'#agent-types tr[data-agent-type="dash_ext"] td.ready').textContent) === n, before, { timeout: 2000 })
+		.catch(async (e) => { throw new Error(`ready ${await ready()}, before ${before}: ${e.message}`); });
 	await wfPage.close();
 	await agentsPage.close();
 });
