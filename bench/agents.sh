@@ -212,7 +212,7 @@ wanted() {
 	case " ${ONLY//,/ } " in *" $1 "*) return 0 ;; esac
 	return 1
 }
-for name in ${ONLY//,/ }; do
+for name in ${ONLY:+${ONLY//,/ }}; do
 	case $name in
 		one | peer | floor | next | batch | batch_call | llm) ;;
 		*) mc_die "ONLY: no scenario \"$name\" (one, peer, floor, next, batch, batch_call, llm)" ;;
