@@ -150,32 +150,6 @@ enum
 	"    WHERE y.n <= $13) x " \
 	"  WHERE x.n <= $14"
 
-/* RECORD_SQL's hold for statements that hold nothing (external agents') */
-#define RECORD_NO_HOLD \
-	"  SELECT NULL::pg_catalog.uuid AS workflow_id, NULL::pg_catalog.int4 AS task_no " \
-	"  WHERE false"
-
-/*
- * RECORD_HOLD
- *		RECORD_SQL's hold for the scheduler's workers: of the released
- *		tasks that a function executor runs and that have no back-off, the
- *		first $13 of each workflow and $14 in all, in workflow and task
- *		order (what the step can claim: a task held and not claimed is
- *		written twice, once by release_held).
- */
-#define RECORD_HOLD \
-	"  SELECT x.workflow_id, x.task_no FROM (" \
-	"    SELECT y.workflow_id, y.task_no, " \
-	"      pg_catalog.row_number() OVER (ORDER BY y.workflow_id, y.task_no) AS n FROM (" \
-	"      SELECT r.workflow_id, r.task_no, pg_catalog.row_number() OVER " \
-	"        (PARTITION BY r.workflow_id ORDER BY r.task_no) AS n " \
-	"      FROM r JOIN mycelium.task_states t " \
-	"        ON t.workflow_id = r.workflow_id AND t.task_no = r.task_no " \
-	"      WHERE $7 AND t.deps_pending = r.k AND t.status = 'pending' " \
-	"        AND t.run_after IS NULL AND " MC_FUNCTION_TASK("t") ") y " \
-	"    WHERE y.n <= $13) x " \
-	"  WHERE x.n <= $14"
-
 /*
  * RECORD_LEAVES_SQL
  *		RECORD_SQL for completed tasks that no task depends on: the task
