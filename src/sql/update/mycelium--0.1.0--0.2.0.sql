@@ -1239,49 +1239,6 @@ CREATE INDEX task_states_ready_at_idx ON mycelium.task_states (agent_type, ready
 CREATE INDEX workflow_states_waiting_idx ON mycelium.workflow_states (status)
 	WHERE status IN ('pending', 'paused');
 
-CREATE OR REPLACE VIEW mycelium.agent_type_stats WITH (security_invoker = true) AS
-SELECT e.agent_type,
-	   e.executor IS NULL AS external,
-	   (SELECT pg_catalog.count(*)
-		  FROM mycelium.task_states t
-		 WHERE t.agent_type = e.agent_type AND t.status = 'ready'
-		   AND t.ready_at IS NOT NULL)
-	   - (SELECT pg_catalog.count(*)
-			FROM mycelium.workflow_states w
-			JOIN mycelium.task_states t ON t.workflow_id = w.workflow_id
-		   WHERE w.status IN ('pending', 'paused')
-			 AND t.agent_type = e.agent_type AND t.status = 'ready'
-			 AND t.ready_at IS NOT NULL) AS ready,
-	   GREATEST(pg_catalog.now() -
-				(SELECT t.ready_at
-				   FROM mycelium.task_states t
-				   JOIN mycelium.workflow_states w ON w.workflow_id = t.workflow_id
-				  WHERE t.agent_type = e.agent_type AND t.status = 'ready'
-					AND t.ready_at IS NOT NULL AND w.status = 'running'
-				  ORDER BY t.ready_at LIMIT 1), interval '0') AS oldest_ready_age,
-	   (SELECT pg_catalog.count(*)
-		  FROM mycelium.task_states t
-		 WHERE t.agent_type = e.agent_type AND t.status = 'running'
-		   AND t.task_no >= 0) AS running,
-	   (SELECT pg_catalog.count(*)
-		  FROM mycelium.task_states t
-		 WHERE t.lease_until < pg_catalog.now()
-		   AND t.agent_type = e.agent_type AND t.status = 'running'
-		   AND t.task_no >= 0) AS lapsed_leases,
-	   f.completed_last_hour, f.failed_last_hour, f.p50_ms, f.p95_ms,
-	   e.max_running, e.rate, e.rate_per
-  FROM mycelium.executors e
- CROSS JOIN LATERAL (
-	SELECT pg_catalog.count(*) FILTER (WHERE t.status = 'completed') AS completed_last_hour,
-		   pg_catalog.count(*) FILTER (WHERE t.status = 'failed') AS failed_last_hour,
-		   pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY t.execution_time) AS p50_ms,
-		   pg_catalog.percentile_cont(0.95) WITHIN GROUP (ORDER BY t.execution_time) AS p95_ms
-	  FROM mycelium.task_states t
-	 WHERE t.agent_type = e.agent_type AND t.status IN ('completed', 'failed')
-	   AND t.finished_at > pg_catalog.now() - interval '1 hour') f;
-COMMENT ON VIEW mycelium.agent_type_stats IS
-	'per registered agent type: ready tasks (of running workflows) and running tasks, how long the oldest ready task has waited, lapsed leases of external agents, tasks completed and failed in the last hour and the p50/p95 length of their last attempt (ms), and the agent type''s limits (set_agent_type_limits); the current role''s workflows, an admin''s all';
-
 -- engine: the running tasks' index, like the agents' ones, has the
 -- predicate "task_no >= 0": only the statements that count running tasks
 -- by agent type (limits, agent_type_stats) or look for all of them
@@ -1349,5 +1306,7 @@ SELECT e.agent_type,
 	  FROM mycelium.task_states t
 	 WHERE t.agent_type = e.agent_type AND t.status IN ('completed', 'failed')
 	   AND t.finished_at > pg_catalog.now() - interval '1 hour') f;
+COMMENT ON VIEW mycelium.agent_type_stats IS
+	'per registered agent type: ready tasks (of running workflows) and running tasks, how long the oldest ready task has waited, lapsed leases of external agents, tasks completed and failed in the last hour and the p50/p95 length of their last attempt (ms), and the agent type''s limits (set_agent_type_limits); the current role''s workflows, an admin''s all';
 REVOKE ALL ON FUNCTION mycelium.ready_task_count(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION mycelium.ready_task_count(text) TO mycelium_user;
