@@ -152,26 +152,8 @@ mc_citus_end_open_tasks(McCatalogSession *session, McWorkflow *wf,
 	values[0] = UUIDPGetDatum(&wf->id);
 	values[1] = CStringGetTextDatum(rest);
 	n = mc_catalog_run(MC_PLAN_CITUS_END_OPEN_TASKS,
-					   "WITH o AS ("
-					   "  SELECT task_no, status::pg_catalog.text AS old_status, "
-					   "    $2::mycelium.task_status AS rest "
-					   "  FROM mycelium.task_states "
-					   "  WHERE workflow_id = $1 AND status IN ('pending', 'ready', 'running') "
-					   "  FOR UPDATE SKIP LOCKED"
-					   "), s AS ("
-					   "  UPDATE mycelium.task_states t SET finished_at = pg_catalog.clock_timestamp(), "
-					   "    worker_id = NULL, lease_until = NULL, run_after = NULL, "
-					   "    status = CASE WHEN t.status = 'running' THEN 'cancelled' "
-					   "      ELSE o.rest END, "
-					   "    execution_time = CASE WHEN t.status = 'running' "
-					   "      THEN COALESCE(" MC_ATTEMPT_MS("t") ", t.execution_time) "
-					   "      ELSE t.execution_time END "
-					   "  FROM o WHERE t.workflow_id = $1 AND t.task_no = o.task_no "
-					   "  RETURNING t.task_no, o.old_status, "
-					   "    CASE WHEN o.old_status = 'running' AND t.started_at IS NOT NULL "
-					   "      THEN t.execution_time END AS ms"
-					   ") "
-					   "SELECT s.old_status = 'running', s.task_no, s.ms FROM s",
+					   MC_END_OPEN_TASKS("$2", "t.task_no")
+					   " SELECT s.old_status = 'running', s.task_no, s.ms FROM s",
 					   2, argtypes, values, NULL, 0);
 	if (n == 0)
 		return 0;

@@ -1187,25 +1187,8 @@ mc_workflow_finish(McCatalogSession *session, McWorkflow *wf,
 		n = mc_citus_end_open_tasks(session, wf, mc_task_status_names[rest], event);
 	else
 		n = mc_catalog_run_set(MC_PLAN_FAIL_OPEN_TASKS,
-							   "WITH o AS ("
-							   "  SELECT task_no, status::pg_catalog.text AS old_status, "
-							   "    $6::mycelium.task_status AS rest "
-							   "  FROM mycelium.task_states "
-							   "  WHERE workflow_id = $1 AND status IN ('pending', 'ready', 'running') "
-							   "  FOR UPDATE SKIP LOCKED"
-							   "), s AS ("
-							   "  UPDATE mycelium.task_states t SET finished_at = pg_catalog.clock_timestamp(), "
-							   "    worker_id = NULL, lease_until = NULL, run_after = NULL, "
-							   "    status = CASE WHEN t.status = 'running' THEN 'cancelled' "
-							   "      ELSE o.rest END, "
-							   "    execution_time = CASE WHEN t.status = 'running' "
-							   "      THEN COALESCE(" MC_ATTEMPT_MS("t") ", t.execution_time) "
-							   "      ELSE t.execution_time END "
-							   "  FROM o WHERE t.workflow_id = $1 AND t.task_no = o.task_no "
-							   "  RETURNING t.task_no, t.status, t.attempt, o.old_status, "
-							   "    CASE WHEN o.old_status = 'running' AND t.started_at IS NOT NULL "
-							   "      THEN t.execution_time END AS ms"
-							   "), h AS ("
+							   MC_END_OPEN_TASKS("$6", "t.task_no, t.status, t.attempt")
+							   ", h AS ("
 							   "  INSERT INTO mycelium.workflow_state_history "
 							   "  (workflow_id, version, task_no, owner, status, attempt, event, changed_by, "
 							   "   execution_time) "

@@ -141,6 +141,36 @@ extern bool mc_task_get(McWorkflow *wf, const char *task_id, McTask *task);
 #define MC_ATTEMPT_MS(t) \
 	"(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - " t ".started_at) * 1000)"
 
+/*
+ * MC_END_OPEN_TASKS
+ *		The CTEs o and s of the statement that ends the open tasks of
+ *		workflow $1 (mc_workflow_finish; its Citus form in citus_state.c):
+ *		those no other session holds, running ones cancelled (with the
+ *		time their attempt ran), the others given the task status in
+ *		parameter rest.  s returns the columns returning of each, then its
+ *		old status and, for a running one, its execution time (ms).
+ */
+#define MC_END_OPEN_TASKS(rest, returning) \
+	"WITH o AS (" \
+	"  SELECT task_no, status::pg_catalog.text AS old_status, " \
+	"    " rest "::mycelium.task_status AS rest " \
+	"  FROM mycelium.task_states " \
+	"  WHERE workflow_id = $1 AND status IN ('pending', 'ready', 'running') " \
+	"  FOR UPDATE SKIP LOCKED" \
+	"), s AS (" \
+	"  UPDATE mycelium.task_states t SET finished_at = pg_catalog.clock_timestamp(), " \
+	"    worker_id = NULL, lease_until = NULL, run_after = NULL, " \
+	"    status = CASE WHEN t.status = 'running' THEN 'cancelled' " \
+	"      ELSE o.rest END, " \
+	"    execution_time = CASE WHEN t.status = 'running' " \
+	"      THEN COALESCE(" MC_ATTEMPT_MS("t") ", t.execution_time) " \
+	"      ELSE t.execution_time END " \
+	"  FROM o WHERE t.workflow_id = $1 AND t.task_no = o.task_no " \
+	"  RETURNING " returning ", o.old_status, " \
+	"    CASE WHEN o.old_status = 'running' AND t.started_at IS NOT NULL " \
+	"      THEN t.execution_time END AS ms" \
+	")"
+
 extern Jsonb *mc_error_detail(const McError *error, int32 attempt);
 extern McError mc_error_ended(const McError *error, double ms);
 extern void mc_task_transition(McCatalogSession *session, McWorkflow *wf,
