@@ -42,13 +42,15 @@
 #include "utils/wait_event.h"
 
 #include "agent.h"
+#include "agent_limits.h"
 #include "api_agent.h"
 #include "api_json_schema.h"
 #include "catalog.h"
 #include "citus.h"
 #include "citus_attempts.h"
-#include "ctx.h"
 #include "attempts.h"
+#include "ctx.h"
+#include "limit_slots.h"
 #include "mycelium.h"
 #include "mycelium_errcodes.h"
 #include "shmem.h"
@@ -499,6 +501,7 @@ claim_one(McCatalogSession *session, ReturnSetInfo *rsinfo,
 	static const Oid argtypes[] = {TEXTOID, REGROLEOID, BOOLOID, INT4OID};
 	Datum		values[4];
 	McWorkflow	wf;
+	McLimits	typelimits;
 	bool		locked = true;
 	bool		isnull;
 	bool		limited;
@@ -541,11 +544,23 @@ claim_one(McCatalogSession *session, ReturnSetInfo *rsinfo,
 	mc_workflow_read_locked(0, FIRST_FREE_WORKFLOW, &wf);
 	limited = DatumGetBool(mc_catalog_value(0, FIRST_FREE_LIMITED, &isnull));
 
-	/* a type with limits: the claim statement that takes them */
-	if (limited)
+	/*
+	 * A type with limits: what they leave, reserved in shared memory (else
+	 * the claim statement that locks them).
+	 */
+	if (limited && !mc_limit_slots_available())
 		return claim_from(session, rsinfo, agent_type, worker_id, &wf,
 						  &locked, 1, 1, lease, true) > 0;
+	if (limited && !mc_limits_take(agent_type, 1, &typelimits))
+		limited = false;		/* its limits were lifted meanwhile */
+	if (limited && !typelimits.any_room)
+	{
+		mc_limits_settle(&typelimits, 0, MC_CLAIMED_AGENT_TYPE);
+		return false;
+	}
 	rows = mc_claim_one(session, &wf, worker_id, agent_type, lease);
+	if (limited)
+		mc_limits_settle(&typelimits, rows, MC_CLAIMED_AGENT_TYPE);
 	if (rows == 0)
 		return false;
 	put_claimed(rsinfo, 0, mc_ctx_sources_inline(rows, MC_CLAIMED_CTX));

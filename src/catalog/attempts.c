@@ -34,6 +34,7 @@
 #include "citus.h"
 #include "citus_attempts.h"
 #include "ctx.h"
+#include "limit_slots.h"
 #include "mycelium.h"
 #include "observe.h"
 #include "priority.h"
@@ -555,7 +556,8 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
  *		back the other tasks of the workflow); l keeps at most allows[i]
  *		($14) of agent type types[i] ($13), the first in the claim's order
  *		(priorities), and r takes the claimed tasks from the tokens of each
- *		type's rate (tokens[i], $15, counted at $16; NULL: none).
+ *		type's rate on its executors row (tokens[i], $15, counted at $16;
+ *		NULL: none, or $15 NULL where the buckets are in shared memory).
  */
 #define CLAIM_SPENT \
 	"       AND NOT EXISTS (SELECT 1 FROM ROWS FROM (pg_catalog.unnest($13::pg_catalog.text[]), " \
@@ -602,9 +604,10 @@ mc_record_failed_attempt(McCatalogSession *session, McWorkflow *wf, McRunTask *r
  *		(mc_ctx_from_row).  The caller holds the workflows' locks and
  *		counts the claims into them.
  *
- * Agent types with limits (agent_limits.c) are locked first, and the claim
- * takes no more of their tasks than the limits leave; an external agent's
- * claim of a type that may start none takes nothing.  maybe_limited false
+ * What the limits of agent types (agent_limits.c) leave the claim is taken
+ * first (reserved, or their rows locked), and the claim takes no more of
+ * their tasks than that, then gives back what it did not take; an external
+ * agent's claim of a type that may start none takes nothing.  maybe_limited false
  * says the caller has just seen that agent_type has no limits
  * (claim_tasks): then they are not looked up again.
  *
@@ -641,6 +644,8 @@ mc_claim_run(McCatalogSession *session, int n, Datum *ids, Datum *limits,
 	char		nulls[18];
 	McLimits	typelimits;
 	bool		limited;
+	bool		narrow;
+	uint64		rows;
 
 	memset(nulls, ' ', sizeof(nulls));
 
@@ -650,11 +655,16 @@ mc_claim_run(McCatalogSession *session, int n, Datum *ids, Datum *limits,
 	{
 		/* the one agent type of an external agent's claim is spent */
 		if (agent_type != NULL && !typelimits.any_room)
+		{
+			mc_limits_settle(&typelimits, 0, MC_CLAIMED_AGENT_TYPE);
 			return 0;
+		}
 		values[12] = typelimits.types;
 		values[13] = typelimits.allows;
 		values[14] = typelimits.tokens;
 		values[15] = TimestampTzGetDatum(typelimits.at);
+		/* reserved in shared memory: the rows' tokens are not written */
+		nulls[14] = typelimits.asks ? 'n' : ' ';
 	}
 	else
 		nulls[12] = nulls[13] = nulls[14] = nulls[15] = 'n';
@@ -686,24 +696,44 @@ mc_claim_run(McCatalogSession *session, int n, Datum *ids, Datum *limits,
 	values[8] = Int32GetDatum(cap);
 	values[16] = mc_catalog_array(prios, n, INT4OID);
 	values[17] = Float8GetDatum((double) mc_priority_aging_s);
+
+	/*
+	 * With what the limits leave reserved in shared memory, a claim need
+	 * not apply them in the statement when that is simpler: an external
+	 * agent's claim of its one type takes no more than was reserved, and a
+	 * worker's claim that no limit holds back takes what it would without.
+	 */
+	narrow = limited;
+	if (limited && typelimits.asks != NULL && agent_type != NULL)
+	{
+		values[8] = Int32GetDatum(Min(cap, typelimits.asks[0].reserved));
+		narrow = false;
+	}
+	else if (limited && typelimits.asks != NULL && !typelimits.binding)
+		narrow = false;
+
 	/* the scheduler's workers build the ctx when they lock the batch */
-	if (agent_type == NULL && !limited)
-		return mc_catalog_run(MC_PLAN_CLAIM,
+	if (agent_type == NULL && !narrow)
+		rows = mc_catalog_run(MC_PLAN_CLAIM,
 							  CLAIM_SQL(CLAIM_WORKER_RETURNING, "", "", "", "c", ""),
 							  18, argtypes, values, nulls, 0);
-	if (agent_type == NULL)
-		return mc_catalog_run(MC_PLAN_CLAIM_LIMITED,
+	else if (!narrow)
+		rows = mc_catalog_run(MC_PLAN_CLAIM_AGENT,
+							  CLAIM_SQL("t.*", ", " MC_CTX_COLUMNS("u"), "", "", "c", ""),
+							  18, argtypes, values, nulls, 0);
+	else if (agent_type == NULL)
+		rows = mc_catalog_run(MC_PLAN_CLAIM_LIMITED,
 							  CLAIM_SQL(CLAIM_WORKER_RETURNING, "", CLAIM_SPENT,
 										CLAIM_LIMITED, "l", CLAIM_DEBIT),
 							  18, argtypes, values, nulls, 0);
-	if (!limited)
-		return mc_catalog_run(MC_PLAN_CLAIM_AGENT,
-							  CLAIM_SQL("t.*", ", " MC_CTX_COLUMNS("u"), "", "", "c", ""),
+	else
+		rows = mc_catalog_run(MC_PLAN_CLAIM_AGENT_LIMITED,
+							  CLAIM_SQL("t.*", ", " MC_CTX_COLUMNS("u"), CLAIM_SPENT,
+										CLAIM_LIMITED, "l", CLAIM_DEBIT),
 							  18, argtypes, values, nulls, 0);
-	return mc_catalog_run(MC_PLAN_CLAIM_AGENT_LIMITED,
-						  CLAIM_SQL("t.*", ", " MC_CTX_COLUMNS("u"), CLAIM_SPENT,
-									CLAIM_LIMITED, "l", CLAIM_DEBIT),
-						  18, argtypes, values, nulls, 0);
+	if (limited)
+		mc_limits_settle(&typelimits, rows, MC_CLAIMED_AGENT_TYPE);
+	return rows;
 }
 
 /*

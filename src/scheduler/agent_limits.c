@@ -7,22 +7,35 @@
  *
  * Both kinds of claim (a scheduler worker's, for function executors, and
  * claim_tasks, for external agents) go through mc_claim_run, which asks
- * mc_limits_take first.  It locks the executors rows of the limited agent
- * types the claim may take tasks of, in agent type order, and holds the
- * locks until the claim's transaction ends: the claims of a limited agent
- * type take turns, so each one counts the others' committed claims.
+ * mc_limits_take first, and takes no more tasks of each limited type than
+ * it allows.
  *
- * The running count is not kept anywhere: it is counted, after the lock
- * is held, from the running tasks' partial index (task_states_running_idx).
- * So it is right whatever ended an attempt (completion, failure, lapsed
- * lease, release, cancel, a crashed worker's recovery), and a change of
- * limits takes effect at the next claim.  The rate is a token bucket on
- * the row: it refills at rate per rate_per, holds at most a tenth of rate
- * (at least one: MC_RATE_BURST), and each claimed task takes one (the
- * claim statement writes what is left, and when; a claim that takes none
- * writes nothing).  So over any time T at most
- * rate * T / rate_per tasks start, plus that burst: with 10 a second, at
- * most 51 in 5 seconds.
+ * On a single server with the library preloaded, a claim reserves what it
+ * may take in a table in shared memory (limit_slots.c), which counts what
+ * the claims of transactions not yet ended took, and holds each rate's
+ * token bucket: claims of a limited type do not wait for each other, and
+ * the claim statement writes nothing more than without limits.  It counts
+ * the type's running tasks in the same statement that reads its limits,
+ * and gives back, once the claim statement has run, what it reserved and
+ * did not take (mc_limits_settle).
+ *
+ * On Citus (whose transactions commit on the worker nodes after the
+ * coordinator's) and without shared memory, a claim locks the executors
+ * rows of the limited agent types the claim may take tasks of, in agent
+ * type order, and holds the locks until the claim's transaction ends: the
+ * claims of a limited agent type take turns, so each one counts the
+ * others' committed claims.  The rate's bucket is then on the row: the
+ * claim statement writes what is left, and when (CLAIM_DEBIT).
+ *
+ * Either way the running count is not kept anywhere: it is counted from
+ * the running tasks' partial index (task_states_running_idx).  So it is
+ * right whatever ended an attempt (completion, failure, lapsed lease,
+ * release, cancel, a crashed worker's recovery), and a change of limits
+ * takes effect at the next claim.  The rate is a token bucket: it refills
+ * at rate per rate_per, holds at most a tenth of rate (at least one:
+ * MC_RATE_BURST), and each claimed task takes one.  So over any time T at
+ * most rate * T / rate_per tasks start, plus that burst: with 10 a second,
+ * at most 51 in 5 seconds (a restart fills the shared buckets again).
  *
  * Without limits, a claim costs one look at the (small) executors table.
  * A worker's claim whose limits allow fewer tasks than it may take tells
@@ -44,16 +57,27 @@
 
 #include "agent_limits.h"
 #include "catalog.h"
+#include "citus.h"
+#include "limit_slots.h"
 #include "shmem.h"
 
-/* the columns of mc_limits_take's statement: one agent type with limits */
+/* the columns of row_lock_take's statement: one agent type with limits */
 enum
 {
 	LIMITED_AGENT_TYPE = 1,
 	LIMITED_MAX_RUNNING,
 	LIMITED_TOKENS				/* its rate's tokens now (NULL: no rate) */
 };
-#include "citus.h"
+
+/* the columns of slots_take's statement: one agent type with limits */
+enum
+{
+	LOOKED_AGENT_TYPE = 1,
+	LOOKED_MAX_RUNNING,
+	LOOKED_RATE,
+	LOOKED_RATE_PER,			/* seconds */
+	LOOKED_RUNNING				/* its running tasks (NULL: no max_running) */
+};
 
 /*
  * citus_count_running
@@ -94,22 +118,21 @@ citus_count_running(Datum *types, Datum *max_running, bool *unbounded,
 }
 
 /*
- * mc_limits_take
- *		Locks the executors rows of the agent types with limits that a
- *		claim of at most cap tasks may take tasks of (agent_type, or with
- *		NULL every function executor's), refills their rate's tokens, and
- *		sets how many more tasks of each may start now, and whether any of
- *		them allows fewer than cap (the limits may hold tasks back: a
- *		worker's claim then tells the launcher).  Returns whether there is
- *		any.
+ * row_lock_take
+ *		mc_limits_take on Citus and without shared memory: locks the
+ *		executors rows of the limited types (held until the claim's
+ *		transaction ends, so that claims of a type take turns, each counting
+ *		the others' committed claims), refills their rate's tokens, which
+ *		the claim statement writes back (CLAIM_DEBIT), and counts their
+ *		running tasks.  Fills in allows, tokens and max_running as
+ *		mc_limits_take says; returns the number of limited types.
  */
-bool
-mc_limits_take(const char *agent_type, int cap, McLimits *limits)
+static int
+row_lock_take(const char *agent_type, Datum *values, char *nulls,
+			  McLimits *limits, Datum **types_out, Datum **allows_out)
 {
 	static const Oid argtypes[] = {TEXTOID, TIMESTAMPTZOID};
 	static const Oid count_argtypes[] = {TEXTARRAYOID, INT4ARRAYOID};
-	Datum		values[2];
-	char		nulls[2];
 	Datum	   *types;
 	Datum	   *allows;
 	Datum	   *tokens;
@@ -121,13 +144,6 @@ mc_limits_take(const char *agent_type, int cap, McLimits *limits)
 	int			nbounded = 0;
 	uint64		n;
 	uint64		i;
-
-	memset(limits, 0, sizeof(McLimits));
-	limits->at = GetCurrentTimestamp();
-	values[0] = agent_type ? CStringGetTextDatum(agent_type) : (Datum) 0;
-	nulls[0] = agent_type ? ' ' : 'n';
-	values[1] = TimestampTzGetDatum(limits->at);
-	nulls[1] = ' ';
 
 	/*
 	 * The rows' latest versions, locked (a claim that waited for another
@@ -146,7 +162,7 @@ mc_limits_take(const char *agent_type, int cap, McLimits *limits)
 					   "ORDER BY e.agent_type FOR NO KEY UPDATE",
 					   2, argtypes, values, nulls, 0);
 	if (n == 0)
-		return false;
+		return 0;
 
 	types = palloc(sizeof(Datum) * n);
 	allows = palloc(sizeof(Datum) * n);
@@ -172,8 +188,6 @@ mc_limits_take(const char *agent_type, int cap, McLimits *limits)
 			allow = Min(allow, floor(DatumGetFloat8(d)));
 		allows[i] = Int32GetDatum((int32) Max(allow, 0));
 	}
-	limits->n = (int) n;
-	limits->types = mc_catalog_array(types, limits->n, TEXTOID);
 
 	/*
 	 * The running tasks of the types with max_running, counted now that
@@ -182,23 +196,25 @@ mc_limits_take(const char *agent_type, int cap, McLimits *limits)
 	 * The count stops at max_running: no more is needed.
 	 */
 	if (nbounded > 0 && mc_citus_present())
-		citus_count_running(types, max_running, unbounded, allows, limits->n);
+		citus_count_running(types, max_running, unbounded, allows, (int) n);
 	else if (nbounded > 0)
 	{
-		values[0] = limits->types;
-		values[1] = mc_catalog_array(max_running, limits->n, INT4OID);
-		n = mc_catalog_run(MC_PLAN_LIMITS_RUNNING,
-						   "SELECT (SELECT pg_catalog.count(*)::pg_catalog.int4 FROM "
-						   "  (SELECT 1 FROM mycelium.task_states t "
-						   "   WHERE t.agent_type = l.agent_type AND t.status = 'running' "
-						   "     AND t.task_no >= 0 "
-						   "   LIMIT l.max_running) r) "
-						   "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), "
-						   "  pg_catalog.unnest($2::pg_catalog.int4[])) WITH ORDINALITY "
-						   "  AS l(agent_type, max_running, i) "
-						   "ORDER BY l.i",
-						   2, count_argtypes, values, NULL, 0);
-		for (i = 0; i < n; i++)
+		uint64		rows;
+
+		values[0] = mc_catalog_array(types, (int) n, TEXTOID);
+		values[1] = mc_catalog_array(max_running, (int) n, INT4OID);
+		rows = mc_catalog_run(MC_PLAN_LIMITS_RUNNING,
+							  "SELECT (SELECT pg_catalog.count(*)::pg_catalog.int4 FROM "
+							  "  (SELECT 1 FROM mycelium.task_states t "
+							  "   WHERE t.agent_type = l.agent_type AND t.status = 'running' "
+							  "     AND t.task_no >= 0 "
+							  "   LIMIT l.max_running) r) "
+							  "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), "
+							  "  pg_catalog.unnest($2::pg_catalog.int4[])) WITH ORDINALITY "
+							  "  AS l(agent_type, max_running, i) "
+							  "ORDER BY l.i",
+							  2, count_argtypes, values, NULL, 0);
+		for (i = 0; i < rows; i++)
 		{
 			bool		isnull;
 			int32		running = DatumGetInt32(mc_catalog_value(i, MC_ONLY_COLUMN, &isnull));
@@ -209,19 +225,158 @@ mc_limits_take(const char *agent_type, int cap, McLimits *limits)
 											  0));
 		}
 	}
-	for (i = 0; i < (uint64) limits->n; i++)
+	dims[0] = (int) n;
+	limits->tokens = PointerGetDatum(construct_md_array(tokens, tokens_null, 1, dims,
+														lbs, FLOAT8OID,
+														sizeof(float8),
+														FLOAT8PASSBYVAL,
+														TYPALIGN_DOUBLE));
+	*types_out = types;
+	*allows_out = allows;
+	return (int) n;
+}
+
+/*
+ * slots_take
+ *		mc_limits_take with the table of reservations in shared memory
+ *		(limit_slots.c): reads the limited types, their limits and running
+ *		tasks in one statement, without locks, and reserves there what each
+ *		leaves the claim.  Returns the number of limited types.
+ */
+static int
+slots_take(const char *agent_type, int cap, Datum *values, char *nulls,
+		   McLimits *limits, Datum **types_out, Datum **allows_out)
+{
+	static const Oid argtypes[] = {TEXTOID};
+	uint64		ended = mc_limit_slots_ended();
+	Datum	   *types;
+	Datum	   *allows;
+	McLimitAsk *asks;
+	uint64		n;
+	uint64		i;
+
+	n = mc_catalog_run(MC_PLAN_LIMITS_LOOK,
+					   "SELECT e.agent_type, e.max_running, e.rate, "
+					   "  pg_catalog.date_part('epoch', e.rate_per), "
+					   "  CASE WHEN e.max_running IS NOT NULL THEN "
+					   "    (SELECT pg_catalog.count(*)::pg_catalog.int4 FROM "
+					   "      (SELECT 1 FROM mycelium.task_states t "
+					   "       WHERE t.agent_type = e.agent_type AND t.status = 'running' "
+					   "         AND t.task_no >= 0 "
+					   "       LIMIT e.max_running) r) END "
+					   "FROM mycelium.executors e "
+					   "WHERE (e.max_running IS NOT NULL OR e.rate IS NOT NULL) "
+					   "  AND CASE WHEN $1::pg_catalog.text IS NULL THEN e.executor IS NOT NULL "
+					   "    ELSE e.agent_type = $1 END",
+					   1, argtypes, values, nulls, 0);
+	if (n == 0)
+		return 0;
+
+	types = palloc(sizeof(Datum) * n);
+	allows = palloc(sizeof(Datum) * n);
+	asks = palloc0(sizeof(McLimitAsk) * n);
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		Datum		d;
+
+		asks[i].agent_type = mc_catalog_text(i, LOOKED_AGENT_TYPE);
+		types[i] = CStringGetTextDatum(asks[i].agent_type);
+		d = mc_catalog_value(i, LOOKED_MAX_RUNNING, &isnull);
+		asks[i].max_running = isnull ? -1 : DatumGetInt32(d);
+		d = mc_catalog_value(i, LOOKED_RATE, &isnull);
+		asks[i].rate = isnull ? 0 : (double) DatumGetInt32(d);
+		d = mc_catalog_value(i, LOOKED_RATE_PER, &isnull);
+		asks[i].rate_per = isnull ? 1 : DatumGetFloat8(d);
+		d = mc_catalog_value(i, LOOKED_RUNNING, &isnull);
+		asks[i].running = isnull ? 0 : DatumGetInt32(d);
+	}
+	mc_limit_slots_reserve(asks, (int) n, cap, ended);
+	for (i = 0; i < n; i++)
+		allows[i] = Int32GetDatum(asks[i].reserved);
+	limits->asks = asks;
+	*types_out = types;
+	*allows_out = allows;
+	return (int) n;
+}
+
+/*
+ * mc_limits_take
+ *		Takes for a claim of at most cap tasks (of agent_type, or with NULL
+ *		of every function executor) what the limits of those agent types
+ *		leave it: sets how many more tasks of each limited type may start
+ *		now, and whether any of them allows fewer than cap (the limits may
+ *		hold tasks back: a worker's claim then tells the launcher).  With
+ *		the table in shared memory, reserves them there (the claim then
+ *		settles with mc_limits_settle); on Citus, locks the types' rows.
+ *		Returns whether there is any limited type.
+ */
+bool
+mc_limits_take(const char *agent_type, int cap, McLimits *limits)
+{
+	Datum		values[2];
+	char		nulls[2];
+	Datum	   *types = NULL;
+	Datum	   *allows = NULL;
+	int			i;
+
+	memset(limits, 0, sizeof(McLimits));
+	limits->at = GetCurrentTimestamp();
+	values[0] = agent_type ? CStringGetTextDatum(agent_type) : (Datum) 0;
+	nulls[0] = agent_type ? ' ' : 'n';
+	values[1] = TimestampTzGetDatum(limits->at);
+	nulls[1] = ' ';
+
+	if (mc_limit_slots_available() && !mc_citus_present())
+		limits->n = slots_take(agent_type, cap, values, nulls, limits,
+							   &types, &allows);
+	else
+		limits->n = row_lock_take(agent_type, values, nulls, limits,
+								  &types, &allows);
+	if (limits->n == 0)
+		return false;
+
+	for (i = 0; i < limits->n; i++)
 	{
 		limits->any_room |= DatumGetInt32(allows[i]) > 0;
 		limits->binding |= DatumGetInt32(allows[i]) < cap;
 	}
 	if (limits->binding && agent_type == NULL)
 		mc_note_limits_held();
+	limits->types = mc_catalog_array(types, limits->n, TEXTOID);
 	limits->allows = mc_catalog_array(allows, limits->n, INT4OID);
-	dims[0] = limits->n;
-	limits->tokens = PointerGetDatum(construct_md_array(tokens, tokens_null, 1, dims,
-														lbs, FLOAT8OID,
-														sizeof(float8),
-														FLOAT8PASSBYVAL,
-														TYPALIGN_DOUBLE));
 	return true;
+}
+
+/*
+ * mc_limits_settle
+ *		After a claim statement that mc_limits_take's reservations allowed
+ *		(in shared memory), gives back what the claim did not take: its
+ *		rows (0 to rows - 1 of the last result) hold each claimed task's
+ *		agent type in column type_column.  Nothing to do on Citus, where
+ *		the claim statement wrote the rows' tokens itself.
+ */
+void
+mc_limits_settle(McLimits *limits, uint64 rows, int type_column)
+{
+	int32	   *taken;
+	uint64		r;
+	int			i;
+
+	if (limits->asks == NULL)
+		return;
+	taken = palloc0(sizeof(int32) * limits->n);
+	for (r = 0; r < rows; r++)
+	{
+		char	   *type = mc_catalog_text(r, type_column);
+
+		for (i = 0; i < limits->n; i++)
+			if (strcmp(type, limits->asks[i].agent_type) == 0)
+			{
+				taken[i]++;
+				break;
+			}
+	}
+	mc_limit_slots_settle(limits->asks, limits->n, taken);
+	pfree(taken);
 }

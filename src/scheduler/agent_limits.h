@@ -20,7 +20,10 @@
 #define MC_RATE_BURST(e) \
 	"GREATEST(1, pg_catalog.ceil(" e ".rate / 10.0))::pg_catalog.float8"
 
-/* the limited agent types a claim may take tasks of, locked */
+/*
+ * The limited agent types a claim may take tasks of, and what it may take
+ * (reserved in shared memory, or their rows locked: agent_limits.c)
+ */
 typedef struct McLimits
 {
 	int			n;				/* how many */
@@ -28,10 +31,13 @@ typedef struct McLimits
 	bool		binding;		/* whether any allows fewer than the claim may take */
 	Datum		types;			/* text[]: the agent types */
 	Datum		allows;			/* int4[]: how many more tasks of each may start */
-	Datum		tokens;			/* float8[]: the rate's tokens at "at" (NULL: no rate) */
+	Datum		tokens;			/* rows locked: float8[], the rate's tokens at
+								 * "at" (NULL: no rate) */
 	TimestampTz at;				/* when the tokens were counted */
+	struct McLimitAsk *asks;	/* reserved in shared memory: what (else NULL) */
 } McLimits;
 
 extern bool mc_limits_take(const char *agent_type, int cap, McLimits *limits);
+extern void mc_limits_settle(McLimits *limits, uint64 rows, int type_column);
 
 #endif							/* MC_AGENT_LIMITS_H */

@@ -305,7 +305,10 @@ tick(TimestampTz *since, bool recover)
 		/*
 		 * And sooner when a rate's next whole token comes sooner (past the
 		 * tokens there are, which the workers pushed now will take), but
-		 * not more often than every MC_LIMITS_MIN_NAP.
+		 * not more often than every MC_LIMITS_MIN_NAP.  Where the buckets
+		 * are in shared memory (limit_slots.c), the row's is the one
+		 * set_agent_type_limits filled, full by now: the nap is then one
+		 * token's interval, or less.
 		 */
 		nap = Min(nap, MC_LIMITS_NAP);
 		mc_catalog_run(MC_PLAN_LIMITS_NEXT_TOKEN,

@@ -49,6 +49,7 @@
 #include "utils/timestamp.h"
 
 #include "estimate.h"
+#include "limit_slots.h"
 #include "mycelium.h"
 #include "mycelium_errcodes.h"
 #include "priority.h"
@@ -87,12 +88,14 @@ shmem_size(void)
 /*
  * mc_shmem_request
  *		shmem_request_hook: asks for the scheduler's shared memory (with
- *		the table of executors' estimates, estimate.c).
+ *		the table of executors' estimates, estimate.c, and that of agent
+ *		types' limits, limit_slots.c).
  */
 void
 mc_shmem_request(void)
 {
-	RequestAddinShmemSpace(add_size(shmem_size(), mc_estimate_shmem_size()));
+	RequestAddinShmemSpace(add_size(add_size(shmem_size(), mc_estimate_shmem_size()),
+									mc_limit_slots_shmem_size()));
 }
 
 /*
@@ -117,6 +120,7 @@ shmem_startup(void)
 		mc_shared->nworkers = mc_max_workers;
 	}
 	mc_estimate_shmem_init();
+	mc_limit_slots_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 

@@ -24,13 +24,13 @@ COMMENT ON TABLE mycelium.executors IS
 COMMENT ON COLUMN mycelium.executors.max_running IS
 	'most tasks of the agent type running at once, across all workflows and roles, by workers and external agents (NULL: no limit); set by set_agent_type_limits';
 COMMENT ON COLUMN mycelium.executors.rate IS
-	'most tasks of the agent type started per rate_per (a token bucket holding at most rate starts; NULL: no limit)';
+	'most tasks of the agent type started per rate_per (a token bucket holding a tenth of rate, at least 1; NULL: no limit)';
 COMMENT ON COLUMN mycelium.executors.rate_per IS
 	'the interval of rate';
 COMMENT ON COLUMN mycelium.executors.rate_tokens IS
-	'starts left in the rate''s token bucket at rate_at (refilled at rate per rate_per, up to rate)';
+	'on Citus: starts left in the rate''s token bucket at rate_at (refilled at rate per rate_per); a single server keeps the bucket in shared memory';
 COMMENT ON COLUMN mycelium.executors.rate_at IS
-	'when rate_tokens was last refilled';
+	'on Citus: when rate_tokens was last refilled';
 -- claims find the agent types with limits (without a sequential scan,
 -- which statements planned to go by key would price out of reach)
 CREATE INDEX executors_limited_idx ON mycelium.executors (agent_type)
