@@ -287,3 +287,26 @@ SELECT * FROM regress.one_state(:'oq');
 SELECT name, status FROM mycelium.workflows WHERE workflow_id IN (:'op', :'oq') ORDER BY name;
 SELECT version, task_id, status, attempt, event
   FROM mycelium.workflow_history(:'op') ORDER BY version;
+-- A claim outside a transaction block commits without waiting for its WAL
+-- flush (mycelium.synchronous_claims off, the default): a claim lost in a
+-- crash only leaves its tasks ready.  In a transaction block, and with the
+-- setting on, the transaction's own synchronous_commit holds.
+SELECT mycelium.create_workflow(
+	'[{"task_id": "s1", "agent_id": "a", "agent_type": "regress_ext"},
+	  {"task_id": "s2", "agent_id": "a", "agent_type": "regress_ext"},
+	  {"task_id": "s3", "agent_id": "a", "agent_type": "regress_ext"}]',
+	name => 'sync-claims') AS os \gset
+SELECT mycelium.start_workflow(:'os');
+SHOW synchronous_commit;
+SELECT (SELECT count(*) FROM mycelium.claim_tasks('regress_ext', 'agent-s', 1)) AS claimed,
+	   current_setting('synchronous_commit') AS claim_commit;
+SHOW synchronous_commit;
+BEGIN;
+SELECT (SELECT count(*) FROM mycelium.claim_tasks('regress_ext', 'agent-s', 1)) AS claimed,
+	   current_setting('synchronous_commit') AS claim_commit;
+COMMIT;
+SET mycelium.synchronous_claims = on;
+SELECT (SELECT count(*) FROM mycelium.claim_tasks('regress_ext', 'agent-s', 1)) AS claimed,
+	   current_setting('synchronous_commit') AS claim_commit;
+RESET mycelium.synchronous_claims;
+SELECT mycelium.cancel_workflow(:'os');

@@ -16,6 +16,7 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
+#include "api_agent.h"
 #include "launcher.h"
 #include "mycelium.h"
 #include "observe.h"
@@ -108,6 +109,14 @@ _PG_init(void)
 							 &mc_log_failed_attempts,
 							 false,
 							 PGC_SUSET, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("mycelium.synchronous_claims",
+							 "Makes a claim_tasks call outside a transaction block wait for its commit to reach disk.",
+							 "Off: such a claim commits as with synchronous_commit off; one lost in a crash leaves its tasks ready, as though it had not been made.",
+							 &mc_synchronous_claims,
+							 false,
+							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
 
 	DefineCustomIntVariable("mycelium.max_payload_size",

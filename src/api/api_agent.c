@@ -31,10 +31,12 @@
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "access/xact.h"
 #include "miscadmin.h"
 #include "storage/latch.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
@@ -62,6 +64,12 @@ PG_FUNCTION_INFO_V1(mc_heartbeat);
 PG_FUNCTION_INFO_V1(mc_complete_task);
 PG_FUNCTION_INFO_V1(mc_complete_tasks);
 PG_FUNCTION_INFO_V1(mc_fail_task);
+
+/*
+ * mycelium.synchronous_claims: claims outside a transaction block wait for
+ * their WAL flush (claim_commits_async)
+ */
+bool		mc_synchronous_claims = false;
 
 /* most tasks one claim_tasks or complete_tasks call may name */
 #define MC_MAX_CLAIM 10000
@@ -568,6 +576,28 @@ claim_one(McCatalogSession *session, ReturnSetInfo *rsinfo,
 }
 
 /*
+ * claim_commits_async
+ *		Unless mycelium.synchronous_claims is on, lets a claim made outside
+ *		a transaction block commit without waiting for its WAL to reach disk
+ *		(or a synchronous standby), as SET LOCAL synchronous_commit = off
+ *		would.  Such a claim lost in a crash leaves its tasks ready, as
+ *		though it had not been made, which the design already survives (an
+ *		agent's later calls about them are refused, and the tasks run
+ *		again, as after a lapsed lease); an agent serving one task at a
+ *		time then waits for one flush a task, its completion's, instead of
+ *		two.  In a transaction block the claim commits with whatever else
+ *		the transaction does, which keeps its own setting.
+ */
+static void
+claim_commits_async(void)
+{
+	if (mc_synchronous_claims || IsTransactionBlock())
+		return;
+	(void) set_config_option("synchronous_commit", "off", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
+}
+
+/*
  * mc_claim_tasks
  *		claim_tasks(agent_type, worker_id, max_tasks, lease): claims up to
  *		max_tasks ready tasks of an external agent type from the running
@@ -608,6 +638,7 @@ mc_claim_tasks(PG_FUNCTION_ARGS)
 	lease = lease_arg(fcinfo, 3);
 
 	InitMaterializedSRF(fcinfo, 0);
+	claim_commits_async();
 	mc_catalog_open(&session);
 	/* the one-task forms lock across shards: plain PostgreSQL only */
 	if (max_tasks == 1 && !mc_citus_present() &&

@@ -29,6 +29,8 @@ typedef struct McAgentTask
 	McTaskStatus outcome;		/* for a completion: the task's new status */
 } McAgentTask;
 
+extern bool mc_synchronous_claims;
+
 extern Datum *mc_array_arg(FunctionCallInfo fcinfo, int argno, const char *name,
 						   Oid elemtype, int *n, bool **nulls);
 extern char *mc_worker_id_arg(FunctionCallInfo fcinfo, int argno);
