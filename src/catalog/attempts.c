@@ -106,7 +106,7 @@ enum
 	"  SELECT e.workflow_id, e.task_no, pg_catalog.count(*)::pg_catalog.int4 AS k " \
 	"  FROM (" edges ") AS e(workflow_id, task_no) " \
 	"  GROUP BY e.workflow_id, e.task_no" \
-	"), hold AS (" hold \
+	"), hold AS MATERIALIZED (" hold \
 	"), released AS (" \
 	"  UPDATE mycelium.task_states t SET deps_pending = t.deps_pending - r.k, " \
 	"    status = CASE WHEN t.deps_pending = r.k AND t.status = 'pending' " \
