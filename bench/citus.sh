@@ -144,31 +144,7 @@ node_commits() {
 bench_diamond_workflows_sql batch_ids "$WORKFLOWS" | psql_c -At >/dev/null
 before=$(node_commits)
 psql_c -At -c "SELECT count(mycelium.start_workflow(id)) FROM batch_ids" >/dev/null
-psql_c -At <<'SQL'
-CREATE TEMP TABLE waits (kind text);
-DO $$
-BEGIN
-	LOOP
-		INSERT INTO waits
-		SELECT CASE WHEN wait_event_type IS NULL THEN 'on CPU'
-					WHEN wait_event_type = 'Client' AND wait_event = 'ClientRead'
-						THEN 'waiting for a worker node''s reply'
-					WHEN wait_event_type = 'Lock' AND wait_event IN ('tuple', 'transactionid')
-						THEN 'waiting for a workflow row another worker holds'
-					WHEN wait_event IN ('WALSync', 'WALWrite', 'WALInsert') THEN 'writing or flushing WAL'
-					WHEN wait_event_type = 'Extension' THEN 'sleeping (no work, or waiting for a commit)'
-					ELSE wait_event_type || ':' || wait_event END
-		  FROM pg_stat_activity WHERE backend_type = 'mycelium worker';
-		PERFORM pg_stat_clear_snapshot();
-		EXIT WHEN NOT EXISTS (SELECT 1 FROM mycelium.workflows
-			WHERE workflow_id IN (SELECT id FROM public.batch_ids)
-			  AND status NOT IN ('completed', 'failed', 'cancelled'));
-		PERFORM pg_sleep(0.005);
-	END LOOP;
-END $$;
-SELECT format('  %5s%%  %s', round(100.0 * count(*) / sum(count(*)) OVER (), 1), kind)
-  FROM waits GROUP BY kind ORDER BY count(*) DESC;
-SQL
+bench_wait_events_sql "SELECT id FROM public.batch_ids" | psql_c -At
 after=$(node_commits)
 echo "the coordinator's executor workers' time, sampled every 5 ms (above);"
 awk -v n=$((after - before)) -v t=$((WORKFLOWS * 20)) \

@@ -158,35 +158,9 @@ SELECT format('whole chain: %s tasks/s', round(2000 / extract(epoch FROM finishe
   FROM mycelium.workflows WHERE workflow_id = '$wf';
 SQL
 
-# where_time_goes WORKFLOW_IDS_SQL: samples, every 5 ms until those
-# workflows end, what each executor worker is doing (pg_stat_activity's
-# wait events), and prints the shares: on CPU, waiting for another
-# worker's lock on a workflow's row, flushing WAL, sleeping (no work for
-# it, or waiting for a commit that frees some), other
-where_time_goes() {
-	psql_b -At <<SQL
-CREATE TEMP TABLE waits (kind text);
-DO \$\$
-BEGIN
-	LOOP
-		INSERT INTO waits
-		SELECT CASE WHEN wait_event_type IS NULL THEN 'on CPU'
-					WHEN wait_event_type = 'Lock' AND wait_event IN ('tuple', 'transactionid')
-						THEN 'waiting for a workflow row another worker holds'
-					WHEN wait_event IN ('WALSync', 'WALWrite', 'WALInsert') THEN 'writing or flushing WAL'
-					WHEN wait_event_type = 'Extension' THEN 'sleeping (no work, or waiting for a commit)'
-					ELSE wait_event_type || ':' || wait_event END
-		  FROM pg_stat_activity WHERE backend_type = 'mycelium worker';
-		PERFORM pg_stat_clear_snapshot();
-		EXIT WHEN NOT EXISTS (SELECT 1 FROM mycelium.workflows
-			WHERE workflow_id IN ($1) AND status NOT IN ('completed', 'failed', 'cancelled'));
-		PERFORM pg_sleep(0.005);
-	END LOOP;
-END \$\$;
-SELECT format('  %5s%%  %s', round(100.0 * count(*) / sum(count(*)) OVER (), 1), kind)
-  FROM waits GROUP BY kind ORDER BY count(*) DESC;
-SQL
-}
+# where_time_goes WORKFLOW_IDS_SQL: the executor workers' wait events
+# until those workflows end (bench_wait_events_sql)
+where_time_goes() { bench_wait_events_sql "$1" | psql_b -At; }
 echo "== what bounds the throughput: the executor workers' time, sampled every 5 ms"
 wf=$(psql_b -At -c "SELECT mycelium.create_workflow((SELECT jsonb_agg(jsonb_build_object(
 	'task_id', 't' || i, 'agent_id', 'a', 'agent_type', 'noop')) FROM generate_series(1, $TASKS) i))")

@@ -113,3 +113,36 @@ SELECT mycelium.create_workflow(
 FROM generate_series(1, $2) w;
 SQL
 }
+
+# bench_wait_events_sql IDS_SQL: SQL that samples, every 5 ms until the
+# workflows IDS_SQL selects have ended, what each executor worker is doing
+# (pg_stat_activity's wait events), then prints the shares: on CPU, waiting
+# for a Citus worker node's reply, waiting for another worker's lock on a
+# workflow's row, flushing WAL, sleeping (no work for it, or waiting for a
+# commit that frees some), other
+bench_wait_events_sql() {
+	cat <<SQL
+CREATE TEMP TABLE waits (kind text);
+DO \$\$
+BEGIN
+	LOOP
+		INSERT INTO waits
+		SELECT CASE WHEN wait_event_type IS NULL THEN 'on CPU'
+					WHEN wait_event_type = 'Client' AND wait_event = 'ClientRead'
+						THEN 'waiting for a worker node''s reply'
+					WHEN wait_event_type = 'Lock' AND wait_event IN ('tuple', 'transactionid')
+						THEN 'waiting for a workflow row another worker holds'
+					WHEN wait_event IN ('WALSync', 'WALWrite', 'WALInsert') THEN 'writing or flushing WAL'
+					WHEN wait_event_type = 'Extension' THEN 'sleeping (no work, or waiting for a commit)'
+					ELSE wait_event_type || ':' || wait_event END
+		  FROM pg_stat_activity WHERE backend_type = 'mycelium worker';
+		PERFORM pg_stat_clear_snapshot();
+		EXIT WHEN NOT EXISTS (SELECT 1 FROM mycelium.workflows
+			WHERE workflow_id IN ($1) AND status NOT IN ('completed', 'failed', 'cancelled'));
+		PERFORM pg_sleep(0.005);
+	END LOOP;
+END \$\$;
+SELECT format('  %5s%%  %s', round(100.0 * count(*) / sum(count(*)) OVER (), 1), kind)
+  FROM waits GROUP BY kind ORDER BY count(*) DESC;
+SQL
+}
