@@ -20,7 +20,8 @@
  * (pending or paused), which the index has too, are counted by a query
  * from those workflows, under the same snapshot, and taken off; the
  * query is prepared once per session.  Where Citus is created, task_states is
- * distributed and its local table empty: the count is a query then.
+ * distributed and its local table empty: the count is a query then, which
+ * names the caller to the workers by name (RUNNING_SQL).
  *
  *-------------------------------------------------------------------------
  */
@@ -77,28 +78,36 @@ PG_FUNCTION_INFO_V1(mc_ready_task_count);
 	"    AND ($2 OR t.owner = $3) OFFSET 0) r " \
 	"WHERE w.status IN ('pending', 'paused')"
 
-/* the ready tasks of running workflows, in one query (on Citus) */
+/*
+ * RUNNING_SQL
+ *		The ready tasks of running workflows, in one query (on Citus), of
+ *		agent type $1, of every owner if $2, else of the role named $3
+ *		(its name, quoted: mc_citus_role_name).  The query reads every
+ *		shard, and Citus may fold a regrole parameter into the number of
+ *		the coordinator's OID, which on a worker is another role: the role
+ *		is resolved by its name on each worker.
+ */
 #define RUNNING_SQL \
 	"SELECT pg_catalog.count(*) FROM mycelium.task_states t " \
 	"JOIN mycelium.workflow_states w ON w.workflow_id = t.workflow_id " \
 	"WHERE w.status = 'running' " \
 	"  AND t.agent_type = $1 AND t.status = 'ready' AND t.ready_at IS NOT NULL " \
-	"  AND ($2 OR t.owner = $3)"
+	"  AND ($2 OR t.owner = pg_catalog.to_regrole($3))"
 
 /*
  * count_query
  *		Runs a count of agent type agent_type's tasks of every owner (all)
- *		or of the caller's, kept prepared in *plan from its first use in
- *		the session, with the calling query's snapshot (read-only, so that
- *		it counts what the index's entries were counted under), as the
- *		catalog's owner with search_path pinned (mc_catalog_open) and
- *		without JIT; returns it.
+ *		or of the caller's (as a regrole, or by name where by_name),
+ *		kept prepared in *plan from its first use in the session, with the
+ *		calling query's snapshot (read-only, so that it counts what the
+ *		index's entries were counted under), as the catalog's owner with
+ *		search_path pinned (mc_catalog_open) and without JIT; returns it.
  */
 static int64
 count_query(SPIPlanPtr *plan, const char *sql, text *agent_type, bool all,
-			Oid caller)
+			Oid caller, bool by_name)
 {
-	static const Oid argtypes[] = {TEXTOID, BOOLOID, REGROLEOID};
+	Oid			argtypes[3] = {TEXTOID, BOOLOID, by_name ? TEXTOID : REGROLEOID};
 	McCatalogSession session;
 	Datum		values[3];
 	bool		isnull;
@@ -106,14 +115,14 @@ count_query(SPIPlanPtr *plan, const char *sql, text *agent_type, bool all,
 
 	values[0] = PointerGetDatum(agent_type);
 	values[1] = BoolGetDatum(all);
-	values[2] = ObjectIdGetDatum(caller);
+	values[2] = by_name ? mc_citus_role_name(caller) : ObjectIdGetDatum(caller);
 	mc_catalog_open(&session);
 	/* a count of few rows, whatever a plan's cost says: never compiled */
 	(void) set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 	if (*plan == NULL)
 	{
-		SPIPlanPtr	p = SPI_prepare(sql, 3, (Oid *) argtypes);
+		SPIPlanPtr	p = SPI_prepare(sql, 3, argtypes);
 
 		if (p == NULL || SPI_keepplan(p) != 0)
 			elog(ERROR, "could not prepare a count of ready tasks: %s",
@@ -184,7 +193,7 @@ mc_ready_task_count(PG_FUNCTION_ARGS)
 	all = sees_every_owner(heapid, caller);
 	if (!OidIsValid(indexid) || mc_citus_present())
 		PG_RETURN_INT64(count_query(&running_plan, RUNNING_SQL, agent_type,
-									all, caller));
+									all, caller, true));
 
 	index = index_open(indexid, AccessShareLock);
 	heap = table_open(heapid, AccessShareLock);
@@ -214,5 +223,5 @@ mc_ready_task_count(PG_FUNCTION_ARGS)
 	table_close(heap, AccessShareLock);
 	index_close(index, AccessShareLock);
 	PG_RETURN_INT64(n - count_query(&waiting_plan, WAITING_SQL, agent_type,
-									all, caller));
+									all, caller, false));
 }

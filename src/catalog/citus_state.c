@@ -1,13 +1,14 @@
 /*-------------------------------------------------------------------------
  *
  * citus_state.c
- *		The state manager's statements that end many of a workflow's tasks
- *		at once, in the form they take on Citus.
+ *		The state manager's statements that end or roll back many of a
+ *		workflow's tasks at once, in the form they take on Citus.
  *
  * The plain forms (state.c) update the tasks in a CTE and insert their
- * history from it in one statement.  Citus plans no statement with an
- * INSERT and a CTE as one routed to a single shard group: it runs the
- * parts on their own and the INSERT from the coordinator, which copies
+ * history from it in one statement (the skip of a task's descendants, the
+ * end of a workflow's open tasks, a rollback).  Citus plans no statement
+ * with an INSERT and a CTE as one routed to a single shard group: it runs
+ * the parts on their own and the INSERT from the coordinator, which copies
  * the rows to the shard in binary, a role's coordinator OID included
  * (see mc_citus_catalog_open in citus.c).  Here the update is one
  * statement routed to the workflow's shard group, and the history an
@@ -24,6 +25,7 @@
 
 #include "catalog.h"
 #include "citus_state.h"
+#include "priority.h"
 #include "state.h"
 
 /* the columns of the update mc_citus_end_open_tasks runs */
@@ -172,4 +174,53 @@ mc_citus_end_open_tasks(McCatalogSession *session, McWorkflow *wf,
 			   session->caller);
 	mc_catalog_result_restore(&ended);
 	return n;
+}
+
+/*
+ * mc_citus_rollback_tasks
+ *		The statement of state.c's mc_workflow_rollback on Citus: the tasks
+ *		of wf return to their state at version target, at wf->version, with
+ *		event; the history rows of those whose status, attempt, result or
+ *		error changed are inserted from their rows as they now are.
+ */
+void
+mc_citus_rollback_tasks(McCatalogSession *session, McWorkflow *wf,
+						int64 target, const char *event)
+{
+	static const Oid argtypes[] = {UUIDOID, INT8OID};
+	static const Oid history_argtypes[] = {UUIDOID, INT8OID, INT4ARRAYOID,
+	TEXTOID, REGROLEOID};
+	Datum		values[5];
+	Datum	   *nos;
+	uint64		n;
+	uint64		r;
+
+	values[0] = UUIDPGetDatum(&wf->id);
+	values[1] = Int64GetDatum(target);
+	n = mc_catalog_run_set(MC_PLAN_CITUS_ROLLBACK_TASKS,
+						   MC_ROLLBACK_TASKS " SELECT upd.task_no FROM upd WHERE upd.visible",
+						   2, argtypes, values, NULL, 0);
+	if (n == 0)
+		return;
+	nos = palloc(sizeof(Datum) * n);
+	for (r = 0; r < n; r++)
+	{
+		bool		isnull;
+
+		nos[r] = mc_catalog_value(r, MC_ONLY_COLUMN, &isnull);
+	}
+	values[1] = Int64GetDatum(wf->version);
+	values[2] = mc_catalog_array(nos, (int) n, INT4OID);
+	values[3] = CStringGetTextDatum(event);
+	values[4] = ObjectIdGetDatum(session->caller);
+	(void) mc_catalog_run(MC_PLAN_CITUS_ROLLBACK_HISTORY,
+						  "INSERT INTO mycelium.workflow_state_history "
+						  "(workflow_id, version, task_no, owner, status, attempt, result, error, event, "
+						  " changed_by, error_detail, execution_time, changed_at) "
+						  "SELECT t.workflow_id, $2, t.task_no, t.owner, t.status::pg_catalog.text, "
+						  "  t.attempt, t.result, t.error, $4, $5, t.error_detail, t.execution_time, "
+						  "  pg_catalog.clock_timestamp() "
+						  "FROM pg_catalog.unnest($3::pg_catalog.int4[]) AS f(task_no) "
+						  "JOIN mycelium.task_states t ON t.workflow_id = $1 AND t.task_no = f.task_no",
+						  5, history_argtypes, values, NULL, 0);
 }

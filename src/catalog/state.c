@@ -1430,61 +1430,18 @@ mc_workflow_rollback(McCatalogSession *session, McWorkflow *wf, int64 target)
 	values[3] = ObjectIdGetDatum(wf->owner);
 	values[4] = CStringGetTextDatum(event);
 	values[5] = ObjectIdGetDatum(session->caller);
-	mc_catalog_run_set(MC_PLAN_ROLLBACK_TASKS,
-					   "WITH h AS ("
-					   "  SELECT DISTINCT ON (task_no) task_no, status, attempt, result, error, error_detail, "
-						   "    execution_time, changed_at "
-					   "  FROM mycelium.workflow_state_history "
-					   "  WHERE workflow_id = $1 AND version <= $2 AND task_no > 0 "
-					   "  ORDER BY task_no, version DESC"
-					   "), tgt AS ("
-					   "  SELECT t.task_no, t.dependencies, t.allow_failure, "
-					   "    t.status::pg_catalog.text AS old_status, t.attempt AS old_attempt, "
-					   "    t.result AS old_result, t.error AS old_error, "
-					   "    COALESCE(h.status, 'pending') AS status, COALESCE(h.attempt, 0) AS attempt, "
-					   "    h.result, h.error, h.error_detail, h.execution_time, h.changed_at "
-					   "  FROM mycelium.task_states t LEFT JOIN h ON h.task_no = t.task_no "
-					   "  WHERE t.workflow_id = $1"
-					   "), unmet AS ("
-					   "  SELECT c.task_no, pg_catalog.count(*)::pg_catalog.int4 AS n "
-					   "  FROM tgt c CROSS JOIN LATERAL pg_catalog.unnest(c.dependencies) AS dep(task_no) "
-					   "  JOIN tgt d ON d.task_no = dep.task_no "
-					   "  WHERE NOT (d.status = 'completed' OR (d.status = 'failed' AND d.allow_failure)) "
-					   "  GROUP BY c.task_no"
-					   "), fin AS ("
-					   "  SELECT tgt.*, COALESCE(u.n, 0) AS deps_pending, "
-					   "    CASE WHEN tgt.status IN ('pending', 'ready', 'running') THEN "
-					   "      CASE WHEN COALESCE(u.n, 0) = 0 THEN 'ready' ELSE 'pending' END "
-					   "    ELSE tgt.status END AS new_status "
-					   "  FROM tgt LEFT JOIN unmet u ON u.task_no = tgt.task_no"
-					   "), upd AS ("
-					   "  UPDATE mycelium.task_states t SET "
-					   "    status = fin.new_status::mycelium.task_status, attempt = fin.attempt, "
-					   "    result = fin.result, error = fin.error, error_detail = fin.error_detail, "
-						   "    execution_time = fin.execution_time, deps_pending = fin.deps_pending, "
-					   "    run_after = NULL, "
-					   "    ready_rank = CASE WHEN fin.new_status = 'ready' THEN " MC_READY_RANK("t") " END, "
-					   "    ready_at = CASE WHEN fin.new_status = 'ready' THEN "
-					   "      COALESCE(t.ready_at, pg_catalog.now()) END, "
-					   "    started_at = CASE WHEN fin.new_status IN ('pending', 'ready') THEN NULL "
-					   "      ELSE t.started_at END, "
-					   "    finished_at = CASE WHEN fin.new_status IN ('pending', 'ready') THEN NULL "
-					   "      ELSE fin.changed_at END "
-					   "  FROM fin WHERE t.workflow_id = $1 AND t.task_no = fin.task_no "
-					   "    AND (t.status::pg_catalog.text, t.attempt, t.result, t.error, t.deps_pending) "
-					   "      IS DISTINCT FROM (fin.new_status, fin.attempt, fin.result, fin.error, fin.deps_pending) "
-					   "  RETURNING t.task_no, fin.new_status, fin.attempt, fin.result, fin.error, "
-					   "    fin.error_detail, fin.execution_time, "
-					   "    (fin.old_status, fin.old_attempt, fin.old_result, fin.old_error) "
-					   "      IS DISTINCT FROM (fin.new_status, fin.attempt, fin.result, fin.error) AS visible"
-					   ") "
-					   "INSERT INTO mycelium.workflow_state_history "
-					   "(workflow_id, version, task_no, owner, status, attempt, result, error, event, changed_by, "
-					   " error_detail, execution_time) "
-					   "SELECT $1, $3, task_no, $4, new_status, attempt, result, error, $5, $6, "
-					   "  error_detail, execution_time "
-					   "FROM upd WHERE visible",
-					   6, task_argtypes, values, NULL, 0);
+	if (mc_citus_present())
+		mc_citus_rollback_tasks(session, wf, target, event);
+	else
+		mc_catalog_run_set(MC_PLAN_ROLLBACK_TASKS,
+						   MC_ROLLBACK_TASKS
+						   " INSERT INTO mycelium.workflow_state_history "
+						   "(workflow_id, version, task_no, owner, status, attempt, result, error, event, changed_by, "
+						   " error_detail, execution_time) "
+						   "SELECT $1, $3, task_no, $4, new_status, attempt, result, error, $5, $6, "
+						   "  error_detail, execution_time "
+						   "FROM upd WHERE visible",
+						   6, task_argtypes, values, NULL, 0);
 
 	/* counters, from the tasks as they are now */
 	mc_catalog_run(MC_PLAN_COUNT_TASKS,

@@ -171,6 +171,71 @@ extern bool mc_task_get(McWorkflow *wf, const char *task_id, McTask *task);
 	"      THEN t.execution_time END AS ms" \
 	")"
 
+/*
+ * MC_ROLLBACK_TASKS
+ *		The CTEs of the statement that returns the tasks of workflow $1 to
+ *		their state at version $2 (mc_workflow_rollback; its Citus form in
+ *		citus_state.c): each task's last history row up to $2 (h), the
+ *		tasks as they are and as they were (tgt), the unmet dependencies
+ *		at $2 (unmet), what each becomes and whether that changes its row
+ *		(changed) or what its history shows (visible) (fin), and the
+ *		update of the rows that change (upd), which returns the task_no,
+ *		new_status, attempt, result, error, error_detail, execution_time
+ *		and visible of each.  The new status is cast and the rows compared
+ *		in fin, not in the update: Citus refuses a stable function (an
+ *		enum's input and output) with a column among its arguments in an
+ *		UPDATE.  Its user includes priority.h (MC_READY_RANK).
+ */
+#define MC_ROLLBACK_TASKS \
+	"WITH h AS (" \
+	"  SELECT DISTINCT ON (task_no) task_no, status, attempt, result, error, error_detail, " \
+	"    execution_time, changed_at " \
+	"  FROM mycelium.workflow_state_history " \
+	"  WHERE workflow_id = $1 AND version <= $2 AND task_no > 0 " \
+	"  ORDER BY task_no, version DESC" \
+	"), tgt AS (" \
+	"  SELECT t.task_no, t.dependencies, t.allow_failure, " \
+	"    t.status::pg_catalog.text AS old_status, t.attempt AS old_attempt, " \
+	"    t.result AS old_result, t.error AS old_error, t.deps_pending AS old_deps_pending, " \
+	"    COALESCE(h.status, 'pending') AS status, COALESCE(h.attempt, 0) AS attempt, " \
+	"    h.result, h.error, h.error_detail, h.execution_time, h.changed_at " \
+	"  FROM mycelium.task_states t LEFT JOIN h ON h.task_no = t.task_no " \
+	"  WHERE t.workflow_id = $1" \
+	"), unmet AS (" \
+	"  SELECT c.task_no, pg_catalog.count(*)::pg_catalog.int4 AS n " \
+	"  FROM tgt c CROSS JOIN LATERAL pg_catalog.unnest(c.dependencies) AS dep(task_no) " \
+	"  JOIN tgt d ON d.task_no = dep.task_no " \
+	"  WHERE NOT (d.status = 'completed' OR (d.status = 'failed' AND d.allow_failure)) " \
+	"  GROUP BY c.task_no" \
+	"), fin AS (" \
+	"  SELECT f.*, f.new_status::mycelium.task_status AS new_enum, " \
+	"    (f.old_status, f.old_attempt, f.old_result, f.old_error, f.old_deps_pending) " \
+	"      IS DISTINCT FROM (f.new_status, f.attempt, f.result, f.error, f.deps_pending) AS changed, " \
+	"    (f.old_status, f.old_attempt, f.old_result, f.old_error) " \
+	"      IS DISTINCT FROM (f.new_status, f.attempt, f.result, f.error) AS visible " \
+	"  FROM (SELECT tgt.*, COALESCE(u.n, 0) AS deps_pending, " \
+	"      CASE WHEN tgt.status IN ('pending', 'ready', 'running') THEN " \
+	"        CASE WHEN COALESCE(u.n, 0) = 0 THEN 'ready' ELSE 'pending' END " \
+	"      ELSE tgt.status END AS new_status " \
+	"    FROM tgt LEFT JOIN unmet u ON u.task_no = tgt.task_no) f" \
+	"), upd AS (" \
+	"  UPDATE mycelium.task_states t SET " \
+	"    status = fin.new_enum, attempt = fin.attempt, " \
+	"    result = fin.result, error = fin.error, error_detail = fin.error_detail, " \
+	"    execution_time = fin.execution_time, deps_pending = fin.deps_pending, " \
+	"    run_after = NULL, " \
+	"    ready_rank = CASE WHEN fin.new_status = 'ready' THEN " MC_READY_RANK("t") " END, " \
+	"    ready_at = CASE WHEN fin.new_status = 'ready' THEN " \
+	"      COALESCE(t.ready_at, pg_catalog.now()) END, " \
+	"    started_at = CASE WHEN fin.new_status IN ('pending', 'ready') THEN NULL " \
+	"      ELSE t.started_at END, " \
+	"    finished_at = CASE WHEN fin.new_status IN ('pending', 'ready') THEN NULL " \
+	"      ELSE fin.changed_at END " \
+	"  FROM fin WHERE t.workflow_id = $1 AND t.task_no = fin.task_no AND fin.changed " \
+	"  RETURNING t.task_no, fin.new_status, fin.attempt, fin.result, fin.error, " \
+	"    fin.error_detail, fin.execution_time, fin.visible" \
+	")"
+
 extern Jsonb *mc_error_detail(const McError *error, int32 attempt);
 extern McError mc_error_ended(const McError *error, double ms);
 extern void mc_task_transition(McCatalogSession *session, McWorkflow *wf,

@@ -95,7 +95,8 @@ mc_priority_arg(FunctionCallInfo fcinfo, int argno)
  *		waited.  The owner or an admin only: to another role the workflow
  *		does not exist, as for every control function.  A new version,
  *		with a history record, as every change to a workflow; a finished
- *		workflow's priority is not changed.
+ *		workflow's priority is not changed.  The shift is
+ *		MC_SQL_PLUS_INTERVAL, which Citus takes in an UPDATE.
  */
 Datum
 mc_set_workflow_priority(PG_FUNCTION_ARGS)
@@ -127,8 +128,9 @@ mc_set_workflow_priority(PG_FUNCTION_ARGS)
 						  2, argtypes, values, NULL, 0);
 	(void) mc_catalog_run(MC_PLAN_PRIORITY_TASKS,
 						  "UPDATE mycelium.task_states t SET priority = $2, "
-						  "  ready_rank = t.ready_rank + (t.priority - $2) * "
-						  MC_PRIORITY_AGING_SQL " "
+						  "  ready_rank = "
+						  MC_SQL_PLUS_INTERVAL("t.ready_rank",
+											   "(t.priority - $2) * " MC_PRIORITY_AGING_SQL) " "
 						  "WHERE t.workflow_id = $1 AND t.own_priority IS NULL "
 						  "  AND t.priority <> $2",
 						  2, argtypes, values, NULL, 0);

@@ -254,31 +254,43 @@ read_signal_tasks(pg_uuid_t *workflow_id, const char *name, TimestampTz now,
  *		named in delivered_to, or (delivered_to NULL) kept for a task that
  *		does not wait yet.  Signals are numbered per workflow, under its
  *		lock, in the order they came.
+ *
+ * The row is made from the workflow's own row, with every time named, so
+ * that on Citus the statement is an INSERT ... SELECT from the workflow's
+ * shard group that Citus pushes down to it, where the roles arrive by name
+ * (see mc_citus_catalog_open in citus.c): a statement whose workflow_id is
+ * a parameter, or one with the volatile default of sent_at, Citus runs
+ * through the coordinator, which copies the row to the shard in binary,
+ * with the coordinator's OIDs of the roles.
  */
 static void
 record_signal(McCatalogSession *session, McWorkflow *wf, const char *name,
 			  Jsonb *payload, Datum delivered_to)
 {
-	static const Oid argtypes[] = {UUIDOID, REGROLEOID, TEXTOID, JSONBOID,
-		REGROLEOID, TEXTARRAYOID};
-	Datum		values[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	static const Oid argtypes[] = {UUIDOID, TEXTOID, JSONBOID, REGROLEOID,
+	TEXTARRAYOID};
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 
 	values[0] = UUIDPGetDatum(&wf->id);
-	values[1] = ObjectIdGetDatum(wf->owner);
-	values[2] = CStringGetTextDatum(name);
-	values[3] = JsonbPGetDatum(payload);
-	values[4] = ObjectIdGetDatum(session->caller);
-	values[5] = delivered_to;
+	values[1] = CStringGetTextDatum(name);
+	values[2] = JsonbPGetDatum(payload);
+	values[3] = ObjectIdGetDatum(session->caller);
+	values[4] = delivered_to;
 	if (delivered_to == (Datum) 0)
-		nulls[5] = 'n';
+		nulls[4] = 'n';
 	mc_catalog_run(MC_PLAN_SIGNAL_INSERT,
 				   "INSERT INTO mycelium.workflow_signals "
-				   "(workflow_id, signal_no, owner, name, payload, sent_by, delivered_at, delivered_to) "
-				   "SELECT $1, COALESCE(pg_catalog.max(s.signal_no), 0) + 1, $2, $3, $4, $5, "
-				   "  CASE WHEN $6::pg_catalog.text[] IS NOT NULL THEN pg_catalog.clock_timestamp() END, $6 "
-				   "FROM mycelium.workflow_signals s WHERE s.workflow_id = $1",
-				   6, argtypes, values, nulls, 0);
+				   "(workflow_id, signal_no, owner, name, payload, sent_by, sent_at, delivered_at, "
+				   " delivered_to) "
+				   "SELECT w.workflow_id, COALESCE(pg_catalog.max(s.signal_no), 0) + 1, w.owner, "
+				   "  $2, $3, $4, pg_catalog.clock_timestamp(), "
+				   "  CASE WHEN $5::pg_catalog.text[] IS NOT NULL THEN pg_catalog.clock_timestamp() END, $5 "
+				   "FROM mycelium.workflow_states w "
+				   "LEFT JOIN mycelium.workflow_signals s ON s.workflow_id = w.workflow_id "
+				   "WHERE w.workflow_id = $1 "
+				   "GROUP BY w.workflow_id, w.owner",
+				   5, argtypes, values, nulls, 0);
 }
 
 /*
@@ -336,7 +348,7 @@ deliver_kept(McCatalogSession *session, McWorkflow *wf, SignalTask *st)
 	values[0] = UUIDPGetDatum(&wf->id);
 	values[1] = CStringGetTextDatum(st->name);
 	if (mc_catalog_run(MC_PLAN_SIGNAL_KEPT_OLDEST,
-					   "SELECT s.signal_no, s.payload, s.sent_by::pg_catalog.oid AS sent_by "
+					   "SELECT s.signal_no, s.payload, s.sent_by "
 					   "FROM mycelium.workflow_signals s "
 					   "WHERE s.workflow_id = $1 AND s.name = $2 AND s.delivered_at IS NULL "
 					   "ORDER BY s.signal_no LIMIT 1",
@@ -345,6 +357,7 @@ deliver_kept(McCatalogSession *session, McWorkflow *wf, SignalTask *st)
 	signal_no = DatumGetInt64(mc_catalog_value(0, column("signal_no"), &isnull));
 	payload = DatumGetJsonbP(SPI_datumTransfer(mc_catalog_value(0, column("payload"), &isnull),
 											   false, -1));
+	/* a regrole: on Citus it comes as its name, this node's OID of it */
 	sent_by = DatumGetObjectId(mc_catalog_value(0, column("sent_by"), &isnull));
 
 	values[1] = Int64GetDatum(signal_no);
@@ -367,7 +380,8 @@ deliver_kept(McCatalogSession *session, McWorkflow *wf, SignalTask *st)
  * arm
  *		A signal task has started waiting and no signal was kept for it:
  *		its deadline starts now (run_after; 'infinity' when it has none,
- *		which also tells the launcher it has seen the task).
+ *		which also tells the launcher it has seen the task).  The sum is
+ *		MC_SQL_PLUS_SECONDS, which Citus takes in an UPDATE's CASE.
  */
 static void
 arm(McWorkflow *wf, SignalTask *st)
@@ -384,7 +398,7 @@ arm(McWorkflow *wf, SignalTask *st)
 	mc_catalog_run(MC_PLAN_SIGNAL_ARM,
 				   "UPDATE mycelium.task_states SET run_after = "
 				   "  CASE WHEN $3::pg_catalog.float8 IS NULL THEN 'infinity'::pg_catalog.timestamptz "
-				   "  ELSE pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => $3) END "
+				   "  ELSE " MC_SQL_PLUS_SECONDS("pg_catalog.clock_timestamp()", "$3") " END "
 				   "WHERE workflow_id = $1 AND task_no = $2",
 				   3, argtypes, values, nulls, 0);
 }

@@ -31,8 +31,13 @@ RETURNS TABLE (
 	changed_at timestamptz,
 	error_detail jsonb,
 	execution_time double precision)
-LANGUAGE sql STABLE STRICT
-BEGIN ATOMIC
+LANGUAGE plpgsql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	-- PL/pgSQL rather than SQL: its statement is planned with the id's
+	-- value, which Citus needs to route it to the workflow's shard group
+	RETURN QUERY
 	SELECT h.version, t.task_id, h.status, h.attempt, h.error, h.event,
 		   h.changed_by, h.changed_at, h.error_detail, h.execution_time
 	  FROM mycelium.workflow_state_history h
@@ -41,5 +46,6 @@ BEGIN ATOMIC
 	 WHERE h.workflow_id = workflow_history.workflow_id
 	 ORDER BY h.version, h.task_no;
 END;
+$$;
 COMMENT ON FUNCTION mycelium.workflow_history(uuid) IS
 	'every recorded change of a workflow, oldest first (task_id NULL: the workflow itself), with the error that ended an attempt and how long it ran (ms)';

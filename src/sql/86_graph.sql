@@ -11,8 +11,15 @@ RETURNS TABLE (
 	error text,
 	execution_time double precision,
 	error_detail jsonb)
-LANGUAGE sql STABLE STRICT
-BEGIN ATOMIC
+LANGUAGE plpgsql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	-- PL/pgSQL for Citus, as workflow_history; the lateral subquery names
+	-- the workflow's id too, so that Citus routes the statement to the
+	-- workflow's shard group (it cannot tell which shards a subquery
+	-- correlated with another table's row reads)
+	RETURN QUERY
 	SELECT t.task_id, h.attempt,
 		   CASE WHEN e.status IS NULL THEN 'running'
 				WHEN e.status IN ('ready', 'pending') AND e.error IS NOT NULL THEN 'retried'
@@ -26,7 +33,7 @@ BEGIN ATOMIC
 	  LEFT JOIN LATERAL (
 		SELECT x.status, x.error, x.changed_at, x.execution_time, x.error_detail
 		  FROM mycelium.workflow_state_history x
-		 WHERE x.workflow_id = h.workflow_id AND x.task_no = h.task_no
+		 WHERE x.workflow_id = workflow_timeline.workflow_id AND x.task_no = h.task_no
 		   AND x.version > h.version
 		 ORDER BY x.version
 		 LIMIT 1) e ON true
@@ -34,6 +41,7 @@ BEGIN ATOMIC
 	   AND h.task_no > 0 AND h.status = 'running'
 	 ORDER BY t.task_no, h.version;
 END;
+$$;
 COMMENT ON FUNCTION mycelium.workflow_timeline(uuid) IS
 	'every attempt of every task of a workflow, from its history: when it started, how it ended (retried: failed and tried again), how long its executor ran (ms) and its error';
 

@@ -92,10 +92,55 @@ COMMENT ON VIEW mycelium.workflow_statistics IS
 
 CREATE FUNCTION mycelium.workflow_stats(workflow_id uuid)
 RETURNS SETOF mycelium.workflow_statistics
-LANGUAGE sql STABLE STRICT
-BEGIN ATOMIC
-	SELECT s.* FROM mycelium.workflow_statistics s
-	 WHERE s.workflow_id = workflow_stats.workflow_id;
+LANGUAGE plpgsql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	wf_id CONSTANT uuid := workflow_stats.workflow_id;
+BEGIN
+	-- the view's query for one workflow, each subquery naming the
+	-- workflow's id, so that Citus routes it to the workflow's shard group
+	-- (it cannot tell which shards a subquery correlated with the
+	-- workflow's row reads); PL/pgSQL for Citus, as workflow_history
+	RETURN QUERY
+	SELECT w.workflow_id, w.name, w.status, w.task_count AS tasks,
+		   c.by_status AS tasks_by_status,
+		   CASE WHEN c.finished > 0
+				THEN pg_catalog.round(c.failed::numeric / c.finished, 4) END AS failure_rate,
+		   c.avg_duration, c.p95_duration,
+		   (SELECT pg_catalog.count(*) FROM mycelium.handoffs h
+			 WHERE h.workflow_id = wf_id) AS handoffs,
+		   (SELECT pg_catalog.count(*) FROM mycelium.workflow_events e
+			 WHERE e.workflow_id = wf_id) AS events,
+		   ARRAY(SELECT a.agent_id FROM (
+					SELECT t.agent_id FROM mycelium.task_states t WHERE t.workflow_id = wf_id
+					UNION
+					SELECT h.message OPERATOR(pg_catalog.->) 'source' OPERATOR(pg_catalog.->>) 'agent_id'
+					  FROM mycelium.handoffs h WHERE h.workflow_id = wf_id
+					UNION
+					SELECT h.target_agent_id FROM mycelium.handoffs h WHERE h.workflow_id = wf_id
+					UNION
+					SELECT e.agent_id FROM mycelium.workflow_events e
+					 WHERE e.workflow_id = wf_id AND e.agent_id IS NOT NULL) a
+				 ORDER BY a.agent_id COLLATE "C") AS agents
+	  FROM mycelium.workflow_states w
+	 CROSS JOIN LATERAL (
+		SELECT COALESCE((SELECT pg_catalog.jsonb_object_agg(s.status, s.n ORDER BY s.status)
+						   FROM (SELECT t.status, pg_catalog.count(*) AS n
+								   FROM mycelium.task_states t
+								  WHERE t.workflow_id = wf_id
+								  GROUP BY t.status) s), '{}') AS by_status,
+			   d.finished, d.failed, d.avg_duration, d.p95_duration
+		  FROM (SELECT pg_catalog.count(*) FILTER (WHERE t.status IN ('completed', 'failed')) AS finished,
+					   pg_catalog.count(*) FILTER (WHERE t.status = 'failed') AS failed,
+					   pg_catalog.avg(t.finished_at - t.started_at)
+						   FILTER (WHERE t.status IN ('completed', 'failed')) AS avg_duration,
+					   pg_catalog.percentile_cont(0.95) WITHIN GROUP (ORDER BY t.finished_at - t.started_at)
+						   FILTER (WHERE t.status IN ('completed', 'failed')) AS p95_duration
+				  FROM mycelium.task_states t
+				 WHERE t.workflow_id = wf_id) d) c
+	 WHERE w.workflow_id = wf_id;
 END;
+$$;
 COMMENT ON FUNCTION mycelium.workflow_stats(uuid) IS
 	'the statistics of one workflow (no row: not visible to the caller)';

@@ -2,7 +2,8 @@
 -- "Running on Citus", and doc/internals.md)
 --
 -- An administrator runs mycelium.distribute() once on a Citus coordinator,
--- after CREATE EXTENSION citus and the worker nodes are added.  On plain
+-- after CREATE EXTENSION citus and the worker nodes are added, and again
+-- after each update of the extension.  On plain
 -- PostgreSQL nothing here runs and nothing changes.
 
 CREATE FUNCTION mycelium.distribute()
@@ -25,6 +26,47 @@ DECLARE
 	mine CONSTANT text := 'owner = pg_catalog.to_regrole(pg_catalog.quote_ident(pg_catalog.current_user()::text))::oid '
 		'OR pg_catalog.pg_has_role(''mycelium_admin'', ''MEMBER'')';
 	triggers CONSTANT text[] := ARRAY['workflows_deleted'];
+	-- agent_type_stats as Citus can plan it: the executors, a reference
+	-- table, joined by agent type with the counts of task_states grouped
+	-- by agent type (on plain PostgreSQL the view looks up each agent
+	-- type's tasks through the indexes instead, in correlated subqueries,
+	-- which Citus cannot plan from a reference table); the same columns
+	-- and results
+	agent_type_stats CONSTANT text := $view$
+		CREATE OR REPLACE VIEW mycelium.agent_type_stats WITH (security_invoker = true) AS
+		SELECT e.agent_type,
+			   e.executor IS NULL AS external,
+			   mycelium.ready_task_count(e.agent_type) AS ready,
+			   GREATEST(pg_catalog.now() - r.oldest_ready_at, interval '0') AS oldest_ready_age,
+			   COALESCE(n.running, 0) AS running,
+			   COALESCE(n.lapsed_leases, 0) AS lapsed_leases,
+			   COALESCE(f.completed_last_hour, 0) AS completed_last_hour,
+			   COALESCE(f.failed_last_hour, 0) AS failed_last_hour,
+			   f.p50_ms, f.p95_ms,
+			   e.max_running, e.rate, e.rate_per
+		  FROM mycelium.executors e
+		  LEFT JOIN (
+			SELECT t.agent_type, pg_catalog.min(t.ready_at) AS oldest_ready_at
+			  FROM mycelium.task_states t
+			  JOIN mycelium.workflow_states w ON w.workflow_id = t.workflow_id
+			 WHERE t.status = 'ready' AND t.ready_at IS NOT NULL AND w.status = 'running'
+			 GROUP BY t.agent_type) r ON r.agent_type = e.agent_type
+		  LEFT JOIN (
+			SELECT t.agent_type, pg_catalog.count(*) AS running,
+				   pg_catalog.count(*) FILTER (WHERE t.lease_until < pg_catalog.now()) AS lapsed_leases
+			  FROM mycelium.task_states t
+			 WHERE t.status = 'running' AND t.task_no >= 0
+			 GROUP BY t.agent_type) n ON n.agent_type = e.agent_type
+		  LEFT JOIN (
+			SELECT t.agent_type,
+				   pg_catalog.count(*) FILTER (WHERE t.status = 'completed') AS completed_last_hour,
+				   pg_catalog.count(*) FILTER (WHERE t.status = 'failed') AS failed_last_hour,
+				   pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY t.execution_time) AS p50_ms,
+				   pg_catalog.percentile_cont(0.95) WITHIN GROUP (ORDER BY t.execution_time) AS p95_ms
+			  FROM mycelium.task_states t
+			 WHERE t.status IN ('completed', 'failed')
+			   AND t.finished_at > pg_catalog.now() - interval '1 hour'
+			 GROUP BY t.agent_type) f ON f.agent_type = e.agent_type$view$;
 	trigger text;
 	statement text;
 	policy record;
@@ -153,8 +195,13 @@ BEGIN
 									  ELSE by_workflow[1]::text END);
 		END IF;
 	END LOOP;
+
+	-- the views Citus plans otherwise, on every node, every time (an
+	-- update of the extension puts back their plain forms)
+	EXECUTE agent_type_stats;
+	PERFORM pg_catalog.run_command_on_workers(agent_type_stats);
 END;
 $$;
 COMMENT ON FUNCTION mycelium.distribute() IS
-	'on a Citus coordinator: distributes the workflow tables by workflow_id (co-located) and makes executors, JSON schemas, templates and schedules reference tables; idempotent';
+	'on a Citus coordinator: distributes the workflow tables by workflow_id (co-located), makes executors, JSON schemas, templates and schedules reference tables, and gives agent_type_stats a form Citus can plan; idempotent (run it again after an update)';
 REVOKE ALL ON FUNCTION mycelium.distribute() FROM PUBLIC;

@@ -3,9 +3,12 @@
 # distributed with mycelium.distribute(), and workflows run through the
 # coordinator: the engine's (diamond, retries, timeout, cancel, 1,000 tasks,
 # one created and executed in one statement), external agents claiming and
-# completing tasks, two roles kept apart, purge_workflows.  Then what makes
-# it hold: each workflow's rows sit in one shard group on one worker (on
-# both workers between them), every statement that writes or locks rows
+# completing tasks, signals and their deadlines, a workflow's history,
+# timeline and statistics and a rollback (compared with what a plain
+# server gives of the same workflows), agent_type_stats, priorities, two
+# roles kept apart, purge_workflows.  Then what makes it hold: each
+# workflow's rows sit in one shard group on one worker (on both workers
+# between them), every statement that writes or locks rows
 # reaches a single shard (Citus logs every statement it splits into
 # several tasks: none of them writes or locks), and each worker stores its
 # own OID of every role.  Skipped where Citus is not installed in the
@@ -306,6 +309,170 @@ is($coord->safe_psql('postgres', qq{
 is(as('alice', "SELECT mycelium.get_workflow('$wf{diamond}')->'tasks'->'D'->>'dependencies'"),
 	'["B", "C"]', 'get_workflow reads a workflow with its tasks');
 
+# --- signals ------------------------------------------------------------
+# a signal sent before its task waits is kept, and delivered by the
+# launcher once the workflow runs; a signal completes the task waiting for
+# it; another role's signal is refused; a deadline fails a task
+$wf{signals} = as('alice', q{SELECT mycelium.create_workflow(jsonb_build_array(
+	mycelium.signal_task('S', 'go'), mycelium.signal_task('K', 'early'),
+	mycelium.task('B', 'b', 'test', dependencies => '{S,K}')), name => 'signals')});
+is(as('alice', "SELECT mycelium.signal('$wf{signals}', 'early', '{\"kept\": true}')"),
+	'0', 'a signal sent before its task waits completes nothing yet');
+as('alice', "SELECT mycelium.start_workflow('$wf{signals}')");
+$deadline = time + 30;
+usleep(50_000) until tasks($wf{signals}) =~ /K:completed/ || time > $deadline;
+is(tasks($wf{signals}), 'B:pending K:completed S:ready',
+	'the launcher delivers the kept signal once its task waits; the other task waits');
+($rc, $out, $err) = $coord->psql('postgres', "SELECT mycelium.signal('$wf{signals}', 'go')",
+	extra_params => [ '-U', 'bob', '-v', 'VERBOSITY=verbose' ]);
+like($err, qr/MY003: workflow $wf{signals} does not exist/,
+	"bob's signal to alice's workflow is refused (MY003)");
+is(tasks($wf{signals}), 'B:pending K:completed S:ready', 'and changes nothing');
+is(as('alice', "SELECT mycelium.signal('$wf{signals}', 'go', '{\"x\": 1}')"),
+	'1', "alice's signal completes the task waiting for it");
+ok(wait_for_status($coord, $wf{signals}, 'completed', 30),
+	'the task that waited for both runs, and the workflow completes');
+is($coord->safe_psql('postgres', qq{
+	SELECT string_agg(task_id || ' ' || result::text, ', ' ORDER BY task_id)
+	  FROM mycelium.tasks WHERE workflow_id = '$wf{signals}' AND task_id IN ('K', 'S')}),
+	'K {"kept": true}, S {"x": 1}', "each signal's payload is its task's result");
+is(as('alice', qq{
+	SELECT string_agg(name || ':' || sent_by::text || ':' || array_to_string(delivered_to, ','), ' ' ORDER BY signal_no)
+	  FROM mycelium.workflow_signals WHERE workflow_id = '$wf{signals}'}),
+	'early:alice:K go:alice:S', 'both signals are recorded as sent by alice and delivered');
+$wf{deadline} = start('alice', 'deadline', q{jsonb_build_array(
+	mycelium.signal_task('D', 'late', deadline => '0.5 s'),
+	mycelium.task('B', 'b', 'test', dependencies => '{D}'))});
+ok(wait_for_status($coord, $wf{deadline}, 'failed', 30),
+	'a signal task whose deadline passes without its signal fails its workflow');
+is($coord->safe_psql('postgres', qq{
+	SELECT string_agg(task_id || ':' || status || ':' || coalesce(error_detail->>'error_type', '-'), ' ' ORDER BY task_id)
+	  FROM mycelium.tasks WHERE workflow_id = '$wf{deadline}'}),
+	'B:skipped:- D:failed:deadline', 'the task failed at its deadline (error_type deadline)');
+
+# --- a workflow's history, timeline and statistics ----------------------
+# the same workflows on a plain server: what the functions give of them
+# (all but times) is what they give on Citus, where each of their
+# statements goes to the workflow's shard group (checked with the others
+# at the end)
+my $plain = mycelium_node('plain');
+
+# run_on(NODE, ROLE, SQL): runs SQL on NODE as ROLE; dies on an error
+sub run_on
+{
+	my ($node, $role, $sql) = @_;
+	return $node->safe_psql('postgres', $sql, extra_params => [ '-U', $role ]);
+}
+
+# described(NODE, WF): what workflow_history, workflow_timeline and
+# workflow_stats say of WF on NODE (as alice), times and lengths left out
+sub described
+{
+	my ($node, $wf) = @_;
+	return run_on($node, 'alice', qq{
+		SELECT (SELECT string_agg(concat_ws(':', version, task_id, status, attempt, error, event,
+						changed_by, error_detail), ' | ' ORDER BY version, task_id NULLS FIRST)
+				  FROM mycelium.workflow_history('$wf'))
+			   || E'\\n' ||
+			   (SELECT string_agg(concat_ws(':', task_id, attempt, outcome, error, error_detail,
+						started_at <= finished_at), ' | ')
+				  FROM mycelium.workflow_timeline('$wf'))
+			   || E'\\n' ||
+			   (SELECT concat_ws(':', name, status, tasks, tasks_by_status, failure_rate,
+						handoffs, events, agents, avg_duration IS NOT NULL)
+				  FROM mycelium.workflow_stats('$wf'))});
+}
+
+my $retry_tasks = q{jsonb_build_array(
+	mycelium.task('A', 'a', 'test', input => '{"fail_times": 2}', max_attempts => 3, initial_delay => 0.1),
+	mycelium.task('B', 'b', 'test', dependencies => '{A}'))};
+my $plain_retry = run_on($plain, 'alice', "SELECT mycelium.create_workflow($retry_tasks, name => 'retry')");
+run_on($plain, 'alice', "SELECT mycelium.start_workflow('$plain_retry')");
+ok(wait_for_status($plain, $plain_retry, 'completed', 30), 'the retried workflow completes on a plain server too');
+my $described = described($coord, $wf{retry});
+like($described, qr/\nA:1:retried:planned failure of attempt 1:.* \| A:2:retried:.* \| A:3:completed:t \| B:1:completed:t\n/,
+	'workflow_timeline on Citus: the attempts of the retried task, how each ended');
+like($described, qr/\nretry:completed:2:\{"completed": 2\}:0\.0000:0:0:\{a,b\}:t$/,
+	'workflow_stats on Citus: its tasks by status, failure rate, handoffs, events and agents');
+is($described, described($plain, $plain_retry),
+	'workflow_history, workflow_timeline and workflow_stats give on Citus what they give on a plain server');
+like($coord->safe_psql('postgres', "SELECT mycelium.workflow_graph('$wf{retry}', 'gantt')"),
+	qr/attempt 2 retried .*attempt 3 completed/s, 'workflow_graph draws its timeline');
+
+# --- rollback_workflow ---------------------------------------------------
+# a workflow whose tasks sit on a worker: A and B completed, C waiting
+# for an agent; paused, returned to the version at which A completed,
+# resumed, and run to its end; the same on the plain server
+my $rollback_tasks = q{jsonb_build_array(
+	mycelium.task('A', 'a', 'test'), mycelium.task('B', 'b', 'test', dependencies => '{A}'),
+	mycelium.task('C', 'c', 'ext', dependencies => '{B}'))};
+$plain->safe_psql('postgres', "SELECT mycelium.register_executor('ext', NULL)");
+my %rolled;
+for my $node ($coord, $plain)
+{
+	my $n = $node->name;
+	my $wf = run_on($node, 'alice', "SELECT mycelium.create_workflow($rollback_tasks, name => 'rollback')");
+	my $states = sub {
+		run_on($node, 'alice', "SELECT string_agg(task_id || ':' || status, ' ' ORDER BY task_id) FROM mycelium.tasks WHERE workflow_id = '$wf'");
+	};
+	run_on($node, 'alice', "SELECT mycelium.start_workflow('$wf')");
+	$deadline = time + 30;
+	usleep(50_000) until $states->() eq 'A:completed B:completed C:ready' || time > $deadline;
+	is($states->(), 'A:completed B:completed C:ready', "$n: A and B complete, C waits for an agent");
+	run_on($node, 'alice', "SELECT mycelium.pause_workflow('$wf')");
+	my $target = run_on($node, 'alice', "SELECT version FROM mycelium.workflow_history('$wf') WHERE task_id = 'A' AND status = 'completed'");
+	my $version = run_on($node, 'alice', "SELECT mycelium.rollback_workflow('$wf', $target)");
+	is($states->(), 'A:completed B:ready C:pending', "$n: rollback_workflow returns the tasks to their state at the version A completed");
+	is(run_on($node, 'alice', qq{
+		SELECT string_agg(coalesce(task_id, '-') || ':' || status || ':' || changed_by::text, ' ' ORDER BY task_id NULLS FIRST)
+		  FROM mycelium.workflow_history('$wf') WHERE version = $version}),
+		"-:paused:alice B:ready:alice C:pending:alice",
+		"$n: the new version records the workflow, paused, and the tasks that changed, by alice");
+	run_on($node, 'alice', "SELECT mycelium.resume_workflow('$wf')");
+	$deadline = time + 30;
+	usleep(50_000) until $states->() eq 'A:completed B:completed C:ready' || time > $deadline;
+	is(run_on($node, 'alice', "SELECT task_id FROM mycelium.claim_tasks('ext', 'agent-3', 5, '30 s')"),
+		'C', "$n: resumed, B runs again and C waits for an agent again");
+	run_on($node, 'alice', "SELECT mycelium.complete_task('$wf', 'C', 'agent-3', '{}')");
+	ok(wait_for_status($node, $wf, 'completed', 30), "$n: the rolled back workflow completes");
+	$rolled{$n} = described($node, $wf);
+	$wf{rollback} = $wf if $node == $coord;
+}
+is($rolled{coordinator}, $rolled{plain},
+	'the rolled back workflow has on Citus the history, timeline and statistics it has on a plain server');
+$plain->stop;
+
+# --- agent_type_stats ----------------------------------------------------
+# alice's three tasks of the external type, one of them claimed
+$wf{fleet} = start('alice', 'fleet',
+	q{(SELECT jsonb_agg(mycelium.task('x' || i, 'x', 'ext')) FROM generate_series(1, 3) i)});
+as('alice', "SELECT count(*) FROM mycelium.claim_tasks('ext', 'agent-4', 1, '10 min')");
+my $type_stats = "SELECT agent_type || ':' || external || ':' || ready || ':' || running || ':' || lapsed_leases
+	|| ':' || completed_last_hour || ':' || failed_last_hour || ':' || (oldest_ready_age >= interval '0')
+	FROM mycelium.agent_type_stats WHERE agent_type = 'ext'";
+is(as('alice', $type_stats), 'ext:true:2:1:0:3:0:true',
+	"agent_type_stats as alice: her external type's ready and running tasks, and those completed in the last hour");
+is(as('bob', $type_stats), 'ext:true:0:0:0:0:0:true', 'as bob: none of them');
+is(as('alice', q{
+	SELECT (s.completed_last_hour = (SELECT count(*) FROM mycelium.tasks t
+									  WHERE t.agent_type = 'test' AND t.status = 'completed'))::text
+		   || ' ' || (s.failed_last_hour = (SELECT count(*) FROM mycelium.tasks t
+											 WHERE t.agent_type = 'test' AND t.status = 'failed'))::text
+		   || ' ' || (s.p50_ms > 0)::text
+	  FROM mycelium.agent_type_stats s WHERE s.agent_type = 'test'}),
+	'true true true', "and of the executors' type, every task of alice's that completed or failed");
+
+# a workflow's priority: its ready tasks move in the order by the change
+my $ranks = "SELECT string_agg(priority || ':' || extract(epoch FROM ready_rank)::numeric(20, 3), ' ' ORDER BY task_no)
+	FROM mycelium.task_states WHERE workflow_id = '$wf{fleet}' AND status = 'ready'";
+my $before = $coord->safe_psql('postgres', $ranks);
+as('alice', "SELECT mycelium.set_workflow_priority('$wf{fleet}', 5)");
+my $aging = $coord->safe_psql('postgres', "SELECT extract(epoch FROM current_setting('mycelium.priority_aging')::interval)");
+is($coord->safe_psql('postgres', $ranks),
+	join(' ', map { my ($p, $r) = split /:/; sprintf('5:%.3f', $r - 5 * $aging) } split / /, $before),
+	'set_workflow_priority: the ready tasks take the priority, their ranks 5 times priority_aging earlier');
+as('alice', "SELECT mycelium.cancel_workflow('$wf{fleet}')");
+
 # --- two roles kept apart -----------------------------------------------
 for my $n ($coord, $workers[0])
 {
@@ -373,8 +540,11 @@ for my $w (@workers)
 			 + (SELECT count(*) FROM mycelium.task_states WHERE owner::oid NOT IN (SELECT oid FROM pg_roles))
 			 + (SELECT count(*) FROM mycelium.workflow_state_history
 				 WHERE owner::oid NOT IN (SELECT oid FROM pg_roles)
-				    OR changed_by::oid NOT IN (SELECT oid FROM pg_roles))}),
-		'0', $w->name . ': every owner and changed_by in its shards is a role of that worker');
+				    OR changed_by::oid NOT IN (SELECT oid FROM pg_roles))
+			 + (SELECT count(*) FROM mycelium.workflow_signals
+				 WHERE owner::oid NOT IN (SELECT oid FROM pg_roles)
+				    OR sent_by::oid NOT IN (SELECT oid FROM pg_roles))}),
+		'0', $w->name . ': every owner, changed_by and sent_by in its shards is a role of that worker');
 	is($w->safe_psql('postgres', qq{
 		SELECT string_agg(DISTINCT owner::text, ',') FROM mycelium.task_states WHERE workflow_id = '$wf{big}'}),
 		'alice', $w->name . ": and alice's tasks are alice's there, read through it");
@@ -382,14 +552,18 @@ for my $w (@workers)
 
 # --- every statement that writes or locks rows reached one shard --------
 # Citus logs each statement it runs as several tasks, with the statement
+# (its lines after the first begin with a tab)
 my @multi;
 my $log = slurp_file($coord->logfile, $log_from);
-while ($log =~ /multi-task query about to be executed\n(?:.*HINT:.*\n)?(?:.*(?:CONTEXT|STATEMENT):\s+(?:SQL statement ")?(.*)\n)?/g)
+while ($log =~ /multi-task query about to be executed\n(?:.*HINT:.*\n)?(?:.*(?:CONTEXT|STATEMENT):\s+(?:SQL statement ")?(.*(?:\n\t.*)*)\n)?/g)
 {
-	push @multi, $1 // '';
+	(my $statement = $1 // '') =~ s/\s+/ /g;
+	push @multi, $statement;
 }
 ok(@multi > 0, scalar(@multi) . ' statements ran on several shards (those that look across workflows)');
-my @bad = grep { /\b(UPDATE|INSERT|DELETE)\b|FOR (NO KEY )?UPDATE|FOR (KEY )?SHARE|workflow_id = \$\d+\b(?! *\))/ } @multi;
+# (a statement about one workflow names it as a parameter, or in the
+# catalog's PL/pgSQL functions as their argument)
+my @bad = grep { /\b(UPDATE|INSERT|DELETE)\b|FOR (NO KEY )?UPDATE|FOR (KEY )?SHARE|workflow_id = \$\d+\b(?! *\))|workflow_id = (?:workflow_(?:history|timeline|stats)\.workflow_id|wf_id)\b/ } @multi;
 is(scalar(@bad), 0, 'none of them writes or locks rows, or is about one workflow: those are routed to its shard group')
   or diag(join("\n", @bad[0 .. ($#bad < 4 ? $#bad : 4)]));
 

@@ -323,11 +323,56 @@ COMMENT ON VIEW mycelium.workflow_statistics IS
 
 CREATE FUNCTION mycelium.workflow_stats(workflow_id uuid)
 RETURNS SETOF mycelium.workflow_statistics
-LANGUAGE sql STABLE STRICT
-BEGIN ATOMIC
-	SELECT s.* FROM mycelium.workflow_statistics s
-	 WHERE s.workflow_id = workflow_stats.workflow_id;
+LANGUAGE plpgsql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	wf_id CONSTANT uuid := workflow_stats.workflow_id;
+BEGIN
+	-- the view's query for one workflow, each subquery naming the
+	-- workflow's id, so that Citus routes it to the workflow's shard group
+	-- (it cannot tell which shards a subquery correlated with the
+	-- workflow's row reads); PL/pgSQL for Citus, as workflow_history
+	RETURN QUERY
+	SELECT w.workflow_id, w.name, w.status, w.task_count AS tasks,
+		   c.by_status AS tasks_by_status,
+		   CASE WHEN c.finished > 0
+				THEN pg_catalog.round(c.failed::numeric / c.finished, 4) END AS failure_rate,
+		   c.avg_duration, c.p95_duration,
+		   (SELECT pg_catalog.count(*) FROM mycelium.handoffs h
+			 WHERE h.workflow_id = wf_id) AS handoffs,
+		   (SELECT pg_catalog.count(*) FROM mycelium.workflow_events e
+			 WHERE e.workflow_id = wf_id) AS events,
+		   ARRAY(SELECT a.agent_id FROM (
+					SELECT t.agent_id FROM mycelium.task_states t WHERE t.workflow_id = wf_id
+					UNION
+					SELECT h.message OPERATOR(pg_catalog.->) 'source' OPERATOR(pg_catalog.->>) 'agent_id'
+					  FROM mycelium.handoffs h WHERE h.workflow_id = wf_id
+					UNION
+					SELECT h.target_agent_id FROM mycelium.handoffs h WHERE h.workflow_id = wf_id
+					UNION
+					SELECT e.agent_id FROM mycelium.workflow_events e
+					 WHERE e.workflow_id = wf_id AND e.agent_id IS NOT NULL) a
+				 ORDER BY a.agent_id COLLATE "C") AS agents
+	  FROM mycelium.workflow_states w
+	 CROSS JOIN LATERAL (
+		SELECT COALESCE((SELECT pg_catalog.jsonb_object_agg(s.status, s.n ORDER BY s.status)
+						   FROM (SELECT t.status, pg_catalog.count(*) AS n
+								   FROM mycelium.task_states t
+								  WHERE t.workflow_id = wf_id
+								  GROUP BY t.status) s), '{}') AS by_status,
+			   d.finished, d.failed, d.avg_duration, d.p95_duration
+		  FROM (SELECT pg_catalog.count(*) FILTER (WHERE t.status IN ('completed', 'failed')) AS finished,
+					   pg_catalog.count(*) FILTER (WHERE t.status = 'failed') AS failed,
+					   pg_catalog.avg(t.finished_at - t.started_at)
+						   FILTER (WHERE t.status IN ('completed', 'failed')) AS avg_duration,
+					   pg_catalog.percentile_cont(0.95) WITHIN GROUP (ORDER BY t.finished_at - t.started_at)
+						   FILTER (WHERE t.status IN ('completed', 'failed')) AS p95_duration
+				  FROM mycelium.task_states t
+				 WHERE t.workflow_id = wf_id) d) c
+	 WHERE w.workflow_id = wf_id;
 END;
+$$;
 COMMENT ON FUNCTION mycelium.workflow_stats(uuid) IS
 	'the statistics of one workflow (no row: not visible to the caller)';
 REVOKE ALL ON FUNCTION mycelium.record_event(uuid, text, jsonb, text, text),
@@ -433,8 +478,13 @@ RETURNS TABLE (
 	changed_at timestamptz,
 	error_detail jsonb,
 	execution_time double precision)
-LANGUAGE sql STABLE STRICT
-BEGIN ATOMIC
+LANGUAGE plpgsql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	-- PL/pgSQL rather than SQL: its statement is planned with the id's
+	-- value, which Citus needs to route it to the workflow's shard group
+	RETURN QUERY
 	SELECT h.version, t.task_id, h.status, h.attempt, h.error, h.event,
 		   h.changed_by, h.changed_at, h.error_detail, h.execution_time
 	  FROM mycelium.workflow_state_history h
@@ -443,6 +493,7 @@ BEGIN ATOMIC
 	 WHERE h.workflow_id = workflow_history.workflow_id
 	 ORDER BY h.version, h.task_no;
 END;
+$$;
 COMMENT ON FUNCTION mycelium.workflow_history(uuid) IS
 	'every recorded change of a workflow, oldest first (task_id NULL: the workflow itself), with the error that ended an attempt and how long it ran (ms)';
 REVOKE ALL ON FUNCTION mycelium.workflow_history(uuid) FROM PUBLIC;
@@ -460,8 +511,15 @@ RETURNS TABLE (
 	error text,
 	execution_time double precision,
 	error_detail jsonb)
-LANGUAGE sql STABLE STRICT
-BEGIN ATOMIC
+LANGUAGE plpgsql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	-- PL/pgSQL for Citus, as workflow_history; the lateral subquery names
+	-- the workflow's id too, so that Citus routes the statement to the
+	-- workflow's shard group (it cannot tell which shards a subquery
+	-- correlated with another table's row reads)
+	RETURN QUERY
 	SELECT t.task_id, h.attempt,
 		   CASE WHEN e.status IS NULL THEN 'running'
 				WHEN e.status IN ('ready', 'pending') AND e.error IS NOT NULL THEN 'retried'
@@ -475,7 +533,7 @@ BEGIN ATOMIC
 	  LEFT JOIN LATERAL (
 		SELECT x.status, x.error, x.changed_at, x.execution_time, x.error_detail
 		  FROM mycelium.workflow_state_history x
-		 WHERE x.workflow_id = h.workflow_id AND x.task_no = h.task_no
+		 WHERE x.workflow_id = workflow_timeline.workflow_id AND x.task_no = h.task_no
 		   AND x.version > h.version
 		 ORDER BY x.version
 		 LIMIT 1) e ON true
@@ -483,6 +541,7 @@ BEGIN ATOMIC
 	   AND h.task_no > 0 AND h.status = 'running'
 	 ORDER BY t.task_no, h.version;
 END;
+$$;
 COMMENT ON FUNCTION mycelium.workflow_timeline(uuid) IS
 	'every attempt of every task of a workflow, from its history: when it started, how it ended (retried: failed and tried again), how long its executor ran (ms) and its error';
 REVOKE ALL ON FUNCTION mycelium.workflow_timeline(uuid) FROM PUBLIC;
@@ -1067,6 +1126,47 @@ DECLARE
 	mine CONSTANT text := 'owner = pg_catalog.to_regrole(pg_catalog.quote_ident(pg_catalog.current_user()::text))::oid '
 		'OR pg_catalog.pg_has_role(''mycelium_admin'', ''MEMBER'')';
 	triggers CONSTANT text[] := ARRAY['workflows_deleted'];
+	-- agent_type_stats as Citus can plan it: the executors, a reference
+	-- table, joined by agent type with the counts of task_states grouped
+	-- by agent type (on plain PostgreSQL the view looks up each agent
+	-- type's tasks through the indexes instead, in correlated subqueries,
+	-- which Citus cannot plan from a reference table); the same columns
+	-- and results
+	agent_type_stats CONSTANT text := $view$
+		CREATE OR REPLACE VIEW mycelium.agent_type_stats WITH (security_invoker = true) AS
+		SELECT e.agent_type,
+			   e.executor IS NULL AS external,
+			   mycelium.ready_task_count(e.agent_type) AS ready,
+			   GREATEST(pg_catalog.now() - r.oldest_ready_at, interval '0') AS oldest_ready_age,
+			   COALESCE(n.running, 0) AS running,
+			   COALESCE(n.lapsed_leases, 0) AS lapsed_leases,
+			   COALESCE(f.completed_last_hour, 0) AS completed_last_hour,
+			   COALESCE(f.failed_last_hour, 0) AS failed_last_hour,
+			   f.p50_ms, f.p95_ms,
+			   e.max_running, e.rate, e.rate_per
+		  FROM mycelium.executors e
+		  LEFT JOIN (
+			SELECT t.agent_type, pg_catalog.min(t.ready_at) AS oldest_ready_at
+			  FROM mycelium.task_states t
+			  JOIN mycelium.workflow_states w ON w.workflow_id = t.workflow_id
+			 WHERE t.status = 'ready' AND t.ready_at IS NOT NULL AND w.status = 'running'
+			 GROUP BY t.agent_type) r ON r.agent_type = e.agent_type
+		  LEFT JOIN (
+			SELECT t.agent_type, pg_catalog.count(*) AS running,
+				   pg_catalog.count(*) FILTER (WHERE t.lease_until < pg_catalog.now()) AS lapsed_leases
+			  FROM mycelium.task_states t
+			 WHERE t.status = 'running' AND t.task_no >= 0
+			 GROUP BY t.agent_type) n ON n.agent_type = e.agent_type
+		  LEFT JOIN (
+			SELECT t.agent_type,
+				   pg_catalog.count(*) FILTER (WHERE t.status = 'completed') AS completed_last_hour,
+				   pg_catalog.count(*) FILTER (WHERE t.status = 'failed') AS failed_last_hour,
+				   pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY t.execution_time) AS p50_ms,
+				   pg_catalog.percentile_cont(0.95) WITHIN GROUP (ORDER BY t.execution_time) AS p95_ms
+			  FROM mycelium.task_states t
+			 WHERE t.status IN ('completed', 'failed')
+			   AND t.finished_at > pg_catalog.now() - interval '1 hour'
+			 GROUP BY t.agent_type) f ON f.agent_type = e.agent_type$view$;
 	trigger text;
 	statement text;
 	policy record;
@@ -1195,10 +1295,15 @@ BEGIN
 									  ELSE by_workflow[1]::text END);
 		END IF;
 	END LOOP;
+
+	-- the views Citus plans otherwise, on every node, every time (an
+	-- update of the extension puts back their plain forms)
+	EXECUTE agent_type_stats;
+	PERFORM pg_catalog.run_command_on_workers(agent_type_stats);
 END;
 $$;
 COMMENT ON FUNCTION mycelium.distribute() IS
-	'on a Citus coordinator: distributes the workflow tables by workflow_id (co-located) and makes executors, JSON schemas, templates and schedules reference tables; idempotent';
+	'on a Citus coordinator: distributes the workflow tables by workflow_id (co-located), makes executors, JSON schemas, templates and schedules reference tables, and gives agent_type_stats a form Citus can plan; idempotent (run it again after an update)';
 REVOKE ALL ON FUNCTION mycelium.distribute() FROM PUBLIC;
 
 -- ---------------------------------------------------------------------
