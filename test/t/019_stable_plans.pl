@@ -51,19 +51,27 @@ sub run_noop
 # statistics taken when no task is ready (all ended), then new processes,
 # whose statements are planned on them
 run_noop(5000);
+# runs $n started diamonds of 20 no-op tasks (a root, 18 in parallel, a
+# sink) to their end
+sub run_diamonds
+{
+	my ($n) = @_;
+	my $ids = $node->safe_psql('postgres', qq{
+		SELECT array_agg(mycelium.create_workflow(
+			(SELECT jsonb_agg(mycelium.task('t' || i, 'a', 'noop',
+				dependencies => CASE WHEN i = 1 THEN '{}'::text[]
+									 WHEN i = 20 THEN ARRAY(SELECT 't' || k FROM generate_series(2, 19) k)
+									 ELSE '{t1}' END) ORDER BY i)
+			   FROM generate_series(1, 20) i)))
+		  FROM generate_series(1, $n)});
+	$node->safe_psql('postgres', qq{SELECT count(mycelium.start_workflow(id)) FROM unnest('$ids'::uuid[]) id});
+	ok($node->poll_query_until('postgres', qq{
+		SELECT count(*) = $n FROM mycelium.workflows
+		 WHERE workflow_id = ANY ('$ids'::uuid[]) AND status = 'completed'}), "$n diamonds complete");
+}
+
 # and many small workflows, as a batch of diamonds leaves
-my $small = $node->safe_psql('postgres', q{
-	SELECT array_agg(mycelium.create_workflow(
-		(SELECT jsonb_agg(mycelium.task('t' || i, 'a', 'noop',
-			dependencies => CASE WHEN i = 1 THEN '{}'::text[]
-								 WHEN i = 20 THEN ARRAY(SELECT 't' || k FROM generate_series(2, 19) k)
-								 ELSE '{t1}' END) ORDER BY i)
-		   FROM generate_series(1, 20) i)))
-	  FROM generate_series(1, 300)});
-$node->safe_psql('postgres', qq{SELECT count(mycelium.start_workflow(id)) FROM unnest('$small'::uuid[]) id});
-ok($node->poll_query_until('postgres', qq{
-	SELECT count(*) = 300 FROM mycelium.workflows
-	 WHERE workflow_id = ANY ('$small'::uuid[]) AND status = 'completed'}), '300 small workflows complete');
+run_diamonds(300);
 $node->safe_psql('postgres', 'VACUUM ANALYZE');
 is($node->safe_psql('postgres', q{
 	SELECT count(*) FROM mycelium.task_states WHERE status = 'ready'}),
@@ -73,18 +81,7 @@ my $offset = -s $node->logfile;
 
 run_noop(2000);
 # diamonds again: their completions release tasks a step holds to claim
-my $diamonds = $node->safe_psql('postgres', q{
-	SELECT array_agg(mycelium.create_workflow(
-		(SELECT jsonb_agg(mycelium.task('t' || i, 'a', 'noop',
-			dependencies => CASE WHEN i = 1 THEN '{}'::text[]
-								 WHEN i = 20 THEN ARRAY(SELECT 't' || k FROM generate_series(2, 19) k)
-								 ELSE '{t1}' END) ORDER BY i)
-		   FROM generate_series(1, 20) i)))
-	  FROM generate_series(1, 30)});
-$node->safe_psql('postgres', qq{SELECT count(mycelium.start_workflow(id)) FROM unnest('$diamonds'::uuid[]) id});
-ok($node->poll_query_until('postgres', qq{
-	SELECT count(*) = 30 FROM mycelium.workflows
-	 WHERE workflow_id = ANY ('$diamonds'::uuid[]) AND status = 'completed'}), '30 diamonds complete');
+run_diamonds(30);
 my $ext = $node->safe_psql('postgres', q{
 	SELECT mycelium.create_workflow(
 		(SELECT jsonb_agg(mycelium.task('x' || i, 'a', 'outside'))
