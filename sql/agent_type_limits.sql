@@ -120,6 +120,24 @@ RESET ROLE;
 SELECT status, count(*) FROM mycelium.task_states
  WHERE agent_type = 'regress_lim' GROUP BY status ORDER BY status;
 
+-- one task claimed at a time: a claim goes by the running count an earlier
+-- claim took, grown by what started since, a claim's or update_task's;
+-- with 3 running (2 claimed, 1 set running by update_task), the limit of
+-- 3 holds
+SELECT mycelium.register_executor('regress_lim2', NULL);
+SELECT mycelium.set_agent_type_limits('regress_lim2', 3);
+SELECT mycelium.create_workflow((SELECT jsonb_agg(mycelium.task('t' || i, 'agent', 'regress_lim2'))
+   FROM generate_series(1, 6) i)) AS lw \gset
+SELECT mycelium.start_workflow(:'lw');
+SELECT count(*) FROM mycelium.claim_tasks('regress_lim2', 'one-1', 1);
+SELECT mycelium.update_task(:'lw', 't6', 'running');
+SELECT count(*) FROM mycelium.claim_tasks('regress_lim2', 'one-2', 1);
+SELECT count(*) FROM mycelium.claim_tasks('regress_lim2', 'one-3', 1);
+SELECT count(*) AS running FROM mycelium.task_states
+ WHERE agent_type = 'regress_lim2' AND status = 'running';
+SELECT mycelium.cancel_workflow(:'lw');
+SELECT mycelium.unregister_executor('regress_lim2');
+
 -- clean up
 SELECT count(mycelium.cancel_workflow(wf)) FROM regress.lim_wfs l
   JOIN mycelium.workflow_states w ON w.workflow_id = l.wf WHERE w.status = 'running';

@@ -29,6 +29,7 @@
 #include "citus_state.h"
 #include "xact_workflows.h"
 #include "jsonb_push.h"
+#include "limit_slots.h"
 #include "mycelium_errcodes.h"
 #include "observe.h"
 #include "priority.h"
@@ -1343,6 +1344,9 @@ mc_task_transition(McCatalogSession *session, McWorkflow *wf, McTask *task,
 		nulls[8] = 'n';
 	/* an attempt that ends here unmeasured ran from its claim until now */
 	values[9] = BoolGetDatum(from == MC_TASK_RUNNING && to != MC_TASK_RUNNING);
+	/* started without a claim: agent-type limits count it (limit_slots.c) */
+	if (to == MC_TASK_RUNNING)
+		mc_limit_slots_note_started();
 	mc_catalog_run(MC_PLAN_TASK_SET,
 				   "UPDATE mycelium.task_states t SET status = $3::mycelium.task_status, "
 				   "attempt = attempt + $4, result = $5, error = $6, error_detail = $8, "

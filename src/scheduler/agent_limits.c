@@ -15,9 +15,10 @@
  * the claims of transactions not yet ended took, and holds each rate's
  * token bucket: claims of a limited type do not wait for each other, and
  * the claim statement writes nothing more than without limits.  It counts
- * the type's running tasks in the same statement that reads its limits,
- * and gives back, once the claim statement has run, what it reserved and
- * did not take (mc_limits_settle).
+ * the type's running tasks only when the count the table keeps (grown by
+ * the claims committed since) would hold it back, and gives back, once the
+ * claim statement has run, what it reserved and did not take
+ * (mc_limits_settle).
  *
  * On Citus (whose transactions commit on the worker nodes after the
  * coordinator's) and without shared memory, a claim locks the executors
@@ -27,11 +28,11 @@
  * others' committed claims.  The rate's bucket is then on the row: the
  * claim statement writes what is left, and when (CLAIM_DEBIT).
  *
- * Either way the running count is not kept anywhere: it is counted from
- * the running tasks' partial index (task_states_running_idx).  So it is
- * right whatever ended an attempt (completion, failure, lapsed lease,
- * release, cancel, a crashed worker's recovery), and a change of limits
- * takes effect at the next claim.  The rate is a token bucket: it refills
+ * Either way the running count is counted from the running tasks' partial
+ * index (task_states_running_idx), and only ever used grown by what started
+ * since.  So it is right whatever ended an attempt (completion, failure,
+ * lapsed lease, release, cancel, a crashed worker's recovery), and a
+ * change of limits takes effect at the next claim.  The rate is a token bucket: it refills
  * at rate per rate_per, holds at most a tenth of rate (at least one:
  * MC_RATE_BURST), and each claimed task takes one.  So over any time T at
  * most rate * T / rate_per tasks start, plus that burst: with 10 a second,
@@ -75,8 +76,7 @@ enum
 	LOOKED_AGENT_TYPE = 1,
 	LOOKED_MAX_RUNNING,
 	LOOKED_RATE,
-	LOOKED_RATE_PER,			/* seconds */
-	LOOKED_RUNNING				/* its running tasks (NULL: no max_running) */
+	LOOKED_RATE_PER				/* seconds */
 };
 
 /*
@@ -118,6 +118,41 @@ citus_count_running(Datum *types, Datum *max_running, bool *unbounded,
 }
 
 /*
+ * count_running
+ *		Counts, in one statement with a new snapshot, the running tasks of
+ *		each of the n agent types types[i], up to its max_running[i] (no
+ *		more is needed), into running[i].
+ */
+static void
+count_running(Datum *types, Datum *max_running, int n, int32 *running)
+{
+	static const Oid argtypes[] = {TEXTARRAYOID, INT4ARRAYOID};
+	Datum		values[2];
+	uint64		rows;
+	uint64		i;
+
+	values[0] = mc_catalog_array(types, n, TEXTOID);
+	values[1] = mc_catalog_array(max_running, n, INT4OID);
+	rows = mc_catalog_run(MC_PLAN_LIMITS_RUNNING,
+						  "SELECT (SELECT pg_catalog.count(*)::pg_catalog.int4 FROM "
+						  "  (SELECT 1 FROM mycelium.task_states t "
+						  "   WHERE t.agent_type = l.agent_type AND t.status = 'running' "
+						  "     AND t.task_no >= 0 "
+						  "   LIMIT l.max_running) r) "
+						  "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), "
+						  "  pg_catalog.unnest($2::pg_catalog.int4[])) WITH ORDINALITY "
+						  "  AS l(agent_type, max_running, i) "
+						  "ORDER BY l.i",
+						  2, argtypes, values, NULL, 0);
+	for (i = 0; i < rows; i++)
+	{
+		bool		isnull;
+
+		running[i] = DatumGetInt32(mc_catalog_value(i, MC_ONLY_COLUMN, &isnull));
+	}
+}
+
+/*
  * row_lock_take
  *		mc_limits_take on Citus and without shared memory: locks the
  *		executors rows of the limited types (held until the claim's
@@ -132,7 +167,6 @@ row_lock_take(const char *agent_type, Datum *values, char *nulls,
 			  McLimits *limits, Datum **types_out, Datum **allows_out)
 {
 	static const Oid argtypes[] = {TEXTOID, TIMESTAMPTZOID};
-	static const Oid count_argtypes[] = {TEXTARRAYOID, INT4ARRAYOID};
 	Datum	   *types;
 	Datum	   *allows;
 	Datum	   *tokens;
@@ -199,31 +233,14 @@ row_lock_take(const char *agent_type, Datum *values, char *nulls,
 		citus_count_running(types, max_running, unbounded, allows, (int) n);
 	else if (nbounded > 0)
 	{
-		uint64		rows;
+		int32	   *running = palloc(sizeof(int32) * n);
 
-		values[0] = mc_catalog_array(types, (int) n, TEXTOID);
-		values[1] = mc_catalog_array(max_running, (int) n, INT4OID);
-		rows = mc_catalog_run(MC_PLAN_LIMITS_RUNNING,
-							  "SELECT (SELECT pg_catalog.count(*)::pg_catalog.int4 FROM "
-							  "  (SELECT 1 FROM mycelium.task_states t "
-							  "   WHERE t.agent_type = l.agent_type AND t.status = 'running' "
-							  "     AND t.task_no >= 0 "
-							  "   LIMIT l.max_running) r) "
-							  "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), "
-							  "  pg_catalog.unnest($2::pg_catalog.int4[])) WITH ORDINALITY "
-							  "  AS l(agent_type, max_running, i) "
-							  "ORDER BY l.i",
-							  2, count_argtypes, values, NULL, 0);
-		for (i = 0; i < rows; i++)
-		{
-			bool		isnull;
-			int32		running = DatumGetInt32(mc_catalog_value(i, MC_ONLY_COLUMN, &isnull));
-
+		count_running(types, max_running, (int) n, running);
+		for (i = 0; i < n; i++)
 			if (!unbounded[i])
 				allows[i] = Int32GetDatum(Max(Min(DatumGetInt32(allows[i]),
-												  DatumGetInt32(max_running[i]) - running),
+												  DatumGetInt32(max_running[i]) - running[i]),
 											  0));
-		}
 	}
 	dims[0] = (int) n;
 	limits->tokens = PointerGetDatum(construct_md_array(tokens, tokens_null, 1, dims,
@@ -239,16 +256,17 @@ row_lock_take(const char *agent_type, Datum *values, char *nulls,
 /*
  * slots_take
  *		mc_limits_take with the table of reservations in shared memory
- *		(limit_slots.c): reads the limited types, their limits and running
- *		tasks in one statement, without locks, and reserves there what each
- *		leaves the claim.  Returns the number of limited types.
+ *		(limit_slots.c): reads the limited types and their limits, without
+ *		locks; counts the running tasks of those whose count the table does
+ *		not keep, or keeps too high to leave the claim its cap; and reserves
+ *		there what each leaves the claim.  Returns the number of limited
+ *		types.
  */
 static int
 slots_take(const char *agent_type, int cap, Datum *values, char *nulls,
 		   McLimits *limits, Datum **types_out, Datum **allows_out)
 {
 	static const Oid argtypes[] = {TEXTOID};
-	uint64		ended = mc_limit_slots_ended();
 	Datum	   *types;
 	Datum	   *allows;
 	McLimitAsk *asks;
@@ -257,13 +275,7 @@ slots_take(const char *agent_type, int cap, Datum *values, char *nulls,
 
 	n = mc_catalog_run(MC_PLAN_LIMITS_LOOK,
 					   "SELECT e.agent_type, e.max_running, e.rate, "
-					   "  pg_catalog.date_part('epoch', e.rate_per), "
-					   "  CASE WHEN e.max_running IS NOT NULL THEN "
-					   "    (SELECT pg_catalog.count(*)::pg_catalog.int4 FROM "
-					   "      (SELECT 1 FROM mycelium.task_states t "
-					   "       WHERE t.agent_type = e.agent_type AND t.status = 'running' "
-					   "         AND t.task_no >= 0 "
-					   "       LIMIT e.max_running) r) END "
+					   "  pg_catalog.date_part('epoch', e.rate_per) "
 					   "FROM mycelium.executors e "
 					   "WHERE (e.max_running IS NOT NULL OR e.rate IS NOT NULL) "
 					   "  AND CASE WHEN $1::pg_catalog.text IS NULL THEN e.executor IS NOT NULL "
@@ -288,10 +300,34 @@ slots_take(const char *agent_type, int cap, Datum *values, char *nulls,
 		asks[i].rate = isnull ? 0 : (double) DatumGetInt32(d);
 		d = mc_catalog_value(i, LOOKED_RATE_PER, &isnull);
 		asks[i].rate_per = isnull ? 1 : DatumGetFloat8(d);
-		d = mc_catalog_value(i, LOOKED_RUNNING, &isnull);
-		asks[i].running = isnull ? 0 : DatumGetInt32(d);
 	}
-	mc_limit_slots_reserve(asks, (int) n, cap, ended);
+
+	/* the running tasks of the types whose kept count will not do */
+	if (mc_limit_slots_cached(asks, (int) n, cap))
+	{
+		uint64		ended = mc_limit_slots_ended();
+		Datum	   *ctypes = palloc(sizeof(Datum) * n);
+		Datum	   *cmax = palloc(sizeof(Datum) * n);
+		int32	   *running = palloc(sizeof(int32) * n);
+		int			ncount = 0;
+		int			k = 0;
+
+		for (i = 0; i < n; i++)
+			if (asks[i].running < 0)
+			{
+				ctypes[ncount] = types[i];
+				cmax[ncount++] = Int32GetDatum(asks[i].max_running);
+			}
+		count_running(ctypes, cmax, ncount, running);
+		for (i = 0; i < n; i++)
+			if (asks[i].running < 0)
+			{
+				asks[i].running = running[k++];
+				asks[i].ended_before = ended;
+				asks[i].exact = asks[i].running < asks[i].max_running;
+			}
+	}
+	mc_limit_slots_reserve(asks, (int) n, cap);
 	for (i = 0; i < n; i++)
 		allows[i] = Int32GetDatum(asks[i].reserved);
 	limits->asks = asks;

@@ -14,7 +14,8 @@
  * limited types whose claims committed.  A claim
  *
  *	1. reads "ended" (mc_limit_slots_ended),
- *	2. counts each type's running tasks in the catalog (a new snapshot),
+ *	2. counts each type's running tasks in the catalog (a new snapshot;
+ *	   or takes the count its slot keeps: below),
  *	3. under the table's spinlock, for each type: reserves what is left,
  *	   max_running - running - (ended now - ended then) - inflight, no more
  *	   than the claim's cap and the bucket's whole tokens, into inflight
@@ -32,9 +33,21 @@
  * transaction adds to "ended" before it leaves inflight, and only after
  * its commit is visible).  Some are counted twice, which only lets a claim
  * take fewer for that moment.  So no claim takes more than the limit
- * leaves, and none waits for another.  A transaction that claimed tasks of
- * a limited type cannot be prepared (two-phase commit): its tasks would
- * leave inflight before they are visible.
+ * leaves, and none waits for another.  A task set running otherwise
+ * (update_task, execute_workflow) adds one to "ended" when its transaction
+ * commits (mc_limit_slots_note_started), as a claim would.
+ *
+ * Since tasks stop running only after they started, a count stays an upper
+ * bound as it ages if what "ended" grew by since is added: each slot keeps
+ * its type's last exact count, with the "ended" read before it, and a
+ * claim counts the running tasks again only when that bound would hold it
+ * back (mc_limit_slots_cached).  So a limit that does not bind costs a
+ * claim no count of the running tasks (a read of every running task of
+ * the type), and one that binds is counted at each claim.
+ *
+ * A transaction that claimed tasks of a limited type, or set tasks
+ * running, cannot be prepared (two-phase commit): its tasks would leave
+ * inflight, or never be added to "ended", before they are visible.
  *
  * Slots are found by a 64-bit hash of the agent type (two types with the
  * same hash would share a slot, and their claims would only take fewer).
@@ -73,6 +86,9 @@ typedef struct McLimitSlot
 	int32		inflight;		/* reserved or taken by claims not yet ended */
 	double		tokens;			/* the rate's bucket at "at" */
 	TimestampTz at;				/* 0: the bucket is full (not used yet) */
+	int32		counted;		/* its running tasks at its last exact count
+								 * (-1: none) */
+	uint64		counted_ended;	/* "ended" read before that count */
 } McLimitSlot;
 
 typedef struct McLimitTable
@@ -91,7 +107,7 @@ static McLimitTable *table = NULL;
  */
 typedef struct McLimitEntry
 {
-	int			slot;
+	int			slot;			/* -1: tasks set running without a claim */
 	int32		n;
 	SubTransactionId subid;
 } McLimitEntry;
@@ -176,13 +192,15 @@ release_entries(SubTransactionId subid, bool committed)
 	SpinLockAcquire(&table->mutex);
 	for (i = 0; i < nentries; i++)
 	{
-		McLimitSlot *s = &table->slots[entries[i].slot];
+		McLimitSlot *s = &table->slots[Max(entries[i].slot, 0)];
 
 		if (subid != InvalidSubTransactionId && entries[i].subid != subid)
 		{
 			entries[kept++] = entries[i];
 			continue;
 		}
+		if (entries[i].slot < 0)
+			continue;
 		s->inflight -= entries[i].n;
 		if (!committed && s->at != 0)
 			s->tokens += entries[i].n;
@@ -215,10 +233,14 @@ at_xact_end(XactEvent event, void *arg)
 			break;
 		case XACT_EVENT_PRE_PREPARE:
 			for (i = 0; i < nentries; i++)
-				if (entries[i].n > 0)
+				if (entries[i].n > 0 && entries[i].slot >= 0)
 					ereport(ERROR,
 							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 							 errmsg("cannot PREPARE a transaction that claimed tasks of an agent type with limits")));
+				else if (entries[i].n > 0)
+					ereport(ERROR,
+							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+							 errmsg("cannot PREPARE a transaction that set tasks running")));
 			nentries = 0;
 			break;
 		default:
@@ -311,6 +333,8 @@ find_slot(uint64 key)
 		s->inflight = 0;
 		s->tokens = 0;
 		s->at = 0;
+		s->counted = -1;
+		s->counted_ended = 0;
 	}
 	return free_slot;
 }
@@ -329,14 +353,63 @@ type_key(const char *agent_type)
 }
 
 /*
+ * mc_limit_slots_cached
+ *		Fills in, for each of the n agent types of asks with a max_running,
+ *		the running count its slot keeps (running and ended_before), or -1
+ *		where there is none or where, aged by what "ended" grew by since, it
+ *		would leave the claim fewer than cap: those are to be counted again.
+ *		Returns whether any is.
+ */
+bool
+mc_limit_slots_cached(McLimitAsk *asks, int n, int cap)
+{
+	uint64	   *keys = palloc(sizeof(uint64) * Max(n, 1));
+	bool		any = false;
+	uint64		ended;
+	int			i;
+
+	for (i = 0; i < n; i++)
+		keys[i] = type_key(asks[i].agent_type);
+	SpinLockAcquire(&table->mutex);
+	ended = pg_atomic_read_u64(&table->ended);
+	for (i = 0; i < n; i++)
+	{
+		McLimitAsk *a = &asks[i];
+		int			slot;
+
+		a->running = -1;
+		if (a->max_running < 0)
+		{
+			a->running = 0;
+			continue;
+		}
+		slot = find_slot(keys[i]);
+		if (slot >= 0 && table->slots[slot].counted >= 0 &&
+			(double) table->slots[slot].counted +
+			(double) (ended - table->slots[slot].counted_ended) +
+			table->slots[slot].inflight + cap <= a->max_running)
+		{
+			a->running = table->slots[slot].counted;
+			a->ended_before = table->slots[slot].counted_ended;
+			a->exact = false;	/* nothing new to keep */
+		}
+		any |= a->running < 0;
+	}
+	SpinLockRelease(&table->mutex);
+	pfree(keys);
+	return any;
+}
+
+/*
  * mc_limit_slots_reserve
  *		Steps 3 of the file's header for the n agent types of asks, whose
  *		running tasks were counted after "ended" read ended_before: reserves
  *		for the claim, for each, what its limits leave (no more than cap),
  *		and notes it in this backend's list, in the current subtransaction.
+ *		An exact count is kept in the slot for the claims that follow.
  */
 void
-mc_limit_slots_reserve(McLimitAsk *asks, int n, int cap, uint64 ended_before)
+mc_limit_slots_reserve(McLimitAsk *asks, int n, int cap)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	uint64	   *keys = palloc(sizeof(uint64) * Max(n, 1));
@@ -361,9 +434,17 @@ mc_limit_slots_reserve(McLimitAsk *asks, int n, int cap, uint64 ended_before)
 		if (slot < 0)
 			continue;			/* every probe held: none this time */
 		if (a->max_running >= 0)
+		{
+			McLimitSlot *s = &table->slots[slot];
+
 			allow = Min(allow, (double) a->max_running - a->running -
-						(double) (ended - ended_before) -
-						table->slots[slot].inflight);
+						(double) (ended - a->ended_before) - s->inflight);
+			if (a->exact && (s->counted < 0 || s->counted_ended <= a->ended_before))
+			{
+				s->counted = a->running;
+				s->counted_ended = a->ended_before;
+			}
+		}
 		if (a->rate > 0)
 		{
 			McLimitSlot *s = &table->slots[slot];
@@ -423,4 +504,23 @@ mc_limit_slots_settle(McLimitAsk *asks, int n, const int32 *taken)
 		entries[a->entry].n -= back;
 	}
 	SpinLockRelease(&table->mutex);
+}
+
+/*
+ * mc_limit_slots_note_started
+ *		Notes a task set running without a claim (update_task, a workflow
+ *		executed in a session): when the transaction commits, it adds one to
+ *		"ended", as a claim's tasks do, so that no count kept in a slot
+ *		misses it (of whatever type: every kept count only grows by one).
+ */
+void
+mc_limit_slots_note_started(void)
+{
+	if (table == NULL)
+		return;
+	make_room(1);
+	entries[nentries].slot = -1;
+	entries[nentries].n = 1;
+	entries[nentries].subid = GetCurrentSubTransactionId();
+	nentries++;
 }

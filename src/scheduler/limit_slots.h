@@ -24,7 +24,10 @@ typedef struct McLimitAsk
 {
 	const char *agent_type;
 	int32		max_running;	/* -1: no limit of running tasks */
-	int32		running;		/* its running tasks, as counted */
+	int32		running;		/* its running tasks, as counted (or -1: to
+								 * count, mc_limit_slots_cached says) */
+	uint64		ended_before;	/* "ended" before that count */
+	bool		exact;			/* the count is exact (under max_running) */
 	double		rate;			/* starts per rate_per; 0: no rate */
 	double		rate_per;		/* seconds */
 	int32		reserved;		/* out: tasks the claim may take */
@@ -35,8 +38,9 @@ extern Size mc_limit_slots_shmem_size(void);
 extern void mc_limit_slots_shmem_init(void);
 extern bool mc_limit_slots_available(void);
 extern uint64 mc_limit_slots_ended(void);
-extern void mc_limit_slots_reserve(McLimitAsk *asks, int n, int cap,
-								   uint64 ended_before);
+extern bool mc_limit_slots_cached(McLimitAsk *asks, int n, int cap);
+extern void mc_limit_slots_reserve(McLimitAsk *asks, int n, int cap);
+extern void mc_limit_slots_note_started(void);
 extern void mc_limit_slots_settle(McLimitAsk *asks, int n,
 								  const int32 *taken);
 
