@@ -135,6 +135,15 @@ SELECT count(*) FROM mycelium.claim_tasks('regress_lim2', 'one-2', 1);
 SELECT count(*) FROM mycelium.claim_tasks('regress_lim2', 'one-3', 1);
 SELECT count(*) AS running FROM mycelium.task_states
  WHERE agent_type = 'regress_lim2' AND status = 'running';
+-- lifted, claims take what they want, and count nothing; set again, the
+-- limit of 5 holds over the tasks they took (4 running: one more)
+SELECT mycelium.set_agent_type_limits('regress_lim2');
+SELECT count(*) FROM mycelium.claim_tasks('regress_lim2', 'one-4', 1);
+SELECT mycelium.set_agent_type_limits('regress_lim2', 5);
+SELECT count(*) FROM mycelium.claim_tasks('regress_lim2', 'one-5', 1);
+SELECT count(*) FROM mycelium.claim_tasks('regress_lim2', 'one-6', 1);
+SELECT count(*) AS running FROM mycelium.task_states
+ WHERE agent_type = 'regress_lim2' AND status = 'running';
 SELECT mycelium.cancel_workflow(:'lw');
 SELECT mycelium.unregister_executor('regress_lim2');
 

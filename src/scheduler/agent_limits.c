@@ -76,7 +76,8 @@ enum
 	LOOKED_AGENT_TYPE = 1,
 	LOOKED_MAX_RUNNING,
 	LOOKED_RATE,
-	LOOKED_RATE_PER				/* seconds */
+	LOOKED_RATE_PER,			/* seconds */
+	LOOKED_XMIN					/* the row's version */
 };
 
 /*
@@ -275,7 +276,8 @@ slots_take(const char *agent_type, int cap, Datum *values, char *nulls,
 
 	n = mc_catalog_run(MC_PLAN_LIMITS_LOOK,
 					   "SELECT e.agent_type, e.max_running, e.rate, "
-					   "  pg_catalog.date_part('epoch', e.rate_per) "
+					   "  pg_catalog.date_part('epoch', e.rate_per), "
+					   "  e.xmin::pg_catalog.text::pg_catalog.int8 "
 					   "FROM mycelium.executors e "
 					   "WHERE (e.max_running IS NOT NULL OR e.rate IS NOT NULL) "
 					   "  AND CASE WHEN $1::pg_catalog.text IS NULL THEN e.executor IS NOT NULL "
@@ -300,6 +302,8 @@ slots_take(const char *agent_type, int cap, Datum *values, char *nulls,
 		asks[i].rate = isnull ? 0 : (double) DatumGetInt32(d);
 		d = mc_catalog_value(i, LOOKED_RATE_PER, &isnull);
 		asks[i].rate_per = isnull ? 1 : DatumGetFloat8(d);
+		d = mc_catalog_value(i, LOOKED_XMIN, &isnull);
+		asks[i].limits_xmin = (uint32) DatumGetInt64(d);
 	}
 
 	/* the running tasks of the types whose kept count will not do */

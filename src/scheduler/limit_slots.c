@@ -41,7 +41,11 @@
  * bound as it ages if what "ended" grew by since is added: each slot keeps
  * its type's last exact count, with the "ended" read before it, and a
  * claim counts the running tasks again only when that bound would hold it
- * back (mc_limit_slots_cached).  So a limit that does not bind costs a
+ * back (mc_limit_slots_cached).  A count is kept with the version of the
+ * type's limits (its executors row's xmin) it was made under: the claims
+ * of a type without limits add nothing to "ended", so when limits are set
+ * again, the type's running tasks are counted again.  So a limit that
+ * does not bind costs a
  * claim no count of the running tasks (a read of every running task of
  * the type), and one that binds is counted at each claim.
  *
@@ -89,6 +93,7 @@ typedef struct McLimitSlot
 	int32		counted;		/* its running tasks at its last exact count
 								 * (-1: none) */
 	uint64		counted_ended;	/* "ended" read before that count */
+	uint32		counted_xmin;	/* the limits' row version it was made under */
 } McLimitSlot;
 
 typedef struct McLimitTable
@@ -385,6 +390,7 @@ mc_limit_slots_cached(McLimitAsk *asks, int n, int cap)
 		}
 		slot = find_slot(keys[i]);
 		if (slot >= 0 && table->slots[slot].counted >= 0 &&
+			table->slots[slot].counted_xmin == a->limits_xmin &&
 			(double) table->slots[slot].counted +
 			(double) (ended - table->slots[slot].counted_ended) +
 			table->slots[slot].inflight + cap <= a->max_running)
@@ -439,10 +445,12 @@ mc_limit_slots_reserve(McLimitAsk *asks, int n, int cap)
 
 			allow = Min(allow, (double) a->max_running - a->running -
 						(double) (ended - a->ended_before) - s->inflight);
-			if (a->exact && (s->counted < 0 || s->counted_ended <= a->ended_before))
+			if (a->exact && (s->counted < 0 || s->counted_xmin != a->limits_xmin ||
+							 s->counted_ended <= a->ended_before))
 			{
 				s->counted = a->running;
 				s->counted_ended = a->ended_before;
+				s->counted_xmin = a->limits_xmin;
 			}
 		}
 		if (a->rate > 0)

@@ -28,6 +28,8 @@ typedef struct McLimitAsk
 								 * count, mc_limit_slots_cached says) */
 	uint64		ended_before;	/* "ended" before that count */
 	bool		exact;			/* the count is exact (under max_running) */
+	uint32		limits_xmin;	/* the xmin of the type's executors row: a
+								 * count kept under other limits is not used */
 	double		rate;			/* starts per rate_per; 0: no rate */
 	double		rate_per;		/* seconds */
 	int32		reserved;		/* out: tasks the claim may take */
