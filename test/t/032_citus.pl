@@ -365,18 +365,26 @@ sub run_on
 }
 
 # described(NODE, WF): what workflow_history, workflow_timeline and
-# workflow_stats say of WF on NODE (as alice), times and lengths left out
+# workflow_stats say of WF on NODE (as alice), times and lengths left out;
+# and what timing decides: a worker may hand back a task it claimed and
+# did not start (a history row, the next dispatch of that task, and a
+# rolled-back attempt more), so those are left out and the history's
+# versions numbered again
 sub described
 {
 	my ($node, $wf) = @_;
 	return run_on($node, 'alice', qq{
-		SELECT (SELECT string_agg(concat_ws(':', version, task_id, status, attempt, error, event,
-						changed_by, error_detail), ' | ' ORDER BY version, task_id NULLS FIRST)
-				  FROM mycelium.workflow_history('$wf'))
+		SELECT (SELECT string_agg(concat_ws(':', h.n, h.task_id, h.status, h.attempt, h.error, h.event,
+						h.changed_by, h.error_detail), ' | ' ORDER BY h.n)
+				  FROM (SELECT h.*, row_number() OVER (ORDER BY h.version, h.task_id NULLS FIRST) AS n
+						  FROM (SELECT h.*, lag(h.event) OVER (PARTITION BY h.task_id ORDER BY h.version) AS before
+								  FROM mycelium.workflow_history('$wf') h) h
+						 WHERE h.event NOT LIKE 'handed back%'
+						   AND coalesce(h.before, '') NOT LIKE 'handed back%') h)
 			   || E'\\n' ||
 			   (SELECT string_agg(concat_ws(':', task_id, attempt, outcome, error, error_detail,
 						started_at <= finished_at), ' | ')
-				  FROM mycelium.workflow_timeline('$wf'))
+				  FROM mycelium.workflow_timeline('$wf') WHERE outcome <> 'rolled back')
 			   || E'\\n' ||
 			   (SELECT concat_ws(':', name, status, tasks, tasks_by_status, failure_rate,
 						handoffs, events, agents, avg_duration IS NOT NULL)
