@@ -303,6 +303,30 @@ make_room(int n)
 }
 
 /*
+ * add_entry
+ *		Adds n to this backend's entry for slot in subtransaction subid,
+ *		made if there is none (make_room has made room for it), and returns
+ *		its place: a transaction that claims many times holds one entry per
+ *		slot and subtransaction.
+ */
+static int
+add_entry(int slot, int32 n, SubTransactionId subid)
+{
+	int			i;
+
+	for (i = nentries - 1; i >= 0; i--)
+		if (entries[i].slot == slot && entries[i].subid == subid)
+		{
+			entries[i].n += n;
+			return i;
+		}
+	entries[nentries].slot = slot;
+	entries[nentries].n = n;
+	entries[nentries].subid = subid;
+	return nentries++;
+}
+
+/*
  * find_slot
  *		The slot of the agent type whose hash is key: its own, else a free
  *		one, else one no transaction holds anything in (emptied for it);
@@ -473,11 +497,7 @@ mc_limit_slots_reserve(McLimitAsk *asks, int n, int cap)
 		table->slots[slot].inflight += a->reserved;
 		if (a->rate > 0)
 			table->slots[slot].tokens -= a->reserved;
-		a->entry = nentries;
-		entries[nentries].slot = slot;
-		entries[nentries].n = a->reserved;
-		entries[nentries].subid = subid;
-		nentries++;
+		a->entry = add_entry(slot, a->reserved, subid);
 	}
 	SpinLockRelease(&table->mutex);
 	pfree(keys);
@@ -527,8 +547,5 @@ mc_limit_slots_note_started(void)
 	if (table == NULL)
 		return;
 	make_room(1);
-	entries[nentries].slot = -1;
-	entries[nentries].n = 1;
-	entries[nentries].subid = GetCurrentSubTransactionId();
-	nentries++;
+	(void) add_entry(-1, 1, GetCurrentSubTransactionId());
 }
