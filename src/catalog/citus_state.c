@@ -101,18 +101,7 @@ mc_citus_skip_descendants(McCatalogSession *session, McWorkflow *wf,
 	values[0] = UUIDPGetDatum(&wf->id);
 	values[1] = dependents;
 	n = mc_catalog_run(MC_PLAN_CITUS_SKIP_DESCENDANTS,
-					   "WITH RECURSIVE d(task_no) AS ("
-					   "  SELECT pg_catalog.unnest($2::pg_catalog.int4[]) "
-					   "  UNION "
-					   "  SELECT pg_catalog.unnest(t.dependents) FROM mycelium.task_states t "
-					   "  JOIN d ON t.workflow_id = $1 AND t.task_no = d.task_no"
-					   "), s AS ("
-					   "  UPDATE mycelium.task_states t SET status = 'skipped', "
-					   "    finished_at = pg_catalog.clock_timestamp() "
-					   "  FROM d WHERE t.workflow_id = $1 AND t.task_no = d.task_no "
-					   "    AND t.status IN ('pending', 'ready') "
-					   "  RETURNING t.task_no"
-					   ") "
+					   MC_SKIP_DESCENDANTS("t.task_no")
 					   "SELECT s.task_no FROM s",
 					   2, argtypes, values, NULL, 0);
 	if (n == 0)

@@ -1138,18 +1138,7 @@ skip_descendants(McCatalogSession *session, McWorkflow *wf, McTask *task,
 	values[4] = CStringGetTextDatum(event);
 	values[5] = ObjectIdGetDatum(session->caller);
 	n = mc_catalog_run(MC_PLAN_SKIP_DESCENDANTS,
-					   "WITH RECURSIVE d(task_no) AS ("
-					   "  SELECT pg_catalog.unnest($2::pg_catalog.int4[]) "
-					   "  UNION "
-					   "  SELECT pg_catalog.unnest(t.dependents) FROM mycelium.task_states t "
-					   "  JOIN d ON t.workflow_id = $1 AND t.task_no = d.task_no"
-					   "), s AS ("
-					   "  UPDATE mycelium.task_states t SET status = 'skipped', "
-					   "    finished_at = pg_catalog.clock_timestamp() "
-					   "  FROM d WHERE t.workflow_id = $1 AND t.task_no = d.task_no "
-					   "    AND t.status IN ('pending', 'ready') "
-					   "  RETURNING t.task_no, t.attempt"
-					   ") "
+					   MC_SKIP_DESCENDANTS("t.task_no, t.attempt")
 					   "INSERT INTO mycelium.workflow_state_history "
 					   "(workflow_id, version, task_no, owner, status, attempt, event, changed_by) "
 					   "SELECT $1, $3, s.task_no, $4, 'skipped', s.attempt, $5, $6 FROM s",

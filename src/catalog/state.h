@@ -142,6 +142,27 @@ extern bool mc_task_get(McWorkflow *wf, const char *task_id, McTask *task);
 	"(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - " t ".started_at) * 1000)"
 
 /*
+ * MC_SKIP_DESCENDANTS
+ *		The CTEs d and s of the statement that skips the pending and ready
+ *		tasks of workflow $1 that depend, directly or not, on the tasks $2
+ *		(int4[]) (skip_descendants; its Citus form in citus_state.c): s
+ *		returns the columns returning of each task it skipped.
+ */
+#define MC_SKIP_DESCENDANTS(returning) \
+	"WITH RECURSIVE d(task_no) AS (" \
+	"  SELECT pg_catalog.unnest($2::pg_catalog.int4[]) " \
+	"  UNION " \
+	"  SELECT pg_catalog.unnest(t.dependents) FROM mycelium.task_states t " \
+	"  JOIN d ON t.workflow_id = $1 AND t.task_no = d.task_no" \
+	"), s AS (" \
+	"  UPDATE mycelium.task_states t SET status = 'skipped', " \
+	"    finished_at = pg_catalog.clock_timestamp() " \
+	"  FROM d WHERE t.workflow_id = $1 AND t.task_no = d.task_no " \
+	"    AND t.status IN ('pending', 'ready') " \
+	"  RETURNING " returning \
+	") "
+
+/*
  * MC_END_OPEN_TASKS
  *		The CTEs o and s of the statement that ends the open tasks of
  *		workflow $1 (mc_workflow_finish; its Citus form in citus_state.c):

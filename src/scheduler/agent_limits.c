@@ -81,6 +81,16 @@ enum
 };
 
 /*
+ * The executors rows e of the agent types with limits that a claim may take
+ * tasks of: of agent type $1, or with $1 NULL of every function executor
+ * (partial index executors_limited_idx).
+ */
+#define LIMITED_TYPES_OF_CLAIM \
+	"WHERE (e.max_running IS NOT NULL OR e.rate IS NOT NULL) " \
+	"  AND CASE WHEN $1::pg_catalog.text IS NULL THEN e.executor IS NOT NULL " \
+	"    ELSE e.agent_type = $1 END "
+
+/*
  * citus_count_running
  *		The count of mc_limits_take on Citus, which refuses the plain
  *		statement's correlated subquery beside unnest: the running tasks of
@@ -191,9 +201,7 @@ row_lock_take(const char *agent_type, Datum *values, char *nulls,
 					   "    GREATEST(pg_catalog.date_part('epoch', $2 - e.rate_at), 0) / "
 					   "    pg_catalog.date_part('epoch', e.rate_per)) END "
 					   "FROM mycelium.executors e "
-					   "WHERE (e.max_running IS NOT NULL OR e.rate IS NOT NULL) "
-					   "  AND CASE WHEN $1::pg_catalog.text IS NULL THEN e.executor IS NOT NULL "
-					   "    ELSE e.agent_type = $1 END "
+					   LIMITED_TYPES_OF_CLAIM
 					   "ORDER BY e.agent_type FOR NO KEY UPDATE",
 					   2, argtypes, values, nulls, 0);
 	if (n == 0)
@@ -279,9 +287,7 @@ slots_take(const char *agent_type, int cap, Datum *values, char *nulls,
 					   "  pg_catalog.date_part('epoch', e.rate_per), "
 					   "  e.xmin::pg_catalog.text::pg_catalog.int8 "
 					   "FROM mycelium.executors e "
-					   "WHERE (e.max_running IS NOT NULL OR e.rate IS NOT NULL) "
-					   "  AND CASE WHEN $1::pg_catalog.text IS NULL THEN e.executor IS NOT NULL "
-					   "    ELSE e.agent_type = $1 END",
+					   LIMITED_TYPES_OF_CLAIM,
 					   1, argtypes, values, nulls, 0);
 	if (n == 0)
 		return 0;

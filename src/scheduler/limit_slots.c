@@ -387,18 +387,18 @@ type_key(const char *agent_type)
  *		the running count its slot keeps (running and ended_before), or -1
  *		where there is none or where, aged by what "ended" grew by since, it
  *		would leave the claim fewer than cap: those are to be counted again.
- *		Returns whether any is.
+ *		Returns whether any is.  The first step of a claim's reservation: it
+ *		sets each ask's slot key, which mc_limit_slots_reserve uses.
  */
 bool
 mc_limit_slots_cached(McLimitAsk *asks, int n, int cap)
 {
-	uint64	   *keys = palloc(sizeof(uint64) * Max(n, 1));
 	bool		any = false;
 	uint64		ended;
 	int			i;
 
 	for (i = 0; i < n; i++)
-		keys[i] = type_key(asks[i].agent_type);
+		asks[i].key = type_key(asks[i].agent_type);
 	SpinLockAcquire(&table->mutex);
 	ended = pg_atomic_read_u64(&table->ended);
 	for (i = 0; i < n; i++)
@@ -412,7 +412,7 @@ mc_limit_slots_cached(McLimitAsk *asks, int n, int cap)
 			a->running = 0;
 			continue;
 		}
-		slot = find_slot(keys[i]);
+		slot = find_slot(asks[i].key);
 		if (slot >= 0 && table->slots[slot].counted >= 0 &&
 			table->slots[slot].counted_xmin == a->limits_xmin &&
 			(double) table->slots[slot].counted +
@@ -426,14 +426,14 @@ mc_limit_slots_cached(McLimitAsk *asks, int n, int cap)
 		any |= a->running < 0;
 	}
 	SpinLockRelease(&table->mutex);
-	pfree(keys);
 	return any;
 }
 
 /*
  * mc_limit_slots_reserve
  *		Steps 3 of the file's header for the n agent types of asks, whose
- *		running tasks were counted after "ended" read ended_before: reserves
+ *		running tasks were counted after "ended" read ended_before (their
+ *		keys set by mc_limit_slots_cached): reserves
  *		for the claim, for each, what its limits leave (no more than cap),
  *		and notes it in this backend's list, in the current subtransaction.
  *		An exact count is kept in the slot for the claims that follow.
@@ -442,13 +442,10 @@ void
 mc_limit_slots_reserve(McLimitAsk *asks, int n, int cap)
 {
 	TimestampTz now = GetCurrentTimestamp();
-	uint64	   *keys = palloc(sizeof(uint64) * Max(n, 1));
 	SubTransactionId subid = GetCurrentSubTransactionId();
 	uint64		ended;
 	int			i;
 
-	for (i = 0; i < n; i++)
-		keys[i] = type_key(asks[i].agent_type);
 	make_room(n);
 
 	SpinLockAcquire(&table->mutex);
@@ -456,7 +453,7 @@ mc_limit_slots_reserve(McLimitAsk *asks, int n, int cap)
 	for (i = 0; i < n; i++)
 	{
 		McLimitAsk *a = &asks[i];
-		int			slot = find_slot(keys[i]);
+		int			slot = find_slot(asks[i].key);
 		double		allow = cap;
 
 		a->reserved = 0;
@@ -500,7 +497,6 @@ mc_limit_slots_reserve(McLimitAsk *asks, int n, int cap)
 		a->entry = add_entry(slot, a->reserved, subid);
 	}
 	SpinLockRelease(&table->mutex);
-	pfree(keys);
 }
 
 /*

@@ -23,6 +23,7 @@
 typedef struct McLimitAsk
 {
 	const char *agent_type;
+	uint64		key;			/* its slot's key (mc_limit_slots_cached) */
 	int32		max_running;	/* -1: no limit of running tasks */
 	int32		running;		/* its running tasks, as counted (or -1: to
 								 * count, mc_limit_slots_cached says) */
