@@ -97,9 +97,13 @@ FROM generate_series(1, $2) w;
 SQL
 }
 
-# bench_diamond_workflows_sql TABLE N: SQL that fills TABLE (id uuid) with
-# the ids of N new workflows of 20 no-op tasks each, a root, 18 tasks in
-# parallel and a sink, at the default max_parallel_tasks
+# bench_diamond_workflows_sql TABLE N [TASK_SQL [WORKFLOW_ARGS]]: SQL that
+# fills TABLE (id uuid) with the ids of N new workflows of 20 no-op tasks
+# each, a root, 18 tasks in parallel and a sink, at the default
+# max_parallel_tasks.  TASK_SQL is appended to each task's definition, a
+# jsonb expression of i, the task's number; WORKFLOW_ARGS to
+# create_workflow's arguments, which may use w, the workflow's number
+# (as bench_noop_workflow's)
 bench_diamond_workflows_sql() {
 	cat <<SQL
 TRUNCATE $1;
@@ -108,8 +112,8 @@ SELECT mycelium.create_workflow(
 	(SELECT jsonb_agg(jsonb_build_object('task_id', 't' || i, 'agent_id', 'a', 'agent_type', 'noop',
 		'dependencies', CASE WHEN i = 1 THEN '[]'::jsonb
 							 WHEN i = 20 THEN (SELECT jsonb_agg('t' || k) FROM generate_series(2, 19) k)
-							 ELSE '["t1"]'::jsonb END) ORDER BY i)
-	   FROM generate_series(1, 20) i))
+							 ELSE '["t1"]'::jsonb END) ${3:-} ORDER BY i)
+	   FROM generate_series(1, 20) i) ${4:-})
 FROM generate_series(1, $2) w;
 SQL
 }

@@ -99,17 +99,7 @@ wf_prio() {
 # many_workflows: TASKS / 20 diamond workflows; prints tasks/s
 many_workflows() {
 	local ids
-	psql_b -At >/dev/null <<SQL
-TRUNCATE batch_ids;
-INSERT INTO batch_ids
-SELECT mycelium.create_workflow(
-	(SELECT jsonb_agg(jsonb_build_object('task_id', 't' || i, 'agent_id', 'a', 'agent_type', 'noop',
-		'dependencies', CASE WHEN i = 1 THEN '[]'::jsonb
-							 WHEN i = 20 THEN (SELECT jsonb_agg('t' || k) FROM generate_series(2, 19) k)
-							 ELSE '["t1"]'::jsonb END) ORDER BY i)
-	   FROM generate_series(1, 20) i) $(wf_prio w))
-FROM generate_series(1, $((TASKS / 20))) w;
-SQL
+	bench_diamond_workflows_sql batch_ids $((TASKS / 20)) "" "$(wf_prio w)" | psql_b -At >/dev/null
 	psql_b -At -c "SELECT count(mycelium.start_workflow(id)) FROM batch_ids" >/dev/null
 	ids=$(psql_b -At -c "SELECT array_agg(id) FROM batch_ids")
 	psql_b -c "CALL public.wait_all('$ids')"
