@@ -32,10 +32,10 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "optimizer/cost.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/guc.h"
-#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
@@ -47,9 +47,6 @@
 #include "version.h"
 
 static SPIPlanPtr plans[MC_NUM_PLANS];
-
-/* whether plans[id] has been planned since it was prepared */
-static bool planned[MC_NUM_PLANS];
 
 /* whether plans[id] was prepared for custom plans (on Citus; src/catalog/citus.c) */
 static bool custom[MC_NUM_PLANS];
@@ -286,7 +283,6 @@ mc_catalog_plan(McPlanId id, const char *sql, int nargs, const Oid *argtypes)
 		/* Citus was created or dropped since this backend prepared it */
 		SPI_freeplan(plans[id]);
 		plans[id] = NULL;
-		planned[id] = false;
 	}
 
 	/*
@@ -335,9 +331,9 @@ typedef enum McPlanMode
  * catalog_run
  *		Runs the statement in slot id (preparing it on first use) with the
  *		given parameters; returns the number of rows processed.  A statement
- *		that finds its rows by key is planned with sequential scans off;
- *		one that joins a set of a workflow's tasks with the same workflow's
- *		rows, also with nested loops off.
+ *		that finds its rows by key runs with sequential scans off; one that
+ *		joins a set of a workflow's tasks with the same workflow's rows,
+ *		also with nested loops off.
  *
  * A generic plan is kept until an invalidation (an ANALYZE of its tables)
  * makes it stale, and the first one is made when the tables are new and
@@ -345,9 +341,15 @@ typedef enum McPlanMode
  * of a set of ids with all of workflow_states), and goes on doing so at
  * every call while the tables grow, until autovacuum gets to them.  For a
  * statement that finds its rows by key an index is always the right way
- * in.  Messages pending for this backend are read first so that a plan
- * they make stale is re-planned here rather than inside SPI (a message
- * that arrives in between is the rare case left to the planner's choice).
+ * in.  The settings hold for the whole execution, not only when this
+ * function sees a plan is stale: the plan cache re-plans inside
+ * SPI_execute_plan when an invalidation arrives while it takes the
+ * statement's locks, and a plan made there without them (a hash join
+ * over all of workflow_states, at every call) would stay until the next
+ * ANALYZE.  They are set on the planner's variables themselves, not
+ * through the GUC machinery, which would cost more than some of the
+ * statements, and put back however the statement ends.  They cost
+ * nothing once a plan is made.
  *
  * A statement that joins many of a workflow's tasks with the workflow's
  * rows (all its open tasks, to end them) is the other way round: planned
@@ -366,6 +368,8 @@ catalog_run(McPlanId id, const char *sql, int nargs, const Oid *argtypes,
 	Datum		citus_values[FUNC_MAX_ARGS];
 	char		citus_nulls[FUNC_MAX_ARGS];
 	Interval	aging;
+	bool		seqscan = enable_seqscan;
+	bool		nestloop = enable_nestloop;
 
 	if (custom[id])
 	{
@@ -390,25 +394,24 @@ catalog_run(McPlanId id, const char *sql, int nargs, const Oid *argtypes,
 		nulls = citus_nulls;
 	}
 
-	if (mode != MC_PLAN_AS_IS)
-		AcceptInvalidationMessages();
-	if (mode != MC_PLAN_AS_IS && (!planned[id] || !SPI_plan_is_valid(plan)))
-	{
-		int			nestlevel = NewGUCNestLevel();
-
-		(void) set_config_option("enable_seqscan", "off",
-								 PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
-		if (mode == MC_PLAN_BY_SET)
-			(void) set_config_option("enable_nestloop", "off",
-									 PGC_USERSET, PGC_S_SESSION,
-									 GUC_ACTION_SAVE, true, 0, false);
+	if (mode == MC_PLAN_AS_IS)
 		rc = SPI_execute_plan(plan, values, nulls, false, count);
-		AtEOXact_GUC(true, nestlevel);
-		planned[id] = true;
-	}
 	else
-		rc = SPI_execute_plan(plan, values, nulls, false, count);
+	{
+		PG_TRY();
+		{
+			enable_seqscan = false;
+			if (mode == MC_PLAN_BY_SET)
+				enable_nestloop = false;
+			rc = SPI_execute_plan(plan, values, nulls, false, count);
+		}
+		PG_FINALLY();
+		{
+			enable_seqscan = seqscan;
+			enable_nestloop = nestloop;
+		}
+		PG_END_TRY();
+	}
 	if (rc < 0)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
 	return SPI_processed;
