@@ -137,13 +137,24 @@ my $checks = 0;				# invariant checks passed
 my $log_offset = 0;
 
 # sql(QUERY): its output, retrying while the server is restarting
+# try_psql(Q): $node->psql's ($rc, $out, $err), where a psql that exits
+# before it has read its query (a server restarting after a crash refuses
+# the connection at once), which IPC::Run reports by dying of the broken
+# pipe, is a failed query to try again
+sub try_psql
+{
+	my ($q) = @_;
+	my @result = eval { $node->psql('postgres', $q) };
+	return @result ? @result : (1, '', "psql died: $@");
+}
+
 sub sql
 {
 	my ($q) = @_;
 	my $end = time + 90;
 	while (1)
 	{
-		my ($rc, $out, $err) = $node->psql('postgres', $q);
+		my ($rc, $out, $err) = try_psql($q);
 		return $out if $rc == 0;
 		die "query failed: $err" if time > $end;
 		usleep(200_000);
@@ -331,7 +342,7 @@ sub wait_restart
 	my $end = time + 60;
 	while (time < $end)
 	{
-		my ($rc, $out) = $node->psql('postgres', qq{
+		my ($rc, $out) = try_psql(qq{
 			SELECT count(*) FILTER (WHERE backend_type = 'mycelium worker') >= 1
 			   AND count(*) FILTER (WHERE backend_type = 'mycelium launcher') = 1
 			   AND NOT bool_or(pid = ANY ('{$old}'::int[]))
