@@ -16,8 +16,8 @@
 #   none    no agent type limited, every priority the default (0);
 #   limits  the no-op and the external agent types limited by limits that
 #           never bind (max_running 1,000,000; 100,000,000 starts a
-#           second): every claim locks the type's executors row, counts
-#           its running tasks and takes tokens;
+#           second): every claim reserves what they leave in shared
+#           memory and gives back what it did not take;
 #   prio    mixed priorities: workflows of priority -10, 0 and 10 in turn
 #           (the one workflow: 10), and every tenth task a priority of its
 #           own (5), so claims also go through the index of tasks with a
