@@ -6,6 +6,8 @@
 #   bash bench/fleets.sh                    (as root or with sudo)
 #   RUNS=5 bash bench/fleets.sh             (the official figures: medians of 5)
 #   RUNS=1 TASKS=2000 bash bench/fleets.sh  (a quick check that it works)
+#   RESULTS=/tmp/f RUNS=5 bash bench/fleets.sh   (three times: the paired
+#                                           medians over all 15 runs)
 #
 # MC_PG_BIN chooses the PostgreSQL installation (test/lib/common.sh).
 #
@@ -37,7 +39,8 @@
 # Between modes, the finished workflows are purged and the catalog
 # vacuumed.  At the end, per case and mode, the medians of RUNS runs and
 # their ratio to mode none (tasks/s: above 0.90 is within the target; CPU
-# per task: below 1.10).
+# per task: below 1.10), then the median of each run's ratio to none in
+# the same run, which the machine's drift between runs disturbs less.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -148,7 +151,11 @@ SQL
 
 cases="one many agent1 agent10"
 modes=(none limits prio)
-results=$(mktemp /tmp/mycelium-bench-fleets.XXXXXX)
+# RESULTS=FILE keeps the runs' figures in FILE, adding to those already
+# there, so that the paired medians below cover several invocations
+results=${RESULTS:-$(mktemp /tmp/mycelium-bench-fleets.XXXXXX)}
+touch "$results"
+chmod a+r "$results"
 n_agent1=$((TASKS / 10 / 10 * 10))
 n_agent10=$((TASKS / 4 / 10 * 10))
 echo "== $RUNS runs of $TASKS tasks; machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -164,10 +171,10 @@ for run in $(seq "$RUNS"); do
 		a10=$(timed "$n_agent10" agent "$n_agent10" 10)
 		[ "$MODE" = limits ] && limits off
 		psql_b -c "CALL mycelium.purge_workflows(interval '0')" -c "VACUUM ANALYZE" >/dev/null
-		echo "$MODE one $one" >>"$results"
-		echo "$MODE many $many" >>"$results"
-		echo "$MODE agent1 $a1" >>"$results"
-		echo "$MODE agent10 $a10" >>"$results"
+		echo "$MODE one $one $$.$run" >>"$results"
+		echo "$MODE many $many $$.$run" >>"$results"
+		echo "$MODE agent1 $a1 $$.$run" >>"$results"
+		echo "$MODE agent10 $a10 $$.$run" >>"$results"
 		printf 'run %d %-6s  tasks/s, CPU us/task:  one %s  many %s  agent1 %s  agent10 %s\n' \
 			"$run" "$MODE" "${one/ /, }" "${many/ /, }" "${a1/ /, }" "${a10/ /, }"
 	done
@@ -176,7 +183,8 @@ echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # col MODE CASE FIELD: the median of FIELD (3: tasks/s, 4: CPU us/task)
 col() { awk -v m="$1" -v c="$2" -v f="$3" '$1 == m && $2 == c { print $f }' "$results" | mc_median; }
-echo "== medians of $RUNS runs: tasks/s (ratio to none; target above 0.90), server CPU us per task (ratio; target below 1.10)"
+nruns=$(awk '{ print $5 }' "$results" | sort -u | wc -l)
+echo "== medians of $nruns runs${RESULTS:+ (all those in $RESULTS)}: tasks/s (ratio to none; target above 0.90), server CPU us per task (ratio; target below 1.10)"
 printf '%-8s %-26s %-26s %-26s\n' case none limits prio
 for c in $cases; do
 	line=$(printf '%-8s' "$c")
@@ -190,4 +198,19 @@ for c in $cases; do
 	done
 	echo "$line"
 done
-rm -f "$results"
+
+# paired MODE CASE FIELD: the median, over the runs in $results, of each
+# run's FIELD in MODE over its FIELD in mode none (the same run)
+paired() {
+	awk -v m="$1" -v c="$2" -v f="$3" '$2 == c && $1 == "none" { none[$5] = $f }
+		$2 == c && $1 == m { v[$5] = $f }
+		END { for (r in v) if (none[r] > 0) printf "%.4f\n", v[r] / none[r] }' "$results" | mc_median
+}
+echo "== medians of each run's ratio to none in the same run: tasks/s (target above 0.90); CPU per task (target below 1.10)"
+printf '%-8s %-16s %-16s\n' case limits prio
+for c in $cases; do
+	printf '%-8s %-16s %-16s\n' "$c" \
+		"$(printf '%.2f; %.2f' "$(paired limits "$c" 3)" "$(paired limits "$c" 4)")" \
+		"$(printf '%.2f; %.2f' "$(paired prio "$c" 3)" "$(paired prio "$c" 4)")"
+done
+[ -n "${RESULTS:-}" ] || rm -f "$results"
