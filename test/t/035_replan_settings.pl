@@ -18,7 +18,6 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use IPC::Run;
 use FindBin;
 use lib $FindBin::RealBin;
 use MyceliumNode;
@@ -27,34 +26,6 @@ use MyceliumNode;
 my $node = mycelium_node('replan', 'autovacuum = off');
 my $wf = $node->safe_psql('postgres', q{SELECT mycelium.create_workflow('[]')});
 $node->safe_psql('postgres', 'ANALYZE mycelium.workflow_states');
-my $timeout = IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default);
-
-# a psql session the test feeds statement by statement
-sub session
-{
-	my %s = (in => '', out => '', err => '', n => 0);
-	$s{h} = IPC::Run::start(
-		[ 'psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres') ],
-		'<', \$s{in}, '>', \$s{out}, '2>', \$s{err}, $timeout);
-	return \%s;
-}
-
-# send_sql(S, SQL): gives the session SQL without waiting for it
-sub send_sql
-{
-	my ($s, $sql) = @_;
-	$s->{n}++;
-	$sql =~ s/;\s*$//;
-	$s->{in} .= "$sql;\n\\echo step-$s->{n}\n";
-	$s->{h}->pump_nb;
-}
-
-# wait_done(S): waits until the session has run all it was given
-sub wait_done
-{
-	my ($s) = @_;
-	$s->{h}->pump until $s->{out} =~ /step-$s->{n}\n/;
-}
 
 # whether the session of pid PID waits for a lock of the given type
 sub waits_for
@@ -75,28 +46,25 @@ sub seq_scans
 my $before = seq_scans();
 
 # the reader reads once: its plan is made and kept
-my $reader = session();
-send_sql($reader, 'SELECT pg_backend_pid()');
-send_sql($reader, "SELECT mycelium.get_workflow('$wf') IS NOT NULL");
-wait_done($reader);
-my ($reader_pid) = $reader->{out} =~ /^(\d+)$/m;
+my $reader = $node->background_psql('postgres');
+my $reader_pid = $reader->query_safe('SELECT pg_backend_pid()');
+is($reader->query_safe("SELECT mycelium.get_workflow('$wf') IS NOT NULL"), 't',
+	'the reader reads the workflow');
 
 # the holder takes the table; the reader's second read, its plan still
 # valid, waits for the table inside its statement
-my $holder = session();
-send_sql($holder, 'BEGIN; LOCK TABLE mycelium.workflow_states IN ACCESS EXCLUSIVE MODE');
-wait_done($holder);
-send_sql($reader, "SELECT mycelium.get_workflow('$wf') IS NOT NULL");
+my $holder = $node->background_psql('postgres');
+$holder->query_safe('BEGIN; LOCK TABLE mycelium.workflow_states IN ACCESS EXCLUSIVE MODE');
+$reader->query_until(qr/reading again/,
+	"\\echo reading again\nSELECT mycelium.get_workflow('$wf') IS NOT NULL;\n");
 ok(waits_for($reader_pid, 'relation'), "the reader's second read waits for workflow_states");
 
 # meanwhile the table's statistics change, and the plan with them
-send_sql($holder, q{SELECT mycelium.create_workflow('[]') IS NOT NULL;
+$holder->query_safe(q{SELECT mycelium.create_workflow('[]') IS NOT NULL;
 	ANALYZE mycelium.workflow_states;
 	COMMIT});
-wait_done($holder);
-wait_done($reader);
-is(scalar(() = $reader->{out} =~ /^t$/mg), 2, 'the reader read the workflow twice');
-$_->{in} .= "\\q\n", $_->{h}->finish for ($holder, $reader);
+is($reader->query_safe('SELECT 1'), "t\n1", 'the second read ends and reads the workflow');
+$_->quit for ($holder, $reader);
 
 # the sessions' backends report what they scanned when they exit
 $node->poll_query_until('postgres', q{
